@@ -1,0 +1,132 @@
+/* driver.c - picking a driver by URL, and the wrappers the core calls. */
+#include "driver.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct mg_driver *const drivers[] = {
+	&mg_postgres_driver,
+	NULL
+};
+
+const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
+{
+	if (!url || !*url) {
+		mg_err_set(err, MG_EINPUT, "no database given");
+		mg_err_hint(err, "pass --database URL or set MIGRATE_DATABASE_URL (or DATABASE_URL)");
+		return NULL;
+	}
+	if (strncmp(url, "mysql://", 8) == 0 || strncmp(url, "sqlite:", 7) == 0) {
+		char *shown = mg_redact_url(url);
+
+		mg_err_set(err, MG_EINPUT,
+			   "database '%s': this build has no driver for '%.*s' yet",
+			   shown, (int)strcspn(url, ":"), url);
+		mg_err_hint(err, "use a postgres:// or postgresql:// URL (MySQL and SQLite targets are planned)");
+		free(shown);
+		return NULL;
+	}
+	for (size_t i = 0; drivers[i]; i++)
+		if (drivers[i]->accepts(url))
+			return drivers[i];
+	{
+		char *shown = mg_redact_url(url);
+
+		mg_err_set(err, MG_EINPUT, "unsupported database URL '%s'", shown);
+		mg_err_hint(err, "expected postgres://user@host:port/db, postgresql://..., or a libpq conninfo string");
+		free(shown);
+	}
+	return NULL;
+}
+
+const char *mg_rows_get(const struct mg_rows *r, size_t row, size_t col)
+{
+	assert(row < r->nrows && col < r->ncols);
+	return r->cells[row * r->ncols + col];
+}
+
+void mg_rows_release(struct mg_rows *r)
+{
+	for (size_t i = 0; i < r->nrows * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+	r->cells = NULL;
+	r->nrows = r->ncols = 0;
+}
+
+void mg_history_release(struct mg_history *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->rows[i].name);
+		free(h->rows[i].checksum);
+		free(h->rows[i].phase);
+		free(h->rows[i].step_phase);
+		free(h->rows[i].state_id);
+	}
+	free(h->rows);
+	memset(h, 0, sizeof(*h));
+}
+
+const struct mg_history_row *mg_history_find(const struct mg_history *h, int id)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->rows[i].id == id)
+			return &h->rows[i];
+	return NULL;
+}
+
+void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys)
+{
+	if (r->last_key) {
+		for (size_t i = 0; i < n_keys; i++)
+			free(r->last_key[i]);
+		free(r->last_key);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+int mg_db_connect(struct mg_conn **out, const char *url,
+		  const struct mg_conn_opts *opts, struct mg_err *err)
+{
+	const struct mg_driver *drv = mg_driver_for_url(url, err);
+
+	*out = NULL;
+	if (!drv)
+		return -1;
+	assert(drv->version == MG_DRIVER_VERSION);
+	return drv->connect(out, url, opts, err);
+}
+
+void mg_db_close(struct mg_conn *c)
+{
+	if (c)
+		c->drv->close(c);
+}
+
+int mg_db_exec(struct mg_conn *c, const char *sql, struct mg_err *err)
+{
+	assert(c && sql);
+	return c->drv->exec(c, sql, err);
+}
+
+int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
+		struct mg_err *err)
+{
+	assert(c && sql && out);
+	return c->drv->query(c, sql, out, err);
+}
+
+int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
+		   const struct mg_step *s, const struct mg_history_write *w,
+		   struct mg_step_report *rep, struct mg_err *err)
+{
+	int rc;
+
+	assert(c && s && s->sql);
+	memset(rep, 0, sizeof(*rep));
+	rc = c->drv->run_step(c, s, w, rep, err);
+	if (rc == 0)
+		mg_fault_point(mg_plan_phase_name(phase), index, 0);
+	return rc;
+}

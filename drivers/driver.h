@@ -1,0 +1,218 @@
+/*
+ * driver.h - the one interface between the core and a database (design §6).
+ *
+ * Each driver file (drivers/postgres.c, later mysql.c, sqlite.c) defines one
+ * `const struct mg_driver` with designated initialisers; mg_driver_for_url()
+ * picks it by URL scheme. Connections subclass struct mg_conn (it is the
+ * first member of each driver's connection struct).
+ *
+ * The core calls drivers only through the mg_db_* wrappers at the bottom:
+ * they check preconditions and host the test builds' fault injection.
+ *
+ * Conventions: methods return 0 on success or -1 with err set
+ * (MG_EDB for database failures, MG_EREFUSED for a safety refusal,
+ * MG_EINPUT for a migration that does not fit the catalog: missing table or
+ * column, named with file:line:column). Out parameters are owned by the
+ * caller unless documented otherwise.
+ */
+#ifndef MG_DRIVER_H
+#define MG_DRIVER_H
+
+#include <stdint.h>
+#include "util.h"
+#include "migration.h"
+#include "plan.h"
+
+#define MG_DRIVER_VERSION 1
+
+struct mg_driver;
+
+struct mg_conn {
+	const struct mg_driver *drv;
+};
+
+struct mg_conn_opts {
+	const char *application_name;	/* "migrate/expand" */
+	int lock_timeout_ms;		/* DDL lock wait per try (default 500) */
+	int statement_timeout_ms;	/* DDL statement limit (default 10000) */
+	int index_timeout_ms;		/* CREATE INDEX CONCURRENTLY limit, 0 = none */
+	int lock_retries;		/* tries after the first (default 5) */
+	int max_tx_age_s;		/* blockers older than this refuse DDL (default 5) */
+};
+
+/* A query result: text cells, row-major, NULL for SQL NULL. */
+struct mg_rows {
+	size_t nrows;
+	size_t ncols;
+	char **cells;
+};
+#define MG_ROWS_INIT { 0, 0, NULL }
+const char *mg_rows_get(const struct mg_rows *r, size_t row, size_t col);
+void mg_rows_release(struct mg_rows *r);
+
+/* One row of the target's history table (_migrate_history). */
+struct mg_history_row {
+	int id;
+	char *name;
+	char *checksum;		/* NULL once rolled back */
+	char *phase;		/* "expanded" ... */
+	char *step_phase;	/* the plan phase of the last step done, or NULL */
+	int step_index;		/* 1-based index of the last step done in step_phase */
+	char *state_id;		/* identity of the state file that wrote it */
+	int64_t generation;
+};
+
+struct mg_history {
+	int exists;		/* the table exists in the target */
+	struct mg_history_row *rows;
+	size_t n;
+	int64_t generation;	/* highest generation, 0 when empty */
+};
+void mg_history_release(struct mg_history *h);
+const struct mg_history_row *mg_history_find(const struct mg_history *h, int id);
+
+/*
+ * What a step writes into the target's history table, in the same
+ * transaction as the step where the database allows it. step_phase and
+ * step_index name the step just done (NULL/0 for a phase change alone);
+ * phase is the migration's phase after it. generation: the driver writes
+ * the current highest generation + 1.
+ */
+struct mg_history_write {
+	int migration_id;
+	const char *name;
+	const char *checksum;	/* NULL forgets it (rollback) */
+	const char *phase;
+	const char *step_phase;
+	int step_index;
+	const char *state_id;
+};
+
+/* What running one step cost: lock retries and the time spent waiting. */
+struct mg_step_report {
+	int tries;
+	int64_t stall_ms;
+	int skipped;		/* already done according to the catalog */
+};
+
+/* One backfill batch's result. last_key: n_keys text values, owned. */
+struct mg_batch_result {
+	int64_t rows;		/* rows updated */
+	int64_t scanned;	/* rows in the key range of the batch */
+	char **last_key;	/* NULL when the range after after_key is empty */
+	int done;		/* no rows left up to upto_key */
+};
+void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys);
+
+enum mg_driver_caps {
+	MG_CAP_TRANSACTIONAL_DDL = 1 << 0,
+	MG_CAP_CONCURRENT_INDEX = 1 << 1
+};
+
+struct mg_driver {
+	const char *name;		/* "postgres" */
+	int version;			/* MG_DRIVER_VERSION */
+	unsigned caps;			/* enum mg_driver_caps */
+
+	/* Does this driver take this URL? (scheme check only) */
+	int (*accepts)(const char *url);
+	int (*connect)(struct mg_conn **out, const char *url,
+		       const struct mg_conn_opts *opts, struct mg_err *err);
+	void (*close)(struct mg_conn *c);
+
+	int (*exec)(struct mg_conn *c, const char *sql, struct mg_err *err);
+	int (*query)(struct mg_conn *c, const char *sql, struct mg_rows *out,
+		     struct mg_err *err);
+	/* Append name quoted as an identifier. */
+	void (*quote_ident)(struct mg_buf *out, const char *name);
+
+	/* Server identity + database name, stable for the database. */
+	int (*fingerprint)(struct mg_conn *c, struct mg_buf *out,
+			   struct mg_err *err);
+	/* Advisory lock for this target; MG_EDB naming the holder if taken. */
+	int (*lock)(struct mg_conn *c, struct mg_err *err);
+	void (*unlock)(struct mg_conn *c);
+
+	/* Read the history table (exists = 0 and n = 0 when it is absent). */
+	int (*history_read)(struct mg_conn *c, struct mg_history *out,
+			    struct mg_err *err);
+	/* Write one history row in its own transaction (creating the table
+	 * if needed). */
+	int (*history_write)(struct mg_conn *c, const struct mg_history_write *w,
+			     struct mg_err *err);
+
+	/*
+	 * Render the plan of m against the live catalog: checks every table
+	 * and column (MG_EINPUT with file:line:column), lists dependents of
+	 * replaced columns (MG_EREFUSED naming one that cannot be carried
+	 * over), and fills out. Changes nothing.
+	 */
+	int (*plan)(struct mg_conn *c, const struct mg_migration *m,
+		    struct mg_plan *out, struct mg_err *err);
+
+	/* Refuse (MG_EREFUSED) when a long or idle-in-transaction session
+	 * holds a lock on one of the tables, naming pid, application, age and
+	 * query. */
+	int (*check_blockers)(struct mg_conn *c, const char *const *tables,
+			      size_t n, struct mg_err *err);
+
+	/*
+	 * Run one step. MG_STEP_TX: in one transaction with the history
+	 * write; retried with jittered backoff on lock timeout.
+	 * MG_STEP_NOTX: outside a transaction, history written after.
+	 * MG_STEP_ASSERT: MG_EREFUSED listing the rows returned (no history
+	 * write). w may be NULL (no history write).
+	 */
+	int (*run_step)(struct mg_conn *c, const struct mg_step *s,
+			const struct mg_history_write *w,
+			struct mg_step_report *rep, struct mg_err *err);
+
+	/* Highest key now (NULL when the table is empty) and a row estimate. */
+	int (*backfill_bounds)(struct mg_conn *c,
+			       const struct mg_backfill_spec *s,
+			       char ***upto_key, int64_t *estimate,
+			       struct mg_err *err);
+	/*
+	 * Backfill the next batch of at most batch_size keys after after_key
+	 * (NULL: from the start) and up to upto_key, in one statement that
+	 * touches only rows whose marker is 0. Waits for application row
+	 * locks under a timeout and retries; never skips a row.
+	 */
+	int (*backfill_batch)(struct mg_conn *c,
+			      const struct mg_backfill_spec *s,
+			      char *const *after_key, char *const *upto_key,
+			      int batch_size, struct mg_batch_result *out,
+			      struct mg_err *err);
+	/* Count rows whose sides disagree; up to sample keys as text. */
+	int (*verify)(struct mg_conn *c, const struct mg_backfill_spec *s,
+		      int sample, int64_t *mismatches,
+		      struct mg_strlist *sample_keys, struct mg_err *err);
+	int (*analyze)(struct mg_conn *c, const char *table, struct mg_err *err);
+
+	/* optional: may be NULL */
+	int (*replication_lag_ms)(struct mg_conn *c, int64_t *out,
+				  struct mg_err *err);
+	int (*count_sessions)(struct mg_conn *c, const char *pattern,
+			      int64_t *out, struct mg_err *err);
+};
+
+extern const struct mg_driver mg_postgres_driver;
+
+/* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
+const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
+
+/* ---- wrappers the core calls --------------------------------------------- */
+
+int mg_db_connect(struct mg_conn **out, const char *url,
+		  const struct mg_conn_opts *opts, struct mg_err *err);
+void mg_db_close(struct mg_conn *c);
+int mg_db_exec(struct mg_conn *c, const char *sql, struct mg_err *err);
+int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
+		struct mg_err *err);
+/* Run a step; in test builds MIGRATE_FAULT=<phase>:<index> kills the
+ * process right after step <index> of <phase> committed. */
+int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
+		   const struct mg_step *s, const struct mg_history_write *w,
+		   struct mg_step_report *rep, struct mg_err *err);
+
+#endif

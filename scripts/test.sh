@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian 12), build migrate twice (plain gcc, then
+# clang with AddressSanitizer + UndefinedBehaviorSanitizer) and run the whole
+# test suite with ctest each time. The README's test command and .ci/run both
+# call this script, so a developer and CI run exactly the same thing.
+#
+# The integration tests start their own PostgreSQL (initdb in a temporary
+# directory, a free loopback port, run as the `postgres` user when we are
+# root) and stop it afterwards; the Debian cluster the package may have
+# created is never used.
+#
+# Environment knobs:
+#   MIGRATE_SKIP_INSTALL=1   do not run apt-get (packages already there)
+#   MIGRATE_SKIP_ASAN=1      only the plain build
+#   MIGRATE_STOP_DEBIAN_CLUSTER=1  stop the package's own cluster if it runs
+#                            (.ci/run sets it: CI machines are throw-away)
+#   JOBS=N                   parallel build and ctest jobs (default 2)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-2}
+SKIP_INSTALL=${MIGRATE_SKIP_INSTALL:-0}
+SKIP_ASAN=${MIGRATE_SKIP_ASAN:-0}
+STOP_CLUSTER=${MIGRATE_STOP_DEBIAN_CLUSTER:-0}
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+PACKAGES=(
+  cmake gcc clang pkg-config make
+  libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev
+  postgresql postgresql-contrib
+  python3 python3-pytest python3-psycopg
+)
+
+if [ "$SKIP_INSTALL" != 1 ]; then
+  section "install packages (apt-get)"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "not root and no sudo: run as root or set MIGRATE_SKIP_INSTALL=1" >&2; exit 1; }
+    SUDO=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update
+  "${SUDO[@]}" apt-get install -y "${PACKAGES[@]}"
+fi
+
+section "test environment"
+# Nothing from the caller's shell may point the tests at another database:
+# the harness strips these for the binary too, this is belt and braces.
+while IFS='=' read -r name _; do
+  case $name in PG*|MIGRATE_*|DATABASE_URL) unset "$name" ;; esac
+done < <(env)
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || {
+  echo "PostgreSQL server binaries missing: apt-get install -y postgresql" >&2; exit 1; }
+echo "PostgreSQL for tests: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1) (own server per test file, temp dir, free port)"
+if command -v pg_lsclusters >/dev/null; then
+  if [ "$STOP_CLUSTER" = 1 ]; then
+    pg_lsclusters --no-header 2>/dev/null | while read -r ver name _port status _rest; do
+      if [ "$status" = online ]; then
+        echo "stopping Debian cluster $ver/$name (the tests start their own server)"
+        pg_ctlcluster "$ver" "$name" stop || true
+      fi
+    done
+  fi
+  echo "Debian clusters (never used by the tests):"; pg_lsclusters || true
+fi
+/usr/bin/python3 -c 'import pytest, psycopg; print("pytest", pytest.__version__, "/ psycopg", psycopg.__version__)'
+
+run_suite() {  # build-dir, extra cmake args...
+  local dir=$1; shift
+  section "configure $dir $*"
+  cmake -S "$ROOT" -B "$ROOT/$dir" "$@"
+  section "build $dir"
+  cmake --build "$ROOT/$dir" -j"$JOBS"
+  section "test $dir"
+  ctest --test-dir "$ROOT/$dir" --output-on-failure -j"$JOBS"
+}
+
+run_suite build
+
+if [ "$SKIP_ASAN" != 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_suite build-asan -DMIGRATE_SANITIZE=ON -DCMAKE_C_COMPILER=clang
+fi
+
+section "all tests passed"

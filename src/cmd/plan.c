@@ -1,0 +1,130 @@
+/* plan.c - `migrate plan [ID] [--json]`: the SQL of every phase; changes nothing. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "output.h"
+#include "phase.h"
+
+static const char *kind_name(enum mg_step_kind k)
+{
+	return k == MG_STEP_TX ? "tx" : k == MG_STEP_NOTX ? "notx" : "assert";
+}
+
+static json_t *plan_json(const struct mg_view *v, const struct mg_plan *p, int recorded)
+{
+	json_t *m = json_object(), *phases = json_object(), *bf = json_array(),
+	       *lossy = json_array(), *notes = json_array();
+
+	json_object_set_new(m, "id", json_integer(v->id));
+	json_object_set_new(m, "name", json_string(v->name));
+	json_object_set_new(m, "phase", json_string(mg_phase_name(v->phase)));
+	json_object_set_new(m, "recorded", json_boolean(recorded));
+	for (int ph = 0; ph < MG_PLAN_NPHASES; ph++) {
+		json_t *steps = json_array();
+
+		for (size_t i = 0; i < p->n_steps[ph]; i++) {
+			const struct mg_step *s = &p->steps[ph][i];
+
+			json_array_append_new(steps, json_pack("{s:s, s:o, s:s, s:s}",
+				"kind", kind_name(s->kind), "table", mg_json_str(s->table),
+				"description", s->description, "sql", s->sql));
+		}
+		json_object_set_new(phases, mg_plan_phase_name((enum mg_plan_phase)ph), steps);
+	}
+	for (size_t i = 0; i < p->n_backfills; i++)
+		json_array_append_new(bf, json_pack("{s:s, s:s, s:s}", "table", p->backfills[i].table,
+			"set", p->backfills[i].set_clause, "mismatch", p->backfills[i].mismatch));
+	for (size_t i = 0; i < p->n_lossy; i++)
+		json_array_append_new(lossy, json_string(p->lossy[i]));
+	for (size_t i = 0; i < p->n_notes; i++)
+		json_array_append_new(notes, json_string(p->notes[i]));
+	json_object_set_new(m, "phases", phases);
+	json_object_set_new(m, "backfills", bf);
+	json_object_set_new(m, "lossy", lossy);
+	json_object_set_new(m, "notes", notes);
+	json_object_set_new(m, "rollback_refused", mg_json_str(p->rollback_refused ? p->rollback_refusal : NULL));
+	return m;
+}
+
+static void plan_text(const struct mg_view *v, const struct mg_plan *p, int recorded)
+{
+	printf("== %s (%s)%s ==\n", v->name, mg_phase_name(v->phase),
+	       recorded ? ", plan recorded at expand" : "");
+	for (int ph = 0; ph < MG_PLAN_NPHASES; ph++) {
+		printf("\n-- %s\n", mg_plan_phase_name((enum mg_plan_phase)ph));
+		if (ph == MG_PLAN_BACKFILL)
+			for (size_t i = 0; i < p->n_backfills; i++) {
+				const struct mg_backfill_spec *s = &p->backfills[i];
+
+				printf("-- batches over the key of %s, for rows whose %s = 0:\n"
+				       "--   UPDATE %s SET %s, %s = 1 WHERE <key in batch> AND %s = 0;\n",
+				       s->table, s->marker, s->table, s->set_clause, s->marker, s->marker);
+			}
+		if (!p->n_steps[ph] && !(ph == MG_PLAN_BACKFILL && p->n_backfills))
+			printf("-- (nothing)\n");
+		for (size_t i = 0; i < p->n_steps[ph]; i++) {
+			const struct mg_step *s = &p->steps[ph][i];
+
+			printf("-- [%zu] %s (%s)\n%s%s\n", i + 1, s->description,
+			       s->kind == MG_STEP_TX ? "one transaction, lock_timeout, retried" :
+			       s->kind == MG_STEP_NOTX ? "outside a transaction" :
+			       "check: must return no rows",
+			       s->sql, s->sql[0] && s->sql[strlen(s->sql) - 1] == '\n' ? "" : ";");
+		}
+	}
+	if (p->rollback_refused)
+		printf("\n-- rollback is refused: %s\n", p->rollback_refusal);
+	for (size_t i = 0; i < p->n_lossy; i++)
+		printf("-- lossy: %s\n", p->lossy[i]);
+	for (size_t i = 0; i < p->n_notes; i++)
+		printf("-- note: %s\n", p->notes[i]);
+	printf("\n");
+}
+
+int mg_cmd_plan(struct mg_options *opt)
+{
+	struct mg_ctx ctx;
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_view *only = NULL;
+	json_t *list = json_array();
+	const char *id;
+	int rc = 0;
+
+	if (mg_cmd_one_id(opt, &id) < 0) {
+		json_decref(list);
+		return MG_EINPUT;
+	}
+	if (mg_ctx_open(&ctx, opt, "plan", MG_NEED_DB, &err) < 0 ||
+	    (id && mg_ctx_pick(&ctx, id, MG_PHASE_EXPANDED, &only, &err) < 0))
+		goto fail;
+	for (size_t i = 0; i < ctx.n_views; i++) {
+		struct mg_view *v = &ctx.views[i];
+		struct mg_plan p = MG_PLAN_INIT;
+		int recorded = v->has_rec && v->rec.plan_json != NULL;
+
+		if (only ? v != only : v->phase == MG_PHASE_CONTRACTED)
+			continue;
+		if (recorded ? mg_ctx_recorded_plan(&ctx, v, &p, &err) < 0 :
+		    ctx.conn->drv->plan(ctx.conn, v->file, &p, &err) < 0) {
+			mg_plan_release(&p);
+			goto fail;
+		}
+		if (opt->json)
+			json_array_append_new(list, plan_json(v, &p, recorded));
+		else
+			plan_text(v, &p, recorded);
+		mg_plan_release(&p);
+	}
+	if (opt->json)
+		mg_json_print(json_pack("{s:O}", "migrations", list));
+	else if (!ctx.n_views)
+		printf("no migrations in '%s'\n", opt->migrations);
+	goto out;
+fail:
+	rc = mg_cmd_fail(&err);
+out:
+	json_decref(list);
+	mg_ctx_close(&ctx);
+	return rc;
+}

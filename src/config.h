@@ -1,0 +1,55 @@
+/*
+ * config.h - global options (design §4): from the command line, then the
+ * environment, then migrate.yaml, then defaults.
+ *
+ * Ownership: struct mg_options owns its strings; mg_options_release().
+ */
+#ifndef MG_CONFIG_H
+#define MG_CONFIG_H
+
+#include "util.h"
+
+struct mg_options {
+	char *database;		/* URL or conninfo; NULL when none given */
+	char *migrations;	/* default ./migrations */
+	char *state;		/* default ./.migrate/state.db */
+	char *config;		/* --config PATH, else ./migrate.yaml if present */
+	int json;
+	int help;
+	int version;
+	/* DDL safety */
+	int lock_timeout_ms;	/* default 500 */
+	int statement_timeout_ms;	/* default 10000 */
+	int index_timeout_ms;	/* default 0 = none */
+	int lock_retries;	/* default 5 */
+	int max_tx_age_s;	/* default 5 */
+	/* backfill */
+	int batch_size;		/* default 1000 */
+	long max_rows_per_sec;	/* 0 = unlimited */
+	int sleep_ms;
+	int jobs;		/* default 1 */
+	/* what is left after the options: the command and its arguments */
+	const char *command;
+	char **args;
+	int n_args;
+};
+
+void mg_options_init(struct mg_options *o);
+void mg_options_release(struct mg_options *o);
+
+/*
+ * Parse argv: options may stand before or after the command. Fills o from
+ * the command line only. 0 or -1 (MG_EINPUT naming the argument).
+ */
+int mg_options_parse(struct mg_options *o, int argc, char **argv,
+		     struct mg_err *err);
+
+/*
+ * Fill what the command line left unset from the environment
+ * (MIGRATE_DATABASE_URL, DATABASE_URL, MIGRATE_DIR, MIGRATE_STATE), then
+ * from migrate.yaml (--config or ./migrate.yaml), then defaults. 0 or -1
+ * (MG_EINPUT for a bad migrate.yaml, naming file:line:column).
+ */
+int mg_options_resolve(struct mg_options *o, struct mg_err *err);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * migration.h - migration files (design §3, a public contract): loading one
+ * YAML file with libyaml into a struct mg_migration, and scanning a
+ * directory of them.
+ *
+ * Every error is MG_EINPUT with a message naming "file:line:column" and what
+ * was expected, e.g.
+ *   unknown key 'colum' at migrations/0003_add.yaml:5:7 (expected one of: table, column, type, default, nullable, backfill)
+ *
+ * Ownership: a struct mg_migration owns all its strings and arrays and is
+ * freed with mg_migration_release(); a struct mg_migration_set owns its
+ * migrations and is freed with mg_migration_set_release().
+ */
+#ifndef MG_MIGRATION_H
+#define MG_MIGRATION_H
+
+#include <stddef.h>
+#include "util.h"
+
+enum mg_op_kind {
+	MG_OP_ADD_COLUMN,
+	MG_OP_RENAME_COLUMN,
+	MG_OP_ALTER_COLUMN,
+	MG_OP_DROP_COLUMN,
+	MG_OP_CREATE_INDEX,
+	MG_OP_SQL
+};
+
+/* 1-based position in the YAML file (libyaml marks are 0-based: add 1). */
+struct mg_pos {
+	int line;
+	int column;
+};
+
+/*
+ * One operation. Which fields are set depends on kind (unset strings are
+ * NULL):
+ *   add_column:    table, column, type, default_expr, nullable, backfill
+ *   rename_column: table, column (= from), to
+ *   alter_column:  table, column, to, type, up, down
+ *   drop_column:   table, column, down
+ *   create_index:  table, index_name (= name), columns, unique, method,
+ *                  where
+ *   sql:           sql[MG_SQL_*], in_transaction
+ * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
+ * dependents of the replaced column the user accepts to drop at contract.
+ */
+enum mg_sql_phase {
+	MG_SQL_EXPAND,
+	MG_SQL_BACKFILL,
+	MG_SQL_SWITCH_READS,
+	MG_SQL_CONTRACT,
+	MG_SQL_ROLLBACK,
+	MG_SQL_NPHASES
+};
+
+struct mg_op {
+	enum mg_op_kind kind;
+	struct mg_pos pos;		/* of the operation's key, e.g. add_column */
+	char *table;			/* "t" or "schema.t" as written */
+	struct mg_pos table_pos;
+	char *column;			/* add: column; rename: from; alter/drop: column */
+	struct mg_pos column_pos;
+	char *to;			/* rename, alter */
+	struct mg_pos to_pos;
+	char *type;			/* add, alter */
+	struct mg_pos type_pos;
+	char *default_expr;		/* add: `default` */
+	int nullable;			/* add: 1 unless `nullable: false` */
+	char *backfill;			/* add */
+	char *up;			/* alter */
+	char *down;			/* alter, drop */
+	char **drops;			/* add/rename/alter/drop: accepted drops */
+	size_t n_drops;
+	char *index_name;		/* create_index: `name` */
+	char **columns;			/* create_index */
+	size_t n_columns;
+	int unique;			/* create_index, default 0 */
+	char *method;			/* create_index: `method` (btree, gin...), optional */
+	char *where;			/* create_index: partial index predicate, optional */
+	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
+	int in_transaction;		/* sql: default 1 */
+};
+
+struct mg_migration {
+	int id;				/* NNNN from the file name */
+	char *name;			/* file name without directory and ".yaml" */
+	char *path;			/* as opened */
+	char checksum[65];		/* SHA-256 of the file's bytes, hex */
+	char *description;		/* optional */
+	struct mg_op *ops;
+	size_t n_ops;
+};
+
+struct mg_migration_set {
+	struct mg_migration *items;	/* sorted by id ascending */
+	size_t n;
+};
+
+const char *mg_op_kind_name(enum mg_op_kind kind);	/* "add_column" ... */
+const char *mg_sql_phase_name(enum mg_sql_phase p);	/* "expand" ... "rollback" */
+
+/*
+ * Parse a migration id as written on the command line or in a file name:
+ * "3", "0003" or "0003_rename_user_name". On success *out is the number and
+ * 0 is returned; -1 (err MG_EINPUT) otherwise.
+ */
+int mg_migration_parse_id(const char *s, int *out, struct mg_err *err);
+
+/*
+ * Load one file. The file name (basename) must be NNNN_snake_name.yaml
+ * (digits, underscore, [a-z0-9_]+). Checks keys, types, required fields,
+ * and the operation-level rules that need no database (e.g. add_column with
+ * nullable: false needs a default or a backfill). 0 or -1 (MG_EINPUT).
+ */
+int mg_migration_load(struct mg_migration *out, const char *path,
+		      struct mg_err *err);
+void mg_migration_release(struct mg_migration *m);
+
+/*
+ * Load every *.yaml / *.yml file of dir, sorted by id. A badly named file,
+ * a duplicate id (both files named) or any load error fails the whole scan
+ * (MG_EINPUT). A directory that does not exist is MG_EINPUT too; an empty
+ * one gives n == 0.
+ */
+int mg_migration_set_load(struct mg_migration_set *out, const char *dir,
+			  struct mg_err *err);
+void mg_migration_set_release(struct mg_migration_set *set);
+
+/* The migration with this id, or NULL. */
+struct mg_migration *mg_migration_set_find(const struct mg_migration_set *set,
+					   int id);
+
+#endif

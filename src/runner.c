@@ -1,0 +1,479 @@
+/*
+ * runner.c - setup shared by the commands and the phase-step loop.
+ *
+ * The state file and the target's history table must agree (design §5):
+ * every history write carries the state's identity and a generation that
+ * grows by one per change; before each write the state records the
+ * generation it is about to reach ("pending_generation"), after it the
+ * generation reached. A target one generation ahead of the state, equal to
+ * the pending one, is a crash between the two writes and is repaired here;
+ * any other disagreement is refused (exit 3) with what to do.
+ */
+#include "runner.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *mg_id_str(int id, char buf[16])
+{
+	snprintf(buf, 16, "%04d", id);
+	return buf;
+}
+
+/* ---- state meta helpers ---------------------------------------------------------- */
+
+static int meta_int(struct mg_state *st, const char *key, int64_t *out,
+		    struct mg_err *err)
+{
+	char *v = NULL;
+
+	if (mg_state_meta_get(st, key, &v, err) < 0)
+		return -1;
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	return 0;
+}
+
+static int meta_set_int(struct mg_state *st, const char *key, int64_t value,
+			struct mg_err *err)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)value);
+	return mg_state_meta_set(st, key, buf, err);
+}
+
+void mg_ctx_event(struct mg_ctx *ctx, int migration_id, const char *result,
+		  const char *fmt, ...)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	char msg[2048];
+	va_list ap;
+
+	if (!ctx->state)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mg_state_event_add(ctx->state, ctx->command, migration_id, NULL, result, msg,
+			   &ignored);
+}
+
+/* ---- opening ------------------------------------------------------------------------ */
+
+static int open_state(struct mg_ctx *ctx, struct mg_err *err)
+{
+	int exists = access(ctx->opt->state, F_OK) == 0;
+	int write = (ctx->setup & MG_NEED_WRITE) != 0;
+	int created = 0;
+
+	if (!exists && ctx->history.n > 0) {
+		char idbuf[16];
+
+		mg_err_set(err, MG_EDB,
+			   "state file '%s' does not exist, but the database has migrate history (%zu migration(s), generation %lld, latest %s)",
+			   ctx->opt->state, ctx->history.n, (long long)ctx->history.generation,
+			   mg_id_str(ctx->history.rows[ctx->history.n - 1].id, idbuf));
+		return mg_err_hint(err, "point --state (or MIGRATE_STATE) at the state file the earlier steps used (a pipeline artifact or volume); never start a new one for a database that has history");
+	}
+	if (!exists && !write)
+		return 0;	/* nothing applied, nothing to read */
+	if (mg_state_open(&ctx->state, ctx->opt->state, write, write, &created, err) < 0)
+		return -1;
+	if (mg_state_meta_get(ctx->state, "state_id", &ctx->state_id, err) < 0 ||
+	    meta_int(ctx->state, "generation", &ctx->generation, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int check_fingerprint(struct mg_ctx *ctx, struct mg_err *err)
+{
+	struct mg_buf fp = MG_BUF_INIT;
+	char *recorded = NULL;
+	int rc = -1;
+
+	if (ctx->conn->drv->fingerprint(ctx->conn, &fp, err) < 0 ||
+	    mg_state_meta_get(ctx->state, "fingerprint", &recorded, err) < 0)
+		goto out;
+	if (recorded && strcmp(recorded, fp.buf) != 0) {
+		mg_err_set(err, MG_EDB,
+			   "state file '%s' belongs to another database (recorded '%s', this one is '%s')",
+			   ctx->opt->state, recorded, fp.buf);
+		mg_err_hint(err, "use the state file of this database, or the database of this state file");
+		goto out;
+	}
+	if (!recorded && (ctx->setup & MG_NEED_WRITE) &&
+	    mg_state_meta_set(ctx->state, "fingerprint", fp.buf, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(recorded);
+	mg_buf_release(&fp);
+	return rc;
+}
+
+/* Bring the state's phases in line with the target after a crash between a
+ * database commit and the state write that follows it. */
+static int adopt_history(struct mg_ctx *ctx, struct mg_err *err)
+{
+	for (size_t i = 0; i < ctx->history.n; i++) {
+		const struct mg_history_row *h = &ctx->history.rows[i];
+		struct mg_state_migration rec;
+		int found = mg_state_migration_get(ctx->state, h->id, &rec, err);
+
+		if (found < 0)
+			return -1;
+		if (found == 0 && strcmp(rec.phase, h->phase) != 0) {
+			mg_info("repairing the state file: %s is %s in the database (state said %s)",
+				h->name, h->phase, rec.phase);
+			free(rec.phase);
+			rec.phase = mg_xstrdup(h->phase);
+			if (!h->checksum) {
+				free(rec.checksum);
+				rec.checksum = NULL;
+			}
+			if (mg_state_migration_put(ctx->state, &rec, err) < 0) {
+				mg_state_migration_release(&rec);
+				return -1;
+			}
+		}
+		if (found == 0)
+			mg_state_migration_release(&rec);
+	}
+	return 0;
+}
+
+static int check_history(struct mg_ctx *ctx, struct mg_err *err)
+{
+	const struct mg_history *h = &ctx->history;
+	int64_t pending = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->rows[i].state_id, ctx->state_id) != 0) {
+			mg_err_set(err, MG_EDB,
+				   "state file '%s' (id %s) is not the one this database's history was written with (id %s)",
+				   ctx->opt->state, ctx->state_id, h->rows[i].state_id);
+			return mg_err_hint(err, "point --state at the state file this database was migrated with");
+		}
+	if (meta_int(ctx->state, "pending_generation", &pending, err) < 0)
+		return -1;
+	if (h->generation == ctx->generation)
+		return 0;
+	if (h->generation == pending && pending > ctx->generation) {
+		ctx->generation = pending;
+		if (meta_set_int(ctx->state, "generation", pending, err) < 0)
+			return -1;
+		return adopt_history(ctx, err);
+	}
+	if (h->generation > ctx->generation) {
+		mg_err_set(err, MG_EDB,
+			   "state file '%s' is stale: it is at generation %lld but the database's history is at %lld",
+			   ctx->opt->state, (long long)ctx->generation, (long long)h->generation);
+		return mg_err_hint(err, "a newer copy of the state file was used since: use that copy (pipeline artifact or volume), not an old one");
+	}
+	mg_err_set(err, MG_EDB,
+		   "the database's history (generation %lld) is behind state file '%s' (generation %lld)",
+		   (long long)h->generation, ctx->opt->state, (long long)ctx->generation);
+	return mg_err_hint(err, "is this the right database, or was it restored from a backup? migrate will not guess: check and use the matching state file");
+}
+
+static void build_views(struct mg_ctx *ctx, struct mg_state_migration *recs,
+			size_t n_recs)
+{
+	size_t cap = ctx->files.n + n_recs + 1;
+
+	ctx->views = mg_xcalloc(cap, sizeof(*ctx->views));
+	for (size_t i = 0; i < ctx->files.n; i++) {
+		struct mg_view *v = &ctx->views[ctx->n_views++];
+
+		v->id = ctx->files.items[i].id;
+		v->file = &ctx->files.items[i];
+		v->name = v->file->name;
+	}
+	for (size_t r = 0; r < n_recs; r++) {
+		struct mg_view *v = mg_ctx_view(ctx, recs[r].id);
+
+		if (!v) {
+			if (!strcmp(recs[r].phase, "pending")) {
+				mg_state_migration_release(&recs[r]);
+				continue;
+			}
+			v = &ctx->views[ctx->n_views++];
+			v->id = recs[r].id;
+		}
+		v->rec = recs[r];
+		v->has_rec = 1;
+		memset(&recs[r], 0, sizeof(recs[r]));
+		if (!v->file)
+			v->name = v->rec.name;
+	}
+	/* sort by id (insertion: small n) */
+	for (size_t i = 1; i < ctx->n_views; i++)
+		for (size_t j = i; j > 0 && ctx->views[j - 1].id > ctx->views[j].id; j--) {
+			struct mg_view t = ctx->views[j];
+
+			ctx->views[j] = ctx->views[j - 1];
+			ctx->views[j - 1] = t;
+		}
+	for (size_t i = 0; i < ctx->n_views; i++) {
+		struct mg_view *v = &ctx->views[i];
+
+		if (v->file && !v->has_rec)
+			v->name = v->file->name;
+		v->phase = MG_PHASE_PENDING;
+		if (v->has_rec)
+			mg_phase_parse(v->rec.phase, &v->phase);
+		v->edited = v->file && v->has_rec && v->rec.checksum &&
+			    strcmp(v->rec.checksum, v->file->checksum) != 0;
+		v->hist = mg_history_find(&ctx->history, v->id);
+	}
+}
+
+int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
+		unsigned setup, struct mg_err *err)
+{
+	struct mg_state_migration *recs = NULL;
+	size_t n_recs = 0;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->opt = opt;
+	ctx->command = command;
+	ctx->setup = setup;
+	if (mg_migration_set_load(&ctx->files, opt->migrations, err) < 0)
+		return -1;
+	if (setup & MG_NEED_DB) {
+		struct mg_conn_opts co = {
+			.lock_timeout_ms = opt->lock_timeout_ms,
+			.statement_timeout_ms = opt->statement_timeout_ms,
+			.index_timeout_ms = opt->index_timeout_ms,
+			.lock_retries = opt->lock_retries,
+			.max_tx_age_s = opt->max_tx_age_s,
+		};
+		char app[64];
+
+		snprintf(app, sizeof(app), "migrate/%s", command);
+		co.application_name = app;
+		if (mg_db_connect(&ctx->conn, opt->database, &co, err) < 0 ||
+		    ctx->conn->drv->history_read(ctx->conn, &ctx->history, err) < 0)
+			return -1;
+	}
+	if (open_state(ctx, err) < 0)
+		return -1;
+	if (ctx->state && ctx->conn &&
+	    (check_fingerprint(ctx, err) < 0 || check_history(ctx, err) < 0))
+		return -1;
+	if ((setup & MG_NEED_WRITE) && ctx->conn) {
+		if (ctx->conn->drv->lock(ctx->conn, err) < 0)
+			return -1;
+		ctx->locked = 1;
+	}
+	if (ctx->state && mg_state_migration_list(ctx->state, &recs, &n_recs, err) < 0)
+		return -1;
+	build_views(ctx, recs, n_recs);
+	mg_state_migration_list_free(recs, n_recs);
+	return 0;
+}
+
+void mg_ctx_close(struct mg_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].has_rec)
+			mg_state_migration_release(&ctx->views[i].rec);
+	free(ctx->views);
+	if (ctx->conn) {
+		if (ctx->locked)
+			ctx->conn->drv->unlock(ctx->conn);
+		mg_db_close(ctx->conn);
+	}
+	mg_history_release(&ctx->history);
+	if (ctx->state)
+		mg_state_close(ctx->state);
+	free(ctx->state_id);
+	mg_migration_set_release(&ctx->files);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+struct mg_view *mg_ctx_view(struct mg_ctx *ctx, int id)
+{
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].id == id)
+			return &ctx->views[i];
+	return NULL;
+}
+
+int mg_ctx_pick(struct mg_ctx *ctx, const char *arg, enum mg_phase target,
+		struct mg_view **out, struct mg_err *err)
+{
+	*out = NULL;
+	if (arg) {
+		int id;
+
+		if (mg_migration_parse_id(arg, &id, err) < 0)
+			return -1;
+		*out = mg_ctx_view(ctx, id);
+		if (!*out) {
+			mg_err_set(err, MG_EINPUT, "unknown migration '%s': no file with id %d in '%s' and none recorded",
+				   arg, id, ctx->opt->migrations);
+			return mg_err_hint(err, "run 'migrate status' to see the migrations");
+		}
+		return 0;
+	}
+	if (target == MG_PHASE_PENDING) {	/* rollback: the highest in flight */
+		for (size_t i = ctx->n_views; i-- > 0;)
+			if (ctx->views[i].phase > MG_PHASE_PENDING &&
+			    ctx->views[i].phase < MG_PHASE_CONTRACTED) {
+				*out = &ctx->views[i];
+				break;
+			}
+		return 0;
+	}
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].phase < target) {
+			*out = &ctx->views[i];
+			break;
+		}
+	return 0;
+}
+
+int mg_ctx_check_unchanged(struct mg_ctx *ctx, const struct mg_view *v,
+			   struct mg_err *err)
+{
+	(void)ctx;
+	if (!v->edited)
+		return 0;
+	mg_err_set(err, MG_EINPUT,
+		   "migration file '%s' was edited after expand (recorded sha256 %s, file now sha256 %s)",
+		   v->file->path, v->rec.checksum, v->file->checksum);
+	return mg_err_hint(err, "restore the file as it was expanded (git checkout), or roll the migration back and expand it again");
+}
+
+int mg_ctx_recorded_plan(struct mg_ctx *ctx, const struct mg_view *v,
+			 struct mg_plan *out, struct mg_err *err)
+{
+	char idbuf[16];
+
+	(void)ctx;
+	mg_plan_init(out);
+	if (!v->has_rec || !v->rec.plan_json) {
+		mg_err_set(err, MG_EDB, "the state file has no recorded plan for %s",
+			   mg_id_str(v->id, idbuf));
+		return mg_err_hint(err, "the state file does not match the database: check --state");
+	}
+	return mg_plan_from_json(out, v->rec.plan_json, err);
+}
+
+/* ---- running a phase ------------------------------------------------------------- */
+
+static int before_db_write(struct mg_ctx *ctx, struct mg_err *err)
+{
+	return meta_set_int(ctx->state, "pending_generation", ctx->generation + 1, err);
+}
+
+static int after_db_write(struct mg_ctx *ctx, struct mg_err *err)
+{
+	ctx->generation++;
+	return meta_set_int(ctx->state, "generation", ctx->generation, err);
+}
+
+int mg_ctx_set_phase(struct mg_ctx *ctx, struct mg_view *v, enum mg_phase phase,
+		     const char *step_phase, int step_index, struct mg_err *err)
+{
+	const char *name = mg_phase_name(phase);
+	const char *checksum = phase == MG_PHASE_PENDING ? NULL :
+			       (v->has_rec ? v->rec.checksum : NULL);
+	struct mg_history_write w = {
+		.migration_id = v->id, .name = v->name, .checksum = checksum,
+		.phase = name, .step_phase = step_phase, .step_index = step_index,
+		.state_id = ctx->state_id,
+	};
+
+	if (before_db_write(ctx, err) < 0 ||
+	    ctx->conn->drv->history_write(ctx->conn, &w, err) < 0 ||
+	    after_db_write(ctx, err) < 0)
+		return -1;
+	if (phase == MG_PHASE_PENDING && v->has_rec) {
+		free(v->rec.checksum);
+		v->rec.checksum = NULL;
+		free(v->rec.plan_json);
+		v->rec.plan_json = NULL;
+		free(v->rec.phase);
+		v->rec.phase = mg_xstrdup(name);
+		if (mg_state_migration_put(ctx->state, &v->rec, err) < 0)
+			return -1;
+	}
+	if (mg_state_migration_set_phase(ctx->state, v->id, name, err) < 0)
+		return -1;
+	v->phase = phase;
+	return 0;
+}
+
+static void report_step(size_t idx, size_t n, const struct mg_step *s,
+			const struct mg_step_report *rep, int64_t ms)
+{
+	if (rep->skipped) {
+		mg_info("  [%zu/%zu] %s: already done", idx, n, s->description);
+		return;
+	}
+	if (rep->tries > 1)
+		mg_info("  [%zu/%zu] %s: done in %lld ms (%d tries, %lld ms waiting for locks)",
+			idx, n, s->description, (long long)ms, rep->tries,
+			(long long)rep->stall_ms);
+	else
+		mg_info("  [%zu/%zu] %s: done in %lld ms", idx, n, s->description,
+			(long long)ms);
+}
+
+int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
+		     const struct mg_plan *plan, enum mg_plan_phase phase,
+		     enum mg_phase new_phase, struct mg_err *err)
+{
+	const char *pname = mg_plan_phase_name(phase);
+	size_t n = plan->n_steps[phase];
+	size_t done = 0;
+	int64_t stall = 0;
+	char idbuf[16];
+
+	if (v->hist && v->hist->step_phase && !strcmp(v->hist->step_phase, pname) &&
+	    v->phase != new_phase)
+		done = (size_t)v->hist->step_index;
+	for (size_t i = 0; i < n; i++) {
+		const struct mg_step *s = &plan->steps[phase][i];
+		struct mg_history_write w = {
+			.migration_id = v->id, .name = v->name,
+			.checksum = v->has_rec ? v->rec.checksum : NULL,
+			.phase = mg_phase_name(v->phase), .step_phase = pname,
+			.step_index = (int)(i + 1), .state_id = ctx->state_id,
+		};
+		struct mg_step_report rep;
+		int writes = s->kind != MG_STEP_ASSERT;
+		int64_t t0 = mg_now_ms();
+
+		if (i + 1 <= done) {
+			mg_info("  [%zu/%zu] %s: done by an earlier run", i + 1, n, s->description);
+			continue;
+		}
+		if (writes && before_db_write(ctx, err) < 0)
+			return -1;
+		if (mg_db_run_step(ctx->conn, phase, (int)(i + 1), s, writes ? &w : NULL,
+				   &rep, err) < 0) {
+			mg_err_prefix(err, "%s %s, step %zu of %zu (%s): ", pname,
+				      mg_id_str(v->id, idbuf), i + 1, n, s->description);
+			mg_ctx_event(ctx, v->id, err->code == MG_EREFUSED ? "refused" : "error",
+				     "%s", err->msg);
+			return -1;
+		}
+		stall += rep.stall_ms;
+		if (writes && after_db_write(ctx, err) < 0)
+			return -1;
+		if (mg_state_journal_add(ctx->state, v->id, pname, (int)(i + 1), "done",
+					 s->description, err) < 0)
+			return -1;
+		report_step(i + 1, n, s, &rep, mg_now_ms() - t0);
+	}
+	if (stall > 0)
+		mg_info("  waited %lld ms for locks in all", (long long)stall);
+	return mg_ctx_set_phase(ctx, v, new_phase, pname, (int)n, err);
+}
