@@ -44,6 +44,7 @@ static int expand_plan(struct mg_ctx *ctx, struct mg_view *v, struct mg_plan *pl
 		free(rec.plan_json);
 		return -1;
 	}
+	free(rec.plan_json);
 	if (v->has_rec)
 		mg_state_migration_release(&v->rec);
 	memset(&v->rec, 0, sizeof(v->rec));
