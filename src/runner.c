@@ -239,6 +239,7 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 	size_t n_recs = 0;
 
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->steps = json_array();
 	ctx->opt = opt;
 	ctx->command = command;
 	ctx->setup = setup;
@@ -293,6 +294,7 @@ void mg_ctx_close(struct mg_ctx *ctx)
 		mg_state_close(ctx->state);
 	free(ctx->state_id);
 	mg_migration_set_release(&ctx->files);
+	json_decref(ctx->steps);
 	memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -410,9 +412,14 @@ int mg_ctx_set_phase(struct mg_ctx *ctx, struct mg_view *v, enum mg_phase phase,
 	return 0;
 }
 
-static void report_step(size_t idx, size_t n, const struct mg_step *s,
-			const struct mg_step_report *rep, int64_t ms)
+static void report_step(struct mg_ctx *ctx, size_t idx, size_t n,
+			const struct mg_step *s, const struct mg_step_report *rep,
+			int64_t ms)
 {
+	json_array_append_new(ctx->steps, json_pack("{s:i, s:s, s:s, s:I, s:i, s:I}",
+		"index", (int)idx, "description", s->description,
+		"result", rep->skipped ? "already done" : "done", "ms", (json_int_t)ms,
+		"tries", rep->tries, "lock_wait_ms", (json_int_t)rep->stall_ms));
 	if (rep->skipped) {
 		mg_info("  [%zu/%zu] %s: already done", idx, n, s->description);
 		return;
@@ -453,6 +460,9 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 
 		if (i + 1 <= done) {
 			mg_info("  [%zu/%zu] %s: done by an earlier run", i + 1, n, s->description);
+			json_array_append_new(ctx->steps, json_pack("{s:i, s:s, s:s}",
+				"index", (int)(i + 1), "description", s->description,
+				"result", "done by an earlier run"));
 			continue;
 		}
 		if (writes && before_db_write(ctx, err) < 0)
@@ -471,7 +481,7 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 		if (mg_state_journal_add(ctx->state, v->id, pname, (int)(i + 1), "done",
 					 s->description, err) < 0)
 			return -1;
-		report_step(i + 1, n, s, &rep, mg_now_ms() - t0);
+		report_step(ctx, i + 1, n, s, &rep, mg_now_ms() - t0);
 	}
 	if (stall > 0)
 		mg_info("  waited %lld ms for locks in all", (long long)stall);

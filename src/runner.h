@@ -11,6 +11,8 @@
 #ifndef MG_RUNNER_H
 #define MG_RUNNER_H
 
+#include <jansson.h>
+
 #include "config.h"
 #include "driver.h"
 #include "migration.h"
@@ -48,6 +50,7 @@ struct mg_ctx {
 	int locked;
 	struct mg_view *views;		/* by id ascending */
 	size_t n_views;
+	json_t *steps;			/* what mg_ctx_run_phase did, for --json */
 };
 
 int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,

@@ -1,6 +1,9 @@
 /* phase.c - order across migrations and blocker checks for phase commands. */
 #include "phase.h"
 
+#include "cmd.h"
+#include "output.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -85,4 +88,90 @@ int mg_phase_check_blockers(struct mg_ctx *ctx, const struct mg_plan *plan,
 			tables[n++] = t;
 	}
 	return ctx->conn->drv->check_blockers(ctx->conn, tables, n, err);
+}
+
+int mg_phase_recorded_unchanged(struct mg_ctx *ctx, struct mg_view *v,
+				struct mg_plan *plan, struct mg_err *err)
+{
+	if (mg_ctx_check_unchanged(ctx, v, err) < 0)
+		return -1;
+	return mg_ctx_recorded_plan(ctx, v, plan, err);
+}
+
+static void print_json(const struct mg_ctx *ctx, const struct mg_phase_cmd *def,
+		       const struct mg_view *v, const char *outcome,
+		       const struct mg_err *err)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "command", json_string(def->name));
+	json_object_set_new(doc, "result", json_string(outcome));
+	if (v) {
+		json_object_set_new(doc, "migration", json_pack("{s:i, s:s}", "id", v->id,
+								"name", v->name));
+		json_object_set_new(doc, "phase", json_string(mg_phase_name(v->phase)));
+	} else {
+		json_object_set_new(doc, "migration", json_null());
+		json_object_set_new(doc, "phase", json_null());
+	}
+	json_object_set_new(doc, "steps", json_incref(ctx->steps ? ctx->steps : json_array()));
+	if (err && err->code)
+		json_object_set_new(doc, "error", json_pack("{s:i, s:s, s:o}", "exit", err->code,
+			"message", err->msg, "hint", err->hint[0] ? json_string(err->hint) : json_null()));
+	else
+		json_object_set_new(doc, "error", json_null());
+	mg_json_print(doc);
+}
+
+int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
+{
+	struct mg_ctx ctx;
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_plan plan = MG_PLAN_INIT;
+	struct mg_view *v = NULL;
+	const char *id, *outcome = "done";
+	int rc = 0, r;
+
+	if (mg_cmd_one_id(opt, &id) < 0)
+		return MG_EINPUT;
+	if (mg_ctx_open(&ctx, opt, def->name, MG_NEED_DB | MG_NEED_WRITE, &err) < 0 ||
+	    mg_ctx_pick(&ctx, id, def->pick, &v, &err) < 0)
+		goto fail;
+	if (!v) {
+		mg_info("nothing to do: every migration is %s",
+			def->pick == MG_PHASE_PENDING ? "pending or contracted" :
+			mg_phase_name(def->reaches));
+		outcome = "nothing to do";
+		goto out;
+	}
+	r = def->ready(&ctx, v, &err);
+	if (r < 0)
+		goto fail;
+	if (r > 0) {
+		outcome = "nothing to do";
+		goto out;
+	}
+	if (def->load_plan(&ctx, v, &plan, &err) < 0 ||
+	    mg_phase_check_blockers(&ctx, &plan, def->steps, &err) < 0)
+		goto fail;
+	mg_info("%s %s:", def->name, v->name);
+	if ((def->before_steps && def->before_steps(&ctx, v, &plan, &err) < 0) ||
+	    mg_ctx_run_phase(&ctx, v, &plan, def->steps, def->reaches, &err) < 0 ||
+	    (def->after_steps && def->after_steps(&ctx, v, &err) < 0))
+		goto fail;
+	mg_ctx_event(&ctx, v->id, "ok", "%s %s", def->name, v->name);
+	mg_info(def->done, v->name);
+	mg_phase_print_next(v);
+	goto out;
+fail:
+	if (ctx.state && v)
+		mg_ctx_event(&ctx, v->id, err.code == MG_EREFUSED ? "refused" : "error", "%s", err.msg);
+	outcome = err.code == MG_EREFUSED ? "refused" : "error";
+	rc = mg_cmd_fail(&err);
+out:
+	if (opt->json)
+		print_json(&ctx, def, v, outcome, rc ? &err : NULL);
+	mg_plan_release(&plan);
+	mg_ctx_close(&ctx);
+	return rc;
 }

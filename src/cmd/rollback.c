@@ -13,60 +13,57 @@ static int partially_expanded(const struct mg_view *v)
 	       v->hist->step_index > 0;
 }
 
-int mg_cmd_rollback(struct mg_options *opt)
+static int rollback_ready(struct mg_ctx *ctx, struct mg_view *v, struct mg_err *err)
 {
-	struct mg_ctx ctx;
-	struct mg_err err = MG_ERR_INIT;
-	struct mg_plan plan = MG_PLAN_INIT;
-	struct mg_view *v = NULL;
-	const char *id;
 	char idbuf[16];
-	int rc = 0;
 
-	if (mg_cmd_one_id(opt, &id) < 0)
-		return MG_EINPUT;
-	if (mg_ctx_open(&ctx, opt, "rollback", MG_NEED_DB | MG_NEED_WRITE, &err) < 0 ||
-	    mg_ctx_pick(&ctx, id, MG_PHASE_PENDING, &v, &err) < 0)
-		goto fail;
-	if (!v) {
-		mg_info("nothing to do: no migration is expanded, backfilled or switched");
-		goto out;
-	}
 	if (v->phase == MG_PHASE_CONTRACTED) {
-		mg_err_set(&err, MG_EREFUSED, "rollback %s refused: it is contracted, the old structures are gone",
+		mg_err_set(err, MG_EREFUSED, "rollback %s refused: it is contracted, the old structures are gone",
 			   mg_id_str(v->id, idbuf));
-		mg_err_hint(&err, "roll forward instead: write a new migration that brings back what you need");
-		goto fail;
+		return mg_err_hint(err, "roll forward instead: write a new migration that brings back what you need");
 	}
 	if (v->phase == MG_PHASE_PENDING && !partially_expanded(v)) {
 		mg_info("nothing to do: %s is pending", v->name);
-		goto out;
+		return 1;
 	}
-	if (mg_phase_require_higher_pending(&ctx, v, &err) < 0 ||
-	    mg_ctx_recorded_plan(&ctx, v, &plan, &err) < 0)
-		goto fail;
-	if (plan.rollback_refused) {
-		mg_err_set(&err, MG_EREFUSED, "rollback %s refused: %s", mg_id_str(v->id, idbuf),
-			   plan.rollback_refusal);
-		mg_err_hint(&err, "undo it by hand, or roll forward with a new migration");
-		goto fail;
-	}
-	if (mg_phase_check_blockers(&ctx, &plan, MG_PLAN_ROLLBACK, &err) < 0)
-		goto fail;
-	mg_info("rollback %s (%s):", v->name, mg_phase_name(v->phase));
-	if (mg_ctx_run_phase(&ctx, v, &plan, MG_PLAN_ROLLBACK, MG_PHASE_PENDING, &err) < 0 ||
-	    mg_state_checkpoint_clear(ctx.state, v->id, &err) < 0 ||
-	    mg_state_journal_clear(ctx.state, v->id, &err) < 0)
-		goto fail;
-	mg_ctx_event(&ctx, v->id, "ok", "rolled back %s", v->name);
-	mg_info("%s is rolled back to pending: the schema is as before expand", v->name);
-	goto out;
-fail:
-	if (ctx.state && v)
-		mg_ctx_event(&ctx, v->id, err.code == MG_EREFUSED ? "refused" : "error", "%s", err.msg);
-	rc = mg_cmd_fail(&err);
-out:
-	mg_plan_release(&plan);
-	mg_ctx_close(&ctx);
-	return rc;
+	return mg_phase_require_higher_pending(ctx, v, err);
+}
+
+/* The recorded plan, even for an edited or deleted file: rollback is how
+ * an edited migration is undone. */
+static int rollback_plan(struct mg_ctx *ctx, struct mg_view *v, struct mg_plan *plan,
+			 struct mg_err *err)
+{
+	char idbuf[16];
+
+	if (mg_ctx_recorded_plan(ctx, v, plan, err) < 0)
+		return -1;
+	if (!plan->rollback_refused)
+		return 0;
+	mg_err_set(err, MG_EREFUSED, "rollback %s refused: %s", mg_id_str(v->id, idbuf),
+		   plan->rollback_refusal);
+	return mg_err_hint(err, "undo it by hand, or roll forward with a new migration");
+}
+
+static int forget_progress(struct mg_ctx *ctx, struct mg_view *v, struct mg_err *err)
+{
+	if (mg_state_checkpoint_clear(ctx->state, v->id, err) < 0)
+		return -1;
+	return mg_state_journal_clear(ctx->state, v->id, err);
+}
+
+static const struct mg_phase_cmd rollback_cmd = {
+	.name = "rollback",
+	.pick = MG_PHASE_PENDING,
+	.steps = MG_PLAN_ROLLBACK,
+	.reaches = MG_PHASE_PENDING,
+	.ready = rollback_ready,
+	.load_plan = rollback_plan,
+	.after_steps = forget_progress,
+	.done = "%s is rolled back to pending: the schema is as before expand",
+};
+
+int mg_cmd_rollback(struct mg_options *opt)
+{
+	return mg_phase_run(opt, &rollback_cmd);
 }
