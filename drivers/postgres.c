@@ -784,12 +784,20 @@ static char *subst_ident(const char *sql, const char *from, const char *to)
 		} else if (isalpha((unsigned char)*p) || *p == '_') {
 			const char *s = p;
 			int prev_dot = p > sql && p[-1] == '.';
+			int after_cast = 0;
 			size_t n;
+
+			for (const char *q = p; q > sql + 1; q--) {
+				if (q[-1] == ' ')
+					continue;
+				after_cast = q[-1] == ':' && q[-2] == ':';
+				break;
+			}
 
 			while (isalnum((unsigned char)*p) || *p == '_' || *p == '$')
 				p++;
 			n = (size_t)(p - s);
-			if (!prev_dot && *p != '(' && n == strlen(from) &&
+			if (!prev_dot && !after_cast && *p != '(' && n == strlen(from) &&
 			    !strncasecmp(s, from, n))
 				pgdrv_quote_ident(&b, to);
 			else
@@ -1046,9 +1054,28 @@ static void copy_index(struct planner *pl, struct tplan *tp, const char *relname
 {
 	char *copy = mkname(relname, pl->suffix);
 	char *qcopy = qi(copy);
-	char *tail = index_tail(def, old, new_col);
-	char *sql, *obj, *desc;
+	char *tail, *sql, *obj, *desc;
 
+	obj = mg_xasprintf("%s.%s", tp->qschema, qcopy);
+	for (size_t k = 0; k < tp->idx_obj.n; k++) {
+		if (strcmp(tp->idx_obj.items[k], obj) != 0)
+			continue;
+		/* an index over two columns this migration replaces: one copy,
+		 * with both columns renamed */
+		tail = index_tail(tp->idx_sql.items[k], old, new_col);
+		sql = mg_xasprintf("%.*s USING %s",
+				   (int)(strstr(tp->idx_sql.items[k], " USING ") - tp->idx_sql.items[k]),
+				   tp->idx_sql.items[k], tail);
+		free(tp->idx_sql.items[k]);
+		tp->idx_sql.items[k] = sql;
+		free(tail);
+		free(obj);
+		free(copy);
+		free(qcopy);
+		return;
+	}
+	free(obj);
+	tail = index_tail(def, old, new_col);
 	if (!tail)
 		tail = mg_xstrdup("btree (?)");
 	sql = mg_xasprintf("CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING %s",
@@ -1268,14 +1295,92 @@ static int refuse_others(struct planner *pl, struct tplan *tp,
 		rc = -1;
 	} else {
 		/* the same check again right before contract */
-		char *check = mg_xasprintf("SELECT what || ' depends on column %s' FROM (%s) o(what, name, classid)",
-					   col, q);
+		char *cl = lit(col);
+		char *check = mg_xasprintf("SELECT what || ' depends on column ' || %s FROM (%s) o(what, name, classid)",
+					   cl, q);
+
+		free(cl);
 		mg_strlist_push_owned(&tp->dep_checks, check);
 		rc = plan_listed_drops(pl, tp, op, col, err);
 	}
 	PQclear(res);
 	free(q);
 	return rc;
+}
+
+/* Append s to b as a regular expression matching s literally. */
+static void add_regex_escaped(struct mg_buf *b, const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		if (strchr("\\.^$|?*+()[]{}", *p))
+			mg_buf_addc(b, '\\');
+		mg_buf_addc(b, *p);
+	}
+}
+
+/*
+ * User triggers whose function's code names the column: PostgreSQL records
+ * no dependency for PL/pgSQL bodies, so read the source. They must be
+ * rewritten for the new column (or dropped at contract via drops:).
+ */
+static int refuse_trigger_functions(struct planner *pl, struct tplan *tp,
+				    const struct mg_op *op, const char *col,
+				    struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT, re = MG_BUF_INIT;
+	PGresult *res;
+	int rc = 0;
+
+	mg_buf_adds(&re, "\\m");
+	add_regex_escaped(&re, col);
+	mg_buf_adds(&re, "\\M");
+	mg_buf_addf(&sql, "SELECT t.tgname, p.oid::regprocedure::text FROM pg_trigger t "
+		    "JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid = %s AND NOT t.tgisinternal "
+		    "AND t.tgname NOT LIKE 'zz\\_migrate\\_%%' AND p.prosrc ~* ", tp->t.oid);
+	add_literal(&sql, re.buf);
+	mg_buf_adds(&sql, " ORDER BY 1");
+	res = query_pc(pl->pc, sql.buf, err);
+	mg_buf_release(&sql);
+	mg_buf_release(&re);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		if (in_drops(op, PQgetvalue(res, i, 0)))
+			continue;
+		rc = pos_error(err, MG_EREFUSED, pl->m, op->pos,
+			       "trigger '%s' on %s runs %s, whose code names column '%s'",
+			       PQgetvalue(res, i, 0), tp->t.q, PQgetvalue(res, i, 1), col);
+		mg_err_hint(err, "make the function handle both columns first (a sql step in an earlier migration), or name the trigger under 'drops:' and re-create it in this migration's contract SQL");
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Column privileges of the old column, granted on the new one too. */
+static int copy_grants(struct planner *pl, struct tplan *tp, const struct pgcolumn *c,
+		       const char *new_col, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	char *qn = qi(new_col);
+	PGresult *res;
+
+	mg_buf_addf(&sql, "SELECT x.privilege_type, CASE WHEN x.grantee = 0 THEN 'PUBLIC' "
+		    "ELSE quote_ident(pg_get_userbyid(x.grantee)) END, x.is_grantable::text "
+		    "FROM pg_attribute a, aclexplode(a.attacl) x WHERE a.attrelid = %s AND a.attnum = %s "
+		    "ORDER BY 2, 1", tp->t.oid, c->attnum);
+	res = query_pc(pl->pc, sql.buf, err);
+	mg_buf_release(&sql);
+	if (!res) {
+		free(qn);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		mg_buf_addf(&tp->expand_extra, "GRANT %s (%s) ON %s TO %s%s;\n",
+			    PQgetvalue(res, i, 0), qn, tp->t.q, PQgetvalue(res, i, 1),
+			    !strcmp(PQgetvalue(res, i, 2), "true") ? " WITH GRANT OPTION" : "");
+	PQclear(res);
+	free(qn);
+	return 0;
 }
 
 /* Indexes on the table over the column, except those behind constraints. */
@@ -1311,6 +1416,18 @@ static int plan_indexes(struct planner *pl, struct tplan *tp, const struct mg_op
 	return 0;
 }
 
+static int constraint_copied(const struct planner *pl, const struct tplan *tp,
+			     const char *name)
+{
+	char *copy = mkname(name, pl->suffix);
+	char *qc = qi(copy);
+	int found = mg_strlist_contains(&tp->validate, qc);
+
+	free(copy);
+	free(qc);
+	return found;
+}
+
 /* Constraints of the table over the column. */
 static int plan_constraints(struct planner *pl, struct tplan *tp,
 			    const struct mg_op *op, const struct pgcolumn *c,
@@ -1337,7 +1454,12 @@ static int plan_constraints(struct planner *pl, struct tplan *tp,
 
 		if (in_drops(op, name))
 			continue;
-		if (type == 'c') {
+		if (type != 'u' && constraint_copied(pl, tp, name)) {
+			rc = pos_error(err, MG_EREFUSED, pl->m, op->pos,
+				       "constraint '%s' on %s spans two columns this migration replaces",
+				       name, tp->t.q);
+			mg_err_hint(err, "replace those columns in separate migrations");
+		} else if (type == 'c') {
 			char *copy = mkname(name, pl->suffix);
 			char *bare = strip_not_valid(def);
 			char *d2 = subst_ident(bare, old, new_col);
@@ -1624,6 +1746,8 @@ static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
 		mg_buf_addf(&tp->contract_post, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;\n",
 			    tp->t.q, qnew, c.default_expr);
 	if (refuse_others(pl, tp, op, op->column, err) < 0 ||
+	    refuse_trigger_functions(pl, tp, op, op->column, err) < 0 ||
+	    copy_grants(pl, tp, &c, op->to, err) < 0 ||
 	    plan_indexes(pl, tp, op, &c, op->column, op->to, err) < 0 ||
 	    plan_constraints(pl, tp, op, &c, op->column, op->to, !is_alter, err) < 0 ||
 	    plan_inbound(pl, tp, op, &c, op->column, is_alter ? NULL : op->to, err) < 0)
@@ -1666,6 +1790,7 @@ static int plan_drop_column(struct planner *pl, size_t i, struct mg_err *err)
 	if (op->down)
 		add_pair(tp, PAIR_DROP, op->column, NULL, NULL, op->down);
 	if (refuse_others(pl, tp, op, op->column, err) < 0 ||
+	    refuse_trigger_functions(pl, tp, op, op->column, err) < 0 ||
 	    plan_inbound(pl, tp, op, &c, op->column, NULL, err) < 0)
 		goto out;
 	{
@@ -1953,13 +2078,21 @@ static void emit_table_expand(struct planner *pl, struct tplan *tp)
 	mg_buf_release(&d);
 }
 
-static void emit_table_contract(struct planner *pl, struct tplan *tp)
+/*
+ * The transaction that ends a table's window, at contract or rollback: lock
+ * the table (and tables referencing it), drop our trigger, run `pre`, drop
+ * `drop_cols` and the marker (never CASCADE), run `post`.
+ */
+static void emit_table_end(struct planner *pl, struct tplan *tp,
+			   enum mg_plan_phase phase, const struct mg_strlist *drop_cols,
+			   const struct mg_buf *pre, const struct mg_buf *post,
+			   const char *what, const char *tail)
 {
 	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
 	struct mg_strlist cols = MG_STRLIST_INIT;
 
-	for (size_t i = 0; i < tp->contract_cols.n; i++)
-		mg_strlist_push(&cols, tp->contract_cols.items[i]);
+	for (size_t i = 0; i < drop_cols->n; i++)
+		mg_strlist_push(&cols, drop_cols->items[i]);
 	if (tp->has_marker) {
 		char *qm = qi(pl->marker_raw);
 
@@ -1969,44 +2102,31 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 	lock_tables(&b, tp, "ACCESS EXCLUSIVE", 1);
 	if (tp->n_pairs)
 		render_drop_trigger(&b, pl, tp);
-	mg_buf_adds(&b, tp->contract_pre.buf);
+	mg_buf_adds(&b, pre->buf);
 	join_alter(&b, tp->t.q, &cols, NULL);
-	mg_buf_adds(&b, tp->contract_post.buf);
-	mg_buf_addf(&d, "contract %s: drop trigger", tp->t.q);
+	if (post)
+		mg_buf_adds(&b, post->buf);
+	mg_buf_addf(&d, "%s %s: drop trigger", what, tp->t.q);
 	for (size_t i = 0; i < cols.n; i++)
 		mg_buf_addf(&d, ", %s", cols.items[i] + strlen("DROP COLUMN IF EXISTS "));
-	mg_buf_adds(&d, " (never CASCADE); defaults, NOT NULL and names moved to the new columns");
-	mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	mg_buf_adds(&d, tail);
+	mg_plan_add_step(pl->plan, phase, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
 	mg_strlist_release(&cols);
 	mg_buf_release(&b);
 	mg_buf_release(&d);
 }
 
+static void emit_table_contract(struct planner *pl, struct tplan *tp)
+{
+	emit_table_end(pl, tp, MG_PLAN_CONTRACT, &tp->contract_cols, &tp->contract_pre,
+		       &tp->contract_post, "contract",
+		       " (never CASCADE); defaults, NOT NULL and names moved to the new columns");
+}
+
 static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 {
-	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
-	struct mg_strlist cols = MG_STRLIST_INIT;
-
-	for (size_t i = 0; i < tp->rollback_cols.n; i++)
-		mg_strlist_push(&cols, tp->rollback_cols.items[i]);
-	if (tp->has_marker) {
-		char *qm = qi(pl->marker_raw);
-
-		mg_strlist_push_owned(&cols, mg_xasprintf("DROP COLUMN IF EXISTS %s", qm));
-		free(qm);
-	}
-	lock_tables(&b, tp, "ACCESS EXCLUSIVE", 1);
-	if (tp->n_pairs)
-		render_drop_trigger(&b, pl, tp);
-	mg_buf_adds(&b, tp->rollback_pre.buf);
-	join_alter(&b, tp->t.q, &cols, NULL);
-	mg_buf_addf(&d, "roll back %s: drop trigger", tp->t.q);
-	for (size_t i = 0; i < cols.n; i++)
-		mg_buf_addf(&d, ", %s", cols.items[i] + strlen("DROP COLUMN IF EXISTS "));
-	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
-	mg_strlist_release(&cols);
-	mg_buf_release(&b);
-	mg_buf_release(&d);
+	emit_table_end(pl, tp, MG_PLAN_ROLLBACK, &tp->rollback_cols, &tp->rollback_pre,
+		       NULL, "roll back", "");
 }
 
 static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
@@ -2055,8 +2175,8 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 		    "FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal AND tgenabled <> 'D' "
 		    "AND tgname NOT LIKE 'zz\\_migrate\\_%%' AND (tgtype & 16) <> 0 "
 		    "UNION ALL SELECT 'the backfill of ' || %s || ' is replicated through publication ' || quote_ident(pubname) "
-		    "FROM pg_publication_tables WHERE format('%%I.%%I', schemaname, tablename) = %s",
-		    tp->t.qlit, tp->t.oid, tp->t.qlit, tp->t.qlit);
+		    "FROM pg_publication_tables WHERE to_regclass(format('%%I.%%I', schemaname, tablename)) = %s::oid",
+		    tp->t.qlit, tp->t.oid, tp->t.qlit, tp->t.oid);
 	res = query_pc(pl->pc, sql.buf, &ignored);
 	mg_buf_release(&sql);
 	for (int i = 0; res && i < PQntuples(res); i++)

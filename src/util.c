@@ -1,6 +1,7 @@
 /* util.c - errors, string builder, allocation, hashing and small helpers. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -291,13 +292,40 @@ int mg_sha256_file(char out[65], const char *path, struct mg_err *err)
 
 /* ---- redaction --------------------------------------------------------------- */
 
+/* Replace the value of every password=... parameter (sslpassword too)
+ * in the query string of the URL in b. */
+static void redact_query(struct mg_buf *b)
+{
+	char *s = mg_buf_detach(b);
+	char *q = strchr(s, '?');
+	const char *p = s;
+
+	while (q && *q) {
+		char *eq = strchr(q, '=');
+		size_t keylen;
+
+		if (!eq)
+			break;
+		keylen = (size_t)(eq - q);
+		if (keylen >= 8 && !strncmp(eq - 8, "password", 8)) {
+			mg_buf_add(b, p, (size_t)(eq + 1 - p));
+			mg_buf_adds(b, "****");
+			p = eq + 1 + strcspn(eq + 1, "&#");
+		}
+		q = strchr(eq, '&');
+	}
+	mg_buf_adds(b, p);
+	free(s);
+}
+
 static void redact_uri(struct mg_buf *b, const char *url)
 {
 	const char *auth = strstr(url, "://");
 	const char *at, *colon, *end;
 
 	auth += 3;
-	end = auth + strcspn(auth, "/?#");
+	/* not "/": an unencoded "/" in a password must not hide it */
+	end = auth + strcspn(auth, "?#");
 	at = NULL;
 	for (const char *p = auth; p < end; p++)
 		if (*p == '@')
@@ -310,22 +338,7 @@ static void redact_uri(struct mg_buf *b, const char *url)
 		mg_buf_adds(b, "****");
 		mg_buf_adds(b, at);
 	}
-	/* password=... in the query string */
-	{
-		char *s = mg_buf_detach(b);
-		char *q = strstr(s, "password=");
-
-		if (q && strchr(s, '?') && q > strchr(s, '?')) {
-			mg_buf_add(b, s, (size_t)(q - s) + 9);
-			mg_buf_adds(b, "****");
-			q += 9;
-			mg_buf_adds(b, q + strcspn(q, "&"));
-			free(s);
-		} else {
-			mg_buf_adds(b, s);
-			free(s);
-		}
-	}
+	redact_query(b);
 }
 
 static void redact_conninfo(struct mg_buf *b, const char *s)
@@ -414,7 +427,7 @@ int mg_parse_long(const char *s, long *out)
 	char *end;
 	long v;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || !isdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);

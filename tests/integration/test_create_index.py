@@ -31,7 +31,7 @@ operations:
 """
 
 
-def setup(db, n=SEED, extra_sql=None):
+def make_schema(db, n=SEED, extra_sql=None):
     db.execute("CREATE TABLE users (id bigserial PRIMARY KEY, email text,"
                " name text)")
     db.execute("INSERT INTO users (email, name)"
@@ -80,7 +80,7 @@ def make_writer(db, colour, owned=None):
 
 
 def test_create_index_under_traffic(db, project):
-    seeded = setup(db)
+    seeded = make_schema(db)
     project.write("0001_users_email_key.yaml", MIGRATION)
     blue = make_writer(db, "blue", owned=seeded)
     green = make_writer(db, "green")
@@ -101,7 +101,7 @@ def test_create_index_under_traffic(db, project):
 
 
 def test_duplicate_refuses_then_rerun_rebuilds(db, project):
-    setup(db, extra_sql="INSERT INTO users (email, name) VALUES"
+    make_schema(db, extra_sql="INSERT INTO users (email, name) VALUES"
                         " ('dup@example.com', 'a'), ('dup@example.com', 'b')")
     project.write("0001_users_email_key.yaml", MIGRATION)
 
@@ -124,15 +124,21 @@ def test_duplicate_refuses_then_rerun_rebuilds(db, project):
 
 
 def test_killed_during_concurrent_build_rebuilds(db, project):
-    setup(db)
+    make_schema(db)
     project.write("0001_users_email_key.yaml", MIGRATION)
 
     # A statement running in the same database makes CREATE INDEX
     # CONCURRENTLY wait for it (older snapshots) after the index is in the
     # catalog but before it is marked valid.
     sleeper = db.connect(application_name="sleeper")
-    t = threading.Thread(target=lambda: sleeper.execute("SELECT pg_sleep(6)"),
-                         daemon=True)
+
+    def sleep():
+        try:
+            sleeper.execute("SELECT pg_sleep(8)")
+        except Exception:  # noqa: BLE001 - cancelled below, as intended
+            pass
+
+    t = threading.Thread(target=sleep, daemon=True)
     t.start()
     time.sleep(0.2)
 
@@ -160,6 +166,8 @@ def test_killed_during_concurrent_build_rebuilds(db, project):
     p.communicate()
     with db.admin() as a:
         a.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        a.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                  " WHERE application_name = 'sleeper'")
     t.join(10)
     assert index_state(db) == [(False, True, ["email"])], index_state(db)
 

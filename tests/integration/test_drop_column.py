@@ -1,11 +1,14 @@
-"""drop_column under traffic: users.legacy_flag (boolean NOT NULL DEFAULT
-false, down "false").
+"""drop_column under traffic: users.legacy_flag (boolean NOT NULL, down
+"false"), once with DEFAULT false and once without a default (where only
+the tool's `down` can fill it for green).
 
 Blue still writes legacy_flag explicitly (true or false); green no longer
 knows the column and inserts without it, which must work throughout the
 window (the column gets `down`, false). Contract drops the column while
 green keeps writing; no row is lost.
 """
+
+import pytest
 
 from writers import (Writer, assert_no_leftovers, assert_rows, column_info,
                      merged_expectations, run_phases)
@@ -58,9 +61,11 @@ def green_update(conn, rng, row_id, last):
     return name
 
 
-def test_drop_column_under_traffic(db, project):
+@pytest.mark.parametrize("default", [" DEFAULT false", ""],
+                         ids=["default_false", "no_default"])
+def test_drop_column_under_traffic(db, project, default):
     db.execute("CREATE TABLE users (id bigserial PRIMARY KEY, name text,"
-               " legacy_flag boolean NOT NULL DEFAULT false)")
+               " legacy_flag boolean NOT NULL%s)" % default)
     db.execute("INSERT INTO users (name, legacy_flag)"
                " SELECT 'seed-' || g, g %% 2 = 0"
                "   FROM generate_series(1, %d) g" % SEED)

@@ -60,6 +60,11 @@ def test_rename_column_under_traffic(db, project):
     assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
     assert_rows(actual, expected, "username")
     assert green.inserted and blue.inserted
+    # re-running a finished phase is a no-op (exit 0), and nothing changes
+    before = db.snapshot()
+    for phase in ("expand", "backfill", "switch-reads", "contract"):
+        project.ok(phase, "1")
+    assert db.snapshot() == before
     assert project.phases()[1] == "contracted"
     # NOT NULL is enforced now
     with pytest.raises(psycopg.errors.NotNullViolation):

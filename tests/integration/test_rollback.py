@@ -19,7 +19,7 @@ SEED = 2000
 FILE = "0001_rename_user_name.yaml"
 
 
-def setup(db):
+def make_schema(db):
     seeded = setup_users(db, SEED)
     # dependents and a user trigger the rollback must leave as they were
     db.execute("ALTER TABLE users ADD COLUMN updated_at timestamptz")
@@ -56,7 +56,7 @@ def forward_all(project, db, expected):
 
 @pytest.mark.parametrize("last_phase", ["expand", "backfill"])
 def test_rollback_before_switch(db, project, last_phase):
-    seeded = setup(db)
+    seeded = make_schema(db)
     before = db.snapshot()
     project.write(FILE, RENAME_MIGRATION)
     blue = rename_blue(db, seeded)
@@ -79,7 +79,7 @@ def test_rollback_before_switch(db, project, last_phase):
 
 
 def test_rollback_after_switch_reads_keeps_green_writes(db, project):
-    seeded = setup(db)
+    seeded = make_schema(db)
     before = db.snapshot()
     project.write(FILE, RENAME_MIGRATION)
     blue = rename_blue(db, seeded)

@@ -28,6 +28,7 @@ operations:
       table: audit
       column: source
       type: text
+      default: "'old'"
       backfill: "'old'"
 """
 
@@ -40,7 +41,7 @@ operations:
 """
 
 
-def setup(db, n=500):
+def make_schema(db, n=500):
     db.execute("CREATE TABLE old_audit (id bigserial PRIMARY KEY,"
                " note text NOT NULL)")
     db.execute("INSERT INTO old_audit (note) SELECT 'seed-' || g"
@@ -71,7 +72,8 @@ def blue_update(conn, rng, row_id, last):
 def green_insert(conn, i):
     note = "green-%d" % i
     if i % 2:
-        # leaves the new column out: the trigger computes it ('old')
+        # leaves the new column out: the trigger computes it ('old') during
+        # the window, the default gives the same after contract
         row = conn.execute("INSERT INTO audit (note) VALUES (%s) RETURNING id",
                            (note,)).fetchone()
         return row[0], (note, "old")
@@ -93,7 +95,7 @@ def green_update(conn, rng, row_id, last):
 
 
 def test_sql_op_under_traffic(db, project):
-    seeded = setup(db)
+    seeded = make_schema(db)
     project.write("0001_audit.yaml", MIGRATION)
     blue = Writer(db.connect, "blue", blue_insert, blue_update, owned=seeded)
     green = Writer(db.connect, "green", green_insert, green_update)
@@ -130,7 +132,7 @@ def test_sql_op_under_traffic(db, project):
 
 
 def test_sql_op_rollback_runs_rollback_sql(db, project):
-    setup(db, 50)
+    make_schema(db, 50)
     before = db.snapshot()
     project.write("0001_audit.yaml", MIGRATION)
 
@@ -151,7 +153,7 @@ def test_sql_op_rollback_runs_rollback_sql(db, project):
 
 
 def test_sql_op_without_rollback_sql_refuses_rollback(db, project):
-    setup(db, 50)
+    make_schema(db, 50)
     project.write("0001_audit.yaml", NO_ROLLBACK)
     project.ok("expand", "1")
     expanded = db.snapshot()

@@ -28,9 +28,9 @@ run_phases() drives that whole window for one migration.
 within the writer) and returns ``(row_id, value)``; ``update(conn, rng,
 row_id, last)`` runs one UPDATE of ``row_id`` (``last`` is the value this
 writer wrote there before, so it may read it back first) and returns the
-new value. Both may assert: a failed assertion is an error like any other. ``value``
-is whatever the scenario later compares with the table (a string, a tuple,
-...).
+new value. Both may assert: a failed assertion is an error like any other.
+``value`` is whatever the scenario later compares with the table (a string,
+a tuple, ...).
 
 The module also holds the catalog checks the scenarios share.
 """
@@ -39,9 +39,10 @@ import random
 import threading
 import time
 import traceback
+import zlib
 
 __all__ = [
-    "Writer", "Running", "running", "columns", "column_info", "migrate_leftovers",
+    "Writer", "Running", "running", "column_info", "migrate_leftovers",
     "assert_no_leftovers", "wait_for_ops", "assert_rows",
     "merged_expectations", "run_phases", "RENAME_MIGRATION", "setup_users",
     "rename_blue", "rename_green",
@@ -53,7 +54,7 @@ class Writer(threading.Thread):
 
     def __init__(self, connect, name, insert, update, owned=None,
                  insert_ratio=0.5, sleep=(0.001, 0.005), seed=None,
-                 application_name=None, max_rows=None):
+                 application_name=None):
         super().__init__(name="writer-" + name, daemon=True)
         self._connect = connect
         self.label = name
@@ -62,8 +63,8 @@ class Writer(threading.Thread):
         self._update = update
         self.insert_ratio = insert_ratio
         self.sleep = sleep
-        self.rng = random.Random(seed if seed is not None else hash(name) & 0xffff)
-        self.max_rows = max_rows
+        self.rng = random.Random(seed if seed is not None
+                                 else zlib.crc32(name.encode()))
         # id -> last value this writer wrote (or was handed at start)
         self.expected = dict(owned or {})
         self.inserted = []          # ids this writer inserted, in order
@@ -81,9 +82,6 @@ class Writer(threading.Thread):
     def stop(self):
         self._halt.set()
 
-    def stopped(self):
-        return self._halt.is_set()
-
     def snapshot(self):
         """A copy of (expected, inserted ids) that is safe to read while running."""
         with self._lock:
@@ -92,12 +90,8 @@ class Writer(threading.Thread):
     # -- the loop --------------------------------------------------------
 
     def _open(self):
-        try:
-            self.conn = self._connect(autocommit=True,
-                                      application_name=self.application_name)
-        except TypeError:
-            self.conn = self._connect()
-            self.conn.autocommit = True
+        self.conn = self._connect(autocommit=True,
+                                  application_name=self.application_name)
 
     def _record_error(self, op):
         self.errors.append((op, self.ops, traceback.format_exc()))
@@ -121,8 +115,6 @@ class Writer(threading.Thread):
             while not self._halt.is_set():
                 do_insert = (not self._ids
                              or self.rng.random() < self.insert_ratio)
-                if self.max_rows is not None and len(self.inserted) >= self.max_rows:
-                    do_insert = False
                 if do_insert:
                     i += 1
                     try:
@@ -217,6 +209,7 @@ class Running:
         self._stop_join()
         problems = []
         for w in self.writers:
+            print(w.report().splitlines()[0])
             if w.is_alive():
                 problems.append("writer %s did not stop" % w.label)
             if w.errors:
@@ -263,10 +256,6 @@ def column_info(db, table, schema="public"):
         " WHERE table_schema = %s AND table_name = %s",
         (schema, table))
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
-
-
-def columns(db, table, schema="public"):
-    return set(column_info(db, table, schema))
 
 
 def migrate_leftovers(db, table=None):
@@ -343,27 +332,34 @@ def run_phases(project, mid, blue, green, batch_size=50, pause_ops=15,
     green (new names) from after expand through contract. The callables
     check the database after each phase while the writers still run
     (``contracted`` runs while green is still writing); ``blue_stopped``
-    runs between switch-reads and contract, once blue has stopped. Returns when both
+    runs between switch-reads and contract, once blue has stopped. After
+    each command, ``status --json`` must show the phase it reached. Returns when both
     writers have stopped without an error."""
+    def phase(command, state, *args):
+        project.ok(command, mid, *args)
+        got = project.phases().get(int(mid))
+        assert got == state, "after %s, status --json says %r, not %r" % (
+            command, got, state)
+
     mid = str(mid)
     with running(blue) as blue_run:
         wait_for_ops(blue, pause_ops)
-        project.ok("expand", mid)
+        phase("expand", "expanded")
         wait_for_ops(blue, pause_ops)
         expanded()
         with running(green):
             wait_for_ops(green, pause_ops)
-            project.ok("backfill", mid, "--batch-size", str(batch_size))
+            phase("backfill", "backfilled", "--batch-size", str(batch_size))
             wait_for_ops(blue, pause_ops)
             wait_for_ops(green, pause_ops)
             backfilled()
-            project.ok("switch-reads", mid)
+            phase("switch-reads", "switched")
             wait_for_ops(blue, pause_ops)
             wait_for_ops(green, pause_ops)
             switched()
             blue_run.finish()      # blue is retired before contract
             blue_stopped()
-            project.ok("contract", mid)
+            phase("contract", "contracted")
             wait_for_ops(green, pause_ops)
             contracted()
 
