@@ -1345,8 +1345,13 @@ static int refuse_trigger_functions(struct planner *pl, struct tplan *tp,
 	if (!res)
 		return -1;
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-		if (in_drops(op, PQgetvalue(res, i, 0)))
+		if (in_drops(op, PQgetvalue(res, i, 0))) {
+			char *qt = qi(PQgetvalue(res, i, 0));
+
+			mg_buf_addf(&tp->contract_pre, "DROP TRIGGER IF EXISTS %s ON %s;\n", qt, tp->t.q);
+			free(qt);
 			continue;
+		}
 		rc = pos_error(err, MG_EREFUSED, pl->m, op->pos,
 			       "trigger '%s' on %s runs %s, whose code names column '%s'",
 			       PQgetvalue(res, i, 0), tp->t.q, PQgetvalue(res, i, 1), col);
@@ -1968,37 +1973,33 @@ static void render_trigger(struct mg_buf *b, const struct planner *pl,
 			free(qn);
 		}
 		mg_buf_adds(b, "    IF _mg_writer = 'new' THEN\n      _mg_new := true;\n"
-			    "    ELSIF _mg_writer = 'old' THEN\n      _mg_new := false;\n      _mg_old := true;\n    END IF;\n"
-			    "    IF _mg_new THEN\n");
+			    "    ELSIF _mg_writer = 'old' THEN\n      _mg_new := false;\n      _mg_old := true;\n    END IF;\n");
+		/* each pair follows the side of it that changed: a write to one
+		 * new column never recomputes another pair's old column */
 		for (size_t i = 0; i < tp->n_pairs; i++) {
 			const struct pair *p = &tp->pairs[i];
-
-			if (p->kind == PAIR_REPLACE) {
-				char *qo = qi(p->old_col);
-
-				mg_buf_addf(b, "      NEW.%s := ", qo);
-				row_expr(b, p->down);
-				mg_buf_adds(b, ";\n");
-				free(qo);
-			}
-		}
-		mg_buf_addf(b, "      NEW.%s := 2;\n    ELSIF _mg_old OR NEW.%s = 0 THEN\n", qm, qm);
-		for (size_t i = 0; i < tp->n_pairs; i++) {
-			const struct pair *p = &tp->pairs[i];
+			char *qo = p->old_col ? qi(p->old_col) : NULL;
 			char *qn = p->new_col ? qi(p->new_col) : NULL;
 
 			if (p->kind == PAIR_REPLACE) {
-				mg_buf_addf(b, "      NEW.%s := ", qn);
+				mg_buf_addf(b, "    IF _mg_writer = 'new' OR (_mg_writer IS NULL AND NEW.%s IS DISTINCT FROM OLD.%s) THEN\n      NEW.%s := ",
+					    qn, qn, qo);
+				row_expr(b, p->down);
+				mg_buf_addf(b, ";\n    ELSIF _mg_writer = 'old' OR NEW.%s IS DISTINCT FROM OLD.%s OR NEW.%s = 0 THEN\n      NEW.%s := ",
+					    qo, qo, qm, qn);
 				row_expr(b, p->up);
-				mg_buf_adds(b, ";\n");
-			} else if (p->kind == PAIR_ADD) {
-				mg_buf_addf(b, "      IF NEW.%s IS NULL THEN\n        NEW.%s := ", qn, qn);
+				mg_buf_adds(b, ";\n    END IF;\n");
+			} else if (p->kind == PAIR_ADD && p->up) {
+				mg_buf_addf(b, "    IF NEW.%s IS NULL AND NEW.%s = 0 AND _mg_writer IS DISTINCT FROM 'new' THEN\n      NEW.%s := ",
+					    qn, qm, qn);
 				row_expr(b, p->up);
-				mg_buf_adds(b, ";\n      END IF;\n");
+				mg_buf_adds(b, ";\n    END IF;\n");
 			}
+			free(qo);
 			free(qn);
 		}
-		mg_buf_addf(b, "      NEW.%s := 1;\n    END IF;\n", qm);
+		mg_buf_addf(b, "    IF _mg_new THEN\n      NEW.%s := 2;\n    ELSIF _mg_old OR NEW.%s = 0 THEN\n"
+			    "      NEW.%s := 1;\n    END IF;\n", qm, qm, qm);
 	}
 	mg_buf_adds(b, "  END IF;\n  RETURN NEW;\nEND\n$mg_fn$;\n");
 	mg_buf_addf(b, "DROP TRIGGER IF EXISTS %s ON %s;\n", qtrg, tp->t.q);

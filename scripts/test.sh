@@ -70,11 +70,11 @@ fi
 run_suite() {  # build-dir, extra cmake args...
   local dir=$1; shift
   section "configure $dir $*"
-  cmake -S "$ROOT" -B "$ROOT/$dir" "$@"
+  cmake -S "$ROOT" -B "$ROOT/$dir" -DMIGRATE_TESTS=ON "$@"
   section "build $dir"
   cmake --build "$ROOT/$dir" -j"$JOBS"
   section "test $dir"
-  ctest --test-dir "$ROOT/$dir" --output-on-failure -j"$JOBS"
+  ctest --test-dir "$ROOT/$dir" --output-on-failure --no-tests=error -j"$JOBS"
 }
 
 run_suite build

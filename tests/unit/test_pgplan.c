@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include "migration.h"
@@ -125,12 +127,17 @@ static char *scalar(struct mg_conn *c, const char *sql)
 static void expect_scalar(struct mg_conn *c, const char *sql, const char *want)
 {
 	char *v = scalar(c, sql);
+	char got[512];
 
-	if (!want && v)
-		fail_msg("expected NULL, got '%s' from\n%s", v, sql);
-	if (want && (!v || strcmp(v, want) != 0))
-		fail_msg("expected '%s', got '%s' from\n%s", want, v ? v : "NULL", sql);
+	if ((!want && !v) || (want && v && !strcmp(v, want))) {
+		free(v);
+		return;
+	}
+	/* fail_msg() does not return: free first (LeakSanitizer) */
+	snprintf(got, sizeof(got), "%s", v ? v : "NULL");
 	free(v);
+	fail_msg("expected %s%s%s, got '%s' from\n%s", want ? "'" : "", want ? want : "NULL",
+		 want ? "'" : "", got, sql);
 }
 
 static void drop_db(const char *db)
@@ -1193,6 +1200,327 @@ static void test_no_primary_key_refused(void **state)
 	expect_error_at(t, msg, 3, 14);
 }
 
+/* ==== regressions ============================================================================== */
+
+/* Step i of phase ph's SQL that contains `needle`, failing when none does. */
+static const struct mg_step *step_with(const struct pgt *t, enum mg_plan_phase ph,
+				       const char *needle)
+{
+	for (size_t i = 0; i < t->plan.n_steps[ph]; i++)
+		if (strstr(t->plan.steps[ph][i].sql, needle))
+			return &t->plan.steps[ph][i];
+	dump_plan(t);
+	fail_msg("no %s step contains\n  %s", mg_plan_phase_name(ph), needle);
+	return NULL;
+}
+
+/* A column named like a type: the type name after "::" stays a type. */
+static const char date_schema[] =
+	"CREATE TABLE ev (id bigint PRIMARY KEY, date date NOT NULL CHECK (date > '2000-01-01'::date));\n"
+	"INSERT INTO ev VALUES (1, '2020-01-01'), (2, '2021-06-30');\n";
+
+static void test_rename_column_named_like_its_type(void **state)
+{
+	struct pgt *t = db_open(state, "rename_date", date_schema);
+	char *want = want_snapshot(t, date_schema, "ALTER TABLE ev RENAME COLUMN date TO day");
+	const struct mg_step *s;
+
+	plan_ok(t, "0014_rename_date.yaml");
+	s = step(t, MG_PLAN_EXPAND, 0, MG_STEP_TX, NULL);
+	assert_contains(s->sql, "ADD COLUMN IF NOT EXISTS \"day\" date,");
+	assert_contains(s->sql, "ADD CONSTRAINT \"ev_date_check_mg14\" CHECK ((\"day\" > '2000-01-01'::date)) NOT VALID");
+	assert_not_contains(s->sql, "::\"day\"");
+
+	run_phase(t, MG_PLAN_EXPAND);
+	sql_ok(t->c, "INSERT INTO ev (id, date) VALUES (3, '2022-02-02')");
+	sql_ok(t->c, "INSERT INTO ev (id, day) VALUES (4, '2023-03-03')");
+	backfill(t);
+	run_phase(t, MG_PLAN_SWITCH_READS);
+	run_phase(t, MG_PLAN_CONTRACT);
+	expect_snapshot(t, want, "after contract");
+	expect_no_leftovers(t);
+	expect_scalar(t->c, "SELECT string_agg(day::text, ',' ORDER BY id) FROM ev",
+		      "2020-01-01,2021-06-30,2022-02-02,2023-03-03");
+	{
+		struct mg_err err = MG_ERR_INIT;
+
+		assert_int_equal(mg_db_exec(t->c, "INSERT INTO ev VALUES (5, '1999-12-31')", &err), -1);
+		assert_contains(err.msg, "ev_date_check");
+	}
+	free(want);
+}
+
+/* ' and " in the schema, table and column names: every phase, the contract
+ * re-check (which names the column in a string literal) included. */
+static const char quotes_schema[] =
+	"CREATE SCHEMA \"We\"\"ird\";\n"
+	"CREATE TABLE \"We\"\"ird\".\"O'Brien\" (id bigint PRIMARY KEY,\n"
+	"  \"it's \"\"x\"\"\" text NOT NULL DEFAULT 'a');\n"
+	"CREATE INDEX \"O'Brien \"\"idx\"\"\" ON \"We\"\"ird\".\"O'Brien\" (\"it's \"\"x\"\"\");\n"
+	"INSERT INTO \"We\"\"ird\".\"O'Brien\" VALUES (1, 'one'), (2, 'two''s');\n";
+
+static void test_quotes_in_names_every_phase(void **state)
+{
+	struct pgt *t = db_open(state, "quotes", quotes_schema);
+	char *want = want_snapshot(t, quotes_schema,
+				   "ALTER TABLE \"We\"\"ird\".\"O'Brien\" RENAME COLUMN \"it's \"\"x\"\"\" TO \"it's \"\"y\"\"\"");
+	const struct mg_step *s;
+
+	plan_ok(t, "0015_quotes_in_names.yaml");
+	s = step(t, MG_PLAN_EXPAND, 0, MG_STEP_TX, NULL);
+	assert_string_equal(s->table, "\"We\"\"ird\".\"O'Brien\"");
+	assert_contains(s->sql, "ALTER TABLE \"We\"\"ird\".\"O'Brien\" ADD COLUMN IF NOT EXISTS \"it's \"\"y\"\"\" text");
+	s = step_with(t, MG_PLAN_EXPAND, "CREATE INDEX CONCURRENTLY");
+	assert_string_equal(s->sql, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"O'Brien \"\"idx\"\"_mg15\" "
+			    "ON \"We\"\"ird\".\"O'Brien\" USING btree (\"it's \"\"y\"\"\")");
+	s = step(t, MG_PLAN_CONTRACT, 0, MG_STEP_ASSERT, "nothing new depends on the columns contract drops");
+	/* the column's name is a literal of its own, never pasted into one */
+	assert_contains(s->sql, "' depends on column ' || 'it''s \"x\"'");
+
+	run_phase(t, MG_PLAN_EXPAND);
+	sql_ok(t->c, "INSERT INTO \"We\"\"ird\".\"O'Brien\" (id, \"it's \"\"x\"\"\") VALUES (3, 'old''s')");
+	sql_ok(t->c, "INSERT INTO \"We\"\"ird\".\"O'Brien\" (id, \"it's \"\"y\"\"\") VALUES (4, 'new\"s')");
+	backfill(t);
+	run_phase(t, MG_PLAN_SWITCH_READS);
+
+	/* the re-check runs, and sees a view made on the old column since */
+	sql_ok(t->c, "CREATE VIEW \"We\"\"ird\".v AS SELECT \"it's \"\"x\"\"\" FROM \"We\"\"ird\".\"O'Brien\"");
+	{
+		struct mg_rows r = MG_ROWS_INIT;
+		struct mg_err err = MG_ERR_INIT;
+
+		if (mg_db_query(t->c, s->sql, &r, &err) < 0)
+			fail_msg("the contract re-check fails: %s\n%s", err.msg, s->sql);
+		assert_int_equal(r.nrows, 1);
+		assert_string_equal(mg_rows_get(&r, 0, 0),
+				    "view \"We\"\"ird\".v depends on column it's \"x\"");
+		mg_rows_release(&r);
+	}
+	sql_ok(t->c, "DROP VIEW \"We\"\"ird\".v");
+
+	run_phase(t, MG_PLAN_CONTRACT);
+	expect_snapshot(t, want, "after contract");
+	expect_no_leftovers(t);
+	expect_scalar(t->c, "SELECT string_agg(\"it's \"\"y\"\"\", '|' ORDER BY id) FROM \"We\"\"ird\".\"O'Brien\"",
+		      "one|two's|old's|new\"s");
+	free(want);
+}
+
+/* The backfill of a published table goes to the subscribers: plan says so.
+ * (CREATE PUBLICATION works at any wal_level; it only warns.) */
+static void test_publication_note(void **state)
+{
+	struct pgt *t = db_open(state, "publication", rename_schema);
+
+	sql_ok(t->c, "CREATE PUBLICATION pub_users FOR TABLE users;\n"
+		     "CREATE PUBLICATION pub_orders FOR TABLE orders;\n");
+	plan_ok(t, "0001_rename_user_name.yaml");
+	if (t->plan.n_notes != 1) {
+		dump_plan(t);
+		fail_msg("expected 1 note, got %zu", t->plan.n_notes);
+	}
+	assert_string_equal(t->plan.notes[0],
+		"the backfill of \"public\".\"users\" is replicated through publication pub_users");
+}
+
+/* Two renames over one multi-column index: one copy, over both new names. */
+static const char two_cols_schema[] =
+	"CREATE TABLE t (id bigint PRIMARY KEY, a integer NOT NULL, b text,\n"
+	"  CONSTRAINT t_a_b_key UNIQUE (a, b));\n"
+	"CREATE INDEX t_a_b_idx ON t (a, b);\n"
+	"INSERT INTO t VALUES (1, 1, 'x'), (2, 2, NULL), (3, 3, 'z');\n";
+
+static void test_rename_two_columns_of_one_index(void **state)
+{
+	struct pgt *t = db_open(state, "two_cols", two_cols_schema);
+	char *want = want_snapshot(t, two_cols_schema,
+				   "ALTER TABLE t RENAME COLUMN a TO a2;\n"
+				   "ALTER TABLE t RENAME COLUMN b TO b2");
+	int copies = 0, key_copies = 0;
+	const struct mg_step *s;
+
+	plan_ok(t, "0016_rename_two_columns.yaml");
+	for (size_t i = 0; i < nsteps(t, MG_PLAN_EXPAND); i++) {
+		s = &t->plan.steps[MG_PLAN_EXPAND][i];
+		if (strstr(s->sql, "\"t_a_b_idx_mg16\"")) {
+			copies++;
+			assert_int_equal(s->kind, MG_STEP_NOTX);
+			assert_string_equal(s->sql, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_b_idx_mg16\" "
+					    "ON \"public\".\"t\" USING btree (\"a2\", \"b2\")");
+		}
+		if (strstr(s->sql, "\"t_a_b_key_mg16\"")) {
+			key_copies++;
+			assert_string_equal(s->sql, "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_b_key_mg16\" "
+					    "ON \"public\".\"t\" USING btree (\"a2\", \"b2\")");
+		}
+	}
+	if (copies != 1 || key_copies != 1) {
+		dump_plan(t);
+		fail_msg("expected one copy of each index, got %d of t_a_b_idx and %d of t_a_b_key",
+			 copies, key_copies);
+	}
+
+	run_phase(t, MG_PLAN_EXPAND);
+	sql_ok(t->c, "INSERT INTO t (id, a, b) VALUES (4, 4, 'old')");
+	sql_ok(t->c, "INSERT INTO t (id, a2, b2) VALUES (5, 5, 'new')");
+	backfill(t);
+	run_phase(t, MG_PLAN_SWITCH_READS);
+	run_phase(t, MG_PLAN_CONTRACT);
+	expect_snapshot(t, want, "after contract");
+	expect_no_leftovers(t);
+	expect_scalar(t->c, "SELECT pg_get_indexdef('t_a_b_idx'::regclass)",
+		      "CREATE INDEX t_a_b_idx ON public.t USING btree (a2, b2)");
+	expect_scalar(t->c, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 't_a_b_key'",
+		      "UNIQUE (a2, b2)");
+	expect_scalar(t->c, "SELECT string_agg(concat_ws(' ', id, a2, b2), ', ' ORDER BY id) FROM t",
+		      "1 1 x, 2 2, 3 3 z, 4 4 old, 5 5 new");
+	free(want);
+}
+
+/* ... but a CHECK over both cannot be copied for either rename alone. */
+static void test_rename_two_columns_of_one_check_refused(void **state)
+{
+	struct pgt *t = db_open(state, "two_cols_check",
+		"CREATE TABLE t (id bigint PRIMARY KEY, a integer, b integer,\n"
+		"  CONSTRAINT t_a_b_check CHECK (a < b));\n");
+	const char *msg = plan_fails(t, "0016_rename_two_columns.yaml", MG_EREFUSED);
+
+	assert_contains(msg, "constraint 't_a_b_check' on \"public\".\"t\" spans two columns this migration replaces");
+	expect_error_at(t, msg, 7, 5);
+}
+
+/* Column privileges of the old column are granted on the new one. The role
+ * is cluster-wide: a name of this run's own, dropped by the teardown. */
+static char reader_role[64];
+
+static int teardown_role(void **state)
+{
+	int rc = teardown(state);
+
+	if (reader_role[0]) {
+		char *sql = mg_xasprintf("DROP ROLE IF EXISTS %s", reader_role);
+
+		sql_ok(admin, sql);
+		free(sql);
+		reader_role[0] = '\0';
+	}
+	return rc;
+}
+
+static void test_rename_copies_column_grants(void **state)
+{
+	struct pgt *t;
+	const struct mg_step *s;
+	char *sql, *want;
+
+	snprintf(reader_role, sizeof(reader_role), "mg_reader_%ld_%ld", (long)getpid(),
+		 (long)time(NULL));
+	sql = mg_xasprintf("DROP ROLE IF EXISTS %s; CREATE ROLE %s", reader_role, reader_role);
+	sql_ok(admin, sql);
+	free(sql);
+	t = db_open(state, "grants", rename_schema);
+	sql = mg_xasprintf("GRANT SELECT (id, user_name) ON users TO %s;\n"
+			   "GRANT UPDATE (user_name) ON users TO %s WITH GRANT OPTION", reader_role, reader_role);
+	sql_ok(t->c, sql);
+	free(sql);
+
+	plan_ok(t, "0001_rename_user_name.yaml");
+	s = step(t, MG_PLAN_EXPAND, 0, MG_STEP_TX, NULL);
+	want = mg_xasprintf("GRANT SELECT (\"username\") ON \"public\".\"users\" TO %s;", reader_role);
+	assert_contains(s->sql, want);
+	free(want);
+	want = mg_xasprintf("GRANT UPDATE (\"username\") ON \"public\".\"users\" TO %s WITH GRANT OPTION;", reader_role);
+	assert_contains(s->sql, want);
+	free(want);
+	/* only the renamed column's privileges */
+	assert_not_contains(s->sql, "(\"id\")");
+
+	run_phase(t, MG_PLAN_EXPAND);
+	backfill(t);
+	run_phase(t, MG_PLAN_SWITCH_READS);
+	run_phase(t, MG_PLAN_CONTRACT);
+	sql = mg_xasprintf("SELECT has_column_privilege('%s', 'users', 'username', 'SELECT')::text", reader_role);
+	expect_scalar(t->c, sql, "true");
+	free(sql);
+	sql = mg_xasprintf("SELECT has_column_privilege('%s', 'users', 'username', 'UPDATE WITH GRANT OPTION')::text",
+			   reader_role);
+	expect_scalar(t->c, sql, "true");
+	free(sql);
+	/* exactly what RENAME COLUMN would have kept */
+	want = mg_xasprintf("{%s=rw*/postgres}", reader_role);
+	expect_scalar(t->c, "SELECT attacl::text FROM pg_attribute WHERE attrelid = 'users'::regclass "
+		      "AND attname = 'username'", want);
+	free(want);
+}
+
+/* A user trigger whose PL/pgSQL names the old column: PostgreSQL records no
+ * dependency, so the planner reads the code. */
+static const char lower_trigger_sql[] =
+	"CREATE FUNCTION users_lower_name() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN\n  NEW.user_name := lower(NEW.user_name);\n  RETURN NEW;\nEND $$;\n"
+	"CREATE TRIGGER users_lower_name BEFORE INSERT ON users FOR EACH ROW "
+	"EXECUTE FUNCTION users_lower_name();\n";
+
+static void test_rename_trigger_function_refused(void **state)
+{
+	struct pgt *t = db_open(state, "trigger_refused", rename_schema);
+	const char *msg;
+
+	sql_ok(t->c, lower_trigger_sql);
+	msg = plan_fails(t, "0001_rename_user_name.yaml", MG_EREFUSED);
+	assert_contains(msg, "trigger 'users_lower_name' on \"public\".\"users\" runs users_lower_name(), "
+			"whose code names column 'user_name'");
+	expect_error_at(t, msg, 4, 5);
+}
+
+/* ... unless the operation names it under drops: then contract drops it. */
+static void test_rename_drops_trigger(void **state)
+{
+	struct pgt *t = db_open(state, "drops_trigger", rename_schema);
+	const struct mg_step *s;
+
+	sql_ok(t->c, lower_trigger_sql);
+	plan_ok(t, "0017_rename_drops_trigger.yaml");
+	s = step(t, MG_PLAN_CONTRACT, nsteps(t, MG_PLAN_CONTRACT) - 1, MG_STEP_TX, NULL);
+	assert_contains(s->sql, "DROP TRIGGER IF EXISTS \"users_lower_name\" ON \"public\".\"users\";");
+	assert_true(strstr(s->sql, "DROP TRIGGER IF EXISTS \"users_lower_name\"") <
+		    strstr(s->sql, "DROP COLUMN"));
+	/* the trigger lives (and works) until contract */
+	run_phase(t, MG_PLAN_EXPAND);
+	sql_ok(t->c, "INSERT INTO users (id, user_name, email) VALUES (4, 'DEE', 'd@x')");
+	expect_scalar(t->c, "SELECT concat_ws(' ', user_name, username) FROM users WHERE id = 4", "dee dee");
+	backfill(t);
+	run_phase(t, MG_PLAN_SWITCH_READS);
+	run_phase(t, MG_PLAN_CONTRACT);
+	expect_scalar(t->c, "SELECT count(*) FROM pg_trigger WHERE tgname = 'users_lower_name'", "0");
+	/* and the new version's inserts work after it */
+	sql_ok(t->c, "INSERT INTO users (id, username) VALUES (5, 'eve')");
+	expect_scalar(t->c, "SELECT string_agg(username, ',' ORDER BY id) FROM users", "ann,bob,cy,dee,eve");
+}
+
+/* The trigger's rule is per column pair: when the new version changes one
+ * renamed column of a row the backfill has not reached, the other pair is
+ * "neither changed, marker 0" and must get new := up(old), not
+ * old := down(new) from its still-NULL new side. FAILS while the trigger
+ * applies the changed pair's direction to every pair (b of row 1 is lost,
+ * silently: switch-reads and contract pass). */
+static void test_new_side_update_keeps_other_pairs(void **state)
+{
+	struct pgt *t = db_open(state, "one_pair_update",
+		"CREATE TABLE t (id bigint PRIMARY KEY, a integer NOT NULL, b text);\n"
+		"INSERT INTO t VALUES (1, 1, 'x'), (2, 2, 'y');\n");
+
+	plan_ok(t, "0016_rename_two_columns.yaml");
+	run_phase(t, MG_PLAN_EXPAND);
+	sql_ok(t->c, "UPDATE t SET a2 = 10 WHERE id = 1");
+	expect_scalar(t->c, "SELECT concat_ws(' ', a, b, a2, b2) FROM t WHERE id = 1", "10 x 10 x");
+	backfill(t);
+	run_phase(t, MG_PLAN_SWITCH_READS);
+	run_phase(t, MG_PLAN_CONTRACT);
+	expect_scalar(t->c, "SELECT string_agg(concat_ws(' ', id, a2, b2), ', ' ORDER BY id) FROM t",
+		      "1 10 x, 2 2 y");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1214,6 +1542,15 @@ int main(void)
 		cmocka_unit_test_teardown(test_create_index, teardown),
 		cmocka_unit_test_teardown(test_sql_then_later_op, teardown),
 		cmocka_unit_test_teardown(test_no_primary_key_refused, teardown),
+		cmocka_unit_test_teardown(test_rename_column_named_like_its_type, teardown),
+		cmocka_unit_test_teardown(test_quotes_in_names_every_phase, teardown),
+		cmocka_unit_test_teardown(test_publication_note, teardown),
+		cmocka_unit_test_teardown(test_rename_two_columns_of_one_index, teardown),
+		cmocka_unit_test_teardown(test_rename_two_columns_of_one_check_refused, teardown),
+		cmocka_unit_test_teardown(test_rename_copies_column_grants, teardown_role),
+		cmocka_unit_test_teardown(test_rename_trigger_function_refused, teardown),
+		cmocka_unit_test_teardown(test_rename_drops_trigger, teardown),
+		cmocka_unit_test_teardown(test_new_side_update_keeps_other_pairs, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

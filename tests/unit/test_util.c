@@ -242,6 +242,35 @@ static void test_redact_url_password_with_at(void **arg)
 	expect_redacted("postgres://u:p%40ss@h/db", "postgres://u:****@h/db");
 }
 
+/* every password= of the query is hidden, sslpassword= (the client key's
+ * password) too, however many there are and in whatever order */
+static void test_redact_url_query_every_password(void **arg)
+{
+	(void)arg;
+	expect_redacted("postgres://u@h/db?sslpassword=k&password=secret",
+			"postgres://u@h/db?sslpassword=****&password=****");
+	expect_redacted("postgres://u@h/db?password=a&password=b",
+			"postgres://u@h/db?password=****&password=****");
+	expect_redacted("postgres://u@h/db?password=secret&sslpassword=k&sslmode=require",
+			"postgres://u@h/db?password=****&sslpassword=****&sslmode=require");
+	/* the value ends at '&' or at a fragment */
+	expect_redacted("postgres://u@h/db?password=x#f", "postgres://u@h/db?password=****#f");
+	/* a password in the authority and two in the query */
+	expect_redacted("postgres://u:one@h/db?password=two&x=1&password=three",
+			"postgres://u:****@h/db?password=****&x=1&password=****");
+}
+
+/* an unencoded '/' in the password does not end the authority early */
+static void test_redact_url_password_with_slash(void **arg)
+{
+	(void)arg;
+	expect_redacted("postgres://u:pa/ss@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u:a/b/c@h:5432/db?sslmode=require",
+			"postgres://u:****@h:5432/db?sslmode=require");
+	/* but a '/' after a user without a password is still the path */
+	expect_redacted("postgres://u@h/db/x", "postgres://u@h/db/x");
+}
+
 static void test_redact_conninfo(void **arg)
 {
 	(void)arg;
@@ -339,6 +368,11 @@ static void test_parse_long(void **arg)
 	assert_int_equal(mg_parse_long("-1", &v), -1);
 	assert_int_equal(mg_parse_long("+1", &v), -1);
 	assert_int_equal(mg_parse_long(" 1", &v), -1);
+	/* no leading white space of any kind (strtol would skip it) */
+	assert_int_equal(mg_parse_long(" 5", &v), -1);
+	assert_int_equal(mg_parse_long("\t5", &v), -1);
+	assert_int_equal(mg_parse_long("\n5", &v), -1);
+	assert_int_equal(mg_parse_long("\v5", &v), -1);
 	assert_int_equal(mg_parse_long("1 ", &v), -1);
 	assert_int_equal(mg_parse_long("12abc", &v), -1);
 	assert_int_equal(mg_parse_long("0x10", &v), -1);
@@ -456,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_redact_url_without_password),
 		cmocka_unit_test(test_redact_url_query_password),
 		cmocka_unit_test(test_redact_url_password_with_at),
+		cmocka_unit_test(test_redact_url_query_every_password),
+		cmocka_unit_test(test_redact_url_password_with_slash),
 		cmocka_unit_test(test_redact_conninfo),
 		cmocka_unit_test(test_redact_null),
 		cmocka_unit_test(test_sha256_vectors),
