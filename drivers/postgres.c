@@ -1687,6 +1687,27 @@ static void add_column_sql(struct tplan *tp, const char *col, const char *type,
 	free(qc);
 }
 
+/* A typo in an expression would break every write through the trigger:
+ * evaluate it against the table (no rows read) before anything changes. */
+static int check_row_expr(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			  const char *expr, struct mg_err *err)
+{
+	char *sql = mg_xasprintf("SAVEPOINT mg_expr; SELECT (%s) FROM %s LIMIT 0", expr, tp->t.q);
+	int rc = exec_pc(pl->pc, sql, err);
+
+	free(sql);
+	if (rc < 0) {
+		char msg[sizeof(err->msg)];
+		struct mg_err ignored = MG_ERR_INIT;
+
+		memcpy(msg, err->msg, sizeof(msg));
+		exec_pc(pl->pc, "ROLLBACK TO SAVEPOINT mg_expr", &ignored);
+		return pos_error(err, MG_EINPUT, pl->m, op->pos,
+				 "expression '%s' does not work on %s: %s", expr, tp->t.q, msg);
+	}
+	return exec_pc(pl->pc, "RELEASE SAVEPOINT mg_expr", err);
+}
+
 static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
 {
 	const struct mg_op *op = &pl->m->ops[i];
@@ -1696,6 +1717,8 @@ static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
 	if (!tp || require_absent(pl, tp, op->column, op->column_pos, err) < 0)
 		return -1;
 	up = op->backfill ? op->backfill : op->default_expr;
+	if (up && check_row_expr(pl, tp, op, up, err) < 0)
+		return -1;
 	add_column_sql(tp, op->column, op->type, NULL);
 	if (up)
 		add_pair(tp, PAIR_ADD, NULL, op->column, up, NULL);
@@ -1732,6 +1755,8 @@ static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
 	if (!tp || require_column(pl, tp, op, op->column, op->column_pos, &c, err) < 0 ||
 	    require_absent(pl, tp, op->to, op->to_pos, err) < 0 ||
 	    refuse_special(pl, tp, op, op->column, &c, err) < 0)
+		goto out;
+	if (is_alter && check_row_expr(pl, tp, op, op->up, err) < 0)
 		goto out;
 	qold = qi(op->column);
 	qnew = qi(op->to);

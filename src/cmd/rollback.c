@@ -22,6 +22,12 @@ static int rollback_ready(struct mg_ctx *ctx, struct mg_view *v, struct mg_err *
 			   mg_id_str(v->id, idbuf));
 		return mg_err_hint(err, "roll forward instead: write a new migration that brings back what you need");
 	}
+	if (v->hist && v->hist->step_phase && !strcmp(v->hist->step_phase, "contract") &&
+	    v->hist->step_index > 0 && v->phase == MG_PHASE_SWITCHED) {
+		mg_err_set(err, MG_EREFUSED, "rollback %s refused: its contract already ran %d step(s), old structures may be gone",
+			   mg_id_str(v->id, idbuf), v->hist->step_index);
+		return mg_err_hint(err, "finish it: run 'migrate contract %s' again (roll forward)", idbuf);
+	}
 	if (v->phase == MG_PHASE_PENDING && !partially_expanded(v)) {
 		mg_info("nothing to do: %s is pending", v->name);
 		return 1;

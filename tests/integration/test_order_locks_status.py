@@ -1,6 +1,7 @@
 """Order across migrations, lock waits, interrupted phases seen by status,
 rollback of a half-done expand, and contract re-checking dependents."""
 
+import re
 import threading
 import time
 
@@ -193,3 +194,29 @@ def test_plan_changes_nothing_even_with_sql_steps(project):
     assert any("CREATE TABLE audit" in s["sql"] for s in steps)
     assert p.db.snapshot() == before
     assert p.db.history_rows() == 0
+
+
+def test_expression_typo_refused_before_any_change(project):
+    p = project
+    p.db.execute(ORDERS_DDL)
+    p.write("0001_add_priority.yaml", ADD_PRIORITY.replace("total > 25", "totl > 25"))
+    before = p.db.snapshot()
+    r = p.expect(2, "expand")
+    assert "totl" in r.err and re.search(r"0001_add_priority\.yaml:\d+:\d+", r.err), r.err
+    assert p.db.snapshot() == before
+    p.db.execute("INSERT INTO orders (total) VALUES (5)")
+
+
+def test_rollback_refused_once_contract_started(users_project):
+    p = users_project
+    p.ok("expand")
+    p.ok("backfill")
+    p.ok("switch-reads")
+    steps = p.json("plan", "1")["migrations"][0]["phases"]["contract"]
+    r = p.run("contract", fault="contract:%d" % len(steps))
+    assert r.rc in (-9, 137), r.describe()
+    r = p.expect(1, "rollback", "1")
+    assert "contract" in r.err, r.err
+    p.ok("contract")
+    assert p.db.query("SELECT count(*) FROM users WHERE username IS NULL") == [(0,)]
+    assert p.db.query("SELECT count(*) FROM users") == [(5,)]
