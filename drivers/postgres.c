@@ -2483,9 +2483,8 @@ out:
 
 /* ==== running steps ====================================================================== */
 
-static int is_lock_timeout(const struct mg_err *err, const char *state)
+static int is_lock_timeout(const char *state)
 {
-	(void)err;
 	return !strcmp(state, "55P03") || !strcmp(state, "40P01");
 }
 
@@ -2561,11 +2560,9 @@ static int run_with_retries(struct pgdrv_conn *pc, const struct mg_step *s,
 		int64_t t0 = mg_now_ms();
 
 		rep->tries = attempt + 1;
-		if (fn(pc, s, w, state, err) == 0) {
-			rep->stall_ms += 0;
+		if (fn(pc, s, w, state, err) == 0)
 			return 0;
-		}
-		if (!is_lock_timeout(err, state))
+		if (!is_lock_timeout(state))
 			return -1;
 		rep->stall_ms += mg_now_ms() - t0;
 		if (attempt >= pc->opts.lock_retries) {
@@ -2658,7 +2655,7 @@ static int run_index_build(struct pgdrv_conn *pc, const struct mg_step *s,
 				   s->object, msg);
 			return mg_err_hint(err, "fix the duplicate rows, then run the command again (the invalid index is dropped and rebuilt)");
 		}
-		if (!is_lock_timeout(err, state) && strcmp(state, "57014") != 0)
+		if (!is_lock_timeout(state) && strcmp(state, "57014") != 0)
 			return -1;
 		mg_info("  building %s failed (%s): retrying", s->object, err->msg);
 	}
@@ -2841,7 +2838,7 @@ static int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec
 		set_result_error(err, res, pc, "backfill batch");
 		PQclear(res);
 		res = NULL;
-		if (!is_lock_timeout(err, state) || attempt >= 30)
+		if (!is_lock_timeout(state) || attempt >= 30)
 			goto out;
 		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
 			s->table, attempt + 1);
