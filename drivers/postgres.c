@@ -2909,9 +2909,12 @@ static int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *er
 static int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 				int64_t *out, struct mg_err *err)
 {
-	char *pl = lit(pattern);
+	char *like = mg_glob_to_like(pattern);
+	char *pl = lit(like);
+	/* migrate's own sessions (application_name migrate/...) never count */
 	char *sql = mg_xasprintf("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-				 "AND pid <> pg_backend_pid() AND application_name LIKE %s", pl);
+				 "AND pid <> pg_backend_pid() AND application_name NOT LIKE 'migrate/%%' "
+				 "AND application_name LIKE %s ESCAPE '\\'", pl);
 	char *v = NULL;
 	int rc = query_scalar(downcast(c), sql, &v, err);
 
@@ -2919,6 +2922,7 @@ static int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 	free(v);
 	free(sql);
 	free(pl);
+	free(like);
 	return rc;
 }
 

@@ -22,6 +22,9 @@ void mg_options_init(struct mg_options *o)
 	o->max_rows_per_sec = UNSET_INT;
 	o->sleep_ms = UNSET_INT;
 	o->jobs = UNSET_INT;
+	o->ttl_s = UNSET_INT;
+	o->events = UNSET_INT;
+	o->limit = UNSET_INT;
 }
 
 void mg_options_release(struct mg_options *o)
@@ -31,6 +34,10 @@ void mg_options_release(struct mg_options *o)
 	free(o->state);
 	free(o->config);
 	free(o->args);
+	free(o->app_version);
+	free(o->requires);
+	free(o->colour_state);
+	free(o->match);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -65,8 +72,22 @@ static const struct opt_def opt_defs[] = {
 	{ 0, "max-rows-per-sec", OPT_LONG, OFF(max_rows_per_sec), "N" },
 	{ 0, "sleep", OPT_INT, OFF(sleep_ms), "MS" },
 	{ 0, "jobs", OPT_INT, OFF(jobs), "N" },
+	{ 0, "app-version", OPT_STR, OFF(app_version), "S" },
+	{ 0, "requires", OPT_STR, OFF(requires), "V" },
+	{ 0, "match", OPT_STR, OFF(match), "PATTERN" },
+	{ 0, "ttl", OPT_LONG, OFF(ttl_s), "SECONDS" },
+	{ 0, "offline", OPT_FLAG, OFF(offline), NULL },
+	{ 0, "events", OPT_INT, OFF(events), "N" },
+	{ 0, "limit", OPT_INT, OFF(limit), "N" },
 	{ 0, NULL, OPT_FLAG, 0, NULL }
 };
+
+/* `--state live|standby|retired` is a colour's state (colour register/set);
+ * any other value is the state file's path. */
+static int is_colour_state(const char *v)
+{
+	return !strcmp(v, "live") || !strcmp(v, "standby") || !strcmp(v, "retired");
+}
 
 static int set_opt(struct mg_options *o, const struct opt_def *d, const char *shown,
 		   const char *value, struct mg_err *err)
@@ -74,6 +95,12 @@ static int set_opt(struct mg_options *o, const struct opt_def *d, const char *sh
 	char *base = (char *)o + d->offset;
 	long v;
 
+	if (d->offset == OFF(state) && strstr(shown, "--state") == shown &&
+	    is_colour_state(value)) {
+		free(o->colour_state);
+		o->colour_state = mg_xstrdup(value);
+		return 0;
+	}
 	switch (d->kind) {
 	case OPT_FLAG:
 		*(int *)base = 1;
@@ -327,6 +354,12 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 		o->sleep_ms = 0;
 	if (o->jobs == UNSET_INT)
 		o->jobs = 1;
+	if (o->ttl_s == UNSET_INT)
+		o->ttl_s = 0;
+	if (o->events == UNSET_INT)
+		o->events = 0;
+	if (o->limit == UNSET_INT)
+		o->limit = 50;
 	if (o->batch_size < 1)
 		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--batch-size': expected at least 1");
 	if (o->lock_timeout_ms < 1)

@@ -28,6 +28,15 @@ struct mg_options {
 	long max_rows_per_sec;	/* 0 = unlimited */
 	int sleep_ms;
 	int jobs;		/* default 1 */
+	/* colours, check, log */
+	char *app_version;	/* --app-version S */
+	char *requires;		/* --requires V */
+	char *colour_state;	/* --state live|standby|retired */
+	char *match;		/* --match GLOB */
+	long ttl_s;		/* --ttl SECONDS, 0 = none */
+	int offline;		/* --offline */
+	int events;		/* --events N (status), 0 = none */
+	int limit;		/* --limit N (log), default 50 */
 	/* what is left after the options: the command and its arguments */
 	const char *command;
 	char **args;

@@ -41,11 +41,14 @@ struct command {
 	"3 database or runtime error (re-running the command repairs an interrupted step)\n"
 
 static const struct command commands[] = {
-	{ "status", mg_cmd_status, "migrations and phases, backfill progress, what to run next",
-	  "usage: migrate status [--json]\n\n"
+	{ "status", mg_cmd_status, "migrations, colours, readable window, rollback safety, what to run next",
+	  "usage: migrate status [--events N] [--json]\n\n"
 	  "Shows every migration (files and recorded ones) with its phase, backfill progress,\n"
 	  "the step an interrupted phase stopped at, files edited since they were applied,\n"
-	  "and the command to run next. Changes nothing.\n\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  "the readable window (the schema versions a running application may require), each\n"
+	  "colour with its state, requirement and why it counts as alive, whether switching\n"
+	  "traffic back to each colour that is not live is safe and until which step, and the\n"
+	  "command to run next. --events N adds the newest N events of the log. Changes nothing.\n\n" GLOBAL_HELP "\n" EXIT_HELP },
 	{ "plan", mg_cmd_plan, "the SQL each phase would run; changes nothing",
 	  "usage: migrate plan [ID] [--json]\n\n"
 	  "Prints, for migration ID (default: every migration not yet contracted), the SQL of\n"
@@ -97,6 +100,55 @@ static const struct command commands[] = {
 	  "migration returns to pending and its recorded checksum is forgotten. Refused once\n"
 	  "contracted (roll forward instead) and while a higher migration is not pending.\n\n"
 	  DDL_HELP "\n" GLOBAL_HELP "\n" EXIT_HELP },
+	{ "colour", mg_cmd_colour, "register and change the application versions using the database",
+	  "usage: migrate colour register NAME --app-version S --requires V [--state live|standby]\n"
+	  "                               [--match PATTERN] [--ttl SECONDS]\n"
+	  "       migrate colour set NAME --state live|standby|retired\n"
+	  "       migrate colour heartbeat NAME\n"
+	  "       migrate colour list [--json]\n"
+	  "('color' is accepted for 'colour')\n\n"
+	  "A colour is an application version deployed against the database (blue, green,\n"
+	  "canary, ...): its app version, the schema version it requires (a migration id such\n"
+	  "as 3, 0003 or 0003_rename_user_name, or 0 for the schema before any migration), and\n"
+	  "a state: live (takes traffic), standby (idle, kept to switch back to) or retired.\n\n"
+	  "A colour is alive while it is live or standby, or while the database shows sessions\n"
+	  "matching its --match pattern (PostgreSQL: application_name of sessions in the target\n"
+	  "database; '*' matches any run of characters, '?' one character, the rest is literal;\n"
+	  "migrate's own sessions never match), or when those sessions cannot be seen.\n"
+	  "'contract M' is refused while an alive colour requires a version below M, and\n"
+	  "'rollback M' while an alive colour requires M or later. Nothing forces past these\n"
+	  "gates; changing a colour's state is the way, and it is logged ('migrate log').\n\n"
+	  "register   refused while a colour of that name is alive, and while V is outside the\n"
+	  "           readable window (status shows it): the message says what to run first.\n"
+	  "           --state defaults to live. --ttl SECONDS: without a heartbeat for that long\n"
+	  "           the colour is shown stale (it still counts as alive).\n"
+	  "set        live and standby pass the same window check as register; retired always\n"
+	  "           passes. A colour whose required migration was rolled back must be\n"
+	  "           registered again.\n"
+	  "heartbeat  record that the colour is running (needs only the state file).\n"
+	  "list       every colour: state, requirement, alive or not and why, and whether\n"
+	  "           switching traffic back to it is safe, until which step.\n\n"
+	  "'--state' followed by live, standby or retired is the colour's state; any other\n"
+	  "value is the state file's path.\n\n" GLOBAL_HELP "\n" EXIT_HELP },
+	{ "check", mg_cmd_check, "pre-deploy gate: files valid and unchanged, a version could go live",
+	  "usage: migrate check [--requires V] [--offline] [--json]\n\n"
+	  "The gate a CI pipeline runs before deploying. Checks that every migration file\n"
+	  "loads and ids are unique; that no pending migration is numbered below an applied\n"
+	  "one; that no applied migration's file was edited; and with --requires V that an\n"
+	  "application version requiring schema V could go live now (V is inside the readable\n"
+	  "window), saying what to run first when not. Changes nothing but the event log.\n\n"
+	  "Needs read access to the database; the state file is used when present, otherwise\n"
+	  "the database's own history table is enough. --offline checks the files alone, with\n"
+	  "no database and no state (--requires cannot be answered offline: exit 2).\n\n"
+	  GLOBAL_HELP "\n"
+	  "exit status: 0 pass; 1 fail (every reason listed); 2 bad input (a file that does not\n"
+	  "load, an unknown V); 3 the database or the state file cannot be read\n" },
+	{ "log", mg_cmd_log, "the event log: phase runs, gate decisions, refusals, colour changes",
+	  "usage: migrate log [--limit N] [--json]\n\n"
+	  "Prints the newest N events (default 50), oldest first: when, which command, which\n"
+	  "migration and colour, the result (ok, allowed, refused, error) and the reason.\n"
+	  "Reads the state file only. 'migrate status --events N' shows the same below the status.\n\n"
+	  GLOBAL_HELP "\n" EXIT_HELP },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -136,6 +188,8 @@ int main(int argc, char **argv)
 		mg_options_release(&opt);
 		return help ? 0 : MG_EINPUT;
 	}
+	if (!strcmp(opt.command, "color"))
+		opt.command = "colour";
 	for (const struct command *c = commands; c->name; c++)
 		if (!strcmp(c->name, opt.command))
 			cmd = c;

@@ -46,20 +46,37 @@ static int meta_set_int(struct mg_state *st, const char *key, int64_t value,
 	return mg_state_meta_set(st, key, buf, err);
 }
 
-void mg_ctx_event(struct mg_ctx *ctx, int migration_id, const char *result,
-		  const char *fmt, ...)
+static void event_v(struct mg_ctx *ctx, int migration_id, const char *colour,
+		    const char *result, const char *fmt, va_list ap)
 {
 	struct mg_err ignored = MG_ERR_INIT;
 	char msg[2048];
-	va_list ap;
 
 	if (!ctx->state)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	mg_state_event_add(ctx->state, ctx->command, migration_id, NULL, result, msg,
+	mg_state_event_add(ctx->state, ctx->command, migration_id, colour, result, msg,
 			   &ignored);
+}
+
+void mg_ctx_event(struct mg_ctx *ctx, int migration_id, const char *result,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	event_v(ctx, migration_id, NULL, result, fmt, ap);
+	va_end(ap);
+}
+
+void mg_ctx_event_colour(struct mg_ctx *ctx, int migration_id, const char *colour,
+			 const char *result, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	event_v(ctx, migration_id, colour, result, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- opening ------------------------------------------------------------------------ */
@@ -70,13 +87,12 @@ static int open_state(struct mg_ctx *ctx, struct mg_err *err)
 	int write = (ctx->setup & MG_NEED_WRITE) != 0;
 	int created = 0;
 
-	if (!exists && ctx->history.n > 0) {
-		char idbuf[16];
-
+	if (!exists && ctx->history.n > 0 && !(ctx->setup & MG_HISTORY_IS_ENOUGH)) {
 		mg_err_set(err, MG_EDB,
-			   "state file '%s' does not exist, but the database has migrate history (%zu migration(s), generation %lld, latest %s)",
-			   ctx->opt->state, ctx->history.n, (long long)ctx->history.generation,
-			   mg_id_str(ctx->history.rows[ctx->history.n - 1].id, idbuf));
+			   "state file '%s' does not exist, but the database has migrate history (generation %lld, %s)",
+			   ctx->opt->state, (long long)ctx->history.generation,
+			   ctx->history.rows[ctx->history.n - 1].id == MG_REGISTRY_ID ?
+			   "colours registered" : "migrations applied");
 		return mg_err_hint(err, "point --state (or MIGRATE_STATE) at the state file the earlier steps used (a pipeline artifact or volume); never start a new one for a database that has history");
 	}
 	if (!exists && !write)
@@ -232,6 +248,26 @@ static void build_views(struct mg_ctx *ctx, struct mg_state_migration *recs,
 	}
 }
 
+/* Without a state file (MG_HISTORY_IS_ENOUGH): the target's own record of
+ * each migration's phase and checksum. */
+static void records_from_history(const struct mg_history *h,
+				 struct mg_state_migration **out, size_t *n)
+{
+	*out = mg_xcalloc(h->n + 1, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		struct mg_state_migration *m = &(*out)[*n];
+
+		if (h->rows[i].id == MG_REGISTRY_ID)
+			continue;
+		m->id = h->rows[i].id;
+		m->name = mg_xstrdup(h->rows[i].name);
+		m->checksum = h->rows[i].checksum ? mg_xstrdup(h->rows[i].checksum) : NULL;
+		m->phase = mg_xstrdup(h->rows[i].phase);
+		(*n)++;
+	}
+}
+
 int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 		unsigned setup, struct mg_err *err)
 {
@@ -273,6 +309,8 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 	}
 	if (ctx->state && mg_state_migration_list(ctx->state, &recs, &n_recs, err) < 0)
 		return -1;
+	if (!ctx->state)
+		records_from_history(&ctx->history, &recs, &n_recs);
 	build_views(ctx, recs, n_recs);
 	mg_state_migration_list_free(recs, n_recs);
 	return 0;
@@ -410,6 +448,19 @@ int mg_ctx_set_phase(struct mg_ctx *ctx, struct mg_view *v, enum mg_phase phase,
 		return -1;
 	v->phase = phase;
 	return 0;
+}
+
+int mg_ctx_registry_changed(struct mg_ctx *ctx, struct mg_err *err)
+{
+	struct mg_history_write w = {
+		.migration_id = MG_REGISTRY_ID, .name = "(colour registry)",
+		.checksum = NULL, .phase = "registry", .state_id = ctx->state_id,
+	};
+
+	if (before_db_write(ctx, err) < 0 ||
+	    ctx->conn->drv->history_write(ctx->conn, &w, err) < 0)
+		return -1;
+	return after_db_write(ctx, err);
 }
 
 static void report_step(struct mg_ctx *ctx, size_t idx, size_t n,

@@ -23,6 +23,8 @@
 enum mg_setup {
 	MG_NEED_DB = 1 << 0,		/* connect and check the state file */
 	MG_NEED_WRITE = 1 << 1,		/* may create the state; takes the locks */
+	MG_HISTORY_IS_ENOUGH = 1 << 2,	/* without a state file, read phases and
+					 * checksums from the target's history */
 };
 
 /* One migration as the files, the state and the target see it. */
@@ -95,6 +97,19 @@ int mg_ctx_set_phase(struct mg_ctx *ctx, struct mg_view *v,
 /* Append to the event log (ignored when there is no state). */
 void mg_ctx_event(struct mg_ctx *ctx, int migration_id, const char *result,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The same, naming the colour the event is about. */
+void mg_ctx_event_colour(struct mg_ctx *ctx, int migration_id, const char *colour,
+			 const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
+ * The colour registry changed: bump the generation in the target (history
+ * row MG_REGISTRY_ID) and the state, so that an older copy of the state file
+ * that lacks the change is refused later.
+ */
+#define MG_REGISTRY_ID 0
+int mg_ctx_registry_changed(struct mg_ctx *ctx, struct mg_err *err);
 
 /* The id as shown to people: 0003. */
 const char *mg_id_str(int id, char buf[16]);

@@ -900,6 +900,119 @@ int mg_state_event_add(struct mg_state *s, const char *command,
 	return step_done(s, st, err);
 }
 
+/* ---- colours -------------------------------------------------------------------- */
+
+#define COLOUR_COLUMNS "name, app_version, requires_id, requires_checksum, state, " \
+	"match_pattern, ttl_s, registered_at, updated_at, heartbeat_at"
+
+void mg_colour_release(struct mg_colour *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c->app_version);
+	free(c->requires_checksum);
+	free(c->state);
+	free(c->match_pattern);
+	free(c->registered_at);
+	free(c->updated_at);
+	free(c->heartbeat_at);
+	memset(c, 0, sizeof(*c));
+}
+
+static void read_colour(sqlite3_stmt *st, struct mg_colour *c)
+{
+	c->name = column_dup(st, 0);
+	c->app_version = column_dup(st, 1);
+	c->requires_id = sqlite3_column_int(st, 2);
+	c->requires_checksum = column_dup(st, 3);
+	c->state = column_dup(st, 4);
+	c->match_pattern = column_dup(st, 5);
+	c->ttl_s = sqlite3_column_int64(st, 6);
+	c->registered_at = column_dup(st, 7);
+	c->updated_at = column_dup(st, 8);
+	c->heartbeat_at = column_dup(st, 9);
+}
+
+int mg_state_colour_get(struct mg_state *s, const char *name,
+			struct mg_colour *out, struct mg_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 1;
+
+	if (prepare(s, "SELECT " COLOUR_COLUMNS " FROM colours WHERE name = ?", &st, err) < 0)
+		return -1;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_colour(st, out);
+		ret = 0;
+	} else if (rc != SQLITE_DONE) {
+		ret = dberr(s, err);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mg_state_colour_list(struct mg_state *s, struct mg_colour **out,
+			 size_t *n, struct mg_err *err)
+{
+	struct mg_colour *list = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (prepare(s, "SELECT " COLOUR_COLUMNS " FROM colours ORDER BY name", &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		MG_ALLOC_GROW(list, nr + 1, alloc);
+		memset(&list[nr], 0, sizeof(list[nr]));
+		read_colour(st, &list[nr++]);
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(s, err);
+		sqlite3_finalize(st);
+		mg_state_colour_list_free(list, nr);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*out = list;
+	*n = nr;
+	return 0;
+}
+
+void mg_state_colour_list_free(struct mg_colour *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mg_colour_release(&list[i]);
+	free(list);
+}
+
+int mg_state_colour_put(struct mg_state *s, const struct mg_colour *c,
+			struct mg_err *err)
+{
+	char now[32];
+	sqlite3_stmt *st;
+
+	mg_iso_time(now);
+	if (prepare(s, "INSERT OR REPLACE INTO colours (" COLOUR_COLUMNS
+		    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err) < 0)
+		return -1;
+	bind_text(st, 1, c->name);
+	bind_text(st, 2, c->app_version);
+	sqlite3_bind_int(st, 3, c->requires_id);
+	bind_text(st, 4, c->requires_checksum);
+	bind_text(st, 5, c->state);
+	bind_text(st, 6, c->match_pattern);
+	sqlite3_bind_int64(st, 7, c->ttl_s);
+	bind_text(st, 8, c->registered_at ? c->registered_at : now);
+	bind_text(st, 9, c->updated_at ? c->updated_at : now);
+	bind_text(st, 10, c->heartbeat_at ? c->heartbeat_at : now);
+	return step_done(s, st, err);
+}
+
 /* limit <= 0: every event. */
 int mg_state_event_list(struct mg_state *s, int limit, struct mg_event **out,
 			size_t *n, struct mg_err *err)

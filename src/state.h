@@ -135,6 +135,32 @@ int mg_state_event_list(struct mg_state *s, int limit, struct mg_event **out,
 			size_t *n, struct mg_err *err);
 void mg_state_event_list_free(struct mg_event *list, size_t n);
 
+/* ---- colours ------------------------------------------------------------------ */
+
+/* A deployed application version (design §2). Times are ISO-8601 UTC. */
+struct mg_colour {
+	char *name;
+	char *app_version;
+	int requires_id;		/* 0: the schema before any migration */
+	char *requires_checksum;	/* checksum of requires_id when registered */
+	char *state;			/* "live", "standby", "retired" */
+	char *match_pattern;		/* glob over session names, NULL when none */
+	int64_t ttl_s;			/* 0: no heartbeat expected */
+	char *registered_at, *updated_at, *heartbeat_at;
+};
+void mg_colour_release(struct mg_colour *c);
+
+/* 0 found, 1 not found, -1 error. */
+int mg_state_colour_get(struct mg_state *s, const char *name,
+			struct mg_colour *out, struct mg_err *err);
+/* Every colour by name. */
+int mg_state_colour_list(struct mg_state *s, struct mg_colour **out,
+			 size_t *n, struct mg_err *err);
+void mg_state_colour_list_free(struct mg_colour *list, size_t n);
+/* Insert or replace the whole record; NULL times are set to now. */
+int mg_state_colour_put(struct mg_state *s, const struct mg_colour *c,
+			struct mg_err *err);
+
 /* Run fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails). */
 int mg_state_begin(struct mg_state *s, struct mg_err *err);
 int mg_state_commit(struct mg_state *s, struct mg_err *err);

@@ -414,6 +414,23 @@ void mg_iso_time(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+char *mg_glob_to_like(const char *glob)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	for (const char *p = glob; *p; p++) {
+		if (*p == '*')
+			mg_buf_adds(&b, "%");
+		else if (*p == '?')
+			mg_buf_adds(&b, "_");
+		else if (*p == '%' || *p == '_' || *p == '\\')
+			mg_buf_addf(&b, "\\%c", *p);
+		else
+			mg_buf_addf(&b, "%c", *p);
+	}
+	return mg_buf_detach(&b);
+}
+
 void mg_sleep_ms(int64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };

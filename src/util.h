@@ -120,6 +120,10 @@ char *mg_redact_url(const char *url);
 int64_t mg_now_ms(void);
 /* Wall-clock time as ISO 8601 UTC "2026-11-25T19:08:21Z" into out[32]. */
 void mg_iso_time(char out[32]);
+
+/* A glob (`*` any run, `?` one character, the rest literal) as an SQL LIKE
+ * pattern with backslash as the escape character. malloc'd. */
+char *mg_glob_to_like(const char *glob);
 void mg_sleep_ms(int64_t ms);
 
 /* Parse a non-negative decimal integer; 0 or -1. */

@@ -6,7 +6,12 @@
 #ifndef MG_CMD_H
 #define MG_CMD_H
 
+#include <jansson.h>
+
 #include "config.h"
+#include "state.h"
+
+struct mg_ctx;
 
 typedef int (*mg_cmd_fn)(struct mg_options *opt);
 
@@ -17,6 +22,15 @@ int mg_cmd_backfill(struct mg_options *opt);
 int mg_cmd_switch_reads(struct mg_options *opt);
 int mg_cmd_contract(struct mg_options *opt);
 int mg_cmd_rollback(struct mg_options *opt);
+int mg_cmd_colour(struct mg_options *opt);
+int mg_cmd_check(struct mg_options *opt);
+int mg_cmd_log(struct mg_options *opt);
+
+/* Print the newest `limit` events (text), or fill *json_out with them. */
+int mg_events_show(struct mg_state *st, int limit, json_t **json_out, struct mg_err *err);
+
+/* Print every colour (text), or fill *out with a JSON array (json = 1). */
+int mg_colour_print_all(struct mg_ctx *ctx, int json, json_t **out, struct mg_err *err);
 
 /* Shared by the phase commands: at most one ID argument. */
 int mg_cmd_one_id(struct mg_options *opt, const char **id);

@@ -1,5 +1,6 @@
 /* contract.c - `migrate contract [ID]`: drop triggers and the old structures. */
 #include "cmd.h"
+#include "colour.h"
 #include "output.h"
 #include "phase.h"
 
@@ -16,7 +17,9 @@ static int contract_ready(struct mg_ctx *ctx, struct mg_view *v, struct mg_err *
 			   mg_id_str(v->id, idbuf), mg_phase_name(v->phase));
 		return mg_err_hint(err, "run 'migrate %s %s' first", mg_phase_next_command(v->phase), idbuf);
 	}
-	return mg_phase_require_lower(ctx, v, MG_PHASE_CONTRACTED, "contract", err);
+	if (mg_phase_require_lower(ctx, v, MG_PHASE_CONTRACTED, "contract", err) < 0)
+		return -1;
+	return mg_gate_contract(ctx, v->id, err);
 }
 
 static const struct mg_phase_cmd contract_cmd = {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "colour.h"
 #include "output.h"
 #include "phase.h"
 
@@ -32,7 +33,9 @@ static int rollback_ready(struct mg_ctx *ctx, struct mg_view *v, struct mg_err *
 		mg_info("nothing to do: %s is pending", v->name);
 		return 1;
 	}
-	return mg_phase_require_higher_pending(ctx, v, err);
+	if (mg_phase_require_higher_pending(ctx, v, err) < 0)
+		return -1;
+	return mg_gate_rollback(ctx, v->id, err);
 }
 
 /* The recorded plan, even for an edited or deleted file: rollback is how

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "colour.h"
 #include "output.h"
 #include "phase.h"
 
@@ -53,23 +54,6 @@ static int interrupted(const struct mg_view *v, const char **phase, int *step)
 	return 0;
 }
 
-static void window(const struct mg_ctx *ctx, int *low, int *high)
-{
-	*low = 0;
-	*high = 0;
-	for (size_t i = 0; i < ctx->n_views; i++) {
-		if (ctx->views[i].phase == MG_PHASE_CONTRACTED)
-			*low = ctx->views[i].id;
-	}
-	for (size_t i = 0; i < ctx->n_views; i++) {
-		if (ctx->views[i].phase < MG_PHASE_SWITCHED)
-			break;
-		*high = ctx->views[i].id;
-	}
-	if (*high < *low)
-		*high = *low;
-}
-
 static char *next_step(struct mg_ctx *ctx, const struct mg_view **for_view)
 {
 	char idbuf[16];
@@ -108,8 +92,8 @@ static int status_json(struct mg_ctx *ctx, struct mg_err *err)
 	       *edited = json_array(), *w = json_object();
 	const struct mg_view *nv;
 	char *shown = mg_redact_url(ctx->opt->database);
+	json_t *colours = NULL, *events = NULL;
 	char *next;
-	int low, high;
 
 	json_object_set_new(doc, "database", json_string(shown));
 	json_object_set_new(doc, "state", json_string(ctx->opt->state));
@@ -155,17 +139,23 @@ static int status_json(struct mg_ctx *ctx, struct mg_err *err)
 		if (v->edited)
 			json_array_append_new(edited, json_integer(v->id));
 	}
-	window(ctx, &low, &high);
-	json_object_set_new(w, "low", json_integer(low));
-	json_object_set_new(w, "high", json_integer(high));
+	json_decref(w);
 	json_object_set_new(doc, "migrations", migs);
-	json_object_set_new(doc, "window", w);
+	json_object_set_new(doc, "window", mg_window_json(ctx));
 	json_object_set_new(doc, "pending", pend);
 	json_object_set_new(doc, "edited", edited);
 	next = next_step(ctx, &nv);
 	json_object_set_new(doc, "next", mg_json_str(next));
 	free(next);
 	free(shown);
+	if (mg_colour_print_all(ctx, 1, &colours, err) < 0 ||
+	    (ctx->opt->events > 0 && mg_events_show(ctx->state, ctx->opt->events, &events, err) < 0)) {
+		json_decref(colours);
+		json_decref(doc);
+		return -1;
+	}
+	json_object_set_new(doc, "colours", colours);
+	json_object_set_new(doc, "events", events ? events : json_null());
 	mg_json_print(doc);
 	return 0;
 }
@@ -174,8 +164,8 @@ static int status_text(struct mg_ctx *ctx, struct mg_err *err)
 {
 	char *shown = mg_redact_url(ctx->opt->database);
 	const struct mg_view *nv;
+	struct mg_window w;
 	char *next;
-	int low, high;
 
 	printf("database: %s\n", shown);
 	if (ctx->state)
@@ -183,11 +173,10 @@ static int status_text(struct mg_ctx *ctx, struct mg_err *err)
 	else
 		printf("state:    %s (not created yet: nothing applied)\n", ctx->opt->state);
 	free(shown);
-	if (!ctx->n_views) {
+	if (!ctx->n_views)
 		printf("\nno migrations in '%s'\n", ctx->opt->migrations);
-		return 0;
-	}
-	printf("\n%-6s %-36s %-11s %-22s %s\n", "ID", "NAME", "PHASE", "BACKFILL", "NOTE");
+	else
+		printf("\n%-6s %-36s %-11s %-22s %s\n", "ID", "NAME", "PHASE", "BACKFILL", "NOTE");
 	for (size_t i = 0; i < ctx->n_views; i++) {
 		const struct mg_view *v = &ctx->views[i];
 		struct progress_sum p;
@@ -209,12 +198,19 @@ static int status_text(struct mg_ctx *ctx, struct mg_err *err)
 		printf("%-6s %-36s %-11s %-22s %s\n", mg_id_str(v->id, idbuf), v->name,
 		       mg_phase_name(v->phase), bf, note);
 	}
-	window(ctx, &low, &high);
-	printf("\nreadable window: schema versions %d..%d (what a running application version may require)\n",
-	       low, high);
+	mg_window_compute(ctx, &w);
+	printf("\nreadable window: schema versions %d..%d (what a running application version may require)\n\n",
+	       w.low, w.high);
+	if (mg_colour_print_all(ctx, 0, NULL, err) < 0)
+		return -1;
 	next = next_step(ctx, &nv);
-	printf("next: %s\n", next ? next : "nothing: every migration is contracted");
+	printf("\nnext: %s\n", next ? next : "nothing: every migration is contracted");
 	free(next);
+	if (ctx->opt->events > 0) {
+		printf("\nevents (newest %d):\n", ctx->opt->events);
+		if (mg_events_show(ctx->state, ctx->opt->events, NULL, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 

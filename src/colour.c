@@ -1,0 +1,390 @@
+/* colour.c - colours' liveness, the readable window and the colour gates. */
+#define _XOPEN_SOURCE 700	/* strptime */
+
+#include "colour.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- readable window -------------------------------------------------------- */
+
+void mg_window_compute(const struct mg_ctx *ctx, struct mg_window *w)
+{
+	w->low = 0;
+	w->high = 0;
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].phase == MG_PHASE_CONTRACTED)
+			w->low = ctx->views[i].id;
+	for (size_t i = 0; i < ctx->n_views; i++) {
+		if (ctx->views[i].phase < MG_PHASE_SWITCHED)
+			break;
+		w->high = ctx->views[i].id;
+	}
+	if (w->high < w->low)
+		w->high = w->low;
+}
+
+char *mg_version_label(const struct mg_ctx *ctx, int v)
+{
+	char idbuf[16];
+
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].id == v)
+			return mg_xstrdup(ctx->views[i].name);
+	if (v == 0)
+		return mg_xstrdup("0 (before any migration)");
+	return mg_xstrdup(mg_id_str(v, idbuf));
+}
+
+int mg_version_parse(const struct mg_ctx *ctx, const char *arg, int *out,
+		     struct mg_err *err)
+{
+	if (mg_migration_parse_id(arg, out, err) < 0) {
+		mg_err_prefix(err, "--requires: ");
+		return -1;
+	}
+	if (*out == 0)
+		return 0;
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].id == *out)
+			return 0;
+	mg_err_set(err, MG_EINPUT, "--requires %s: no migration with id %d in '%s' and none recorded",
+		   arg, *out, ctx->opt->migrations);
+	return mg_err_hint(err, "a schema version is a migration id (see 'migrate status'), or 0 for the schema before any migration");
+}
+
+/* Why migration x (phase p) keeps a schema from being readable, and what to run. */
+static void not_switched(const struct mg_view *x, char *why, size_t wn, char *todo, size_t tn)
+{
+	char id[16];
+
+	mg_id_str(x->id, id);
+	switch (x->phase) {
+	case MG_PHASE_PENDING:
+		snprintf(why, wn, "%s is pending", x->name);
+		snprintf(todo, tn, "run 'migrate expand %s', 'migrate backfill %s' and 'migrate switch-reads %s' first",
+			 id, id, id);
+		break;
+	case MG_PHASE_EXPANDED:
+		snprintf(why, wn, "%s is expanded but not switched", x->name);
+		snprintf(todo, tn, "run 'migrate backfill %s' and 'migrate switch-reads %s' first", id, id);
+		break;
+	default:
+		snprintf(why, wn, "%s is backfilled but not switched", x->name);
+		snprintf(todo, tn, "run 'migrate switch-reads %s' first", id);
+		break;
+	}
+}
+
+int mg_window_require(const struct mg_ctx *ctx, int v, const char *what,
+		      struct mg_err *err)
+{
+	struct mg_window w;
+	char idbuf[16], vbuf[16], why[256], todo[512];
+	char *label;
+
+	mg_window_compute(ctx, &w);
+	if (v >= w.low && v <= w.high)
+		return 0;
+	label = mg_version_label(ctx, v);
+	if (v < w.low) {
+		mg_err_set(err, MG_EREFUSED,
+			   "%s refused: schema %s is no longer readable: %s is contracted (readable window %d..%d)",
+			   what, label, mg_id_str(w.low, idbuf), w.low, w.high);
+		mg_err_hint(err, "roll forward instead: deploy application code that requires %s or later",
+			    mg_id_str(w.low, vbuf));
+		free(label);
+		return -1;
+	}
+	for (size_t i = 0; i < ctx->n_views; i++) {
+		const struct mg_view *x = &ctx->views[i];
+
+		if (x->id > v || x->phase >= MG_PHASE_SWITCHED)
+			continue;
+		not_switched(x, why, sizeof(why), todo, sizeof(todo));
+		mg_err_set(err, MG_EREFUSED,
+			   "%s refused: schema %s is not readable yet: %s%s (readable window %d..%d)",
+			   what, label, why, x->id < v ? ", and migrations move in order" : "",
+			   w.low, w.high);
+		mg_err_hint(err, "%s", todo);
+		break;
+	}
+	free(label);
+	return -1;
+}
+
+/* ---- liveness ----------------------------------------------------------------- */
+
+int mg_colour_state_valid(const char *s)
+{
+	return s && (!strcmp(s, "live") || !strcmp(s, "standby") || !strcmp(s, "retired"));
+}
+
+static int64_t age_seconds(const char *iso)
+{
+	struct tm tm;
+	const char *end;
+
+	if (!iso)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return -1;
+	return (int64_t)(time(NULL) - timegm(&tm));
+}
+
+static int colour_valid(const struct mg_ctx *ctx, const struct mg_colour *c)
+{
+	if (c->requires_id == 0)
+		return 1;
+	for (size_t i = 0; i < ctx->n_views; i++) {
+		const struct mg_view *v = &ctx->views[i];
+
+		if (v->id == c->requires_id)
+			return v->has_rec && v->rec.checksum && c->requires_checksum &&
+			       !strcmp(v->rec.checksum, c->requires_checksum);
+	}
+	return 0;
+}
+
+static void count_sessions(struct mg_ctx *ctx, const struct mg_colour *c,
+			   struct mg_liveness *l, struct mg_buf *why)
+{
+	struct mg_err err = MG_ERR_INIT;
+	const struct mg_driver *d = ctx->conn ? ctx->conn->drv : NULL;
+
+	if (!d || !d->count_sessions) {
+		l->sessions = -1;
+		mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern,
+			    d ? "the driver cannot list sessions" : "no database connection");
+		return;
+	}
+	if (d->count_sessions(ctx->conn, c->match_pattern, &l->sessions, &err) < 0) {
+		l->sessions = -1;
+		mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern,
+			    err.msg);
+		return;
+	}
+	if (l->sessions > 0)
+		mg_buf_addf(why, "%lld session%s matching '%s' connected",
+			    (long long)l->sessions, l->sessions == 1 ? "" : "s", c->match_pattern);
+}
+
+void mg_colour_liveness(struct mg_ctx *ctx, const struct mg_colour *c,
+			struct mg_liveness *out)
+{
+	struct mg_buf why = MG_BUF_INIT;
+	int registered = c->state && strcmp(c->state, "retired") != 0;
+
+	memset(out, 0, sizeof(*out));
+	out->valid = colour_valid(ctx, c);
+	out->heartbeat_age_s = age_seconds(c->heartbeat_at);
+	mg_buf_addf(&why, "%s%s", registered ? "registered " : "", c->state ? c->state : "unknown state");
+	if (c->match_pattern) {
+		struct mg_buf s = MG_BUF_INIT;
+
+		count_sessions(ctx, c, out, &s);
+		if (s.len)
+			mg_buf_addf(&why, registered ? ", %s" : ", but %s", s.buf);
+		else if (!registered)
+			mg_buf_addf(&why, ", no session matching '%s'", c->match_pattern);
+		mg_buf_release(&s);
+	}
+	out->alive = registered || out->sessions != 0;
+	if (registered && c->ttl_s > 0 && out->heartbeat_age_s > c->ttl_s) {
+		out->stale = 1;
+		mg_buf_addf(&why, "; stale: last heartbeat %llds ago, ttl %llds (still counted as alive)",
+			    (long long)out->heartbeat_age_s, (long long)c->ttl_s);
+	}
+	if (!out->valid)
+		mg_buf_adds(&why, "; invalid: its required migration was rolled back or re-expanded, register it again");
+	snprintf(out->reason, sizeof(out->reason), "%s", why.buf);
+	mg_buf_release(&why);
+}
+
+/* ---- gates ---------------------------------------------------------------------- */
+
+struct blocker_list {
+	struct mg_buf msg;
+	struct mg_buf hint;
+	int n;
+};
+
+static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
+			const struct mg_colour *c, const struct mg_liveness *l,
+			const char *gate, int m)
+{
+	char *label = mg_version_label(ctx, c->requires_id);
+	char idbuf[16];
+
+	mg_buf_addf(&b->msg, "%scolour %s (app %s) requires schema %s and is alive: %s",
+		    b->n ? "; " : "", c->name, c->app_version ? c->app_version : "?",
+		    label, l->reason);
+	if (!b->n) {
+		if (l->sessions != 0 && c->match_pattern)
+			mg_buf_addf(&b->hint, "%s still has sessions matching '%s' (or they cannot be seen): stop them first, ",
+				    c->name, c->match_pattern);
+		if (strcmp(c->state, "retired") != 0)
+			mg_buf_addf(&b->hint, "when no traffic can go to %s any more, retire it: 'migrate colour set %s --state retired', ",
+				    c->name, c->name);
+		mg_buf_addf(&b->hint, "then run 'migrate %s %s' again", gate, mg_id_str(m, idbuf));
+	}
+	mg_ctx_event_colour(ctx, m, c->name, "refused", "%s %s refused: colour %s requires schema %s and is alive: %s",
+			    gate, mg_id_str(m, idbuf), c->name, label, l->reason);
+	b->n++;
+	free(label);
+}
+
+/* Refuse when an alive colour's requirement satisfies blocks(req, m). */
+static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
+		       int (*blocks)(int requires, int m), const char *rule,
+		       struct mg_err *err)
+{
+	struct blocker_list b = { MG_BUF_INIT, MG_BUF_INIT, 0 };
+	struct mg_colour *cs = NULL;
+	size_t n = 0;
+	char idbuf[16];
+	int rc = 0;
+
+	if (!ctx->state)
+		return 0;
+	if (mg_state_colour_list(ctx->state, &cs, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct mg_liveness l;
+
+		if (!blocks(cs[i].requires_id, m))
+			continue;
+		mg_colour_liveness(ctx, &cs[i], &l);
+		if (l.alive)
+			add_blocker(ctx, &b, &cs[i], &l, gate, m);
+	}
+	if (b.n) {
+		mg_err_set(err, MG_EREFUSED, "%s %s refused: %s",
+			   gate, mg_id_str(m, idbuf), b.msg.buf);
+		mg_err_hint(err, "%s", b.hint.buf);
+		rc = -1;
+	} else {
+		mg_ctx_event(ctx, m, "allowed", "%s %s: gate passed, %s",
+			     gate, mg_id_str(m, idbuf), rule);
+	}
+	mg_buf_release(&b.msg);
+	mg_buf_release(&b.hint);
+	mg_state_colour_list_free(cs, n);
+	return rc;
+}
+
+static int requires_older(int requires, int m)
+{
+	return requires < m;
+}
+
+static int requires_this_or_newer(int requires, int m)
+{
+	return requires >= m;
+}
+
+int mg_gate_contract(struct mg_ctx *ctx, int m, struct mg_err *err)
+{
+	return colour_gate(ctx, m, "contract", requires_older,
+			   "no alive colour requires an older schema", err);
+}
+
+int mg_gate_rollback(struct mg_ctx *ctx, int m, struct mg_err *err)
+{
+	return colour_gate(ctx, m, "rollback", requires_this_or_newer,
+			   "no alive colour requires this schema or a newer one", err);
+}
+
+/* ---- switch-back safety ----------------------------------------------------------- */
+
+/* The lowest migration above v that is not contracted: its contract ends v. */
+static const struct mg_view *next_contract_after(const struct mg_ctx *ctx, int v)
+{
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].id > v && ctx->views[i].phase < MG_PHASE_CONTRACTED)
+			return &ctx->views[i];
+	return NULL;
+}
+
+char *mg_colour_switch_back(const struct mg_ctx *ctx, const struct mg_colour *c,
+			    const struct mg_liveness *l, int *safe)
+{
+	struct mg_err why = MG_ERR_INIT;
+	const struct mg_view *end, *req;
+	char idbuf[16], rbuf[16], rb[64] = "";
+
+	*safe = 0;
+	if (!l->valid)
+		return mg_xstrdup("not safe: its required migration was rolled back; register it again");
+	if (mg_window_require(ctx, c->requires_id, "switching back", &why) < 0)
+		return mg_xasprintf("not safe: %s; %s", why.msg + strlen("switching back refused: "),
+				    why.hint);
+	*safe = 1;
+	end = next_contract_after(ctx, c->requires_id);
+	req = mg_ctx_view((struct mg_ctx *)ctx, c->requires_id);
+	if (req && req->phase < MG_PHASE_CONTRACTED)
+		snprintf(rb, sizeof(rb), "rollback of %s", mg_id_str(req->id, rbuf));
+	if (end && rb[0])
+		return mg_xasprintf("safe until contract of %s or %s%s", mg_id_str(end->id, idbuf), rb,
+				    l->alive ? " (both refused while it is alive)" : "");
+	if (end || rb[0])
+		return mg_xasprintf("safe until %s%s%s", end ? "contract of " : "",
+				    end ? mg_id_str(end->id, idbuf) : rb,
+				    l->alive ? " (refused while it is alive)" : "");
+	return mg_xstrdup("safe");
+}
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+json_t *mg_window_json(const struct mg_ctx *ctx)
+{
+	struct mg_window w;
+
+	mg_window_compute(ctx, &w);
+	return json_pack("{s:i, s:i}", "low", w.low, "high", w.high);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
+		       const struct mg_liveness *l)
+{
+	json_t *o = json_object();
+	char *label = mg_version_label(ctx, c->requires_id);
+	char *sb = NULL;
+	int safe = 0;
+
+	json_object_set_new(o, "name", json_string(c->name));
+	json_object_set_new(o, "app_version", str_or_null(c->app_version));
+	json_object_set_new(o, "requires", json_pack("{s:i, s:s}", "id", c->requires_id,
+						     "name", label));
+	json_object_set_new(o, "state", str_or_null(c->state));
+	json_object_set_new(o, "match", str_or_null(c->match_pattern));
+	json_object_set_new(o, "ttl_s", c->ttl_s ? json_integer(c->ttl_s) : json_null());
+	json_object_set_new(o, "registered_at", str_or_null(c->registered_at));
+	json_object_set_new(o, "updated_at", str_or_null(c->updated_at));
+	json_object_set_new(o, "heartbeat_at", str_or_null(c->heartbeat_at));
+	json_object_set_new(o, "alive", json_boolean(l->alive));
+	json_object_set_new(o, "reason", json_string(l->reason));
+	json_object_set_new(o, "sessions", !c->match_pattern ? json_null() :
+			    l->sessions < 0 ? json_string("unknown") : json_integer(l->sessions));
+	json_object_set_new(o, "stale", json_boolean(l->stale));
+	json_object_set_new(o, "valid", json_boolean(l->valid));
+	if (c->state && strcmp(c->state, "live") != 0) {
+		sb = mg_colour_switch_back(ctx, c, l, &safe);
+		json_object_set_new(o, "switch_back", json_pack("{s:b, s:s}", "safe", safe,
+								"detail", sb));
+	} else {
+		json_object_set_new(o, "switch_back", json_null());
+	}
+	free(sb);
+	free(label);
+	return o;
+}

@@ -1,0 +1,76 @@
+/*
+ * colour.h - colours, the readable window and the gates that follow from
+ * them (design §2).
+ *
+ * A colour is alive while its registry state is live or standby, or while
+ * the database shows sessions matching its pattern, or when those sessions
+ * cannot be seen: every doubt counts as alive. The gates refuse (MG_EREFUSED)
+ * with the colour, its app version, its requirement, why it is alive and
+ * what the operator can do next, and log one event per blocking colour.
+ */
+#ifndef MG_COLOUR_H
+#define MG_COLOUR_H
+
+#include "runner.h"
+
+/* Schema versions an application may require now: [low, high]. */
+struct mg_window {
+	int low;	/* highest contracted id, 0 when none */
+	int high;	/* highest id with every migration up to it switched */
+};
+void mg_window_compute(const struct mg_ctx *ctx, struct mg_window *w);
+
+/*
+ * 0 when schema version v is readable now; otherwise MG_EREFUSED in err
+ * ("<what> refused: schema version 0004 is not readable: ...") with the
+ * command(s) that would make it readable, and returns -1.
+ */
+int mg_window_require(const struct mg_ctx *ctx, int v, const char *what,
+		      struct mg_err *err);
+
+/* What a colour's liveness is made of. */
+struct mg_liveness {
+	int alive;
+	int valid;		/* its required migration still has the checksum it recorded */
+	int stale;		/* ttl set and the heartbeat is older */
+	int64_t sessions;	/* matching sessions; -1 unknown; 0 without a pattern */
+	int64_t heartbeat_age_s;
+	char reason[512];	/* "standby", "retired, but 3 sessions connected", ... */
+};
+
+/* Evaluate c against the registry, the database's sessions and the clock. */
+void mg_colour_liveness(struct mg_ctx *ctx, const struct mg_colour *c,
+			struct mg_liveness *out);
+
+/* The schema version as people read it: "0004_add_email" or "0 (before any migration)". */
+char *mg_version_label(const struct mg_ctx *ctx, int v);
+
+/*
+ * Resolve a --requires argument: "0", "3", "0003" or "0003_name" naming a
+ * known migration. MG_EINPUT naming the argument otherwise.
+ */
+int mg_version_parse(const struct mg_ctx *ctx, const char *arg, int *out,
+		     struct mg_err *err);
+
+/* Gates: 0 allowed, -1 refused (MG_EREFUSED) or error. */
+int mg_gate_contract(struct mg_ctx *ctx, int m, struct mg_err *err);
+int mg_gate_rollback(struct mg_ctx *ctx, int m, struct mg_err *err);
+
+/*
+ * For a colour that is not live: is switching traffic back to it safe now,
+ * and until which step? A malloc'd sentence; *safe set to 1 or 0.
+ */
+char *mg_colour_switch_back(const struct mg_ctx *ctx, const struct mg_colour *c,
+			    const struct mg_liveness *l, int *safe);
+
+/* "live", "standby", "retired"; 0 when s is none of them. */
+int mg_colour_state_valid(const char *s);
+
+/* One colour as a JSON object (colour list, status). */
+json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
+		       const struct mg_liveness *l);
+
+/* The readable window as JSON: {"low": L, "high": H}. */
+json_t *mg_window_json(const struct mg_ctx *ctx);
+
+#endif
