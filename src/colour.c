@@ -215,7 +215,7 @@ struct blocker_list {
 
 static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 			const struct mg_colour *c, const struct mg_liveness *l,
-			const char *gate, int m)
+			const char *gate, int m, int log)
 {
 	char *label = mg_version_label(ctx, c->requires_id);
 	char idbuf[16];
@@ -230,17 +230,18 @@ static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 		if (strcmp(c->state, "retired") != 0)
 			mg_buf_addf(&b->hint, "when no traffic can go to %s any more, retire it: 'migrate colour set %s --state retired', ",
 				    c->name, c->name);
-		mg_buf_addf(&b->hint, "then run 'migrate %s %s' again", gate, mg_id_str(m, idbuf));
+		mg_buf_addf(&b->hint, "then run 'migrate %s %s'", gate, mg_id_str(m, idbuf));
 	}
-	mg_ctx_event_colour(ctx, m, c->name, "refused", "%s %s refused: colour %s requires schema %s and is alive: %s",
-			    gate, mg_id_str(m, idbuf), c->name, label, l->reason);
+	if (log)
+		mg_ctx_event_colour(ctx, m, c->name, "refused", "%s %s refused: colour %s requires schema %s and is alive: %s",
+				    gate, mg_id_str(m, idbuf), c->name, label, l->reason);
 	b->n++;
 	free(label);
 }
 
 /* Refuse when an alive colour's requirement satisfies blocks(req, m). */
 static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
-		       int (*blocks)(int requires, int m), const char *rule,
+		       int (*blocks)(int requires, int m), const char *rule, int log,
 		       struct mg_err *err)
 {
 	struct blocker_list b = { MG_BUF_INIT, MG_BUF_INIT, 0 };
@@ -260,14 +261,14 @@ static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
 			continue;
 		mg_colour_liveness(ctx, &cs[i], &l);
 		if (l.alive)
-			add_blocker(ctx, &b, &cs[i], &l, gate, m);
+			add_blocker(ctx, &b, &cs[i], &l, gate, m, log);
 	}
 	if (b.n) {
 		mg_err_set(err, MG_EREFUSED, "%s %s refused: %s",
 			   gate, mg_id_str(m, idbuf), b.msg.buf);
 		mg_err_hint(err, "%s", b.hint.buf);
 		rc = -1;
-	} else {
+	} else if (log) {
 		mg_ctx_event(ctx, m, "allowed", "%s %s: gate passed, %s",
 			     gate, mg_id_str(m, idbuf), rule);
 	}
@@ -290,13 +291,18 @@ static int requires_this_or_newer(int requires, int m)
 int mg_gate_contract(struct mg_ctx *ctx, int m, struct mg_err *err)
 {
 	return colour_gate(ctx, m, "contract", requires_older,
-			   "no alive colour requires an older schema", err);
+			   "no alive colour requires an older schema", 1, err);
+}
+
+int mg_gate_contract_preview(struct mg_ctx *ctx, int m, struct mg_err *err)
+{
+	return colour_gate(ctx, m, "contract", requires_older, NULL, 0, err);
 }
 
 int mg_gate_rollback(struct mg_ctx *ctx, int m, struct mg_err *err)
 {
 	return colour_gate(ctx, m, "rollback", requires_this_or_newer,
-			   "no alive colour requires this schema or a newer one", err);
+			   "no alive colour requires this schema or a newer one", 1, err);
 }
 
 /* ---- switch-back safety ----------------------------------------------------------- */

@@ -55,6 +55,8 @@ int mg_version_parse(const struct mg_ctx *ctx, const char *arg, int *out,
 /* Gates: 0 allowed, -1 refused (MG_EREFUSED) or error. */
 int mg_gate_contract(struct mg_ctx *ctx, int m, struct mg_err *err);
 int mg_gate_rollback(struct mg_ctx *ctx, int m, struct mg_err *err);
+/* The contract gate without logging (status's "next:" line). */
+int mg_gate_contract_preview(struct mg_ctx *ctx, int m, struct mg_err *err);
 
 /*
  * For a colour that is not live: is switching traffic back to it safe now,

@@ -78,8 +78,12 @@ static char *next_step(struct mg_ctx *ctx, const struct mg_view **for_view)
 					    mg_id_str(v->id, idbuf));
 		}
 		if (v->phase == MG_PHASE_SWITCHED) {
+			struct mg_err gate = MG_ERR_INIT;
+
 			*for_view = v;
-			return mg_xasprintf("migrate contract %s   (once no running version needs the old schema)",
+			if (mg_gate_contract_preview(ctx, v->id, &gate) < 0)
+				return mg_xasprintf("%s (%s)", gate.hint, gate.msg);
+			return mg_xasprintf("migrate contract %s   (no alive colour needs the old schema; switching back to an older version is impossible afterwards)",
 					    mg_id_str(v->id, idbuf));
 		}
 	}
