@@ -1013,6 +1013,18 @@ int mg_state_colour_put(struct mg_state *s, const struct mg_colour *c,
 	return step_done(s, st, err);
 }
 
+int mg_state_colour_invalidate(struct mg_state *s, int requires_id,
+			       struct mg_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prepare(s, "UPDATE colours SET requires_checksum = NULL WHERE requires_id = ?",
+		    &st, err) < 0)
+		return -1;
+	sqlite3_bind_int(st, 1, requires_id);
+	return step_done(s, st, err);
+}
+
 /* limit <= 0: every event. */
 int mg_state_event_list(struct mg_state *s, int limit, struct mg_event **out,
 			size_t *n, struct mg_err *err)

@@ -161,6 +161,11 @@ void mg_state_colour_list_free(struct mg_colour *list, size_t n);
 int mg_state_colour_put(struct mg_state *s, const struct mg_colour *c,
 			struct mg_err *err);
 
+/* Forget the checksum recorded by colours requiring migration id (it is
+ * being rolled back): they stay invalid until registered again. */
+int mg_state_colour_invalidate(struct mg_state *s, int requires_id,
+			       struct mg_err *err);
+
 /* Run fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails). */
 int mg_state_begin(struct mg_state *s, struct mg_err *err);
 int mg_state_commit(struct mg_state *s, struct mg_err *err);

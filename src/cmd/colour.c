@@ -139,9 +139,14 @@ static int do_register(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err
 	mg_ctx_event_colour(ctx, c.requires_id, name, "ok", "registered %s: app %s, requires %s, %s%s%s",
 			    name, c.app_version, label, c.state, c.match_pattern ? ", sessions matching " : "",
 			    c.match_pattern ? c.match_pattern : "");
-	if (opt->json)
-		print_colour_json(ctx, "register", &c);
-	else
+	if (opt->json) {
+		struct mg_colour saved;
+
+		if (mg_state_colour_get(ctx->state, name, &saved, err) == 0) {
+			print_colour_json(ctx, "register", &saved);
+			mg_colour_release(&saved);
+		}
+	} else
 		mg_info("colour %s registered: app %s, requires schema %s, %s", name, c.app_version,
 			label, c.state);
 	free(label);
@@ -207,10 +212,16 @@ static int do_set(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err *err
 		return -1;
 	}
 	mg_ctx_event_colour(ctx, c.requires_id, name, "ok", "colour %s: %s -> %s", name, from, c.state);
-	if (opt->json)
-		print_colour_json(ctx, "set", &c);
-	else
+	if (opt->json) {
+		struct mg_colour saved;
+
+		if (mg_state_colour_get(ctx->state, name, &saved, err) == 0) {
+			print_colour_json(ctx, "set", &saved);
+			mg_colour_release(&saved);
+		}
+	} else {
 		mg_info("colour %s: %s -> %s", name, from, c.state);
+	}
 	free(from);
 	mg_colour_release(&c);
 	return 0;

@@ -61,6 +61,15 @@ static int forget_progress(struct mg_ctx *ctx, struct mg_view *v, struct mg_err 
 	return mg_state_journal_clear(ctx->state, v->id, err);
 }
 
+/* Colours requiring this migration must be registered again afterwards,
+ * even if the same file is expanded again: done first, the safe side. */
+static int invalidate_colours(struct mg_ctx *ctx, struct mg_view *v, const struct mg_plan *plan,
+			      struct mg_err *err)
+{
+	(void)plan;
+	return mg_state_colour_invalidate(ctx->state, v->id, err);
+}
+
 static const struct mg_phase_cmd rollback_cmd = {
 	.name = "rollback",
 	.pick = MG_PHASE_PENDING,
@@ -68,6 +77,7 @@ static const struct mg_phase_cmd rollback_cmd = {
 	.reaches = MG_PHASE_PENDING,
 	.ready = rollback_ready,
 	.load_plan = rollback_plan,
+	.before_steps = invalidate_colours,
 	.after_steps = forget_progress,
 	.done = "%s is rolled back to pending: the schema is as before expand",
 };
