@@ -876,3 +876,31 @@ def test_register_json_shows_the_recorded_timestamps(users_project):
     assert stored["registered_at"] is not None
     for k in ("registered_at", "updated_at", "heartbeat_at"):
         assert doc["colour"][k] == stored[k], (k, doc["colour"], stored)
+
+
+def test_sessions_that_cannot_be_seen_count_as_alive(users_project):
+    """A hardened server hides pg_stat_activity from the application role:
+    a retired colour with a pattern then counts as alive ("cannot be seen"),
+    the safe direction, and contract is refused until the view is readable."""
+    p = users_project
+    p.ok("expand")
+    p.ok("backfill")
+    p.ok("switch-reads")
+    p.ok("colour", "register", "blue", "--app-version", "1.0", "--requires", "0",
+         "--match", "shop-blue*")
+    p.ok("colour", "register", "green", "--app-version", "2.0", "--requires", "1")
+    p.ok("colour", "set", "blue", "--state", "retired")
+    adm = p.db.admin()
+    adm.execute("REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC")
+    try:
+        c = colour_doc(p)[0]["blue"]
+        assert c["alive"] is True and c["sessions"] == "unknown", c
+        assert "cannot be seen" in c["reason"], c
+        r = p.expect(1, "contract")
+        assert "colour blue" in r.err and "cannot be seen" in r.err, r.describe()
+        assert "user_name" in columns_of(p.db, "users")
+    finally:
+        adm.execute("GRANT SELECT ON pg_catalog.pg_stat_activity TO PUBLIC")
+    assert colour_doc(p)[0]["blue"]["alive"] is False
+    p.ok("contract")
+    assert "user_name" not in columns_of(p.db, "users")
