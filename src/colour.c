@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700	/* strptime */
 
 #include "colour.h"
+#include "output.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,11 +355,6 @@ json_t *mg_window_json(const struct mg_ctx *ctx)
 	return json_pack("{s:i, s:i}", "low", w.low, "high", w.high);
 }
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
 		       const struct mg_liveness *l)
 {
@@ -368,15 +364,15 @@ json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
 	int safe = 0;
 
 	json_object_set_new(o, "name", json_string(c->name));
-	json_object_set_new(o, "app_version", str_or_null(c->app_version));
+	json_object_set_new(o, "app_version", mg_json_str(c->app_version));
 	json_object_set_new(o, "requires", json_pack("{s:i, s:s}", "id", c->requires_id,
 						     "name", label));
-	json_object_set_new(o, "state", str_or_null(c->state));
-	json_object_set_new(o, "match", str_or_null(c->match_pattern));
+	json_object_set_new(o, "state", mg_json_str(c->state));
+	json_object_set_new(o, "match", mg_json_str(c->match_pattern));
 	json_object_set_new(o, "ttl_s", c->ttl_s ? json_integer(c->ttl_s) : json_null());
-	json_object_set_new(o, "registered_at", str_or_null(c->registered_at));
-	json_object_set_new(o, "updated_at", str_or_null(c->updated_at));
-	json_object_set_new(o, "heartbeat_at", str_or_null(c->heartbeat_at));
+	json_object_set_new(o, "registered_at", mg_json_str(c->registered_at));
+	json_object_set_new(o, "updated_at", mg_json_str(c->updated_at));
+	json_object_set_new(o, "heartbeat_at", mg_json_str(c->heartbeat_at));
 	json_object_set_new(o, "alive", json_boolean(l->alive));
 	json_object_set_new(o, "reason", json_string(l->reason));
 	json_object_set_new(o, "sessions", !c->match_pattern ? json_null() :

@@ -61,14 +61,13 @@ static void check_order(struct check_report *r, const struct mg_ctx *ctx)
 		}
 	for (size_t i = 0; applied && i < ctx->n_views; i++) {
 		const struct mg_view *v = &ctx->views[i];
-		char a[16], b[16];
+		char a[16];
 
 		if (v->id >= applied->id || v->phase != MG_PHASE_PENDING || !v->file)
 			continue;
 		report(r, "order", 0, "%s is pending but numbered below %s, which is already %s: renumber it above %s",
 		       v->file->path, applied->name, mg_phase_name(applied->phase),
 		       mg_id_str(applied->id, a));
-		(void)b;
 		bad = 1;
 	}
 	if (!bad)

@@ -66,6 +66,18 @@ static void print_colour_json(const struct mg_ctx *ctx, const char *action,
 				"colour", mg_colour_json(ctx, c, &l), "window", mg_window_json(ctx)));
 }
 
+/* The colour as the state file now records it (times included). */
+static void print_saved_json(const struct mg_ctx *ctx, const char *action, const char *name,
+			     struct mg_err *err)
+{
+	struct mg_colour saved;
+
+	if (mg_state_colour_get(ctx->state, name, &saved, err) == 0) {
+		print_colour_json(ctx, action, &saved);
+		mg_colour_release(&saved);
+	}
+}
+
 /* ---- register ------------------------------------------------------------------ */
 
 static int register_args(struct mg_options *opt, struct mg_err *err)
@@ -139,14 +151,9 @@ static int do_register(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err
 	mg_ctx_event_colour(ctx, c.requires_id, name, "ok", "registered %s: app %s, requires %s, %s%s%s",
 			    name, c.app_version, label, c.state, c.match_pattern ? ", sessions matching " : "",
 			    c.match_pattern ? c.match_pattern : "");
-	if (opt->json) {
-		struct mg_colour saved;
-
-		if (mg_state_colour_get(ctx->state, name, &saved, err) == 0) {
-			print_colour_json(ctx, "register", &saved);
-			mg_colour_release(&saved);
-		}
-	} else
+	if (opt->json)
+		print_saved_json(ctx, "register", name, err);
+	else
 		mg_info("colour %s registered: app %s, requires schema %s, %s", name, c.app_version,
 			label, c.state);
 	free(label);
@@ -212,16 +219,10 @@ static int do_set(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err *err
 		return -1;
 	}
 	mg_ctx_event_colour(ctx, c.requires_id, name, "ok", "colour %s: %s -> %s", name, from, c.state);
-	if (opt->json) {
-		struct mg_colour saved;
-
-		if (mg_state_colour_get(ctx->state, name, &saved, err) == 0) {
-			print_colour_json(ctx, "set", &saved);
-			mg_colour_release(&saved);
-		}
-	} else {
+	if (opt->json)
+		print_saved_json(ctx, "set", name, err);
+	else
 		mg_info("colour %s: %s -> %s", name, from, c.state);
-	}
 	free(from);
 	mg_colour_release(&c);
 	return 0;

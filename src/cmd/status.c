@@ -93,7 +93,7 @@ static char *next_step(struct mg_ctx *ctx, const struct mg_view **for_view)
 static int status_json(struct mg_ctx *ctx, struct mg_err *err)
 {
 	json_t *doc = json_object(), *migs = json_array(), *pend = json_array(),
-	       *edited = json_array(), *w = json_object();
+	       *edited = json_array();
 	const struct mg_view *nv;
 	char *shown = mg_redact_url(ctx->opt->database);
 	json_t *colours = NULL, *events = NULL;
@@ -143,7 +143,6 @@ static int status_json(struct mg_ctx *ctx, struct mg_err *err)
 		if (v->edited)
 			json_array_append_new(edited, json_integer(v->id));
 	}
-	json_decref(w);
 	json_object_set_new(doc, "migrations", migs);
 	json_object_set_new(doc, "window", mg_window_json(ctx));
 	json_object_set_new(doc, "pending", pend);
