@@ -86,6 +86,23 @@ void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys)
 	memset(r, 0, sizeof(*r));
 }
 
+int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+#ifdef MG_TEST_HOOKS
+	const char *fake = getenv("MIGRATE_TEST_LAG_MS");
+
+	if (fake && *fake) {
+		if (!strcmp(fake, "unknown"))
+			return mg_err_set(err, MG_EDB, "test hook: replication lag unknown");
+		*out = strtoll(fake, NULL, 10);
+		return 0;
+	}
+#endif
+	if (!c->drv->replication_lag_ms)
+		return mg_err_set(err, MG_EDB, "the %s driver cannot read replication lag", c->drv->name);
+	return c->drv->replication_lag_ms(c, out, err);
+}
+
 int mg_db_connect(struct mg_conn **out, const char *url,
 		  const struct mg_conn_opts *opts, struct mg_err *err)
 {

@@ -183,15 +183,36 @@ struct mg_driver {
 			      char *const *after_key, char *const *upto_key,
 			      int batch_size, struct mg_batch_result *out,
 			      struct mg_err *err);
-	/* Count rows whose sides disagree; up to sample keys as text. */
-	int (*verify)(struct mg_conn *c, const struct mg_backfill_spec *s,
-		      int sample, int64_t *mismatches,
-		      struct mg_strlist *sample_keys, struct mg_err *err);
+	/*
+	 * Up to pieces - 1 keys strictly between after_key (NULL: the start)
+	 * and upto_key, ascending, cutting the range into parts of about
+	 * equal size for parallel workers. *bounds is an array of *n key
+	 * arrays (n_keys text values each), owned by the caller.
+	 */
+	int (*backfill_split)(struct mg_conn *c, const struct mg_backfill_spec *s,
+			      char *const *after_key, char *const *upto_key,
+			      int pieces, char ****bounds, size_t *n,
+			      struct mg_err *err);
+	/*
+	 * Verify the next batch of at most batch_size rows after after_key
+	 * (NULL: from the start) in key order: count rows whose sides
+	 * disagree, append up to `sample` of their keys as text. *last_key is
+	 * the batch's last key (NULL when no row is left).
+	 */
+	int (*verify_batch)(struct mg_conn *c, const struct mg_backfill_spec *s,
+			    char *const *after_key, int batch_size, int sample,
+			    int64_t *mismatches, struct mg_strlist *sample_keys,
+			    char ***last_key, struct mg_err *err);
 	int (*analyze)(struct mg_conn *c, const char *table, struct mg_err *err);
 
 	/* optional: may be NULL */
+	/* Replication lag of the slowest replica in ms (0 without replicas);
+	 * -1 with err when it cannot be read. */
 	int (*replication_lag_ms)(struct mg_conn *c, int64_t *out,
 				  struct mg_err *err);
+	/* Sessions of the target database running a statement now, not
+	 * counting migrate's own. */
+	int (*active_sessions)(struct mg_conn *c, int64_t *out, struct mg_err *err);
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
 			      int64_t *out, struct mg_err *err);
 };
@@ -209,6 +230,9 @@ void mg_db_close(struct mg_conn *c);
 int mg_db_exec(struct mg_conn *c, const char *sql, struct mg_err *err);
 int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
 		struct mg_err *err);
+/* Replication lag; in test builds MIGRATE_TEST_LAG_MS=<n|unknown> replaces
+ * what the server reports (the throttle code path stays the same). */
+int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
 /* Run a step; in test builds MIGRATE_FAULT=<phase>:<index> kills the
  * process right after step <index> of <phase> committed. */
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,

@@ -2782,6 +2782,106 @@ static int pgdrv_backfill_bounds(struct mg_conn *c, const struct mg_backfill_spe
 	return 0;
 }
 
+/* "WHERE (keys) > (after) AND (keys) <= (upto)" over the spec's key. */
+static void key_range(struct mg_buf *b, const struct mg_backfill_spec *s,
+		      char *const *after_key, char *const *upto_key)
+{
+	mg_buf_adds(b, " WHERE ");
+	if (after_key) {
+		key_list(b, s, "", "");
+		mg_buf_adds(b, " > ");
+		key_values(b, s, after_key);
+		mg_buf_adds(b, " AND ");
+	}
+	key_list(b, s, "", "");
+	mg_buf_adds(b, " <= ");
+	key_values(b, s, upto_key);
+}
+
+/* Run sql, waiting for application row locks (lock_timeout 2s per try)
+ * and retrying: a locked row delays the batch, it is never skipped. */
+static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
+				       const struct mg_backfill_spec *s,
+				       ExecStatusType want, struct mg_err *err)
+{
+	for (int attempt = 0;; attempt++) {
+		PGresult *res = PQexec(pc->pg, sql);
+		char state[6] = "";
+
+		if (PQresultStatus(res) == want)
+			return res;
+		snprintf(state, sizeof(state), "%s", sqlstate(res));
+		set_result_error(err, res, pc, "backfill batch");
+		PQclear(res);
+		if (!is_lock_timeout(state) || attempt >= 30)
+			return NULL;
+		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
+			s->table, attempt + 1);
+		mg_sleep_ms(backoff_ms(attempt < 4 ? attempt : 4));
+	}
+}
+
+/* The key of the batch_size-th row after after_key (NULL when fewer rows
+ * remain up to upto_key): the batch's inclusive upper bound. An index-only
+ * read of keys, never of the rows themselves. */
+static int batch_upper_key(struct pgdrv_conn *pc, const struct mg_backfill_spec *s,
+			   char *const *after_key, char *const *upto_key,
+			   int batch_size, char ***out, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	PGresult *res;
+
+	*out = NULL;
+	mg_buf_adds(&sql, "SELECT ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s%s::text", k ? ", " : "", s->key_columns[k]);
+	mg_buf_addf(&sql, " FROM %s", s->table);
+	key_range(&sql, s, after_key, upto_key);
+	mg_buf_adds(&sql, " ORDER BY ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s%s", k ? ", " : "", s->key_columns[k]);
+	mg_buf_addf(&sql, " LIMIT 1 OFFSET %d", batch_size - 1);
+	res = query_pc(pc, sql.buf, err);
+	mg_buf_release(&sql);
+	if (!res)
+		return -1;
+	if (PQntuples(res) > 0) {
+		*out = mg_xcalloc(s->n_keys + 1, sizeof(char *));
+		for (size_t k = 0; k < s->n_keys; k++)
+			(*out)[k] = mg_xstrdup(PQgetvalue(res, 0, (int)k));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* A single integer key: batches are key spans, no boundary query (the
+ * adaptive batch size absorbs gaps in the key). */
+static int integer_key(const struct mg_backfill_spec *s)
+{
+	static const char *const ints[] = { "smallint", "integer", "bigint", "int2", "int4",
+					    "int8", NULL };
+
+	if (s->n_keys != 1)
+		return 0;
+	for (const char *const *t = ints; *t; t++)
+		if (!strcmp(s->key_types[0], *t))
+			return 1;
+	return 0;
+}
+
+static char **span_upper_key(char *const *after_key, char *const *upto_key, int batch_size)
+{
+	long long after = strtoll(after_key[0], NULL, 10);
+	long long upto = strtoll(upto_key[0], NULL, 10);
+	char **hi;
+
+	if (upto - after <= batch_size)
+		return NULL;
+	hi = mg_xcalloc(2, sizeof(char *));
+	hi[0] = mg_xasprintf("%lld", after + batch_size);
+	return hi;
+}
+
 static int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 				char *const *after_key, char *const *upto_key,
 				int batch_size, struct mg_batch_result *out,
@@ -2789,112 +2889,229 @@ static int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec
 {
 	struct pgdrv_conn *pc = downcast(c);
 	struct mg_buf sql = MG_BUF_INIT;
-	PGresult *res = NULL;
-	int rc = -1;
+	PGresult *res;
+	char **hi = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (!pc->backfill_ready) {
-		/* wait for application row locks a bounded time, then retry */
-		if (exec_pc(pc, "SET lock_timeout = '2s'", err) < 0)
+		/* wait for application row locks a bounded time, then retry;
+		 * a batch is a key range: never let it become a table scan */
+		if (exec_pc(pc, "SET lock_timeout = '2s'", err) < 0 ||
+		    exec_pc(pc, "SET enable_seqscan = off", err) < 0)
 			return -1;
 		pc->backfill_ready = 1;
 	}
-	mg_buf_adds(&sql, "WITH b AS (SELECT ");
-	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, "%s%s AS _mg_k%zu", k ? ", " : "", s->key_columns[k], k);
-	mg_buf_addf(&sql, " FROM %s WHERE ", s->table);
-	if (after_key) {
-		key_list(&sql, s, "", "");
-		mg_buf_adds(&sql, " > ");
-		key_values(&sql, s, after_key);
-		mg_buf_adds(&sql, " AND ");
+	if (after_key && integer_key(s))
+		hi = span_upper_key(after_key, upto_key, batch_size);
+	else if (batch_upper_key(pc, s, after_key, upto_key, batch_size, &hi, err) < 0)
+		return -1;
+	/* one statement per batch: the new side and the marker, only for
+	 * rows still at marker 0 (never a row the new version wrote) */
+	mg_buf_addf(&sql, "UPDATE %s SET %s, %s = 1", s->table, s->set_clause, s->marker);
+	key_range(&sql, s, after_key, hi ? hi : upto_key);
+	mg_buf_addf(&sql, " AND %s = 0", s->marker);
+	res = exec_waiting_for_rows(pc, sql.buf, s, PGRES_COMMAND_OK, err);
+	mg_buf_release(&sql);
+	if (!res) {
+		if (hi)
+			mg_batch_result_release(&(struct mg_batch_result){ .last_key = hi }, s->n_keys);
+		return -1;
 	}
-	key_list(&sql, s, "", "");
-	mg_buf_adds(&sql, " <= ");
-	key_values(&sql, s, upto_key);
-	mg_buf_adds(&sql, " ORDER BY ");
-	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, "%s%s", k ? ", " : "", s->key_columns[k]);
-	mg_buf_addf(&sql, " LIMIT %d), u AS (UPDATE %s AS _mg_t SET %s, %s = 1 FROM b WHERE ",
-		    batch_size, s->table, s->set_clause, s->marker);
-	key_list(&sql, s, "_mg_t.", "");
-	mg_buf_adds(&sql, " = (");
-	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, "%sb._mg_k%zu", k ? ", " : "", k);
-	mg_buf_addf(&sql, ") AND _mg_t.%s = 0 RETURNING 1), last AS (SELECT * FROM b ORDER BY ", s->marker);
-	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, "%s_mg_k%zu DESC", k ? ", " : "", k);
-	mg_buf_adds(&sql, " LIMIT 1) SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM b)");
-	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, ", (SELECT _mg_k%zu::text FROM last)", k);
-
-	for (int attempt = 0;; attempt++) {
-		char state[6] = "";
-
-		res = PQexec(pc->pg, sql.buf);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			break;
-		snprintf(state, sizeof(state), "%s", sqlstate(res));
-		set_result_error(err, res, pc, "backfill batch");
-		PQclear(res);
-		res = NULL;
-		if (!is_lock_timeout(state) || attempt >= 30)
-			goto out;
-		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
-			s->table, attempt + 1);
-		mg_sleep_ms(backoff_ms(attempt < 4 ? attempt : 4));
-	}
-	out->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	out->scanned = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	if (out->scanned > 0) {
+	out->rows = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	out->done = hi == NULL;
+	out->last_key = hi;
+	if (!hi) {
 		out->last_key = mg_xcalloc(s->n_keys + 1, sizeof(char *));
 		for (size_t k = 0; k < s->n_keys; k++)
-			out->last_key[k] = mg_xstrdup(PQgetvalue(res, 0, (int)(2 + k)));
+			out->last_key[k] = mg_xstrdup(upto_key[k]);
 	}
-	out->done = out->scanned < batch_size;
-	rc = 0;
-out:
-	PQclear(res);
-	mg_buf_release(&sql);
-	return rc;
+	out->scanned = out->rows;
+	return 0;
 }
 
-static int pgdrv_verify(struct mg_conn *c, const struct mg_backfill_spec *s,
-			int sample, int64_t *mismatches,
-			struct mg_strlist *sample_keys, struct mg_err *err)
+static char **row_keys(PGresult *res, int row, int first_col, size_t n_keys)
+{
+	char **k = mg_xcalloc(n_keys + 1, sizeof(char *));
+
+	for (size_t i = 0; i < n_keys; i++)
+		k[i] = mg_xstrdup(PQgetvalue(res, row, first_col + (int)i));
+	return k;
+}
+
+/* Integer keys: cut the span arithmetically. */
+static void split_integer_span(char *const *after_key, char *const *upto_key, long long lo,
+			       int pieces, char ****bounds, size_t *n)
+{
+	long long a = after_key ? strtoll(after_key[0], NULL, 10) : lo - 1;
+	long long u = strtoll(upto_key[0], NULL, 10);
+	long long step = (u - a) / pieces;
+
+	*n = 0;
+	*bounds = mg_xcalloc((size_t)pieces + 1, sizeof(char **));
+	for (int i = 1; i < pieces && step > 0; i++) {
+		char **k = mg_xcalloc(2, sizeof(char *));
+
+		k[0] = mg_xasprintf("%lld", a + step * i);
+		(*bounds)[(*n)++] = k;
+	}
+}
+
+/*
+ * Other keys: a sample of keys in the range (TABLESAMPLE SYSTEM, sized for
+ * about 10000 rows of the table), cut at evenly spaced sample positions.
+ */
+static int pgdrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
+				char *const *after_key, char *const *upto_key, int pieces,
+				char ****bounds, size_t *n, struct mg_err *err)
 {
 	struct pgdrv_conn *pc = downcast(c);
 	struct mg_buf sql = MG_BUF_INIT;
 	PGresult *res;
-	char *n = NULL;
+	char *tl = lit(s->table), *v = NULL;
+	double pct;
+	int rows;
 
-	mg_buf_addf(&sql, "SELECT count(*) FROM %s WHERE %s", s->table, s->mismatch);
-	if (query_scalar(pc, sql.buf, &n, err) < 0) {
+	*bounds = NULL;
+	*n = 0;
+	if (pieces < 2)
+		return 0;
+	if (integer_key(s)) {
+		long long lo = 0;
+
+		if (!after_key) {
+			mg_buf_addf(&sql, "SELECT min(%s) FROM %s", s->key_columns[0], s->table);
+			if (query_scalar(pc, sql.buf, &v, err) < 0) {
+				mg_buf_release(&sql);
+				free(tl);
+				return -1;
+			}
+			lo = v ? strtoll(v, NULL, 10) : 0;
+			free(v);
+		}
+		split_integer_span(after_key, upto_key, lo, pieces, bounds, n);
+		mg_buf_release(&sql);
+		free(tl);
+		return 0;
+	}
+	mg_buf_addf(&sql, "SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = %s::regclass", tl);
+	free(tl);
+	if (query_scalar(pc, sql.buf, &v, err) < 0) {
 		mg_buf_release(&sql);
 		return -1;
 	}
-	*mismatches = n ? strtoll(n, NULL, 10) : 0;
-	free(n);
+	pct = 100.0 * 10000.0 / (v ? strtod(v, NULL) : 1.0);
+	free(v);
+	if (pct > 100.0)
+		pct = 100.0;
 	mg_buf_reset(&sql);
-	if (*mismatches > 0 && sample > 0) {
-		mg_buf_adds(&sql, "SELECT concat_ws(', '");
-		for (size_t k = 0; k < s->n_keys; k++)
-			mg_buf_addf(&sql, ", %s::text", s->key_columns[k]);
-		mg_buf_addf(&sql, ") FROM %s WHERE %s ORDER BY ", s->table, s->mismatch);
-		for (size_t k = 0; k < s->n_keys; k++)
-			mg_buf_addf(&sql, "%s%s", k ? ", " : "", s->key_columns[k]);
-		mg_buf_addf(&sql, " LIMIT %d", sample);
-		res = query_pc(pc, sql.buf, err);
-		if (!res) {
-			mg_buf_release(&sql);
-			return -1;
-		}
-		for (int i = 0; i < PQntuples(res); i++)
-			mg_strlist_push(sample_keys, PQgetvalue(res, i, 0));
-		PQclear(res);
-	}
+	mg_buf_adds(&sql, "SELECT ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s%s::text", k ? ", " : "", s->key_columns[k]);
+	mg_buf_addf(&sql, " FROM %s TABLESAMPLE SYSTEM (%.6f)", s->table, pct);
+	key_range(&sql, s, after_key, upto_key);
+	mg_buf_adds(&sql, " ORDER BY ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s%s", k ? ", " : "", s->key_columns[k]);
+	res = query_pc(pc, sql.buf, err);
 	mg_buf_release(&sql);
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	*bounds = mg_xcalloc((size_t)pieces + 1, sizeof(char **));
+	for (int i = 1; i < pieces && rows >= pieces; i++)
+		(*bounds)[(*n)++] = row_keys(res, (int)((long)rows * i / pieces), 0, s->n_keys);
+	PQclear(res);
 	return 0;
+}
+
+static int pgdrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+			      char *const *after_key, int batch_size, int sample,
+			      int64_t *mismatches, struct mg_strlist *sample_keys,
+			      char ***last_key, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	PGresult *res;
+
+	*mismatches = 0;
+	*last_key = NULL;
+	mg_buf_adds(&sql, "WITH b AS (SELECT ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s AS _mg_k%zu, ", s->key_columns[k], k);
+	mg_buf_addf(&sql, "(%s) AS _mg_bad FROM %s", s->mismatch, s->table);
+	if (after_key) {
+		mg_buf_adds(&sql, " WHERE ");
+		key_list(&sql, s, "", "");
+		mg_buf_adds(&sql, " > ");
+		key_values(&sql, s, after_key);
+	}
+	mg_buf_adds(&sql, " ORDER BY ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s%s", k ? ", " : "", s->key_columns[k]);
+	mg_buf_addf(&sql, " LIMIT %d), last AS (SELECT * FROM b ORDER BY ", batch_size);
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, "%s_mg_k%zu DESC", k ? ", " : "", k);
+	mg_buf_adds(&sql, " LIMIT 1) SELECT (SELECT count(*) FILTER (WHERE _mg_bad) FROM b), "
+		    "(SELECT string_agg(concat_ws(', '");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, ", _mg_k%zu::text", k);
+	mg_buf_addf(&sql, "), E'\\n') FROM (SELECT * FROM b WHERE _mg_bad LIMIT %d) x)", sample);
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(&sql, ", (SELECT _mg_k%zu::text FROM last)", k);
+	res = query_pc(pc, sql.buf, err);
+	mg_buf_release(&sql);
+	if (!res)
+		return -1;
+	*mismatches = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!PQgetisnull(res, 0, 1)) {
+		char *all = mg_xstrdup(PQgetvalue(res, 0, 1)), *save = NULL;
+
+		for (char *line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			mg_strlist_push(sample_keys, line);
+		free(all);
+	}
+	if (!PQgetisnull(res, 0, 2))
+		*last_key = row_keys(res, 0, 2, s->n_keys);
+	PQclear(res);
+	return 0;
+}
+
+/* Lag of the slowest replica: replay_lag, or 0 for one that has replayed
+ * everything (PostgreSQL shows NULL lag for an idle, caught-up standby).
+ * Rows whose positions are hidden (no pg_monitor) make it unknown. */
+static int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	PGresult *res = query_pc(pc,
+		"SELECT count(*) FILTER (WHERE replay_lsn IS NULL), "
+		"coalesce(max(CASE WHEN replay_lsn >= sent_lsn AND replay_lag IS NULL THEN 0 "
+		"ELSE (extract(epoch FROM coalesce(replay_lag, now() - reply_time)) * 1000)::bigint END), 0) "
+		"FROM pg_stat_replication", err);
+
+	if (!res)
+		return -1;
+	if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) > 0) {
+		PQclear(res);
+		mg_err_set(err, MG_EDB, "pg_stat_replication hides the replicas' positions from this role");
+		return mg_err_hint(err, "GRANT pg_monitor TO the role migrate connects as, or run without --max-lag");
+	}
+	*out = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	char *v = NULL;
+	int rc = query_scalar(downcast(c),
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+		"AND pid <> pg_backend_pid() AND state = 'active' "
+		"AND application_name NOT LIKE 'migrate/%'", &v, err);
+
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	return rc;
 }
 
 static int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
@@ -2946,8 +3163,10 @@ const struct mg_driver mg_postgres_driver = {
 	.run_step = pgdrv_run_step,
 	.backfill_bounds = pgdrv_backfill_bounds,
 	.backfill_batch = pgdrv_backfill_batch,
-	.verify = pgdrv_verify,
+	.backfill_split = pgdrv_backfill_split,
+	.verify_batch = pgdrv_verify_batch,
 	.analyze = pgdrv_analyze,
-	.replication_lag_ms = NULL,
+	.replication_lag_ms = pgdrv_replication_lag_ms,
+	.active_sessions = pgdrv_active_sessions,
 	.count_sessions = pgdrv_count_sessions,
 };

@@ -1,7 +1,20 @@
-/* backfill.c - batches, checkpoints, throttles and progress. */
+/*
+ * backfill.c - batches, parts, checkpoints, throttles and progress.
+ *
+ * A table's key range (up to the highest key at the start) is cut into
+ * parts, one checkpoint each in the state store. Workers (one per
+ * connection, --jobs of them, threads) take parts from a queue and run
+ * batches over them; after each batch the part's checkpoint is written.
+ * A rerun resumes the parts left; when there are fewer unfinished parts
+ * than workers, the largest is split again, so any --jobs resumes any run.
+ * Everything the workers share (parts, counters, the state store, the
+ * progress line, the throttle verdict) is under one mutex; the batches
+ * themselves run outside it.
+ */
 #include "backfill.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +37,28 @@ void mg_backfill_install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+int mg_backfill_next_size(int size, int64_t ms, int target_ms)
+{
+	long next;
+
+	if (ms < 1)
+		ms = 1;
+	if (target_ms < 1)
+		target_ms = 1;
+	/* within 20 % of the target: keep it steady */
+	if (ms * 10 >= (int64_t)target_ms * 8 && ms * 10 <= (int64_t)target_ms * 12)
+		next = size;
+	else
+		next = (long)((int64_t)size * target_ms / ms);
+	if (next > 2L * size)
+		next = 2L * size;
+	if (next < MG_BATCH_FLOOR)
+		next = MG_BATCH_FLOOR;
+	if (next > MG_BATCH_CEILING)
+		next = MG_BATCH_CEILING;
+	return (int)next;
 }
 
 /* ---- keys as JSON arrays of text ------------------------------------------------ */
@@ -68,158 +103,571 @@ static void free_keys(char **keys, size_t n)
 	free(keys);
 }
 
-/* ---- progress ------------------------------------------------------------------------ */
+/* ---- one table's run --------------------------------------------------------------- */
 
-struct progress {
-	const char *table;
-	int64_t start_ms, last_ms;
-	int64_t rows_at_start;
-	int tty;
+struct part {
+	struct mg_checkpoint cp;
+	char **last;		/* NULL: from the start */
+	char **upto;
+	int taken;
 };
 
-static void progress_show(struct progress *p, const struct mg_checkpoint *cp, int final)
+struct table_run {
+	struct mg_state *st;
+	const struct mg_backfill_spec *s;
+	const struct mg_backfill_opts *o;
+	int id;
+	size_t index;			/* the table's place in the plan */
+	pthread_mutex_t mu;
+	struct part *parts;
+	size_t n_parts, alloc;
+	int64_t rows_done, estimate, rows_at_start, start_ms;
+	int batches;
+	int size_shown;			/* batch size of the last batch */
+	int workers;
+	char throttle[512];		/* why batches wait now, "" when they don't */
+	int64_t throttle_checked_ms;
+	int64_t progress_ms;
+	int tty;
+	int failed;
+	struct mg_err err;
+};
+
+static void run_release(struct table_run *r)
+{
+	for (size_t i = 0; i < r->n_parts; i++) {
+		mg_checkpoint_release(&r->parts[i].cp);
+		free_keys(r->parts[i].last, r->s->n_keys);
+		free_keys(r->parts[i].upto, r->s->n_keys);
+	}
+	free(r->parts);
+	pthread_mutex_destroy(&r->mu);
+}
+
+static struct part *add_part(struct table_run *r)
+{
+	struct part *p;
+
+	MG_ALLOC_GROW(r->parts, r->n_parts + 1, r->alloc);
+	p = &r->parts[r->n_parts++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+static int decode_part(struct table_run *r, struct part *p, struct mg_err *err)
+{
+	if (p->cp.done)
+		return 0;
+	if (!(p->upto = keys_from_json(p->cp.upto_key_json, r->s->n_keys, err)))
+		return -1;
+	if (p->cp.last_key_json &&
+	    !(p->last = keys_from_json(p->cp.last_key_json, r->s->n_keys, err)))
+		return -1;
+	return 0;
+}
+
+/* A first run: one part over the whole key range as it is now. */
+static int start_parts(struct table_run *r, struct mg_conn *c, struct mg_err *err)
+{
+	struct part *p = add_part(r);
+	char **upto = NULL;
+	int64_t estimate = 0;
+
+	if (c->drv->backfill_bounds(c, r->s, &upto, &estimate, err) < 0)
+		return -1;
+	p->cp.migration_id = r->id;
+	p->cp.table_name = mg_xstrdup(r->s->table);
+	p->cp.part = 0;
+	p->cp.upto_key_json = upto ? keys_to_json(upto, r->s->n_keys) : NULL;
+	p->cp.estimate = estimate;
+	p->cp.done = upto == NULL;
+	p->upto = upto;
+	return mg_state_checkpoint_put(r->st, &p->cp, err);
+}
+
+static int load_parts(struct table_run *r, struct mg_conn *c, struct mg_err *err)
+{
+	struct mg_checkpoint *cps = NULL;
+	size_t n = 0;
+
+	if (mg_state_checkpoint_list(r->st, r->id, &cps, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct part *p;
+
+		if (strcmp(cps[i].table_name, r->s->table) != 0)
+			continue;
+		p = add_part(r);
+		p->cp = cps[i];
+		memset(&cps[i], 0, sizeof(cps[i]));
+	}
+	mg_state_checkpoint_list_free(cps, n);
+	if (!r->n_parts)
+		return start_parts(r, c, err);
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (decode_part(r, &r->parts[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static size_t parts_left(const struct table_run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_parts; i++)
+		n += !r->parts[i].cp.done;
+	return n;
+}
+
+static struct part *largest_left(struct table_run *r)
+{
+	struct part *best = NULL;
+
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct part *p = &r->parts[i];
+
+		if (!p->cp.done && (!best || p->cp.estimate - p->cp.rows_done >
+					     best->cp.estimate - best->cp.rows_done))
+			best = p;
+	}
+	return best;
+}
+
+/* Cut part p (index pi) at bounds b[0..n-1], strictly inside its range,
+ * into n + 1 parts: p keeps (last, b[0]], part k gets (b[k], b[k+1]] and
+ * the last new part ends where p ended. One state transaction. */
+static int cut_part(struct table_run *r, size_t pi, char ***b, size_t n, struct mg_err *err)
+{
+	size_t nk = r->s->n_keys;
+	char *end_json = mg_xstrdup(r->parts[pi].cp.upto_key_json);
+	int next_no = 0;
+	int64_t left, each;
+	struct part *p;
+
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (r->parts[i].cp.part >= next_no)
+			next_no = r->parts[i].cp.part + 1;
+	left = r->parts[pi].cp.estimate - r->parts[pi].cp.rows_done;
+	each = left > 0 ? left / (int64_t)(n + 1) : 0;
+	if (mg_state_begin(r->st, err) < 0)
+		goto fail_early;
+	for (size_t k = 0; k < n; k++) {
+		struct part *np = add_part(r);	/* may move r->parts */
+
+		np->cp.migration_id = r->id;
+		np->cp.table_name = mg_xstrdup(r->s->table);
+		np->cp.part = next_no++;
+		np->cp.estimate = each;
+		np->cp.last_key_json = keys_to_json(b[k], nk);
+		np->cp.upto_key_json = k + 1 < n ? keys_to_json(b[k + 1], nk) : mg_xstrdup(end_json);
+		if (decode_part(r, np, err) < 0 || mg_state_checkpoint_put(r->st, &np->cp, err) < 0)
+			goto fail;
+	}
+	p = &r->parts[pi];
+	free_keys(p->upto, nk);
+	free(p->cp.upto_key_json);
+	p->cp.upto_key_json = keys_to_json(b[0], nk);
+	p->upto = keys_from_json(p->cp.upto_key_json, nk, err);
+	p->cp.estimate = p->cp.rows_done + each;
+	if (!p->upto || mg_state_checkpoint_put(r->st, &p->cp, err) < 0)
+		goto fail;
+	free(end_json);
+	return mg_state_commit(r->st, err);
+fail:
+	mg_state_rollback(r->st);
+fail_early:
+	free(end_json);
+	return -1;
+}
+
+/* Fewer unfinished parts than workers: split the largest. */
+static int split_for_jobs(struct table_run *r, struct mg_conn *c, struct mg_err *err)
+{
+	size_t left = parts_left(r);
+	struct part *p = largest_left(r);
+	char ***b = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!p || left >= (size_t)r->o->jobs || !c->drv->backfill_split)
+		return 0;
+	if (c->drv->backfill_split(c, r->s, p->last, p->upto, r->o->jobs - (int)left + 1,
+				   &b, &n, err) < 0)
+		return -1;
+	if (n > 0)
+		rc = cut_part(r, (size_t)(p - r->parts), b, n, err);
+	for (size_t i = 0; i < n; i++)
+		free_keys(b[i], r->s->n_keys);
+	free(b);
+	return rc;
+}
+
+/* ---- progress ------------------------------------------------------------------------ */
+
+static void progress_line(struct table_run *r, int final)
 {
 	int64_t now = mg_now_ms();
-	double secs = (double)(now - p->start_ms) / 1000.0;
-	double rate = secs > 0 ? (double)(cp->rows_done - p->rows_at_start) / secs : 0;
-	int64_t total = cp->estimate > cp->rows_done ? cp->estimate : cp->rows_done;
-	double pct = total > 0 ? 100.0 * (double)cp->rows_done / (double)total : 100.0;
-	double eta = rate > 0 ? (double)(total - cp->rows_done) / rate : 0;
+	double secs = (double)(now - r->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)(r->rows_done - r->rows_at_start) / secs : 0;
+	int64_t total = r->estimate > r->rows_done ? r->estimate : r->rows_done;
+	double pct = total > 0 ? 100.0 * (double)r->rows_done / (double)total : 100.0;
+	double eta = rate > 0 ? (double)(total - r->rows_done) / rate : 0;
+	int64_t every = r->o->json ? 1000 : r->tty ? 250 : 5000;
 
-	if (!final && now - p->last_ms < (p->tty ? 250 : 5000))
+	if (!final && now - r->progress_ms < every)
 		return;
-	p->last_ms = now;
-	if (mg_verbosity < 0)
+	r->progress_ms = now;
+	if (r->o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:o, s:b}",
+			"event", "backfill", "table", r->s->table,
+			"rows_done", (json_int_t)r->rows_done, "total", (json_int_t)total,
+			"rate", (int)rate, "eta_s", (int)eta, "batch_size", r->size_shown,
+			"throttle", r->throttle[0] ? json_string(r->throttle) : json_null(),
+			"done", final);
+
+		json_object_set_new(j, "workers", json_integer(r->workers));
+		json_dumpf(j, stderr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		fputc('\n', stderr);
+		json_decref(j);
+	} else if (mg_verbosity < 0) {
 		return;
-	if (p->tty) {
-		int width = 30, filled = (int)(pct / 100.0 * width);
+	} else if (r->tty) {
+		int width = 24, filled = (int)(pct / 100.0 * width);
 		char bar[32];
 
 		for (int i = 0; i < width; i++)
 			bar[i] = i < filled ? '#' : '.';
 		bar[width] = '\0';
-		fprintf(stderr, "\r  backfill %s [%s] %lld/%lld rows %3.0f%% %.0f rows/s ETA %.0f s   %s",
-			p->table, bar, (long long)cp->rows_done, (long long)total, pct,
-			rate, eta, final ? "\n" : "");
+		fprintf(stderr, "\r\033[K  %s [%s] %lld/%lld rows %3.0f%% %.0f rows/s ETA %.0f s batch %d%s%s%s",
+			r->s->table, bar, (long long)r->rows_done, (long long)total, pct, rate,
+			eta, r->size_shown, r->throttle[0] ? " | " : "", r->throttle,
+			final ? "\n" : "");
 	} else {
-		fprintf(stderr, "  backfill %s: %lld/%lld rows (%.0f%%), %.0f rows/s, ETA %.0f s\n",
-			p->table, (long long)cp->rows_done, (long long)total, pct, rate, eta);
+		fprintf(stderr, "  backfill %s: %lld/%lld rows (%.0f%%), %.0f rows/s, ETA %.0f s, batch %d%s%s\n",
+			r->s->table, (long long)r->rows_done, (long long)total, pct, rate, eta,
+			r->size_shown, r->throttle[0] ? ", " : "", r->throttle);
 	}
 	fflush(stderr);
 }
 
-/* ---- the loop ---------------------------------------------------------------------------- */
+/* ---- throttles ------------------------------------------------------------------------- */
 
-static void throttle(const struct mg_backfill_opts *o, struct progress *p,
-		     const struct mg_checkpoint *cp)
+/* Refresh the lag and load verdict at most once a second (under r->mu). */
+static void check_server(struct table_run *r, struct mg_conn *c)
 {
-	if (o->sleep_ms > 0)
-		mg_sleep_ms(o->sleep_ms);
-	if (o->max_rows_per_sec > 0) {
-		int64_t done = cp->rows_done - p->rows_at_start;
-		int64_t due_ms = done * 1000 / o->max_rows_per_sec;
-		int64_t spent = mg_now_ms() - p->start_ms;
+	const struct mg_backfill_opts *o = r->o;
+	struct mg_err e = MG_ERR_INIT;
+	int64_t now = mg_now_ms(), v = 0;
 
-		if (due_ms > spent)
-			mg_sleep_ms(due_ms - spent);
+	if (now - r->throttle_checked_ms < 1000)
+		return;
+	r->throttle_checked_ms = now;
+	r->throttle[0] = '\0';
+	if (o->max_lag_ms > 0) {
+		if (mg_db_replication_lag_ms(c, &v, &e) < 0)
+			snprintf(r->throttle, sizeof(r->throttle),
+				 "paused: replication lag cannot be read (%.300s), --max-lag is set", e.msg);
+		else if (v > o->max_lag_ms)
+			snprintf(r->throttle, sizeof(r->throttle),
+				 "paused: replication lag %lld ms > --max-lag %d ms", (long long)v,
+				 o->max_lag_ms);
+	}
+	if (!r->throttle[0] && o->max_load > 0) {
+		if (!c->drv->active_sessions || c->drv->active_sessions(c, &v, &e) < 0)
+			snprintf(r->throttle, sizeof(r->throttle),
+				 "paused: server load cannot be read (%.300s), --max-load is set",
+				 e.msg[0] ? e.msg : "not supported by the driver");
+		else if (v > o->max_load)
+			snprintf(r->throttle, sizeof(r->throttle),
+				 "paused: %lld active sessions > --max-load %d", (long long)v, o->max_load);
 	}
 }
 
-static int start_checkpoint(struct mg_conn *c, struct mg_state *st, int id,
-			    const struct mg_backfill_spec *s, struct mg_checkpoint *cp,
-			    struct mg_err *err)
+/* Wait while a throttle says so. Returns when batches may go on, or when a
+ * stop was asked for. */
+static void wait_for_throttles(struct table_run *r, struct mg_conn *c)
 {
-	char **upto = NULL;
-	int64_t estimate = 0;
-	int rc;
+	const struct mg_backfill_opts *o = r->o;
 
-	if (c->drv->backfill_bounds(c, s, &upto, &estimate, err) < 0)
-		return -1;
-	memset(cp, 0, sizeof(*cp));
-	cp->migration_id = id;
-	cp->table_name = mg_xstrdup(s->table);
-	cp->upto_key_json = upto ? keys_to_json(upto, s->n_keys) : NULL;
-	cp->estimate = estimate;
-	cp->done = upto == NULL;
-	free_keys(upto, s->n_keys);
-	rc = mg_state_checkpoint_put(st, cp, err);
+	for (;;) {
+		int paused;
+
+		pthread_mutex_lock(&r->mu);
+		if (o->pause_file && access(o->pause_file, F_OK) == 0) {
+			snprintf(r->throttle, sizeof(r->throttle), "paused: pause file %s exists",
+				 o->pause_file);
+			r->throttle_checked_ms = 0;
+		} else if (o->max_lag_ms > 0 || o->max_load > 0) {
+			check_server(r, c);
+		} else {
+			r->throttle[0] = '\0';
+		}
+		paused = r->throttle[0] && !strncmp(r->throttle, "paused", 6);
+		if (paused)
+			progress_line(r, 0);
+		pthread_mutex_unlock(&r->mu);
+		if (!paused || stop_requested || r->failed)
+			return;
+		mg_sleep_ms(250);
+	}
+}
+
+/* --max-rows-per-sec over all workers, and --sleep. */
+static void pace(struct table_run *r)
+{
+	int64_t due = 0, spent;
+
+	if (r->o->sleep_ms > 0)
+		mg_sleep_ms(r->o->sleep_ms);
+	if (r->o->max_rows_per_sec <= 0)
+		return;
+	pthread_mutex_lock(&r->mu);
+	due = (r->rows_done - r->rows_at_start) * 1000 / r->o->max_rows_per_sec;
+	spent = mg_now_ms() - r->start_ms;
+	if (due > spent)
+		snprintf(r->throttle, sizeof(r->throttle), "limited to %ld rows/s",
+			 r->o->max_rows_per_sec);
+	pthread_mutex_unlock(&r->mu);
+	if (due > spent)
+		mg_sleep_ms(due - spent);
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static void fail(struct table_run *r, const struct mg_err *err)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->failed) {
+		r->failed = 1;
+		r->err = *err;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static struct part *take_part(struct table_run *r)
+{
+	struct part *p = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->n_parts && !p; i++)
+		if (!r->parts[i].cp.done && !r->parts[i].taken) {
+			p = &r->parts[i];
+			p->taken = 1;
+		}
+	pthread_mutex_unlock(&r->mu);
+	return p;
+}
+
+/* Record a batch: the part's checkpoint, the totals, the progress line. */
+static int record_batch(struct table_run *r, struct part *p, struct mg_batch_result *b,
+			int size, struct mg_err *err)
+{
+	int rc, batch;
+
+	pthread_mutex_lock(&r->mu);
+	batch = ++r->batches;
+	p->cp.rows_done += b->rows;
+	r->rows_done += b->rows;
+	if (b->last_key) {
+		free_keys(p->last, r->s->n_keys);
+		p->last = b->last_key;
+		b->last_key = NULL;
+		free(p->cp.last_key_json);
+		p->cp.last_key_json = keys_to_json(p->last, r->s->n_keys);
+	}
+	p->cp.done = b->done;
+	r->size_shown = size;
+	rc = mg_state_checkpoint_put(r->st, &p->cp, err);
+	progress_line(r, 0);
+	pthread_mutex_unlock(&r->mu);
+	mg_fault_point("backfill", (int)r->index + 1, batch);
 	return rc;
 }
 
-static int stopped(const struct mg_backfill_spec *s, const struct mg_checkpoint *cp,
-		   struct mg_err *err)
+static int run_part(struct table_run *r, struct mg_conn *c, struct part *p, int *size,
+		    struct mg_err *err)
 {
+	while (!p->cp.done) {
+		struct mg_batch_result b;
+		int64_t t0, ms;
+
+		wait_for_throttles(r, c);
+		if (stop_requested || r->failed)
+			return 0;
+		t0 = mg_now_ms();
+		if (c->drv->backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0)
+			return -1;
+		ms = mg_now_ms() - t0;
+		if (record_batch(r, p, &b, *size, err) < 0) {
+			mg_batch_result_release(&b, r->s->n_keys);
+			return -1;
+		}
+		mg_batch_result_release(&b, r->s->n_keys);
+		if (!r->o->batch_size)
+			*size = mg_backfill_next_size(*size, ms, r->o->target_batch_ms);
+		pace(r);
+	}
+	return 0;
+}
+
+struct worker {
+	struct table_run *r;
+	struct mg_conn *c;
+	pthread_t thread;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct table_run *r = w->r;
+	struct mg_err err = MG_ERR_INIT;
+	int size = r->o->batch_size ? r->o->batch_size : MG_BATCH_START;
+	struct part *p;
+
+	if (r->s->session_sql && mg_db_exec(w->c, r->s->session_sql, &err) < 0) {
+		fail(r, &err);
+		return NULL;
+	}
+	while (!stop_requested && !r->failed && (p = take_part(r)))
+		if (run_part(r, w->c, p, &size, &err) < 0) {
+			fail(r, &err);
+			break;
+		}
+	return NULL;
+}
+
+static void stopped(struct table_run *r, struct mg_err *err)
+{
+	struct mg_buf where = MG_BUF_INIT;
+
+	for (size_t i = 0; i < r->n_parts; i++) {
+		const struct part *p = &r->parts[i];
+
+		if (p->cp.done)
+			continue;
+		mg_buf_addf(&where, "%s%s", where.len ? ", " : "",
+			    p->cp.last_key_json ? p->cp.last_key_json : "(start)");
+		if (r->n_parts > 1)
+			mg_buf_addf(&where, " (part %d)", p->cp.part);
+	}
 	mg_err_set(err, MG_EDB, "backfill of %s stopped by signal after %lld rows: resumable from key %s",
-		   s->table, (long long)cp->rows_done,
-		   cp->last_key_json ? cp->last_key_json : "(start)");
-	return mg_err_hint(err, "run the same backfill command again to continue from the checkpoint");
+		   r->s->table, (long long)r->rows_done, where.len ? where.buf : "(done)");
+	mg_err_hint(err, "run the same backfill command again to continue from the checkpoint (any --jobs)");
+	mg_buf_release(&where);
+}
+
+/* Connect the extra workers; the first uses c. */
+static int start_workers(struct table_run *r, struct mg_conn *c, struct worker *ws, int n,
+			 struct mg_err *err)
+{
+	struct mg_conn_opts co = { .application_name = "migrate/backfill",
+				   .lock_timeout_ms = r->o->lock_timeout_ms };
+
+	ws[0].c = c;
+	for (int i = 1; i < n; i++)
+		if (mg_db_connect(&ws[i].c, r->o->database, &co, err) < 0)
+			return -1;
+	for (int i = 0; i < n; i++) {
+		ws[i].r = r;
+		if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)
+			return mg_err_set(err, MG_EDB, "cannot start backfill worker %d", i + 1);
+	}
+	return 0;
+}
+
+static int run_workers(struct table_run *r, struct mg_conn *c, struct mg_err *err)
+{
+	int n = r->o->jobs;
+	struct worker *ws;
+	int started = 0, rc = 0;
+
+	if ((size_t)n > parts_left(r))
+		n = (int)parts_left(r);
+	if (n < 1)
+		return 0;
+	r->workers = n;
+	ws = mg_xcalloc((size_t)n, sizeof(*ws));
+	if (n == 1) {
+		ws[0].r = r;
+		ws[0].c = c;
+		worker_main(&ws[0]);
+	} else {
+		if (start_workers(r, c, ws, n, err) < 0) {
+			fail(r, err);
+			rc = -1;
+		}
+		for (int i = 0; i < n; i++)
+			if (ws[i].thread) {
+				pthread_join(ws[i].thread, NULL);
+				started++;
+			}
+		for (int i = 1; i < n; i++)
+			mg_db_close(ws[i].c);
+	}
+	free(ws);
+	(void)started;
+	return rc;
+}
+
+static void init_totals(struct table_run *r)
+{
+	for (size_t i = 0; i < r->n_parts; i++) {
+		const struct mg_checkpoint *cp = &r->parts[i].cp;
+
+		r->rows_done += cp->rows_done;
+		r->estimate += cp->estimate > cp->rows_done ? cp->estimate : cp->rows_done;
+	}
+	r->rows_at_start = r->rows_done;
+	r->start_ms = mg_now_ms();
 }
 
 static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t index,
 			  const struct mg_backfill_spec *s,
 			  const struct mg_backfill_opts *o, struct mg_err *err)
 {
-	struct mg_checkpoint cp;
-	struct progress p = { s->table, 0, 0, 0, isatty(2) };
-	char **upto = NULL, **last = NULL;
-	int found, batch = 0, rc = -1;
+	struct table_run r;
+	int rc = -1;
 
-	found = mg_state_checkpoint_get(st, id, s->table, 0, &cp, err);
-	if (found < 0)
-		return -1;
-	if (found == 1 && start_checkpoint(c, st, id, s, &cp, err) < 0)
-		return -1;
-	if (cp.done) {
-		mg_info("  backfill %s: done (%lld rows)", s->table, (long long)cp.rows_done);
-		mg_checkpoint_release(&cp);
-		return 0;
+	memset(&r, 0, sizeof(r));
+	r.st = st;
+	r.s = s;
+	r.o = o;
+	r.id = id;
+	r.index = index;
+	r.tty = isatty(2);
+	r.size_shown = o->batch_size ? o->batch_size : MG_BATCH_START;
+	pthread_mutex_init(&r.mu, NULL);
+	if (load_parts(&r, c, err) < 0)
+		goto out;
+	init_totals(&r);
+	if (!parts_left(&r)) {
+		mg_info("  backfill %s: done (%lld rows)", s->table, (long long)r.rows_done);
+		rc = 0;
+		goto out;
 	}
-	if (cp.last_key_json)
-		mg_info("  backfill %s: resuming after key %s (%lld rows done)", s->table,
-			cp.last_key_json, (long long)cp.rows_done);
-	if (!(upto = keys_from_json(cp.upto_key_json, s->n_keys, err)))
+	if (r.rows_done > 0)
+		mg_info("  backfill %s: resuming %zu part(s) (%lld rows done)", s->table,
+			parts_left(&r), (long long)r.rows_done);
+	if (o->jobs > 1 && split_for_jobs(&r, c, err) < 0)
 		goto out;
-	if (cp.last_key_json && !(last = keys_from_json(cp.last_key_json, s->n_keys, err)))
+	if (run_workers(&r, c, err) < 0 && !r.failed)
 		goto out;
-	if (s->session_sql && mg_db_exec(c, s->session_sql, err) < 0)
+	if (r.failed) {
+		*err = r.err;
 		goto out;
-	p.start_ms = p.last_ms = mg_now_ms();
-	p.rows_at_start = cp.rows_done;
-	for (;;) {
-		struct mg_batch_result r;
-
-		if (stop_requested) {
-			stopped(s, &cp, err);
-			goto out;
-		}
-		if (c->drv->backfill_batch(c, s, last, upto, o->batch_size, &r, err) < 0)
-			goto out;
-		batch++;
-		mg_fault_point("backfill", (int)index + 1, batch);
-		cp.rows_done += r.rows;
-		if (r.last_key) {
-			free_keys(last, s->n_keys);
-			last = r.last_key;
-			r.last_key = NULL;
-			free(cp.last_key_json);
-			cp.last_key_json = keys_to_json(last, s->n_keys);
-		}
-		cp.done = r.done;
-		mg_batch_result_release(&r, s->n_keys);
-		if (mg_state_checkpoint_put(st, &cp, err) < 0)
-			goto out;
-		progress_show(&p, &cp, cp.done);
-		if (cp.done)
-			break;
-		throttle(o, &p, &cp);
 	}
+	if (parts_left(&r)) {
+		stopped(&r, err);
+		progress_line(&r, 1);
+		goto out;
+	}
+	r.throttle[0] = '\0';
+	progress_line(&r, 1);
 	if (c->drv->analyze(c, s->table, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	free_keys(upto, s->n_keys);
-	free_keys(last, s->n_keys);
-	mg_checkpoint_release(&cp);
+	run_release(&r);
 	return rc;
 }
 
@@ -233,25 +681,48 @@ int mg_backfill_run(struct mg_conn *c, struct mg_state *st, int id,
 	return 0;
 }
 
-int mg_backfill_verify(struct mg_conn *c, const struct mg_plan *plan, int sample,
-		       int64_t *mismatches, struct mg_strlist *sample_keys,
-		       struct mg_err *err)
-{
-	*mismatches = 0;
-	for (size_t i = 0; i < plan->n_backfills; i++) {
-		const struct mg_backfill_spec *s = &plan->backfills[i];
-		struct mg_strlist keys = MG_STRLIST_INIT;
-		int64_t n = 0;
+/* ---- verification ------------------------------------------------------------------------ */
 
-		if (c->drv->verify(c, s, sample, &n, &keys, err) < 0) {
+#define VERIFY_BATCH 20000
+
+static int verify_table(struct mg_conn *c, const struct mg_backfill_spec *s, int sample,
+			int64_t *mismatches, struct mg_strlist *sample_keys, struct mg_err *err)
+{
+	char **last = NULL;
+	int rc = 0;
+
+	for (;;) {
+		struct mg_strlist keys = MG_STRLIST_INIT;
+		char **next = NULL;
+		int64_t n = 0;
+		int room = sample - (int)sample_keys->n;
+
+		if (c->drv->verify_batch(c, s, last, VERIFY_BATCH, room > 0 ? room : 0, &n, &keys,
+					 &next, err) < 0) {
 			mg_strlist_release(&keys);
-			return -1;
+			rc = -1;
+			break;
 		}
 		*mismatches += n;
 		for (size_t k = 0; k < keys.n; k++)
 			mg_strlist_push_owned(sample_keys, mg_xasprintf("%s (%s)", s->table, keys.items[k]));
 		mg_strlist_release(&keys);
+		free_keys(last, s->n_keys);
+		last = next;
+		if (!last)
+			break;
 	}
-	return 0;
+	free_keys(last, s->n_keys);
+	return rc;
 }
 
+int mg_backfill_verify(struct mg_conn *c, const struct mg_plan *plan, int sample,
+		       int64_t *mismatches, struct mg_strlist *sample_keys,
+		       struct mg_err *err)
+{
+	*mismatches = 0;
+	for (size_t i = 0; i < plan->n_backfills; i++)
+		if (verify_table(c, &plan->backfills[i], sample, mismatches, sample_keys, err) < 0)
+			return -1;
+	return 0;
+}

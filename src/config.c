@@ -25,6 +25,9 @@ void mg_options_init(struct mg_options *o)
 	o->ttl_s = UNSET_INT;
 	o->events = UNSET_INT;
 	o->limit = UNSET_INT;
+	o->target_batch_ms = UNSET_INT;
+	o->max_lag_ms = UNSET_INT;
+	o->max_load = UNSET_INT;
 }
 
 void mg_options_release(struct mg_options *o)
@@ -72,6 +75,11 @@ static const struct opt_def opt_defs[] = {
 	{ 0, "max-rows-per-sec", OPT_LONG, OFF(max_rows_per_sec), "N" },
 	{ 0, "sleep", OPT_INT, OFF(sleep_ms), "MS" },
 	{ 0, "jobs", OPT_INT, OFF(jobs), "N" },
+	{ 0, "target-batch-ms", OPT_INT, OFF(target_batch_ms), "MS" },
+	{ 0, "max-lag", OPT_INT, OFF(max_lag_ms), "MS" },
+	{ 0, "max-load", OPT_INT, OFF(max_load), "N" },
+	{ 0, "pause-file", OPT_STR, OFF(pause_file), "PATH" },
+	{ 0, "verify", OPT_FLAG, OFF(verify), NULL },
 	{ 0, "app-version", OPT_STR, OFF(app_version), "S" },
 	{ 0, "requires", OPT_STR, OFF(requires), "V" },
 	{ 0, "match", OPT_STR, OFF(match), "PATTERN" },
@@ -223,7 +231,9 @@ static const struct yaml_key yaml_keys[] = {
 	{ "index_timeout", "index-timeout" }, { "lock_retries", "lock-retries" },
 	{ "max_tx_age", "max-tx-age" }, { "batch_size", "batch-size" },
 	{ "max_rows_per_sec", "max-rows-per-sec" }, { "sleep", "sleep" },
-	{ "jobs", "jobs" }, { NULL, NULL }
+	{ "jobs", "jobs" }, { "target_batch_ms", "target-batch-ms" },
+	{ "max_lag", "max-lag" }, { "max_load", "max-load" }, { "pause_file", "pause-file" },
+	{ NULL, NULL }
 };
 
 static int is_unset(const struct mg_options *o, const struct opt_def *d)
@@ -256,7 +266,7 @@ static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_node_t *
 			break;
 	if (!yk->key)
 		return mg_err_set(err, MG_EINPUT,
-				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs)",
+				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, pause_file)",
 				  key, path, k->start_mark.line + 1, k->start_mark.column + 1);
 	if (v->type != YAML_SCALAR_NODE)
 		return mg_err_set(err, MG_EINPUT, "wrong type for '%s' at %s:%zu:%zu: expected a single value",
@@ -346,22 +356,32 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 		o->lock_retries = 5;
 	if (o->max_tx_age_s == UNSET_INT)
 		o->max_tx_age_s = 5;
+	if (o->batch_size == 0)
+		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--batch-size': expected at least 1 (leave it out for adaptive batches)");
 	if (o->batch_size == UNSET_INT)
-		o->batch_size = 1000;
+		o->batch_size = 0;
 	if (o->max_rows_per_sec == UNSET_INT)
 		o->max_rows_per_sec = 0;
 	if (o->sleep_ms == UNSET_INT)
 		o->sleep_ms = 0;
 	if (o->jobs == UNSET_INT)
 		o->jobs = 1;
+	if (o->jobs < 1 || o->jobs > 64)
+		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--jobs': expected 1 to 64", o->jobs);
+	if (o->target_batch_ms == UNSET_INT)
+		o->target_batch_ms = 100;
+	if (o->target_batch_ms < 10)
+		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--target-batch-ms': expected at least 10", o->target_batch_ms);
+	if (o->max_lag_ms == UNSET_INT)
+		o->max_lag_ms = 0;
+	if (o->max_load == UNSET_INT)
+		o->max_load = 0;
 	if (o->ttl_s == UNSET_INT)
 		o->ttl_s = 0;
 	if (o->events == UNSET_INT)
 		o->events = 0;
 	if (o->limit == UNSET_INT)
 		o->limit = 50;
-	if (o->batch_size < 1)
-		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--batch-size': expected at least 1");
 	if (o->lock_timeout_ms < 1)
 		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--lock-timeout': expected at least 1 ms");
 	return 0;

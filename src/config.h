@@ -24,10 +24,15 @@ struct mg_options {
 	int lock_retries;	/* default 5 */
 	int max_tx_age_s;	/* default 5 */
 	/* backfill */
-	int batch_size;		/* default 1000 */
+	int batch_size;		/* 0 (default) = adaptive */
 	long max_rows_per_sec;	/* 0 = unlimited */
 	int sleep_ms;
 	int jobs;		/* default 1 */
+	int target_batch_ms;	/* adaptive batches: default 100 */
+	int max_lag_ms;		/* 0 = none */
+	int max_load;		/* 0 = none */
+	char *pause_file;	/* NULL = none */
+	int verify;		/* backfill --verify: verify only */
 	/* colours, check, log */
 	char *app_version;	/* --app-version S */
 	char *requires;		/* --requires V */

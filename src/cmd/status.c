@@ -10,8 +10,10 @@
 
 struct progress_sum {
 	int64_t rows_done, estimate;
-	int tables, tables_done;
+	int tables, tables_done;	/* checkpoints (parts) and those done */
 	int any;
+	char resume[256];		/* where an unfinished part resumes */
+	json_t *parts;			/* [{table, part, last_key, upto_key, rows_done, done}] */
 };
 
 static int backfill_progress(struct mg_ctx *ctx, const struct mg_view *v,
@@ -23,7 +25,16 @@ static int backfill_progress(struct mg_ctx *ctx, const struct mg_view *v,
 	memset(p, 0, sizeof(*p));
 	if (!ctx->state || mg_state_checkpoint_list(ctx->state, v->id, &cps, &n, err) < 0)
 		return ctx->state ? -1 : 0;
+	p->parts = json_array();
 	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(p->parts, json_pack("{s:s, s:i, s:o, s:o, s:I, s:b}",
+			"table", cps[i].table_name, "part", cps[i].part,
+			"last_key", cps[i].last_key_json ? json_loads(cps[i].last_key_json, 0, NULL) : json_null(),
+			"upto_key", cps[i].upto_key_json ? json_loads(cps[i].upto_key_json, 0, NULL) : json_null(),
+			"rows_done", (json_int_t)cps[i].rows_done, "done", cps[i].done));
+		if (!cps[i].done && !p->resume[0])
+			snprintf(p->resume, sizeof(p->resume), "%s after key %s", cps[i].table_name,
+				 cps[i].last_key_json ? cps[i].last_key_json : "(start)");
 		p->any = 1;
 		p->rows_done += cps[i].rows_done;
 		p->estimate += cps[i].estimate > cps[i].rows_done ? cps[i].estimate : cps[i].rows_done;
@@ -129,11 +140,13 @@ static int status_json(struct mg_ctx *ctx, struct mg_err *err)
 		else
 			json_object_set_new(m, "interrupted", json_null());
 		if (p.any)
-			json_object_set_new(m, "backfill", json_pack("{s:I, s:I, s:b, s:i}",
+			json_object_set_new(m, "backfill", json_pack("{s:I, s:I, s:b, s:i, s:O}",
 				"rows_done", (json_int_t)p.rows_done, "estimate", (json_int_t)p.estimate,
-				"done", p.tables_done == p.tables, "tables", p.tables));
+				"done", p.tables_done == p.tables, "tables", p.tables,
+				"checkpoints", p.parts));
 		else
 			json_object_set_new(m, "backfill", json_null());
+		json_decref(p.parts);
 		json_object_set_new(m, "expanded_at", mg_json_str(v->has_rec ? v->rec.expanded_at : NULL));
 		json_object_set_new(m, "switched_at", mg_json_str(v->has_rec ? v->rec.switched_at : NULL));
 		json_object_set_new(m, "contracted_at", mg_json_str(v->has_rec ? v->rec.contracted_at : NULL));
@@ -189,6 +202,7 @@ static int status_text(struct mg_ctx *ctx, struct mg_err *err)
 
 		if (backfill_progress(ctx, v, &p, err) < 0)
 			return -1;
+		json_decref(p.parts);
 		if (p.any)
 			snprintf(bf, sizeof(bf), "%lld/%lld rows%s", (long long)p.rows_done,
 				 (long long)p.estimate, p.tables_done == p.tables ? "" : " (running or stopped)");
@@ -198,6 +212,8 @@ static int status_text(struct mg_ctx *ctx, struct mg_err *err)
 			snprintf(note, sizeof(note), "file deleted (recorded plan kept)");
 		else if (interrupted(v, &ph, &step))
 			snprintf(note, sizeof(note), "%s stopped after step %d: run it again", ph, step);
+		else if (p.any && p.tables_done < p.tables && v->phase == MG_PHASE_EXPANDED)
+			snprintf(note, sizeof(note), "backfill checkpoint: %.200s", p.resume);
 		printf("%-6s %-36s %-11s %-22s %s\n", mg_id_str(v->id, idbuf), v->name,
 		       mg_phase_name(v->phase), bf, note);
 	}

@@ -1,0 +1,799 @@
+"""The backfill engine: adaptive batches, throttles, signals, parallel parts.
+
+Every scenario copies a type change (items.n integer -> items.n_big bigint,
+up = n * 2 + 1) over a table of 20k-100k rows made with generate_series, so
+every row's right value is known in SQL: n = id % 1000, n_big = 2n + 1,
+label = 'v' || id. A row copied twice, skipped, or written with the wrong
+value shows there; the engine's own counters (status --json) must agree.
+
+- adaptive sizing: batches grow past the start size, and a batch slowed by
+  an application's row lock cuts the next batches (--json lines);
+- --batch-size N: every batch copies N rows (a key span of N for an
+  integer key), the first one too, and over a composite key;
+- --pause-file pauses between batches and resumes when the file goes;
+- SIGTERM: the current batch finishes, exit 3 "resumable from key K", the
+  checkpoint in status, a rerun finishes without copying a row twice;
+  the last --json line of a stopped backfill does not say done;
+- --jobs N: parts with their own checkpoints, disjoint ranges; kill -9
+  mid-run and reruns with other --jobs values (fewer parts left than jobs:
+  the largest is split);
+- a row locked by the application delays its batch, it is never skipped;
+- --max-lag (MIGRATE_TEST_LAG_MS), fail closed when the lag is unknown;
+- --max-load counts the application's active sessions, not migrate's,
+  also those of other roles (whose state this role cannot see);
+- bad values of the new options are usage errors (exit 2);
+- non-integer keys: batch bounds and --jobs split by sampling, the parts
+  in key order even where the key sorts differently as text;
+- backfill --verify reports rows that disagree (count and sample keys).
+"""
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from conftest import assert_no_secret
+
+FILE = "0001_alter_n.yaml"
+ALTER = """
+description: n becomes a bigint
+operations:
+  - alter_column:
+      table: items
+      column: n
+      to: n_big
+      type: bigint
+      up: "n::bigint * 2 + 1"
+      down: "((n_big - 1) / 2)::integer"
+"""
+MARKER = "_migrate_1"
+KILLED = (-9, 137)
+
+# for the tables with other keys: a rename, title = label
+RENAME = """
+operations:
+  - rename_column:
+      table: {table}
+      from: label
+      to: title
+"""
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def make_items(db, n):
+    db.execute("CREATE TABLE items (id bigint PRIMARY KEY, n integer NOT NULL,"
+               " label text)")
+    db.execute("INSERT INTO items SELECT g, g %% 1000, 'v' || g"
+               " FROM generate_series(1, %d) g" % n)
+    db.execute("ANALYZE items")
+
+
+def expanded(project, n):
+    make_items(project.db, n)
+    project.write(FILE, ALTER)
+    project.ok("expand")
+    assert copied(project.db) == 0
+    return project
+
+
+def copied(db):
+    return db.query("SELECT count(*) FROM items WHERE %s <> 0" % MARKER)[0][0]
+
+
+def assert_all_copied(db, n):
+    """Every row copied once by the backfill, with the right value, and no
+    row of the old side touched."""
+    assert db.query("SELECT count(*) FROM items") == [(n,)]
+    bad = db.query(
+        "SELECT id, n, n_big, label, %s FROM items"
+        " WHERE n IS DISTINCT FROM (id %% 1000)::integer"
+        "    OR n_big IS DISTINCT FROM (id %% 1000) * 2 + 1"
+        "    OR label IS DISTINCT FROM 'v' || id"
+        "    OR %s <> 1"
+        " ORDER BY id LIMIT 10" % (MARKER, MARKER))
+    assert bad == [], "rows not (or wrongly) copied: %r" % bad
+
+
+def assert_verifies(project):
+    r = project.ok("backfill", "--verify")
+    assert "every row agrees" in r.out, r.describe()
+    doc = json.loads(project.ok("backfill", "--verify", "--json").out)
+    assert doc["mismatches"] == 0 and doc["sample_keys"] == [], doc
+
+
+def backfill_status(project):
+    return project.json("status")["migrations"][0]["backfill"]
+
+
+def progress(text):
+    """The --json progress lines in stderr text."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith('{"event":"backfill"'):
+            out.append(json.loads(line))
+    return out
+
+
+def int_key(k):
+    return None if k is None else int(k[0])
+
+
+def composite_key(k):
+    return None if k is None else (k[0], int(k[1]))
+
+
+class Watch:
+    """A running `migrate` (project.popen) whose stderr is read as it comes."""
+
+    def __init__(self, proc):
+        self.p = proc
+        self.lines = []
+        self.out = ""
+        self._mu = threading.Lock()
+        self._t_err = threading.Thread(target=self._read_err, daemon=True)
+        self._t_out = threading.Thread(target=self._read_out, daemon=True)
+        self._t_err.start()
+        self._t_out.start()
+
+    def _read_err(self):
+        for line in self.p.stderr:
+            with self._mu:
+                self.lines.append(line.rstrip("\n"))
+
+    def _read_out(self):
+        self.out = self.p.stdout.read()
+
+    @property
+    def err(self):
+        with self._mu:
+            return "\n".join(self.lines)
+
+    def progress(self):
+        return progress(self.err)
+
+    def wait_for(self, pred, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = pred()
+            if got:
+                return got
+            if self.p.poll() is not None:
+                time.sleep(0.2)     # let the readers drain
+                got = pred()
+                if got:
+                    return got
+                raise AssertionError("migrate ended (exit %r) before %s\n%s"
+                                     % (self.p.returncode, what, self.err))
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %s\n%s" % (what, self.err))
+
+    def line_where(self, pred):
+        for j in self.progress():
+            if pred(j):
+                return j
+        return None
+
+    def finish(self, timeout=60):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("migrate did not finish within %ss\n%s"
+                                 % (timeout, self.err))
+        self._t_err.join(10)
+        self._t_out.join(10)
+        assert_no_secret(self.out, self.err)
+        return self.p.returncode
+
+
+class RowLock(threading.Thread):
+    """An application transaction holding a row lock on items.id = key. It
+    lets go `hold` seconds after it sees migrate's backfill waiting for it
+    (so the wait is real, whatever the speed of the machine)."""
+
+    def __init__(self, db, key, hold):
+        super().__init__(daemon=True)
+        self.db = db
+        self.hold = hold
+        self.blocked = False
+        self.error = None
+        self.conn = db.connect(autocommit=False, application_name="app/locker")
+        self.conn.execute("SELECT id FROM items WHERE id = %s FOR UPDATE", (key,))
+        self.pid = self.conn.info.backend_pid
+        self.watcher = db.admin()
+
+    def run(self):
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not self.blocked:
+                self.blocked = self.watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'migrate/backfill'"
+                    "   AND %s = ANY (pg_blocking_pids(pid))",
+                    (self.pid,)).fetchone()[0] > 0
+                if not self.blocked:
+                    time.sleep(0.02)
+            if self.blocked:
+                time.sleep(self.hold)
+        except Exception as e:      # reported by the test
+            self.error = e
+        finally:
+            self.conn.rollback()
+            self.conn.close()
+
+
+def sessions_sleeping(db, n, seconds):
+    """n application sessions each running one pg_sleep(seconds)."""
+    conns = [db.connect(application_name="app/busy-%d" % i) for i in range(n)]
+    threads = [threading.Thread(target=c.execute, args=("SELECT pg_sleep(%s)" % seconds,),
+                                daemon=True) for c in conns]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def assert_disjoint(checkpoints, key=int_key):
+    """The parts' key ranges (last_key, upto_key] do not overlap, and each
+    part still to do has a non-empty range."""
+    ranges = []
+    for c in checkpoints:
+        hi = key(c["upto_key"])
+        lo = key(c["last_key"]) if c["last_key"] is not None else None
+        assert hi is not None, c
+        if not c["done"]:
+            assert lo is None or lo < hi, "empty or inverted part %r" % c
+        ranges.append((lo, hi, c))
+    ranges.sort(key=lambda r: r[1])
+    for (lo1, hi1, c1), (lo2, hi2, c2) in zip(ranges, ranges[1:]):
+        assert hi1 < hi2, "two parts end at the same key: %r %r" % (c1, c2)
+        assert lo2 is not None and lo2 >= hi1, \
+            "parts overlap: %r and %r" % (c1, c2)
+
+
+# --------------------------------------------------------------------------
+# 1. adaptive batch size
+
+
+def test_adaptive_batches_grow_and_shrink_after_a_slow_batch(project):
+    n, locked = 100000, 50000
+    p = expanded(project, n)
+    lock = RowLock(p.db, locked, hold=1.5)
+    lock.start()
+    r = p.run("backfill", "--json", "--target-batch-ms", "50", "--sleep", "300")
+    lock.join(70)
+    assert lock.error is None, lock.error
+    assert lock.blocked, "the backfill never waited for the locked row\n" + r.describe()
+    assert r.rc == 0, r.describe()
+    lines = progress(r.err)
+    assert lines and lines[-1]["done"] is True, r.describe()
+    assert lines[-1]["rows_done"] == n and lines[-1]["throttle"] is None, lines[-1]
+    assert all(j["workers"] == 1 for j in lines), lines
+    # the batch that waited for the lock is the first one past the locked
+    # key (batches go in key order): it took >= 1.5 s, so its line is shown
+    slow = next(i for i, j in enumerate(lines) if j["rows_done"] >= locked)
+    before, after = lines[:slow + 1], lines[slow + 1:]
+    assert lines[0]["batch_size"] == 1000, lines[0]      # the start size
+    grown = max(j["batch_size"] for j in before)
+    assert grown > 1000, "batches never grew: %r" % before
+    assert after, "no progress line after the slow batch: %r" % lines
+    assert min(j["batch_size"] for j in after) < lines[slow]["batch_size"], \
+        "no smaller batch after the slow one: %r" % lines
+    assert all(100 <= j["batch_size"] <= 200000 for j in lines), lines
+    assert_all_copied(p.db, n)
+    assert backfill_status(p)["rows_done"] == n
+    assert_verifies(p)
+
+
+def test_fixed_batch_size_is_exact_from_the_first_batch(project):
+    """--batch-size N: the first batch (no checkpoint yet, bound found by
+    reading keys) copies N rows, and every batch after it a key span of N."""
+    n = 20000
+    p = expanded(project, n)
+    r = p.run("backfill", "--batch-size", "1000", "--json", fault="backfill:1:1")
+    assert r.rc in KILLED, r.describe()
+    assert copied(p.db) == 1000, \
+        "the first batch of --batch-size 1000 copied %d rows" % copied(p.db)
+    assert p.db.query("SELECT max(id) FROM items WHERE %s <> 0" % MARKER) == [(1000,)]
+    cp = backfill_status(p)["checkpoints"]
+    assert len(cp) == 1 and cp[0]["last_key"] == ["1000"], cp
+    assert cp[0]["rows_done"] == 1000, cp
+    # resumed: three more batches, key spans of 1000 from the checkpoint
+    r = p.run("backfill", "--batch-size", "1000", "--json", fault="backfill:1:3")
+    assert r.rc in KILLED, r.describe()
+    assert p.db.query("SELECT count(*), max(id) FROM items WHERE %s <> 0" % MARKER) \
+        == [(4000, 4000)]
+    p.ok("backfill", "--batch-size", "1000")
+    assert_all_copied(p.db, n)
+
+
+def test_fixed_batch_size_composite_key(project):
+    """The same over a (text, integer) key: every batch is N rows."""
+    p = project
+    p.db.execute("""
+        CREATE TABLE events (region text, seq integer, label text NOT NULL,
+                             PRIMARY KEY (region, seq));
+        INSERT INTO events SELECT 'eu', g, 'eu/' || g FROM generate_series(1, 20000) g;
+        ANALYZE events;
+    """)
+    p.write("0001_rename_label.yaml", RENAME.format(table="events"))
+    p.ok("expand")
+    r = p.run("backfill", "--batch-size", "1000", fault="backfill:1:2")
+    assert r.rc in KILLED, r.describe()
+    assert p.db.query("SELECT count(*), max(seq) FROM events WHERE _migrate_1 <> 0") \
+        == [(2000, 2000)]
+    cp = backfill_status(p)["checkpoints"]
+    assert cp[0]["last_key"] == ["eu", "2000"] and cp[0]["rows_done"] == 2000, cp
+    p.ok("backfill", "--batch-size", "1000")
+    assert p.db.query("SELECT count(*) FROM events WHERE title IS DISTINCT FROM label"
+                      " OR _migrate_1 <> 1") == [(0,)]
+
+
+# --------------------------------------------------------------------------
+# 2. pause file
+
+
+def test_pause_file_pauses_and_resumes(project, tmp_path):
+    n = 20000
+    p = expanded(project, n)
+    pause = tmp_path / "pause-backfill"
+    w = Watch(p.popen("backfill", "--json", "--batch-size", "500", "--sleep", "100",
+                      "--pause-file", pause))
+    try:
+        # running; then the operator creates the file
+        w.wait_for(lambda: w.line_where(lambda j: j["rows_done"] > 0), "progress")
+        pause.write_text("")
+        paused = w.wait_for(lambda: w.line_where(
+            lambda j: (j["throttle"] or "").startswith("paused: pause file")),
+            "a paused progress line")
+        assert str(pause) in paused["throttle"], paused
+        assert paused["done"] is False, paused
+        held = copied(p.db)
+        assert 0 < held < n, held
+        time.sleep(2.5)          # paused: nothing moves
+        assert copied(p.db) == held
+        assert w.p.poll() is None, w.err
+        lines = [j for j in w.progress() if (j["throttle"] or "").startswith("paused")]
+        assert len(lines) >= 2, lines          # still telling, about every second
+        assert {j["rows_done"] for j in lines} == {held}, lines
+        pause.unlink()
+        rc = w.finish()
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 0, w.err
+    final = w.progress()[-1]
+    assert final["done"] is True and final["rows_done"] == n, final
+    assert final["throttle"] is None, final
+    assert_all_copied(p.db, n)
+    assert_verifies(p)
+
+
+# --------------------------------------------------------------------------
+# 3. SIGTERM, then a rerun
+
+
+def test_sigterm_checkpoints_then_rerun_finishes(project):
+    n = 100000
+    p = expanded(project, n)
+    w = Watch(p.popen("backfill", "--batch-size", "500", "--sleep", "20"))
+    try:
+        w.wait_for(lambda: copied(p.db) >= 5000, "5000 rows copied")
+        w.p.send_signal(signal.SIGTERM)
+        rc = w.finish()
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    m = re.search(r"stopped by signal after (\d+) rows: resumable from key \[\"(\d+)\"\]", w.err)
+    assert m, w.err
+    rows, key = int(m.group(1)), int(m.group(2))
+    done = copied(p.db)
+    # the batch running when the signal came finished and was checkpointed:
+    # exactly the rows up to the key are copied, none after it
+    assert rows == done and 5000 <= done < n, (rows, done)
+    assert p.db.query("SELECT count(*), max(id) FROM items WHERE %s <> 0" % MARKER) \
+        == [(done, key)]
+    st = backfill_status(p)
+    assert st["done"] is False and st["rows_done"] == done, st
+    assert st["tables"] == 1 and len(st["checkpoints"]) == 1, st
+    cp = st["checkpoints"][0]
+    assert cp["last_key"] == [str(key)] and cp["upto_key"] == [str(n)], cp
+    assert cp["rows_done"] == done and cp["done"] is False, cp
+    assert p.phases() == {1: "expanded"}
+
+    r = p.ok("backfill")
+    assert "resuming" in r.err, r.describe()
+    assert p.phases() == {1: "backfilled"}
+    st = backfill_status(p)
+    # each row counted once: the rerun copied exactly the rows left
+    assert st["done"] is True and st["rows_done"] == n, st
+    assert_all_copied(p.db, n)
+    assert_verifies(p)
+
+
+def test_stopped_backfill_is_not_reported_done(project):
+    """After SIGTERM the last --json progress line says the backfill is not
+    done (rows_done < total), like the exit status and the checkpoint."""
+    n = 100000
+    p = expanded(project, n)
+    w = Watch(p.popen("backfill", "--json", "--batch-size", "500", "--sleep", "20"))
+    try:
+        w.wait_for(lambda: copied(p.db) >= 5000, "5000 rows copied")
+        w.p.send_signal(signal.SIGTERM)
+        rc = w.finish()
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    assert backfill_status(p)["done"] is False
+    last = w.progress()[-1]
+    assert last["rows_done"] < last["total"], last
+    assert last["done"] is False, \
+        "a backfill stopped by a signal is reported done: %r" % last
+
+
+# --------------------------------------------------------------------------
+# 4. --jobs, kill -9, reruns with other --jobs
+
+
+def test_jobs_kill9_and_reruns_with_other_jobs(project):
+    n = 60000
+    p = expanded(project, n)
+    r = p.run("backfill", "--jobs", "3", "--batch-size", "1000", "--json",
+              fault="backfill:1:6")
+    assert r.rc in KILLED, r.describe()
+    assert any(j["workers"] == 3 for j in progress(r.err)), r.describe()
+    st = backfill_status(p)
+    cps = st["checkpoints"]
+    assert st["tables"] == 3 and len(cps) == 3, st
+    assert sorted(c["part"] for c in cps) == [0, 1, 2], cps
+    assert_disjoint(cps)
+    assert max(int_key(c["upto_key"]) for c in cps) == n, cps
+    assert sum(c["rows_done"] for c in cps) >= 6000, cps
+    # batches of other workers may have committed after the last
+    # checkpoint: the table has at least what the checkpoints say
+    assert copied(p.db) >= sum(c["rows_done"] for c in cps)
+    assert copied(p.db) < n
+    for c in cps:
+        # a part's rows_done are rows of its own range
+        lo = int_key(c["last_key"])
+        assert lo is None or p.db.query(
+            "SELECT count(*) FROM items WHERE id <= %d AND %s <> 0" % (lo, MARKER)
+        )[0][0] >= c["rows_done"], c
+
+    # more jobs than parts left: the largest part is split
+    r = p.run("backfill", "--jobs", "4", "--batch-size", "1000", "--json",
+              fault="backfill:1:5")
+    assert r.rc in KILLED, r.describe()
+    assert any(j["workers"] == 4 for j in progress(r.err)), r.describe()
+    st = backfill_status(p)
+    cps = st["checkpoints"]
+    assert st["tables"] == 4 and sorted(c["part"] for c in cps) == [0, 1, 2, 3], cps
+    assert_disjoint(cps)
+
+    # fewer jobs than parts: no split, the parts are shared out; SIGTERM:
+    # both workers finish their batch and checkpoint it
+    db_before = copied(p.db)
+    cp_before = sum(c["rows_done"] for c in cps)
+    w = Watch(p.popen("backfill", "--jobs", "2", "--batch-size", "1000", "--json",
+                      "--sleep", "100"))
+    try:
+        w.wait_for(lambda: copied(p.db) >= db_before + 4000, "4000 more rows")
+        w.p.send_signal(signal.SIGTERM)
+        rc = w.finish()
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    assert "stopped by signal" in w.err and "resumable from key" in w.err, w.err
+    assert re.search(r"\(part \d\)", w.err), w.err
+    assert any(j["workers"] == 2 for j in w.progress()), w.err
+    st = backfill_status(p)
+    assert st["tables"] == 4 and st["done"] is False, st
+    assert_disjoint(st["checkpoints"])
+    # every batch that committed was checkpointed
+    assert sum(c["rows_done"] for c in st["checkpoints"]) - cp_before \
+        == copied(p.db) - db_before
+    assert copied(p.db) < n
+
+    r = p.ok("backfill", "--jobs", "1", "--json")
+    final = progress(r.err)[-1]
+    assert final["done"] is True and final["workers"] == 1, final
+    st = backfill_status(p)
+    assert st["done"] is True and all(c["done"] for c in st["checkpoints"]), st
+    assert st["tables"] == 4, st
+    assert_all_copied(p.db, n)
+    assert_verifies(p)
+
+
+# --------------------------------------------------------------------------
+# 5. a row locked by the application
+
+
+def test_locked_row_delays_but_is_not_skipped(project):
+    n, locked = 20000, 12345
+    p = expanded(project, n)
+    lock = RowLock(p.db, locked, hold=2.5)
+    lock.start()
+    r = p.run("backfill", "--batch-size", "1000")
+    lock.join(70)
+    assert lock.error is None, lock.error
+    assert lock.blocked, "the backfill never waited for the locked row\n" + r.describe()
+    assert r.rc == 0, r.describe()
+    assert re.search(r'rows of "public"\."items" are locked by another transaction: waiting',
+                     r.err), r.describe()
+    assert p.db.query("SELECT n_big, %s FROM items WHERE id = %%s" % MARKER, (locked,)) \
+        == [((locked % 1000) * 2 + 1, 1)]
+    assert_all_copied(p.db, n)
+    assert backfill_status(p)["rows_done"] == n
+    assert_verifies(p)
+
+
+# --------------------------------------------------------------------------
+# 6. replication lag
+
+
+def paused_then_terminated(project, env, args, expect):
+    w = Watch(project.popen("backfill", "--json", *args, env=env))
+    try:
+        line = w.wait_for(lambda: w.line_where(
+            lambda j: (j["throttle"] or "").startswith("paused")), "a paused line")
+        assert expect in line["throttle"], line
+        time.sleep(1.2)
+        assert w.p.poll() is None, w.err
+        w.p.send_signal(signal.SIGTERM)
+        rc = w.finish()
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    assert "stopped by signal" in w.err and "resumable from key" in w.err, w.err
+    lines = w.progress()
+    assert all((j["throttle"] or "").startswith("paused") for j in lines[:-1]), w.err
+    assert len({j["rows_done"] for j in lines}) == 1, lines     # nothing copied
+    return w
+
+
+def test_max_lag_pauses_and_fails_closed(project):
+    n = 20000
+    p = expanded(project, n)
+    # without --max-lag the lag is never looked at
+    r = p.run("backfill", "--json", "--batch-size", "1000",
+              env={"MIGRATE_TEST_LAG_MS": "5000"}, fault="backfill:1:3")
+    assert r.rc in KILLED, r.describe()
+    assert "paused" not in r.err, r.describe()
+    done = copied(p.db)
+    assert 3000 <= done < n, done
+
+    # lag over the limit: paused before the next batch
+    paused_then_terminated(p, {"MIGRATE_TEST_LAG_MS": "5000"},
+                           ["--max-lag", "1000", "--batch-size", "1000"],
+                           "paused: replication lag 5000 ms > --max-lag 1000 ms")
+    assert copied(p.db) == done
+    # a lag that cannot be read: paused too (fail closed)
+    w = paused_then_terminated(p, {"MIGRATE_TEST_LAG_MS": "unknown"},
+                               ["--max-lag", "1000", "--batch-size", "1000"],
+                               "paused: replication lag cannot be read")
+    assert "--max-lag is set" in w.err, w.err
+    assert copied(p.db) == done
+    # a lag under the limit: goes on
+    r = p.run("backfill", "--json", "--max-lag", "1000", "--batch-size", "1000",
+              env={"MIGRATE_TEST_LAG_MS": "200"}, fault="backfill:1:2")
+    assert r.rc in KILLED and "paused" not in r.err, r.describe()
+    assert copied(p.db) == done + 2000
+    # the real server (no standby): lag 0, finishes
+    r = p.ok("backfill", "--json", "--max-lag", "1000")
+    assert "paused" not in r.err, r.describe()
+    assert progress(r.err)[-1]["done"] is True
+    assert_all_copied(p.db, n)
+    assert_verifies(p)
+
+
+# --------------------------------------------------------------------------
+# 7. server load
+
+
+def test_max_load_pauses_while_sessions_are_active(project):
+    n = 20000
+    p = expanded(project, n)
+    busy = sessions_sleeping(p.db, 3, 3)
+    deadline = time.monotonic() + 10
+    while p.db.query("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                     " AND application_name LIKE 'app/busy-%'")[0][0] < 3:
+        assert time.monotonic() < deadline, "the busy sessions did not start"
+        time.sleep(0.02)
+    r = p.run("backfill", "--max-load", "1", "--json", "--jobs", "2")
+    for t in busy:
+        t.join(10)
+    assert r.rc == 0, r.describe()
+    lines = progress(r.err)
+    paused = [j for j in lines if j["throttle"]]
+    assert paused, r.describe()
+    m = re.fullmatch(r"paused: (\d+) active sessions > --max-load 1", paused[0]["throttle"])
+    assert m and int(m.group(1)) >= 3, paused[0]
+    assert paused[0]["rows_done"] == 0, paused[0]
+    assert lines[-1]["done"] is True and lines[-1]["throttle"] is None, lines[-1]
+    assert_all_copied(p.db, n)
+    assert_verifies(p)
+
+
+def test_max_load_counts_sessions_of_other_roles(project):
+    """Sessions of another role (here the superuser) are sessions of the
+    database too: pg_stat_activity hides their state from migrate's role,
+    which must not read as "idle" (fail closed, as for --max-lag)."""
+    n = 20000
+    p = expanded(project, n)
+    started = threading.Barrier(4)
+
+    def busy():
+        with p.db.server.admin(p.db.name) as c:
+            started.wait(10)
+            c.execute("SELECT pg_sleep(3)")
+
+    threads = [threading.Thread(target=busy, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    started.wait(10)
+    time.sleep(0.3)
+    r = p.run("backfill", "--max-load", "1", "--json")
+    for t in threads:
+        t.join(10)
+    assert r.rc == 0, r.describe()
+    lines = progress(r.err)
+    paused = [j for j in lines if (j["throttle"] or "").startswith("paused")]
+    assert paused, "3 active sessions of another role did not pause --max-load 1\n" \
+        + r.describe()
+    assert paused[0]["rows_done"] == 0, paused[0]
+    assert lines[-1]["done"] is True
+    assert_all_copied(p.db, n)
+
+
+# --------------------------------------------------------------------------
+# 8. bad option values
+
+
+def test_bad_option_values_are_usage_errors(project):
+    p = expanded(project, 20000)
+    for args, word in ((["--batch-size", "0"], "--batch-size"),
+                       (["--jobs", "0"], "--jobs"),
+                       (["--jobs", "65"], "--jobs"),
+                       (["--target-batch-ms", "5"], "--target-batch-ms"),
+                       (["--batch-size", "-5"], "--batch-size"),
+                       (["--max-lag", "soon"], "--max-lag")):
+        r = p.expect(2, "backfill", *args)
+        assert word in r.err, r.describe()
+    assert copied(p.db) == 0
+    assert p.phases() == {1: "expanded"}
+    st = backfill_status(p)
+    assert st is None or (st["rows_done"] == 0 and not st["checkpoints"]), st
+    # the smallest accepted values work
+    r = p.run("backfill", "--batch-size", "1", "--target-batch-ms", "10",
+              fault="backfill:1:2")
+    assert r.rc in KILLED and copied(p.db) == 2, r.describe()
+
+
+# --------------------------------------------------------------------------
+# 9. non-integer keys: bounds and splits by sampling
+
+
+def test_composite_key_with_jobs(project):
+    p = project
+    p.db.execute("""
+        CREATE TABLE events (region text, seq integer, label text NOT NULL,
+                             PRIMARY KEY (region, seq));
+        INSERT INTO events SELECT r, g, r || '/' || g
+          FROM unnest(ARRAY['ap', 'eu', 'us']) r, generate_series(1, 10000) g;
+        ANALYZE events;
+    """)
+    p.write("0001_rename_label.yaml", RENAME.format(table="events"))
+    p.ok("expand")
+    r = p.run("backfill", "--jobs", "2", "--batch-size", "500", "--json",
+              fault="backfill:1:6")
+    assert r.rc in KILLED, r.describe()
+    st = backfill_status(p)
+    cps = st["checkpoints"]
+    assert st["tables"] == 2 and sorted(c["part"] for c in cps) == [0, 1], st
+    assert_disjoint(cps, key=composite_key)
+    assert max(composite_key(c["upto_key"]) for c in cps) == ("us", 10000), cps
+    done = p.db.query("SELECT count(*) FROM events WHERE _migrate_1 <> 0")[0][0]
+    assert 3000 <= done < 30000, done
+    r = p.ok("backfill", "--jobs", "2", "--json")
+    assert progress(r.err)[-1]["done"] is True
+    assert p.db.query("SELECT count(*) FROM events WHERE title IS DISTINCT FROM label"
+                      " OR _migrate_1 <> 1 OR label <> region || '/' || seq") == [(0,)]
+    assert p.db.query("SELECT count(*) FROM events") == [(30000,)]
+    r = p.ok("backfill", "--verify")
+    assert "every row agrees" in r.out, r.describe()
+
+
+def test_composite_key_split_in_three_is_ordered(project):
+    """Three parts over a (text, integer) key whose integer part sorts
+    differently as text (1000000+i < 200000+i < 30000+i as text): the
+    bounds must come from the sample in key order, so the parts are ordered
+    and disjoint."""
+    p = project
+    p.db.execute("""
+        CREATE TABLE events (region text, seq integer, label text NOT NULL,
+                             PRIMARY KEY (region, seq));
+        INSERT INTO events SELECT 'eu', s, 'eu/' || s FROM (
+            SELECT 1000000 + g AS s FROM generate_series(1, 12000) g
+            UNION ALL SELECT 200000 + g FROM generate_series(1, 12000) g
+            UNION ALL SELECT 30000 + g FROM generate_series(1, 6000) g) x;
+        ANALYZE events;
+    """)
+    p.write("0001_rename_label.yaml", RENAME.format(table="events"))
+    p.ok("expand")
+    r = p.run("backfill", "--jobs", "3", "--batch-size", "500", "--json",
+              fault="backfill:1:1")
+    assert r.rc in KILLED, r.describe()
+    cps = backfill_status(p)["checkpoints"]
+    assert len(cps) == 3, cps
+    assert max(composite_key(c["upto_key"]) for c in cps) == ("eu", 1012000), cps
+    assert_disjoint(cps, key=composite_key)
+    p.ok("backfill", "--jobs", "3")
+    assert p.db.query("SELECT count(*) FROM events WHERE title IS DISTINCT FROM label"
+                      " OR _migrate_1 <> 1") == [(0,)]
+
+
+def test_text_key_with_jobs(project):
+    p = project
+    p.db.execute("""
+        CREATE TABLE docs (code text PRIMARY KEY, label text);
+        INSERT INTO docs SELECT md5(g::text), 'doc ' || g FROM generate_series(1, 20000) g;
+        ANALYZE docs;
+    """)
+    p.write("0001_rename_label.yaml", RENAME.format(table="docs"))
+    p.ok("expand")
+    r = p.run("backfill", "--jobs", "2", "--batch-size", "700", "--json",
+              fault="backfill:1:4")
+    assert r.rc in KILLED, r.describe()
+    cps = backfill_status(p)["checkpoints"]
+    assert len(cps) == 2, cps
+    assert_disjoint(cps, key=lambda k: None if k is None else k[0])
+    assert p.db.query("SELECT count(*) FROM docs WHERE _migrate_1 <> 0")[0][0] >= 2800
+    p.ok("backfill", "--jobs", "2")
+    assert p.db.query("SELECT count(*) FROM docs WHERE title IS DISTINCT FROM label"
+                      " OR _migrate_1 <> 1") == [(0,)]
+    st = backfill_status(p)
+    # a batch that committed just before the kill -9, not checkpointed, is
+    # not counted again by the rerun (its rows are no longer at marker 0)
+    assert st["done"] is True and 20000 - 2 * 700 <= st["rows_done"] <= 20000, st
+    r = p.ok("backfill", "--verify")
+    assert "every row agrees" in r.out, r.describe()
+
+
+# --------------------------------------------------------------------------
+# 10. verify reports mismatches
+
+
+def test_verify_reports_mismatches(project):
+    n = 25000          # more than one verification batch (20000 rows)
+    p = expanded(project, n)
+    p.ok("backfill")
+    assert_verifies(p)
+    with p.db.admin() as c:
+        c.execute("SET session_replication_role = replica")   # no triggers
+        c.execute("UPDATE items SET n_big = -1 WHERE id IN (777, 24000)")
+    r = p.expect(1, "backfill", "--verify")
+    assert "2 row(s) disagree" in r.out, r.describe()
+    assert '"public"."items" (777)' in r.out and '"public"."items" (24000)' in r.out, \
+        r.describe()
+    r = p.expect(1, "backfill", "--verify", "--json")
+    doc = json.loads(r.out)
+    assert doc["command"] == "backfill --verify", doc
+    assert doc["migration"] == {"id": 1, "name": "0001_alter_n"}, doc
+    assert doc["mismatches"] == 2, doc
+    assert sorted(doc["sample_keys"]) == ['"public"."items" (24000)',
+                                          '"public"."items" (777)'], doc
+    # verify changes nothing
+    assert p.db.query("SELECT count(*) FROM items WHERE n_big = -1") == [(2,)]
+    # an application write through the trigger puts them right
+    p.db.execute("UPDATE items SET n_big = n * 2 + 1 WHERE id IN (777, 24000)")
+    assert_verifies(p)
+    assert p.db.query("SELECT count(*) FROM items WHERE n_big <> n * 2 + 1") == [(0,)]
