@@ -2834,7 +2834,7 @@ static int batch_upper_key(struct pgdrv_conn *pc, const struct mg_backfill_spec 
 	*out = NULL;
 	mg_buf_adds(&sql, "SELECT ");
 	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, "%s%s::text", k ? ", " : "", s->key_columns[k]);
+		mg_buf_addf(&sql, "%s%s::text AS _mg_k%zu", k ? ", " : "", s->key_columns[k], k);
 	mg_buf_addf(&sql, " FROM %s", s->table);
 	key_range(&sql, s, after_key, upto_key);
 	mg_buf_adds(&sql, " ORDER BY ");
@@ -3007,7 +3007,7 @@ static int pgdrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec
 	mg_buf_reset(&sql);
 	mg_buf_adds(&sql, "SELECT ");
 	for (size_t k = 0; k < s->n_keys; k++)
-		mg_buf_addf(&sql, "%s%s::text", k ? ", " : "", s->key_columns[k]);
+		mg_buf_addf(&sql, "%s%s::text AS _mg_k%zu", k ? ", " : "", s->key_columns[k], k);
 	mg_buf_addf(&sql, " FROM %s TABLESAMPLE SYSTEM (%.6f)", s->table, pct);
 	key_range(&sql, s, after_key, upto_key);
 	mg_buf_adds(&sql, " ORDER BY ");
@@ -3106,7 +3106,7 @@ static int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, struct mg_err 
 	char *v = NULL;
 	int rc = query_scalar(downcast(c),
 		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-		"AND pid <> pg_backend_pid() AND state = 'active' "
+		"AND pid <> pg_backend_pid() AND (state = 'active' OR state IS NULL) "
 		"AND application_name NOT LIKE 'migrate/%'", &v, err);
 
 	*out = v ? strtoll(v, NULL, 10) : 0;

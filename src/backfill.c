@@ -323,7 +323,7 @@ static void progress_line(struct table_run *r, int final)
 			"rows_done", (json_int_t)r->rows_done, "total", (json_int_t)total,
 			"rate", (int)rate, "eta_s", (int)eta, "batch_size", r->size_shown,
 			"throttle", r->throttle[0] ? json_string(r->throttle) : json_null(),
-			"done", final);
+			"done", final && !parts_left(r));
 
 		json_object_set_new(j, "workers", json_integer(r->workers));
 		json_dumpf(j, stderr, JSON_COMPACT | JSON_PRESERVE_ORDER);
