@@ -2813,7 +2813,7 @@ static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
 		snprintf(state, sizeof(state), "%s", sqlstate(res));
 		set_result_error(err, res, pc, "backfill batch");
 		PQclear(res);
-		if (!is_lock_timeout(state) || attempt >= 30)
+		if (!is_lock_timeout(state) || attempt >= 30 || mg_stop_requested)
 			return NULL;
 		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
 			s->table, attempt + 1);

@@ -21,11 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_requested;
-
 static void on_signal(int sig)
 {
-	stop_requested = sig;
+	mg_stop_requested = sig;
 }
 
 void mg_backfill_install_signals(void)
@@ -406,9 +404,20 @@ static void wait_for_throttles(struct table_run *r, struct mg_conn *c)
 		if (paused)
 			progress_line(r, 0);
 		pthread_mutex_unlock(&r->mu);
-		if (!paused || stop_requested || r->failed)
+		if (!paused || mg_stop_requested || r->failed)
 			return;
 		mg_sleep_ms(250);
+	}
+}
+
+/* Sleep ms, in slices, until done or a stop is asked for. */
+static void sleep_unless_stopped(int64_t ms)
+{
+	while (ms > 0 && !mg_stop_requested) {
+		int64_t slice = ms < 200 ? ms : 200;
+
+		mg_sleep_ms(slice);
+		ms -= slice;
 	}
 }
 
@@ -418,7 +427,7 @@ static void pace(struct table_run *r)
 	int64_t due = 0, spent;
 
 	if (r->o->sleep_ms > 0)
-		mg_sleep_ms(r->o->sleep_ms);
+		sleep_unless_stopped(r->o->sleep_ms);
 	if (r->o->max_rows_per_sec <= 0)
 		return;
 	pthread_mutex_lock(&r->mu);
@@ -429,7 +438,7 @@ static void pace(struct table_run *r)
 			 r->o->max_rows_per_sec);
 	pthread_mutex_unlock(&r->mu);
 	if (due > spent)
-		mg_sleep_ms(due - spent);
+		sleep_unless_stopped(due - spent);
 }
 
 /* ---- workers ------------------------------------------------------------------------------ */
@@ -492,11 +501,13 @@ static int run_part(struct table_run *r, struct mg_conn *c, struct part *p, int 
 		int64_t t0, ms;
 
 		wait_for_throttles(r, c);
-		if (stop_requested || r->failed)
+		if (mg_stop_requested || r->failed)
 			return 0;
 		t0 = mg_now_ms();
 		if (c->drv->backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0)
-			return -1;
+			/* stopped while waiting for rows locked by the
+			 * application: the batch did not commit */
+			return mg_stop_requested ? 0 : -1;
 		ms = mg_now_ms() - t0;
 		if (record_batch(r, p, &b, *size, err) < 0) {
 			mg_batch_result_release(&b, r->s->n_keys);
@@ -528,7 +539,7 @@ static void *worker_main(void *arg)
 		fail(r, &err);
 		return NULL;
 	}
-	while (!stop_requested && !r->failed && (p = take_part(r)))
+	while (!mg_stop_requested && !r->failed && (p = take_part(r)))
 		if (run_part(r, w->c, p, &size, &err) < 0) {
 			fail(r, &err);
 			break;

@@ -369,7 +369,7 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 	if (o->jobs < 1 || o->jobs > 64)
 		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--jobs': expected 1 to 64", o->jobs);
 	if (o->target_batch_ms == UNSET_INT)
-		o->target_batch_ms = 100;
+		o->target_batch_ms = 20;
 	if (o->target_batch_ms < 10)
 		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--target-batch-ms': expected at least 10", o->target_batch_ms);
 	if (o->max_lag_ms == UNSET_INT)

@@ -431,6 +431,8 @@ char *mg_glob_to_like(const char *glob)
 	return mg_buf_detach(&b);
 }
 
+volatile sig_atomic_t mg_stop_requested;
+
 void mg_sleep_ms(int64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 /* ---- errors ------------------------------------------------------------ */
@@ -125,6 +126,11 @@ void mg_iso_time(char out[32]);
  * pattern with backslash as the escape character. malloc'd. */
 char *mg_glob_to_like(const char *glob);
 void mg_sleep_ms(int64_t ms);
+
+/* Set (to the signal number) by the SIGINT/SIGTERM handler of a long
+ * command such as backfill: loops that wait (row locks, throttles) give up
+ * early so the command can checkpoint and exit. */
+extern volatile sig_atomic_t mg_stop_requested;
 
 /* Parse a non-negative decimal integer; 0 or -1. */
 int mg_parse_long(const char *s, long *out);

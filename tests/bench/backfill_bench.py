@@ -62,6 +62,7 @@ class Server:
             c.execute("ALTER SYSTEM SET synchronous_commit = on")
             c.execute("ALTER SYSTEM SET full_page_writes = on")
             c.execute("ALTER SYSTEM SET max_wal_size = '4GB'")
+            c.execute("ALTER SYSTEM SET min_wal_size = '2GB'")
             c.execute("SELECT pg_reload_conf()")
 
     def admin(self, db="postgres"):

@@ -535,6 +535,38 @@ def test_locked_row_delays_but_is_not_skipped(project):
     assert_verifies(p)
 
 
+def test_sigterm_while_waiting_for_a_locked_row(project):
+    """A stop asked for while the batch waits for an application's row lock
+    does not sit out the retries: it exits within one lock timeout, the
+    waiting batch rolled back, and a rerun copies everything."""
+    n, locked = 20000, 5500
+    p = expanded(project, n)
+    lock = RowLock(p.db, locked, hold=30)
+    lock.start()
+    w = Watch(p.popen("backfill", "--batch-size", "1000"))
+    try:
+        w.wait_for(lambda: "are locked by another transaction: waiting" in w.err,
+                   "the backfill waiting for the locked row")
+        t0 = time.monotonic()
+        w.p.send_signal(signal.SIGTERM)
+        rc = w.finish(timeout=20)
+        took = time.monotonic() - t0
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    assert took < 10, "SIGTERM took %.1f s while a row was locked" % took
+    assert "stopped by signal" in w.err and 'resumable from key ["5000"]' in w.err, w.err
+    assert copied(p.db) == 5000         # the waiting batch did not commit
+    assert lock.is_alive()              # the application's lock was never broken
+    lock.conn.cancel()
+    lock.hold = 0
+    lock.join(40)
+    p.ok("backfill")
+    assert_all_copied(p.db, n)
+    assert_verifies(p)
+
+
 # --------------------------------------------------------------------------
 # 6. replication lag
 
