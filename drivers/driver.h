@@ -101,6 +101,9 @@ struct mg_batch_result {
 	int64_t scanned;	/* rows in the key range of the batch */
 	char **last_key;	/* NULL when the range after after_key is empty */
 	int done;		/* no rows left up to upto_key */
+	int64_t retry_ms;	/* spent in tries that timed out on locked rows
+				 * and in the backoff between them: not batch
+				 * cost for the adaptive size */
 };
 void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys);
 
@@ -206,13 +209,16 @@ struct mg_driver {
 	int (*analyze)(struct mg_conn *c, const char *table, struct mg_err *err);
 
 	/* optional: may be NULL */
-	/* Replication lag of the slowest replica in ms (0 without replicas);
-	 * -1 with err when it cannot be read. */
+	/* Replication lag of the slowest replica in ms (0 without replicas;
+	 * clients that never replay, such as pg_receivewal, are not
+	 * replicas); -1 with err when it cannot be read. */
 	int (*replication_lag_ms)(struct mg_conn *c, int64_t *out,
 				  struct mg_err *err);
 	/* Sessions of the target database running a statement now, not
-	 * counting migrate's own. */
-	int (*active_sessions)(struct mg_conn *c, int64_t *out, struct mg_err *err);
+	 * counting migrate's own. Sessions whose state this role cannot see
+	 * count as active (fail closed); *hidden says how many of them. */
+	int (*active_sessions)(struct mg_conn *c, int64_t *out, int64_t *hidden,
+			       struct mg_err *err);
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
 			      int64_t *out, struct mg_err *err);
 };

@@ -2601,6 +2601,31 @@ static int index_state(struct pgdrv_conn *pc, const char *obj, struct mg_err *er
 	return rc;
 }
 
+/* VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: the application's
+ * reads and writes never wait for it, but it waits for autovacuum, which
+ * PostgreSQL cancels only for a waiter that has waited deadlock_timeout.
+ * After a large backfill autovacuum is likely on the table, so this step
+ * waits longer than that; a shorter lock_timeout would give up every try. */
+static int waits_only_for_maintenance(const struct mg_step *s)
+{
+	return !strncmp(s->sql, "ALTER TABLE ", 12) && strstr(s->sql, " VALIDATE CONSTRAINT ") &&
+	       !strchr(s->sql, ';');
+}
+
+static int maintenance_lock_timeout_ms(struct pgdrv_conn *pc)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	char *v = NULL;
+	long dl = 1000;
+
+	if (query_scalar(pc, "SELECT setting FROM pg_settings WHERE name = 'deadlock_timeout'",
+			 &v, &ignored) == 0 && v)
+		dl = strtol(v, NULL, 10);
+	free(v);
+	dl += 1000;
+	return pc->opts.lock_timeout_ms > dl ? pc->opts.lock_timeout_ms : (int)dl;
+}
+
 static int run_notx_once(struct pgdrv_conn *pc, const struct mg_step *s,
 			 const struct mg_history_write *w, char state[6],
 			 struct mg_err *err)
@@ -2615,7 +2640,8 @@ static int run_notx_once(struct pgdrv_conn *pc, const struct mg_step *s,
 	else
 		snprintf(settings, sizeof(settings),
 			 "SET lock_timeout = %d; SET statement_timeout = 0",
-			 pc->opts.lock_timeout_ms);
+			 waits_only_for_maintenance(s) ? maintenance_lock_timeout_ms(pc)
+						       : pc->opts.lock_timeout_ms);
 	if (exec_state(pc, settings, state, err) < 0)
 		return -1;
 	return exec_state(pc, s->sql, state, err);
@@ -2801,15 +2827,20 @@ static void key_range(struct mg_buf *b, const struct mg_backfill_spec *s,
 /* Run sql, waiting for application row locks (lock_timeout 2s per try)
  * and retrying: a locked row delays the batch, it is never skipped. */
 static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
-				       const struct mg_backfill_spec *s,
-				       ExecStatusType want, struct mg_err *err)
+				       const struct mg_backfill_spec *s, ExecStatusType want,
+				       int64_t *retry_ms, struct mg_err *err)
 {
+	int64_t start = mg_now_ms();
+
 	for (int attempt = 0;; attempt++) {
+		int64_t t0 = mg_now_ms();
 		PGresult *res = PQexec(pc->pg, sql);
 		char state[6] = "";
 
-		if (PQresultStatus(res) == want)
+		if (PQresultStatus(res) == want) {
+			*retry_ms = t0 - start;
 			return res;
+		}
 		snprintf(state, sizeof(state), "%s", sqlstate(res));
 		set_result_error(err, res, pc, "backfill batch");
 		PQclear(res);
@@ -2910,7 +2941,7 @@ static int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec
 	mg_buf_addf(&sql, "UPDATE %s SET %s, %s = 1", s->table, s->set_clause, s->marker);
 	key_range(&sql, s, after_key, hi ? hi : upto_key);
 	mg_buf_addf(&sql, " AND %s = 0", s->marker);
-	res = exec_waiting_for_rows(pc, sql.buf, s, PGRES_COMMAND_OK, err);
+	res = exec_waiting_for_rows(pc, sql.buf, s, PGRES_COMMAND_OK, &out->retry_ms, err);
 	mg_buf_release(&sql);
 	if (!res) {
 		if (hi)
@@ -3079,14 +3110,18 @@ static int pgdrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *
 
 /* Lag of the slowest replica: replay_lag, or 0 for one that has replayed
  * everything (PostgreSQL shows NULL lag for an idle, caught-up standby).
- * Rows whose positions are hidden (no pg_monitor) make it unknown. */
+ * Rows whose positions are hidden (no pg_monitor: sent_lsn is NULL too)
+ * make it unknown; a client that receives WAL but never replays it
+ * (pg_receivewal, pg_basebackup's stream: replay_lsn NULL, sent_lsn set)
+ * is not a replica the application reads from. */
 static int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
 {
 	struct pgdrv_conn *pc = downcast(c);
 	PGresult *res = query_pc(pc,
-		"SELECT count(*) FILTER (WHERE replay_lsn IS NULL), "
+		"SELECT count(*) FILTER (WHERE sent_lsn IS NULL), "
 		"coalesce(max(CASE WHEN replay_lsn >= sent_lsn AND replay_lag IS NULL THEN 0 "
-		"ELSE (extract(epoch FROM coalesce(replay_lag, now() - reply_time)) * 1000)::bigint END), 0) "
+		"ELSE (extract(epoch FROM coalesce(replay_lag, now() - reply_time)) * 1000)::bigint END) "
+		"FILTER (WHERE replay_lsn IS NOT NULL), 0) "
 		"FROM pg_stat_replication", err);
 
 	if (!res)
@@ -3101,17 +3136,26 @@ static int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_e
 	return 0;
 }
 
-static int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, struct mg_err *err)
+/* Client sessions of this database running a statement, migrate's own
+ * excepted; rows of other roles that this role may not see (state and
+ * backend_type NULL without pg_read_all_stats) count as active. */
+static int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
+				 struct mg_err *err)
 {
-	char *v = NULL;
-	int rc = query_scalar(downcast(c),
-		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-		"AND pid <> pg_backend_pid() AND (state = 'active' OR state IS NULL) "
-		"AND application_name NOT LIKE 'migrate/%'", &v, err);
+	PGresult *res = query_pc(downcast(c),
+		"SELECT count(*) FILTER (WHERE backend_type IS NULL OR state = 'active'), "
+		"count(*) FILTER (WHERE backend_type IS NULL) "
+		"FROM pg_stat_activity WHERE datname = current_database() "
+		"AND pid <> pg_backend_pid() AND coalesce(backend_type, '') IN ('', 'client backend') "
+		"AND application_name NOT LIKE 'migrate/%'", err);
 
-	*out = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
-	return rc;
+	*out = *hidden = 0;
+	if (!res)
+		return -1;
+	*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*hidden = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 static int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)

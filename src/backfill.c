@@ -371,10 +371,18 @@ static void check_server(struct table_run *r, struct mg_conn *c)
 				 o->max_lag_ms);
 	}
 	if (!r->throttle[0] && o->max_load > 0) {
-		if (!c->drv->active_sessions || c->drv->active_sessions(c, &v, &e) < 0)
+		int64_t hidden = 0;
+
+		if (!c->drv->active_sessions || c->drv->active_sessions(c, &v, &hidden, &e) < 0)
 			snprintf(r->throttle, sizeof(r->throttle),
 				 "paused: server load cannot be read (%.300s), --max-load is set",
 				 e.msg[0] ? e.msg : "not supported by the driver");
+		else if (v > o->max_load && hidden > 0)
+			snprintf(r->throttle, sizeof(r->throttle),
+				 "paused: %lld active sessions > --max-load %d (%lld of them are "
+				 "other roles' sessions whose state this role cannot see, counted "
+				 "as active: see docs/grants.md)", (long long)v, o->max_load,
+				 (long long)hidden);
 		else if (v > o->max_load)
 			snprintf(r->throttle, sizeof(r->throttle),
 				 "paused: %lld active sessions > --max-load %d", (long long)v, o->max_load);
@@ -508,7 +516,7 @@ static int run_part(struct table_run *r, struct mg_conn *c, struct part *p, int 
 			/* stopped while waiting for rows locked by the
 			 * application: the batch did not commit */
 			return mg_stop_requested ? 0 : -1;
-		ms = mg_now_ms() - t0;
+		ms = mg_now_ms() - t0 - b.retry_ms;
 		if (record_batch(r, p, &b, *size, err) < 0) {
 			mg_batch_result_release(&b, r->s->n_keys);
 			return -1;

@@ -10,7 +10,8 @@
 
 struct progress_sum {
 	int64_t rows_done, estimate;
-	int tables, tables_done;	/* checkpoints (parts) and those done */
+	int tables;			/* tables with a checkpoint */
+	int n_parts, parts_done;	/* checkpoints (parts) and those done */
 	int any;
 	char resume[256];		/* where an unfinished part resumes */
 	json_t *parts;			/* [{table, part, last_key, upto_key, rows_done, done}] */
@@ -38,8 +39,9 @@ static int backfill_progress(struct mg_ctx *ctx, const struct mg_view *v,
 		p->any = 1;
 		p->rows_done += cps[i].rows_done;
 		p->estimate += cps[i].estimate > cps[i].rows_done ? cps[i].estimate : cps[i].rows_done;
-		p->tables++;
-		p->tables_done += cps[i].done;
+		p->tables += !i || strcmp(cps[i].table_name, cps[i - 1].table_name) != 0;
+		p->n_parts++;
+		p->parts_done += cps[i].done;
 	}
 	mg_state_checkpoint_list_free(cps, n);
 	return 0;
@@ -142,7 +144,7 @@ static int status_json(struct mg_ctx *ctx, struct mg_err *err)
 		if (p.any)
 			json_object_set_new(m, "backfill", json_pack("{s:I, s:I, s:b, s:i, s:O}",
 				"rows_done", (json_int_t)p.rows_done, "estimate", (json_int_t)p.estimate,
-				"done", p.tables_done == p.tables, "tables", p.tables,
+				"done", p.parts_done == p.n_parts, "tables", p.tables,
 				"checkpoints", p.parts));
 		else
 			json_object_set_new(m, "backfill", json_null());
@@ -205,14 +207,14 @@ static int status_text(struct mg_ctx *ctx, struct mg_err *err)
 		json_decref(p.parts);
 		if (p.any)
 			snprintf(bf, sizeof(bf), "%lld/%lld rows%s", (long long)p.rows_done,
-				 (long long)p.estimate, p.tables_done == p.tables ? "" : " (running or stopped)");
+				 (long long)p.estimate, p.parts_done == p.n_parts ? "" : " (running or stopped)");
 		if (v->edited)
 			snprintf(note, sizeof(note), "file edited since expand");
 		else if (!v->file)
 			snprintf(note, sizeof(note), "file deleted (recorded plan kept)");
 		else if (interrupted(v, &ph, &step))
 			snprintf(note, sizeof(note), "%s stopped after step %d: run it again", ph, step);
-		else if (p.any && p.tables_done < p.tables && v->phase == MG_PHASE_EXPANDED)
+		else if (p.any && p.parts_done < p.n_parts && v->phase == MG_PHASE_EXPANDED)
 			snprintf(note, sizeof(note), "backfill checkpoint: %.200s", p.resume);
 		printf("%-6s %-36s %-11s %-22s %s\n", mg_id_str(v->id, idbuf), v->name,
 		       mg_phase_name(v->phase), bf, note);

@@ -249,6 +249,7 @@ def foreground(srv, base, binary, n, rate):
     t0 = time.time()
     took, _ = proj.run(binary, "backfill")
     t1 = time.time()
+    time.sleep(3)       # transactions started in the window may end after it
     pb.proc.terminate()
     rows.append(latency_row(f"during migrate backfill, default settings ({took:.1f} s)",
                             pb.latencies(t0, t1)))
@@ -260,6 +261,7 @@ def foreground(srv, base, binary, n, rate):
     t0 = time.time()
     took = timed_sql(srv, "UPDATE t SET amount_big = amount::bigint * 2")
     t1 = time.time()
+    time.sleep(3)       # the transactions it blocked end after it
     pb.proc.terminate()
     rows.append(latency_row(f"during one UPDATE of the whole column ({took:.1f} s)",
                             pb.latencies(t0, t1)))
