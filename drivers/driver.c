@@ -7,6 +7,7 @@
 
 static const struct mg_driver *const drivers[] = {
 	&mg_postgres_driver,
+	&mg_mysql_driver,
 	NULL
 };
 
@@ -17,13 +18,13 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		mg_err_hint(err, "pass --database URL or set MIGRATE_DATABASE_URL (or DATABASE_URL)");
 		return NULL;
 	}
-	if (strncmp(url, "mysql://", 8) == 0 || strncmp(url, "sqlite:", 7) == 0) {
+	if (strncmp(url, "sqlite:", 7) == 0) {
 		char *shown = mg_redact_url(url);
 
 		mg_err_set(err, MG_EINPUT,
 			   "database '%s': this build has no driver for '%.*s' yet",
 			   shown, (int)strcspn(url, ":"), url);
-		mg_err_hint(err, "use a postgres:// or postgresql:// URL (MySQL and SQLite targets are planned)");
+		mg_err_hint(err, "use a postgres://, postgresql:// or mysql:// URL (SQLite targets are planned)");
 		free(shown);
 		return NULL;
 	}
@@ -34,7 +35,7 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		char *shown = mg_redact_url(url);
 
 		mg_err_set(err, MG_EINPUT, "unsupported database URL '%s'", shown);
-		mg_err_hint(err, "expected postgres://user@host:port/db, postgresql://..., or a libpq conninfo string");
+		mg_err_hint(err, "expected postgres://user@host:port/db, postgresql://..., a libpq conninfo string, or mysql://user@host:port/db (mariadb://... too)");
 		free(shown);
 	}
 	return NULL;

@@ -1,7 +1,7 @@
 /*
  * driver.h - the one interface between the core and a database (design §6).
  *
- * Each driver file (drivers/postgres.c, later mysql.c, sqlite.c) defines one
+ * Each driver file (drivers/postgres.c, mysql.c, later sqlite.c) defines one
  * `const struct mg_driver` with designated initialisers; mg_driver_for_url()
  * picks it by URL scheme. Connections subclass struct mg_conn (it is the
  * first member of each driver's connection struct).
@@ -224,6 +224,7 @@ struct mg_driver {
 };
 
 extern const struct mg_driver mg_postgres_driver;
+extern const struct mg_driver mg_mysql_driver;
 
 /* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);

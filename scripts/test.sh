@@ -7,7 +7,10 @@
 # The integration tests start their own PostgreSQL (initdb in a temporary
 # directory, a free loopback port, run as the `postgres` user when we are
 # root) and stop it afterwards; the Debian cluster the package may have
-# created is never used.
+# created is never used. The MySQL-driver tests (label "mysql") likewise
+# start their own MariaDB (tests/mariadb_server.sh: mariadb-install-db in a
+# temporary directory, a free loopback port); the package's own server is
+# never used.
 #
 # Environment knobs:
 #   MIGRATE_SKIP_INSTALL=1   do not run apt-get (packages already there)
@@ -30,7 +33,8 @@ PACKAGES=(
   cmake gcc clang pkg-config make
   libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev
   postgresql postgresql-contrib
-  python3 python3-pytest python3-psycopg
+  mariadb-server default-libmysqlclient-dev
+  python3 python3-pytest python3-psycopg python3-pymysql
 )
 
 if [ "$SKIP_INSTALL" != 1 ]; then
@@ -49,7 +53,7 @@ section "test environment"
 # Nothing from the caller's shell may point the tests at another database:
 # the harness strips these for the binary too, this is belt and braces.
 while IFS='=' read -r name _; do
-  case $name in PG*|MIGRATE_*|DATABASE_URL) unset "$name" ;; esac
+  case $name in PG*|MIGRATE_*|DATABASE_URL|MYSQL_*|MARIADB_*|LIBMYSQL_*) unset "$name" ;; esac
 done < <(env)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || {
   echo "PostgreSQL server binaries missing: apt-get install -y postgresql" >&2; exit 1; }
@@ -65,7 +69,11 @@ if command -v pg_lsclusters >/dev/null; then
   fi
   echo "Debian clusters (never used by the tests):"; pg_lsclusters || true
 fi
-/usr/bin/python3 -c 'import pytest, psycopg; print("pytest", pytest.__version__, "/ psycopg", psycopg.__version__)'
+if [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null; then
+  echo "MariaDB server programs missing: apt-get install -y mariadb-server" >&2; exit 1
+fi
+echo "MariaDB for tests: $(/usr/sbin/mariadbd --version) (own server per test file, temp dir, free port)"
+/usr/bin/python3 -c 'import pytest, psycopg, pymysql; print("pytest", pytest.__version__, "/ psycopg", psycopg.__version__, "/ PyMySQL", pymysql.__version__)'
 
 run_suite() {  # build-dir, extra cmake args...
   local dir=$1; shift

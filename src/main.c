@@ -18,8 +18,10 @@ struct command {
 
 #define GLOBAL_HELP \
 	"global options (also from the environment, then migrate.yaml; before or after the command):\n" \
-	"  -d, --database URL     postgres://user:pass@host:port/db, postgresql://..., or a libpq\n" \
-	"                         conninfo string (env MIGRATE_DATABASE_URL, then DATABASE_URL)\n" \
+	"  -d, --database URL     postgres://user:pass@host:port/db, postgresql://..., a libpq\n" \
+	"                         conninfo string, or mysql://user:pass@host:port/db (also\n" \
+	"                         mariadb://, and ?socket=/path for a unix socket)\n" \
+	"                         (env MIGRATE_DATABASE_URL, then DATABASE_URL)\n" \
 	"  -m, --migrations DIR   migration files (default ./migrations; env MIGRATE_DIR)\n" \
 	"      --state PATH       SQLite state file (default ./.migrate/state.db; env MIGRATE_STATE)\n" \
 	"      --config PATH      settings file (default ./migrate.yaml when present)\n" \

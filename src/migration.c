@@ -89,6 +89,11 @@ struct field {
 #define DROPS { "drops", F_NAMES, 0, "a sequence of names", OFF(drops), \
 		OFF(n_drops), NO_POS }
 
+/* Accepted on every operation; only the mysql driver acts on them. */
+#define ALLOW_FIELDS \
+	{ "allow_copy", F_BOOL, 0, "true or false", OFF(allow_copy), 0, NO_POS }, \
+	{ "allow_rebuild", F_BOOL, 0, "true or false", OFF(allow_rebuild), 0, NO_POS }
+
 static const struct field add_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
@@ -97,6 +102,7 @@ static const struct field add_column_fields[] = {
 	{ "nullable", F_BOOL, 0, "true or false", OFF(nullable), 0, NO_POS },
 	{ "backfill", F_STR, 0, "an SQL expression", OFF(backfill), 0, NO_POS },
 	DROPS,
+	ALLOW_FIELDS,
 };
 
 static const struct field rename_column_fields[] = {
@@ -104,6 +110,7 @@ static const struct field rename_column_fields[] = {
 	{ "from", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
 	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
 	DROPS,
+	ALLOW_FIELDS,
 };
 
 static const struct field alter_column_fields[] = {
@@ -114,6 +121,7 @@ static const struct field alter_column_fields[] = {
 	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, NO_POS },
 	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, NO_POS },
 	DROPS,
+	ALLOW_FIELDS,
 };
 
 static const struct field drop_column_fields[] = {
@@ -121,6 +129,7 @@ static const struct field drop_column_fields[] = {
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
 	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, NO_POS },
 	DROPS,
+	ALLOW_FIELDS,
 };
 
 static const struct field create_index_fields[] = {
@@ -131,6 +140,7 @@ static const struct field create_index_fields[] = {
 	{ "unique", F_BOOL, 0, "true or false", OFF(unique), 0, NO_POS },
 	{ "method", F_NAME, 0, "an index method", OFF(method), 0, NO_POS },
 	{ "where", F_STR, 0, "an SQL expression", OFF(where), 0, NO_POS },
+	ALLOW_FIELDS,
 };
 
 static const struct field sql_fields[] = {
@@ -142,6 +152,7 @@ static const struct field sql_fields[] = {
 	{ "rollback", F_STR, 0, "SQL", OFF(sql[MG_SQL_ROLLBACK]), 0, NO_POS },
 	{ "in_transaction", F_BOOL, 0, "true or false", OFF(in_transaction), 0,
 	  NO_POS },
+	ALLOW_FIELDS,
 };
 
 struct opdef {

@@ -44,6 +44,9 @@ struct mg_pos {
  *   sql:           sql[MG_SQL_*], in_transaction
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
+ * Every operation takes `allow_copy` and `allow_rebuild` (default false):
+ * whether a MySQL/MariaDB ALTER TABLE may fall back to copying or
+ * rebuilding the table; the PostgreSQL driver ignores them.
  */
 enum mg_sql_phase {
 	MG_SQL_EXPAND,
@@ -80,6 +83,8 @@ struct mg_op {
 	char *where;			/* create_index: partial index predicate, optional */
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
+	int allow_copy;			/* any: the server may copy the table (mysql) */
+	int allow_rebuild;		/* any: the server may rebuild it in place (mysql) */
 };
 
 struct mg_migration {

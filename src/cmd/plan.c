@@ -47,7 +47,21 @@ static json_t *plan_json(const struct mg_view *v, const struct mg_plan *p, int r
 	return m;
 }
 
-static void plan_text(const struct mg_view *v, const struct mg_plan *p, int recorded)
+/* How a step runs, in the words of the plan. Without transactional DDL
+ * (MG_CAP_TRANSACTIONAL_DDL) a step cannot share a transaction with its
+ * history row: its statements are idempotent and a crash reruns them. */
+static const char *step_how(const struct mg_step *s, unsigned caps)
+{
+	if (s->kind == MG_STEP_ASSERT)
+		return "check: must return no rows";
+	if (!(caps & MG_CAP_TRANSACTIONAL_DDL))
+		return "idempotent statements, lock wait timeout, retried; recorded after";
+	return s->kind == MG_STEP_TX ? "one transaction, lock_timeout, retried" :
+	       "outside a transaction";
+}
+
+static void plan_text(const struct mg_view *v, const struct mg_plan *p, int recorded,
+		      unsigned caps)
 {
 	printf("== %s (%s)%s ==\n", v->name, mg_phase_name(v->phase),
 	       recorded ? ", plan recorded at expand" : "");
@@ -67,10 +81,7 @@ static void plan_text(const struct mg_view *v, const struct mg_plan *p, int reco
 			const struct mg_step *s = &p->steps[ph][i];
 
 			printf("-- [%zu] %s (%s)\n%s%s\n", i + 1, s->description,
-			       s->kind == MG_STEP_TX ? "one transaction, lock_timeout, retried" :
-			       s->kind == MG_STEP_NOTX ? "outside a transaction" :
-			       "check: must return no rows",
-			       s->sql, s->sql[0] && s->sql[strlen(s->sql) - 1] == '\n' ? "" : ";");
+			       step_how(s, caps), s->sql, s->sql[0] && s->sql[strlen(s->sql) - 1] == '\n' ? "" : ";");
 		}
 	}
 	if (p->rollback_refused)
@@ -113,7 +124,7 @@ int mg_cmd_plan(struct mg_options *opt)
 		if (opt->json)
 			json_array_append_new(list, plan_json(v, &p, recorded));
 		else
-			plan_text(v, &p, recorded);
+			plan_text(v, &p, recorded, ctx.conn->drv->caps);
 		mg_plan_release(&p);
 	}
 	if (opt->json)

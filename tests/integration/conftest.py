@@ -35,8 +35,38 @@ Fixtures (the API the scenario tests use; keep the names):
                         text not null, email text) with 5 rows and the migration
                         0001_rename_user_name.yaml (user_name -> username)
 
+MariaDB (only started when a test uses these fixtures; the PostgreSQL test
+files never start it):
+
+  mariadb_server (session) a MariaDB of its own (tests/mariadb_server.sh in a
+                        temporary directory, free loopback port, socket in
+                        that directory, performance_schema on), stopped at
+                        the end: .host .port .socket .version .url (root)
+                        .admin(database=None)   pymysql connection as root
+                        .new_database(label)    a MysqlDatabase (see mdb)
+                        .create_user(name, password)  a throwaway account
+                        Users (server-wide, like PostgreSQL's `app`):
+                        `app` / MYSQL_APP_PASSWORD (characters that need
+                        URL-encoding), granted ALL on each test database;
+                        `lowpriv` / MYSQL_LOW_PASSWORD, SELECT only.
+  mdb        (function) a fresh database: .name .url (app over TCP)
+                        .socket_url (app over the unix socket)
+                        .url_for(user, password, host=..., port=...)
+                        .connect(user='app', password=None, program_name=None,
+                                 database=True)  pymysql, autocommit
+                        .admin()  root connection to this database
+                        .query(sql, params=None)  .execute(sql, params=None)
+                        .tables()  .history_rows()  .sessions()
+                        .wait_gone(conn_id)
+                        .create_user(name, password, privileges='SELECT')
+                        .grant(privileges, on, user='app')
+                        .grant_session_visibility(user='app')  PROCESS +
+                          SELECT on performance_schema (revoked at the end)
+  mysql_project (function) like `project`, bound to mdb (-d is mdb.url)
+
 Result: .rc .out .err .args (+ .text = out + err). Every run asserts that the
-password never appears in stdout or stderr.
+password never appears in stdout or stderr (PostgreSQL's and MariaDB's,
+raw and URL-encoded).
 """
 
 import hashlib
@@ -54,6 +84,7 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -68,9 +99,21 @@ APP_USER = "app"
 APP_PASSWORD = "secret-pw-1"
 PG_OS_USER = "postgres"
 
-# Environment variables that would change what the binary or libpq does;
-# removed from every child environment so the outer shell cannot leak in.
-_STRIP_PREFIXES = ("MIGRATE_", "PG")
+# MariaDB: the application user's password needs URL-encoding in a
+# mysql:// URL (':' '@' '/' '?' '#' '%' '+'); "s3cr" is a fragment of it
+# that must never be printed either.
+MYSQL_APP_PASSWORD = "My:s3cr@t/pw?#%+1"
+MYSQL_APP_PASSWORD_URL = quote(MYSQL_APP_PASSWORD, safe="")
+MYSQL_LOW_USER = "lowpriv"
+MYSQL_LOW_PASSWORD = "low-pw-4"
+
+# Every run's stdout/stderr is checked for these.
+SECRETS = (APP_PASSWORD, MYSQL_APP_PASSWORD, MYSQL_APP_PASSWORD_URL, "s3cr")
+
+# Environment variables that would change what the binary, libpq or the
+# MySQL/MariaDB client library does; removed from every child environment so
+# the outer shell cannot leak in.
+_STRIP_PREFIXES = ("MIGRATE_", "PG", "MYSQL_", "MARIADB_", "LIBMYSQL_")
 _STRIP_NAMES = ("DATABASE_URL",)
 
 
@@ -449,21 +492,28 @@ class Result:
                 rc = f"{rc} (killed by {signal.Signals(-rc).name})"
             except ValueError:
                 pass
-        cmd = " ".join(map(str, self.args)).replace(APP_PASSWORD, "****")
+        cmd = _mask(" ".join(map(str, self.args)))
         return (f"command: {cmd}\nexit: {rc}\n"
                 f"--- stdout ---\n{self.out}\n--- stderr ---\n{self.err}")
 
     def __repr__(self):
-        args = [str(a).replace(APP_PASSWORD, "****") for a in self.args]
+        args = [_mask(str(a)) for a in self.args]
         return f"<Result rc={self.rc} args={args!r}>"
+
+
+def _mask(text):
+    for s in sorted(SECRETS, key=len, reverse=True):
+        text = text.replace(s, "****")
+    return text
 
 
 def assert_no_secret(*texts, where="output"):
     for t in texts:
-        if t and APP_PASSWORD in t:
-            raise AssertionError(
-                f"the database password appears in the {where} "
-                f"(secrets must print as ****):\n{t}")
+        for secret in SECRETS:
+            if t and secret in t:
+                raise AssertionError(
+                    f"the database password appears in the {where} "
+                    f"(secrets must print as ****):\n{t}")
 
 
 class _CheckedPopen(subprocess.Popen):
@@ -631,3 +681,267 @@ def users_project(project):
     seed_users(project.db)
     project.write(RENAME_FILE, RENAME_YAML)
     return project
+
+
+# --------------------------------------------------------------------------
+# MariaDB: a real server for the mysql driver's tests (label "mysql").
+# Started by tests/mariadb_server.sh (the same script a developer can run by
+# hand) only when a test asks for `mariadb_server`, `mdb` or `mysql_project`.
+
+MARIADB_SCRIPT = Path(__file__).resolve().parent.parent / "mariadb_server.sh"
+
+
+def _pymysql():
+    try:
+        import pymysql
+    except ImportError:
+        pytest.fail("PyMySQL is missing: apt-get install -y python3-pymysql "
+                    "(run the tests with /usr/bin/python3)", pytrace=False)
+    return pymysql
+
+
+def _mysql_grant_db(name):
+    """A database name as GRANT takes it: '_' and '%' are wildcards there."""
+    return "`" + name.replace("_", "\\_").replace("%", "\\%") + "`"
+
+
+class MariaDbServer:
+    def __init__(self):
+        self.pymysql = _pymysql()
+        self.host = "127.0.0.1"
+        self.port = None
+        self.socket = None
+        self.url = None
+        self.version = None
+        self.root = None
+        self.dir = None
+        self.start_seconds = None
+        self._counter = itertools.count(1)
+
+    def _script(self, action, timeout):
+        return subprocess.run(["sh", str(MARIADB_SCRIPT), action, self.dir],
+                              env=_clean_env(), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, errors="replace", timeout=timeout)
+
+    def start(self):
+        t0 = time.monotonic()
+        self.root = tempfile.mkdtemp(prefix="migrate-mdb-")
+        self.dir = os.path.join(self.root, "server")
+        p = self._script("start", timeout=240)
+        if p.returncode != 0:
+            raise RuntimeError(f"{MARIADB_SCRIPT} start failed (exit "
+                               f"{p.returncode}):\n{p.stdout}")
+        d = Path(self.dir)
+        self.port = int((d / "port").read_text().strip())
+        self.socket = (d / "socket").read_text().strip()
+        self.url = (d / "url").read_text().strip()
+        with self.admin() as c, c.cursor() as cur:
+            cur.execute("SELECT VERSION(), @@performance_schema")
+            self.version, ps = cur.fetchone()
+            if int(ps) != 1:
+                raise RuntimeError("performance_schema is off on the test server")
+            # '%%': pymysql formats the statement when arguments are given
+            cur.execute(f"CREATE USER '{APP_USER}'@'%%' IDENTIFIED BY %s",
+                        (MYSQL_APP_PASSWORD,))
+            cur.execute(f"CREATE USER '{MYSQL_LOW_USER}'@'%%' IDENTIFIED BY %s",
+                        (MYSQL_LOW_PASSWORD,))
+        self.start_seconds = time.monotonic() - t0
+
+    def stop(self):
+        if self.dir:
+            try:
+                p = self._script("stop", timeout=120)
+                if p.returncode != 0:
+                    print(f"warning: {MARIADB_SCRIPT} stop failed:\n{p.stdout}")
+            except subprocess.TimeoutExpired:
+                print(f"warning: {MARIADB_SCRIPT} stop timed out")
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def admin(self, database=None):
+        """A root connection over the unix socket (autocommit)."""
+        return self.pymysql.connect(unix_socket=self.socket, user="root",
+                                    password="", database=database,
+                                    autocommit=True, charset="utf8mb4",
+                                    program_name="pytest-admin")
+
+    def url_for(self, user, password, database, host=None, port=None):
+        """mysql://user:password@host:port/database, the password encoded."""
+        cred = quote(user, safe="")
+        if password is not None:
+            cred += ":" + quote(password, safe="")
+        return (f"mysql://{cred}@{host or self.host}:{port or self.port}/"
+                f"{quote(database, safe='')}")
+
+    def new_database(self, label="db"):
+        label = re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_")[:30] or "db"
+        name = f"t{next(self._counter)}_{label}_{uuid.uuid4().hex[:6]}"
+        with self.admin() as c, c.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+            cur.execute(f"GRANT ALL PRIVILEGES ON {_mysql_grant_db(name)}.* "
+                        f"TO '{APP_USER}'@'%'")
+            cur.execute(f"GRANT SELECT ON {_mysql_grant_db(name)}.* "
+                        f"TO '{MYSQL_LOW_USER}'@'%'")
+        return MysqlDatabase(self, name)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    server = MariaDbServer()
+    try:
+        server.start()
+    except Exception as e:  # fail loudly, never skip
+        server.stop()
+        pytest.fail(f"MariaDB test server did not start: {e}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class MysqlDatabase:
+    def __init__(self, server, name):
+        self.server = server
+        self.name = name
+        self.url = server.url_for(APP_USER, MYSQL_APP_PASSWORD, name)
+        self.socket_url = (f"mysql://{APP_USER}:{MYSQL_APP_PASSWORD_URL}@localhost/"
+                           f"{name}?socket={quote(server.socket, safe='/')}")
+        self._conns = []
+        self._qconn = None
+        self._users = []
+        self._grants = []
+
+    def url_for(self, user=APP_USER, password=MYSQL_APP_PASSWORD, **kw):
+        return self.server.url_for(user, password, self.name, **kw)
+
+    def connect(self, user=APP_USER, password=None, program_name="pytest-app",
+                database=True):
+        """A pymysql connection over TCP (autocommit). program_name is sent
+        as the connection attribute of that name (None: not sent)."""
+        if password is None:
+            password = {APP_USER: MYSQL_APP_PASSWORD,
+                        MYSQL_LOW_USER: MYSQL_LOW_PASSWORD}.get(user, "")
+        c = self.server.pymysql.connect(
+            host=self.server.host, port=self.server.port, user=user,
+            password=password, database=self.name if database else None,
+            autocommit=True, charset="utf8mb4", program_name=program_name)
+        self._conns.append(c)
+        return c
+
+    def admin(self):
+        """A root connection to this database (autocommit)."""
+        c = self.server.admin(self.name)
+        self._conns.append(c)
+        return c
+
+    def _q(self):
+        if self._qconn is None or not self._qconn.open:
+            self._qconn = self.connect(program_name="pytest-query")
+        return self._qconn
+
+    def query(self, sql, params=None):
+        """Run one statement as app; the rows as a list of tuples."""
+        with self._q().cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def execute(self, sql, params=None):
+        with self._q().cursor() as cur:
+            cur.execute(sql, params)
+
+    def admin_query(self, sql, params=None):
+        with self.server.admin(self.name) as c, c.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def create_user(self, user, password, privileges="SELECT"):
+        """A throwaway account with `privileges` on this database; dropped
+        with the database."""
+        self.admin_query(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
+        self._users.append(user)
+        if privileges:
+            self.admin_query(f"GRANT {privileges} ON {_mysql_grant_db(self.name)}.* "
+                             f"TO '{user}'@'%'")
+
+    def grant(self, privileges, on, user=APP_USER):
+        """GRANT privileges ON `on` TO user (server-wide for a server-wide
+        user such as app: revoked again when the database is dropped)."""
+        self.admin_query(f"GRANT {privileges} ON {on} TO '{user}'@'%'")
+        self._grants.append((privileges, on, user))
+
+    def grant_session_visibility(self, user=APP_USER):
+        """What a user needs to see other users' sessions and their
+        program_name: PROCESS, and SELECT on performance_schema."""
+        self.grant("PROCESS", "*.*", user)
+        self.grant("SELECT", "performance_schema.*", user)
+
+    def tables(self):
+        """Names of the tables and views in this database, sorted."""
+        return [r[0] for r in self.admin_query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = %s ORDER BY 1", (self.name,))]
+
+    def history_rows(self):
+        """Rows in _migrate_history of this database (0 when absent)."""
+        if "_migrate_history" not in self.tables():
+            return 0
+        return self.admin_query(
+            f"SELECT count(*) FROM `{self.name}`.`_migrate_history`")[0][0]
+
+    def sessions(self):
+        """(id, user, db, program_name) of every client session but the
+        caller's own, from the server's point of view (root)."""
+        return self.admin_query(
+            "SELECT p.id, p.user, p.db, a.attr_value "
+            "FROM information_schema.processlist p "
+            "LEFT JOIN performance_schema.session_connect_attrs a "
+            "  ON a.processlist_id = p.id AND a.attr_name = 'program_name' "
+            "WHERE p.id <> CONNECTION_ID() AND p.command <> 'Daemon' "
+            "ORDER BY p.id")
+
+    def wait_gone(self, conn_id, timeout=10):
+        """Wait until the server has forgotten session conn_id (a closed
+        client's thread ends a moment after close())."""
+        deadline = time.monotonic() + timeout
+        while any(r[0] == conn_id for r in self.sessions()):
+            assert time.monotonic() < deadline, (
+                f"session {conn_id} still connected after {timeout}s")
+            time.sleep(0.05)
+
+    def close(self):
+        for c in self._conns:
+            try:
+                c.close()
+            except Exception:
+                pass
+        self._conns.clear()
+        self._qconn = None
+
+    def drop(self):
+        self.close()
+        try:
+            with self.server.admin() as c, c.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
+                for privileges, on, user in reversed(self._grants):
+                    if user not in self._users:
+                        cur.execute(f"REVOKE {privileges} ON {on} FROM '{user}'@'%'")
+                for u in self._users:
+                    cur.execute(f"DROP USER IF EXISTS '{u}'@'%'")
+        except Exception as e:  # tolerated: the whole server goes away anyway
+            print(f"warning: could not drop database {self.name}: {e}")
+
+
+@pytest.fixture
+def mdb(mariadb_server, request):
+    d = mariadb_server.new_database(request.node.name)
+    try:
+        yield d
+    finally:
+        d.drop()
+
+
+@pytest.fixture
+def mysql_project(migrate_bin, mdb, tmp_path):
+    """A migrations project in tmp_path bound to mdb (as `app`)."""
+    return Project(migrate_bin, mdb, tmp_path)

@@ -312,7 +312,7 @@ static void test_error_case(void **state)
 ERROR_CASE(unknown_key, "0001_unknown_key.yaml", "did you mean 'column'?",
 	   "unknown key 'colum' at ", "0001_unknown_key.yaml:5:7 ",
 	   "(expected one of: table, column, type, default, nullable, "
-	   "backfill, drops)");
+	   "backfill, drops, allow_copy, allow_rebuild)");
 ERROR_CASE(missing_key, "0002_missing_key.yaml",
 	   "add_column requires: table, column, type",
 	   "missing key 'type' in add_column at ",

@@ -1,0 +1,3877 @@
+/*
+ * mysql.c - the MySQL and MariaDB driver (MariaDB Connector/C).
+ *
+ * Sections: the URL; connection and errors; the history table; the migrate
+ * lock and blockers; sessions, replicas and load; planning (catalog,
+ * per-table work, dependents, operations, rendering, entry point);
+ * running steps; backfill.
+ *
+ * Planning covers add_column, rename_column, alter_column and drop_column
+ * on MariaDB 10.3+ (the design of the plan is explained at the top of the
+ * planning section); create_index and sql steps, and MySQL itself, are
+ * refused at plan time with MG_EINPUT for now.
+ *
+ * Names: a MySQL "schema" is a database, and the connection already has
+ * one (the URL's path). Every table this driver creates or names is
+ * unqualified and lives in the connection's database: `_migrate_history`,
+ * not `db`.`_migrate_history`. quote_ident() quotes one name with
+ * backticks; the session keeps ANSI_QUOTES off, so "..." stays a string.
+ *
+ * Seeing other sessions: information_schema.PROCESSLIST shows a user only
+ * its own sessions unless it has the PROCESS privilege, and the client's
+ * program name (our application_name) is a connection attribute in
+ * performance_schema.session_connect_attrs, which needs SELECT on
+ * performance_schema and the schema switched on. Where this driver cannot
+ * see what it needs it says so (MG_EDB) instead of answering 0, so that the
+ * core fails closed: a colour counts as alive, a throttle pauses.
+ *
+ * Verified against MariaDB 10.11; the MySQL 8 paths (noted where they
+ * differ) follow the MySQL manual and were not run here.
+ */
+#include "driver.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#define MYDRV_HISTORY "`_migrate_history`"
+#define MYDRV_DEFAULT_PORT 3306
+#define MYDRV_LOCK_PREFIX "migrate:"
+#define MYDRV_LOCK_NAME_MAX 64		/* characters, GET_LOCK's limit on MySQL */
+#define MYDRV_CONNECT_TIMEOUT_S 10
+/* MySQL 8.0.16+ "check constraint is violated" (MariaDB says ER_CONSTRAINT_FAILED) */
+#define MYDRV_ER_CHECK_CONSTRAINT_VIOLATED 3819
+
+/*
+ * The session's sql_mode, set whole rather than patched so that a server
+ * default cannot change what our SQL means: strict for every table (a
+ * value that does not fit fails instead of being cut, even on MyISAM),
+ * no zero dates, and no ANSI_QUOTES, since identifiers are quoted with
+ * backticks and "..." must stay a string. Backslash escapes stay as the
+ * server's default has them, so that a migration's own SQL means what it
+ * means in the mysql client; our literals go through
+ * mysql_real_escape_string(), which follows the mode either way. Every
+ * mode named here exists on MySQL 5.7, 8.x and MariaDB 10.3+.
+ */
+#define MYDRV_SQL_MODE "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE," \
+	"ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+/*
+ * A client session in PROCESSLIST `p`: not this one and not one of the
+ * server's own threads (event scheduler, replication threads, the
+ * threads that send the binary log to replicas).
+ */
+#define MYDRV_CLIENT_SESSION \
+	"p.ID <> CONNECTION_ID() " \
+	"AND p.USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user') " \
+	"AND p.COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', " \
+	"'Register Slave', 'Slave_IO', 'Slave_SQL', 'Slave_worker') "
+
+/* The program_name attribute of session `p`, as `a`.ATTR_VALUE. */
+#define MYDRV_ATTR_JOIN \
+	"LEFT JOIN performance_schema.session_connect_attrs a " \
+	"ON a.PROCESSLIST_ID = p.ID AND a.ATTR_NAME = 'program_name' "
+
+/* Can the program_name connection attribute of other sessions be read? */
+enum mydrv_attrs {
+	MYDRV_ATTRS_UNKNOWN,	/* not asked yet */
+	MYDRV_ATTRS_OFF,	/* performance_schema is off: nobody can */
+	MYDRV_ATTRS_HIDDEN,	/* it is on, but this user may not read it */
+	MYDRV_ATTRS_READABLE
+};
+
+struct mydrv_conn {
+	struct mg_conn base;
+	MYSQL *my;
+	struct mg_conn_opts opts;
+	int mariadb;		/* the server is MariaDB, not MySQL */
+	enum mydrv_attrs attrs;	/* what we may know of program names */
+	int locked;		/* we hold lock_name */
+	int64_t affected;	/* rows the last statement of run() changed */
+	char lock_name[4 * MYDRV_LOCK_NAME_MAX + 1];
+};
+
+static struct mydrv_conn *downcast(struct mg_conn *c)
+{
+	assert(c && c->drv == &mg_mysql_driver);
+	return (struct mydrv_conn *)c;
+}
+
+/* ==== the URL ================================================================= */
+
+static int mydrv_accepts(const char *url)
+{
+	return strncmp(url, "mysql://", 8) == 0 || strncmp(url, "mariadb://", 10) == 0;
+}
+
+/* What a mysql:// URL says. NULL members leave the choice to the client
+ * library and its option files (~/.my.cnf [client]). */
+struct mydrv_url {
+	char *user;
+	char *password;
+	char *host;
+	unsigned port;		/* 0: the library's default, 3306 */
+	char *socket;
+	char *db;
+};
+
+static void url_release(struct mydrv_url *u)
+{
+	free(u->user);
+	if (u->password) {
+		memset(u->password, 0, strlen(u->password));
+		free(u->password);
+	}
+	free(u->host);
+	free(u->socket);
+	free(u->db);
+	memset(u, 0, sizeof(*u));
+}
+
+/*
+ * Messages about a bad URL never quote the URL or any part of it that
+ * could hold the password (a password with an unencoded '?' or '#' ends
+ * up in the wrong part): they say what is wrong and show the expected form.
+ */
+static int bad_url(struct mg_err *err, const char *what)
+{
+	mg_err_set(err, MG_EINPUT, "bad database URL: %s", what);
+	return mg_err_hint(err, "expected mysql://user:password@host:port/database or mysql://user:password@localhost/database?socket=/path/to/mysqld.sock (percent-encode @ : / ? # %% in the user and password)");
+}
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decode s[0..n) into a new string; NULL when a %xx is malformed
+ * or would decode to a NUL byte. An empty part is NULL too (unset). */
+static char *pct_decode(const char *s, size_t n, int *bad)
+{
+	char *out, *o;
+
+	if (n == 0)
+		return NULL;
+	out = mg_xmalloc(n + 1);
+	o = out;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		hi = i + 1 < n ? hex_digit((unsigned char)s[i + 1]) : -1;
+		lo = i + 2 < n ? hex_digit((unsigned char)s[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			*bad = 1;
+			memset(out, 0, n + 1);	/* it may be part of a password */
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A parameter name is quoted in a message only when it looks like one:
+ * anything else may be a piece of a password with an unencoded '?'. */
+static int plain_word(const char *s, size_t n)
+{
+	if (n == 0 || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * The query string: socket=/path (percent-decoded) and ssl-mode=...,
+ * which is accepted and not acted on yet (the client library's defaults
+ * and option files decide TLS). Anything else is MG_EINPUT naming it.
+ */
+static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
+{
+	while (*q) {
+		size_t n = strcspn(q, "&");
+		const char *eq = memchr(q, '=', n);
+		size_t klen = eq ? (size_t)(eq - q) : n;
+		int bad = 0;
+
+		if (n == 0) {
+			q++;
+			continue;
+		}
+		if (klen == 6 && !strncmp(q, "socket", 6)) {
+			free(u->socket);
+			u->socket = eq ? pct_decode(eq + 1, n - klen - 1, &bad) : NULL;
+			if (bad || !u->socket)
+				return bad_url(err, "parameter 'socket' needs a path");
+		} else if (klen == 8 && !strncmp(q, "ssl-mode", 8)) {
+			/* accepted, not acted on yet */
+		} else if (plain_word(q, klen)) {
+			mg_err_set(err, MG_EINPUT,
+				   "bad database URL: unknown parameter '%.*s' (expected socket or ssl-mode)",
+				   (int)klen, q);
+			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock]");
+		} else {
+			return bad_url(err, "it has a parameter that is not socket or ssl-mode");
+		}
+		q += n;
+	}
+	return 0;
+}
+
+/* host[:port] or [v6-address][:port]; an empty host is NULL (localhost). */
+static int parse_hostport(struct mydrv_url *u, const char *s, size_t n,
+			  struct mg_err *err)
+{
+	const char *colon;
+	int bad = 0;
+
+	if (n > 0 && s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (!close)
+			return bad_url(err, "an IPv6 host lacks its closing ']'");
+		u->host = mg_xstrndup(s + 1, (size_t)(close - s - 1));
+		colon = close + 1 < s + n ? close + 1 : NULL;
+		if (colon && *colon != ':')
+			return bad_url(err, "unexpected text after the IPv6 host");
+	} else {
+		colon = memchr(s, ':', n);
+		u->host = pct_decode(s, colon ? (size_t)(colon - s) : n, &bad);
+		if (bad)
+			return bad_url(err, "the host has a bad %-escape");
+	}
+	if (colon) {
+		const char *p = colon + 1, *end = s + n;
+		long port = 0;
+
+		if (p == end)
+			return bad_url(err, "':' after the host but no port");
+		for (; p < end; p++) {
+			if (!isdigit((unsigned char)*p) || port > 65535)
+				return bad_url(err, "the port is not a number from 1 to 65535");
+			port = port * 10 + (*p - '0');
+		}
+		if (port < 1 || port > 65535)
+			return bad_url(err, "the port is not a number from 1 to 65535");
+		u->port = (unsigned)port;
+	}
+	return 0;
+}
+
+/*
+ * mysql://[user[:password]@][host][:port]/database[?socket=...&ssl-mode=...]
+ * (or mariadb://). The userinfo ends at the last '@' before the query, so
+ * an unencoded '@' or '/' in a password still works, the way the core's
+ * URL redaction reads it. A '#' is refused: it would end the URL for any
+ * other reader, and in a password it must be %23.
+ */
+static int parse_url(struct mydrv_url *u, const char *url, struct mg_err *err)
+{
+	const char *p = strstr(url, "://");
+	const char *end, *at = NULL, *host, *slash;
+	int bad = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (!p)
+		return bad_url(err, "it does not start with mysql:// or mariadb://");
+	p += 3;
+	end = p + strcspn(p, "?");
+	if (strchr(url, '#'))
+		return bad_url(err, "it contains '#' (percent-encode it as %23, in a password too)");
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (!at && *end == '?' && strchr(end, '@'))
+		return bad_url(err, "it has an '@' after the '?' (percent-encode '?' in the user and password as %3F)");
+	host = at ? at + 1 : p;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		u->user = pct_decode(p, (size_t)((colon ? colon : at) - p), &bad);
+		if (colon) {
+			u->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad);
+			if (!u->password && !bad)
+				u->password = mg_xstrdup("");	/* "user:@host": an empty password */
+		}
+		if (bad)
+			return bad_url(err, "the user or password has a bad %-escape");
+	}
+	slash = memchr(host, '/', (size_t)(end - host));
+	if (parse_hostport(u, host, (size_t)((slash ? slash : end) - host), err) < 0)
+		return -1;
+	if (slash)
+		u->db = pct_decode(slash + 1, (size_t)(end - slash - 1), &bad);
+	if (bad)
+		return bad_url(err, "the database name has a bad %-escape");
+	if (!u->db) {
+		mg_err_set(err, MG_EINPUT, "bad database URL: it names no database");
+		return mg_err_hint(err, "add the database as the URL's path: mysql://user:password@host:port/database");
+	}
+	if (strchr(u->db, '/'))
+		return bad_url(err, "the database name contains '/'");
+	return *end == '?' ? parse_query(u, end + 1, err) : 0;
+}
+
+/* ==== connection and errors ================================================== */
+
+static int is_constraint_error(unsigned no)
+{
+	return no == ER_DUP_ENTRY || no == ER_ROW_IS_REFERENCED_2 ||
+	       no == ER_NO_REFERENCED_ROW_2 || no == ER_BAD_NULL_ERROR ||
+	       no == ER_CONSTRAINT_FAILED || no == MYDRV_ER_CHECK_CONSTRAINT_VIOLATED;
+}
+
+static int is_privilege_error(unsigned no)
+{
+	return no == ER_DBACCESS_DENIED_ERROR || no == ER_TABLEACCESS_DENIED_ERROR ||
+	       no == ER_COLUMNACCESS_DENIED_ERROR || no == ER_SPECIFIC_ACCESS_DENIED_ERROR;
+}
+
+/*
+ * Set err from the connection's last error: the server's message and its
+ * error number, copied now (they belong to the connection), and an exit
+ * class as in the PostgreSQL driver: constraint failures are refusals,
+ * everything else a database error. Returns -1.
+ */
+static int set_my_error(struct mg_err *err, struct mydrv_conn *mc)
+{
+	unsigned no = mysql_errno(mc->my);
+
+	mg_err_set(err, is_constraint_error(no) ? MG_EREFUSED : MG_EDB, "%s (error %u)",
+		   mysql_error(mc->my), no);
+	if (is_privilege_error(no))
+		mg_err_hint(err, "the MySQL user migrate connects as lacks a privilege for this (see docs/grants.md)");
+	return -1;
+}
+
+static void mydrv_close(struct mg_conn *c)
+{
+	struct mydrv_conn *mc;
+
+	if (!c)
+		return;
+	mc = downcast(c);
+	mysql_close(mc->my);
+	free(mc);
+}
+
+/*
+ * Run one statement. *res is its result set, or NULL for a statement that
+ * has none (the caller mysql_free_result()s it). Further result sets (a
+ * CALL) are read and dropped, so the connection is ready for the next
+ * statement; an error in one of them is this statement's error.
+ */
+static int run(struct mydrv_conn *mc, const char *sql, MYSQL_RES **res,
+	       struct mg_err *err)
+{
+	int st;
+
+	*res = NULL;
+	if (mysql_real_query(mc->my, sql, strlen(sql)) != 0)
+		return set_my_error(err, mc);
+	*res = mysql_store_result(mc->my);
+	if (!*res && mysql_field_count(mc->my) != 0)
+		return set_my_error(err, mc);
+	/* read now: mysql_next_result() below resets it */
+	mc->affected = (int64_t)mysql_affected_rows(mc->my);
+	while ((st = mysql_next_result(mc->my)) == 0)
+		mysql_free_result(mysql_store_result(mc->my));
+	if (st > 0) {
+		mysql_free_result(*res);
+		*res = NULL;
+		return set_my_error(err, mc);
+	}
+	return 0;
+}
+
+static int exec_mc(struct mydrv_conn *mc, const char *sql, struct mg_err *err)
+{
+	MYSQL_RES *res;
+
+	if (run(mc, sql, &res, err) < 0)
+		return -1;
+	mysql_free_result(res);
+	return 0;
+}
+
+/* Text cells, row-major, NULL for SQL NULL (binary-safe lengths). */
+static void fill_rows(MYSQL_RES *res, struct mg_rows *out)
+{
+	size_t nc = res ? mysql_num_fields(res) : 0;
+	size_t nr = res ? (size_t)mysql_num_rows(res) : 0;
+	MYSQL_ROW row;
+
+	out->nrows = nr;
+	out->ncols = nc;
+	out->cells = mg_xcalloc(nr * nc + 1, sizeof(char *));
+	for (size_t r = 0; r < nr && (row = mysql_fetch_row(res)); r++) {
+		unsigned long *len = mysql_fetch_lengths(res);
+
+		for (size_t k = 0; k < nc; k++)
+			if (row[k])
+				out->cells[r * nc + k] = mg_xstrndup(row[k], len[k]);
+	}
+}
+
+static int query_mc(struct mydrv_conn *mc, const char *sql, struct mg_rows *out,
+		    struct mg_err *err)
+{
+	MYSQL_RES *res;
+
+	memset(out, 0, sizeof(*out));
+	if (run(mc, sql, &res, err) < 0)
+		return -1;
+	fill_rows(res, out);
+	mysql_free_result(res);
+	return 0;
+}
+
+/* First cell of the first row as a new string, NULL for no row / SQL NULL. */
+static int query_scalar(struct mydrv_conn *mc, const char *sql, char **out,
+			struct mg_err *err)
+{
+	struct mg_rows r = MG_ROWS_INIT;
+
+	*out = NULL;
+	if (query_mc(mc, sql, &r, err) < 0)
+		return -1;
+	if (r.nrows > 0 && r.ncols > 0)
+		*out = mg_xstrdup(mg_rows_get(&r, 0, 0));
+	mg_rows_release(&r);
+	return 0;
+}
+
+/* The first cell as a number; 0 for no row or SQL NULL. */
+static int query_int(struct mydrv_conn *mc, const char *sql, int64_t *out,
+		     struct mg_err *err)
+{
+	char *v = NULL;
+
+	if (query_scalar(mc, sql, &v, err) < 0)
+		return -1;
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	return 0;
+}
+
+static int mydrv_exec(struct mg_conn *c, const char *sql, struct mg_err *err)
+{
+	return exec_mc(downcast(c), sql, err);
+}
+
+static int mydrv_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
+		       struct mg_err *err)
+{
+	return query_mc(downcast(c), sql, out, err);
+}
+
+/* Tables are unqualified names in the connection's database (see the top
+ * of this file), so one quoted name is a whole table reference. */
+static void mydrv_quote_ident(struct mg_buf *out, const char *name)
+{
+	mg_buf_addc(out, '`');
+	for (const char *p = name; *p; p++) {
+		if (*p == '`')
+			mg_buf_addc(out, '`');
+		mg_buf_addc(out, *p);
+	}
+	mg_buf_addc(out, '`');
+}
+
+/* Append s as a string literal, escaped the way the session's sql_mode
+ * reads it (mysql_real_escape_string follows NO_BACKSLASH_ESCAPES). */
+static void add_literal(struct mydrv_conn *mc, struct mg_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	char *tmp = mg_xmalloc(2 * n + 1);
+	unsigned long len = mysql_real_escape_string(mc->my, tmp, s, (unsigned long)n);
+
+	assert(len != (unsigned long)-1);
+	mg_buf_addc(b, '\'');
+	mg_buf_add(b, tmp, len);
+	mg_buf_addc(b, '\'');
+	free(tmp);
+}
+
+static void set_options(MYSQL *my, const struct mg_conn_opts *opts)
+{
+	unsigned timeout = MYDRV_CONNECT_TIMEOUT_S;
+	unsigned no_local_infile = 0;
+	my_bool no_reconnect = 0;
+
+	/* ~/.my.cnf [client] and the system's option files, as the mysql
+	 * client reads them: they may give the password, the socket, TLS */
+	mysql_options(my, MYSQL_READ_DEFAULT_GROUP, "client");
+	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* a silent reconnect would drop the migrate lock and the session
+	 * settings below; a lost connection must be an error instead */
+	mysql_options(my, MYSQL_OPT_RECONNECT, &no_reconnect);
+	/* the server may not ask for our files (LOAD DATA LOCAL) */
+	mysql_options(my, MYSQL_OPT_LOCAL_INFILE, &no_local_infile);
+	/* program_name is what PROCESSLIST tools show and what colours
+	 * match, like PostgreSQL's application_name */
+	mysql_optionsv(my, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name",
+		       opts && opts->application_name ? opts->application_name : "migrate");
+}
+
+/* "127.0.0.1:3306", "socket /run/mysqld/mysqld.sock": where we connect,
+ * never the URL (the password may be in it). */
+static void describe_server(char *out, size_t n, const struct mydrv_url *u)
+{
+	if (u->socket)
+		snprintf(out, n, "socket %s", u->socket);
+	else if (u->host && strchr(u->host, ':'))
+		snprintf(out, n, "[%s]:%u", u->host, u->port ? u->port : MYDRV_DEFAULT_PORT);
+	else
+		snprintf(out, n, "%s:%u", u->host ? u->host : "localhost",
+			 u->port ? u->port : MYDRV_DEFAULT_PORT);
+}
+
+/* MySQL 5.7 and MariaDB 10.3 are the oldest with what this driver uses
+ * (several GET_LOCK locks per session, DATETIME(6) defaults). */
+static int check_version(struct mydrv_conn *mc, struct mg_err *err)
+{
+	unsigned long v = mysql_get_server_version(mc->my);
+	unsigned long need = mc->mariadb ? 100300 : 50700;
+
+	if (v >= need)
+		return 0;
+	return mg_err_set(err, MG_EDB, "%s %lu.%lu is too old: migrate needs %s or later",
+			  mc->mariadb ? "MariaDB" : "MySQL", v / 10000, v / 100 % 100,
+			  mc->mariadb ? "10.3" : "5.7");
+}
+
+/*
+ * The session migrate works in: UTC, the sql_mode above, READ COMMITTED
+ * (what PostgreSQL gives by default: each statement sees what committed
+ * before it, and InnoDB takes no gap locks), lock_wait_timeout (metadata
+ * locks, what DDL waits for) from --lock-timeout in whole seconds, at
+ * least 1, and innodb_lock_wait_timeout (row locks) short, so a statement
+ * stuck behind an application's row lock gives up soon and is retried.
+ */
+static int set_session(struct mydrv_conn *mc, struct mg_err *err)
+{
+	int lock_s = (mc->opts.lock_timeout_ms + 999) / 1000;
+	char sql[512];
+
+	if (lock_s < 1)
+		lock_s = 1;
+	snprintf(sql, sizeof(sql),
+		 "SET SESSION sql_mode = '" MYDRV_SQL_MODE "', time_zone = '+00:00', "
+		 "lock_wait_timeout = %d, innodb_lock_wait_timeout = 2", lock_s);
+	if (exec_mc(mc, sql, err) < 0 ||
+	    exec_mc(mc, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", err) < 0) {
+		mg_err_prefix(err, "cannot set up the session: ");
+		return -1;
+	}
+	return 0;
+}
+
+static int mydrv_connect(struct mg_conn **out, const char *url,
+			 const struct mg_conn_opts *opts, struct mg_err *err)
+{
+	struct mydrv_conn *mc;
+	struct mydrv_url u;
+	char where[512];
+
+	*out = NULL;
+	if (parse_url(&u, url, err) < 0) {
+		url_release(&u);
+		return -1;
+	}
+	mc = mg_xcalloc(1, sizeof(*mc));
+	mc->base.drv = &mg_mysql_driver;
+	mc->my = mysql_init(NULL);
+	if (!mc->my) {
+		free(mc);
+		url_release(&u);
+		return mg_err_set(err, MG_EDB, "cannot start the MySQL client library (out of memory)");
+	}
+	set_options(mc->my, opts);
+	describe_server(where, sizeof(where), &u);
+	if (!mysql_real_connect(mc->my, u.host, u.user, u.password, u.db, u.port,
+				u.socket, CLIENT_MULTI_STATEMENTS)) {
+		set_my_error(err, mc);
+		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u.db, where);
+		mg_err_hint(err, "check --database (or MIGRATE_DATABASE_URL) and that the server is up; without a password in the URL, the client's option files (~/.my.cnf [client]) may give one");
+		mydrv_close(&mc->base);
+		url_release(&u);
+		return -1;
+	}
+	url_release(&u);
+	if (opts)
+		mc->opts = *opts;
+	if (!mc->opts.lock_timeout_ms)
+		mc->opts.lock_timeout_ms = 500;
+	if (!mc->opts.statement_timeout_ms)
+		mc->opts.statement_timeout_ms = 10000;
+	if (!mc->opts.max_tx_age_s)
+		mc->opts.max_tx_age_s = 5;
+	if (mc->opts.lock_retries <= 0)
+		mc->opts.lock_retries = 5;
+	mc->opts.application_name = NULL;	/* borrowed: not ours to keep */
+	mc->mariadb = strstr(mysql_get_server_info(mc->my), "MariaDB") != NULL;
+	if (check_version(mc, err) < 0 || set_session(mc, err) < 0) {
+		mydrv_close(&mc->base);
+		return -1;
+	}
+	*out = &mc->base;
+	return 0;
+}
+
+/*
+ * Server identity + database. MySQL (5.6 and later) has @@server_uuid,
+ * made once per data directory: that path is for MySQL 8 and was not run
+ * here. MariaDB has no such id, so it is the host name, port and
+ * server_id, which stay the same while the server does (a container that
+ * is recreated under a new host name is a new fingerprint).
+ */
+static int mydrv_fingerprint(struct mg_conn *c, struct mg_buf *out,
+			     struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_rows r = MG_ROWS_INIT;
+
+	if (mc->mariadb) {
+		if (query_mc(mc, "SELECT CONCAT('mariadb:', @@hostname, ':', @@port, ':', "
+			     "@@server_id, '/', DATABASE())", &r, err) < 0)
+			return -1;
+	} else {
+		if (query_mc(mc, "SELECT CONCAT('mysql:', @@server_uuid, '/', DATABASE())",
+			     &r, err) < 0)
+			return -1;
+	}
+	if (r.nrows != 1 || !mg_rows_get(&r, 0, 0)) {
+		mg_rows_release(&r);
+		return mg_err_set(err, MG_EDB, "cannot read the server's identity");
+	}
+	mg_buf_adds(out, mg_rows_get(&r, 0, 0));
+	mg_rows_release(&r);
+	return 0;
+}
+
+/* ==== the history table ======================================================== */
+
+/*
+ * The same table and rows as the PostgreSQL driver's public._migrate_history,
+ * in the connection's database: one row per migration, row 0
+ * (MG_REGISTRY_ID) for the colour registry, and a generation that grows by
+ * one per write across the table. InnoDB, so a write and (later) a step's
+ * bookkeeping commit or roll back together; utf8mb4_bin, so names compare
+ * byte for byte as they do on PostgreSQL.
+ */
+static const char history_ddl[] =
+	"CREATE TABLE IF NOT EXISTS " MYDRV_HISTORY " ("
+	"migration_id INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, "
+	"checksum VARCHAR(128) NULL, phase VARCHAR(32) NOT NULL, "
+	"step_phase VARCHAR(32) NULL, step_index INT NOT NULL DEFAULT 0, "
+	"state_id VARCHAR(64) NOT NULL, generation BIGINT NOT NULL, "
+	"updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
+static const char history_exists_sql[] =
+	"SELECT COUNT(*) FROM information_schema.TABLES "
+	"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_migrate_history'";
+
+static void add_literal_or_null(struct mydrv_conn *mc, struct mg_buf *b, const char *s)
+{
+	if (s)
+		add_literal(mc, b, s);
+	else
+		mg_buf_adds(b, "NULL");
+}
+
+/*
+ * One statement that inserts or updates row w->migration_id with the
+ * highest generation + 1. INSERT ... SELECT from the table itself is
+ * allowed (MySQL reads it first); VALUES() is deprecated on MySQL 8.0.20+
+ * but is the spelling both servers accept.
+ */
+static char *history_upsert_sql(struct mydrv_conn *mc, const struct mg_history_write *w)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	mg_buf_addf(&b, "INSERT INTO " MYDRV_HISTORY " (migration_id, name, checksum, "
+		    "phase, step_phase, step_index, state_id, generation) SELECT %d, ",
+		    w->migration_id);
+	add_literal(mc, &b, w->name ? w->name : "");
+	mg_buf_adds(&b, ", ");
+	add_literal_or_null(mc, &b, w->checksum);
+	mg_buf_adds(&b, ", ");
+	add_literal(mc, &b, w->phase);
+	mg_buf_adds(&b, ", ");
+	add_literal_or_null(mc, &b, w->step_phase);
+	mg_buf_addf(&b, ", %d, ", w->step_index);
+	add_literal(mc, &b, w->state_id ? w->state_id : "");
+	mg_buf_adds(&b, ", COALESCE(MAX(h.generation), 0) + 1 FROM " MYDRV_HISTORY " h "
+		    "ON DUPLICATE KEY UPDATE name = VALUES(name), checksum = VALUES(checksum), "
+		    "phase = VALUES(phase), step_phase = VALUES(step_phase), "
+		    "step_index = VALUES(step_index), state_id = VALUES(state_id), "
+		    "generation = VALUES(generation), updated_at = CURRENT_TIMESTAMP(6)");
+	return mg_buf_detach(&b);
+}
+
+static int mydrv_history_read(struct mg_conn *c, struct mg_history *out,
+			      struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_rows r = MG_ROWS_INIT;
+	int64_t exists = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (query_int(mc, history_exists_sql, &exists, err) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	out->exists = 1;
+	if (query_mc(mc, "SELECT migration_id, name, checksum, phase, step_phase, "
+		     "step_index, state_id, generation FROM " MYDRV_HISTORY
+		     " ORDER BY migration_id", &r, err) < 0)
+		return -1;
+	out->n = r.nrows;
+	out->rows = mg_xcalloc(out->n + 1, sizeof(*out->rows));
+	for (size_t i = 0; i < out->n; i++) {
+		struct mg_history_row *h = &out->rows[i];
+		const char *step_index = mg_rows_get(&r, i, 5);
+		const char *generation = mg_rows_get(&r, i, 7);
+
+		h->id = atoi(mg_rows_get(&r, i, 0));
+		h->name = mg_xstrdup(mg_rows_get(&r, i, 1));
+		h->checksum = mg_xstrdup(mg_rows_get(&r, i, 2));
+		h->phase = mg_xstrdup(mg_rows_get(&r, i, 3));
+		h->step_phase = mg_xstrdup(mg_rows_get(&r, i, 4));
+		h->step_index = step_index ? atoi(step_index) : 0;
+		h->state_id = mg_xstrdup(mg_rows_get(&r, i, 6));
+		h->generation = generation ? strtoll(generation, NULL, 10) : 0;
+		if (h->generation > out->generation)
+			out->generation = h->generation;
+	}
+	mg_rows_release(&r);
+	return 0;
+}
+
+/*
+ * Create the table when it is missing, then upsert in a transaction of its
+ * own. MySQL commits implicitly before and after DDL, so CREATE TABLE
+ * cannot share the transaction as on PostgreSQL; it runs only when the
+ * table is missing, so a role without CREATE can keep writing once the
+ * table exists.
+ */
+static int mydrv_history_write(struct mg_conn *c, const struct mg_history_write *w,
+			       struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	char *up = history_upsert_sql(mc, w);
+	int64_t exists = 0;
+	int rc;
+
+	rc = query_int(mc, history_exists_sql, &exists, err);
+	if (!rc && !exists)
+		rc = exec_mc(mc, history_ddl, err);
+	if (!rc)
+		rc = exec_mc(mc, "START TRANSACTION", err);
+	if (!rc) {
+		rc = exec_mc(mc, up, err);
+		if (!rc)
+			rc = exec_mc(mc, "COMMIT", err);
+		if (rc) {
+			struct mg_err ignored = MG_ERR_INIT;
+
+			exec_mc(mc, "ROLLBACK", &ignored);
+		}
+	}
+	free(up);
+	if (rc)
+		mg_err_prefix(err, "cannot write the history table: ");
+	return rc;
+}
+
+/* ==== the migrate lock and blockers ============================================ */
+
+/*
+ * Is performance_schema on, and may this user read the connection
+ * attributes (program_name) in it? Asked once per connection: it needs
+ * SELECT on performance_schema, and grants rarely change under us.
+ */
+static enum mydrv_attrs attrs_state(struct mydrv_conn *mc)
+{
+	struct mg_err e = MG_ERR_INIT;
+	int64_t on = 0;
+
+	if (mc->attrs != MYDRV_ATTRS_UNKNOWN)
+		return mc->attrs;
+	mc->attrs = MYDRV_ATTRS_OFF;
+	if (query_int(mc, "SELECT @@GLOBAL.performance_schema", &on, &e) < 0 || !on) {
+		mg_debug("mysql: performance_schema is off: sessions are matched by user only");
+	} else if (query_int(mc, "SELECT COUNT(*) FROM performance_schema.session_connect_attrs "
+			     "WHERE 1 = 0", &on, &e) < 0) {
+		mg_debug("mysql: connection attributes are not readable: %s", e.msg);
+		mc->attrs = MYDRV_ATTRS_HIDDEN;
+	} else {
+		mc->attrs = MYDRV_ATTRS_READABLE;
+	}
+	return mc->attrs;
+}
+
+static int attrs_readable(struct mydrv_conn *mc)
+{
+	return attrs_state(mc) == MYDRV_ATTRS_READABLE;
+}
+
+/* The SQL for session p's program_name, when it can be read. */
+static const char *attr_join(struct mydrv_conn *mc)
+{
+	return attrs_readable(mc) ? MYDRV_ATTR_JOIN : "";
+}
+
+static const char *attr_value(struct mydrv_conn *mc)
+{
+	return attrs_readable(mc) ? "a.ATTR_VALUE" : "NULL";
+}
+
+/* Count the characters of UTF-8 text (the server's unit for names). */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * GET_LOCK names are server-wide and at most 64 characters on MySQL 5.7+:
+ * 'migrate:' + the database name, or for a name too long for that,
+ * 'migrate:' + 56 hex digits of its SHA-256.
+ */
+static void set_lock_name(struct mydrv_conn *mc, const char *db)
+{
+	size_t room = MYDRV_LOCK_NAME_MAX - strlen(MYDRV_LOCK_PREFIX);
+
+	if (utf8_chars(db) <= room) {
+		snprintf(mc->lock_name, sizeof(mc->lock_name), MYDRV_LOCK_PREFIX "%s", db);
+	} else {
+		char hex[65];
+
+		mg_sha256_hex(hex, db, strlen(db));
+		snprintf(mc->lock_name, sizeof(mc->lock_name), MYDRV_LOCK_PREFIX "%.*s",
+			 (int)room, hex);
+	}
+}
+
+/* PROCESSLIST's COMMAND in PostgreSQL's words: a session that waits for
+ * its client is "idle", any other is "active". */
+static int is_idle(const char *command)
+{
+	return command && !strcmp(command, "Sleep");
+}
+
+/* MG_EDB naming the session that holds our lock (connection id holder). */
+static int lock_taken(struct mydrv_conn *mc, const char *holder, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	struct mg_err ignored = MG_ERR_INIT;
+	long id = strtol(holder, NULL, 10);
+
+	mg_buf_addf(&sql, "SELECT COALESCE(NULLIF(%s, ''), '(none)'), p.USER, p.HOST, "
+		    "p.COMMAND, p.TIME FROM information_schema.PROCESSLIST p %s WHERE p.ID = %ld",
+		    attr_value(mc), attr_join(mc), id);
+	if (query_mc(mc, sql.buf, &r, &ignored) == 0 && r.nrows > 0) {
+		mg_err_set(err, MG_EDB,
+			   "another migrate holds the lock on this database: connection %ld, application '%s', user '%s', client %s, %s for %s s",
+			   id, attrs_readable(mc) ? mg_rows_get(&r, 0, 0) : "(unknown)",
+			   mg_rows_get(&r, 0, 1) ? mg_rows_get(&r, 0, 1) : "",
+			   mg_rows_get(&r, 0, 2) ? mg_rows_get(&r, 0, 2) : "",
+			   is_idle(mg_rows_get(&r, 0, 3)) ? "idle" : "active",
+			   mg_rows_get(&r, 0, 4) ? mg_rows_get(&r, 0, 4) : "?");
+		mg_err_hint(err, "wait for it to finish and run the command again; if it is stuck, end it with KILL %ld",
+			    id);
+	} else {
+		mg_err_set(err, MG_EDB,
+			   "another migrate holds the lock on this database (connection %ld; its session is not visible to this user)",
+			   id);
+		mg_err_hint(err, "wait for it to finish and run the command again (with the PROCESS privilege migrate names who holds it)");
+	}
+	mg_rows_release(&r);
+	mg_buf_release(&sql);
+	return -1;
+}
+
+/*
+ * GET_LOCK(name, 0): the lock belongs to this connection and goes when it
+ * does, however the process ends. Taken by someone else: IS_USED_LOCK
+ * names the connection; when it was let go between the two calls, try
+ * once more.
+ */
+static int mydrv_lock(struct mg_conn *c, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf lit = MG_BUF_INIT, sql = MG_BUF_INIT;
+	char *db = NULL, *got = NULL, *holder = NULL;
+	int rc = -1;
+
+	if (mc->locked)		/* GET_LOCK nests: one unlock must be enough */
+		return 0;
+	if (query_scalar(mc, "SELECT DATABASE()", &db, err) < 0)
+		goto out;
+	set_lock_name(mc, db ? db : "");
+	add_literal(mc, &lit, mc->lock_name);
+	for (int attempt = 0; attempt < 2 && !holder; attempt++) {
+		mg_buf_reset(&sql);
+		mg_buf_addf(&sql, "SELECT GET_LOCK(%s, 0)", lit.buf);
+		free(got);
+		if (query_scalar(mc, sql.buf, &got, err) < 0)
+			goto out;
+		if (got && !strcmp(got, "1")) {
+			mc->locked = 1;
+			rc = 0;
+			goto out;
+		}
+		if (!got) {
+			mg_err_set(err, MG_EDB, "cannot take the migrate lock '%s' (GET_LOCK returned NULL)",
+				   mc->lock_name);
+			goto out;
+		}
+		mg_buf_reset(&sql);
+		mg_buf_addf(&sql, "SELECT IS_USED_LOCK(%s)", lit.buf);
+		if (query_scalar(mc, sql.buf, &holder, err) < 0)
+			goto out;
+	}
+	if (holder)
+		lock_taken(mc, holder, err);
+	else
+		mg_err_set(err, MG_EDB, "the migrate lock '%s' is being taken and let go by other sessions",
+			   mc->lock_name);
+out:
+	free(db);
+	free(got);
+	free(holder);
+	mg_buf_release(&lit);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+static void mydrv_unlock(struct mg_conn *c)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_err ignored = MG_ERR_INIT;
+	struct mg_buf sql = MG_BUF_INIT;
+
+	if (!mc->locked)
+		return;
+	mg_buf_adds(&sql, "DO RELEASE_LOCK(");
+	add_literal(mc, &sql, mc->lock_name);
+	mg_buf_adds(&sql, ")");
+	exec_mc(mc, sql.buf, &ignored);
+	mc->locked = 0;
+	mg_buf_release(&sql);
+}
+
+/*
+ * Split a table as the planner writes it (`t`, `db`.`t`, or bare t, db.t)
+ * into its unquoted parts; *schema is NULL when it is unqualified.
+ */
+static void split_table(const char *t, char **schema, char **name)
+{
+	struct mg_buf part[2] = { MG_BUF_INIT, MG_BUF_INIT };
+	int k = 0;
+
+	for (const char *p = t; *p;) {
+		if (*p == '.' && k == 0) {
+			k = 1;
+			p++;
+		} else if (*p != '`') {
+			mg_buf_addc(&part[k], *p++);
+		} else {
+			for (p++; *p; p++) {
+				if (*p == '`' && p[1] != '`')
+					break;
+				if (*p == '`')
+					p++;	/* a doubled backtick is one */
+				mg_buf_addc(&part[k], *p);
+			}
+			if (*p)
+				p++;
+		}
+	}
+	*schema = k ? mg_buf_detach(&part[0]) : NULL;
+	*name = mg_buf_detach(&part[k]);
+	mg_buf_release(&part[0]);
+	mg_buf_release(&part[1]);
+}
+
+/* "(m.OBJECT_SCHEMA = ... AND m.OBJECT_NAME = ...) OR ..." for tables. */
+static void add_tables_condition(struct mydrv_conn *mc, struct mg_buf *b,
+				 const char *const *tables, size_t n)
+{
+	mg_buf_adds(b, "(");
+	for (size_t i = 0; i < n; i++) {
+		char *schema, *name;
+
+		split_table(tables[i], &schema, &name);
+		mg_buf_adds(b, i ? " OR (m.OBJECT_SCHEMA = " : "(m.OBJECT_SCHEMA = ");
+		if (schema)
+			add_literal(mc, b, schema);
+		else
+			mg_buf_adds(b, "DATABASE()");
+		mg_buf_adds(b, " AND m.OBJECT_NAME = ");
+		add_literal(mc, b, name);
+		mg_buf_adds(b, ")");
+		free(schema);
+		free(name);
+	}
+	mg_buf_adds(b, ")");
+}
+
+/* Does performance_schema record metadata locks (the locks DDL waits
+ * for)? MySQL 8 does by default; MariaDB and MySQL 5.7 only with the
+ * wait/lock/metadata/sql/mdl instrument enabled. */
+static int mdl_visible(struct mydrv_conn *mc)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	int64_t on = 0;
+
+	if (query_int(mc, "SELECT @@GLOBAL.performance_schema AND EXISTS (SELECT 1 FROM "
+		      "performance_schema.setup_instruments WHERE NAME = "
+		      "'wait/lock/metadata/sql/mdl' AND ENABLED = 'YES') AND NOT EXISTS "
+		      "(SELECT 1 FROM performance_schema.metadata_locks WHERE 1 = 0)",
+		      &on, &ignored) < 0)
+		return 0;
+	return on != 0;
+}
+
+/* Columns: connection, application, user, state (COMMAND), age in s,
+ * query, table; the sessions in PROCESSLIST p, their transaction in x. */
+#define MYDRV_BLOCKER_COLUMNS \
+	"COALESCE(NULLIF(%s, ''), '(none)'), COALESCE(p.USER, ''), " \
+	"COALESCE(p.COMMAND, ''), %s AS age, " \
+	"LEFT(REPLACE(REPLACE(COALESCE(x.trx_query, p.INFO, ''), CHAR(10 USING utf8mb4), ' '), " \
+	"CHAR(13 USING utf8mb4), ' '), 160), "
+
+/*
+ * Sessions holding a lock on one of the tables in a transaction older than
+ * max_tx_age_s. With metadata locks visible that is exact: the sessions
+ * holding a granted metadata lock on the tables (what ALTER TABLE waits
+ * for), aged by their InnoDB transaction or else by their statement.
+ * Without them, every InnoDB transaction older than the limit may hold
+ * one, so each counts (the safe side: wait a little, not queue the
+ * application behind our DDL).
+ */
+static void blockers_sql(struct mydrv_conn *mc, struct mg_buf *b, int mdl,
+			 const char *const *tables, size_t n)
+{
+	if (mdl) {
+		mg_buf_addf(b, "SELECT DISTINCT p.ID, " MYDRV_BLOCKER_COLUMNS
+			    "CONCAT('`', m.OBJECT_NAME, '`') "
+			    "FROM performance_schema.metadata_locks m "
+			    "JOIN performance_schema.threads t ON t.THREAD_ID = m.OWNER_THREAD_ID "
+			    "JOIN information_schema.PROCESSLIST p ON p.ID = t.PROCESSLIST_ID "
+			    "LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = p.ID %s"
+			    "WHERE m.OBJECT_TYPE = 'TABLE' AND m.LOCK_STATUS = 'GRANTED' "
+			    "AND p.ID <> CONNECTION_ID() AND ",
+			    attr_value(mc),
+			    "COALESCE(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), p.TIME, 0)",
+			    attr_join(mc));
+		add_tables_condition(mc, b, tables, n);
+	} else {
+		mg_buf_addf(b, "SELECT x.trx_mysql_thread_id, " MYDRV_BLOCKER_COLUMNS "'' "
+			    "FROM information_schema.INNODB_TRX x "
+			    "LEFT JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id %s"
+			    "WHERE x.trx_mysql_thread_id <> CONNECTION_ID()",
+			    attr_value(mc), "TIMESTAMPDIFF(SECOND, x.trx_started, NOW())",
+			    attr_join(mc));
+	}
+	mg_buf_addf(b, " HAVING age > %d ORDER BY age DESC LIMIT 5", mc->opts.max_tx_age_s);
+}
+
+static int mydrv_check_blockers(struct mg_conn *c, const char *const *tables,
+				size_t n, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT, who = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	int mdl, rc = 0;
+
+	if (n == 0)
+		return 0;
+	mdl = mdl_visible(mc);
+	blockers_sql(mc, &sql, mdl, tables, n);
+	if (query_mc(mc, sql.buf, &r, err) < 0) {
+		/* Like PostgreSQL without pg_read_all_stats: what this user
+		 * cannot see does not refuse; the DDL waits lock_wait_timeout
+		 * per try instead. */
+		if (!is_privilege_error(mysql_errno(mc->my))) {
+			rc = -1;
+			goto out;
+		}
+		mg_debug("mysql: other sessions' transactions are not visible (%s): DDL relies on lock_wait_timeout",
+			 err->msg);
+		mg_err_clear(err);
+		goto out;
+	}
+	for (size_t i = 0; i < r.nrows; i++) {
+		const char *tbl = mg_rows_get(&r, i, 6);
+
+		mg_buf_addf(&who, "%sconnection %s (application '%s', user '%s', %s, transaction open %s s)%s%s: %s",
+			    i ? "; " : "", mg_rows_get(&r, i, 0), mg_rows_get(&r, i, 1),
+			    mg_rows_get(&r, i, 2),
+			    is_idle(mg_rows_get(&r, i, 3)) ? "idle in transaction" : "active",
+			    mg_rows_get(&r, i, 4), mdl ? " holds a lock on " : "",
+			    mdl && tbl ? tbl : "", mg_rows_get(&r, i, 5));
+	}
+	if (r.nrows > 0) {
+		mg_err_set(err, MG_EREFUSED,
+			   "refusing to change the table while a long transaction %s it: %s",
+			   mdl ? "holds a lock on" : "may hold a lock on", who.buf);
+		mg_err_hint(err, "wait for it to finish (or end it: KILL ID), then run the command again; --max-tx-age sets the limit (now %d s)%s",
+			    mc->opts.max_tx_age_s,
+			    mdl ? "" : "; this server does not record metadata locks (performance_schema instrument wait/lock/metadata/sql/mdl), so every long transaction counts");
+		rc = -1;
+	}
+out:
+	mg_rows_release(&r);
+	mg_buf_release(&sql);
+	mg_buf_release(&who);
+	return rc;
+}
+
+/* ==== sessions, replicas and load ============================================= */
+
+/*
+ * Does PROCESSLIST show this user every session? Only with the PROCESS
+ * privilege. Asking for it by name misses privileges that come through a
+ * role (information_schema.USER_PRIVILEGES lists the account's own), so
+ * ask a table that needs the same privilege: INNODB_TRX refuses to be read
+ * without PROCESS, however it was granted (and an empty read is not
+ * enough: the server skips the check for WHERE 1 = 0).
+ * 1 yes, 0 no, -1 error.
+ */
+static int sees_all_sessions(struct mydrv_conn *mc, struct mg_err *err)
+{
+	int64_t n;
+
+	if (query_int(mc, "SELECT COUNT(*) FROM information_schema.INNODB_TRX", &n, err) == 0)
+		return 1;
+	if (mysql_errno(mc->my) != ER_SPECIFIC_ACCESS_DENIED_ERROR)
+		return -1;
+	mg_err_clear(err);
+	return 0;
+}
+
+/*
+ * Sessions whose user, or whose program_name connection attribute, matches
+ * the colour's glob, migrate's own (program_name migrate/...) excepted.
+ * With performance_schema off no session has a program name to see, and
+ * sessions match by user alone. With it on but not readable by this user,
+ * a session matching by program name would go unseen: -1, so the colour
+ * counts as alive (the hint names the grant). Any database counts, not only this one: an application's session
+ * may sit in another default database and still use ours, and a session
+ * too many keeps a colour alive, which is the safe side. Matching is
+ * case-insensitive (PROCESSLIST's collation), the safe side again.
+ * Without PROCESS this user sees only its own sessions: -1, so the colour
+ * counts as alive.
+ */
+static int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
+				int64_t *out, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT, pat = MG_BUF_INIT, esc = MG_BUF_INIT;
+	char *like = mg_glob_to_like(pattern);
+	int rc, all;
+
+	*out = 0;
+	all = sees_all_sessions(mc, err);
+	if (all <= 0) {
+		free(like);
+		if (all < 0)
+			return -1;
+		mg_err_set(err, MG_EDB, "this MySQL user lacks the PROCESS privilege, so other users' sessions are hidden from it");
+		return mg_err_hint(err, "GRANT PROCESS ON *.* TO the user migrate connects as (see docs/grants.md)");
+	}
+	if (attrs_state(mc) == MYDRV_ATTRS_HIDDEN) {
+		free(like);
+		mg_err_set(err, MG_EDB, "this MySQL user may not read performance_schema, so sessions' program names are hidden from it");
+		return mg_err_hint(err, "GRANT SELECT ON performance_schema.* TO the user migrate connects as (see docs/grants.md)");
+	}
+	add_literal(mc, &pat, like);
+	add_literal(mc, &esc, "\\");
+	mg_buf_addf(&sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST p %s"
+		    "WHERE " MYDRV_CLIENT_SESSION "AND COALESCE(%s, '') NOT LIKE 'migrate/%%' "
+		    "AND (p.USER LIKE %s ESCAPE %s",
+		    attr_join(mc), attr_value(mc), pat.buf, esc.buf);
+	if (attrs_readable(mc))
+		mg_buf_addf(&sql, " OR a.ATTR_VALUE LIKE %s ESCAPE %s", pat.buf, esc.buf);
+	mg_buf_adds(&sql, ")");
+	rc = query_int(mc, sql.buf, out, err);
+	mg_buf_release(&sql);
+	mg_buf_release(&pat);
+	mg_buf_release(&esc);
+	free(like);
+	return rc;
+}
+
+/*
+ * Client sessions running a statement (COMMAND other than Sleep) in this
+ * database or in none, migrate's own excepted. Without PROCESS the other
+ * users' sessions cannot be seen at all, not even counted as hidden (the
+ * PostgreSQL driver's *hidden): that is an error, and --max-load pauses.
+ * Without performance_schema migrate's other sessions (parallel backfill
+ * workers) cannot be told apart and count too.
+ */
+static int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
+				 struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	int rc, all;
+
+	*out = *hidden = 0;
+	all = sees_all_sessions(mc, err);
+	if (all < 0)
+		return -1;
+	if (!all) {
+		mg_err_set(err, MG_EDB, "--max-load needs the PROCESS privilege: without it this MySQL user sees only its own sessions");
+		return mg_err_hint(err, "GRANT PROCESS ON *.* TO the user migrate connects as (see docs/grants.md), or run without --max-load");
+	}
+	mg_buf_addf(&sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST p %s"
+		    "WHERE " MYDRV_CLIENT_SESSION "AND p.COMMAND <> 'Sleep' "
+		    "AND (p.DB = DATABASE() OR p.DB IS NULL) "
+		    "AND COALESCE(%s, '') NOT LIKE 'migrate/%%'",
+		    attr_join(mc), attr_value(mc));
+	rc = query_int(mc, sql.buf, out, err);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+/*
+ * The primary cannot tell how far its replicas have replayed (MySQL keeps
+ * that on the replica: SHOW REPLICA STATUS there), and the backfill runs
+ * on the primary. So for now: no replica attached, lag 0; any replica
+ * attached, the lag cannot be read and the backfill pauses under --max-lag
+ * (fails closed). Kept simple on purpose until replicas can be asked.
+ * SHOW REPLICAS is MySQL 8.0.22+; MariaDB and older MySQL know SHOW SLAVE
+ * HOSTS (which lists replicas that register themselves, as they do unless
+ * configured otherwise).
+ */
+static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_rows r = MG_ROWS_INIT;
+	struct mg_err first = MG_ERR_INIT;
+	size_t n;
+	int rc;
+
+	*out = 0;
+	rc = query_mc(mc, "SHOW REPLICAS", &r, &first);
+	if (rc < 0 && mysql_errno(mc->my) == ER_PARSE_ERROR)
+		rc = query_mc(mc, "SHOW SLAVE HOSTS", &r, err);
+	else if (rc < 0)
+		*err = first;
+	if (rc < 0) {
+		mg_err_prefix(err, "cannot list this server's replicas: ");
+		return mg_err_hint(err, "GRANT REPLICATION SLAVE (MySQL) or REPLICATION MASTER ADMIN (MariaDB) ON *.* TO the user migrate connects as, or run without --max-lag");
+	}
+	n = r.nrows;
+	mg_rows_release(&r);
+	if (n == 0)
+		return 0;
+	mg_err_set(err, MG_EDB, "replication lag of MySQL replicas cannot be read from the primary yet (%zu replica%s attached)",
+		   n, n == 1 ? "" : "s");
+	return mg_err_hint(err, "run without --max-lag and watch the replicas' Seconds_Behind_Source yourself (--pause-file pauses the backfill)");
+}
+
+/* ANALYZE TABLE reports a failure as a result row, not as an error. */
+static int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	char *sql = mg_xasprintf("ANALYZE TABLE %s", table);
+	struct mg_rows r = MG_ROWS_INIT;
+	int rc = query_mc(mc, sql, &r, err);
+
+	for (size_t i = 0; rc == 0 && r.ncols >= 4 && i < r.nrows; i++) {
+		const char *type = mg_rows_get(&r, i, 2);
+
+		if (type && !strcasecmp(type, "error")) {
+			const char *text = mg_rows_get(&r, i, 3);
+
+			rc = mg_err_set(err, MG_EDB, "analyze %s: %s", table, text ? text : "failed");
+		}
+	}
+	mg_rows_release(&r);
+	free(sql);
+	return rc;
+}
+
+/* ==== planning: catalog ========================================================== */
+
+/*
+ * How the MySQL/MariaDB plan differs from the PostgreSQL one, and why.
+ *
+ * DDL commits implicitly: a step cannot share a transaction with its
+ * history row. So every statement of a step is idempotent (IF [NOT]
+ * EXISTS, or a catalog guard around a prepared statement), the step runs
+ * its statements in order and then writes the history row; a crash in
+ * between runs the step again, harmlessly. The order of the statements
+ * keeps every intermediate state valid for both application versions:
+ * columns before triggers at expand, triggers dropped before columns at
+ * contract and rollback.
+ *
+ * A step is sent whole as one multi-statement request (the connection has
+ * CLIENT_MULTI_STATEMENTS): the server parses it, so the semicolons inside
+ * a trigger body need no client-side splitting; run() checks every
+ * result. The plan shows exactly the text that is sent.
+ *
+ * Every ALTER TABLE names its algorithm, so the server can never choose a
+ * table copy behind our back: ALGORITHM=INSTANT where the server can do it
+ * as a metadata change (MariaDB 10.3+ adds, 10.4+ drops columns and
+ * changes defaults instantly), ALGORITHM=NOCOPY, LOCK=NONE (MariaDB: in
+ * place, never a rebuild) for index changes. When the server refuses the
+ * planned algorithm, run_step falls back one level at a time, as far as
+ * the operations of the step allow (see run_ddl_step).
+ */
+
+#define MYDRV_MAX_IDENT 64
+#define MYDRV_ALG_INSTANT ", ALGORITHM=INSTANT"
+#define MYDRV_ALG_NOCOPY ", ALGORITHM=NOCOPY, LOCK=NONE"
+#define MYDRV_ALG_INPLACE ", ALGORITHM=INPLACE, LOCK=NONE"
+#define MYDRV_ALG_COPY ", ALGORITHM=COPY"
+/* The first lines of a step whose operations allow a fallback. */
+#define MYDRV_ALLOW_REBUILD "-- allow_rebuild\n"
+#define MYDRV_ALLOW_COPY "-- allow_copy\n"
+
+/* A table as the catalog knows it. */
+struct mytable {
+	char *name;		/* raw, as in the catalog */
+	char *q;		/* `name` */
+	char *lit;		/* 'name', for information_schema */
+	char **key_cols;	/* quoted */
+	char **key_types;	/* DATA_TYPE: int, bigint, varchar ... */
+	size_t n_keys;
+	const char *key_problem;
+	struct mg_strlist cols;		/* every column, raw, in order */
+	struct mg_strlist on_update;	/* columns ON UPDATE CURRENT_TIMESTAMP, quoted */
+};
+
+/* A column as the catalog knows it. */
+struct mycolumn {
+	int found;
+	char *column_type;	/* varchar(50), int(10) unsigned, enum('a','b') */
+	char *data_type;	/* varchar, int, enum */
+	char *charset;
+	char *collation;
+	int notnull;
+	char *default_expr;	/* SQL, or NULL for none */
+	char *extra;		/* auto_increment, VIRTUAL GENERATED ... */
+	char *comment;
+};
+
+static void mytable_release(struct mytable *t)
+{
+	free(t->name);
+	free(t->q);
+	free(t->lit);
+	for (size_t i = 0; i < t->n_keys; i++) {
+		free(t->key_cols[i]);
+		free(t->key_types[i]);
+	}
+	free(t->key_cols);
+	free(t->key_types);
+	mg_strlist_release(&t->cols);
+	mg_strlist_release(&t->on_update);
+	memset(t, 0, sizeof(*t));
+}
+
+static void mycolumn_release(struct mycolumn *c)
+{
+	free(c->column_type);
+	free(c->data_type);
+	free(c->charset);
+	free(c->collation);
+	free(c->default_expr);
+	free(c->extra);
+	free(c->comment);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *qi(const char *name)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	mydrv_quote_ident(&b, name);
+	return mg_buf_detach(&b);
+}
+
+static char *lit(struct mydrv_conn *mc, const char *s)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	add_literal(mc, &b, s);
+	return mg_buf_detach(&b);
+}
+
+static int pos_error(struct mg_err *err, int code, const struct mg_migration *m,
+		     struct mg_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int pos_error(struct mg_err *err, int code, const struct mg_migration *m,
+		     struct mg_pos pos, const char *fmt, ...)
+{
+	char what[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return mg_err_set(err, code, "%s at %s:%d:%d", what, m->path, pos.line,
+			  pos.column);
+}
+
+/* base + suffix, base cut so the whole fits a MySQL identifier (64
+ * characters; names here are cut by bytes, at a UTF-8 boundary). */
+static char *mkname(const char *base, const char *suffix)
+{
+	size_t room = MYDRV_MAX_IDENT - strlen(suffix);
+	size_t n = strlen(base);
+
+	if (n > room) {
+		n = room;
+		while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return mg_xasprintf("%.*s%s", (int)n, base, suffix);
+}
+
+/*
+ * The key the backfill walks: the PRIMARY KEY, else the unique index with
+ * the fewest columns whose columns are all NOT NULL and whole (no prefix,
+ * no expression).
+ */
+static int fetch_key(struct mydrv_conn *mc, struct mytable *t, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+
+	mg_buf_addf(&sql,
+		"SELECT s.COLUMN_NAME, c.DATA_TYPE FROM information_schema.STATISTICS s "
+		"JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA "
+		"AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
+		"WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = %s AND s.INDEX_NAME = ("
+		"SELECT x.INDEX_NAME FROM information_schema.STATISTICS x "
+		"WHERE x.TABLE_SCHEMA = DATABASE() AND x.TABLE_NAME = %s AND x.NON_UNIQUE = 0 "
+		"GROUP BY x.INDEX_NAME HAVING SUM(x.NULLABLE = 'YES' OR x.SUB_PART IS NOT NULL "
+		"OR x.COLUMN_NAME IS NULL) = 0 "
+		"ORDER BY x.INDEX_NAME = 'PRIMARY' DESC, COUNT(*), x.INDEX_NAME LIMIT 1) "
+		"ORDER BY s.SEQ_IN_INDEX", t->lit, t->lit);
+	if (query_mc(mc, sql.buf, &r, err) < 0) {
+		mg_buf_release(&sql);
+		return -1;
+	}
+	mg_buf_release(&sql);
+	t->n_keys = r.nrows;
+	t->key_cols = mg_xcalloc(t->n_keys + 1, sizeof(char *));
+	t->key_types = mg_xcalloc(t->n_keys + 1, sizeof(char *));
+	for (size_t i = 0; i < r.nrows; i++) {
+		t->key_cols[i] = qi(mg_rows_get(&r, i, 0));
+		t->key_types[i] = mg_xstrdup(mg_rows_get(&r, i, 1));
+	}
+	mg_rows_release(&r);
+	if (!t->n_keys)
+		t->key_problem = "it has no primary key and no unique index over NOT NULL columns";
+	return 0;
+}
+
+/* Every column in order, and those the server sets on each update. */
+static int fetch_columns(struct mydrv_conn *mc, struct mytable *t, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+
+	mg_buf_addf(&sql, "SELECT COLUMN_NAME, LOWER(EXTRA) LIKE '%%on update%%' "
+		    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+		    "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", t->lit);
+	if (query_mc(mc, sql.buf, &r, err) < 0) {
+		mg_buf_release(&sql);
+		return -1;
+	}
+	mg_buf_release(&sql);
+	for (size_t i = 0; i < r.nrows; i++) {
+		mg_strlist_push(&t->cols, mg_rows_get(&r, i, 0));
+		if (!strcmp(mg_rows_get(&r, i, 1), "1"))
+			mg_strlist_push_owned(&t->on_update, qi(mg_rows_get(&r, i, 0)));
+	}
+	mg_rows_release(&r);
+	return 0;
+}
+
+/*
+ * Resolve op->table in the connection's database; MG_EINPUT naming the
+ * file position when it is absent or qualified with another database.
+ */
+static int resolve_table(struct mydrv_conn *mc, const struct mg_migration *m,
+			 const struct mg_op *op, struct mytable *out,
+			 struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	const char *dot = strchr(op->table, '.');
+	const char *name = dot ? dot + 1 : op->table;
+	char *nl = lit(mc, name);
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	mg_buf_adds(&sql, "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, ''), ");
+	if (dot) {
+		char *db = mg_xstrndup(op->table, (size_t)(dot - op->table));
+
+		mg_buf_adds(&sql, "DATABASE() = ");
+		add_literal(mc, &sql, db);
+		free(db);
+	} else {
+		mg_buf_adds(&sql, "1");
+	}
+	mg_buf_addf(&sql, " FROM information_schema.TABLES "
+		    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", nl);
+	free(nl);
+	if (query_mc(mc, sql.buf, &r, err) < 0)
+		goto out;
+	if (r.nrows == 0 || strcmp(mg_rows_get(&r, 0, 3), "1") != 0) {
+		pos_error(err, MG_EINPUT, m, op->table_pos, "table '%s' does not exist", op->table);
+		mg_err_hint(err, "check the table name; on MySQL/MariaDB tables are named without a database and live in the database of the URL");
+		goto out;
+	}
+	if (strcmp(mg_rows_get(&r, 0, 1), "BASE TABLE") != 0) {
+		pos_error(err, MG_EREFUSED, m, op->table_pos, "'%s' is not a plain table (%s): views and other relations cannot be migrated",
+			  op->table, mg_rows_get(&r, 0, 1));
+		goto out;
+	}
+	if (strcasecmp(mg_rows_get(&r, 0, 2), "InnoDB") != 0) {
+		pos_error(err, MG_EREFUSED, m, op->table_pos, "table '%s' uses the %s engine: only InnoDB tables can be changed online",
+			  op->table, mg_rows_get(&r, 0, 2));
+		goto out;
+	}
+	out->name = mg_xstrdup(mg_rows_get(&r, 0, 0));
+	out->q = qi(out->name);
+	out->lit = lit(mc, out->name);
+	rc = fetch_key(mc, out, err) < 0 || fetch_columns(mc, out, err) < 0 ? -1 : 0;
+out:
+	mg_rows_release(&r);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+/*
+ * COLUMN_DEFAULT as SQL. MariaDB 10.2.7+ shows an expression ('x' quoted,
+ * current_timestamp(), NULL spelled out); MySQL 8 shows a bare literal and
+ * marks expressions DEFAULT_GENERATED in EXTRA (that branch was not run
+ * here).
+ */
+static char *default_sql(struct mydrv_conn *mc, const char *def, const char *extra)
+{
+	if (!def || !strcmp(def, "NULL"))
+		return NULL;
+	if (mc->mariadb)
+		return mg_xstrdup(def);
+	if (extra && strstr(extra, "DEFAULT_GENERATED"))
+		return mg_xasprintf("(%s)", def);
+	return lit(mc, def);
+}
+
+/* 0 found, 1 absent, -1 error. */
+static int fetch_column(struct mydrv_conn *mc, const struct mytable *t,
+			const char *name, struct mycolumn *out, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	char *nl = lit(mc, name);
+
+	memset(out, 0, sizeof(*out));
+	mg_buf_addf(&sql, "SELECT COLUMN_TYPE, DATA_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, "
+		    "IS_NULLABLE, COLUMN_DEFAULT, EXTRA, COLUMN_COMMENT "
+		    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+		    "AND TABLE_NAME = %s AND COLUMN_NAME = %s", t->lit, nl);
+	free(nl);
+	if (query_mc(mc, sql.buf, &r, err) < 0) {
+		mg_buf_release(&sql);
+		return -1;
+	}
+	mg_buf_release(&sql);
+	if (r.nrows == 0) {
+		mg_rows_release(&r);
+		return 1;
+	}
+	out->found = 1;
+	out->column_type = mg_xstrdup(mg_rows_get(&r, 0, 0));
+	out->data_type = mg_xstrdup(mg_rows_get(&r, 0, 1));
+	out->charset = mg_xstrdup(mg_rows_get(&r, 0, 2));
+	out->collation = mg_xstrdup(mg_rows_get(&r, 0, 3));
+	out->notnull = !strcmp(mg_rows_get(&r, 0, 4), "NO");
+	out->extra = mg_xstrdup(mg_rows_get(&r, 0, 6) ? mg_rows_get(&r, 0, 6) : "");
+	out->default_expr = default_sql(mc, mg_rows_get(&r, 0, 5), out->extra);
+	if (mg_rows_get(&r, 0, 7) && *mg_rows_get(&r, 0, 7))
+		out->comment = mg_xstrdup(mg_rows_get(&r, 0, 7));
+	mg_rows_release(&r);
+	return 0;
+}
+
+/*
+ * A value of the type that every row can hold, for a NOT NULL column
+ * while nothing real is in it: '' for strings, 0 for numbers, the first
+ * value of an ENUM, the Unix epoch for dates (the session runs in UTC and
+ * without zero dates). NULL when there is none (spatial types): the
+ * column then gets no temporary default.
+ */
+static char *zero_value(const char *type)
+{
+	static const char *const strings[] = { "char", "varchar", "tinytext", "text",
+		"mediumtext", "longtext", "binary", "varbinary", "tinyblob", "blob",
+		"mediumblob", "longblob", "set", "json", "inet6", "inet4", "uuid", NULL };
+	static const char *const numbers[] = { "tinyint", "smallint", "mediumint", "int",
+		"integer", "bigint", "decimal", "numeric", "dec", "fixed", "float", "double",
+		"real", "bit", "bool", "boolean", "serial", NULL };
+	char word[32];
+	size_t n = 0;
+
+	while (type[n] && n < sizeof(word) - 1 && (isalnum((unsigned char)type[n]) || type[n] == '_')) {
+		word[n] = (char)tolower((unsigned char)type[n]);
+		n++;
+	}
+	word[n] = '\0';
+	for (const char *const *w = strings; *w; w++)
+		if (!strcmp(word, *w))
+			return mg_xstrdup(!strcmp(word, "uuid") ? "'00000000-0000-0000-0000-000000000000'" :
+					  !strcmp(word, "inet4") ? "'0.0.0.0'" :
+					  !strcmp(word, "inet6") ? "'::'" : "''");
+	for (const char *const *w = numbers; *w; w++)
+		if (!strcmp(word, *w))
+			return mg_xstrdup("0");
+	if (!strcmp(word, "date"))
+		return mg_xstrdup("'1970-01-01'");
+	if (!strcmp(word, "datetime"))
+		return mg_xstrdup("'1970-01-01 00:00:00'");
+	if (!strcmp(word, "timestamp"))
+		return mg_xstrdup("'1970-01-01 00:00:01'");
+	if (!strcmp(word, "time"))
+		return mg_xstrdup("'00:00:00'");
+	if (!strcmp(word, "year"))
+		return mg_xstrdup("1970");
+	if (!strcmp(word, "enum")) {
+		const char *open = strchr(type, '\'');
+		const char *close = open ? open + 1 : NULL;
+
+		while (close && *close && !(*close == '\'' && close[1] != '\''))
+			close += *close == '\'' ? 2 : 1;
+		if (close && *close)
+			return mg_xstrndup(open, (size_t)(close - open) + 1);
+	}
+	return NULL;
+}
+
+/* ==== planning: per-table work ==================================================== */
+
+enum pair_kind { PAIR_REPLACE, PAIR_ADD, PAIR_DROP };
+
+/* One column pair the dual-write triggers keep in step (as postgres.c). */
+struct pair {
+	enum pair_kind kind;
+	char *old_col;		/* raw name, NULL for PAIR_ADD */
+	char *new_col;		/* raw name, NULL for PAIR_DROP */
+	char *up;		/* SQL over the old row, may be NULL */
+	char *down;		/* SQL over the new row, may be NULL */
+};
+
+/* A copy of an index over a replaced column, on the new column. */
+struct idxcopy {
+	char *orig;		/* raw name of the original */
+	char *copy;		/* raw name of the copy */
+	const char *kind;	/* "UNIQUE ", "FULLTEXT ", "SPATIAL " or "" */
+	struct mg_strlist parts;	/* rendered key parts: `col`(10) DESC */
+	int late;		/* built at switch-reads (see plan_indexes) */
+};
+
+/* Everything one migration does to one table. */
+struct tplan {
+	struct mytable t;
+	size_t first_op;
+	struct pair *pairs;
+	size_t n_pairs, alloc_pairs;
+	int has_marker;
+	int allow_rebuild, allow_copy;
+	struct mg_strlist add_cols;		/* ADD COLUMN IF NOT EXISTS ... */
+	struct mg_strlist temp_defaults;	/* ALTER COLUMN `c` DROP DEFAULT */
+	struct mg_strlist ph_cols, ph_vals;	/* new columns with a placeholder, and it */
+	struct mg_strlist row_cols;		/* every column the triggers see, raw */
+	struct idxcopy *idx;
+	size_t n_idx, alloc_idx;
+	struct mg_strlist contract_defaults;	/* ALTER COLUMN ... SET DEFAULT */
+	struct mg_strlist contract_drops;	/* DROP INDEX/CONSTRAINT/FOREIGN KEY IF EXISTS */
+	struct mg_strlist contract_cols;	/* DROP COLUMN IF EXISTS `old` */
+	struct mg_strlist dropped;		/* raw names of the columns contract drops */
+	struct mg_buf contract_pre;		/* listed drops: views, triggers, other tables' keys */
+	struct mg_strlist dep_checks;		/* contract re-check queries */
+	struct mg_strlist rollback_defaults;	/* ALTER COLUMN `new` SET DEFAULT zero */
+	struct mg_strlist rollback_cols;	/* DROP COLUMN IF EXISTS `new` */
+};
+
+struct overlay_col {
+	char *table;
+	char *column;
+	int replaced;		/* 1: replaced/dropped by an earlier op, 0: added */
+};
+
+struct planner {
+	struct mydrv_conn *mc;
+	const struct mg_migration *m;
+	struct tplan *tables;
+	size_t n_tables, alloc_tables;
+	struct overlay_col *overlay;
+	size_t n_overlay, alloc_overlay;
+	struct mg_plan *plan;
+	char marker_raw[32];
+	char suffix[32];	/* "_mg3" */
+};
+
+static void tplan_release(struct tplan *tp)
+{
+	mytable_release(&tp->t);
+	for (size_t i = 0; i < tp->n_pairs; i++) {
+		free(tp->pairs[i].old_col);
+		free(tp->pairs[i].new_col);
+		free(tp->pairs[i].up);
+		free(tp->pairs[i].down);
+	}
+	free(tp->pairs);
+	for (size_t i = 0; i < tp->n_idx; i++) {
+		free(tp->idx[i].orig);
+		free(tp->idx[i].copy);
+		mg_strlist_release(&tp->idx[i].parts);
+	}
+	free(tp->idx);
+	mg_strlist_release(&tp->add_cols);
+	mg_strlist_release(&tp->temp_defaults);
+	mg_strlist_release(&tp->ph_cols);
+	mg_strlist_release(&tp->ph_vals);
+	mg_strlist_release(&tp->row_cols);
+	mg_strlist_release(&tp->contract_defaults);
+	mg_strlist_release(&tp->contract_drops);
+	mg_strlist_release(&tp->contract_cols);
+	mg_strlist_release(&tp->dropped);
+	mg_buf_release(&tp->contract_pre);
+	mg_strlist_release(&tp->dep_checks);
+	mg_strlist_release(&tp->rollback_defaults);
+	mg_strlist_release(&tp->rollback_cols);
+}
+
+static void planner_release(struct planner *pl)
+{
+	for (size_t i = 0; i < pl->n_tables; i++)
+		tplan_release(&pl->tables[i]);
+	free(pl->tables);
+	for (size_t i = 0; i < pl->n_overlay; i++) {
+		free(pl->overlay[i].table);
+		free(pl->overlay[i].column);
+	}
+	free(pl->overlay);
+}
+
+static void overlay_add(struct planner *pl, const char *table, const char *col, int replaced)
+{
+	MG_ALLOC_GROW(pl->overlay, pl->n_overlay + 1, pl->alloc_overlay);
+	pl->overlay[pl->n_overlay].table = mg_xstrdup(table);
+	pl->overlay[pl->n_overlay].column = mg_xstrdup(col);
+	pl->overlay[pl->n_overlay].replaced = replaced;
+	pl->n_overlay++;
+}
+
+/* -1 not in overlay, else the `replaced` flag (the last word counts). */
+static int overlay_find(const struct planner *pl, const char *table, const char *col)
+{
+	int found = -1;
+
+	for (size_t i = 0; i < pl->n_overlay; i++)
+		if (!strcmp(pl->overlay[i].table, table) &&
+		    !strcasecmp(pl->overlay[i].column, col))
+			found = pl->overlay[i].replaced;
+	return found;
+}
+
+/* The table's plan, created on first use (resolving the table). */
+static struct tplan *planner_table(struct planner *pl, size_t op_index, struct mg_err *err)
+{
+	const struct mg_op *op = &pl->m->ops[op_index];
+	struct mytable t;
+	struct tplan *tp;
+
+	if (resolve_table(pl->mc, pl->m, op, &t, err) < 0) {
+		mytable_release(&t);
+		return NULL;
+	}
+	for (size_t i = 0; i < pl->n_tables; i++)
+		if (!strcmp(pl->tables[i].t.name, t.name)) {
+			mytable_release(&t);
+			tp = &pl->tables[i];
+			goto allow;
+		}
+	MG_ALLOC_GROW(pl->tables, pl->n_tables + 1, pl->alloc_tables);
+	tp = &pl->tables[pl->n_tables++];
+	memset(tp, 0, sizeof(*tp));
+	tp->t = t;
+	tp->first_op = op_index;
+	mg_buf_init(&tp->contract_pre);
+	for (size_t i = 0; i < t.cols.n; i++)
+		mg_strlist_push(&tp->row_cols, t.cols.items[i]);
+allow:
+	tp->allow_rebuild |= op->allow_rebuild;
+	tp->allow_copy |= op->allow_copy;
+	return tp;
+}
+
+static void add_pair(struct tplan *tp, enum pair_kind kind, const char *old_col,
+		     const char *new_col, const char *up, const char *down)
+{
+	struct pair *p;
+
+	MG_ALLOC_GROW(tp->pairs, tp->n_pairs + 1, tp->alloc_pairs);
+	p = &tp->pairs[tp->n_pairs++];
+	p->kind = kind;
+	p->old_col = mg_xstrdup(old_col);
+	p->new_col = mg_xstrdup(new_col);
+	p->up = mg_xstrdup(up);
+	p->down = mg_xstrdup(down);
+	if (kind != PAIR_DROP && up)
+		tp->has_marker = 1;
+}
+
+static int in_drops(const struct mg_op *op, const char *name)
+{
+	for (size_t i = 0; i < op->n_drops; i++)
+		if (!strcmp(op->drops[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * A statement that runs only when cond (a boolean SQL expression) is true:
+ * MySQL has no IF outside stored programs, so the statement is prepared
+ * from a string chosen by the condition. Idempotence for the steps that
+ * cannot say IF EXISTS (RENAME INDEX).
+ */
+static void add_guarded(struct mydrv_conn *mc, struct mg_buf *b, const char *cond,
+			const char *stmt)
+{
+	mg_buf_addf(b, "SET @_mg_sql = IF(%s, ", cond);
+	add_literal(mc, b, stmt);
+	mg_buf_adds(b, ", 'DO 0');\nPREPARE _mg_stmt FROM @_mg_sql;\nEXECUTE _mg_stmt;\n"
+		    "DEALLOCATE PREPARE _mg_stmt;\n");
+}
+
+/* "an index named name exists on t" as SQL. */
+static char *index_exists(struct mydrv_conn *mc, const struct tplan *tp, const char *name)
+{
+	char *nl = lit(mc, name);
+	char *s = mg_xasprintf("EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND INDEX_NAME = %s)",
+			       tp->t.lit, nl);
+
+	free(nl);
+	return s;
+}
+
+/* ==== planning: dependents of a replaced or dropped column ======================== */
+
+/* Append s as a PCRE matching s literally, as a whole word. */
+static void add_word_regex(struct mg_buf *b, const char *s)
+{
+	mg_buf_adds(b, "(?i)\\b");
+	for (const char *p = s; *p; p++) {
+		if (strchr("\\.^$|?*+()[]{}", *p))
+			mg_buf_addc(b, '\\');
+		mg_buf_addc(b, *p);
+	}
+	mg_buf_adds(b, "\\b");
+}
+
+/* s as a LIKE pattern for text containing `s` (backquoted), escaped. */
+static char *like_quoted(struct mydrv_conn *mc, const char *s)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	char *out;
+
+	mg_buf_adds(&b, "%`");
+	for (const char *p = s; *p; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			mg_buf_addc(&b, '\\');
+		if (*p == '`')
+			mg_buf_addc(&b, '`');
+		mg_buf_addc(&b, *p);
+	}
+	mg_buf_adds(&b, "`%");
+	out = lit(mc, b.buf);
+	mg_buf_release(&b);
+	return out;
+}
+
+/*
+ * SQL returning (what, name, class) for each object that depends on
+ * column col of the table and that migrate neither copies nor lets die
+ * with the column: views whose text names the table and the column (the
+ * catalog has no column dependencies: a text search, on the safe side),
+ * generated columns, CHECK constraints, triggers whose body names the
+ * column, foreign keys from the column and other tables' foreign keys
+ * referencing it. Our own triggers (_mg...) are left out.
+ */
+static char *others_sql(struct mydrv_conn *mc, const struct tplan *tp, const char *col)
+{
+	struct mg_buf b = MG_BUF_INIT, re = MG_BUF_INIT, tre = MG_BUF_INIT;
+	char *cl = lit(mc, col), *clike = like_quoted(mc, col), *tlike = like_quoted(mc, tp->t.name);
+	char *rel, *trel;
+
+	add_word_regex(&re, col);
+	add_word_regex(&tre, tp->t.name);
+	rel = lit(mc, re.buf);
+	trel = lit(mc, tre.buf);
+	mg_buf_addf(&b,
+		"SELECT CONCAT('view `', TABLE_NAME, '`') AS what, TABLE_NAME AS name, 'view' AS class "
+		"FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() "
+		"AND VIEW_DEFINITION LIKE %s AND VIEW_DEFINITION LIKE %s "
+		"UNION ALL SELECT CONCAT('generated column `', COLUMN_NAME, '`'), COLUMN_NAME, 'generated' "
+		"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+		"AND COALESCE(GENERATION_EXPRESSION, '') LIKE %s "
+		"UNION ALL SELECT CONCAT('check constraint `', cc.CONSTRAINT_NAME, '`'), cc.CONSTRAINT_NAME, 'check' "
+		"FROM information_schema.CHECK_CONSTRAINTS cc JOIN information_schema.TABLE_CONSTRAINTS tc "
+		"ON tc.CONSTRAINT_SCHEMA = cc.CONSTRAINT_SCHEMA AND tc.CONSTRAINT_NAME = cc.CONSTRAINT_NAME "
+		"AND tc.CONSTRAINT_TYPE = 'CHECK' WHERE cc.CONSTRAINT_SCHEMA = DATABASE() "
+		"AND tc.TABLE_NAME = %s AND cc.CHECK_CLAUSE LIKE %s "
+		"UNION ALL SELECT CONCAT('trigger `', TRIGGER_NAME, '`'), TRIGGER_NAME, 'trigger' "
+		"FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
+		"AND TRIGGER_NAME NOT LIKE '\\_mg%%' AND (EVENT_OBJECT_TABLE = %s OR ACTION_STATEMENT REGEXP %s) "
+		"AND ACTION_STATEMENT REGEXP %s "
+		"UNION ALL SELECT CONCAT('foreign key `', CONSTRAINT_NAME, '`'), CONSTRAINT_NAME, 'fk' "
+		"FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+		"AND COLUMN_NAME = %s AND REFERENCED_TABLE_NAME IS NOT NULL "
+		"UNION ALL SELECT CONCAT('foreign key `', CONSTRAINT_NAME, '` of `', TABLE_NAME, '`'), "
+		"CONSTRAINT_NAME, CONCAT('inbound:', TABLE_NAME) "
+		"FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = DATABASE() "
+		"AND REFERENCED_TABLE_NAME = %s AND REFERENCED_COLUMN_NAME = %s",
+		tlike, clike, tp->t.lit, clike, tp->t.lit, clike, tp->t.lit, trel, rel,
+		tp->t.lit, cl, tp->t.lit, cl);
+	free(cl);
+	free(clike);
+	free(tlike);
+	free(rel);
+	free(trel);
+	mg_buf_release(&re);
+	mg_buf_release(&tre);
+	return mg_buf_detach(&b);
+}
+
+/* Drop at contract what the user listed under drops: (one dependent). */
+static int plan_listed_drop(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			    const char *col, const char *what, const char *name,
+			    const char *cls, struct mg_err *err)
+{
+	char *qn = qi(name);
+
+	if (!strcmp(cls, "view"))
+		mg_buf_addf(&tp->contract_pre, "DROP VIEW IF EXISTS %s;\n", qn);
+	else if (!strcmp(cls, "trigger"))
+		mg_buf_addf(&tp->contract_pre, "DROP TRIGGER IF EXISTS %s;\n", qn);
+	else if (!strcmp(cls, "check"))
+		mg_strlist_push_owned(&tp->contract_drops, mg_xasprintf("DROP CONSTRAINT IF EXISTS %s", qn));
+	else if (!strcmp(cls, "fk"))
+		mg_strlist_push_owned(&tp->contract_drops, mg_xasprintf("DROP FOREIGN KEY IF EXISTS %s", qn));
+	else if (!strncmp(cls, "inbound:", 8)) {
+		char *qc = qi(cls + 8);
+
+		mg_buf_addf(&tp->contract_pre, "ALTER TABLE %s DROP FOREIGN KEY IF EXISTS %s" MYDRV_ALG_NOCOPY ";\n",
+			    qc, qn);
+		free(qc);
+	} else {
+		free(qn);
+		pos_error(err, MG_EREFUSED, pl->m, op->pos,
+			  "%s depends on column '%s' of %s and migrate cannot drop it", what, col, tp->t.q);
+		return mg_err_hint(err, "drop or change it in a sql step of an earlier migration");
+	}
+	free(qn);
+	return 0;
+}
+
+/*
+ * Refuse when something migrate cannot carry over depends on the column
+ * (on MySQL nothing but indexes is carried over yet: views, CHECK
+ * constraints, triggers and foreign keys must be listed under drops:);
+ * otherwise plan the listed drops and the same check again right before
+ * contract.
+ */
+static int refuse_others(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			 const char *col, struct mg_err *err)
+{
+	char *q = others_sql(pl->mc, tp, col);
+	struct mg_rows r = MG_ROWS_INIT;
+	struct mg_buf who = MG_BUF_INIT, check = MG_BUF_INIT;
+	size_t n = 0;
+	int rc = 0;
+
+	if (query_mc(pl->mc, q, &r, err) < 0) {
+		free(q);
+		return -1;
+	}
+	for (size_t i = 0; i < r.nrows; i++) {
+		const char *name = mg_rows_get(&r, i, 1);
+
+		if (in_drops(op, name) && strcmp(mg_rows_get(&r, i, 2), "generated") != 0)
+			continue;
+		mg_buf_addf(&who, "%s%s", n++ ? ", " : "", mg_rows_get(&r, i, 0));
+	}
+	if (n) {
+		pos_error(err, MG_EREFUSED, pl->m, op->pos,
+			  "%s %s on column '%s' of %s, which migrate cannot carry over on MySQL/MariaDB",
+			  who.buf, n > 1 ? "depend" : "depends", col, tp->t.q);
+		mg_err_hint(err, "change or drop it first, or name it under 'drops:' in the operation to drop it at contract (generated columns: change them in an earlier migration)");
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < r.nrows; i++)
+		rc = plan_listed_drop(pl, tp, op, col, mg_rows_get(&r, i, 0), mg_rows_get(&r, i, 1),
+				      mg_rows_get(&r, i, 2), err);
+	if (rc == 0) {
+		char *cl = lit(pl->mc, col);
+
+		mg_buf_addf(&check, "SELECT CONCAT(o.what, ' depends on column ', %s) FROM (%s) o", cl, q);
+		if (op->n_drops) {
+			mg_buf_adds(&check, " WHERE o.name NOT IN (");
+			for (size_t i = 0; i < op->n_drops; i++) {
+				if (i)
+					mg_buf_adds(&check, ", ");
+				add_literal(pl->mc, &check, op->drops[i]);
+			}
+			mg_buf_adds(&check, ")");
+		}
+		mg_strlist_push_owned(&tp->dep_checks, mg_buf_detach(&check));
+		free(cl);
+	}
+	mg_rows_release(&r);
+	mg_buf_release(&who);
+	mg_buf_release(&check);
+	free(q);
+	return rc;
+}
+
+/* The copy of index orig in tp, or NULL. */
+static struct idxcopy *find_copy(struct tplan *tp, const char *orig)
+{
+	for (size_t i = 0; i < tp->n_idx; i++)
+		if (!strcmp(tp->idx[i].orig, orig))
+			return &tp->idx[i];
+	return NULL;
+}
+
+/* One key part of an index as SQL, the column renamed to new_col. */
+static char *key_part(const char *col, const char *sub_part, const char *order,
+		      const char *old, const char *new_col)
+{
+	char *qc = qi(new_col && !strcmp(col, old) ? new_col : col);
+	char *s = mg_xasprintf("%s%s%s%s%s", qc, sub_part ? "(" : "", sub_part ? sub_part : "",
+			       sub_part ? ")" : "", order && !strcmp(order, "D") ? " DESC" : "");
+
+	free(qc);
+	return s;
+}
+
+/*
+ * Indexes over the column: with a new column (rename, alter) each is
+ * copied onto it, unless listed under drops:; at contract the originals
+ * are dropped with the column (explicitly: MySQL would otherwise keep a
+ * multi-column index without the dropped column) and the copies take
+ * their names. A UNIQUE copy over a NOT NULL new column is built at
+ * switch-reads, after the backfill: until then the rows not yet copied
+ * hold the same placeholder value and would collide.
+ */
+static int plan_indexes(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			const char *old, const char *new_col, int new_notnull,
+			struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	char *ol = lit(pl->mc, old);
+
+	mg_buf_addf(&sql, "SELECT s.INDEX_NAME, s.NON_UNIQUE, s.INDEX_TYPE, s.COLUMN_NAME, "
+		    "s.SUB_PART, s.COLLATION FROM information_schema.STATISTICS s "
+		    "WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = %s AND s.INDEX_NAME IN ("
+		    "SELECT x.INDEX_NAME FROM information_schema.STATISTICS x WHERE x.TABLE_SCHEMA = DATABASE() "
+		    "AND x.TABLE_NAME = %s AND x.COLUMN_NAME = %s) ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX",
+		    tp->t.lit, tp->t.lit, ol);
+	free(ol);
+	if (query_mc(pl->mc, sql.buf, &r, err) < 0) {
+		mg_buf_release(&sql);
+		return -1;
+	}
+	mg_buf_release(&sql);
+	for (size_t i = 0; i < r.nrows; i++) {
+		const char *name = mg_rows_get(&r, i, 0);
+		const char *type = mg_rows_get(&r, i, 2);
+		struct idxcopy *c;
+		char *drop;
+
+		if (!strcmp(name, "PRIMARY"))
+			continue;	/* refuse_special refused key columns */
+		{
+			char *qn = qi(name);
+
+			drop = mg_xasprintf("DROP INDEX IF EXISTS %s", qn);
+			free(qn);
+		}
+		if (!mg_strlist_contains(&tp->contract_drops, drop))
+			mg_strlist_push(&tp->contract_drops, drop);
+		free(drop);
+		if (!new_col || in_drops(op, name))
+			continue;
+		c = find_copy(tp, name);
+		if (c && i > 0 && !strcmp(mg_rows_get(&r, i - 1, 0), name))
+			continue;	/* the parts were filled from this row set */
+		if (c) {
+			/* a second replaced column of the same index: rename it
+			 * in the copy's parts */
+			for (size_t k = 0; k < c->parts.n; k++) {
+				char *qo = qi(old);
+				size_t n = strlen(qo);
+
+				if (!strncmp(c->parts.items[k], qo, n)) {
+					char *qn = qi(new_col);
+					char *np = mg_xasprintf("%s%s", qn, c->parts.items[k] + n);
+
+					free(c->parts.items[k]);
+					c->parts.items[k] = np;
+					free(qn);
+				}
+				free(qo);
+			}
+			c->late |= new_notnull && !strcmp(mg_rows_get(&r, i, 1), "0");
+			continue;
+		}
+		MG_ALLOC_GROW(tp->idx, tp->n_idx + 1, tp->alloc_idx);
+		c = &tp->idx[tp->n_idx++];
+		memset(c, 0, sizeof(*c));
+		c->orig = mg_xstrdup(name);
+		c->copy = mkname(name, pl->suffix);
+		c->kind = !strcmp(type, "FULLTEXT") ? "FULLTEXT " : !strcmp(type, "SPATIAL") ? "SPATIAL " :
+			  !strcmp(mg_rows_get(&r, i, 1), "0") ? "UNIQUE " : "";
+		c->late = new_notnull && !strcmp(mg_rows_get(&r, i, 1), "0");
+		for (size_t k = i; k < r.nrows && !strcmp(mg_rows_get(&r, k, 0), name); k++)
+			mg_strlist_push_owned(&c->parts, key_part(mg_rows_get(&r, k, 3), mg_rows_get(&r, k, 4),
+								  mg_rows_get(&r, k, 5), old, new_col));
+	}
+	mg_rows_release(&r);
+	return 0;
+}
+
+/* ==== planning: operations ========================================================= */
+
+/* Look a column up as the catalog will be after the earlier operations of
+ * this migration. 0 found, 1 absent, -1 error; out->found is 0 for a
+ * column added earlier in the migration. */
+static int column_for_op(struct planner *pl, struct tplan *tp, const char *name,
+			 struct mycolumn *out, struct mg_err *err)
+{
+	int ov = overlay_find(pl, tp->t.name, name);
+
+	memset(out, 0, sizeof(*out));
+	if (ov == 1)
+		return 1;
+	if (ov == 0)
+		return 0;
+	return fetch_column(pl->mc, &tp->t, name, out, err);
+}
+
+static int require_column(struct planner *pl, struct tplan *tp, const char *name,
+			  struct mg_pos pos, struct mycolumn *out, struct mg_err *err)
+{
+	int rc = column_for_op(pl, tp, name, out, err);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		pos_error(err, MG_EINPUT, pl->m, pos, "column '%s' does not exist in %s", name, tp->t.q);
+		return mg_err_hint(err, "check the column name; an earlier operation of this migration may have replaced it");
+	}
+	if (!out->found) {
+		pos_error(err, MG_EINPUT, pl->m, pos,
+			  "column '%s' of %s is created by an earlier operation of this migration and cannot be changed again in it",
+			  name, tp->t.q);
+		return mg_err_hint(err, "move this operation to a later migration");
+	}
+	return 0;
+}
+
+static int require_absent(struct planner *pl, struct tplan *tp, const char *name,
+			  struct mg_pos pos, struct mg_err *err)
+{
+	struct mycolumn c;
+	int rc = column_for_op(pl, tp, name, &c, err);
+
+	mycolumn_release(&c);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return pos_error(err, MG_EINPUT, pl->m, pos, "column '%s' already exists in %s",
+				 name, tp->t.q);
+	return 0;
+}
+
+/* Does text contain word, ignoring case? */
+static int has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = text; *p; p++)
+		if (!strncasecmp(p, word, n))
+			return 1;
+	return 0;
+}
+
+/* Columns migrate cannot replace or drop in this version. */
+static int refuse_special(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			  const char *name, const struct mycolumn *c, struct mg_err *err)
+{
+	char *qn = qi(name);
+	int key = 0;
+
+	for (size_t i = 0; i < tp->t.n_keys; i++)
+		if (!strcasecmp(tp->t.key_cols[i], qn))
+			key = 1;
+	free(qn);
+	if (key)
+		return pos_error(err, MG_EREFUSED, pl->m, op->column_pos,
+				 "column '%s' is part of the key of %s: changing key columns is not supported",
+				 name, tp->t.q);
+	if (has_word(c->extra, "auto_increment"))
+		return pos_error(err, MG_EREFUSED, pl->m, op->column_pos,
+				 "column '%s' of %s is AUTO_INCREMENT: not supported", name, tp->t.q);
+	if (has_word(c->extra, "GENERATED") || has_word(c->extra, "VIRTUAL") ||
+	    has_word(c->extra, "PERSISTENT") || has_word(c->extra, "STORED"))
+		return pos_error(err, MG_EREFUSED, pl->m, op->column_pos,
+				 "column '%s' of %s is a generated column: not supported", name, tp->t.q);
+	return 0;
+}
+
+/* A typo in an expression would break every write through the trigger:
+ * evaluate it against the table (no rows read) before anything changes. */
+static int check_row_expr(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			  const char *expr, struct mg_err *err)
+{
+	char *sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, tp->t.q);
+	int rc = exec_mc(pl->mc, sql, err);
+
+	free(sql);
+	if (rc < 0) {
+		char msg[sizeof(err->msg)];
+
+		memcpy(msg, err->msg, sizeof(msg));
+		return pos_error(err, MG_EINPUT, pl->m, op->pos,
+				 "expression '%s' does not work on %s: %s", expr, tp->t.q, msg);
+	}
+	return 0;
+}
+
+/*
+ * The new column at expand (design note 4): nullable as NULL; NOT NULL as
+ * NOT NULL DEFAULT <placeholder>, which is instant, lets the old version's
+ * inserts (which do not name it) through before the triggers exist, and is
+ * dropped again at the end of the expand step (ALTER COLUMN ... DROP
+ * DEFAULT, instant), so that from then on an insert that does not name the
+ * column shows NULL to the BEFORE INSERT trigger, exactly as on
+ * PostgreSQL: the trigger tells the two versions apart by NULL, never by
+ * comparing with a value the new version might really write. The
+ * placeholder in existing rows is overwritten by the backfill (the marker,
+ * not the value, says whether a row is done). At contract the column gets
+ * its final default; at rollback the placeholder again, before the
+ * triggers go, so the old version's inserts stay valid until the column
+ * is gone.
+ */
+static int add_new_column(struct planner *pl, struct tplan *tp, const struct mg_op *op,
+			  const char *col, const char *type, const struct mycolumn *like,
+			  int notnull, struct mg_err *err)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	char *qc = qi(col);
+	char *zero = notnull ? zero_value(type) : NULL;
+
+	if (notnull && !zero) {
+		free(qc);
+		pos_error(err, MG_EREFUSED, pl->m, op->pos,
+			  "column '%s' of type %s would be NOT NULL, and migrate has no placeholder value of that type to add it instantly",
+			  col, type);
+		return mg_err_hint(err, "make the new column nullable, or add it with a sql step");
+	}
+	mg_buf_addf(&b, "ADD COLUMN IF NOT EXISTS %s %s", qc, type);
+	if (like && like->charset && like->collation)
+		mg_buf_addf(&b, " CHARACTER SET %s COLLATE %s", like->charset, like->collation);
+	if (notnull) {
+		mg_buf_addf(&b, " NOT NULL DEFAULT %s", zero);
+		mg_strlist_push_owned(&tp->temp_defaults, mg_xasprintf("ALTER COLUMN %s DROP DEFAULT", qc));
+		mg_strlist_push(&tp->ph_cols, col);
+		mg_strlist_push(&tp->ph_vals, zero);
+		mg_strlist_push_owned(&tp->rollback_defaults,
+				      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qc, zero));
+	} else {
+		mg_buf_adds(&b, " NULL");
+	}
+	if (like && like->comment) {
+		mg_buf_adds(&b, " COMMENT ");
+		add_literal(pl->mc, &b, like->comment);
+	}
+	mg_strlist_push_owned(&tp->add_cols, mg_buf_detach(&b));
+	mg_strlist_push_owned(&tp->rollback_cols, mg_xasprintf("DROP COLUMN IF EXISTS %s", qc));
+	mg_strlist_push(&tp->row_cols, col);
+	free(qc);
+	free(zero);
+	return 0;
+}
+
+/* The column contract drops: NOT NULL without a default gets a
+ * placeholder default first, so that the new version's inserts (which do
+ * not name it) stay valid between dropping the triggers and dropping it. */
+static void drop_old_column(struct tplan *tp, const char *col, const struct mycolumn *c)
+{
+	char *qc = qi(col);
+
+	if (c->notnull && !c->default_expr) {
+		char *zero = zero_value(c->column_type);
+
+		if (zero)
+			mg_strlist_push_owned(&tp->contract_defaults,
+					      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qc, zero));
+		free(zero);
+	}
+	mg_strlist_push_owned(&tp->contract_cols, mg_xasprintf("DROP COLUMN IF EXISTS %s", qc));
+	mg_strlist_push(&tp->dropped, col);
+	free(qc);
+}
+
+static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
+{
+	const struct mg_op *op = &pl->m->ops[i];
+	struct tplan *tp = planner_table(pl, i, err);
+	const char *up;
+
+	if (!tp || require_absent(pl, tp, op->column, op->column_pos, err) < 0)
+		return -1;
+	up = op->backfill ? op->backfill : op->default_expr;
+	if (up && check_row_expr(pl, tp, op, up, err) < 0)
+		return -1;
+	if (add_new_column(pl, tp, op, op->column, op->type, NULL, !op->nullable, err) < 0)
+		return -1;
+	if (up)
+		add_pair(tp, PAIR_ADD, NULL, op->column, up, NULL);
+	if (op->default_expr) {
+		char *qc = qi(op->column);
+
+		mg_strlist_push_owned(&tp->contract_defaults,
+				      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qc, op->default_expr));
+		free(qc);
+	}
+	overlay_add(pl, tp->t.name, op->column, 0);
+	{
+		char *l = mg_xasprintf("rollback of %04d drops column '%s' of %s with every value the new version wrote into it",
+				       pl->m->id, op->column, tp->t.q);
+		mg_plan_add_lossy(pl->plan, l);
+		free(l);
+	}
+	return 0;
+}
+
+/* rename_column and alter_column: a new column beside the old one. */
+static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
+{
+	const struct mg_op *op = &pl->m->ops[i];
+	int is_alter = op->kind == MG_OP_ALTER_COLUMN;
+	struct tplan *tp = planner_table(pl, i, err);
+	struct mycolumn c;
+	char *qold = NULL, *qnew = NULL;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (!tp || require_column(pl, tp, op->column, op->column_pos, &c, err) < 0 ||
+	    require_absent(pl, tp, op->to, op->to_pos, err) < 0 ||
+	    refuse_special(pl, tp, op, op->column, &c, err) < 0)
+		goto out;
+	if (is_alter && check_row_expr(pl, tp, op, op->up, err) < 0)
+		goto out;
+	qold = qi(op->column);
+	qnew = qi(op->to);
+	if (refuse_others(pl, tp, op, op->column, err) < 0)
+		goto out;
+	if (add_new_column(pl, tp, op, op->to, is_alter ? op->type : c.column_type,
+			   is_alter ? NULL : &c, c.notnull, err) < 0)
+		goto out;
+	add_pair(tp, PAIR_REPLACE, op->column, op->to, is_alter ? op->up : qold,
+		 is_alter ? op->down : qnew);
+	if (c.default_expr)
+		mg_strlist_push_owned(&tp->contract_defaults,
+				      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qnew, c.default_expr));
+	if (plan_indexes(pl, tp, op, op->column, op->to, c.notnull, err) < 0)
+		goto out;
+	drop_old_column(tp, op->column, &c);
+	overlay_add(pl, tp->t.name, op->column, 1);
+	overlay_add(pl, tp->t.name, op->to, 0);
+	if (is_alter) {
+		char *l = mg_xasprintf("rows the new version writes reach '%s' through down (%s), which may lose information",
+				       op->column, op->down);
+		mg_plan_add_lossy(pl->plan, l);
+		free(l);
+	}
+	rc = 0;
+out:
+	mycolumn_release(&c);
+	free(qold);
+	free(qnew);
+	return rc;
+}
+
+static int plan_drop_column(struct planner *pl, size_t i, struct mg_err *err)
+{
+	const struct mg_op *op = &pl->m->ops[i];
+	struct tplan *tp = planner_table(pl, i, err);
+	struct mycolumn c;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (!tp || require_column(pl, tp, op->column, op->column_pos, &c, err) < 0 ||
+	    refuse_special(pl, tp, op, op->column, &c, err) < 0)
+		goto out;
+	if (c.notnull && !c.default_expr && !op->down) {
+		pos_error(err, MG_EINPUT, pl->m, op->pos,
+			  "drop_column of '%s': the column is NOT NULL without a default, so the new version's inserts would fail",
+			  op->column);
+		mg_err_hint(err, "add 'down: <SQL>' with the value new rows get until contract");
+		goto out;
+	}
+	if (op->down)
+		add_pair(tp, PAIR_DROP, op->column, NULL, NULL, op->down);
+	if (refuse_others(pl, tp, op, op->column, err) < 0 ||
+	    plan_indexes(pl, tp, op, op->column, NULL, 0, err) < 0)
+		goto out;
+	drop_old_column(tp, op->column, &c);
+	{
+		char *l = mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
+				       pl->m->id, op->column, tp->t.q);
+
+		mg_plan_add_lossy(pl->plan, l);
+		free(l);
+	}
+	overlay_add(pl, tp->t.name, op->column, 1);
+	rc = 0;
+out:
+	mycolumn_release(&c);
+	return rc;
+}
+
+/* An operation this driver cannot plan yet. */
+static int not_supported(struct planner *pl, size_t i, struct mg_err *err)
+{
+	const struct mg_op *op = &pl->m->ops[i];
+
+	pos_error(err, MG_EINPUT, pl->m, op->pos, "operation %s is not supported on MySQL/MariaDB yet",
+		  mg_op_kind_name(op->kind));
+	return mg_err_hint(err, "use a PostgreSQL target for this migration, or split the operation out");
+}
+
+/* ==== planning: rendering steps ===================================================== */
+
+static int is_quoted_ident(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || s[0] != '`' || s[n - 1] != '`')
+		return 0;
+	for (size_t i = 1; i < n - 1; i++)
+		if (s[i] == '`' && s[++i] != '`')
+			return 0;
+	return 1;
+}
+
+/*
+ * An expression over the row being written, usable in a trigger. The
+ * user's expressions name bare columns; a trigger only has NEW.col, so
+ * the expression runs over a one-row derived table that gives every
+ * column of the table its name (MariaDB accepts NEW in a derived table
+ * inside a trigger body; checked on 10.11).
+ */
+static void row_expr(struct mg_buf *b, const struct tplan *tp, const char *expr)
+{
+	if (is_quoted_ident(expr)) {
+		mg_buf_addf(b, "NEW.%s", expr);
+		return;
+	}
+	mg_buf_addf(b, "(SELECT (%s) FROM (SELECT ", expr);
+	for (size_t i = 0; i < tp->row_cols.n; i++) {
+		char *q = qi(tp->row_cols.items[i]);
+
+		mg_buf_addf(b, "%sNEW.%s AS %s", i ? ", " : "", q, q);
+		free(q);
+	}
+	mg_buf_adds(b, ") AS _mg_row)");
+}
+
+/*
+ * `_mg<id>_<table>_bi` / `_bu`. A name longer than 64 characters keeps
+ * the start of the table name and 8 hex digits of its SHA-256, so that two
+ * long names with the same start still get different triggers.
+ */
+static char *trigger_name(const struct planner *pl, const struct tplan *tp, const char *event)
+{
+	char *full = mg_xasprintf("_mg%d_%s_%s", pl->m->id, tp->t.name, event);
+	char hex[65], *tail, *out;
+
+	if (utf8_chars(full) <= MYDRV_MAX_IDENT && strlen(full) <= MYDRV_MAX_IDENT)
+		return full;
+	free(full);
+	mg_sha256_hex(hex, tp->t.name, strlen(tp->t.name));
+	tail = mg_xasprintf("_%.8s_%s", hex, event);
+	full = mg_xasprintf("_mg%d_%s", pl->m->id, tp->t.name);
+	out = mkname(full, tail);
+	free(full);
+	free(tail);
+	return out;
+}
+
+/* " FOLLOWS `last`" after the user's last BEFORE trigger for the event,
+ * so ours see what the user's triggers wrote; "" when there is none. */
+static char *follows_clause(struct planner *pl, const struct tplan *tp, const char *event,
+			    struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	char *last = NULL, *out;
+
+	mg_buf_addf(&sql, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+		    "WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = %s "
+		    "AND ACTION_TIMING = 'BEFORE' AND EVENT_MANIPULATION = '%s' "
+		    "AND TRIGGER_NAME NOT LIKE '\\_mg%d\\_%%' ORDER BY ACTION_ORDER DESC LIMIT 1",
+		    tp->t.lit, event, pl->m->id);
+	if (query_scalar(pl->mc, sql.buf, &last, err) < 0) {
+		mg_buf_release(&sql);
+		return NULL;
+	}
+	mg_buf_release(&sql);
+	if (!last)
+		return mg_xstrdup("");
+	{
+		char *q = qi(last);
+
+		out = mg_xasprintf(" FOLLOWS %s", q);
+		free(q);
+	}
+	free(last);
+	return out;
+}
+
+/* The head of a trigger: the backfill's own writes (it sets both sides
+ * itself) pass untouched; MySQL triggers have no WHEN clause. */
+static void trigger_head(struct mg_buf *b, const struct planner *pl, const struct tplan *tp,
+			 const char *create, const char *name, const char *event,
+			 const char *follows)
+{
+	char *q = qi(name);
+
+	mg_buf_addf(b, "%s %s BEFORE %s ON %s FOR EACH ROW%s\nBEGIN\n"
+		    "  DECLARE _mg_writer VARCHAR(16) DEFAULT NULLIF(@migrate_writer, '');\n"
+		    "  DECLARE _mg_new BOOLEAN DEFAULT FALSE;\n"
+		    "  DECLARE _mg_old BOOLEAN DEFAULT FALSE;\n"
+		    "  IF @migrate_backfill <=> %d THEN\n"
+		    "    SET _mg_new = FALSE;\n"
+		    "  ELSE\n", create, q, event, tp->t.q, follows, pl->m->id);
+	free(q);
+}
+
+/*
+ * The dual-write triggers (design §6), postgres.c's render_trigger in
+ * MySQL: on INSERT a pair whose new side is set is the new version's
+ * (old := down(new), marker 2), otherwise the old version's (new :=
+ * up(old), marker 1); on UPDATE whichever side changed wins, the new one on
+ * conflict; a row untouched so far gets new := up(old). @migrate_writer
+ * ('new' or 'old') overrides the guess, as migrate.writer does.
+ */
+/* The placeholder of new column col while it has one, or NULL. */
+static const char *placeholder(const struct tplan *tp, const char *col)
+{
+	for (size_t i = 0; col && i < tp->ph_cols.n; i++)
+		if (!strcmp(tp->ph_cols.items[i], col))
+			return tp->ph_vals.items[i];
+	return NULL;
+}
+
+/* "the insert wrote the new column": NOT NULL, as on PostgreSQL; in the
+ * transitional trigger, while the column still has (or has just lost)
+ * its placeholder DEFAULT, "neither NULL nor the placeholder" (see
+ * emit_table_expand). */
+static void new_side_written(struct mg_buf *b, const struct tplan *tp, const char *col,
+			     const char *qn, int transitional)
+{
+	const char *ph = transitional ? placeholder(tp, col) : NULL;
+
+	if (ph)
+		mg_buf_addf(b, "(NEW.%s IS NOT NULL AND NEW.%s <> %s)", qn, qn, ph);
+	else
+		mg_buf_addf(b, "NEW.%s IS NOT NULL", qn);
+}
+
+static void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
+				  const struct tplan *tp, const char *follows, int transitional,
+				  int replace)
+{
+	char *name = trigger_name(pl, tp, "bi");
+	char *qm = qi(pl->marker_raw);
+
+	trigger_head(b, pl, tp, replace ? "CREATE OR REPLACE TRIGGER" : "CREATE TRIGGER IF NOT EXISTS",
+		     name, "INSERT", follows);
+	for (size_t i = 0; i < tp->n_pairs; i++) {
+		const struct pair *p = &tp->pairs[i];
+		char *qo = p->old_col ? qi(p->old_col) : NULL;
+		char *qn = p->new_col ? qi(p->new_col) : NULL;
+
+		if (p->kind == PAIR_REPLACE) {
+			mg_buf_adds(b, "    IF COALESCE(_mg_writer = 'new', ");
+			new_side_written(b, tp, p->new_col, qn, transitional);
+			mg_buf_addf(b, ") THEN\n      SET NEW.%s = ", qo);
+			row_expr(b, tp, p->down);
+			mg_buf_addf(b, ";\n      SET _mg_new = TRUE;\n    ELSE\n      SET NEW.%s = ", qn);
+			row_expr(b, tp, p->up);
+			mg_buf_adds(b, ";\n    END IF;\n");
+		} else if (p->kind == PAIR_ADD) {
+			mg_buf_adds(b, "    IF ");
+			new_side_written(b, tp, p->new_col, qn, transitional);
+			mg_buf_addf(b, " OR _mg_writer <=> 'new' THEN\n"
+				    "      SET _mg_new = TRUE;\n    ELSE\n      SET NEW.%s = ", qn);
+			row_expr(b, tp, p->up);
+			mg_buf_adds(b, ";\n    END IF;\n");
+		} else {
+			mg_buf_addf(b, "    IF NEW.%s IS NULL THEN\n      SET NEW.%s = ", qo, qo);
+			row_expr(b, tp, p->down);
+			mg_buf_adds(b, ";\n    END IF;\n");
+		}
+		free(qo);
+		free(qn);
+	}
+	if (tp->has_marker)
+		mg_buf_addf(b, "    SET NEW.%s = IF(_mg_new, 2, 1);\n", qm);
+	mg_buf_adds(b, "  END IF;\nEND;\n");
+	free(name);
+	free(qm);
+}
+
+static void render_update_trigger(struct mg_buf *b, const struct planner *pl,
+				  const struct tplan *tp, const char *follows)
+{
+	char *name = trigger_name(pl, tp, "bu");
+	char *qm = qi(pl->marker_raw);
+
+	trigger_head(b, pl, tp, "CREATE TRIGGER IF NOT EXISTS", name, "UPDATE", follows);
+	for (size_t i = 0; i < tp->n_pairs; i++) {
+		const struct pair *p = &tp->pairs[i];
+		char *qo = p->old_col ? qi(p->old_col) : NULL;
+		char *qn = p->new_col ? qi(p->new_col) : NULL;
+
+		if (p->kind != PAIR_DROP && p->up)
+			mg_buf_addf(b, "    SET _mg_new = _mg_new OR NOT (NEW.%s <=> OLD.%s);\n", qn, qn);
+		if (p->kind == PAIR_REPLACE)
+			mg_buf_addf(b, "    SET _mg_old = _mg_old OR NOT (NEW.%s <=> OLD.%s);\n", qo, qo);
+		free(qo);
+		free(qn);
+	}
+	mg_buf_adds(b, "    IF _mg_writer <=> 'new' THEN\n      SET _mg_new = TRUE;\n"
+		    "    ELSEIF _mg_writer <=> 'old' THEN\n      SET _mg_new = FALSE;\n      SET _mg_old = TRUE;\n    END IF;\n");
+	/* each pair follows the side of it that changed: a write to one new
+	 * column never recomputes another pair's old column */
+	for (size_t i = 0; i < tp->n_pairs; i++) {
+		const struct pair *p = &tp->pairs[i];
+		char *qo = p->old_col ? qi(p->old_col) : NULL;
+		char *qn = p->new_col ? qi(p->new_col) : NULL;
+
+		if (p->kind == PAIR_REPLACE) {
+			mg_buf_addf(b, "    IF _mg_writer <=> 'new' OR (_mg_writer IS NULL AND NOT (NEW.%s <=> OLD.%s)) THEN\n      SET NEW.%s = ",
+				    qn, qn, qo);
+			row_expr(b, tp, p->down);
+			mg_buf_addf(b, ";\n    ELSEIF _mg_writer <=> 'old' OR NOT (NEW.%s <=> OLD.%s) OR NEW.%s = 0 THEN\n      SET NEW.%s = ",
+				    qo, qo, qm, qn);
+			row_expr(b, tp, p->up);
+			mg_buf_adds(b, ";\n    END IF;\n");
+		} else if (p->kind == PAIR_ADD && p->up) {
+			/* not "IS NULL" as on PostgreSQL: a NOT NULL column holds
+			 * its placeholder until the row is written */
+			mg_buf_addf(b, "    IF NEW.%s = 0 AND NEW.%s <=> OLD.%s AND NOT (_mg_writer <=> 'new') THEN\n      SET NEW.%s = ",
+				    qm, qn, qn, qn);
+			row_expr(b, tp, p->up);
+			mg_buf_adds(b, ";\n    END IF;\n");
+		}
+		free(qo);
+		free(qn);
+	}
+	mg_buf_addf(b, "    IF _mg_new THEN\n      SET NEW.%s = 2;\n    ELSEIF _mg_old OR NEW.%s = 0 THEN\n"
+		    "      SET NEW.%s = 1;\n    END IF;\n  END IF;\nEND;\n", qm, qm, qm);
+	free(name);
+	free(qm);
+}
+
+static void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const struct tplan *tp)
+{
+	for (int k = 0; k < 2; k++) {
+		char *name = trigger_name(pl, tp, k ? "bu" : "bi");
+		char *q = qi(name);
+
+		mg_buf_addf(b, "DROP TRIGGER IF EXISTS %s;\n", q);
+		free(name);
+		free(q);
+	}
+}
+
+/* "ALTER TABLE t a, b, ALGORITHM=...;\n" (nothing for no parts). */
+static void join_alter(struct mg_buf *b, const char *table, const struct mg_strlist *parts,
+		       const char *extra, const char *algorithm)
+{
+	if (!parts->n && !extra)
+		return;
+	mg_buf_addf(b, "ALTER TABLE %s ", table);
+	for (size_t i = 0; i < parts->n; i++)
+		mg_buf_addf(b, "%s%s", i ? ", " : "", parts->items[i]);
+	if (extra)
+		mg_buf_addf(b, "%s%s", parts->n ? ", " : "", extra);
+	mg_buf_addf(b, "%s;\n", algorithm);
+}
+
+/* The fallbacks the operations on this table allow (run_ddl_step reads
+ * these lines). */
+static void allow_lines(struct mg_buf *b, const struct tplan *tp)
+{
+	if (tp->allow_rebuild)
+		mg_buf_adds(b, MYDRV_ALLOW_REBUILD);
+	if (tp->allow_copy)
+		mg_buf_adds(b, MYDRV_ALLOW_COPY);
+}
+
+static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err *err)
+{
+	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
+	char *marker = NULL;
+
+	if (tp->has_marker) {
+		char *qm = qi(pl->marker_raw);
+
+		marker = mg_xasprintf("ADD COLUMN IF NOT EXISTS %s TINYINT NOT NULL DEFAULT 0", qm);
+		free(qm);
+	}
+	allow_lines(&b, tp);
+	join_alter(&b, tp->t.q, &tp->add_cols, marker, MYDRV_ALG_INSTANT);
+	if (tp->n_pairs) {
+		char *fi = follows_clause(pl, tp, "INSERT", err);
+		char *fu = fi ? follows_clause(pl, tp, "UPDATE", err) : NULL;
+
+		if (!fi || !fu) {
+			free(fi);
+			free(marker);
+			mg_buf_release(&b);
+			mg_buf_release(&d);
+			return -1;
+		}
+		/*
+		 * While a new NOT NULL column still has its placeholder
+		 * DEFAULT, an old-version insert shows the placeholder, not
+		 * NULL: the first insert trigger takes the placeholder for
+		 * "not written". Once the default is dropped, the final one
+		 * replaces it atomically (CREATE OR REPLACE), taking NULL for
+		 * "not written" like PostgreSQL's. The new version is not
+		 * deployed before expand ends, so nothing it writes meets the
+		 * first one.
+		 */
+		render_insert_trigger(&b, pl, tp, fi, tp->temp_defaults.n > 0, 0);
+		if (tp->has_marker)
+			render_update_trigger(&b, pl, tp, fu);
+		join_alter(&b, tp->t.q, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
+		if (tp->temp_defaults.n)
+			render_insert_trigger(&b, pl, tp, fi, 0, 1);
+		free(fi);
+		free(fu);
+	} else {
+		join_alter(&b, tp->t.q, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
+	}
+	mg_buf_addf(&d, "expand %s:", tp->t.q);
+	for (size_t i = 0; i < tp->add_cols.n; i++) {
+		const char *def = tp->add_cols.items[i] + strlen("ADD COLUMN IF NOT EXISTS ");
+		const char *cut = strstr(def, " NOT NULL DEFAULT ");
+
+		if (!cut)
+			cut = strstr(def, " NULL");
+		mg_buf_addf(&d, "%s %.*s%s", i ? "," : "", (int)(cut ? (size_t)(cut - def) : strlen(def)), def,
+			    cut && !strncmp(cut, " NOT NULL", 9) ? " NOT NULL" : "");
+	}
+	if (marker)
+		mg_buf_addf(&d, "%s marker %s", tp->add_cols.n ? "," : "", pl->marker_raw);
+	if (tp->n_pairs)
+		mg_buf_addf(&d, ", dual-write trigger%s", tp->has_marker ? "s" : "");
+	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	free(marker);
+	mg_buf_release(&b);
+	mg_buf_release(&d);
+	return 0;
+}
+
+/* The index copies of a table, at expand or (late) at switch-reads. */
+static void emit_index_copies(struct planner *pl, struct tplan *tp, int late)
+{
+	for (size_t i = 0; i < tp->n_idx; i++) {
+		const struct idxcopy *c = &tp->idx[i];
+		struct mg_buf b = MG_BUF_INIT;
+		char *qc = qi(c->copy), *desc;
+
+		if (c->late != late)
+			continue;
+		allow_lines(&b, tp);
+		mg_buf_addf(&b, "ALTER TABLE %s ADD %sINDEX IF NOT EXISTS %s (", tp->t.q, c->kind, qc);
+		for (size_t k = 0; k < c->parts.n; k++)
+			mg_buf_addf(&b, "%s%s", k ? ", " : "", c->parts.items[k]);
+		mg_buf_addf(&b, ")%s;\n", MYDRV_ALG_NOCOPY);
+		desc = mg_xasprintf("build %sindex %s on %s (copy of '%s' for the new column)",
+				    *c->kind == 'U' ? "unique " : "", qc, tp->t.q, c->orig);
+		mg_plan_add_step(pl->plan, late ? MG_PLAN_SWITCH_READS : MG_PLAN_EXPAND, MG_STEP_NOTX,
+				 tp->t.q, desc, b.buf, NULL);
+		free(desc);
+		free(qc);
+		mg_buf_release(&b);
+	}
+}
+
+/* Give the copies the originals' names; the originals went with the
+ * columns. Guarded: RENAME INDEX has no IF EXISTS. */
+static void render_index_renames(struct planner *pl, struct mg_buf *b, const struct tplan *tp)
+{
+	for (size_t i = 0; i < tp->n_idx; i++) {
+		const struct idxcopy *c = &tp->idx[i];
+		char *has_copy = index_exists(pl->mc, tp, c->copy);
+		char *has_orig = index_exists(pl->mc, tp, c->orig);
+		char *qc = qi(c->copy), *qo = qi(c->orig);
+		char *cond = mg_xasprintf("%s AND NOT %s", has_copy, has_orig);
+		char *stmt = mg_xasprintf("ALTER TABLE %s RENAME INDEX %s TO %s", tp->t.q, qc, qo);
+
+		add_guarded(pl->mc, b, cond, stmt);
+		free(has_copy);
+		free(has_orig);
+		free(qc);
+		free(qo);
+		free(cond);
+		free(stmt);
+	}
+}
+
+/*
+ * The ALTER that drops columns (and with them, explicitly, their indexes
+ * and listed constraints). When it drops indexes it runs only while one
+ * of the columns is still there: after a crash past it the copies may
+ * already carry the originals' names, and DROP INDEX IF EXISTS would drop
+ * them.
+ */
+static void render_drop_columns(struct planner *pl, struct mg_buf *b, const struct tplan *tp,
+				const struct mg_strlist *drops, const struct mg_strlist *cols,
+				const struct mg_strlist *raw)
+{
+	struct mg_strlist parts = MG_STRLIST_INIT;
+	struct mg_buf alter = MG_BUF_INIT, cond = MG_BUF_INIT;
+
+	for (size_t i = 0; drops && i < drops->n; i++)
+		mg_strlist_push(&parts, drops->items[i]);
+	for (size_t i = 0; i < cols->n; i++)
+		mg_strlist_push(&parts, cols->items[i]);
+	if (tp->has_marker) {
+		char *qm = qi(pl->marker_raw);
+
+		mg_strlist_push_owned(&parts, mg_xasprintf("DROP COLUMN IF EXISTS %s", qm));
+		free(qm);
+	}
+	join_alter(&alter, tp->t.q, &parts, NULL,
+		   drops && drops->n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
+	if (!drops || !drops->n || !alter.len) {
+		mg_buf_adds(b, alter.buf);
+	} else {
+		mg_buf_addf(&cond, "EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME IN (",
+			    tp->t.lit);
+		for (size_t i = 0; i < raw->n; i++) {
+			if (i)
+				mg_buf_adds(&cond, ", ");
+			add_literal(pl->mc, &cond, raw->items[i]);
+		}
+		mg_buf_adds(&cond, "))");
+		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
+		add_guarded(pl->mc, b, cond.buf, alter.buf);
+	}
+	mg_strlist_release(&parts);
+	mg_buf_release(&alter);
+	mg_buf_release(&cond);
+}
+
+/*
+ * contract: defaults first (the final ones for the new columns, a
+ * placeholder for dropped NOT NULL columns without one), then our
+ * triggers, the listed dependents, the columns and the marker, and the
+ * copies' renames: every state in between is valid for the new version.
+ */
+static void emit_table_contract(struct planner *pl, struct tplan *tp)
+{
+	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
+
+	allow_lines(&b, tp);
+	join_alter(&b, tp->t.q, &tp->contract_defaults, NULL, MYDRV_ALG_INSTANT);
+	if (tp->n_pairs)
+		render_drop_triggers(&b, pl, tp);
+	mg_buf_adds(&b, tp->contract_pre.buf);
+	render_drop_columns(pl, &b, tp, &tp->contract_drops, &tp->contract_cols, &tp->dropped);
+	render_index_renames(pl, &b, tp);
+	mg_buf_addf(&d, "contract %s: drop trigger", tp->t.q);
+	for (size_t i = 0; i < tp->dropped.n; i++)
+		mg_buf_addf(&d, ", `%s`", tp->dropped.items[i]);
+	if (tp->has_marker)
+		mg_buf_addf(&d, ", `%s`", pl->marker_raw);
+	mg_buf_adds(&d, " (never CASCADE); defaults and names moved to the new columns");
+	mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	mg_buf_release(&b);
+	mg_buf_release(&d);
+}
+
+/* rollback: placeholders back on the new NOT NULL columns, our triggers,
+ * then the new columns, their index copies and the marker. */
+static void emit_table_rollback(struct planner *pl, struct tplan *tp)
+{
+	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
+	struct mg_strlist drops = MG_STRLIST_INIT;
+
+	for (size_t i = 0; i < tp->n_idx; i++) {
+		char *qc = qi(tp->idx[i].copy);
+
+		mg_strlist_push_owned(&drops, mg_xasprintf("DROP INDEX IF EXISTS %s", qc));
+		free(qc);
+	}
+	allow_lines(&b, tp);
+	/*
+	 * Once a new NOT NULL column has its placeholder default back, the
+	 * insert trigger would take an old-version insert (which shows the
+	 * placeholder) for a new-version write and copy the placeholder into
+	 * the old column. So the default comes back and the triggers go
+	 * under LOCK TABLES ... WRITE: no write sees the state in between
+	 * (milliseconds, like the PostgreSQL driver's ACCESS EXCLUSIVE lock).
+	 */
+	if (tp->rollback_defaults.n)
+		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
+	join_alter(&b, tp->t.q, &tp->rollback_defaults, NULL, MYDRV_ALG_INSTANT);
+	if (tp->n_pairs)
+		render_drop_triggers(&b, pl, tp);
+	if (tp->rollback_defaults.n)
+		mg_buf_adds(&b, "UNLOCK TABLES;\n");
+	{
+		struct mg_strlist parts = MG_STRLIST_INIT;
+
+		for (size_t i = 0; i < drops.n; i++)
+			mg_strlist_push(&parts, drops.items[i]);
+		for (size_t i = 0; i < tp->rollback_cols.n; i++)
+			mg_strlist_push(&parts, tp->rollback_cols.items[i]);
+		if (tp->has_marker) {
+			char *qm = qi(pl->marker_raw);
+
+			mg_strlist_push_owned(&parts, mg_xasprintf("DROP COLUMN IF EXISTS %s", qm));
+			free(qm);
+		}
+		join_alter(&b, tp->t.q, &parts, NULL, drops.n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
+		mg_strlist_release(&parts);
+	}
+	mg_buf_addf(&d, "roll back %s: drop trigger", tp->t.q);
+	for (size_t i = 0; i < tp->rollback_cols.n; i++)
+		mg_buf_addf(&d, ", %s", tp->rollback_cols.items[i] + strlen("DROP COLUMN IF EXISTS "));
+	if (tp->has_marker)
+		mg_buf_addf(&d, ", `%s`", pl->marker_raw);
+	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	mg_strlist_release(&drops);
+	mg_buf_release(&b);
+	mg_buf_release(&d);
+}
+
+/*
+ * The backfill of one table (design §7). The set clause keeps columns
+ * that the server sets ON UPDATE CURRENT_TIMESTAMP as they are: assigning
+ * a column itself stops the automatic update. The mismatch test is
+ * postgres.c's with <=> for IS NOT DISTINCT FROM.
+ */
+static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
+{
+	struct mg_backfill_spec *s;
+	struct mg_buf set = MG_BUF_INIT, mm = MG_BUF_INIT;
+	char *qm = qi(pl->marker_raw);
+
+	for (size_t i = 0; i < tp->n_pairs; i++) {
+		const struct pair *p = &tp->pairs[i];
+		char *qn = p->new_col ? qi(p->new_col) : NULL;
+		char *qo = p->old_col ? qi(p->old_col) : NULL;
+
+		if (p->kind != PAIR_DROP && p->up)
+			mg_buf_addf(&set, "%s%s = (%s)", set.len ? ", " : "", qn, p->up);
+		if (p->kind == PAIR_REPLACE)
+			mg_buf_addf(&mm, " OR NOT (%s <=> (%s) OR %s <=> (%s))", qn, p->up, qo, p->down);
+		free(qn);
+		free(qo);
+	}
+	for (size_t i = 0; i < tp->t.on_update.n; i++)
+		mg_buf_addf(&set, ", %s = %s", tp->t.on_update.items[i], tp->t.on_update.items[i]);
+	s = mg_plan_add_backfill(pl->plan);
+	s->table = mg_xstrdup(tp->t.q);
+	s->n_keys = tp->t.n_keys;
+	s->key_columns = mg_xcalloc(s->n_keys + 1, sizeof(char *));
+	s->key_types = mg_xcalloc(s->n_keys + 1, sizeof(char *));
+	for (size_t k = 0; k < s->n_keys; k++) {
+		s->key_columns[k] = mg_xstrdup(tp->t.key_cols[k]);
+		s->key_types[k] = mg_xstrdup(tp->t.key_types[k]);
+	}
+	s->set_clause = mg_buf_detach(&set);
+	s->marker = mg_xstrdup(qm);
+	s->mismatch = mg_xasprintf("%s = 0%s", qm, mm.buf);
+	s->session_sql = mg_xasprintf("SET @migrate_backfill = %d; "
+				      "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", pl->m->id);
+	mg_buf_release(&mm);
+	free(qm);
+}
+
+/* Notes: what each kind of statement costs the application, and user
+ * triggers the backfill fires. */
+static void emit_notes(struct planner *pl, struct tplan *tp)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	struct mg_err ignored = MG_ERR_INIT;
+	char *n;
+
+	if (tp->add_cols.n || tp->has_marker) {
+		n = mg_xasprintf("expand of %s: ALTER TABLE ... ADD COLUMN, ALGORITHM=INSTANT: instant, a metadata lock for milliseconds (queued behind running transactions on the table for at most --lock-timeout, then retried)",
+				 tp->t.q);
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+	if (tp->temp_defaults.n) {
+		n = mg_xasprintf("expand of %s: a NOT NULL new column is added with a placeholder DEFAULT (instant; the old version's inserts stay valid until the triggers exist), which is dropped at the end of the step; existing rows hold the placeholder until the backfill writes them (the marker, not the value, says which rows are done)",
+				 tp->t.q);
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+	if (tp->n_pairs) {
+		n = mg_xasprintf("the triggers on %s are created, and dropped at contract/rollback, with a metadata lock for milliseconds each",
+				 tp->t.q);
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+	for (size_t i = 0; i < tp->n_idx; i++) {
+		n = mg_xasprintf("index copy `%s` on %s: ALGORITHM=NOCOPY, LOCK=NONE: built in place without locks and without a rebuild of the table; replicas replay it single-threaded, so expect replication lag for the time of the build%s",
+				 tp->idx[i].copy, tp->t.q,
+				 tp->idx[i].late ? " (built at switch-reads: until the backfill, rows not yet copied share the placeholder value)" : "");
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+	if (tp->contract_drops.n) {
+		n = mg_xasprintf("contract of %s drops indexes with the columns: ALGORITHM=NOCOPY, LOCK=NONE, in place without locks", tp->t.q);
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+	n = mg_xasprintf("every ALTER TABLE on %s names its algorithm: if the server refuses it, the step falls back to ALGORITHM=NOCOPY; a change the server can only do by rebuilding the table (in place without locks, but the table is rebuilt and replicas replay it single-threaded) is refused unless the operation has allow_rebuild: true%s; a table copy (blocks writes) is refused unless allow_copy: true%s",
+			 tp->t.q, tp->allow_rebuild ? " (it has)" : "", tp->allow_copy ? " (it has)" : "");
+	mg_plan_add_note(pl->plan, n);
+	free(n);
+	mg_buf_addf(&sql, "SELECT CONCAT('the backfill of ', %s, ' fires user trigger `', TRIGGER_NAME, '`') "
+		    "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
+		    "AND EVENT_OBJECT_TABLE = %s AND EVENT_MANIPULATION = 'UPDATE' "
+		    "AND TRIGGER_NAME NOT LIKE '\\_mg%%' UNION ALL "
+		    "SELECT CONCAT('the backfill of ', %s, ' is written to the binary log and replayed by replicas') FROM DUAL WHERE @@log_bin = 1",
+		    tp->t.lit, tp->t.lit, tp->t.lit);
+	if (tp->has_marker && query_mc(pl->mc, sql.buf, &r, &ignored) == 0)
+		for (size_t i = 0; i < r.nrows; i++)
+			mg_plan_add_note(pl->plan, mg_rows_get(&r, i, 0));
+	mg_rows_release(&r);
+	mg_buf_release(&sql);
+}
+
+static struct tplan *table_of_first_op(struct planner *pl, size_t i)
+{
+	for (size_t k = 0; k < pl->n_tables; k++)
+		if (pl->tables[k].first_op == i)
+			return &pl->tables[k];
+	return NULL;
+}
+
+static int emit_steps(struct planner *pl, struct mg_err *err)
+{
+	const struct mg_migration *m = pl->m;
+
+	/* expand, in file order; copied indexes after all column changes */
+	for (size_t i = 0; i < m->n_ops; i++) {
+		struct tplan *tp = table_of_first_op(pl, i);
+
+		if (tp && emit_table_expand(pl, tp, err) < 0)
+			return -1;
+	}
+	for (size_t t = 0; t < pl->n_tables; t++) {
+		struct tplan *tp = &pl->tables[t];
+
+		emit_index_copies(pl, tp, 0);
+		if (tp->has_marker)
+			emit_backfill_spec(pl, tp);
+		emit_notes(pl, tp);
+	}
+	/* switch-reads: the core verifies the copy (verify_batch); MySQL
+	 * builds indexes synchronously, so there is nothing to check, only the
+	 * unique copies that had to wait for the backfill */
+	for (size_t t = 0; t < pl->n_tables; t++)
+		emit_index_copies(pl, &pl->tables[t], 1);
+
+	/* contract: re-check dependents, then one step per table */
+	for (size_t t = 0; t < pl->n_tables; t++) {
+		struct tplan *tp = &pl->tables[t];
+
+		for (size_t k = 0; k < tp->dep_checks.n; k++)
+			mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_ASSERT, tp->t.q,
+					 "nothing new depends on the columns contract drops",
+					 tp->dep_checks.items[k], NULL);
+	}
+	for (size_t i = 0; i < m->n_ops; i++) {
+		struct tplan *tp = table_of_first_op(pl, i);
+
+		if (tp)
+			emit_table_contract(pl, tp);
+	}
+
+	/* rollback: reverse file order */
+	for (size_t i = m->n_ops; i-- > 0;) {
+		struct tplan *tp = table_of_first_op(pl, i);
+
+		if (tp)
+			emit_table_rollback(pl, tp);
+	}
+	return 0;
+}
+
+/* ==== planning: entry point ============================================================ */
+
+/*
+ * With binary logging on, creating a trigger needs SUPER (or, on MySQL
+ * 8, SET_USER_ID / on MariaDB BINLOG ADMIN-like rights) unless
+ * log_bin_trust_function_creators is ON; otherwise the server refuses
+ * with error 1419 halfway through expand. Refuse before anything changes.
+ */
+static int check_trigger_rights(struct planner *pl, struct mg_err *err)
+{
+	int64_t bad = 0;
+
+	if (query_int(pl->mc, "SELECT @@GLOBAL.log_bin = 1 AND @@GLOBAL.log_bin_trust_function_creators = 0 "
+		      "AND NOT EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES "
+		      "WHERE PRIVILEGE_TYPE = 'SUPER' AND GRANTEE = CONCAT('''', "
+		      "SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "
+		      "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), ''''))", &bad, err) < 0)
+		return -1;
+	if (!bad)
+		return 0;
+	mg_err_set(err, MG_EREFUSED, "this migration needs dual-write triggers, and with binary logging on (log_bin) a user without SUPER may create triggers only when log_bin_trust_function_creators is ON");
+	return mg_err_hint(err, "SET GLOBAL log_bin_trust_function_creators = 1 (and in the server's configuration), or run migrate as a user with SUPER");
+}
+
+static int plan_ops(struct planner *pl, struct mg_err *err)
+{
+	const struct mg_migration *m = pl->m;
+	int triggers = 0;
+
+	for (size_t i = 0; i < m->n_ops; i++) {
+		int rc = 0;
+
+		switch (m->ops[i].kind) {
+		case MG_OP_ADD_COLUMN:
+			rc = plan_add_column(pl, i, err);
+			break;
+		case MG_OP_RENAME_COLUMN:
+		case MG_OP_ALTER_COLUMN:
+			rc = plan_replace_column(pl, i, err);
+			break;
+		case MG_OP_DROP_COLUMN:
+			rc = plan_drop_column(pl, i, err);
+			break;
+		case MG_OP_CREATE_INDEX:
+		case MG_OP_SQL:
+			rc = not_supported(pl, i, err);
+			break;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	for (size_t t = 0; t < pl->n_tables; t++) {
+		struct tplan *tp = &pl->tables[t];
+
+		triggers |= tp->n_pairs > 0;
+		if (tp->has_marker && tp->t.key_problem) {
+			pos_error(err, MG_EREFUSED, m, m->ops[tp->first_op].table_pos,
+				  "cannot backfill %s: %s", tp->t.q, tp->t.key_problem);
+			return mg_err_hint(err, "add a primary key (or a unique index over NOT NULL columns) first");
+		}
+	}
+	return triggers ? check_trigger_rights(pl, err) : 0;
+}
+
+/*
+ * Planning reads the catalog only. Unlike PostgreSQL, the expand SQL of
+ * sql steps is not run here: MySQL cannot roll DDL back.
+ */
+static int mydrv_plan(struct mg_conn *c, const struct mg_migration *m,
+		      struct mg_plan *out, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct planner pl;
+	int rc = -1;
+
+	if (!mc->mariadb) {
+		/* MySQL 8 lacks ADD COLUMN IF NOT EXISTS, DROP COLUMN/INDEX IF
+		 * EXISTS and CREATE TRIGGER IF NOT EXISTS, on which the
+		 * idempotent steps rely; each would need a catalog guard */
+		mg_err_set(err, MG_EINPUT, "the mysql driver cannot plan migrations on MySQL yet, only on MariaDB 10.3 or later");
+		return mg_err_hint(err, "on MySQL this version runs status, check, colour and log");
+	}
+	memset(&pl, 0, sizeof(pl));
+	pl.mc = mc;
+	pl.m = m;
+	pl.plan = out;
+	snprintf(pl.marker_raw, sizeof(pl.marker_raw), "_migrate_%d", m->id);
+	snprintf(pl.suffix, sizeof(pl.suffix), "_mg%d", m->id);
+	if (plan_ops(&pl, err) < 0 || emit_steps(&pl, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	planner_release(&pl);
+	return rc;
+}
+
+/* ==== running steps ======================================================================= */
+
+/* The server refuses the ALGORITHM= an ALTER TABLE asked for (MariaDB
+ * also reports some refusals as 4092, per the design brief). */
+#define MYDRV_ER_ALTER_NOT_SUPPORTED_MARIADB 4092
+
+static int is_algorithm_refusal(unsigned no)
+{
+	return (no >= ER_ALTER_OPERATION_NOT_SUPPORTED &&
+		no <= ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_FTS) ||
+	       no == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_NOT_NULL ||
+	       no == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_GIS ||
+	       no == MYDRV_ER_ALTER_NOT_SUPPORTED_MARIADB;
+}
+
+/* A lock wait that ran out (metadata locks for DDL, row locks for DML)
+ * or a deadlock: the statement did nothing and may be tried again. */
+static int is_lock_wait(unsigned no)
+{
+	return no == ER_LOCK_WAIT_TIMEOUT || no == ER_LOCK_DEADLOCK;
+}
+
+/* Jittered exponential backoff: 100 ms, 200 ms, ... up to 3 s, +-50 %. */
+static int64_t backoff_ms(int attempt)
+{
+	int64_t base = 100LL << (attempt < 5 ? attempt : 5);
+
+	if (base > 3000)
+		base = 3000;
+	return base / 2 + (int64_t)(random() % (base + 1));
+}
+
+/*
+ * The algorithms an ALTER TABLE may fall back to, cheapest first. A step
+ * runs at one level: every ALTER's clause below the level is raised to it
+ * (those already done are no-ops the second time: the statements are
+ * idempotent). MariaDB: INSTANT (metadata only), NOCOPY (in place, never a
+ * rebuild), INPLACE (in place, may rebuild: allow_rebuild), COPY (copies
+ * the table and blocks writes: allow_copy). MySQL 8 has no NOCOPY: there
+ * the chain would skip it (not run here: planning refuses MySQL for now).
+ */
+static const char *const alg_levels[] = {
+	MYDRV_ALG_INSTANT, MYDRV_ALG_NOCOPY, MYDRV_ALG_INPLACE, MYDRV_ALG_COPY
+};
+#define MYDRV_LEVEL_REBUILD 2
+#define MYDRV_LEVEL_COPY 3
+
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	size_t n = strlen(from);
+	const char *p;
+
+	while ((p = strstr(s, from))) {
+		mg_buf_add(&b, s, (size_t)(p - s));
+		mg_buf_adds(&b, to);
+		s = p + n;
+	}
+	mg_buf_adds(&b, s);
+	return mg_buf_detach(&b);
+}
+
+static char *sql_at_level(const char *sql, int level)
+{
+	char *out = mg_xstrdup(sql);
+
+	for (int l = 0; l < level; l++) {
+		char *next = replace_all(out, alg_levels[l], alg_levels[level]);
+
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* Does the step allow this fallback? (its first lines, see allow_lines) */
+static int step_allows(const struct mg_step *s, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = s->sql; !strncmp(p, "-- allow_", 9); p = strchr(p, '\n') + 1)
+		if (!strncmp(p, line, n))
+			return 1;
+	return 0;
+}
+
+/* MG_EREFUSED: the server can do the step only at `level`, which the
+ * operations do not allow. */
+static int refuse_level(struct mg_err *err, const struct mg_step *s, int level, const char *why)
+{
+	if (level == MYDRV_LEVEL_REBUILD) {
+		mg_err_set(err, MG_EREFUSED,
+			   "'%s' needs a rebuild of the table (%s): in place without locks, but the table is rewritten and replicas replay it single-threaded",
+			   s->description, why);
+		return mg_err_hint(err, "to accept that, add 'allow_rebuild: true' to the operation (the file's checksum changes: roll back first if it was expanded)");
+	}
+	mg_err_set(err, MG_EREFUSED,
+		   "'%s' needs ALGORITHM=COPY (%s): the table would be copied while writes to it wait",
+		   s->description, why);
+	return mg_err_hint(err, "to accept that, add 'allow_copy: true' to the operation (the file's checksum changes: roll back first if it was expanded)");
+}
+
+/*
+ * Run the statements of a step until they all succeed: a refused
+ * algorithm moves the step one level down the chain (not a try), a lock
+ * wait that ran out (lock_wait_timeout = --lock-timeout, in whole
+ * seconds) is retried with jittered backoff up to --lock-retries times,
+ * counting the stall, as postgres.c's run_with_retries does.
+ */
+static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
+			struct mg_step_report *rep, struct mg_err *err)
+{
+	int level = 0, lock_s = (mc->opts.lock_timeout_ms + 999) / 1000;
+	int64_t start = mg_now_ms();
+
+	for (int attempt = 0;;) {
+		int64_t t0 = mg_now_ms();
+		char *sql = sql_at_level(s->sql, level);
+		int rc = exec_mc(mc, sql, err);
+		unsigned no = rc < 0 ? mysql_errno(mc->my) : 0;
+
+		free(sql);
+		rep->tries = attempt + 1;
+		if (rc == 0)
+			return 0;
+		{
+			/* a step that failed under LOCK TABLES must not keep them */
+			struct mg_err ignored = MG_ERR_INIT;
+
+			exec_mc(mc, "UNLOCK TABLES", &ignored);
+		}
+		if (is_algorithm_refusal(no) && level < MYDRV_LEVEL_COPY) {
+			char why[sizeof(err->msg)];
+
+			memcpy(why, err->msg, sizeof(why));
+			level++;
+			if ((level == MYDRV_LEVEL_REBUILD && !step_allows(s, MYDRV_ALLOW_REBUILD)) ||
+			    (level == MYDRV_LEVEL_COPY && !step_allows(s, MYDRV_ALLOW_COPY)))
+				return refuse_level(err, s, level, why);
+			mg_info("  the server refused the planned algorithm (%s): trying%s", why,
+				alg_levels[level] + 1);
+			continue;
+		}
+		if (!is_lock_wait(no))
+			return -1;
+		rep->stall_ms += mg_now_ms() - t0;
+		if (attempt >= mc->opts.lock_retries) {
+			mg_err_set(err, MG_EDB,
+				   "could not take the locks for '%s' within %d ms after %d tries (%.1f s stalled in all)",
+				   s->description, lock_s * 1000, attempt + 1,
+				   (double)(mg_now_ms() - start) / 1000.0);
+			return mg_err_hint(err, "the table is busy with long-running statements; run the command again later or raise --lock-timeout");
+		}
+		{
+			int64_t wait = backoff_ms(attempt);
+
+			mg_info("  lock not granted within %d ms (try %d of %d): retrying in %lld ms",
+				lock_s * 1000, attempt + 1, mc->opts.lock_retries + 1, (long long)wait);
+			mg_sleep_ms(wait);
+		}
+		attempt++;
+	}
+}
+
+static int run_assert(struct mydrv_conn *mc, const struct mg_step *s, struct mg_err *err)
+{
+	struct mg_rows r = MG_ROWS_INIT;
+	struct mg_buf why = MG_BUF_INIT;
+	size_t n;
+
+	if (query_mc(mc, s->sql, &r, err) < 0)
+		return -1;
+	n = r.nrows;
+	for (size_t i = 0; i < n && i < 10; i++)
+		mg_buf_addf(&why, "%s%s", i ? "; " : "", mg_rows_get(&r, i, 0) ? mg_rows_get(&r, i, 0) : "");
+	mg_rows_release(&r);
+	if (n > 0) {
+		mg_err_set(err, MG_EREFUSED, "check failed: %s: %s", s->description, why.buf);
+		mg_err_hint(err, "resolve it, then run the command again");
+	}
+	mg_buf_release(&why);
+	return n > 0 ? -1 : 0;
+}
+
+/*
+ * MG_STEP_TX and MG_STEP_NOTX are the same here: DDL commits implicitly,
+ * so the statements run first and the history row is written after them
+ * (a crash in between runs the idempotent step again). Before each step
+ * that changes a table, the long-transaction check: every DDL statement
+ * queues the application behind its metadata lock while it waits.
+ */
+static int mydrv_run_step(struct mg_conn *c, const struct mg_step *s,
+			  const struct mg_history_write *w,
+			  struct mg_step_report *rep, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+
+	memset(rep, 0, sizeof(*rep));
+	if (s->kind == MG_STEP_ASSERT)
+		return run_assert(mc, s, err);
+	if (s->table) {
+		const char *tables[1] = { s->table };
+
+		if (mydrv_check_blockers(c, tables, 1, err) < 0)
+			return -1;
+	}
+	if (run_ddl_step(mc, s, rep, err) < 0)
+		return -1;
+	return w ? mydrv_history_write(c, w, err) : 0;
+}
+
+/* ==== backfill ============================================================================== */
+
+static int is_integer_type(const char *t)
+{
+	static const char *const ints[] = { "tinyint", "smallint", "mediumint", "int",
+					    "integer", "bigint", NULL };
+
+	for (const char *const *i = ints; *i; i++)
+		if (!strcasecmp(t, *i))
+			return 1;
+	return 0;
+}
+
+/* A single integer key: batches are key spans, no boundary query. */
+static int integer_key(const struct mg_backfill_spec *s)
+{
+	return s->n_keys == 1 && is_integer_type(s->key_types[0]);
+}
+
+/* A key value as SQL: integers as numbers (checked), the rest as string
+ * literals the server converts to the column's type. */
+static void key_value(struct mydrv_conn *mc, struct mg_buf *b, const struct mg_backfill_spec *s,
+		      size_t k, const char *v)
+{
+	const char *p = v + (*v == '-');
+
+	if (is_integer_type(s->key_types[k]) && *p && strspn(p, "0123456789") == strlen(p))
+		mg_buf_adds(b, v);
+	else
+		add_literal(mc, b, v);
+}
+
+/*
+ * keys op vals, spelled out column by column: (a > x) OR (a = x AND b >
+ * y) ..., with "OR all equal" for <= and >=. MariaDB does not use an index
+ * range for row constructors, (a, b) > (x, y), but does for this.
+ */
+static void key_cmp(struct mydrv_conn *mc, struct mg_buf *b, const struct mg_backfill_spec *s,
+		    char *const *vals, const char *op, int or_equal)
+{
+	mg_buf_adds(b, "(");
+	for (size_t i = 0; i < s->n_keys; i++) {
+		mg_buf_adds(b, i ? " OR (" : "(");
+		for (size_t j = 0; j < i; j++) {
+			mg_buf_addf(b, "%s = ", s->key_columns[j]);
+			key_value(mc, b, s, j, vals[j]);
+			mg_buf_adds(b, " AND ");
+		}
+		mg_buf_addf(b, "%s %s ", s->key_columns[i], op);
+		key_value(mc, b, s, i, vals[i]);
+		mg_buf_adds(b, ")");
+	}
+	if (or_equal) {
+		mg_buf_adds(b, " OR (");
+		for (size_t j = 0; j < s->n_keys; j++) {
+			mg_buf_addf(b, "%s%s = ", j ? " AND " : "", s->key_columns[j]);
+			key_value(mc, b, s, j, vals[j]);
+		}
+		mg_buf_adds(b, ")");
+	}
+	mg_buf_adds(b, ")");
+}
+
+/* " WHERE keys > after AND keys <= upto" (either may be NULL). */
+static void key_range(struct mydrv_conn *mc, struct mg_buf *b, const struct mg_backfill_spec *s,
+		      char *const *after_key, char *const *upto_key)
+{
+	mg_buf_adds(b, " WHERE ");
+	if (after_key) {
+		key_cmp(mc, b, s, after_key, ">", 0);
+		mg_buf_adds(b, upto_key ? " AND " : "");
+	}
+	if (upto_key)
+		key_cmp(mc, b, s, upto_key, "<", 1);
+	if (!after_key && !upto_key)
+		mg_buf_adds(b, "1");
+}
+
+static void key_select(struct mg_buf *b, const struct mg_backfill_spec *s)
+{
+	mg_buf_adds(b, "SELECT ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(b, "%s%s", k ? ", " : "", s->key_columns[k]);
+}
+
+static void key_order(struct mg_buf *b, const struct mg_backfill_spec *s, const char *dir)
+{
+	mg_buf_adds(b, " ORDER BY ");
+	for (size_t k = 0; k < s->n_keys; k++)
+		mg_buf_addf(b, "%s%s%s", k ? ", " : "", s->key_columns[k], dir);
+}
+
+static char **row_keys(const struct mg_rows *r, size_t row, size_t first_col, size_t n_keys)
+{
+	char **k = mg_xcalloc(n_keys + 1, sizeof(char *));
+
+	for (size_t i = 0; i < n_keys; i++)
+		k[i] = mg_xstrdup(mg_rows_get(r, row, first_col + i));
+	return k;
+}
+
+static void free_keys(char **k, size_t n)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(k[i]);
+	free(k);
+}
+
+static char **copy_keys(char *const *k, size_t n)
+{
+	char **out = mg_xcalloc(n + 1, sizeof(char *));
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = mg_xstrdup(k[i]);
+	return out;
+}
+
+/* The first row's keys of sql as *out (NULL for no row). */
+static int query_keys(struct mydrv_conn *mc, const char *sql, size_t n_keys, char ***out,
+		      struct mg_err *err)
+{
+	struct mg_rows r = MG_ROWS_INIT;
+
+	*out = NULL;
+	if (query_mc(mc, sql, &r, err) < 0)
+		return -1;
+	if (r.nrows > 0)
+		*out = row_keys(&r, 0, 0, n_keys);
+	mg_rows_release(&r);
+	return 0;
+}
+
+static int mydrv_backfill_bounds(struct mg_conn *c, const struct mg_backfill_spec *s,
+				 char ***upto_key, int64_t *estimate, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	char *schema = NULL, *name = NULL;
+	int rc;
+
+	*estimate = 0;
+	key_select(&sql, s);
+	mg_buf_addf(&sql, " FROM %s", s->table);
+	key_order(&sql, s, " DESC");
+	mg_buf_adds(&sql, " LIMIT 1");
+	rc = query_keys(mc, sql.buf, s->n_keys, upto_key, err);
+	mg_buf_reset(&sql);
+	split_table(s->table, &schema, &name);
+	mg_buf_adds(&sql, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ");
+	add_literal(mc, &sql, name);
+	if (rc == 0)
+		rc = query_int(mc, sql.buf, estimate, err);
+	if (rc == 0 && *estimate <= 0 && *upto_key) {
+		mg_buf_reset(&sql);
+		mg_buf_addf(&sql, "SELECT COUNT(*) FROM %s", s->table);
+		rc = query_int(mc, sql.buf, estimate, err);
+	}
+	free(schema);
+	free(name);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+/* Run a batch's UPDATE, waiting for application row locks
+ * (innodb_lock_wait_timeout 2 s per try) and retrying up to 30 times: a
+ * locked row delays the batch, it is never skipped. */
+static int exec_waiting_for_rows(struct mydrv_conn *mc, const char *sql,
+				 const struct mg_backfill_spec *s, int64_t *rows,
+				 int64_t *retry_ms, struct mg_err *err)
+{
+	int64_t start = mg_now_ms();
+
+	for (int attempt = 0;; attempt++) {
+		int64_t t0 = mg_now_ms();
+		unsigned no;
+
+		if (exec_mc(mc, sql, err) == 0) {
+			*rows = mc->affected;
+			*retry_ms = t0 - start;
+			return 0;
+		}
+		no = mysql_errno(mc->my);
+		mg_err_prefix(err, "backfill batch: ");
+		if (!is_lock_wait(no) || attempt >= 30 || mg_stop_requested)
+			return -1;
+		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
+			s->table, attempt + 1);
+		mg_sleep_ms(backoff_ms(attempt < 4 ? attempt : 4));
+	}
+}
+
+static char **span_upper_key(char *const *after_key, char *const *upto_key, int batch_size)
+{
+	long long after = strtoll(after_key[0], NULL, 10);
+	long long upto = strtoll(upto_key[0], NULL, 10);
+	char **hi;
+
+	if (upto - after <= batch_size)
+		return NULL;
+	hi = mg_xcalloc(2, sizeof(char *));
+	hi[0] = mg_xasprintf("%lld", after + batch_size);
+	return hi;
+}
+
+/* The key of the batch_size-th row after after_key (NULL when fewer rows
+ * remain up to upto_key): keys only, from the key's index. */
+static int batch_upper_key(struct mydrv_conn *mc, const struct mg_backfill_spec *s,
+			   char *const *after_key, char *const *upto_key,
+			   int batch_size, char ***out, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	int rc;
+
+	key_select(&sql, s);
+	mg_buf_addf(&sql, " FROM %s", s->table);
+	key_range(mc, &sql, s, after_key, upto_key);
+	key_order(&sql, s, "");
+	mg_buf_addf(&sql, " LIMIT 1 OFFSET %d", batch_size - 1);
+	rc = query_keys(mc, sql.buf, s->n_keys, out, err);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+static int mydrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+				char *const *after_key, char *const *upto_key,
+				int batch_size, struct mg_batch_result *out,
+				struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	char **hi = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (after_key && integer_key(s))
+		hi = span_upper_key(after_key, upto_key, batch_size);
+	else if (batch_upper_key(mc, s, after_key, upto_key, batch_size, &hi, err) < 0)
+		return -1;
+	/* one statement per batch: the new side and the marker, only for
+	 * rows still at marker 0 (never a row the new version wrote) */
+	mg_buf_addf(&sql, "UPDATE %s SET %s, %s = 1", s->table, s->set_clause, s->marker);
+	key_range(mc, &sql, s, after_key, hi ? hi : upto_key);
+	mg_buf_addf(&sql, " AND %s = 0", s->marker);
+	rc = exec_waiting_for_rows(mc, sql.buf, s, &out->rows, &out->retry_ms, err);
+	mg_buf_release(&sql);
+	if (rc < 0) {
+		free_keys(hi, s->n_keys);
+		return -1;
+	}
+	out->done = hi == NULL;
+	out->last_key = hi ? hi : copy_keys(upto_key, s->n_keys);
+	out->scanned = out->rows;
+	return 0;
+}
+
+/* Integer keys: cut the span arithmetically. */
+static void split_integer_span(char *const *after_key, char *const *upto_key, long long lo,
+			       int pieces, char ****bounds, size_t *n)
+{
+	long long a = after_key ? strtoll(after_key[0], NULL, 10) : lo - 1;
+	long long u = strtoll(upto_key[0], NULL, 10);
+	long long step = (u - a) / pieces;
+
+	*n = 0;
+	*bounds = mg_xcalloc((size_t)pieces + 1, sizeof(char **));
+	for (int i = 1; i < pieces && step > 0; i++) {
+		char **k = mg_xcalloc(2, sizeof(char *));
+
+		k[0] = mg_xasprintf("%lld", a + step * i);
+		(*bounds)[(*n)++] = k;
+	}
+}
+
+/*
+ * Other keys: MySQL has no TABLESAMPLE, so count the keys in the range
+ * and read the key at evenly spaced offsets (keys only, from the index,
+ * in key order).
+ */
+static int mydrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
+				char *const *after_key, char *const *upto_key,
+				int pieces, char ****bounds, size_t *n,
+				struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	int64_t count = 0;
+	int rc = 0;
+
+	*bounds = NULL;
+	*n = 0;
+	if (pieces < 2)
+		return 0;
+	if (integer_key(s)) {
+		char *v = NULL;
+
+		if (!after_key) {
+			mg_buf_addf(&sql, "SELECT MIN(%s) FROM %s", s->key_columns[0], s->table);
+			rc = query_scalar(mc, sql.buf, &v, err);
+		}
+		if (rc == 0)
+			split_integer_span(after_key, upto_key, v ? strtoll(v, NULL, 10) : 0,
+					   pieces, bounds, n);
+		free(v);
+		mg_buf_release(&sql);
+		return rc;
+	}
+	mg_buf_addf(&sql, "SELECT COUNT(*) FROM %s", s->table);
+	key_range(mc, &sql, s, after_key, upto_key);
+	if (query_int(mc, sql.buf, &count, err) < 0) {
+		mg_buf_release(&sql);
+		return -1;
+	}
+	*bounds = mg_xcalloc((size_t)pieces + 1, sizeof(char **));
+	for (int i = 1; i < pieces && count >= pieces && rc == 0; i++) {
+		char **k = NULL;
+
+		mg_buf_reset(&sql);
+		key_select(&sql, s);
+		mg_buf_addf(&sql, " FROM %s", s->table);
+		key_range(mc, &sql, s, after_key, upto_key);
+		key_order(&sql, s, "");
+		mg_buf_addf(&sql, " LIMIT 1 OFFSET %lld", (long long)(count * i / pieces));
+		rc = query_keys(mc, sql.buf, s->n_keys, &k, err);
+		if (k)
+			(*bounds)[(*n)++] = k;
+	}
+	mg_buf_release(&sql);
+	return rc;
+}
+
+static int mydrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+			      char *const *after_key, int batch_size, int sample,
+			      int64_t *mismatches, struct mg_strlist *sample_keys,
+			      char ***last_key, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	int taken = 0;
+
+	*mismatches = 0;
+	*last_key = NULL;
+	key_select(&sql, s);
+	mg_buf_addf(&sql, ", (%s) IS TRUE FROM %s", s->mismatch, s->table);
+	if (after_key)
+		key_range(mc, &sql, s, after_key, NULL);
+	key_order(&sql, s, "");
+	mg_buf_addf(&sql, " LIMIT %d", batch_size);
+	if (query_mc(mc, sql.buf, &r, err) < 0) {
+		mg_buf_release(&sql);
+		return -1;
+	}
+	mg_buf_release(&sql);
+	for (size_t i = 0; i < r.nrows; i++) {
+		struct mg_buf k = MG_BUF_INIT;
+
+		if (strcmp(mg_rows_get(&r, i, s->n_keys), "1") != 0)
+			continue;
+		(*mismatches)++;
+		if (taken >= sample)
+			continue;
+		for (size_t j = 0; j < s->n_keys; j++)
+			mg_buf_addf(&k, "%s%s", j ? ", " : "", mg_rows_get(&r, i, j));
+		mg_strlist_push_owned(sample_keys, mg_buf_detach(&k));
+		taken++;
+	}
+	if (r.nrows > 0)
+		*last_key = row_keys(&r, r.nrows - 1, 0, s->n_keys);
+	mg_rows_release(&r);
+	return 0;
+}
+
+const struct mg_driver mg_mysql_driver = {
+	.name = "mysql",
+	.version = MG_DRIVER_VERSION,
+	.caps = 0,
+	.accepts = mydrv_accepts,
+	.connect = mydrv_connect,
+	.close = mydrv_close,
+	.exec = mydrv_exec,
+	.query = mydrv_query,
+	.quote_ident = mydrv_quote_ident,
+	.fingerprint = mydrv_fingerprint,
+	.lock = mydrv_lock,
+	.unlock = mydrv_unlock,
+	.history_read = mydrv_history_read,
+	.history_write = mydrv_history_write,
+	.plan = mydrv_plan,
+	.check_blockers = mydrv_check_blockers,
+	.run_step = mydrv_run_step,
+	.backfill_bounds = mydrv_backfill_bounds,
+	.backfill_batch = mydrv_backfill_batch,
+	.backfill_split = mydrv_backfill_split,
+	.verify_batch = mydrv_verify_batch,
+	.analyze = mydrv_analyze,
+	.replication_lag_ms = mydrv_replication_lag_ms,
+	.active_sessions = mydrv_active_sessions,
+	.count_sessions = mydrv_count_sessions,
+};

@@ -1,0 +1,771 @@
+#!/usr/bin/python3
+"""Schema change benchmark on MariaDB (issue 5): the same user task done by
+`migrate` (expand, backfill, switch-reads, contract) and by
+pt-online-schema-change, on a table of N rows under a concurrent
+sysbench oltp_read_write load, with a blocking ALTER TABLE ... ALGORITHM=COPY
+and one UPDATE of the whole column for reference.
+
+Not part of the test suite: it starts a throwaway MariaDB
+(tests/mariadb_server.sh) in a temporary directory, prints markdown tables
+and changes nothing outside that directory. Run it from the repository
+after building:
+
+    /usr/bin/python3 tests/bench/mysql_bench.py [--rows 1000000] [--rate 200]
+                                                [--bin build/migrate]
+
+    --rows 20000 is a quick check of the script (about a minute); 100,000
+    rows took about 3 minutes on 2 cores, so the default 1,000,000 rows
+    should take well under 15 (estimated, not run yet).
+
+Needs: mariadb-server, sysbench, percona-toolkit, python3-pymysql and time
+(GNU time, for the peak RSS):
+    apt-get install -y mariadb-server sysbench percona-toolkit python3-pymysql time
+
+The table is sysbench's own sbtest1 (id int auto_increment primary key,
+k int with index k_1, c char(120), pad char(60)), made once with
+`sysbench oltp_read_write --tables=1 --table-size=N prepare` and copied
+fresh (no dead rows, dirty pages flushed) before every method. The load is
+sysbench oltp_read_write, 4 threads at a fixed --rate, through a small Lua
+wrapper that logs every transaction (start, latency, error) and retries
+deadlocks, lock wait timeouts and error 1020 as sysbench itself does by default. The
+tasks:
+
+  (a) rename column c (char(120)) to c_new;
+  (b) change k from int to bigint: pt-osc and ALTER keep the name k, while
+      migrate's alter_column moves the values into a new column k_new.
+
+sysbench plays the old application version and reads c and k by name. The
+rename breaks it under every method: the ALTER when it ends, pt-osc when it
+swaps the tables, migrate only at contract (in a real deploy the old
+version is gone by then). The type change breaks it under migrate only, at
+contract, since k_new is a new name. These failures are counted, not
+hidden; the load stops right after the tool finishes.
+"""
+
+import argparse
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pymysql
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = "bench"
+DB = "sbtest"           # where every method runs (sysbench's default name)
+BASE_DB = "sbbase"      # the pristine copy
+RETRIED = (1213, 1205, 1020)    # sysbench's default --mysql-ignore-errors
+TOOL_TIMEOUT = 600      # seconds; a hung tool is killed, the bench goes on
+
+# The load: oltp_read_write, every event timed and logged by this wrapper.
+# A deadlock, lock wait timeout or error 1020 restarts the transaction (sysbench's
+# default for these codes; the retries are counted); any other error ends
+# it: it is rolled back, logged as failed, and the next event starts.
+HOOK_LUA = r"""
+package.path = "/usr/share/sysbench/?.lua;" .. package.path
+dofile("/usr/share/sysbench/oltp_read_write.lua")
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long mgb_sec; long mgb_nsec; } mgb_timespec;
+int mgb_clock_gettime(int clk, mgb_timespec *tp) __asm__("clock_gettime");
+]]
+local ts = ffi.new("mgb_timespec")
+local function now()
+  ffi.C.mgb_clock_gettime(0, ts)   -- CLOCK_REALTIME, as Python's time.time()
+  return tonumber(ts.mgb_sec) + tonumber(ts.mgb_nsec) * 1e-9
+end
+local RETRY = { [1213] = true, [1205] = true, [1020] = true }
+local log_dir = os.getenv("MGB_LOG_DIR")
+local stop_file = os.getenv("MGB_STOP_FILE")
+local out
+local orig_init = thread_init
+function thread_init(...)
+  orig_init(...)
+  out = assert(io.open(string.format("%s/events.%d", log_dir, sysbench.tid), "w"))
+  out:setvbuf("line")
+end
+local orig_done = thread_done
+function thread_done(...)
+  if out then out:close() end
+  return orig_done(...)
+end
+local orig_event = event
+function event(...)
+  local t0 = now()
+  local retries, retried, errno, msg = 0, {}, 0, ""
+  while true do
+    local ok, err = pcall(orig_event, ...)
+    if ok then break end
+    if type(err) ~= "table" or err.errcode ~= sysbench.error.RESTART_EVENT then
+      error(err, 0)
+    end
+    if sysbench.hooks.before_restart_event then
+      sysbench.hooks.before_restart_event(err)
+    end
+    local e = tonumber(err.sql_errno) or -1
+    if RETRY[e] and retries < 100 then
+      retries = retries + 1
+      retried[#retried + 1] = tostring(e)
+    else
+      errno = e
+      msg = tostring(err.sql_errmsg or ""):gsub("%s+", " ")
+      pcall(function() con:query("ROLLBACK") end)
+      break
+    end
+  end
+  out:write(string.format("%.6f %.3f %d %s %d %s\n", t0, (now() - t0) * 1000,
+                          retries, retries > 0 and table.concat(retried, ",") or "-",
+                          errno, msg))
+  if stop_file then
+    local f = io.open(stop_file, "r")
+    if f then f:close(); return true end
+  end
+end
+"""
+
+TASKS = [
+    {
+        "key": "rename",
+        "title": "(a) rename column c (char(120)) to c_new",
+        "alter": "ALTER TABLE sbtest1 CHANGE COLUMN c c_new CHAR(120) NOT NULL DEFAULT '', "
+                 "ALGORITHM=COPY",
+        "update_prep": "ALTER TABLE sbtest1 ADD COLUMN c_new CHAR(120) NULL",
+        "update": "UPDATE sbtest1 SET c_new = c",
+        "ptosc_alter": "CHANGE COLUMN c c_new CHAR(120) NOT NULL DEFAULT ''",
+        # pt-osc refuses a column rename without it ("--check-alter failed")
+        "ptosc_flags": ["--no-check-alter"],
+        "migration": textwrap.dedent("""\
+            description: rename sbtest1.c to c_new
+            operations:
+              - rename_column:
+                  table: sbtest1
+                  from: c
+                  to: c_new
+            """),
+        # expected columns after each method: {column: type prefix}, and gone
+        "end_tool": ({"c_new": "char(120)"}, ["c"]),
+        "end_migrate": ({"c_new": "char(120)"}, ["c"]),
+    },
+    {
+        "key": "type",
+        "title": "(b) change column k from int to bigint",
+        "alter": "ALTER TABLE sbtest1 MODIFY k BIGINT NOT NULL DEFAULT 0, ALGORITHM=COPY",
+        "update_prep": "ALTER TABLE sbtest1 ADD COLUMN k_new BIGINT NULL",
+        "update": "UPDATE sbtest1 SET k_new = k",
+        "ptosc_alter": "MODIFY k BIGINT NOT NULL DEFAULT 0",
+        "ptosc_flags": [],
+        "migration": textwrap.dedent("""\
+            description: sbtest1.k (int) becomes k_new (bigint)
+            operations:
+              - alter_column:
+                  table: sbtest1
+                  column: k
+                  to: k_new
+                  type: bigint
+                  up: "k"
+                  down: "k_new"
+            """),
+        "end_tool": ({"k": "bigint"}, []),
+        "end_migrate": ({"k_new": "bigint"}, ["k"]),
+    },
+]
+
+
+LEGEND = """
+Columns: wall = the tool's run (for migrate, from the start of expand to the
+end of contract). tx ok, p50, p99 = the sysbench transactions that started
+during it and committed, timed by the wrapper. worst = the longest
+transaction that started during it, failed or not. failed tx = transactions
+ended by an error that a retry does not cure (which error, and when the
+first came, is listed under the table). retried = deadlocks, lock wait
+timeouts and error 1020, retried within the transaction. sysbench worst-second p99, max
+queue = from sysbench's per-second reports that overlap the run ("-" when
+the run was shorter than one report). sysbench errors / reconnects =
+sysbench's own totals for the whole load: warm-up, run and stop. peak RSS =
+of the tool process (GNU time)."""
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
+
+
+def first_line(text, prefer=None):
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    if prefer:
+        for ln in lines:
+            if ln.startswith(prefer):
+                return ln
+    return lines[0] if lines else "(no output)"
+
+
+# ---- the server ------------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, base):
+        self.dir = base / "mdb"
+        sh("sh", str(ROOT / "tests/mariadb_server.sh"), "start", str(self.dir))
+        self.port = int((self.dir / "port").read_text().strip())
+        self.socket = (self.dir / "socket").read_text().strip()
+        self.password = "b-" + secrets.token_hex(8)
+        with self.root() as c, c.cursor() as cur:
+            # pt-osc needs PROCESS, TRIGGER, SUPER-like rights over the table
+            # and its copy; migrate needs PROCESS and performance_schema
+            # (docs/grants.md): a throwaway user with everything
+            cur.execute(f"CREATE USER '{USER}'@'%%' IDENTIFIED BY %s", (self.password,))
+            cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'%'")
+            # tests/mariadb_server.sh starts with durability off (its data is
+            # thrown away); measure with realistic settings instead
+            cur.execute("SET GLOBAL innodb_flush_log_at_trx_commit = 1")
+            cur.execute("SELECT @@log_bin")
+            if int(cur.fetchone()[0]):
+                cur.execute("SET GLOBAL sync_binlog = 1")
+            # a buffer pool that holds the table and a copy of it (pt-osc
+            # and ALGORITHM=COPY build one), and a redo log not much smaller
+            # than the table, as a production server would have
+            cur.execute("SET GLOBAL innodb_buffer_pool_size = 1073741824")
+            cur.execute("SET GLOBAL innodb_log_file_size = 536870912")
+        self.wait_resize()
+
+    def wait_resize(self):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = self.status("Innodb_buffer_pool_resize_status")
+            if not st or "ompleted" in st or "not started" in st.lower():
+                return
+            time.sleep(0.2)
+
+    def root(self, db=None):
+        return pymysql.connect(unix_socket=self.socket, user="root", password="",
+                               database=db, autocommit=True, charset="utf8mb4")
+
+    def connect(self, db=DB):
+        return pymysql.connect(host="127.0.0.1", port=self.port, user=USER,
+                               password=self.password, database=db, autocommit=True,
+                               charset="utf8mb4")
+
+    def query(self, sql, db=None):
+        with self.root(db) as c, c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    def status(self, name):
+        rows = self.query(f"SHOW GLOBAL STATUS LIKE '{name}'")
+        return rows[0][1] if rows else None
+
+    def settings(self):
+        r = self.query("SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@log_bin, "
+                       "@@sync_binlog, @@innodb_doublewrite, @@innodb_buffer_pool_size, "
+                       "@@innodb_log_file_size, @@innodb_flush_method")[0]
+        ver, flush, log_bin, sync_binlog, dblwr, bp, logsz, method = r
+        binlog = f"binary log on, sync_binlog={sync_binlog}" if int(log_bin) else "no binary log"
+        return ver, (f"innodb_flush_log_at_trx_commit={flush}, {binlog}, "
+                     f"doublewrite {'on' if int(dblwr) else 'off'}, "
+                     f"buffer pool {int(bp) >> 20} MiB, redo log {int(logsz) >> 20} MiB, "
+                     f"flush method {method}")
+
+    def url(self):
+        return f"mysql://{USER}:{self.password}@127.0.0.1:{self.port}/{DB}"
+
+
+def make_base(srv, args):
+    srv.query(f"CREATE DATABASE {BASE_DB}")
+    sh(args.sysbench, "oltp_read_write", *sysbench_conn(srv, BASE_DB),
+       "--tables=1", f"--table-size={args.rows}", "prepare")
+    srv.query(f"ANALYZE TABLE {BASE_DB}.sbtest1")
+
+
+def fresh_table(srv):
+    """Database sbtest holding sbtest1, a fresh copy of the base: the same
+    rows, no dead rows, nothing left from an earlier method (migrate's
+    history table included), analysed, dirty pages flushed."""
+    srv.query(f"DROP DATABASE IF EXISTS {DB}")
+    srv.query(f"CREATE DATABASE {DB}")
+    srv.query(f"CREATE TABLE {DB}.sbtest1 LIKE {BASE_DB}.sbtest1")
+    srv.query(f"INSERT INTO {DB}.sbtest1 SELECT * FROM {BASE_DB}.sbtest1 ORDER BY id")
+    srv.query(f"ANALYZE TABLE {DB}.sbtest1")
+    settle(srv)
+
+
+def settle(srv, timeout=120):
+    """The counterpart of PostgreSQL's CHECKPOINT: write the dirty pages
+    now, so that no method pays for an earlier one's."""
+    pct = srv.query("SELECT @@innodb_max_dirty_pages_pct")[0][0]
+    srv.query("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if int(srv.status("Innodb_buffer_pool_pages_dirty") or 0) < 64:
+                break
+            time.sleep(0.2)
+    finally:
+        srv.query(f"SET GLOBAL innodb_max_dirty_pages_pct = {pct}")
+
+
+def columns(srv):
+    return {r[0]: r[1] for r in srv.query(f"SHOW COLUMNS FROM {DB}.sbtest1")}
+
+
+def end_state_note(srv, expected):
+    """'' if sbtest1 ends as expected, else what is wrong."""
+    want, gone = expected
+    cols = columns(srv)
+    bad = []
+    for name, typ in want.items():
+        if name not in cols:
+            bad.append(f"no column {name}")
+        elif not cols[name].lower().startswith(typ):
+            bad.append(f"{name} is {cols[name]}, not {typ}")
+    bad += [f"{name} still there" for name in gone if name in cols]
+    return "; ".join(bad)
+
+
+# ---- the load ---------------------------------------------------------------------------------
+
+def sysbench_conn(srv, db):
+    return ["--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={srv.port}",
+            f"--mysql-user={USER}", f"--mysql-password={srv.password}", f"--mysql-db={db}"]
+
+
+def load_options(srv, args):
+    """The sysbench options of the load, for the report."""
+    return [*sysbench_conn(srv, DB), "--tables=1", f"--table-size={args.rows}",
+            f"--threads={args.threads}", f"--rate={args.rate}", "--time=0",
+            "--report-interval=1", "--percentile=99", "--mysql-ignore-errors=all", "run"]
+
+
+class Load:
+    """sysbench oltp_read_write at a fixed rate on sbtest.sbtest1, every
+    transaction logged by HOOK_LUA."""
+
+    def __init__(self, srv, base, args, label):
+        self.dir = base / f"sysbench-{label}"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        hook = base / "oltp_read_write_logged.lua"
+        if not hook.exists():
+            hook.write_text(HOOK_LUA)
+        self.stop_file = self.dir / "stop"
+        self.out = self.dir / "sysbench.out"
+        env = dict(os.environ, MGB_LOG_DIR=str(self.dir), MGB_STOP_FILE=str(self.stop_file))
+        self.cmd = [args.sysbench, str(hook), *load_options(srv, args)]
+        with open(self.out, "w") as f:
+            self.proc = subprocess.Popen(self.cmd, cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=f, stderr=subprocess.STDOUT)
+        # running once every thread has logged a transaction; then a warm-up
+        deadline = time.monotonic() + 60
+        while len(self.event_files()) < args.threads or \
+                any(p.stat().st_size == 0 for p in self.event_files()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                sys.exit(f"sysbench did not start:\n{self.out.read_text()[-3000:]}")
+            time.sleep(0.1)
+        time.sleep(args.warmup)
+
+    def event_files(self):
+        return list(self.dir.glob("events.*"))
+
+    def stop(self):
+        """Each thread ends after its current transaction."""
+        self.stop_file.touch()
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def events(self):
+        """[(start epoch s, latency ms, retries, errno, message, retried
+        errnos)]"""
+        out = []
+        for f in self.event_files():
+            for line in f.read_text().split("\n"):
+                p = line.split(" ", 5)
+                if len(p) >= 5:
+                    out.append((float(p[0]), float(p[1]), int(p[2]), int(p[4]),
+                                p[5] if len(p) > 5 else "",
+                                [] if p[3] == "-" else p[3].split(",")))
+        out.sort()
+        return out
+
+    def reports(self):
+        """sysbench's own figures: per-second reports [(second, p99 ms, queue
+        length)] and the totals of the whole run (ignored errors, reconnects)."""
+        text = self.out.read_text()
+        p99 = {int(m.group(1)): float(m.group(2)) for m in re.finditer(
+            r"^\[ (\d+)s \] thds: .* lat \(ms,99%\): ([\d.]+) err/s", text, re.M)}
+        queue = {int(m.group(1)): int(m.group(2)) for m in re.finditer(
+            r"^\[ (\d+)s \] queue length: (\d+)", text, re.M)}
+        per_s = [(s, p99[s], queue.get(s, 0)) for s in sorted(p99)]
+        err = re.search(r"ignored errors:\s+(\d+)", text)
+        rec = re.search(r"reconnects:\s+(\d+)", text)
+        return per_s, (int(err.group(1)) if err else None), (int(rec.group(1)) if rec else None)
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def window_stats(events, t_from, t_to):
+    """Figures of the transactions that started within [t_from, t_to]:
+    p50/p99 over those that committed, worst over all of them (a
+    transaction that waited and then failed stalled too)."""
+    ev = [e for e in events if t_from <= e[0] <= t_to]
+    ok = [e[1] for e in ev if e[3] == 0]
+    failed = [e for e in ev if e[3] != 0]
+    return {
+        "ok": len(ok), "p50": pct(ok, 50), "p99": pct(ok, 99),
+        "worst": max((e[1] for e in ev), default=float("nan")),
+        "failed": len(failed), "retried": sum(e[2] for e in ev),
+        "failures": failed,
+        "retry_codes": sorted({c for e in ev for c in e[5]}),
+    }
+
+
+def measure(srv, base, args, label, action):
+    """Run action() under the load. action returns (ok, note, phases) where
+    phases is [(name, t_start, t_end, rss KiB or None)]."""
+    load = Load(srv, base, args, label)
+    t0 = time.time()
+    try:
+        ok, note, phases = action()
+    finally:
+        t1 = time.time()
+        load.stop()      # right after the tool: what fails after it is not counted
+    events = load.events()
+    per_s, sb_err, sb_rec = load.reports()
+    start = events[0][0] if events else t0
+    # sysbench's report "[ k s ]" covers about (start + k - 1, start + k]
+    in_win = [(p, q) for s, p, q in per_s if start + s > t0 and start + s - 1 < t1]
+    r = window_stats(events, t0, t1)
+    r.update({
+        "label": label, "wall": t1 - t0, "ok_run": ok, "note": note, "phases": [],
+        "sb_p99": max((p for p, _ in in_win), default=float("nan")),
+        "sb_queue": max((q for _, q in in_win), default=0),
+        "sb_err": sb_err, "sb_rec": sb_rec,
+        "rss": max((ph[3] for ph in phases if ph[3]), default=None),
+        "t0": t0,
+    })
+    for i, (name, a, b, rss) in enumerate(phases):
+        nxt = phases[i + 1][1] if i + 1 < len(phases) else b
+        ph = window_stats(events, a, nxt)
+        ph.update({"name": name, "took": b - a, "rss": rss})
+        r["phases"].append(ph)
+    return r
+
+
+# ---- the methods ------------------------------------------------------------------------------
+
+def run_tool(cmd, cwd, env=None, log=None):
+    """(exit status, seconds, peak RSS KiB, output) of one tool process; GNU
+    time reports the tool's own peak RSS."""
+    rss_file = Path(cwd) / ".maxrss"
+    rss_file.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    p = subprocess.Popen(["/usr/bin/time", "-o", str(rss_file), "-f", "%M", *cmd], cwd=cwd,
+                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, errors="replace",
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=TOOL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        out = f"killed after {TOOL_TIMEOUT} s\n" + out
+    took = time.monotonic() - t0
+    if log:
+        Path(log).write_text(out)
+    rss = None
+    try:
+        rss = int(rss_file.read_text().strip().split("\n")[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return p.returncode, took, rss, out
+
+
+def sql_action(srv, sql):
+    def action():
+        with srv.connect() as c, c.cursor() as cur:
+            a = time.time()
+            try:
+                cur.execute(sql)
+            except pymysql.MySQLError as e:
+                return False, f"failed: {e.args[0]} {e.args[-1]}", [("the statement", a, time.time(), None)]
+            return True, "", [("the statement", a, time.time(), None)]
+    return action
+
+
+def ptosc_command(srv, args, task):
+    dsn = f"h=127.0.0.1,P={srv.port},u={USER},p={srv.password},D={DB},t=sbtest1"
+    return [args.pt_osc, "--alter", task["ptosc_alter"], dsn, "--execute",
+            "--no-check-replication-filters", "--recursion-method=none",
+            "--alter-foreign-keys-method=auto", "--no-version-check", *task["ptosc_flags"]]
+
+
+def shown(cmd, srv):
+    """A command line as a shell would take it, the password left out."""
+    def q(a):
+        a = a.replace(srv.password, "PASSWORD")
+        if re.fullmatch(r"[\w@%+=:,./-]+", a):
+            return a
+        if "'" in a and not re.search(r'["$`\\!]', a):
+            return f'"{a}"'
+        return "'" + a.replace("'", "'\\''") + "'"
+    return " ".join(q(a) for a in cmd)
+
+
+def ptosc_action(srv, base, args, task):
+    def action():
+        a = time.time()
+        rc, took, rss, out = run_tool(ptosc_command(srv, args, task), base,
+                                      log=base / f"pt-osc-{task['key']}.log")
+        b = time.time()
+        if rc != 0:
+            line = [ln for ln in out.splitlines() if ln.strip()]
+            return False, f"pt-osc failed (exit {rc}): {line[-1] if line else ''}", \
+                [("pt-osc", a, b, rss)]
+        return True, "", [("pt-osc", a, b, rss)]
+    return action
+
+
+def migrate_action(srv, base, args, task, label, backfill_opts):
+    proj = base / f"migrate-{label}"
+    shutil.rmtree(proj, ignore_errors=True)
+    (proj / "migrations").mkdir(parents=True)
+    (proj / "migrations" / "0001_bench.yaml").write_text(task["migration"])
+    env = dict(os.environ, MIGRATE_DATABASE_URL=srv.url())
+    env.pop("MIGRATE_STATE", None)
+    env.pop("MIGRATE_DIR", None)
+
+    def action():
+        phases = []
+        for phase, opts in (("expand", []), ("backfill", backfill_opts),
+                            ("switch-reads", []), ("contract", [])):
+            a = time.time()
+            rc, took, rss, out = run_tool([args.bin, phase, *opts, "-q"], proj, env=env,
+                                          log=proj / f"{phase}.log")
+            phases.append((f"{phase} {' '.join(opts)}".strip(), a, time.time(), rss))
+            if rc != 0:
+                phases[-1] = (phases[-1][0] + " (failed)",) + phases[-1][1:]
+                return False, (f"migrate: not available: {phase} exit {rc}: "
+                               f"{first_line(out, 'error')}"), phases
+        return True, "", phases
+    return action
+
+
+# ---- the report -------------------------------------------------------------------------------
+
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB" if kib else "-"
+
+
+def ms(v):
+    return "-" if v != v else f"{v:.2f}"
+
+
+def failure_note(r):
+    """Which errors failed the transactions, and when the first one came."""
+    if not r["failures"]:
+        return ""
+    kinds = {}
+    for e in r["failures"]:
+        key = f"{e[3]} {e[4]}".strip()
+        kinds[key] = kinds.get(key, 0) + 1
+    first = r["failures"][0][0] - r["t0"]
+    where = ""
+    for ph in r["phases"]:
+        if any(f[0] == r["failures"][0][0] for f in ph["failures"]):
+            where = f", in {ph['name']}"
+    what = "; ".join(f"{n} x {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    return f"first at {first:.2f} s of {r['wall']:.2f} s{where}: {what}"
+
+
+def print_table(title, rows, args):
+    print(f"\n### {title}\n")
+    print(f"| method ({args.rows:,} rows, sysbench oltp_read_write {args.threads} threads "
+          f"at {args.rate} tx/s) | wall s | tx ok | p50 ms | p99 ms | worst ms | failed tx "
+          f"| retried | sysbench worst-second p99 ms | sysbench max queue "
+          f"| sysbench errors / reconnects | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    notes = []
+    for label, r in rows:
+        if r is None:
+            continue
+        if not r["ok_run"] and r["note"].startswith("migrate: not available"):
+            print(f"| {label} | {r['note']} | | | | | | | | | | |")
+            continue
+        if r["note"]:
+            notes.append(f"- {label}: {r['note']}")
+        sb = (f"{r['sb_err']} / {r['sb_rec']}" if r["sb_err"] is not None else "-")
+        print(f"| {label} | {r['wall']:.1f} | {r['ok']} | {ms(r['p50'])} | {ms(r['p99'])} "
+              f"| {ms(r['worst'])} | {r['failed']} | {r['retried']} | {ms(r['sb_p99'])} "
+              f"| {r['sb_queue']} | {sb} | {mib(r['rss'])} |")
+        fn = failure_note(r)
+        if fn:
+            notes.append(f"- {label}, failed transactions: {fn}")
+        if r["retry_codes"]:
+            notes.append(f"- {label}, retried on error {', '.join(r['retry_codes'])}")
+    if notes:
+        print()
+        print("\n".join(notes))
+    for label, r in rows:
+        if r is None or not r["phases"] or not label.startswith("migrate"):
+            continue
+        print(f"\n| {label}: phase | took s | tx ok | p50 ms | p99 ms | worst ms "
+              f"| failed tx | retried | peak RSS |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for ph in r["phases"]:
+            print(f"| {ph['name']} | {ph['took']:.2f} | {ph['ok']} | {ms(ph['p50'])} "
+                  f"| {ms(ph['p99'])} | {ms(ph['worst'])} | {ph['failed']} | {ph['retried']} "
+                  f"| {mib(ph['rss'])} |")
+        if r["ok_run"]:
+            print(f"| total | {r['wall']:.2f} | {r['ok']} | {ms(r['p50'])} | {ms(r['p99'])} "
+                  f"| {ms(r['worst'])} | {r['failed']} | {r['retried']} | {mib(r['rss'])} |")
+    print(flush=True)
+
+
+def version(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        return first_line(p.stdout + p.stderr)
+    except OSError:
+        return "?"
+
+
+def machine(srv):
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().split("\n"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    ver, settings = srv.settings()
+    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem} GiB RAM, "
+            f"{platform.platform()}, MariaDB {ver} ({settings})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1000000, help="rows in sbtest1 (default 1000000)")
+    ap.add_argument("--bin", default=str(ROOT / "build/migrate"), help="the migrate binary")
+    ap.add_argument("--rate", type=int, default=200, help="sysbench transactions/s (default 200)")
+    ap.add_argument("--threads", type=int, default=4, help="sysbench threads (default 4)")
+    ap.add_argument("--idle-seconds", type=float, default=20, help="length of the idle baseline")
+    ap.add_argument("--warmup", type=float, default=2, help="seconds of load before each method")
+    ap.add_argument("--no-jobs2", action="store_true", help="skip `migrate backfill --jobs 2`")
+    ap.add_argument("--tasks", default="rename,type", help="rename, type or both (default)")
+    ap.add_argument("--sysbench", default="/usr/bin/sysbench")
+    ap.add_argument("--pt-osc", default="/usr/bin/pt-online-schema-change")
+    args = ap.parse_args()
+    args.bin = str(Path(args.bin).resolve())
+    want = set(args.tasks.split(","))
+    for prog in (args.sysbench, args.pt_osc, "/usr/bin/time"):
+        if not os.access(prog, os.X_OK):
+            sys.exit(f"{prog} not found: apt-get install -y sysbench percona-toolkit time")
+    base = Path(tempfile.mkdtemp(prefix="migrate-mybench."))
+    # a copy: a rebuild of the binary during the run must not mix versions
+    if os.access(args.bin, os.X_OK):
+        shutil.copy2(args.bin, base / "migrate")
+        migrate_desc = (f"{version([str(base / 'migrate'), '--version'])} ({args.bin}, "
+                        f"built {time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(args.bin).st_mtime))}, "
+                        f"copied at start)")
+        args.bin = str(base / "migrate")
+    else:
+        migrate_desc = f"{args.bin} (not found: the migrate rows will fail)"
+    started = time.monotonic()
+    try:
+        srv = Server(base)
+        print(f"machine: {machine(srv)}")
+        print(f"tools: {version([args.sysbench, '--version'])}; "
+              f"{version([args.pt_osc, '--version'])}; {migrate_desc}")
+        t = time.monotonic()
+        make_base(srv, args)
+        print(f"table: sbtest1 of {args.rows:,} rows (sysbench prepare: "
+              f"{time.monotonic() - t:.1f} s), copied fresh before every method")
+        print(f"load: {shown([args.sysbench, 'oltp_read_write', *load_options(srv, args)], srv)}, "
+              f"each transaction logged by a Lua wrapper; deadlocks, lock wait timeouts and 1020 "
+              f"retried in the same transaction ('retried'), any other error ends it "
+              f"('failed tx')", flush=True)
+        print(LEGEND, flush=True)
+
+        fresh_table(srv)
+        idle = measure(srv, base, args, "idle",
+                       lambda: (time.sleep(args.idle_seconds), (True, "", []))[1])
+
+        for task in TASKS:
+            if task["key"] not in want:
+                continue
+            rows = [("idle: sysbench alone, no schema change", idle)]
+
+            fresh_table(srv)
+            r = measure(srv, base, args, f"alter-{task['key']}", sql_action(srv, task["alter"]))
+            r["note"] = r["note"] or end_state_note(srv, task["end_tool"])
+            rows.append((f"blocking `{task['alter']}`", r))
+
+            fresh_table(srv)
+            srv.query(task["update_prep"], DB)     # instant on 10.11; not timed
+            r = measure(srv, base, args, f"update-{task['key']}", sql_action(srv, task["update"]))
+            rows.append((f"one `{task['update']}` (the column added beforehand, not timed; "
+                         f"the change itself is not done)", r))
+
+            fresh_table(srv)
+            r = measure(srv, base, args, f"ptosc-{task['key']}", ptosc_action(srv, base, args, task))
+            if r["ok_run"]:
+                r["note"] = end_state_note(srv, task["end_tool"])
+            rows.append(("pt-online-schema-change", r))
+
+            mig_label = ("migrate rename_column: expand, backfill, switch-reads, contract"
+                         if task["key"] == "rename" else
+                         "migrate alter_column to k_new: expand, backfill, switch-reads, contract")
+            fresh_table(srv)
+            r = measure(srv, base, args, f"migrate-{task['key']}",
+                        migrate_action(srv, base, args, task, f"{task['key']}-default", []))
+            if r["ok_run"]:
+                r["note"] = end_state_note(srv, task["end_migrate"])
+            rows.append((mig_label + " (default backfill)", r))
+
+            if not args.no_jobs2:
+                if not r["ok_run"] and r["phases"] and len(r["phases"]) == 1 \
+                        and r["phases"][0]["name"].startswith("expand"):
+                    r2 = dict(r, note=r["note"] + " (as above; not run again)", phases=[])
+                else:
+                    fresh_table(srv)
+                    r2 = measure(srv, base, args, f"migrate-{task['key']}-j2",
+                                 migrate_action(srv, base, args, task, f"{task['key']}-j2",
+                                                ["--jobs", "2"]))
+                    if r2["ok_run"]:
+                        r2["note"] = end_state_note(srv, task["end_migrate"])
+                rows.append((mig_label + " (backfill --jobs 2)", r2))
+
+            print_table(task["title"], rows, args)
+            print("pt-osc command: " + shown(ptosc_command(srv, args, task), srv))
+            if task["key"] == "type":
+                print("End state: pt-osc and the ALTER keep the column name k (now bigint); "
+                      "migrate's alter_column ends with the values in a new column k_new "
+                      "(bigint) and k dropped at contract, so sysbench, which reads k, fails "
+                      "from contract on.")
+            else:
+                print("End state: every method ends with c_new char(120) and no c; sysbench "
+                      "reads c, so it fails after the ALTER, after pt-osc swaps the tables, "
+                      "and after migrate's contract.")
+            print(flush=True)
+        print(f"whole run: {time.monotonic() - started:.0f} s")
+    finally:
+        # stops the server even if Server() failed half-way
+        subprocess.run(["sh", str(ROOT / "tests/mariadb_server.sh"), "stop", str(base / "mdb")])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1468 @@
+"""The operations on MariaDB (label "mysql"): rename_column, add_column,
+drop_column and alter_column through expand, backfill, switch-reads and
+contract (and rollback) while the old (blue) and the new (green) version of
+an application write to the table, against the MariaDB that conftest.py
+starts (mariadb_server, mdb, mysql_project).
+
+Everything asserted here is the documented behaviour (docs/concepts.md,
+docs/file-format.md, docs/operations.md), the same as the PostgreSQL
+scenarios (test_rename_column.py, test_add_column.py, test_drop_column.py,
+test_alter_column.py, test_faults.py, test_colours.py, test_bad_input.py)
+check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
+
+- rename_column under blue and green writers, with an index on the renamed
+  column and a BEFORE INSERT trigger of the user's own: at every phase blue
+  (old name) and green (new name) read what the other wrote; after contract
+  the new column is NOT NULL with the old default, the index has its
+  original name, the user's trigger is still there and works, nothing of
+  migrate's is left, _migrate_history says contracted;
+- add_column (nullable: false, default, backfill expression);
+- drop_column (blue writes the column until contract, green's inserts get
+  `down`), with and without a default;
+- alter_column int -> bigint with up/down;
+- backfill killed (fault point after a batch, a real kill -9, --jobs 3
+  killed and resumed with --jobs 1): every row updated exactly once (a user
+  AFTER UPDATE trigger logs every row update), --verify finds 0 mismatches;
+- rollback after expand and after backfill: the schema exactly as before,
+  every write of the window in the old column;
+- the contract gate: an alive colour that requires schema 0 (registered
+  live, or retired with a matching session connected) refuses contract;
+- bad input: a missing table or column exits 2 with file:line:column and
+  changes nothing;
+- a row locked by the application delays the backfill, is not skipped;
+- a transaction holding a metadata lock on the table: expand exits 3 after
+  its lock retries (young transaction) or 1 (older than --max-tx-age),
+  changes nothing, and the application's writes wait at most about
+  --lock-timeout each meanwhile (MariaDB waits for metadata locks in whole
+  seconds: docs/commands.md);
+- ON UPDATE CURRENT_TIMESTAMP columns keep their value for rows only the
+  backfill touched.
+
+The writers here are pymysql threads (MyWriter) that record every value
+they wrote and every error; they can be paused so that a check reads a
+table that nobody is writing at that moment.
+"""
+
+import json
+import re
+import threading
+import time
+import traceback
+import zlib
+import random
+from contextlib import contextmanager
+
+import pytest
+
+from writers import assert_rows, running, wait_for_ops
+
+SEED = 3000
+MARKER = "_migrate_1"
+KILLED = (-9, 137)
+
+RENAME_FILE = "0001_rename_user_name.yaml"
+RENAME_MIGRATION = """
+description: Rename users.user_name to users.username
+operations:
+  - rename_column:
+      table: users
+      from: user_name
+      to: username
+"""
+
+# the users table of the rename scenarios: a default on the renamed
+# column, an index on it, and a BEFORE INSERT trigger of the user's own
+# (it does not name user_name, so expand may carry on)
+USERS_DDL = """
+CREATE TABLE users (
+    id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    user_name varchar(100) NOT NULL DEFAULT 'anon',
+    email varchar(200) NULL,
+    KEY users_user_name_idx (user_name)
+) ENGINE=InnoDB
+"""
+USER_TRIGGER = """
+CREATE TRIGGER users_email_lower BEFORE INSERT ON users FOR EACH ROW
+SET NEW.email = LOWER(NEW.email)
+"""
+
+
+# ---------------------------------------------------------------------------
+# writers
+
+
+class MyWriter(threading.Thread):
+    """One application version writing over its own pymysql connection
+    (autocommit) in a loop until stop(). Same interface as
+    writers.Writer (ops, errors, expected, inserted, report(), snapshot())
+    so that writers.running() and wait_for_ops() drive it, plus:
+
+    - pause()/resume(): the loop stops between two statements (a check can
+      read the table while nobody writes it);
+    - mark(): starts a new epoch; written_at[id] is the epoch at the start
+      of the last statement that wrote row id (rows written after a phase
+      command returned have written_at >= the mark taken then);
+    - latencies: (start, seconds, op) of every operation;
+    - first[id]: the value a row was inserted with.
+
+    insert(cur, i) -> (row_id, value); update(cur, rng, row_id, last) ->
+    value, as in writers.py; they may assert."""
+
+    def __init__(self, db, label, insert, update, owned=None,
+                 insert_ratio=0.5, sleep=(0.0005, 0.003), program_name=None):
+        super().__init__(name="mywriter-" + label, daemon=True)
+        self.db = db
+        self.label = label
+        self.program_name = program_name or ("app/" + label)
+        self._insert = insert
+        self._update = update
+        self.insert_ratio = insert_ratio
+        self.sleep = sleep
+        self.rng = random.Random(zlib.crc32(label.encode()))
+        self.expected = dict(owned or {})
+        self.first = {}
+        self.written_at = {}
+        self.inserted = []
+        self._ids = list(self.expected)
+        self.ops = self.inserts = self.updates = 0
+        self.errors = []
+        self.latencies = []
+        self.epoch = 0
+        self.conn = None
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._pause_req = threading.Event()
+        self._paused = threading.Event()
+
+    # -- control
+    def stop(self):
+        self._halt.set()
+        self._pause_req.clear()
+
+    def mark(self):
+        with self._lock:
+            self.epoch += 1
+            return self.epoch
+
+    def pause(self, timeout=30):
+        if not self.is_alive():
+            return
+        self._pause_req.set()
+        deadline = time.monotonic() + timeout
+        while not self._paused.is_set():
+            if not self.is_alive():
+                return
+            assert time.monotonic() < deadline, \
+                "writer %s did not pause within %ss" % (self.label, timeout)
+            time.sleep(0.002)
+
+    def resume(self):
+        self._pause_req.clear()
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self.expected), list(self.inserted)
+
+    def written_since(self, epoch):
+        with self._lock:
+            return {k for k, e in self.written_at.items() if e >= epoch}
+
+    # -- the loop
+    def _open(self):
+        self.conn = self.db.connect(program_name=self.program_name)
+
+    def _record_error(self, op):
+        self.errors.append((op, self.ops, traceback.format_exc()))
+        try:
+            if self.conn is None or not self.conn.open:
+                self._open()
+        except Exception:  # noqa: BLE001 - recorded, the loop goes on
+            self.errors.append(("reconnect", self.ops, traceback.format_exc()))
+            time.sleep(0.05)
+
+    def run(self):
+        try:
+            self._open()
+        except Exception:  # noqa: BLE001
+            self.errors.append(("connect", 0, traceback.format_exc()))
+            return
+        i = 0
+        try:
+            while not self._halt.is_set():
+                if self._pause_req.is_set():
+                    self._paused.set()
+                    while self._pause_req.is_set() and not self._halt.is_set():
+                        time.sleep(0.002)
+                    self._paused.clear()
+                    continue
+                with self._lock:
+                    epoch = self.epoch
+                t0 = time.monotonic()
+                if not self._ids or self.rng.random() < self.insert_ratio:
+                    i += 1
+                    op = "insert"
+                    try:
+                        with self.conn.cursor() as cur:
+                            row_id, value = self._insert(cur, i)
+                    except Exception:  # noqa: BLE001 - an error is a failure
+                        self._record_error(op)
+                    else:
+                        with self._lock:
+                            self.expected[row_id] = value
+                            self.first[row_id] = value
+                            self.written_at[row_id] = epoch
+                            self.inserted.append(row_id)
+                            self._ids.append(row_id)
+                        self.inserts += 1
+                else:
+                    op = "update"
+                    row_id = self.rng.choice(self._ids)
+                    try:
+                        with self.conn.cursor() as cur:
+                            value = self._update(cur, self.rng, row_id,
+                                                 self.expected[row_id])
+                    except Exception:  # noqa: BLE001
+                        self._record_error(op)
+                    else:
+                        with self._lock:
+                            self.expected[row_id] = value
+                            self.written_at[row_id] = epoch
+                        self.updates += 1
+                self.latencies.append((t0, time.monotonic() - t0, op))
+                self.ops += 1
+                if len(self.errors) > 200:
+                    break
+                lo, hi = self.sleep
+                time.sleep(self.rng.uniform(lo, hi))
+        finally:
+            self._paused.set()
+            try:
+                if self.conn is not None:
+                    self.conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def report(self):
+        lines = ["writer %s: %d ops (%d inserts, %d updates), %d errors"
+                 % (self.label, self.ops, self.inserts, self.updates,
+                    len(self.errors))]
+        seen = set()
+        for op, n, tb in self.errors:
+            last = tb.strip().splitlines()[-1]
+            if (op, last) in seen:
+                continue
+            seen.add((op, last))
+            lines.append("--- %s #%d ---\n%s" % (op, n, tb))
+            if len(seen) >= 5:
+                break
+        return "\n".join(lines)
+
+
+@contextmanager
+def paused(*writers):
+    """Nobody writes inside the block (writers that stopped are skipped)."""
+    for w in writers:
+        w.pause()
+    try:
+        yield
+    finally:
+        for w in writers:
+            w.resume()
+
+
+def merged(*writers):
+    out = {}
+    for w in writers:
+        exp, _ = w.snapshot()
+        overlap = set(out) & set(exp)
+        assert not overlap, "writers share rows %s" % sorted(overlap)[:10]
+        out.update(exp)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the catalog
+
+
+def seed(db, sql, rows):
+    with db.connect(program_name="pytest-seed") as c, c.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+def columns(db, table):
+    """{column: (column_type, is_nullable, column_default)}"""
+    rows = db.admin_query(
+        "SELECT column_name, column_type, is_nullable, column_default"
+        "  FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s"
+        " ORDER BY ordinal_position", (db.name, table))
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def indexes(db, table):
+    """{index name: [columns in order]}"""
+    out = {}
+    for name, col in db.admin_query(
+            "SELECT index_name, column_name FROM information_schema.statistics"
+            " WHERE table_schema = %s AND table_name = %s"
+            " ORDER BY index_name, seq_in_index", (db.name, table)):
+        out.setdefault(name, []).append(col)
+    return out
+
+
+def triggers(db):
+    """[(name, table, timing, event, statement)] of this database."""
+    return [tuple(r) for r in db.admin_query(
+        "SELECT trigger_name, event_object_table, action_timing,"
+        "       event_manipulation, action_statement"
+        "  FROM information_schema.triggers WHERE trigger_schema = %s"
+        " ORDER BY trigger_name", (db.name,))]
+
+
+def user_tables(db):
+    return [t for t in db.tables() if t != "_migrate_history"]
+
+
+def schema_snapshot(db):
+    """Everything a user sees of the schema: each table's definition
+    (SHOW CREATE TABLE: columns, types, defaults, NOT NULL, indexes,
+    constraints; the AUTO_INCREMENT counter left out), the triggers in
+    their order, and the stored routines."""
+    out = {"tables": user_tables(db)}
+    for t in out["tables"]:
+        ddl = db.admin_query("SHOW CREATE TABLE `%s`" % t)[0][1]
+        out["table " + t] = re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
+    out["triggers"] = db.admin_query(
+        "SELECT trigger_name, event_object_table, action_timing,"
+        "       event_manipulation, action_order, action_statement"
+        "  FROM information_schema.triggers WHERE trigger_schema = %s"
+        " ORDER BY event_object_table, action_timing, event_manipulation,"
+        "          action_order", (db.name,))
+    out["routines"] = db.admin_query(
+        "SELECT routine_name, routine_type FROM information_schema.routines"
+        " WHERE routine_schema = %s ORDER BY 1", (db.name,))
+    return out
+
+
+def leftovers(db, own_triggers=()):
+    """migrate's marker columns, triggers (any not in own_triggers) and
+    routines still in the database."""
+    out = ["column %s.%s" % tuple(r) for r in db.admin_query(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = %s AND LEFT(column_name, 9) = '_migrate_'",
+        (db.name,))]
+    out += ["trigger %s on %s" % (t[0], t[1]) for t in triggers(db)
+            if t[0] not in own_triggers]
+    out += ["routine %s" % r[0] for r in db.admin_query(
+        "SELECT routine_name FROM information_schema.routines"
+        " WHERE routine_schema = %s", (db.name,))]
+    out += ["table %s" % t for t in user_tables(db)
+            if "migrate" in t.lower()]
+    return out
+
+
+def assert_no_leftovers(db, own_triggers=()):
+    left = leftovers(db, own_triggers)
+    assert not left, "left behind: %s" % ", ".join(left)
+
+
+def history_phase(db, mid=1):
+    if "_migrate_history" not in db.tables():
+        return None
+    rows = db.admin_query("SELECT phase FROM `_migrate_history`"
+                          " WHERE migration_id = %s", (mid,))
+    return rows[0][0] if rows else None
+
+
+def phase_of(project, mid=1):
+    return project.phases().get(mid)
+
+
+def step(project, command, state, *args):
+    project.ok(command, "1", *args)
+    assert phase_of(project) == state, \
+        "after %s, status --json says %r, not %r" % (command, phase_of(project), state)
+
+
+def marker_counts(db, table="users"):
+    """(rows at marker 0, rows at marker 1 or 2)"""
+    r = db.query("SELECT SUM(`%s` = 0), SUM(`%s` <> 0) FROM `%s`"
+                 % (MARKER, MARKER, table))[0]
+    return int(r[0] or 0), int(r[1] or 0)
+
+
+# ---------------------------------------------------------------------------
+# the rename writers: blue names user_name only, green username only
+
+
+def _blue_email(i):
+    return "Blue-%d@Example.COM" % i
+
+
+def _green_email(i):
+    return "Green-%d@Example.COM" % i
+
+
+def rename_blue_insert(cur, i):
+    if i % 10 == 0:     # leaves user_name to its default
+        cur.execute("INSERT INTO users (email) VALUES (%s)", (_blue_email(i),))
+        return cur.lastrowid, "anon"
+    name = "blue-%d" % i
+    cur.execute("INSERT INTO users (user_name, email) VALUES (%s, %s)",
+                (name, _blue_email(i)))
+    return cur.lastrowid, name
+
+
+def rename_blue_update(cur, rng, row_id, last):
+    cur.execute("SELECT user_name FROM users WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == (last,), "blue reads back %r, wrote %r" % (seen, last)
+    name = "blue-u%d" % rng.randrange(10 ** 9)
+    cur.execute("UPDATE users SET user_name = %s WHERE id = %s", (name, row_id))
+    assert cur.rowcount == 1, cur.rowcount
+    return name
+
+
+def rename_green_insert(cur, i):
+    if i % 10 == 0:     # leaves username out: the old default fills both
+        cur.execute("INSERT INTO users (email) VALUES (%s)", (_green_email(i),))
+        return cur.lastrowid, "anon"
+    name = "green-%d" % i
+    cur.execute("INSERT INTO users (username, email) VALUES (%s, %s)",
+                (name, _green_email(i)))
+    return cur.lastrowid, name
+
+
+def rename_green_update(cur, rng, row_id, last):
+    # green reads back only rows it wrote itself (complete on the new side
+    # even before switch-reads)
+    cur.execute("SELECT username FROM users WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == (last,), "green reads back %r, wrote %r" % (seen, last)
+    name = "green-u%d" % rng.randrange(10 ** 9)
+    cur.execute("UPDATE users SET username = %s WHERE id = %s", (name, row_id))
+    assert cur.rowcount == 1, cur.rowcount
+    return name
+
+
+def setup_rename_users(db, n=SEED, user_trigger=True):
+    """The users table with n rows; {id: user_name}."""
+    db.execute(USERS_DDL)
+    if user_trigger:
+        db.execute(USER_TRIGGER)
+    seed(db, "INSERT INTO users (user_name, email) VALUES (%s, %s)",
+         [("seed-%d" % g, "Seed-%d@Example.com" % g) for g in range(1, n + 1)])
+    return dict(db.query("SELECT id, user_name FROM users"))
+
+
+def rename_blue(db, owned):
+    return MyWriter(db, "blue", rename_blue_insert, rename_blue_update,
+                    owned=owned)
+
+
+def rename_green(db):
+    return MyWriter(db, "green", rename_green_insert, rename_green_update)
+
+
+def check_rename_views(db, blue, green, since_expand, all_copied,
+                       old_exists=True, new_exists=True, others=()):
+    """With the writers paused: blue's view (user_name) holds the last
+    value of every row, green's too (username) for the rows written since
+    expand, and for every row once all_copied; the user's trigger
+    lower-cased every inserted email."""
+    with paused(blue, green, *others):
+        exp = merged(blue, green, *others)
+        if old_exists:
+            old = dict(db.query("SELECT id, user_name FROM users"))
+            assert_rows(old, exp, "user_name (blue's view)")
+        if new_exists:
+            new = dict(db.query("SELECT id, username FROM users"))
+            assert set(new) == set(exp), "rows lost or added in green's view"
+            if all_copied:
+                assert_rows(new, exp, "username (green's view)")
+            else:
+                recent = set(green.expected) | blue.written_since(since_expand)
+                assert_rows({k: new[k] for k in recent},
+                            {k: exp[k] for k in recent},
+                            "username (green's view) of rows written since expand")
+        emails = dict(db.query("SELECT id, email FROM users"))
+        for w, mail in ((blue, _blue_email), (green, _green_email)):
+            _, ids = w.snapshot()
+            want = {}
+            # the email was made from the insert's counter, which the name
+            # carries (rows inserted with the default name are left out)
+            for k in ids:
+                v = w.first[k]
+                m = re.match(r"(blue|green)-(\d+)$", v)
+                if m:
+                    want[k] = mail(int(m.group(2))).lower()
+            bad = {k: emails.get(k) for k, v in want.items() if emails.get(k) != v}
+            assert not bad, ("the user's trigger did not lower-case the email"
+                             " of %s's rows: %r" % (w.label, list(bad.items())[:5]))
+
+
+# ---------------------------------------------------------------------------
+# 1. rename_column, the whole window under traffic
+
+
+def test_rename_column_lifecycle_under_traffic(mysql_project):
+    p = mysql_project
+    db = p.db
+    seeded = setup_rename_users(db)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    blue = rename_blue(db, seeded)
+    green = rename_green(db)
+
+    # a second blue instance inserts as fast as it can while expand runs
+    burst = MyWriter(db, "blue-burst", rename_blue_insert, rename_blue_update,
+                     insert_ratio=1.0, sleep=(0, 0))
+    with running(blue) as blue_run:
+        wait_for_ops(blue, 15)
+        with running(burst):
+            wait_for_ops(burst, 30)
+            step(p, "expand", "expanded")
+            since = blue.mark()
+            wait_for_ops(burst, 30)
+        wait_for_ops(blue, 15)
+        cols = columns(db, "users")
+        assert "username" in cols and "user_name" in cols, cols
+        assert cols["username"][0] == cols["user_name"][0], cols
+        coll = dict(db.admin_query(
+            "SELECT column_name, collation_name FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = 'users'", (db.name,)))
+        assert coll["username"] == coll["user_name"], coll
+        # no default until contract (on MariaDB the column is NOT NULL
+        # during the window, the dual-write trigger filling it: plan's note)
+        assert cols["username"][2] in (None, "NULL"), cols["username"]
+        assert "users_email_lower" in [t[0] for t in triggers(db)]
+        check_rename_views(db, blue, green, since, all_copied=False,
+                           others=(burst,))
+
+        with running(green) as green_run:
+            wait_for_ops(green, 15)
+            check_rename_views(db, blue, green, since, all_copied=False,
+                           others=(burst,))
+            step(p, "backfill", "backfilled", "--batch-size", "50")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            assert marker_counts(db)[0] == 0, "rows left at marker 0"
+            check_rename_views(db, blue, green, since, all_copied=True,
+                           others=(burst,))
+
+            step(p, "switch-reads", "switched")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            check_rename_views(db, blue, green, since, all_copied=True,
+                           others=(burst,))
+            assert db.query("SELECT COUNT(*) FROM users WHERE username IS NULL"
+                            " OR NOT (username <=> user_name)") == [(0,)]
+
+            blue_run.finish()      # blue is gone before contract
+            check_rename_views(db, blue, green, since, all_copied=True,
+                           others=(burst,))
+            step(p, "contract", "contracted")
+            wait_for_ops(green, 15)
+            check_rename_views(db, blue, green, since, all_copied=True,
+                               old_exists=False, others=(burst,))
+        assert green_run.finished
+
+    assert blue.inserted and green.inserted
+    assert blue.updates and green.updates
+    exp = merged(blue, green, burst)
+    assert len(exp) == SEED + len(blue.inserted) + len(green.inserted) \
+        + len(burst.inserted)
+    actual = dict(db.query("SELECT id, username FROM users"))
+    assert_rows(actual, exp, "username")
+
+    cols = columns(db, "users")
+    assert set(cols) == {"id", "username", "email"}, cols
+    ctype, nullable, default = cols["username"]
+    assert ctype == "varchar(100)", cols["username"]
+    assert nullable == "NO", "username must be NOT NULL after contract: %r" % (
+        cols["username"],)
+    assert default is not None and default.strip("'") == "anon", \
+        "username's default after contract: %r" % (default,)
+    assert indexes(db, "users") == {"PRIMARY": ["id"],
+                                    "users_user_name_idx": ["username"]}
+    assert [t[0] for t in triggers(db)] == ["users_email_lower"]
+    assert_no_leftovers(db, own_triggers=("users_email_lower",))
+    assert history_phase(db) == "contracted"
+
+    # what the schema now does: the default, NOT NULL, the user's trigger
+    with db.connect() as c, c.cursor() as cur:
+        cur.execute("INSERT INTO users (email) VALUES ('After@Contract.ORG')")
+        rid = cur.lastrowid
+        cur.execute("SELECT username, email FROM users WHERE id = %s", (rid,))
+        assert cur.fetchone() == ("anon", "after@contract.org")
+        with pytest.raises(db.server.pymysql.err.IntegrityError) as e:
+            cur.execute("INSERT INTO users (username) VALUES (NULL)")
+        assert e.value.args[0] == 1048, e.value
+
+    # a finished phase run again does nothing
+    before = schema_snapshot(db)
+    for phase in ("expand", "backfill", "switch-reads", "contract"):
+        p.ok(phase, "1")
+    assert schema_snapshot(db) == before
+    assert phase_of(p) == "contracted"
+
+
+# ---------------------------------------------------------------------------
+# 2. add_column
+
+
+ADD_MIGRATION = """
+description: Add orders.priority, computed from the total for old rows
+operations:
+  - add_column:
+      table: orders
+      column: priority
+      type: smallint
+      default: "0"
+      nullable: false
+      backfill: "CASE WHEN total > 1000 THEN 1 ELSE 0 END"
+"""
+
+
+def computed(total):
+    return 1 if total > 1000 else 0
+
+
+def add_blue_insert(cur, i):
+    total = (i * 37) % 2000
+    note = "blue-%d" % i
+    cur.execute("INSERT INTO orders (total, note) VALUES (%s, %s)",
+                (total, note))
+    return cur.lastrowid, (note, computed(total))
+
+
+def add_blue_update(cur, rng, row_id, last):
+    cur.execute("SELECT note FROM orders WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == (last[0],), "blue reads back %r, wrote %r" % (seen, last)
+    note = "blue-u%d" % rng.randrange(10 ** 9)
+    cur.execute("UPDATE orders SET note = %s WHERE id = %s", (note, row_id))
+    return note, last[1]
+
+
+def add_green_insert(cur, i):
+    total = (i * 53) % 2000
+    note = "green-%d" % i
+    prio = 2 + i % 7          # never what the backfill would compute
+    cur.execute("INSERT INTO orders (total, note, priority) VALUES (%s, %s, %s)",
+                (total, note, prio))
+    return cur.lastrowid, (note, prio)
+
+
+def add_green_update(cur, rng, row_id, last):
+    cur.execute("SELECT note, priority FROM orders WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == last, "green reads back %r, wrote %r" % (seen, last)
+    note = "green-u%d" % rng.randrange(10 ** 9)
+    prio = rng.randrange(2, 9)
+    cur.execute("UPDATE orders SET note = %s, priority = %s WHERE id = %s",
+                (note, prio, row_id))
+    return note, prio
+
+
+def test_add_column_under_traffic(mysql_project):
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE orders (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, total decimal(12,2) NOT NULL, note varchar(100))")
+    seed(db, "INSERT INTO orders (total, note) VALUES (%s, %s)",
+         [((g * 37) % 2000, "seed-%d" % g) for g in range(1, SEED + 1)])
+    seeded = {r[0]: (r[1], computed(r[2])) for r in db.query(
+        "SELECT id, note, total FROM orders")}
+    p.write("0001_add_priority.yaml", ADD_MIGRATION)
+    blue = MyWriter(db, "blue", add_blue_insert, add_blue_update, owned=seeded)
+    green = MyWriter(db, "green", add_green_insert, add_green_update)
+
+    def prio_of(ids):
+        rows = dict(db.query("SELECT id, priority FROM orders"))
+        return {k: rows.get(k) for k in ids}
+
+    with running(blue) as blue_run:
+        wait_for_ops(blue, 15)
+        step(p, "expand", "expanded")
+        since = blue.mark()
+        wait_for_ops(blue, 30)
+        cols = columns(db, "orders")
+        assert cols["priority"][0].startswith("smallint"), cols
+        # without a default until contract
+        assert cols["priority"][2] in (None, "NULL"), cols["priority"]
+        with paused(blue):
+            exp = merged(blue)
+            recent = blue.written_since(since)
+            assert recent
+            # rows blue wrote after expand got the expression (the trigger)
+            assert prio_of(recent) == {k: exp[k][1] for k in recent}
+
+        with running(green):
+            wait_for_ops(green, 15)
+            step(p, "backfill", "backfilled", "--batch-size", "50")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            with paused(blue, green):
+                assert marker_counts(db, "orders")[0] == 0
+                exp = merged(blue, green)
+                # old rows hold the backfill expression, green's rows its own
+                actual = {r[0]: (r[1], r[2]) for r in db.query(
+                    "SELECT id, note, priority FROM orders")}
+                assert_rows(actual, exp, "(note, priority)")
+                bad = db.query(
+                    "SELECT id, total, priority FROM orders WHERE `%s` = 1"
+                    " AND NOT (priority <=> (CASE WHEN total > 1000 THEN 1"
+                    " ELSE 0 END)) ORDER BY id LIMIT 10" % MARKER)
+                assert bad == [], bad
+            step(p, "switch-reads", "switched")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            assert db.query("SELECT COUNT(*) FROM orders WHERE priority IS NULL"
+                            ) == [(0,)]
+            blue_run.finish()
+            step(p, "contract", "contracted")
+            wait_for_ops(green, 15)
+
+    exp = merged(blue, green)
+    actual = {r[0]: (r[1], r[2]) for r in db.query(
+        "SELECT id, note, priority FROM orders")}
+    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
+    assert_rows(actual, exp, "(note, priority)")
+    assert blue.inserted and green.inserted
+    got = prio_of(blue.inserted)
+    want = {k: blue.expected[k][1] for k in blue.inserted}
+    assert got == want, "rows blue inserted lack the computed priority"
+
+    cols = columns(db, "orders")
+    assert list(cols) == ["id", "total", "note", "priority"], cols
+    assert cols["priority"][1] == "NO", cols["priority"]
+    assert (cols["priority"][2] or "").strip("'") == "0", cols["priority"]
+    assert_no_leftovers(db)
+    assert history_phase(db) == "contracted"
+    with db.connect() as c, c.cursor() as cur:
+        cur.execute("INSERT INTO orders (total, note) VALUES (5000, 'after')")
+        cur.execute("SELECT priority FROM orders WHERE id = %s", (cur.lastrowid,))
+        assert cur.fetchone() == (0,)
+        with pytest.raises(db.server.pymysql.err.IntegrityError) as e:
+            cur.execute("INSERT INTO orders (total, priority) VALUES (1, NULL)")
+        assert e.value.args[0] == 1048, e.value
+
+
+# ---------------------------------------------------------------------------
+# 3. drop_column
+
+
+DROP_MIGRATION = """
+description: Drop users.legacy_flag
+operations:
+  - drop_column:
+      table: users
+      column: legacy_flag
+      down: "FALSE"
+"""
+
+
+def drop_blue_insert(cur, i):
+    flag = int(i % 3 == 0)
+    name = "blue-%d" % i
+    cur.execute("INSERT INTO users (name, legacy_flag) VALUES (%s, %s)",
+                (name, flag))
+    return cur.lastrowid, (name, flag)
+
+
+def drop_blue_update(cur, rng, row_id, last):
+    cur.execute("SELECT name, legacy_flag FROM users WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == last, "blue reads back %r, wrote %r" % (seen, last)
+    name = "blue-u%d" % rng.randrange(10 ** 9)
+    flag = int(rng.random() < 0.5)
+    cur.execute("UPDATE users SET name = %s, legacy_flag = %s WHERE id = %s",
+                (name, flag, row_id))
+    return name, flag
+
+
+def drop_green_insert(cur, i):
+    name = "green-%d" % i
+    cur.execute("INSERT INTO users (name) VALUES (%s)", (name,))
+    return cur.lastrowid, name
+
+
+def drop_green_update(cur, rng, row_id, last):
+    cur.execute("SELECT name FROM users WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == (last,), "green reads back %r, wrote %r" % (seen, last)
+    name = "green-u%d" % rng.randrange(10 ** 9)
+    cur.execute("UPDATE users SET name = %s WHERE id = %s", (name, row_id))
+    return name
+
+
+@pytest.mark.parametrize("default", [" DEFAULT FALSE", ""],
+                         ids=["default_false", "no_default"])
+def test_drop_column_under_traffic(mysql_project, default):
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, name varchar(100),"
+               " legacy_flag boolean NOT NULL%s,"
+               " KEY users_legacy_flag_idx (legacy_flag))" % default)
+    seed(db, "INSERT INTO users (name, legacy_flag) VALUES (%s, %s)",
+         [("seed-%d" % g, g % 2) for g in range(1, SEED + 1)])
+    seeded = {r[0]: (r[1], r[2]) for r in db.query(
+        "SELECT id, name, legacy_flag FROM users")}
+    p.write("0001_drop_legacy_flag.yaml", DROP_MIGRATION)
+    blue = MyWriter(db, "blue", drop_blue_insert, drop_blue_update, owned=seeded)
+    green = MyWriter(db, "green", drop_green_insert, drop_green_update)
+
+    def check_flags():
+        """blue's rows hold what blue wrote, green's rows `down` (0)."""
+        with paused(blue, green):
+            flags = dict(db.query("SELECT id, legacy_flag FROM users"))
+            blue_exp, _ = blue.snapshot()
+            _, green_ids = green.snapshot()
+            wrong = [k for k in green_ids if flags.get(k) != 0]
+            assert not wrong, "green rows without legacy_flag = FALSE: %r" % [
+                (k, flags.get(k)) for k in wrong[:10]]
+            wrong = [k for k, v in blue_exp.items() if flags.get(k) != v[1]]
+            assert not wrong, "blue rows with a wrong legacy_flag: %r" % [
+                (k, flags.get(k), blue_exp[k][1]) for k in wrong[:10]]
+
+    with running(blue) as blue_run:
+        wait_for_ops(blue, 15)
+        step(p, "expand", "expanded")
+        wait_for_ops(blue, 15)
+        assert "legacy_flag" in columns(db, "users")
+        with running(green):
+            wait_for_ops(green, 30)
+            check_flags()
+            step(p, "backfill", "backfilled")
+            step(p, "switch-reads", "switched")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            # the column stays until contract: blue still writes it
+            assert "legacy_flag" in columns(db, "users")
+            check_flags()
+            blue_run.finish()
+            check_flags()
+            step(p, "contract", "contracted")
+            wait_for_ops(green, 15)
+    assert green.inserted and blue.inserted
+
+    cols = columns(db, "users")
+    assert list(cols) == ["id", "name"], cols
+    assert indexes(db, "users") == {"PRIMARY": ["id"]}
+    exp = {k: (v[0] if isinstance(v, tuple) else v)
+           for k, v in merged(blue, green).items()}
+    actual = dict(db.query("SELECT id, name FROM users"))
+    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
+    assert_rows(actual, exp, "name")
+    assert_no_leftovers(db)
+    assert history_phase(db) == "contracted"
+
+
+# ---------------------------------------------------------------------------
+# 4. alter_column int -> bigint
+
+
+ALTER_MIGRATION = """
+description: Widen users.age into users.age_years bigint
+operations:
+  - alter_column:
+      table: users
+      column: age
+      to: age_years
+      type: bigint
+      up: "CAST(age AS SIGNED)"
+      down: "age_years"
+"""
+
+
+def alter_blue_insert(cur, i):
+    age = None if i % 10 == 0 else i % 100
+    cur.execute("INSERT INTO users (name, age) VALUES (%s, %s)",
+                ("blue-%d" % i, age))
+    return cur.lastrowid, age
+
+
+def alter_blue_update(cur, rng, row_id, last):
+    cur.execute("SELECT age FROM users WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == (last,), "blue reads back %r, wrote %r" % (seen, last)
+    age = None if rng.random() < 0.1 else rng.randrange(0, 120)
+    cur.execute("UPDATE users SET age = %s WHERE id = %s", (age, row_id))
+    return age
+
+
+def alter_green_insert(cur, i):
+    age = None if i % 10 == 0 else 1000 + i % 100
+    cur.execute("INSERT INTO users (name, age_years) VALUES (%s, %s)",
+                ("green-%d" % i, age))
+    return cur.lastrowid, age
+
+
+def alter_green_update(cur, rng, row_id, last):
+    cur.execute("SELECT age_years FROM users WHERE id = %s", (row_id,))
+    seen = cur.fetchone()
+    assert seen == (last,), "green reads back %r, wrote %r" % (seen, last)
+    age = None if rng.random() < 0.1 else rng.randrange(1000, 2 ** 31 - 1)
+    cur.execute("UPDATE users SET age_years = %s WHERE id = %s", (age, row_id))
+    return age
+
+
+def test_alter_column_under_traffic(mysql_project):
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, name varchar(100), age int,"
+               " KEY users_age_idx (age))")
+    seed(db, "INSERT INTO users (name, age) VALUES (%s, %s)",
+         [("seed-%d" % g, None if g % 10 == 0 else g % 100)
+          for g in range(1, SEED + 1)])
+    seeded = dict(db.query("SELECT id, age FROM users"))
+    p.write("0001_widen_age.yaml", ALTER_MIGRATION)
+    blue = MyWriter(db, "blue", alter_blue_insert, alter_blue_update,
+                    owned=seeded)
+    green = MyWriter(db, "green", alter_green_insert, alter_green_update)
+
+    def check_views(all_copied, since):
+        with paused(blue, green):
+            exp = merged(blue, green)
+            old = dict(db.query("SELECT id, age FROM users"))
+            assert_rows(old, exp, "age (blue's view)")
+            new = dict(db.query("SELECT id, age_years FROM users"))
+            keys = set(exp) if all_copied else (
+                set(green.expected) | blue.written_since(since))
+            assert_rows({k: new[k] for k in keys}, {k: exp[k] for k in keys},
+                        "age_years (green's view)")
+
+    with running(blue) as blue_run:
+        wait_for_ops(blue, 15)
+        step(p, "expand", "expanded")
+        since = blue.mark()
+        cols = columns(db, "users")
+        assert cols["age_years"][0].startswith("bigint"), cols
+        assert cols["age"][0].startswith("int"), cols
+        with running(green):
+            wait_for_ops(green, 30)
+            check_views(False, since)
+            step(p, "backfill", "backfilled", "--batch-size", "50")
+            assert marker_counts(db)[0] == 0
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            check_views(True, since)
+            step(p, "switch-reads", "switched")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            check_views(True, since)
+            blue_run.finish()
+            step(p, "contract", "contracted")
+            wait_for_ops(green, 15)
+
+    exp = merged(blue, green)
+    actual = dict(db.query("SELECT id, age_years FROM users"))
+    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
+    assert_rows(actual, exp, "age_years")
+    cols = columns(db, "users")
+    assert set(cols) == {"id", "name", "age_years"}, cols
+    assert cols["age_years"][0].startswith("bigint"), cols
+    assert indexes(db, "users") == {"PRIMARY": ["id"],
+                                    "users_age_idx": ["age_years"]}
+    assert_no_leftovers(db)
+    assert history_phase(db) == "contracted"
+    # bigint now: a value beyond integer range fits
+    db.execute("UPDATE users SET age_years = %s WHERE id = 1", (2 ** 40,))
+    assert db.query("SELECT age_years FROM users WHERE id = 1") == [(2 ** 40,)]
+
+
+# ---------------------------------------------------------------------------
+# 5. killed backfills resume, every row updated exactly once
+
+
+def setup_logged_users(db, n=SEED):
+    """The users table plus a log of every row update (a user AFTER UPDATE
+    trigger): how many times each row was updated."""
+    seeded = setup_rename_users(db, n, user_trigger=False)
+    db.execute("CREATE TABLE touch_log (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, user_id bigint NOT NULL)")
+    db.execute("CREATE TRIGGER users_touch AFTER UPDATE ON users FOR EACH ROW"
+               " INSERT INTO touch_log (user_id) VALUES (NEW.id)")
+    return seeded
+
+
+def assert_each_row_once(db, seeded):
+    counts = dict(db.query("SELECT user_id, COUNT(*) FROM touch_log"
+                           " GROUP BY user_id"))
+    missing = sorted(set(seeded) - set(counts))
+    twice = sorted(k for k, n in counts.items() if n != 1)
+    assert not missing and not twice, (
+        "rows never updated: %d (e.g. %s); rows updated more than once: %d"
+        " (e.g. %s)" % (len(missing), missing[:10], len(twice),
+                        [(k, counts[k]) for k in twice[:10]]))
+    assert sum(counts.values()) == len(seeded)
+
+
+def assert_copied(db, seeded):
+    bad = db.query("SELECT id, user_name, username, `%s` FROM users"
+                   " WHERE `%s` = 0 OR NOT (username <=> user_name)"
+                   " ORDER BY id LIMIT 10" % (MARKER, MARKER))
+    assert bad == [], "rows not (or wrongly) copied: %r" % bad
+    assert_rows(dict(db.query("SELECT id, username FROM users")), seeded,
+                "username")
+
+
+def verify_doc(p):
+    r = p.run("--json", "backfill", "1", "--verify")
+    assert r.rc == 0, "backfill --verify\n" + r.describe()
+    doc = json.loads(r.out)
+    assert doc["mismatches"] == 0 and doc["sample_keys"] == [], doc
+    return doc
+
+
+def backfill_status(p):
+    [m] = [m for m in p.json("status")["migrations"] if m["id"] == 1]
+    return m["backfill"]
+
+
+def test_backfill_fault_after_a_batch_resumes(mysql_project):
+    p = mysql_project
+    db = p.db
+    seeded = setup_logged_users(db)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    p.ok("expand", "1")
+    r = p.run("backfill", "1", "--batch-size", "100", fault="backfill:1:3")
+    assert r.rc in KILLED, "expected the fault to kill migrate\n" + r.describe()
+    untouched, done = marker_counts(db)
+    assert done == 300 and untouched == SEED - 300, (done, untouched)
+    assert backfill_status(p)["rows_done"] == 300
+    # --verify during the window: the rows not reached yet count
+    r = p.expect(1, "--json", "backfill", "1", "--verify")
+    assert json.loads(r.out)["mismatches"] == SEED - 300, r.out
+
+    p.ok("backfill", "1", "--batch-size", "100")
+    assert phase_of(p) == "backfilled"
+    assert_each_row_once(db, seeded)
+    assert_copied(db, seeded)
+    bf = backfill_status(p)
+    assert bf["done"] is True and bf["rows_done"] == SEED, bf
+    verify_doc(p)
+    p.ok("switch-reads", "1")
+
+
+def test_real_kill_during_backfill_resumes(mysql_project):
+    p = mysql_project
+    db = p.db
+    seeded = setup_logged_users(db)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    p.ok("expand", "1")
+    proc = p.popen("--json", "backfill", "1", "--batch-size", "100",
+                   "--sleep", "40")
+    lines = []
+    first = threading.Event()
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == "backfill" and ev.get("rows_done", 0) > 0:
+                first.set()
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    assert first.wait(30), "no progress line with rows done:\n" + "".join(lines)
+    assert proc.poll() is None, "backfill ended before the kill:\n" + "".join(lines)
+    proc.kill()
+    proc.wait(30)
+    t.join(10)
+    proc.stdout.close()
+    assert proc.returncode in KILLED, proc.returncode
+    untouched, done = marker_counts(db)
+    assert 0 < done < SEED and untouched == SEED - done, (done, untouched)
+
+    p.ok("backfill", "1", "--batch-size", "500")
+    assert_each_row_once(db, seeded)
+    assert_copied(db, seeded)
+    bf = backfill_status(p)
+    assert bf["done"] is True and bf["rows_done"] <= SEED, bf
+    verify_doc(p)
+    p.ok("switch-reads", "1")
+
+
+def test_parallel_backfill_killed_resumes_with_one_job(mysql_project):
+    p = mysql_project
+    db = p.db
+    seeded = setup_logged_users(db)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    p.ok("expand", "1")
+    r = p.run("backfill", "1", "--jobs", "3", "--batch-size", "100",
+              fault="backfill:1:5")
+    assert r.rc in KILLED, "expected the fault to kill migrate\n" + r.describe()
+    untouched, done = marker_counts(db)
+    assert 500 <= done < SEED, (done, untouched)
+    bf = backfill_status(p)
+    assert len(bf["checkpoints"]) == 3, bf      # the range was cut in 3 parts
+    assert bf["done"] is False, bf
+
+    p.ok("backfill", "1", "--jobs", "1", "--batch-size", "100")
+    assert phase_of(p) == "backfilled"
+    assert_each_row_once(db, seeded)
+    assert_copied(db, seeded)
+    bf = backfill_status(p)
+    assert bf["done"] is True, bf
+    assert all(c["done"] for c in bf["checkpoints"]), bf
+    verify_doc(p)
+    p.ok("switch-reads", "1")
+
+
+# ---------------------------------------------------------------------------
+# 6. rollback after expand, after backfill
+
+
+@pytest.mark.parametrize("after", ["expand", "backfill"])
+def test_rollback_restores_the_table(mysql_project, after):
+    p = mysql_project
+    db = p.db
+    seeded = setup_rename_users(db, 1000)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    before = schema_snapshot(db)
+    blue = rename_blue(db, seeded)
+    green = rename_green(db)
+    with running(blue):
+        wait_for_ops(blue, 15)
+        step(p, "expand", "expanded")
+        with running(green):
+            wait_for_ops(green, 30)
+            if after == "backfill":
+                step(p, "backfill", "backfilled", "--batch-size", "50")
+                wait_for_ops(green, 15)
+        # green is gone: back to blue only, with a second blue instance
+        # inserting as fast as it can while rollback changes the table
+        burst = MyWriter(db, "blue-burst", rename_blue_insert,
+                         rename_blue_update, insert_ratio=1.0, sleep=(0, 0))
+        with running(burst):
+            wait_for_ops(blue, 15)
+            step(p, "rollback", "pending")
+            wait_for_ops(blue, 30)
+            wait_for_ops(burst, 30)
+    assert schema_snapshot(db) == before
+    assert_no_leftovers(db, own_triggers=("users_email_lower",))
+    assert history_phase(db) in (None, "pending")
+    exp = merged(blue, green, burst)
+    assert green.inserted and blue.inserted and burst.inserted
+    actual = dict(db.query("SELECT id, user_name FROM users"))
+    assert len(actual) == 1000 + len(blue.inserted) + len(green.inserted) \
+        + len(burst.inserted)
+    assert_rows(actual, exp, "user_name")
+    # and the migration can run again from the start
+    step(p, "expand", "expanded")
+
+
+# ---------------------------------------------------------------------------
+# 7. the contract gate: an alive colour that needs schema 0
+
+
+def test_contract_refused_while_old_colour_alive(mysql_project):
+    p = mysql_project
+    db = p.db
+    setup_rename_users(db, 200)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    db.grant_session_visibility()
+    db.create_user("shop_blue_1", "shop-pw-1", privileges="SELECT, INSERT, UPDATE")
+    p.ok("colour", "register", "blue", "--app-version", "1.0", "--requires", "0",
+         "--match", "shop_blue*")
+    for command in ("expand", "backfill", "switch-reads"):
+        p.ok(command, "1")
+    snap = schema_snapshot(db)
+
+    # registered live
+    r = p.expect(1, "contract", "1")
+    assert "colour blue" in r.err, r.describe()
+    assert schema_snapshot(db) == snap
+    assert phase_of(p) == "switched"
+
+    # retired in the registry, but a session of it is still connected
+    p.ok("colour", "set", "blue", "--state", "retired")
+    app = db.connect(user="shop_blue_1", password="shop-pw-1",
+                     program_name="shop-blue-web-1")
+    with app.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM users")
+        cur.fetchall()
+    r = p.expect(1, "contract", "1")
+    assert "colour blue" in r.err and "session" in r.err, r.describe()
+    assert schema_snapshot(db) == snap
+    assert phase_of(p) == "switched"
+
+    conn_id = app.thread_id()
+    app.close()
+    db.wait_gone(conn_id)
+    p.ok("contract", "1")
+    assert phase_of(p) == "contracted"
+    assert "user_name" not in columns(db, "users")
+    assert history_phase(db) == "contracted"
+
+
+# ---------------------------------------------------------------------------
+# 8. bad input
+
+
+def pos(text, needle):
+    i = text.index(needle)
+    return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
+
+
+BAD = {
+    "missing_table": ("""
+        description: rename
+        operations:
+          - rename_column:
+              table: userz
+              from: user_name
+              to: username
+        """, ["userz", "table:"]),
+    "missing_column": ("""
+        description: rename
+        operations:
+          - rename_column:
+              table: users
+              from: usr_name
+              to: username
+        """, ["usr_name", "from:"]),
+    "second_operation_missing_column": ("""
+        description: two steps, the second one wrong
+        operations:
+          - add_column:
+              table: users
+              column: nickname
+              type: varchar(50)
+              default: "'x'"
+          - alter_column:
+              table: users
+              column: no_such_column
+              to: wide
+              type: bigint
+              up: "no_such_column"
+              down: "wide"
+        """, ["no_such_column", "column: no_such_column"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_changes_nothing(mysql_project, case):
+    p = mysql_project
+    db = p.db
+    seeded = setup_rename_users(db, 50)
+    text, needles = BAD[case]
+    path = p.write("0001_bad.yaml", text)
+    body = path.read_text()
+    before = schema_snapshot(db)
+    for args in (("expand",), ("expand", "1"), ("plan", "1")):
+        r = p.expect(2, *args)
+        wanted = ["0001_bad.yaml:%d:%d" % pos(body, n) for n in needles]
+        assert any(w in r.err for w in wanted), (
+            "stderr names none of %s\n" % wanted + r.describe())
+        assert schema_snapshot(db) == before, "the database was changed"
+        assert db.history_rows() == 0, "_migrate_history has rows"
+        assert_no_leftovers(db, own_triggers=("users_email_lower",))
+    assert dict(db.query("SELECT id, user_name FROM users")) == seeded
+    assert phase_of(p) == "pending"
+
+
+# ---------------------------------------------------------------------------
+# 9. a row locked by the application
+
+
+def test_locked_row_delays_backfill_but_is_not_skipped(mysql_project):
+    p = mysql_project
+    db = p.db
+    seeded = setup_rename_users(db, SEED, user_trigger=False)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    p.ok("expand", "1")
+    holder = db.connect(program_name="app/holder")
+    with holder.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("SELECT user_name FROM users WHERE id = 1500 FOR UPDATE")
+        assert cur.fetchone() == ("seed-1500",)
+    proc = p.popen("backfill", "1", "--batch-size", "100")
+    try:
+        deadline = time.monotonic() + 20
+        while db.query("SELECT COUNT(*) FROM users WHERE id <= 1300 AND `%s` <> 0"
+                       % MARKER)[0][0] < 1300:
+            assert proc.poll() is None, "backfill ended: %r" % (proc.communicate(),)
+            assert time.monotonic() < deadline, "backfill did not reach id 1300"
+            time.sleep(0.05)
+        time.sleep(3)       # longer than one batch's 2 s lock wait
+        assert proc.poll() is None, (
+            "the backfill finished while row 1500 was locked: %r" % (
+                proc.communicate(),))
+        # not copied yet (the new side holds no copy of the old one)
+        assert db.query("SELECT `%s`, username <=> user_name FROM users"
+                        " WHERE id = 1500" % MARKER) == [(0, 0)]
+        # one job walks the key in order: nothing after the locked row yet
+        assert db.query("SELECT COUNT(*) FROM users WHERE id > 1500"
+                        " AND `%s` <> 0" % MARKER) == [(0,)]
+        with holder.cursor() as cur:
+            cur.execute("UPDATE users SET user_name = 'held-and-changed'"
+                        " WHERE id = 1500")
+            cur.execute("COMMIT")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, (out, err)
+    assert phase_of(p) == "backfilled"
+    seeded[1500] = "held-and-changed"
+    assert_copied(db, seeded)
+    assert db.query("SELECT user_name, username FROM users WHERE id = 1500") \
+        == [("held-and-changed", "held-and-changed")]
+    verify_doc(p)
+
+
+# ---------------------------------------------------------------------------
+# 10. a transaction holding a metadata lock on the table
+
+
+def test_metadata_lock_holder_blocks_expand_not_the_application(mysql_project):
+    p = mysql_project
+    db = p.db
+    seeded = setup_rename_users(db, 1000)
+    db.grant_session_visibility()
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    before = schema_snapshot(db)
+    blue = rename_blue(db, seeded)
+    # MariaDB waits for metadata locks in whole seconds: --lock-timeout
+    # is rounded up to them (docs/commands.md), so ask for a whole second
+    lock_timeout_ms = 1000
+
+    def untouched():
+        assert schema_snapshot(db) == before, "expand changed the schema"
+        assert history_phase(db) is None, "expand wrote a history row"
+        assert phase_of(p) == "pending"
+
+    with running(blue):
+        wait_for_ops(blue, 15)
+        holder = db.connect(program_name="report-job")
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT COUNT(*) FROM users")
+            cur.fetchall()
+
+        # a young transaction: expand waits for the lock, lock_timeout per
+        # try, and gives up after its retries (exit 3)
+        t0 = time.monotonic()
+        r = p.run("--lock-timeout", str(lock_timeout_ms), "--lock-retries", "2",
+                  "--max-tx-age", "60", "expand", "1")
+        t1 = time.monotonic()
+        assert r.rc == 3, "expected exit 3 (lock timeout)\n" + r.describe()
+        assert "lock" in r.err.lower(), r.describe()
+        assert t1 - t0 >= 3 * lock_timeout_ms / 1000.0, \
+            "expand gave up before three tries of %d ms" % lock_timeout_ms
+        untouched()
+        during = [(s, d, op) for s, d, op in blue.latencies
+                  if s >= t0 and s + d <= t1]
+        assert len(during) >= 5, "blue made almost no progress while expand " \
+            "waited (%d ops in %.1f s)" % (len(during), t1 - t0)
+        # ops that were still waiting when expand ended count too
+        waited = [d for s, d, op in blue.latencies if t0 <= s <= t1]
+        assert max(waited) < lock_timeout_ms / 1000.0 + 0.4, (
+            "an application write waited %.2f s while expand waited for its "
+            "lock (--lock-timeout %d ms)" % (max(waited), lock_timeout_ms))
+
+        # the same transaction, now older than --max-tx-age: refused (exit 1)
+        time.sleep(2.2)
+        r = p.run("--max-tx-age", "1", "expand", "1")
+        assert r.rc == 1, "expected exit 1 (long transaction)\n" + r.describe()
+        assert "long transaction" in r.err, r.describe()
+        assert str(holder.thread_id()) in r.err or "report-job" in r.err, \
+            r.describe()
+        untouched()
+        wait_for_ops(blue, 10)
+
+        with holder.cursor() as cur:
+            cur.execute("COMMIT")
+        # information_schema.INNODB_TRX is a cache, refreshed only by a read
+        # that comes 0.1 s or more after the previous read: poll it slowly
+        # until it shows the transaction ended
+        deadline = time.monotonic() + 5
+        while db.admin_query("SELECT COUNT(*) FROM information_schema.INNODB_TRX"
+                             " WHERE trx_mysql_thread_id = %s",
+                             (holder.thread_id(),))[0][0]:
+            assert time.monotonic() < deadline, "the transaction did not end: %r %r" % (
+                db.admin_query("SELECT trx_mysql_thread_id, trx_state, trx_started,"
+                               " trx_query FROM information_schema.INNODB_TRX"),
+                db.sessions())
+            time.sleep(0.25)
+        time.sleep(0.25)
+        step(p, "expand", "expanded")
+        wait_for_ops(blue, 15)
+    assert_rows(dict(db.query("SELECT id, user_name FROM users")),
+                merged(blue), "user_name")
+
+
+# ---------------------------------------------------------------------------
+# 11. ON UPDATE CURRENT_TIMESTAMP
+
+
+STAMP_MIGRATIONS = {
+    "rename": """
+        description: Rename events.title to events.name
+        operations:
+          - rename_column:
+              table: events
+              from: title
+              to: name
+        """,
+    "add": """
+        description: Add events.title_len
+        operations:
+          - add_column:
+              table: events
+              column: title_len
+              type: int
+              default: "0"
+              nullable: false
+              backfill: "CHAR_LENGTH(title)"
+        """,
+}
+
+
+@pytest.mark.parametrize("op", sorted(STAMP_MIGRATIONS))
+def test_on_update_timestamp_kept_by_backfill(mysql_project, op):
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE events (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, title varchar(100) NOT NULL,"
+               " updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP"
+               " ON UPDATE CURRENT_TIMESTAMP)")
+    seed(db, "INSERT INTO events (title, updated_at) VALUES (%s, %s)",
+         [("event-%d" % g, "2001-02-03 04:05:%02d" % (g % 60))
+          for g in range(1, 1001)])
+    stamps = dict(db.query("SELECT id, updated_at FROM events"))
+    p.write("0001_events.yaml", STAMP_MIGRATIONS[op])
+    p.ok("expand", "1")
+    # the application updates one row: its stamp moves, as it always did
+    db.execute("UPDATE events SET title = 'changed by the app' WHERE id = 7")
+    p.ok("backfill", "1", "--batch-size", "100")
+    p.ok("switch-reads", "1")
+    now = dict(db.query("SELECT id, updated_at FROM events"))
+    assert now[7] > stamps[7], "the application's update did not move updated_at"
+    del now[7]
+    del stamps[7]
+    changed = {k: (stamps[k], now[k]) for k in stamps if now[k] != stamps[k]}
+    assert not changed, "the backfill changed updated_at of %d rows, e.g. %r" % (
+        len(changed), list(changed.items())[:5])
+    if op == "rename":
+        assert db.query("SELECT COUNT(*) FROM events WHERE NOT (name <=> title)"
+                        ) == [(0,)]
+    else:
+        assert db.query("SELECT COUNT(*) FROM events WHERE"
+                        " NOT (title_len <=> CHAR_LENGTH(title))") == [(0,)]
+    p.ok("contract", "1")
+    after = dict(db.query("SELECT id, updated_at FROM events"))
+    del after[7]
+    assert after == stamps, "contract changed updated_at"
+    ddl = db.admin_query("SHOW CREATE TABLE events")[0][1]
+    assert re.search(r"`updated_at` timestamp NOT NULL DEFAULT current_timestamp\(\)"
+                     r" ON UPDATE current_timestamp\(\)", ddl), ddl
+    assert_no_leftovers(db)

@@ -1,0 +1,217 @@
+#!/bin/sh
+# mariadb_server.sh - a throwaway MariaDB for the tests of the mysql driver
+# (label "mysql"); the counterpart of tests/pg_server.sh.
+#
+#   tests/mariadb_server.sh start DIR   mariadb-install-db + start a server
+#                                       whose files live in DIR; writes
+#                                       DIR/url    mysql://root@127.0.0.1:PORT/mysql
+#                                       DIR/port   the TCP port (127.0.0.1 only)
+#                                       DIR/socket the unix socket
+#   tests/mariadb_server.sh stop DIR    stop it and remove DIR
+#
+# start first stops and removes whatever a previous run left in DIR, so it
+# is safe to run again after a crash. `root` has no password and exists for
+# localhost (the socket) and 127.0.0.1 only; the server listens on
+# 127.0.0.1 only. performance_schema is on (the driver reads connection
+# attributes from it); no binary log; durability off: the data is thrown
+# away. As root the server runs with --user=root (mariadbd refuses root
+# otherwise); as any other user it runs as that user. When DIR is too long
+# a path for the unix socket (about 107 bytes), the server lives in a
+# directory under /tmp that DIR/root names; stop removes both.
+# Fails loudly, with the command that installs what is missing.
+set -eu
+
+die() {
+	echo "mariadb_server.sh: $*" >&2
+	exit 1
+}
+
+usage() {
+	die "usage: $0 start|stop DIR"
+}
+
+[ $# -eq 2 ] || usage
+cmd=$1
+dir=$2
+case $dir in
+/*) ;;
+*) dir=$(pwd)/$dir ;;
+esac
+
+# the programs; mariadbd lives in /usr/sbin, which a plain user's PATH lacks
+find_prog() {
+	for p in "/usr/sbin/$1" "/usr/bin/$1"; do
+		if [ -x "$p" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	command -v "$1" 2>/dev/null || true
+}
+mariadbd=$(find_prog mariadbd)
+install_db=$(find_prog mariadb-install-db)
+admin=$(find_prog mariadb-admin)
+client=$(find_prog mariadb)
+
+as_root=0
+[ "$(id -u)" -eq 0 ] && as_root=1
+
+# the directory holding the server: DIR itself, or the one DIR/root names
+server_root() {
+	if [ -f "$dir/root" ]; then
+		cat "$dir/root"
+	else
+		echo "$dir"
+	fi
+}
+
+# is pid a running process (a zombie is not)?
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
+	[ "$state" != Z ]
+}
+
+# is pid the mariadbd of this server root (not a recycled pid)?
+is_our_server() {
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "--datadir=$2/data"
+}
+
+# wait up to $2 seconds for pid $1 to go away
+wait_gone() {
+	n=0
+	while alive "$1"; do
+		n=$((n + 1))
+		[ $n -gt $(($2 * 10)) ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# stop the server of root $1 (quietly; it may not be running)
+stop_server() {
+	r=$1
+	[ -f "$r/mariadbd.pid" ] || return 0
+	pid=$(head -n 1 "$r/mariadbd.pid" 2>/dev/null || true)
+	case $pid in
+	'' | *[!0-9]*) return 0 ;;
+	esac
+	alive "$pid" && is_our_server "$pid" "$r" || return 0
+	if [ -n "$admin" ] && [ -S "$r/sock" ]; then
+		"$admin" --no-defaults --user=root --socket="$r/sock" \
+			--connect-timeout=5 shutdown >/dev/null 2>&1 || true
+	fi
+	if ! wait_gone "$pid" 30; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 5 || true
+	fi
+}
+
+do_stop() {
+	[ -e "$dir" ] || return 0
+	root=$(server_root)
+	stop_server "$root"
+	if [ "$root" != "$dir" ]; then
+		case $root in
+		/tmp/migrate-mdb.*) rm -rf "$root" ;;
+		esac
+	fi
+	rm -rf "$dir"
+}
+
+free_port() {
+	if [ -x /usr/bin/python3 ]; then
+		/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+	else
+		# no python: a pseudo-random port; start retries on a clash
+		echo $((20000 + ($$ * 7919 + $(date +%N | sed 's/^0*//;s/^$/0/')) % 30000))
+	fi
+}
+
+do_start() {
+	for p in "$mariadbd" "$install_db" "$admin" "$client"; do
+		[ -n "$p" ] ||
+			die "MariaDB server programs not found (mariadbd, mariadb-install-db, mariadb-admin, mariadb)
+install them with: apt-get install -y mariadb-server"
+	done
+
+	do_stop
+	mkdir -p "$dir"
+	chmod 755 "$dir"
+	root=$dir
+	# unix socket paths are limited to about 107 bytes ("$root/sock")
+	if [ ${#dir} -gt 90 ]; then
+		root=$(mktemp -d /tmp/migrate-mdb.XXXXXX)
+		chmod 755 "$root"
+		echo "$root" >"$dir/root"
+	fi
+	log=$root/server.log
+	user_opt=
+	[ $as_root -eq 1 ] && user_opt=--user=root
+
+	# root@localhost and root@127.0.0.1 without a password
+	# shellcheck disable=SC2086 # user_opt is one word or none
+	if ! (cd "$root" && "$install_db" --no-defaults $user_opt \
+		--datadir="$root/data" --auth-root-authentication-method=normal \
+		--skip-test-db --skip-name-resolve) >"$root/install-db.log" 2>&1; then
+		cat "$root/install-db.log" >&2
+		die "mariadb-install-db failed"
+	fi
+
+	started=0
+	for attempt in 1 2 3 4 5; do
+		port=$(free_port)
+		rm -f "$root/mariadbd.pid" "$root/sock"
+		# shellcheck disable=SC2086
+		(cd "$root" && exec "$mariadbd" --no-defaults $user_opt \
+			--datadir="$root/data" --tmpdir="$root" \
+			--pid-file="$root/mariadbd.pid" --log-error="$log" \
+			--socket="$root/sock" --port="$port" --bind-address=127.0.0.1 \
+			--skip-name-resolve --performance-schema=ON --skip-log-bin \
+			--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+			--max-connections=200 \
+			--innodb-buffer-pool-size=128M --innodb-log-file-size=48M \
+			--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+			</dev/null >>"$log" 2>&1) &
+		pid=$!
+		n=0
+		while [ $n -lt 600 ]; do
+			if ! alive "$pid"; then
+				break
+			fi
+			if "$client" --no-defaults --user=root --host=127.0.0.1 \
+				--port="$port" --protocol=tcp --connect-timeout=2 \
+				--batch --skip-column-names \
+				-e 'SELECT @@performance_schema' 2>/dev/null | grep -qx 1; then
+				started=1
+				break
+			fi
+			n=$((n + 1))
+			sleep 0.1
+		done
+		[ $started -eq 1 ] && break
+		# most likely the port was taken between probing and binding
+		if alive "$pid"; then
+			kill -KILL "$pid" 2>/dev/null || true
+			wait_gone "$pid" 10 || true
+		fi
+		echo "mariadb_server.sh: start on port $port failed (try $attempt)" >&2
+	done
+	if [ $started -ne 1 ]; then
+		tail -n 40 "$log" >&2 2>/dev/null || true
+		die "could not start MariaDB in '$root'"
+	fi
+	echo "$port" >"$dir/port"
+	echo "$root/sock" >"$dir/socket"
+	echo "mysql://root@127.0.0.1:$port/mysql" >"$dir/url"
+}
+
+case $cmd in
+start) do_start ;;
+stop) do_stop ;;
+*) usage ;;
+esac
