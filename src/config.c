@@ -41,6 +41,7 @@ void mg_options_release(struct mg_options *o)
 	free(o->requires);
 	free(o->colour_state);
 	free(o->match);
+	free(o->pause_file);
 	memset(o, 0, sizeof(*o));
 }
 
