@@ -6,10 +6,10 @@
  * per-table work, dependents, operations, rendering, entry point);
  * running steps; backfill.
  *
- * Planning covers add_column, rename_column, alter_column and drop_column
- * on MariaDB 10.3+ (the design of the plan is explained at the top of the
- * planning section); create_index and sql steps, and MySQL itself, are
- * refused at plan time with MG_EINPUT for now.
+ * Planning covers every operation (add_column, rename_column,
+ * alter_column, drop_column, create_index, sql) on MariaDB 10.3+ (the
+ * design of the plan is explained at the top of the planning section);
+ * MySQL itself is refused at plan time with MG_EINPUT for now.
  *
  * Names: a MySQL "schema" is a database, and the connection already has
  * one (the URL's path). Every table this driver creates or names is
@@ -39,6 +39,7 @@
 #include <strings.h>
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <errmsg.h>
 
 #define MYDRV_HISTORY "`_migrate_history`"
 #define MYDRV_DEFAULT_PORT 3306
@@ -110,6 +111,31 @@ static int mydrv_accepts(const char *url)
 	return strncmp(url, "mysql://", 8) == 0 || strncmp(url, "mariadb://", 10) == 0;
 }
 
+/*
+ * ssl-mode, as the mysql client of MySQL 5.7+ spells it. Connector/C 3.3
+ * has no mode option: it has "use TLS and fail without it"
+ * (MYSQL_OPT_SSL_ENFORCE) and "verify the server's certificate"
+ * (MYSQL_OPT_SSL_VERIFY_SERVER_CERT), which checks the chain and the host
+ * name together. So VERIFY_CA checks the host name too (stricter than
+ * asked, never weaker), and PREFERRED is the library's default: TLS only
+ * when the option files ask for it.
+ */
+enum mydrv_ssl {
+	MYDRV_SSL_PREFERRED,	/* also: not given */
+	MYDRV_SSL_DISABLED,
+	MYDRV_SSL_REQUIRED,
+	MYDRV_SSL_VERIFY_CA,
+	MYDRV_SSL_VERIFY_IDENTITY
+};
+
+static const char *const ssl_mode_names[] = {
+	[MYDRV_SSL_PREFERRED] = "PREFERRED",
+	[MYDRV_SSL_DISABLED] = "DISABLED",
+	[MYDRV_SSL_REQUIRED] = "REQUIRED",
+	[MYDRV_SSL_VERIFY_CA] = "VERIFY_CA",
+	[MYDRV_SSL_VERIFY_IDENTITY] = "VERIFY_IDENTITY",
+};
+
 /* What a mysql:// URL says. NULL members leave the choice to the client
  * library and its option files (~/.my.cnf [client]). */
 struct mydrv_url {
@@ -119,6 +145,8 @@ struct mydrv_url {
 	unsigned port;		/* 0: the library's default, 3306 */
 	char *socket;
 	char *db;
+	enum mydrv_ssl ssl_mode;
+	char *ssl_ca;		/* a CA file for the VERIFY modes */
 };
 
 static void url_release(struct mydrv_url *u)
@@ -131,6 +159,7 @@ static void url_release(struct mydrv_url *u)
 	free(u->host);
 	free(u->socket);
 	free(u->db);
+	free(u->ssl_ca);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -199,13 +228,30 @@ static int plain_word(const char *s, size_t n)
 	return 1;
 }
 
+/* ssl-mode=value, any case. The value is quoted in the message only when
+ * it looks like a word (it could be a piece of a password otherwise). */
+static int parse_ssl_mode(struct mydrv_url *u, const char *v, size_t n, struct mg_err *err)
+{
+	for (size_t i = 0; i < sizeof(ssl_mode_names) / sizeof(*ssl_mode_names); i++)
+		if (strlen(ssl_mode_names[i]) == n && !strncasecmp(v, ssl_mode_names[i], n)) {
+			u->ssl_mode = (enum mydrv_ssl)i;
+			return 0;
+		}
+	if (plain_word(v, n))
+		mg_err_set(err, MG_EINPUT, "bad database URL: unknown ssl-mode '%.*s'", (int)n, v);
+	else
+		mg_err_set(err, MG_EINPUT, "bad database URL: ssl-mode has a value that is not a mode");
+	return mg_err_hint(err, "ssl-mode is one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY");
+}
+
 /*
- * The query string: socket=/path (percent-decoded) and ssl-mode=...,
- * which is accepted and not acted on yet (the client library's defaults
- * and option files decide TLS). Anything else is MG_EINPUT naming it.
+ * The query string: socket=/path and ssl-ca=/path (percent-decoded), and
+ * ssl-mode=... (see enum mydrv_ssl). Anything else is MG_EINPUT naming it.
  */
 static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
 {
+	int has_mode = 0;
+
 	while (*q) {
 		size_t n = strcspn(q, "&");
 		const char *eq = memchr(q, '=', n);
@@ -222,16 +268,29 @@ static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
 			if (bad || !u->socket)
 				return bad_url(err, "parameter 'socket' needs a path");
 		} else if (klen == 8 && !strncmp(q, "ssl-mode", 8)) {
-			/* accepted, not acted on yet */
+			if (!eq || parse_ssl_mode(u, eq + 1, n - klen - 1, err) < 0)
+				return eq ? -1 : bad_url(err, "parameter 'ssl-mode' needs a value");
+			has_mode = 1;
+		} else if (klen == 6 && !strncmp(q, "ssl-ca", 6)) {
+			free(u->ssl_ca);
+			u->ssl_ca = eq ? pct_decode(eq + 1, n - klen - 1, &bad) : NULL;
+			if (bad || !u->ssl_ca)
+				return bad_url(err, "parameter 'ssl-ca' needs a path");
 		} else if (plain_word(q, klen)) {
 			mg_err_set(err, MG_EINPUT,
-				   "bad database URL: unknown parameter '%.*s' (expected socket or ssl-mode)",
+				   "bad database URL: unknown parameter '%.*s' (expected socket, ssl-mode or ssl-ca)",
 				   (int)klen, q);
-			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock]");
+			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock][&ssl-mode=REQUIRED][&ssl-ca=/path/to/ca.pem]");
 		} else {
-			return bad_url(err, "it has a parameter that is not socket or ssl-mode");
+			return bad_url(err, "it has a parameter that is not socket, ssl-mode or ssl-ca");
 		}
 		q += n;
+	}
+	if (u->ssl_ca && u->ssl_mode != MYDRV_SSL_VERIFY_CA &&
+	    u->ssl_mode != MYDRV_SSL_VERIFY_IDENTITY) {
+		mg_err_set(err, MG_EINPUT, "bad database URL: ssl-ca needs ssl-mode=VERIFY_CA or VERIFY_IDENTITY (ssl-mode is %s)",
+			   has_mode ? ssl_mode_names[u->ssl_mode] : "not given");
+		return mg_err_hint(err, "the CA file is used only to check the server's certificate: add ssl-mode=VERIFY_IDENTITY");
 	}
 	return 0;
 }
@@ -277,7 +336,7 @@ static int parse_hostport(struct mydrv_url *u, const char *s, size_t n,
 }
 
 /*
- * mysql://[user[:password]@][host][:port]/database[?socket=...&ssl-mode=...]
+ * mysql://[user[:password]@][host][:port]/database[?socket=...&ssl-mode=...&ssl-ca=...]
  * (or mariadb://). The userinfo ends at the last '@' before the query, so
  * an unencoded '@' or '/' in a password still works, the way the core's
  * URL redaction reads it. A '#' is refused: it would end the URL for any
@@ -533,6 +592,59 @@ static void set_options(MYSQL *my, const struct mg_conn_opts *opts)
 		       opts && opts->application_name ? opts->application_name : "migrate");
 }
 
+/*
+ * TLS as the URL's ssl-mode asks (see enum mydrv_ssl). PREFERRED leaves
+ * it to the library and the option files. An option file read at connect
+ * time may still switch TLS on for DISABLED; REQUIRED and the VERIFY
+ * modes are checked after connecting (check_tls), so no option file can
+ * quietly switch them off.
+ */
+static void set_tls(MYSQL *my, const struct mydrv_url *u)
+{
+	my_bool on = 1, off = 0;
+
+	if (u->ssl_mode == MYDRV_SSL_PREFERRED)
+		return;
+	if (u->ssl_mode == MYDRV_SSL_DISABLED) {
+		mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &off);
+		return;
+	}
+	mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &on);
+	if (u->ssl_mode == MYDRV_SSL_REQUIRED)
+		return;
+	mysql_options(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+	if (u->ssl_ca)
+		mysql_options(my, MYSQL_OPT_SSL_CA, u->ssl_ca);
+}
+
+/*
+ * After connecting: REQUIRED and the VERIFY modes got an encrypted
+ * connection whose certificate, for VERIFY, was checked. Connector/C 3.3
+ * fails the connect itself for the VERIFY modes when the server has no
+ * TLS, but for MYSQL_OPT_SSL_ENFORCE alone it carries on unencrypted:
+ * this check is what makes REQUIRED fail. (Nothing secret was sent by
+ * then: the password goes as a scramble, and the cleartext plugin stays
+ * off.)
+ */
+static int check_tls(struct mydrv_conn *mc, const struct mydrv_url *u, struct mg_err *err)
+{
+	my_bool verify = 0;
+
+	if (u->ssl_mode == MYDRV_SSL_PREFERRED || u->ssl_mode == MYDRV_SSL_DISABLED)
+		return 0;
+	if (!mysql_get_ssl_cipher(mc->my)) {
+		mg_err_set(err, MG_EDB, "the server offers no TLS, and ssl-mode=%s requires it",
+			   ssl_mode_names[u->ssl_mode]);
+		return mg_err_hint(err, "configure TLS on the server (SHOW VARIABLES LIKE 'have_ssl' says YES when it is), or connect with ssl-mode=DISABLED where an unencrypted connection is acceptable");
+	}
+	if (u->ssl_mode == MYDRV_SSL_REQUIRED)
+		return 0;
+	if (mysql_get_option(mc->my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify) != 0 || !verify)
+		return mg_err_set(err, MG_EDB, "the server's certificate was not checked although ssl-mode is %s (an option file may have switched ssl-verify-server-cert off)",
+				  ssl_mode_names[u->ssl_mode]);
+	return 0;
+}
+
 /* "127.0.0.1:3306", "socket /run/mysqld/mysqld.sock": where we connect,
  * never the URL (the password may be in it). */
 static void describe_server(char *out, size_t n, const struct mydrv_url *u)
@@ -607,12 +719,25 @@ static int mydrv_connect(struct mg_conn **out, const char *url,
 		return mg_err_set(err, MG_EDB, "cannot start the MySQL client library (out of memory)");
 	}
 	set_options(mc->my, opts);
+	set_tls(mc->my, &u);
 	describe_server(where, sizeof(where), &u);
 	if (!mysql_real_connect(mc->my, u.host, u.user, u.password, u.db, u.port,
 				u.socket, CLIENT_MULTI_STATEMENTS)) {
+		unsigned no = mysql_errno(mc->my);
+
 		set_my_error(err, mc);
 		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u.db, where);
-		mg_err_hint(err, "check --database (or MIGRATE_DATABASE_URL) and that the server is up; without a password in the URL, the client's option files (~/.my.cnf [client]) may give one");
+		if (no == CR_SSL_CONNECTION_ERROR)
+			mg_err_hint(err, "ssl-mode=%s needs TLS: check that the server has TLS configured (SHOW VARIABLES LIKE 'have_ssl') and, for the VERIFY modes, that its certificate matches ssl-ca and the host name; ssl-mode=DISABLED connects without TLS",
+				    ssl_mode_names[u.ssl_mode]);
+		else
+			mg_err_hint(err, "check --database (or MIGRATE_DATABASE_URL) and that the server is up; without a password in the URL, the client's option files (~/.my.cnf [client]) may give one");
+		mydrv_close(&mc->base);
+		url_release(&u);
+		return -1;
+	}
+	if (check_tls(mc, &u, err) < 0) {
+		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u.db, where);
 		mydrv_close(&mc->base);
 		url_release(&u);
 		return -1;
@@ -1359,6 +1484,8 @@ static int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *er
 /* The first lines of a step whose operations allow a fallback. */
 #define MYDRV_ALLOW_REBUILD "-- allow_rebuild\n"
 #define MYDRV_ALLOW_COPY "-- allow_copy\n"
+/* The first line of a sql step with in_transaction: true. */
+#define MYDRV_START_TX "START TRANSACTION;\n"
 
 /* A table as the catalog knows it. */
 struct mytable {
@@ -1747,6 +1874,7 @@ struct planner {
 	struct overlay_col *overlay;
 	size_t n_overlay, alloc_overlay;
 	struct mg_plan *plan;
+	struct mytable *index_tables;	/* per operation: the table of a create_index */
 	char marker_raw[32];
 	char suffix[32];	/* "_mg3" */
 };
@@ -1792,6 +1920,9 @@ static void planner_release(struct planner *pl)
 		free(pl->overlay[i].column);
 	}
 	free(pl->overlay);
+	for (size_t i = 0; pl->index_tables && i < pl->m->n_ops; i++)
+		mytable_release(&pl->index_tables[i]);
+	free(pl->index_tables);
 }
 
 static void overlay_add(struct planner *pl, const char *table, const char *col, int replaced)
@@ -2484,14 +2615,113 @@ out:
 	return rc;
 }
 
-/* An operation this driver cannot plan yet. */
-static int not_supported(struct planner *pl, size_t i, struct mg_err *err)
+/* Types MySQL/MariaDB index only by a prefix (`col`(100)), which
+ * `columns:` cannot say. JSON is LONGTEXT on MariaDB. */
+static int is_lob_type(const char *data_type)
+{
+	static const char *const lobs[] = { "tinytext", "text", "mediumtext", "longtext",
+		"tinyblob", "blob", "mediumblob", "longblob", "json", NULL };
+
+	for (const char *const *w = lobs; *w; w++)
+		if (!strcasecmp(data_type, *w))
+			return 1;
+	return 0;
+}
+
+/*
+ * An index of this name on the table already: fine when it is the same
+ * index (an expand that stopped after building it runs again), MG_EINPUT
+ * otherwise, since ADD INDEX IF NOT EXISTS would keep the other one and
+ * rollback would drop it.
+ */
+static int check_existing_index(struct planner *pl, const struct mg_op *op,
+				const struct mytable *t, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	struct mg_rows r = MG_ROWS_INIT;
+	int same, rc = -1;
+
+	mg_buf_addf(&sql, "SELECT COLUMN_NAME, NON_UNIQUE, SUB_PART, INDEX_TYPE "
+		    "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+		    "AND TABLE_NAME = %s AND INDEX_NAME = ", t->lit);
+	add_literal(pl->mc, &sql, op->index_name);
+	mg_buf_adds(&sql, " ORDER BY SEQ_IN_INDEX");
+	if (query_mc(pl->mc, sql.buf, &r, err) < 0)
+		goto out;
+	same = r.nrows == op->n_columns;
+	for (size_t k = 0; same && k < r.nrows; k++) {
+		const char *col = mg_rows_get(&r, k, 0);
+		const char *non_unique = mg_rows_get(&r, k, 1);
+		const char *type = mg_rows_get(&r, k, 3);
+
+		same = col && !strcasecmp(col, op->columns[k]) && !mg_rows_get(&r, k, 2) &&
+		       non_unique && atoi(non_unique) == !op->unique && type && !strcmp(type, "BTREE");
+	}
+	if (r.nrows && !same) {
+		pos_error(err, MG_EINPUT, pl->m, op->pos, "an index named '%s' already exists on %s, with another definition",
+			  op->index_name, t->q);
+		mg_err_hint(err, "choose another name for the index, or drop the existing one first");
+		goto out;
+	}
+	rc = 0;
+out:
+	mg_rows_release(&r);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+/*
+ * create_index: checked here, rendered by emit_index_op(). What the file
+ * format allows and InnoDB lacks is refused where the file says it: a
+ * partial index (`where:`) and methods other than B-tree (InnoDB accepts
+ * USING HASH and builds a B-tree). Expressions cannot be written in
+ * `columns:` (names only); MySQL 8.0.13+ has functional key parts
+ * ((expr)) and MariaDB has none, so an index over an expression is a sql
+ * step over a generated column.
+ */
+static int check_create_index(struct planner *pl, size_t i, struct mg_err *err)
 {
 	const struct mg_op *op = &pl->m->ops[i];
+	struct mytable *t = &pl->index_tables[i];
 
-	pos_error(err, MG_EINPUT, pl->m, op->pos, "operation %s is not supported on MySQL/MariaDB yet",
-		  mg_op_kind_name(op->kind));
-	return mg_err_hint(err, "use a PostgreSQL target for this migration, or split the operation out");
+	if (op->where) {
+		pos_error(err, MG_EINPUT, pl->m, op->where_pos,
+			  "a partial index ('where') is not supported on MySQL/MariaDB: their indexes cover every row");
+		return mg_err_hint(err, "remove 'where' to index every row (a unique index there allows any number of NULLs, as a partial one WHERE col IS NOT NULL would)");
+	}
+	if (op->method && strcasecmp(op->method, "btree") != 0) {
+		pos_error(err, MG_EINPUT, pl->m, op->method_pos,
+			  "index method '%s' is not supported on MySQL/MariaDB: InnoDB builds B-tree indexes only",
+			  op->method);
+		return mg_err_hint(err, "remove 'method' (or write 'method: btree'); a FULLTEXT or SPATIAL index is a sql step");
+	}
+	if (resolve_table(pl->mc, pl->m, op, t, err) < 0)
+		return -1;
+	for (size_t k = 0; k < op->n_columns; k++) {
+		struct mycolumn c;
+		int ov = overlay_find(pl, t->name, op->columns[k]);
+		int rc;
+
+		if (ov == 0)
+			continue;	/* added earlier in this migration */
+		memset(&c, 0, sizeof(c));
+		rc = ov == 1 ? 1 : fetch_column(pl->mc, t, op->columns[k], &c, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			return pos_error(err, MG_EINPUT, pl->m, op->columns_pos,
+					 "column '%s' of index '%s' does not exist in %s",
+					 op->columns[k], op->index_name, t->q);
+		if (is_lob_type(c.data_type)) {
+			pos_error(err, MG_EINPUT, pl->m, op->columns_pos,
+				  "column '%s' of %s is %s: MySQL/MariaDB index only a prefix of it, which create_index cannot say",
+				  op->columns[k], t->q, c.data_type);
+			mycolumn_release(&c);
+			return mg_err_hint(err, "use a sql step: ALTER TABLE ... ADD INDEX name (col(100)), ALGORITHM=NOCOPY, LOCK=NONE");
+		}
+		mycolumn_release(&c);
+	}
+	return check_existing_index(pl, op, t, err);
 }
 
 /* ==== planning: rendering steps ===================================================== */
@@ -2838,10 +3068,11 @@ static void emit_index_copies(struct planner *pl, struct tplan *tp, int late)
 	for (size_t i = 0; i < tp->n_idx; i++) {
 		const struct idxcopy *c = &tp->idx[i];
 		struct mg_buf b = MG_BUF_INIT;
-		char *qc = qi(c->copy), *desc;
+		char *qc, *desc;
 
 		if (c->late != late)
 			continue;
+		qc = qi(c->copy);
 		allow_lines(&b, tp);
 		mg_buf_addf(&b, "ALTER TABLE %s ADD %sINDEX IF NOT EXISTS %s (", tp->t.q, c->kind, qc);
 		for (size_t k = 0; k < c->parts.n; k++)
@@ -3108,6 +3339,130 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 	mg_buf_release(&sql);
 }
 
+/*
+ * create_index: built at expand with ALTER TABLE ... ADD INDEX, ALGORITHM=
+ * NOCOPY, LOCK=NONE (InnoDB's online build: reads and writes go on, a
+ * short exclusive metadata lock at the start and at the end), dropped at
+ * rollback. A unique build that meets a duplicate (in the rows or written
+ * meanwhile) fails with ER_DUP_ENTRY naming the value, and InnoDB throws
+ * the half-built index away: the step fails, exit 1, nothing changed.
+ */
+static void emit_index_op(struct planner *pl, const struct mg_op *op, const struct mytable *t)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	char *qn = qi(op->index_name), *desc;
+
+	if (op->allow_rebuild)
+		mg_buf_adds(&b, MYDRV_ALLOW_REBUILD);
+	if (op->allow_copy)
+		mg_buf_adds(&b, MYDRV_ALLOW_COPY);
+	mg_buf_addf(&b, "ALTER TABLE %s ADD %sINDEX IF NOT EXISTS %s (", t->q,
+		    op->unique ? "UNIQUE " : "", qn);
+	for (size_t k = 0; k < op->n_columns; k++) {
+		if (k)
+			mg_buf_adds(&b, ", ");
+		mydrv_quote_ident(&b, op->columns[k]);
+	}
+	mg_buf_addf(&b, ")%s;\n", MYDRV_ALG_NOCOPY);
+	desc = mg_xasprintf("build %sindex %s on %s online", op->unique ? "unique " : "", qn, t->q);
+	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
+	free(desc);
+	free(qn);
+	mg_buf_release(&b);
+}
+
+static void emit_index_drop(struct planner *pl, const struct mg_op *op, const struct mytable *t)
+{
+	char *qn = qi(op->index_name);
+	char *sql = mg_xasprintf("%s%sALTER TABLE %s DROP INDEX IF EXISTS %s%s;\n",
+				 op->allow_rebuild ? MYDRV_ALLOW_REBUILD : "",
+				 op->allow_copy ? MYDRV_ALLOW_COPY : "", t->q, qn, MYDRV_ALG_NOCOPY);
+	char *desc = mg_xasprintf("drop index %s on %s", qn, t->q);
+
+	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, sql, NULL);
+	free(desc);
+	free(sql);
+	free(qn);
+}
+
+/* switch-reads: every index create_index built is there (MySQL has no
+ * invalid indexes: a failed build leaves none, and expand would have
+ * failed). */
+static void emit_index_assert(struct planner *pl)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	for (size_t i = 0; i < pl->m->n_ops; i++) {
+		const struct mg_op *op = &pl->m->ops[i];
+		const struct mytable *t = &pl->index_tables[i];
+		char *what;
+
+		if (op->kind != MG_OP_CREATE_INDEX)
+			continue;
+		what = mg_xasprintf("index `%s` on %s is missing", op->index_name, t->q);
+		mg_buf_adds(&b, b.len ? " UNION ALL SELECT " : "SELECT ");
+		add_literal(pl->mc, &b, what);
+		mg_buf_addf(&b, " FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS "
+			    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND INDEX_NAME = ", t->lit);
+		add_literal(pl->mc, &b, op->index_name);
+		mg_buf_adds(&b, ")");
+		free(what);
+	}
+	if (b.len)
+		mg_plan_add_step(pl->plan, MG_PLAN_SWITCH_READS, MG_STEP_ASSERT, NULL,
+				 "every index built at expand exists", b.buf, NULL);
+	mg_buf_release(&b);
+}
+
+static void emit_index_notes(struct planner *pl, const struct mg_op *op, const struct mytable *t)
+{
+	char *n = mg_xasprintf("index `%s` on %s: ALTER TABLE ... ADD %sINDEX, ALGORITHM=NOCOPY, LOCK=NONE: built online, reads and writes go on during the build; a short exclusive metadata lock at its start and at its end, each queued behind running transactions on the table for at most --lock-timeout (if the one at the end is not granted, the build is undone and retried); replicas replay the build single-threaded, so expect replication lag for its duration%s",
+			       op->index_name, t->q, op->unique ? "UNIQUE " : "",
+			       op->unique ? "; a duplicate key, in the rows or written during the build, fails the step naming the value (exit 1), and the server removes the half-built index" : "");
+
+	mg_plan_add_note(pl->plan, n);
+	free(n);
+}
+
+/*
+ * A sql step: the user's SQL as written, sent as one multi-statement
+ * request (no algorithm fallback, no table to check for long
+ * transactions). in_transaction: true opens a transaction before it;
+ * mydrv_run_step writes the history row in that transaction and commits.
+ */
+static void emit_sql_step(struct planner *pl, const struct mg_op *op,
+			  enum mg_sql_phase sp, enum mg_plan_phase phase)
+{
+	char *desc, *sql;
+
+	if (!op->sql[sp])
+		return;
+	desc = mg_xasprintf("%s SQL of the sql step at %s:%d:%d", mg_sql_phase_name(sp),
+			    pl->m->name, op->pos.line, op->pos.column);
+	sql = mg_xasprintf("%s%s", op->in_transaction ? MYDRV_START_TX : "", op->sql[sp]);
+	mg_plan_add_step(pl->plan, phase, op->in_transaction ? MG_STEP_TX : MG_STEP_NOTX,
+			 NULL, desc, sql, NULL);
+	free(desc);
+	free(sql);
+}
+
+static void emit_sql_notes(struct planner *pl)
+{
+	int tx = 0, notx = 0;
+
+	for (size_t i = 0; i < pl->m->n_ops; i++)
+		if (pl->m->ops[i].kind == MG_OP_SQL) {
+			tx |= pl->m->ops[i].in_transaction;
+			notx |= !pl->m->ops[i].in_transaction;
+		}
+	if (tx)
+		mg_plan_add_note(pl->plan, "sql steps with in_transaction: true run after START TRANSACTION and are committed together with their history row; MySQL/MariaDB commit implicitly before and after every DDL statement (CREATE, ALTER, DROP, RENAME, TRUNCATE), so in_transaction does not make DDL atomic: a failure after a DDL statement leaves what ran before it, and such SQL must be idempotent (IF [NOT] EXISTS)");
+	if (notx)
+		mg_plan_add_note(pl->plan, "sql steps with in_transaction: false run statement by statement with autocommit and are recorded after they succeed: after a failure or a crash they run again from the start, so they must be idempotent (IF [NOT] EXISTS)");
+	if (tx || notx)
+		mg_plan_add_note(pl->plan, "migrate does not know which tables sql steps touch: no long-transaction check before them, no algorithm fallback; each of their statements waits at most --lock-timeout (whole seconds) for a metadata lock and is retried like the table steps");
+}
+
 static struct tplan *table_of_first_op(struct planner *pl, size_t i)
 {
 	for (size_t k = 0; k < pl->n_tables; k++)
@@ -3122,10 +3477,17 @@ static int emit_steps(struct planner *pl, struct mg_err *err)
 
 	/* expand, in file order; copied indexes after all column changes */
 	for (size_t i = 0; i < m->n_ops; i++) {
+		const struct mg_op *op = &m->ops[i];
 		struct tplan *tp = table_of_first_op(pl, i);
 
 		if (tp && emit_table_expand(pl, tp, err) < 0)
 			return -1;
+		if (op->kind == MG_OP_CREATE_INDEX)
+			emit_index_op(pl, op, &pl->index_tables[i]);
+		if (op->kind == MG_OP_SQL) {
+			emit_sql_step(pl, op, MG_SQL_EXPAND, MG_PLAN_EXPAND);
+			emit_sql_step(pl, op, MG_SQL_BACKFILL, MG_PLAN_BACKFILL);
+		}
 	}
 	for (size_t t = 0; t < pl->n_tables; t++) {
 		struct tplan *tp = &pl->tables[t];
@@ -3135,11 +3497,20 @@ static int emit_steps(struct planner *pl, struct mg_err *err)
 			emit_backfill_spec(pl, tp);
 		emit_notes(pl, tp);
 	}
+	for (size_t i = 0; i < m->n_ops; i++)
+		if (m->ops[i].kind == MG_OP_CREATE_INDEX)
+			emit_index_notes(pl, &m->ops[i], &pl->index_tables[i]);
+	emit_sql_notes(pl);
+
 	/* switch-reads: the core verifies the copy (verify_batch); MySQL
-	 * builds indexes synchronously, so there is nothing to check, only the
-	 * unique copies that had to wait for the backfill */
+	 * builds indexes synchronously, so there is only their presence to
+	 * check, and the unique copies that had to wait for the backfill */
+	emit_index_assert(pl);
 	for (size_t t = 0; t < pl->n_tables; t++)
 		emit_index_copies(pl, &pl->tables[t], 1);
+	for (size_t i = 0; i < m->n_ops; i++)
+		if (m->ops[i].kind == MG_OP_SQL)
+			emit_sql_step(pl, &m->ops[i], MG_SQL_SWITCH_READS, MG_PLAN_SWITCH_READS);
 
 	/* contract: re-check dependents, then one step per table */
 	for (size_t t = 0; t < pl->n_tables; t++) {
@@ -3155,12 +3526,28 @@ static int emit_steps(struct planner *pl, struct mg_err *err)
 
 		if (tp)
 			emit_table_contract(pl, tp);
+		if (m->ops[i].kind == MG_OP_SQL)
+			emit_sql_step(pl, &m->ops[i], MG_SQL_CONTRACT, MG_PLAN_CONTRACT);
 	}
 
-	/* rollback: reverse file order */
+	/* rollback: reverse file order; a sql step without rollback SQL
+	 * refuses it, as on PostgreSQL */
 	for (size_t i = m->n_ops; i-- > 0;) {
+		const struct mg_op *op = &m->ops[i];
 		struct tplan *tp = table_of_first_op(pl, i);
 
+		if (op->kind == MG_OP_SQL) {
+			if (op->sql[MG_SQL_ROLLBACK])
+				emit_sql_step(pl, op, MG_SQL_ROLLBACK, MG_PLAN_ROLLBACK);
+			else if (op->sql[MG_SQL_EXPAND] && !pl->plan->rollback_refused) {
+				pl->plan->rollback_refused = 1;
+				pl->plan->rollback_refusal = mg_xasprintf(
+					"the sql step at %s:%d:%d has no rollback SQL",
+					m->path, op->pos.line, op->pos.column);
+			}
+		}
+		if (op->kind == MG_OP_CREATE_INDEX)
+			emit_index_drop(pl, op, &pl->index_tables[i]);
 		if (tp)
 			emit_table_rollback(pl, tp);
 	}
@@ -3211,8 +3598,10 @@ static int plan_ops(struct planner *pl, struct mg_err *err)
 			rc = plan_drop_column(pl, i, err);
 			break;
 		case MG_OP_CREATE_INDEX:
+			rc = check_create_index(pl, i, err);
+			break;
 		case MG_OP_SQL:
-			rc = not_supported(pl, i, err);
+			/* not run at plan time: see mydrv_plan */
 			break;
 		}
 		if (rc < 0)
@@ -3253,6 +3642,7 @@ static int mydrv_plan(struct mg_conn *c, const struct mg_migration *m,
 	pl.mc = mc;
 	pl.m = m;
 	pl.plan = out;
+	pl.index_tables = mg_xcalloc(m->n_ops + 1, sizeof(*pl.index_tables));
 	snprintf(pl.marker_raw, sizeof(pl.marker_raw), "_migrate_%d", m->id);
 	snprintf(pl.suffix, sizeof(pl.suffix), "_mg%d", m->id);
 	if (plan_ops(&pl, err) < 0 || emit_steps(&pl, err) < 0)
@@ -3365,6 +3755,13 @@ static int refuse_level(struct mg_err *err, const struct mg_step *s, int level, 
 	return mg_err_hint(err, "to accept that, add 'allow_copy: true' to the operation (the file's checksum changes: roll back first if it was expanded)");
 }
 
+/* A step this driver wrote, not a sql step's SQL (those name no table),
+ * which runs as written: no algorithm is raised in it. */
+static int is_ours(const struct mg_step *s)
+{
+	return s->table != NULL;
+}
+
 /*
  * Run the statements of a step until they all succeed: a refused
  * algorithm moves the step one level down the chain (not a try), a lock
@@ -3389,12 +3786,14 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 		if (rc == 0)
 			return 0;
 		{
-			/* a step that failed under LOCK TABLES must not keep them */
+			/* a step that failed under LOCK TABLES must not keep them,
+			 * nor a sql step its open transaction */
 			struct mg_err ignored = MG_ERR_INIT;
 
+			exec_mc(mc, "ROLLBACK", &ignored);
 			exec_mc(mc, "UNLOCK TABLES", &ignored);
 		}
-		if (is_algorithm_refusal(no) && level < MYDRV_LEVEL_COPY) {
+		if (is_algorithm_refusal(no) && is_ours(s) && level < MYDRV_LEVEL_COPY) {
 			char why[sizeof(err->msg)];
 
 			memcpy(why, err->msg, sizeof(why));
@@ -3406,6 +3805,8 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 				alg_levels[level] + 1);
 			continue;
 		}
+		if (no == ER_DUP_ENTRY && is_ours(s) && strstr(s->sql, " ADD UNIQUE INDEX "))
+			return mg_err_hint(err, "the rows hold that value more than once (the server removed the half-built index, nothing else changed): remove the duplicates and run expand again, or roll back");
 		if (!is_lock_wait(no))
 			return -1;
 		rep->stall_ms += mg_now_ms() - t0;
@@ -3425,6 +3826,40 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 		}
 		attempt++;
 	}
+}
+
+/*
+ * The end of a sql step with in_transaction: true: its history row in its
+ * transaction, then COMMIT, so SQL that is only DML never runs twice.
+ * When the history table is still missing, creating it would commit
+ * implicitly: then the SQL commits first and the row is written after.
+ */
+static int commit_with_history(struct mydrv_conn *mc, const struct mg_history_write *w,
+			       struct mg_err *err)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	int64_t exists = 0;
+	char *up;
+
+	if (w && query_int(mc, history_exists_sql, &exists, err) < 0)
+		goto fail;
+	if (!w || !exists) {
+		if (exec_mc(mc, "COMMIT", err) < 0)
+			goto fail;
+		return w ? mydrv_history_write(&mc->base, w, err) : 0;
+	}
+	up = history_upsert_sql(mc, w);
+	if (exec_mc(mc, up, err) < 0) {
+		free(up);
+		mg_err_prefix(err, "cannot write the history table: ");
+		goto fail;
+	}
+	free(up);
+	if (exec_mc(mc, "COMMIT", err) == 0)
+		return 0;
+fail:
+	exec_mc(mc, "ROLLBACK", &ignored);
+	return -1;
 }
 
 static int run_assert(struct mydrv_conn *mc, const struct mg_step *s, struct mg_err *err)
@@ -3450,7 +3885,8 @@ static int run_assert(struct mydrv_conn *mc, const struct mg_step *s, struct mg_
 /*
  * MG_STEP_TX and MG_STEP_NOTX are the same here: DDL commits implicitly,
  * so the statements run first and the history row is written after them
- * (a crash in between runs the idempotent step again). Before each step
+ * (a crash in between runs the idempotent step again). The exception is a
+ * sql step with in_transaction: true, committed with its history row. Before each step
  * that changes a table, the long-transaction check: every DDL statement
  * queues the application behind its metadata lock while it waits.
  */
@@ -3471,6 +3907,8 @@ static int mydrv_run_step(struct mg_conn *c, const struct mg_step *s,
 	}
 	if (run_ddl_step(mc, s, rep, err) < 0)
 		return -1;
+	if (!is_ours(s) && !strncmp(s->sql, MYDRV_START_TX, strlen(MYDRV_START_TX)))
+		return commit_with_history(mc, w, err);
 	return w ? mydrv_history_write(c, w, err) : 0;
 }
 

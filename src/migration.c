@@ -136,10 +136,10 @@ static const struct field create_index_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, NO_POS },
 	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
-	  OFF(columns), OFF(n_columns), NO_POS },
+	  OFF(columns), OFF(n_columns), OFF(columns_pos) },
 	{ "unique", F_BOOL, 0, "true or false", OFF(unique), 0, NO_POS },
-	{ "method", F_NAME, 0, "an index method", OFF(method), 0, NO_POS },
-	{ "where", F_STR, 0, "an SQL expression", OFF(where), 0, NO_POS },
+	{ "method", F_NAME, 0, "an index method", OFF(method), 0, OFF(method_pos) },
+	{ "where", F_STR, 0, "an SQL expression", OFF(where), 0, OFF(where_pos) },
 	ALLOW_FIELDS,
 };
 

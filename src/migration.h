@@ -78,9 +78,12 @@ struct mg_op {
 	char *index_name;		/* create_index: `name` */
 	char **columns;			/* create_index */
 	size_t n_columns;
+	struct mg_pos columns_pos;
 	int unique;			/* create_index, default 0 */
 	char *method;			/* create_index: `method` (btree, gin...), optional */
+	struct mg_pos method_pos;
 	char *where;			/* create_index: partial index predicate, optional */
+	struct mg_pos where_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
 	int allow_copy;			/* any: the server may copy the table (mysql) */

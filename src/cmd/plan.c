@@ -49,11 +49,15 @@ static json_t *plan_json(const struct mg_view *v, const struct mg_plan *p, int r
 
 /* How a step runs, in the words of the plan. Without transactional DDL
  * (MG_CAP_TRANSACTIONAL_DDL) a step cannot share a transaction with its
- * history row: its statements are idempotent and a crash reruns them. */
+ * history row: its statements are idempotent and a crash reruns them. A
+ * sql step's SQL (no table) with in_transaction: true (MG_STEP_TX) is the
+ * exception: it shares one, except where its DDL commits implicitly. */
 static const char *step_how(const struct mg_step *s, unsigned caps)
 {
 	if (s->kind == MG_STEP_ASSERT)
 		return "check: must return no rows";
+	if (!(caps & MG_CAP_TRANSACTIONAL_DDL) && s->kind == MG_STEP_TX && !s->table)
+		return "one transaction with its history row, lock wait timeout, retried; DDL in it commits implicitly";
 	if (!(caps & MG_CAP_TRANSACTIONAL_DDL))
 		return "idempotent statements, lock wait timeout, retried; recorded after";
 	return s->kind == MG_STEP_TX ? "one transaction, lock_timeout, retried" :

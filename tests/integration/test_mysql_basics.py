@@ -7,8 +7,9 @@ table _migrate_history in the target database, the migrate lock
 (GET_LOCK 'migrate:<database>', exit 3 naming the holder), the fingerprint
 (a state file from another database or server is refused, exit 3), colour
 liveness from the server's sessions (--match against USER and the
-program_name connection attribute), and plan/expand refused with exit 2
-until the driver can plan.
+program_name connection attribute), and TLS as the URL's ssl-mode asks
+(the test server has no TLS: REQUIRED and the VERIFY modes exit 3,
+DISABLED connects).
 
 Where the command-line output does not depend on the database, it must be
 the same as on PostgreSQL: test_same_output_as_postgresql runs one
@@ -423,6 +424,51 @@ def test_wrong_password_and_unknown_database_exit_3(mysql_project):
     assert not p.state.exists()
 
 
+@pytest.mark.parametrize("value", ["require", "VERIFY-FULL", "on", ""])
+def test_bad_ssl_mode_exit_2(mysql_project, value):
+    """An ssl-mode that is not one of the five is bad input naming it (a
+    user asking for TLS must never silently get none)."""
+    p = mysql_project
+    r = run_url(p, p.db.url + "?ssl-mode=" + value, "status")
+    assert r.rc == 2, r.describe()
+    assert "ssl-mode" in r.err, r.describe()
+    if value:
+        assert f"'{value}'" in r.err, r.describe()
+    assert not p.state.exists()
+    # ssl-ca only makes sense where the certificate is checked
+    r = run_url(p, p.db.url + "?ssl-mode=REQUIRED&ssl-ca=/etc/ssl/ca.pem", "status")
+    assert r.rc == 2 and "ssl-ca" in r.err, r.describe()
+
+
+@pytest.mark.parametrize("mode", ["REQUIRED", "required", "VERIFY_CA", "verify_identity"])
+def test_ssl_mode_required_without_tls_on_the_server_exit_3(mysql_project, mode):
+    """The test server has no TLS configured: a mode that needs TLS fails
+    to connect (exit 3) saying so, over TCP and over the socket, and
+    nothing is written."""
+    p = mysql_project
+    assert p.db.admin_query("SHOW VARIABLES LIKE 'have_ssl'")[0][1] != "YES"
+    for url in (p.db.url + "?ssl-mode=" + mode,
+                p.db.socket_url + "&ssl-mode=" + mode):
+        r = run_url(p, url, "status")
+        assert r.rc == 3, r.describe()
+        assert "TLS" in r.err, r.describe()
+        assert mode.upper() in r.err, r.describe()
+        assert_masked(r)
+    assert not p.state.exists()
+    assert p.db.history_rows() == 0
+
+
+@pytest.mark.parametrize("mode", ["DISABLED", "disabled", "PREFERRED"])
+def test_ssl_mode_disabled_and_preferred_connect(mysql_project, mode):
+    p = mysql_project
+    url = p.db.url + "?ssl-mode=" + mode
+    r = run_url(p, url, "status")
+    assert r.rc == 0, r.describe()
+    r = run_url(p, url, "colour", "register", "blue", "--app-version", "1",
+                "--requires", "0")
+    assert r.rc == 0, r.describe()
+
+
 # --------------------------------------------------------------------------
 # the migrate lock
 
@@ -733,45 +779,6 @@ def test_program_names_that_cannot_be_read_count_as_alive(mysql_project):
         assert c["sessions"] in (1, "unknown"), c
     finally:
         s.close()
-
-
-# --------------------------------------------------------------------------
-# planning is not built yet
-
-
-INDEX_FILE = "0001_index_user_name.yaml"
-INDEX_YAML = """
-operations:
-  - create_index:
-      table: users
-      name: users_user_name_idx
-      columns: [user_name]
-"""
-
-
-def test_plan_and_expand_not_supported_yet(mysql_project):
-    """create_index is not built on MySQL/MariaDB yet: plan and expand stop
-    with exit 2 naming the operation's position, and change nothing."""
-    p = mysql_project
-    p.db.execute(USERS_DDL)
-    p.db.execute("INSERT INTO users (user_name) VALUES ('alice'), ('bob')")
-    p.write(INDEX_FILE, INDEX_YAML)
-    before = p.db.admin_query(
-        "SELECT column_name, column_type FROM information_schema.columns "
-        "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (p.db.name,))
-    for args in (("plan",), ("plan", "1"), ("--json", "plan", "0001"), ("expand",),
-                 ("expand", "0001_index_user_name")):
-        r = p.expect(2, *args)
-        assert "is not supported on MySQL/MariaDB yet" in r.err, r.describe()
-        assert INDEX_FILE + ":" in r.err, r.describe()
-    after = p.db.admin_query(
-        "SELECT column_name, column_type FROM information_schema.columns "
-        "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (p.db.name,))
-    assert after == before
-    assert p.db.history_rows() == 0
-    assert p.db.query("SELECT user_name FROM users ORDER BY id") == [("alice",), ("bob",)]
-    assert p.json("status")["migrations"][0]["phase"] == "pending"
-    assert p.db.query("SELECT IS_FREE_LOCK(%s)", (lock_name(p.db),)) == [(1,)]
 
 
 # --------------------------------------------------------------------------

@@ -1466,3 +1466,298 @@ def test_on_update_timestamp_kept_by_backfill(mysql_project, op):
     assert re.search(r"`updated_at` timestamp NOT NULL DEFAULT current_timestamp\(\)"
                      r" ON UPDATE current_timestamp\(\)", ddl), ddl
     assert_no_leftovers(db)
+
+
+# ---------------------------------------------------------------------------
+# 12. create_index: online under a writer, unique, a duplicate, refusals
+
+
+INDEX_MIGRATION = """
+description: index orders by customer, and their codes unique
+operations:
+  - create_index:
+      table: orders
+      name: orders_customer_idx
+      columns: [customer_id, placed]
+  - create_index:
+      table: orders
+      name: orders_code_key
+      columns: [code]
+      unique: true
+"""
+
+ORDERS_DDL = """
+CREATE TABLE orders (
+    id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    customer_id int NOT NULL,
+    placed datetime NOT NULL,
+    code varchar(40) NOT NULL
+) ENGINE=InnoDB
+"""
+
+
+def idx_insert(cur, i):
+    code = "w-%d-%d" % (i, random.randrange(10 ** 9))
+    cur.execute("INSERT INTO orders (customer_id, placed, code)"
+                " VALUES (%s, NOW(), %s)", (i % 500, code))
+    return cur.lastrowid, code
+
+
+def idx_update(cur, rng, row_id, last):
+    cur.execute("SELECT code FROM orders WHERE id = %s", (row_id,))
+    assert cur.fetchone() == (last,), "row %s lost its code" % row_id
+    code = "u-%d-%d" % (row_id, rng.randrange(10 ** 12))
+    cur.execute("UPDATE orders SET code = %s, customer_id = customer_id + 1"
+                " WHERE id = %s", (code, row_id))
+    return code
+
+
+def setup_orders(db, n):
+    db.execute(ORDERS_DDL)
+    seed(db, "INSERT INTO orders (customer_id, placed, code)"
+             " VALUES (%s, '2024-01-01 00:00:00', %s)",
+         [(g % 500, "seed-%d" % g) for g in range(1, n + 1)])
+    return dict(db.query("SELECT id, code FROM orders"))
+
+
+def test_create_index_online_under_traffic(mysql_project):
+    """Both indexes are built at expand while a writer inserts and updates
+    the table (no error, no write waits long), switch-reads checks they
+    exist, contract leaves them, and a rollback of another run drops
+    them. The plan names the algorithm and the lock impact."""
+    p = mysql_project
+    db = p.db
+    seeded = setup_orders(db, 20000)
+    p.write("0001_index_orders.yaml", INDEX_MIGRATION)
+    plan = p.ok("plan", "1").out
+    assert ("ALTER TABLE `orders` ADD INDEX IF NOT EXISTS `orders_customer_idx`"
+            " (`customer_id`, `placed`), ALGORITHM=NOCOPY, LOCK=NONE;") in plan, plan
+    assert ("ALTER TABLE `orders` ADD UNIQUE INDEX IF NOT EXISTS `orders_code_key`"
+            " (`code`), ALGORITHM=NOCOPY, LOCK=NONE;") in plan, plan
+    assert "short exclusive metadata lock at its start and at its end" in plan, plan
+    assert "DROP INDEX IF EXISTS `orders_code_key`" in plan, plan
+    writer = MyWriter(db, "app", idx_insert, idx_update, owned=seeded,
+                      sleep=(0.0005, 0.002))
+    with running(writer):
+        wait_for_ops(writer, 30)
+        t0 = time.monotonic()
+        step(p, "expand", "expanded")
+        t1 = time.monotonic()
+        wait_for_ops(writer, 30)
+        during = [lat for start, lat, _ in writer.latencies if t0 <= start <= t1]
+        assert during, "the writer did nothing while the indexes were built"
+        # online: no write waited for the build (metadata locks are brief)
+        assert max(during) < 2.0, sorted(during)[-5:]
+        assert indexes(db, "orders")["orders_customer_idx"] == ["customer_id", "placed"]
+        assert indexes(db, "orders")["orders_code_key"] == ["code"]
+        step(p, "backfill", "backfilled")
+        step(p, "switch-reads", "switched")
+        step(p, "contract", "contracted")
+        wait_for_ops(writer, 10)
+    with paused(writer):
+        actual = dict(db.query("SELECT id, code FROM orders"))
+    assert_rows(actual, merged(writer), "code")
+    assert set(indexes(db, "orders")) == {"PRIMARY", "orders_customer_idx", "orders_code_key"}
+    unique = db.admin_query("SELECT non_unique FROM information_schema.statistics"
+                            " WHERE table_schema = %s AND index_name = 'orders_code_key'",
+                            (db.name,))
+    assert unique == [(0,)], unique
+    assert_no_leftovers(db)
+    assert history_phase(db) == "contracted"
+
+
+def test_create_index_rollback_drops_it(mysql_project):
+    p = mysql_project
+    db = p.db
+    setup_orders(db, 200)
+    before = schema_snapshot(db)
+    p.write("0001_index_orders.yaml", INDEX_MIGRATION)
+    step(p, "expand", "expanded")
+    assert "orders_code_key" in indexes(db, "orders")
+    p.ok("rollback", "1")
+    assert phase_of(p) == "pending"
+    assert schema_snapshot(db) == before
+    # and again: expand is repeatable after a rollback
+    step(p, "expand", "expanded")
+    assert "orders_customer_idx" in indexes(db, "orders")
+
+
+def test_unique_index_duplicate_fails_naming_the_value(mysql_project):
+    """A duplicate makes the unique build fail with exit 1 and the server's
+    message naming the value; the half-built index is gone, the table is
+    as before, and expand succeeds once the duplicate is removed."""
+    p = mysql_project
+    db = p.db
+    setup_orders(db, 500)
+    db.execute("UPDATE orders SET code = 'twice-42' WHERE id IN (7, 300)")
+    p.write("0001_unique_code.yaml", """
+operations:
+  - create_index:
+      table: orders
+      name: orders_code_key
+      columns: [code]
+      unique: true
+""")
+    before = schema_snapshot(db)
+    r = p.expect(1, "expand", "1")
+    assert "Duplicate entry 'twice-42'" in r.err, r.describe()
+    assert "orders_code_key" in r.err, r.describe()
+    assert "remove the duplicates" in r.err, r.describe()
+    assert schema_snapshot(db) == before, "the failed build left something"
+    assert "orders_code_key" not in indexes(db, "orders")
+    assert_no_leftovers(db)
+    db.execute("UPDATE orders SET code = 'once-42' WHERE id = 300")
+    step(p, "expand", "expanded")
+    assert indexes(db, "orders")["orders_code_key"] == ["code"]
+
+
+INDEX_BAD = {
+    "partial_index": ("""
+        operations:
+          - create_index:
+              table: orders
+              name: orders_code_idx
+              columns: [code]
+              where: "code IS NOT NULL"
+        """, '"code IS NOT NULL"', "partial index"),
+    "hash_method": ("""
+        operations:
+          - create_index:
+              table: orders
+              name: orders_code_idx
+              columns: [code]
+              method: hash
+        """, "hash", "InnoDB builds B-tree indexes only"),
+    "missing_column": ("""
+        operations:
+          - create_index:
+              table: orders
+              name: orders_code_idx
+              columns: [code, nope]
+        """, "[code, nope]", "column 'nope'"),
+    "text_column": ("""
+        operations:
+          - create_index:
+              table: orders
+              name: orders_note_idx
+              columns: [note]
+        """, "[note]", "only a prefix"),
+    "name_taken": ("""
+        operations:
+          - create_index:
+              table: orders
+              name: orders_placed_idx
+              columns: [code]
+        """, "create_index", "already exists"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INDEX_BAD))
+def test_create_index_refused_with_position(mysql_project, case):
+    """What MySQL/MariaDB cannot build (a partial index, another method, a
+    TEXT column without a prefix) and what does not fit the catalog is
+    exit 2 at the key's file:line:column, and changes nothing."""
+    p = mysql_project
+    db = p.db
+    setup_orders(db, 50)
+    db.execute("ALTER TABLE orders ADD COLUMN note text NULL,"
+               " ADD INDEX orders_placed_idx (placed)")
+    text, needle, words = INDEX_BAD[case]
+    path = p.write("0001_bad_index.yaml", text)
+    body = path.read_text()
+    before = schema_snapshot(db)
+    for args in (("plan", "1"), ("expand", "1")):
+        r = p.expect(2, *args)
+        where = "0001_bad_index.yaml:%d:%d" % pos(body, needle)
+        assert where in r.err, "expected %s\n" % where + r.describe()
+        assert words in r.err, r.describe()
+    assert schema_snapshot(db) == before
+    assert db.history_rows() == 0
+    assert phase_of(p) == "pending"
+
+
+# ---------------------------------------------------------------------------
+# 13. the sql operation
+
+
+SQL_MIGRATION = """
+description: an audit table, filled at backfill, a view at switch-reads
+operations:
+  - sql:
+      expand: |
+        CREATE TABLE IF NOT EXISTS audit (id int PRIMARY KEY, note varchar(50));
+        INSERT INTO audit VALUES (1, 'expand')
+      backfill: "INSERT INTO audit VALUES (2, 'backfill')"
+      switch_reads: "CREATE OR REPLACE VIEW audit_v AS SELECT id, note FROM audit"
+      contract: "INSERT INTO audit VALUES (3, 'contract')"
+      rollback: |
+        DROP VIEW IF EXISTS audit_v;
+        DROP TABLE IF EXISTS audit
+"""
+
+
+def test_sql_steps_run_in_each_phase(mysql_project):
+    p = mysql_project
+    db = p.db
+    p.write("0001_audit.yaml", SQL_MIGRATION)
+    plan = p.ok("plan", "1").out
+    assert "START TRANSACTION;\nCREATE TABLE IF NOT EXISTS audit" in plan, plan
+    assert "in_transaction does not make DDL atomic" in plan, plan
+    step(p, "expand", "expanded")
+    assert db.query("SELECT id, note FROM audit ORDER BY id") == [(1, "expand")]
+    step(p, "backfill", "backfilled")
+    assert db.query("SELECT COUNT(*) FROM audit") == [(2,)]
+    step(p, "switch-reads", "switched")
+    assert db.query("SELECT COUNT(*) FROM audit_v") == [(2,)]
+    step(p, "contract", "contracted")
+    assert db.query("SELECT id, note FROM audit ORDER BY id") == [
+        (1, "expand"), (2, "backfill"), (3, "contract")]
+    assert history_phase(db) == "contracted"
+
+
+def test_sql_rollback_runs_rollback_sql(mysql_project):
+    p = mysql_project
+    db = p.db
+    p.write("0001_audit.yaml", SQL_MIGRATION)
+    step(p, "expand", "expanded")
+    step(p, "backfill", "backfilled")
+    p.ok("rollback", "1")
+    assert phase_of(p) == "pending"
+    assert user_tables(db) == []
+
+
+def test_sql_failure_rolls_its_transaction_back(mysql_project):
+    """in_transaction: true: a failing statement undoes the DML before it,
+    exit 3 (a database error) with the server's message."""
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    p.write("0001_bad_sql.yaml", """
+operations:
+  - sql:
+      expand: |
+        INSERT INTO t VALUES (1);
+        INSERT INTO no_such_table VALUES (2)
+      rollback: "DELETE FROM t"
+""")
+    r = p.expect(3, "expand", "1")
+    assert "no_such_table" in r.err, r.describe()
+    assert db.query("SELECT COUNT(*) FROM t") == [(0,)]
+    assert phase_of(p) != "expanded"
+
+
+def test_sql_without_rollback_sql_refuses_rollback(mysql_project):
+    p = mysql_project
+    db = p.db
+    path = p.write("0001_no_way_back.yaml", """
+operations:
+  - sql:
+      expand: "CREATE TABLE IF NOT EXISTS kept (id int PRIMARY KEY)"
+""")
+    body = path.read_text()
+    step(p, "expand", "expanded")
+    r = p.expect(1, "rollback", "1")
+    assert "has no rollback SQL" in r.err, r.describe()
+    assert "0001_no_way_back.yaml:%d:%d" % pos(body, "sql:") in r.err, r.describe()
+    assert phase_of(p) == "expanded"
+    assert "kept" in db.tables()
