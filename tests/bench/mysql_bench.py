@@ -668,6 +668,9 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=20, help="length of the idle baseline")
     ap.add_argument("--warmup", type=float, default=2, help="seconds of load before each method")
     ap.add_argument("--no-jobs2", action="store_true", help="skip `migrate backfill --jobs 2`")
+    ap.add_argument("--extra-backfill", default="",
+                    help="one more migrate row with these backfill options, e.g. "
+                         "'--target-batch-ms 200 --jobs 2'")
     ap.add_argument("--tasks", default="rename,type", help="rename, type or both (default)")
     ap.add_argument("--sysbench", default="/usr/bin/sysbench")
     ap.add_argument("--pt-osc", default="/usr/bin/pt-online-schema-change")
@@ -751,6 +754,15 @@ def main():
                     if r2["ok_run"]:
                         r2["note"] = end_state_note(srv, task["end_migrate"])
                 rows.append((mig_label + " (backfill --jobs 2)", r2))
+
+            if args.extra_backfill:
+                extra = args.extra_backfill.split()
+                fresh_table(srv)
+                r3 = measure(srv, base, args, f"migrate-{task['key']}-extra",
+                             migrate_action(srv, base, args, task, f"{task['key']}-extra", extra))
+                if r3["ok_run"]:
+                    r3["note"] = end_state_note(srv, task["end_migrate"])
+                rows.append((mig_label + f" (backfill {args.extra_backfill})", r3))
 
             print_table(task["title"], rows, args)
             print("pt-osc command: " + shown(ptosc_command(srv, args, task), srv))
