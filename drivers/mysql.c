@@ -3675,16 +3675,6 @@ static int is_lock_wait(unsigned no)
 	return no == ER_LOCK_WAIT_TIMEOUT || no == ER_LOCK_DEADLOCK;
 }
 
-/* Jittered exponential backoff: 100 ms, 200 ms, ... up to 3 s, +-50 %. */
-static int64_t backoff_ms(int attempt)
-{
-	int64_t base = 100LL << (attempt < 5 ? attempt : 5);
-
-	if (base > 3000)
-		base = 3000;
-	return base / 2 + (int64_t)(random() % (base + 1));
-}
-
 /*
  * The algorithms an ALTER TABLE may fall back to, cheapest first. A step
  * runs at one level: every ALTER's clause below the level is raised to it
@@ -3818,7 +3808,7 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 			return mg_err_hint(err, "the table is busy with long-running statements; run the command again later or raise --lock-timeout");
 		}
 		{
-			int64_t wait = backoff_ms(attempt);
+			int64_t wait = mg_backoff_ms(attempt);
 
 			mg_info("  lock not granted within %d ms (try %d of %d): retrying in %lld ms",
 				lock_s * 1000, attempt + 1, mc->opts.lock_retries + 1, (long long)wait);
@@ -4101,7 +4091,7 @@ static int exec_waiting_for_rows(struct mydrv_conn *mc, const char *sql,
 			return -1;
 		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
 			s->table, attempt + 1);
-		mg_sleep_ms(backoff_ms(attempt < 4 ? attempt : 4));
+		mg_sleep_ms(mg_backoff_ms(attempt < 4 ? attempt : 4));
 	}
 }
 

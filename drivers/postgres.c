@@ -2488,16 +2488,6 @@ static int is_lock_timeout(const char *state)
 	return !strcmp(state, "55P03") || !strcmp(state, "40P01");
 }
 
-/* Jittered exponential backoff: 100 ms, 200 ms, ... up to 3 s, +-50 %. */
-static int64_t backoff_ms(int attempt)
-{
-	int64_t base = 100LL << (attempt < 5 ? attempt : 5);
-
-	if (base > 3000)
-		base = 3000;
-	return base / 2 + (int64_t)(random() % (base + 1));
-}
-
 /* Execute, remembering the SQLSTATE of a failure in state[6]. */
 static int exec_state(struct pgdrv_conn *pc, const char *sql, char state[6],
 		      struct mg_err *err)
@@ -2573,7 +2563,7 @@ static int run_with_retries(struct pgdrv_conn *pc, const struct mg_step *s,
 			return mg_err_hint(err, "the table is busy with long-running statements; run the command again later or raise --lock-timeout");
 		}
 		{
-			int64_t wait = backoff_ms(attempt);
+			int64_t wait = mg_backoff_ms(attempt);
 
 			mg_info("  lock not granted within %d ms (try %d of %d): retrying in %lld ms",
 				pc->opts.lock_timeout_ms, attempt + 1, pc->opts.lock_retries + 1,
@@ -2848,7 +2838,7 @@ static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
 			return NULL;
 		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
 			s->table, attempt + 1);
-		mg_sleep_ms(backoff_ms(attempt < 4 ? attempt : 4));
+		mg_sleep_ms(mg_backoff_ms(attempt < 4 ? attempt : 4));
 	}
 }
 

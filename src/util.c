@@ -433,6 +433,15 @@ char *mg_glob_to_like(const char *glob)
 
 volatile sig_atomic_t mg_stop_requested;
 
+int64_t mg_backoff_ms(int attempt)
+{
+	int64_t base = 100LL << (attempt < 5 ? attempt : 5);
+
+	if (base > 3000)
+		base = 3000;
+	return base / 2 + (int64_t)(random() % (base + 1));
+}
+
 void mg_sleep_ms(int64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };

@@ -126,6 +126,9 @@ void mg_iso_time(char out[32]);
  * pattern with backslash as the escape character. malloc'd. */
 char *mg_glob_to_like(const char *glob);
 void mg_sleep_ms(int64_t ms);
+/* How long to wait before retry `attempt` (0-based) of a step that met a
+ * lock: 100 ms doubling up to 3 s, jittered +-50 %. */
+int64_t mg_backoff_ms(int attempt);
 
 /* Set (to the signal number) by the SIGINT/SIGTERM handler of a long
  * command such as backfill: loops that wait (row locks, throttles) give up
