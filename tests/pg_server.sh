@@ -18,6 +18,9 @@
 # Fails loudly, with the command that installs what is missing.
 set -eu
 
+# shellcheck source=tests/free_port.sh
+. "$(dirname "$0")/free_port.sh"
+
 die() {
 	echo "pg_server.sh: $*" >&2
 	exit 1
@@ -85,18 +88,6 @@ do_stop() {
 		esac
 	fi
 	rm -rf "$dir"
-}
-
-free_port() {
-	if [ -x /usr/bin/python3 ]; then
-		/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-	else
-		# no python: a pseudo-random port; start retries on a clash
-		echo $((20000 + ($$ * 7919 + $(date +%N | sed 's/^0*//;s/^$/0/')) % 30000))
-	fi
 }
 
 do_start() {

@@ -99,6 +99,12 @@ def assert_all_copied(db, n):
     assert bad == [], "rows not (or wrongly) copied: %r" % bad
 
 
+def assert_renamed(db, table, extra=""):
+    """Every row of a RENAME table has title = label and marker 1."""
+    assert db.query("SELECT count(*) FROM %s WHERE title IS DISTINCT FROM label"
+                    " OR _migrate_1 <> 1%s" % (table, extra)) == [(0,)]
+
+
 def assert_verifies(project):
     r = project.ok("backfill", "--verify")
     assert "every row agrees" in r.out, r.describe()
@@ -330,8 +336,7 @@ def test_fixed_batch_size_composite_key(project):
     cp = backfill_status(p)["checkpoints"]
     assert cp[0]["last_key"] == ["eu", "2000"] and cp[0]["rows_done"] == 2000, cp
     p.ok("backfill", "--batch-size", "1000")
-    assert p.db.query("SELECT count(*) FROM events WHERE title IS DISTINCT FROM label"
-                      " OR _migrate_1 <> 1") == [(0,)]
+    assert_renamed(p.db, "events")
 
 
 # --------------------------------------------------------------------------
@@ -738,8 +743,7 @@ def test_composite_key_with_jobs(project):
     assert 3000 <= done < 30000, done
     r = p.ok("backfill", "--jobs", "2", "--json")
     assert progress(r.err)[-1]["done"] is True
-    assert p.db.query("SELECT count(*) FROM events WHERE title IS DISTINCT FROM label"
-                      " OR _migrate_1 <> 1 OR label <> region || '/' || seq") == [(0,)]
+    assert_renamed(p.db, "events", " OR label <> region || '/' || seq")
     assert p.db.query("SELECT count(*) FROM events") == [(30000,)]
     r = p.ok("backfill", "--verify")
     assert "every row agrees" in r.out, r.describe()
@@ -770,8 +774,7 @@ def test_composite_key_split_in_three_is_ordered(project):
     assert max(composite_key(c["upto_key"]) for c in cps) == ("eu", 1012000), cps
     assert_disjoint(cps, key=composite_key)
     p.ok("backfill", "--jobs", "3")
-    assert p.db.query("SELECT count(*) FROM events WHERE title IS DISTINCT FROM label"
-                      " OR _migrate_1 <> 1") == [(0,)]
+    assert_renamed(p.db, "events")
 
 
 def test_text_key_with_jobs(project):
@@ -791,8 +794,7 @@ def test_text_key_with_jobs(project):
     assert_disjoint(cps, key=lambda k: None if k is None else k[0])
     assert p.db.query("SELECT count(*) FROM docs WHERE _migrate_1 <> 0")[0][0] >= 2800
     p.ok("backfill", "--jobs", "2")
-    assert p.db.query("SELECT count(*) FROM docs WHERE title IS DISTINCT FROM label"
-                      " OR _migrate_1 <> 1") == [(0,)]
+    assert_renamed(p.db, "docs")
     st = backfill_status(p)
     # a batch that committed just before the kill -9, not checkpointed, is
     # not counted again by the rerun (its rows are no longer at marker 0)
