@@ -96,7 +96,15 @@ struct mydrv_conn {
 	int locked;		/* we hold lock_name */
 	int64_t affected;	/* rows the last statement of run() changed */
 	char lock_name[4 * MYDRV_LOCK_NAME_MAX + 1];
+	struct mydrv_url *url;	/* the URL connected to (NULL for a replica's session) */
+	struct mydrv_lag *lag;	/* --max-lag's replicas and heartbeats, NULL until asked */
 };
+
+struct mydrv_url;
+struct mydrv_lag;
+static void url_free(struct mydrv_url *u);
+static void forget_heartbeat(struct mydrv_conn *mc);
+static void lag_release(struct mydrv_lag *lag);
 
 static struct mydrv_conn *downcast(struct mg_conn *c)
 {
@@ -147,6 +155,8 @@ struct mydrv_url {
 	char *db;
 	enum mydrv_ssl ssl_mode;
 	char *ssl_ca;		/* a CA file for the VERIFY modes */
+	struct mydrv_url *replicas;	/* replica=host:port, each with host and port only */
+	size_t n_replicas;
 };
 
 static void url_release(struct mydrv_url *u)
@@ -160,7 +170,18 @@ static void url_release(struct mydrv_url *u)
 	free(u->socket);
 	free(u->db);
 	free(u->ssl_ca);
+	for (size_t i = 0; i < u->n_replicas; i++)
+		url_release(&u->replicas[i]);
+	free(u->replicas);
 	memset(u, 0, sizeof(*u));
+}
+
+static void url_free(struct mydrv_url *u)
+{
+	if (u) {
+		url_release(u);
+		free(u);
+	}
 }
 
 /*
@@ -244,9 +265,31 @@ static int parse_ssl_mode(struct mydrv_url *u, const char *v, size_t n, struct m
 	return mg_err_hint(err, "ssl-mode is one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY");
 }
 
+static int parse_hostport(struct mydrv_url *u, const char *s, size_t n,
+			  struct mg_err *err);
+
+/* replica=host:port (repeatable): a replica --max-lag asks, instead of
+ * the ones the primary lists. The port is required: a replica on the
+ * default port is rare enough to be a mistake worth naming. */
+static int parse_replica(struct mydrv_url *u, const char *v, size_t n, struct mg_err *err)
+{
+	struct mydrv_url r;
+
+	memset(&r, 0, sizeof(r));
+	if (n == 0 || parse_hostport(&r, v, n, err) < 0 || !r.host || !r.port) {
+		url_release(&r);
+		mg_err_set(err, MG_EINPUT, "bad database URL: parameter 'replica' is not host:port");
+		return mg_err_hint(err, "name each replica --max-lag should ask as replica=host:port, e.g. mysql://user:password@primary:3306/app?replica=replica1:3306&replica=replica2:3306");
+	}
+	u->replicas = mg_xrealloc(u->replicas, (u->n_replicas + 1) * sizeof(*u->replicas));
+	u->replicas[u->n_replicas++] = r;
+	return 0;
+}
+
 /*
- * The query string: socket=/path and ssl-ca=/path (percent-decoded), and
- * ssl-mode=... (see enum mydrv_ssl). Anything else is MG_EINPUT naming it.
+ * The query string: socket=/path and ssl-ca=/path (percent-decoded),
+ * ssl-mode=... (see enum mydrv_ssl) and replica=host:port. Anything else
+ * is MG_EINPUT naming it.
  */
 static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
 {
@@ -276,13 +319,16 @@ static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
 			u->ssl_ca = eq ? pct_decode(eq + 1, n - klen - 1, &bad) : NULL;
 			if (bad || !u->ssl_ca)
 				return bad_url(err, "parameter 'ssl-ca' needs a path");
+		} else if (klen == 7 && !strncmp(q, "replica", 7)) {
+			if (parse_replica(u, eq ? eq + 1 : q + n, eq ? n - klen - 1 : 0, err) < 0)
+				return -1;
 		} else if (plain_word(q, klen)) {
 			mg_err_set(err, MG_EINPUT,
-				   "bad database URL: unknown parameter '%.*s' (expected socket, ssl-mode or ssl-ca)",
+				   "bad database URL: unknown parameter '%.*s' (expected socket, ssl-mode, ssl-ca or replica)",
 				   (int)klen, q);
-			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock][&ssl-mode=REQUIRED][&ssl-ca=/path/to/ca.pem]");
+			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock][&ssl-mode=REQUIRED][&ssl-ca=/path/to/ca.pem][&replica=host:port]");
 		} else {
-			return bad_url(err, "it has a parameter that is not socket, ssl-mode or ssl-ca");
+			return bad_url(err, "it has a parameter that is not socket, ssl-mode, ssl-ca or replica");
 		}
 		q += n;
 	}
@@ -428,6 +474,9 @@ static void mydrv_close(struct mg_conn *c)
 	if (!c)
 		return;
 	mc = downcast(c);
+	forget_heartbeat(mc);
+	lag_release(mc->lag);
+	url_free(mc->url);
 	mysql_close(mc->my);
 	free(mc);
 }
@@ -698,51 +747,51 @@ static int set_session(struct mydrv_conn *mc, struct mg_err *err)
 	return 0;
 }
 
-static int mydrv_connect(struct mg_conn **out, const char *url,
-			 const struct mg_conn_opts *opts, struct mg_err *err)
+/*
+ * A session with the server u names, set up for migrate; timeout_s bounds
+ * connecting and, when not 0, each read (replicas, which --max-lag asks
+ * while the backfill waits, get a short one).
+ */
+static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
+		     unsigned timeout_s, struct mydrv_conn **out, struct mg_err *err)
 {
 	struct mydrv_conn *mc;
-	struct mydrv_url u;
 	char where[512];
 
 	*out = NULL;
-	if (parse_url(&u, url, err) < 0) {
-		url_release(&u);
-		return -1;
-	}
 	mc = mg_xcalloc(1, sizeof(*mc));
 	mc->base.drv = &mg_mysql_driver;
 	mc->my = mysql_init(NULL);
 	if (!mc->my) {
 		free(mc);
-		url_release(&u);
 		return mg_err_set(err, MG_EDB, "cannot start the MySQL client library (out of memory)");
 	}
 	set_options(mc->my, opts);
-	set_tls(mc->my, &u);
-	describe_server(where, sizeof(where), &u);
-	if (!mysql_real_connect(mc->my, u.host, u.user, u.password, u.db, u.port,
-				u.socket, CLIENT_MULTI_STATEMENTS)) {
+	if (timeout_s) {
+		mysql_options(mc->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
+		mysql_options(mc->my, MYSQL_OPT_READ_TIMEOUT, &timeout_s);
+	}
+	set_tls(mc->my, u);
+	describe_server(where, sizeof(where), u);
+	if (!mysql_real_connect(mc->my, u->host, u->user, u->password, u->db, u->port,
+				u->socket, CLIENT_MULTI_STATEMENTS)) {
 		unsigned no = mysql_errno(mc->my);
 
 		set_my_error(err, mc);
-		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u.db, where);
+		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u->db, where);
 		if (no == CR_SSL_CONNECTION_ERROR)
 			mg_err_hint(err, "ssl-mode=%s needs TLS: check that the server has TLS configured (SHOW VARIABLES LIKE 'have_ssl') and, for the VERIFY modes, that its certificate matches ssl-ca and the host name; ssl-mode=DISABLED connects without TLS",
-				    ssl_mode_names[u.ssl_mode]);
+				    ssl_mode_names[u->ssl_mode]);
 		else
 			mg_err_hint(err, "check --database (or MIGRATE_DATABASE_URL) and that the server is up; without a password in the URL, the client's option files (~/.my.cnf [client]) may give one");
 		mydrv_close(&mc->base);
-		url_release(&u);
 		return -1;
 	}
-	if (check_tls(mc, &u, err) < 0) {
-		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u.db, where);
+	if (check_tls(mc, u, err) < 0) {
+		mg_err_prefix(err, "cannot connect to database '%s' on %s: ", u->db, where);
 		mydrv_close(&mc->base);
-		url_release(&u);
 		return -1;
 	}
-	url_release(&u);
 	if (opts)
 		mc->opts = *opts;
 	if (!mc->opts.lock_timeout_ms)
@@ -759,6 +808,23 @@ static int mydrv_connect(struct mg_conn **out, const char *url,
 		mydrv_close(&mc->base);
 		return -1;
 	}
+	*out = mc;
+	return 0;
+}
+
+static int mydrv_connect(struct mg_conn **out, const char *url,
+			 const struct mg_conn_opts *opts, struct mg_err *err)
+{
+	struct mydrv_conn *mc;
+	struct mydrv_url u;
+
+	*out = NULL;
+	if (parse_url(&u, url, err) < 0 || open_conn(&u, opts, 0, &mc, err) < 0) {
+		url_release(&u);
+		return -1;
+	}
+	mc->url = mg_xmalloc(sizeof(*mc->url));	/* for reaching the replicas (--max-lag) */
+	*mc->url = u;
 	*out = &mc->base;
 	return 0;
 }
@@ -1357,57 +1423,177 @@ static int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
 }
 
 /*
- * Client sessions running a statement (COMMAND other than Sleep) in this
- * database or in none, migrate's own excepted. Without PROCESS the other
- * users' sessions cannot be seen at all, not even counted as hidden (the
- * PostgreSQL driver's *hidden): that is an error, and --max-load pauses.
- * Without performance_schema migrate's other sessions (parallel backfill
- * workers) cannot be told apart and count too.
+ * --max-load is Threads_running, the figure gh-ost and pt-osc throttle on:
+ * the server's threads running a statement now, in any database, the
+ * server's own busy threads included. It needs no privilege. Not counted:
+ * this session (running the SHOW) and migrate's other sessions running a
+ * batch at that moment, told apart by their program_name migrate/...
+ * (they are this user's, which PROCESSLIST always shows). With
+ * performance_schema off they cannot be told apart and count. *hidden is
+ * always 0: nothing is hidden from Threads_running.
  */
 static int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 				 struct mg_err *err)
 {
 	struct mydrv_conn *mc = downcast(c);
-	struct mg_buf sql = MG_BUF_INIT;
-	int rc, all;
+	struct mg_rows r = MG_ROWS_INIT;
+	int64_t running, ours = 0;
+	int rc;
 
 	*out = *hidden = 0;
-	all = sees_all_sessions(mc, err);
-	if (all < 0)
+	rc = query_mc(mc, "SHOW GLOBAL STATUS LIKE 'Threads_running'", &r, err);
+	if (rc == 0 && (r.nrows != 1 || r.ncols < 2 || !mg_rows_get(&r, 0, 1)))
+		rc = mg_err_set(err, MG_EDB, "the server reports no Threads_running");
+	running = rc == 0 ? strtoll(mg_rows_get(&r, 0, 1), NULL, 10) : 0;
+	mg_rows_release(&r);
+	if (rc < 0)
 		return -1;
-	if (!all) {
-		mg_err_set(err, MG_EDB, "--max-load needs the PROCESS privilege: without it this MySQL user sees only its own sessions");
-		return mg_err_hint(err, "GRANT PROCESS ON *.* TO the user migrate connects as (see docs/grants.md), or run without --max-load");
+	if (attrs_readable(mc) &&
+	    query_int(mc, "SELECT COUNT(*) FROM information_schema.PROCESSLIST p " MYDRV_ATTR_JOIN
+		      "WHERE p.ID <> CONNECTION_ID() AND p.COMMAND NOT IN ('Sleep', 'Daemon') "
+		      "AND a.ATTR_VALUE LIKE 'migrate/%'", &ours, err) < 0)
+		return -1;
+	*out = running - 1 - ours;
+	if (*out < 0)
+		*out = 0;
+	return 0;
+}
+
+/* ==== replication lag (--max-lag) ========================================================= */
+
+/*
+ * The primary cannot tell how far its replicas have replayed, so migrate
+ * asks each replica itself, as gh-ost and pt-osc do:
+ *  - which replicas: the URL's replica=host:port parameters, or else the
+ *    ones the primary lists (SHOW REPLICAS on MySQL 8.0.22+, SHOW SLAVE
+ *    HOSTS on MariaDB and older MySQL) at their report_host and
+ *    report_port, reached with the primary's user, password, database and
+ *    TLS settings. Only direct replicas: a replica's own replicas are not
+ *    looked for;
+ *  - whether each replicates at all: SHOW REPLICA STATUS (MySQL 8.0.22+,
+ *    MariaDB 10.5+; SHOW SLAVE STATUS before). No status, or a stopped
+ *    I/O or SQL thread, is an error: --max-lag pauses (fails closed);
+ *  - how far behind: a heartbeat. Each check first reads, on every
+ *    replica, the newest heartbeat it has applied, then writes a new one
+ *    on the primary: the row of _migrate_heartbeat keyed by this
+ *    session's connection id, holding migrate's own clock in ms. The lag
+ *    is the age of the oldest heartbeat written but not yet applied, 0
+ *    when the replica has applied them all. Only migrate's clock is read,
+ *    so clock skew between servers does not matter, and the resolution
+ *    is the checks' (one a second), not whole seconds. Before the first
+ *    heartbeat could have arrived, Seconds_Behind_Source (or _Master) is
+ *    the lag.
+ */
+#define MYDRV_HEARTBEAT "`_migrate_heartbeat`"
+#define MYDRV_HEARTBEATS 64		/* heartbeats remembered per session */
+#define MYDRV_REPLICA_TIMEOUT_S 3	/* connecting to and reading a replica */
+
+struct mydrv_replica {
+	char *host;
+	unsigned port;
+	char *name;			/* "host:port", for messages */
+	struct mydrv_conn *conn;	/* NULL until connected */
+};
+
+struct mydrv_lag {
+	struct mydrv_replica *replicas;
+	size_t n;
+	int table_ready;		/* _migrate_heartbeat exists */
+	int64_t id;			/* our row: the primary session's connection id */
+	int64_t sent[MYDRV_HEARTBEATS];	/* heartbeats written, a ring, oldest first */
+	size_t n_sent, first;
+};
+
+static void replica_release(struct mydrv_replica *r)
+{
+	free(r->host);
+	free(r->name);
+	if (r->conn)
+		mydrv_close(&r->conn->base);
+	memset(r, 0, sizeof(*r));
+}
+
+static void lag_release(struct mydrv_lag *lag)
+{
+	if (!lag)
+		return;
+	for (size_t i = 0; i < lag->n; i++)
+		replica_release(&lag->replicas[i]);
+	free(lag->replicas);
+	free(lag);
+}
+
+static int64_t sent_at(const struct mydrv_lag *lag, size_t i)
+{
+	return lag->sent[(lag->first + i) % MYDRV_HEARTBEATS];
+}
+
+static void remember_sent(struct mydrv_lag *lag, int64_t v)
+{
+	if (lag->n_sent == MYDRV_HEARTBEATS) {
+		lag->first = (lag->first + 1) % MYDRV_HEARTBEATS;
+		lag->n_sent--;
 	}
-	mg_buf_addf(&sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST p %s"
-		    "WHERE " MYDRV_CLIENT_SESSION "AND p.COMMAND <> 'Sleep' "
-		    "AND (p.DB = DATABASE() OR p.DB IS NULL) "
-		    "AND COALESCE(%s, '') NOT LIKE 'migrate/%%'",
-		    attr_join(mc), attr_value(mc));
-	rc = query_int(mc, sql.buf, out, err);
-	mg_buf_release(&sql);
-	return rc;
+	lag->sent[(lag->first + lag->n_sent++) % MYDRV_HEARTBEATS] = v;
+}
+
+/* The age at `now` of the oldest heartbeat written after `seen` (the one
+ * the replica has applied; 0 or foreign: none of ours). -1: none written. */
+static int64_t heartbeat_lag(const struct mydrv_lag *lag, int64_t seen, int64_t now)
+{
+	size_t i;
+
+	if (lag->n_sent == 0)
+		return -1;
+	for (i = 0; i < lag->n_sent; i++)
+		if (sent_at(lag, i) == seen)
+			break;
+	if (i == lag->n_sent)		/* not ours, or older than the ring */
+		return now - sent_at(lag, 0);
+	if (i + 1 == lag->n_sent)	/* it has the newest */
+		return 0;
+	return now - sent_at(lag, i + 1);
+}
+
+/* Add a replica at host:port unless it is there; it is kept (marked). */
+static void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
+			 const char *host, unsigned port)
+{
+	struct mydrv_replica r = { 0 };
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*list)[i].port == port && !strcmp((*list)[i].host, host))
+			return;
+	for (size_t i = 0; old && i < old->n; i++)
+		if (old->replicas[i].host && old->replicas[i].port == port &&
+		    !strcmp(old->replicas[i].host, host)) {
+			r = old->replicas[i];	/* moved, connection and all */
+			memset(&old->replicas[i], 0, sizeof(old->replicas[i]));
+			break;
+		}
+	if (!r.host) {
+		r.host = mg_xstrdup(host);
+		r.port = port;
+		r.name = strchr(host, ':') ? mg_xasprintf("[%s]:%u", host, port)
+					   : mg_xasprintf("%s:%u", host, port);
+	}
+	*list = mg_xrealloc(*list, (*n + 1) * sizeof(**list));
+	(*list)[(*n)++] = r;
 }
 
 /*
- * The primary cannot tell how far its replicas have replayed (MySQL keeps
- * that on the replica: SHOW REPLICA STATUS there), and the backfill runs
- * on the primary. So for now: no replica attached, lag 0; any replica
- * attached, the lag cannot be read and the backfill pauses under --max-lag
- * (fails closed). Kept simple on purpose until replicas can be asked.
- * SHOW REPLICAS is MySQL 8.0.22+; MariaDB and older MySQL know SHOW SLAVE
- * HOSTS (which lists replicas that register themselves, as they do unless
- * configured otherwise).
+ * The replicas as the primary lists them now (they come and go): their
+ * server_id, report_host and report_port. A replica without report_host
+ * cannot be reached: an error naming the way out.
  */
-static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
+static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg_err *err)
 {
-	struct mydrv_conn *mc = downcast(c);
 	struct mg_rows r = MG_ROWS_INIT;
 	struct mg_err first = MG_ERR_INIT;
-	size_t n;
+	struct mydrv_replica *list = NULL;
+	size_t n = 0;
 	int rc;
 
-	*out = 0;
 	rc = query_mc(mc, "SHOW REPLICAS", &r, &first);
 	if (rc < 0 && mysql_errno(mc->my) == ER_PARSE_ERROR)
 		rc = query_mc(mc, "SHOW SLAVE HOSTS", &r, err);
@@ -1415,15 +1601,224 @@ static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_e
 		*err = first;
 	if (rc < 0) {
 		mg_err_prefix(err, "cannot list this server's replicas: ");
-		return mg_err_hint(err, "GRANT REPLICATION SLAVE (MySQL) or REPLICATION MASTER ADMIN (MariaDB) ON *.* TO the user migrate connects as, or run without --max-lag");
+		return mg_err_hint(err, "GRANT REPLICATION SLAVE (MySQL) or REPLICATION MASTER ADMIN (MariaDB) ON *.* TO the user migrate connects as, or name the replicas in the URL (?replica=host:port), or run without --max-lag");
 	}
-	n = r.nrows;
+	for (size_t i = 0; rc == 0 && i < r.nrows; i++) {
+		const char *id = mg_rows_get(&r, i, 0), *host = mg_rows_get(&r, i, 1);
+		const char *port = mg_rows_get(&r, i, 2);
+
+		if (!host || !*host || !port || atoi(port) <= 0) {
+			mg_err_set(err, MG_EDB, "the replica with server_id %s does not report where it can be reached (its report_host is not set)",
+				   id ? id : "?");
+			mg_err_hint(err, "set report_host (and report_port) on the replica, or name every replica in the URL: ?replica=host:port&replica=host2:port");
+			rc = -1;
+			break;
+		}
+		keep_replica(&list, &n, lag, host, (unsigned)atoi(port));
+	}
 	mg_rows_release(&r);
-	if (n == 0)
+	for (size_t i = 0; i < lag->n; i++)
+		replica_release(&lag->replicas[i]);
+	free(lag->replicas);
+	lag->replicas = list;
+	lag->n = n;
+	return rc;
+}
+
+/* A cell of the current row by column name; NULL when there is none. */
+static const char *cell_named(MYSQL_RES *res, MYSQL_ROW row, const char *name)
+{
+	MYSQL_FIELD *f = mysql_fetch_fields(res);
+	unsigned n = mysql_num_fields(res);
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcasecmp(f[i].name, name))
+			return row[i];
+	return NULL;
+}
+
+static const char *cell_either(MYSQL_RES *res, MYSQL_ROW row, const char *a, const char *b)
+{
+	const char *v = cell_named(res, row, a);
+
+	return v ? v : cell_named(res, row, b);
+}
+
+/*
+ * Does replica rc replicate (both threads running)? *sbm_ms: its
+ * Seconds_Behind_Source in ms, -1 when NULL. MySQL 8.0.22+ and MariaDB
+ * 10.5+ know SHOW REPLICA STATUS; MySQL names the columns Replica_* and
+ * *_Source, MariaDB Slave_* and *_Master.
+ */
+static int replica_running(struct mydrv_replica *rep, int64_t *sbm_ms, struct mg_err *err)
+{
+	struct mydrv_conn *rc = rep->conn;
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	const char *io, *sql, *sbm;
+	int ret = 0;
+
+	if (run(rc, "SHOW REPLICA STATUS", &res, err) < 0) {
+		if (mysql_errno(rc->my) != ER_PARSE_ERROR)
+			goto failed;
+		mg_err_clear(err);
+		if (run(rc, "SHOW SLAVE STATUS", &res, err) < 0)
+			goto failed;
+	}
+	row = res ? mysql_fetch_row(res) : NULL;
+	if (!row) {
+		mysql_free_result(res);
+		mg_err_set(err, MG_EDB, "replica %s does not replicate (SHOW REPLICA STATUS is empty)", rep->name);
+		return mg_err_hint(err, "name only replicas of this server in the URL's replica= parameters");
+	}
+	io = cell_either(res, row, "Replica_IO_Running", "Slave_IO_Running");
+	sql = cell_either(res, row, "Replica_SQL_Running", "Slave_SQL_Running");
+	sbm = cell_either(res, row, "Seconds_Behind_Source", "Seconds_Behind_Master");
+	if (!io || !sql || strcasecmp(io, "Yes") || strcasecmp(sql, "Yes")) {
+		mg_err_set(err, MG_EDB, "replication on replica %s is stopped (I/O thread: %s, SQL thread: %s)",
+			   rep->name, io ? io : "?", sql ? sql : "?");
+		mg_err_hint(err, "start it (START REPLICA, or START SLAVE on MariaDB before 10.5) and the backfill goes on by itself");
+		ret = -1;
+	}
+	*sbm_ms = sbm ? strtoll(sbm, NULL, 10) * 1000 : -1;
+	mysql_free_result(res);
+	return ret;
+failed:
+	mg_err_prefix(err, "cannot read the replication status of replica %s: ", rep->name);
+	return mg_err_hint(err, "GRANT REPLICATION CLIENT (MySQL) or REPLICA MONITOR (MariaDB 10.5+) ON *.* TO the user migrate connects as, on the replica, or run without --max-lag");
+}
+
+/* The newest of our heartbeats replica rep has applied, 0 for none. */
+static int replica_heartbeat(struct mydrv_replica *rep, const struct mydrv_lag *lag,
+			     int64_t *seen, struct mg_err *err)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT sent_ms FROM " MYDRV_HEARTBEAT " WHERE id = %lld",
+		 (long long)lag->id);
+	if (query_int(rep->conn, sql, seen, err) == 0)
 		return 0;
-	mg_err_set(err, MG_EDB, "replication lag of MySQL replicas cannot be read from the primary yet (%zu replica%s attached)",
-		   n, n == 1 ? "" : "s");
-	return mg_err_hint(err, "run without --max-lag and watch the replicas' Seconds_Behind_Source yourself (--pause-file pauses the backfill)");
+	if (mysql_errno(rep->conn->my) == ER_NO_SUCH_TABLE) {	/* not replicated yet */
+		mg_err_clear(err);
+		*seen = 0;
+		return 0;
+	}
+	mg_err_prefix(err, "cannot read migrate's heartbeat on replica %s: ", rep->name);
+	return -1;
+}
+
+/* The lag of one replica, connecting to it first when need be. */
+static int replica_lag(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mydrv_replica *rep,
+		       int64_t now, int64_t *out, struct mg_err *err)
+{
+	int64_t sbm = -1, seen = 0, hb;
+
+	if (!rep->conn) {
+		struct mydrv_url u = *mc->url;	/* the primary's, but for host and port */
+
+		u.host = rep->host;
+		u.port = rep->port;
+		u.socket = NULL;
+		if (open_conn(&u, &mc->opts, MYDRV_REPLICA_TIMEOUT_S, &rep->conn, err) < 0) {
+			mg_err_prefix(err, "replica %s: ", rep->name);
+			return -1;
+		}
+	}
+	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, lag, &seen, err) < 0) {
+		if (mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
+			mydrv_close(&rep->conn->base);	/* lost: reconnect next time */
+			rep->conn = NULL;
+		}
+		return -1;
+	}
+	hb = heartbeat_lag(lag, seen, now);
+	if (hb >= 0) {
+		*out = hb;
+		return 0;
+	}
+	if (sbm < 0) {
+		mg_err_set(err, MG_EDB, "replica %s does not know its lag yet (Seconds_Behind_Source is NULL)", rep->name);
+		return -1;
+	}
+	*out = sbm;
+	return 0;
+}
+
+/* Write the next heartbeat on the primary, creating its table once. */
+static int send_heartbeat(struct mydrv_conn *mc, struct mydrv_lag *lag, int64_t now,
+			  struct mg_err *err)
+{
+	char sql[256];
+
+	if (lag->n_sent && now <= sent_at(lag, lag->n_sent - 1))
+		now = sent_at(lag, lag->n_sent - 1) + 1;	/* strictly increasing */
+	if (!lag->table_ready &&
+	    exec_mc(mc, "CREATE TABLE IF NOT EXISTS " MYDRV_HEARTBEAT " ("
+		    "id BIGINT UNSIGNED NOT NULL PRIMARY KEY, sent_ms BIGINT NOT NULL) "
+		    "ENGINE=InnoDB COMMENT 'migrate backfill --max-lag heartbeats'", err) < 0)
+		goto failed;
+	lag->table_ready = 1;
+	snprintf(sql, sizeof(sql), "INSERT INTO " MYDRV_HEARTBEAT " (id, sent_ms) VALUES (%lld, %lld) "
+		 "ON DUPLICATE KEY UPDATE sent_ms = %lld", (long long)lag->id, (long long)now,
+		 (long long)now);
+	if (exec_mc(mc, sql, err) < 0)
+		goto failed;
+	remember_sent(lag, now);
+	return 0;
+failed:
+	mg_err_prefix(err, "cannot write migrate's replication heartbeat: ");
+	return mg_err_hint(err, "GRANT CREATE, INSERT, UPDATE ON the database TO the user migrate connects as (docs/grants.md), or run without --max-lag");
+}
+
+/* At close: our heartbeat row goes, when the user may DELETE (a row left
+ * behind is harmless: a later session with this connection id overwrites
+ * it, and no session reads another's). */
+static void forget_heartbeat(struct mydrv_conn *mc)
+{
+	struct mg_err e = MG_ERR_INIT;
+	char sql[128];
+
+	if (!mc->lag || !mc->lag->table_ready)
+		return;
+	snprintf(sql, sizeof(sql), "DELETE FROM " MYDRV_HEARTBEAT " WHERE id = %lld",
+		 (long long)mc->lag->id);
+	if (exec_mc(mc, sql, &e) < 0)
+		mg_debug("mysql: cannot remove the heartbeat row: %s", e.msg);
+}
+
+static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	struct mydrv_lag *lag = mc->lag;
+	int64_t now, worst = 0;
+
+	*out = 0;
+	if (!mc->url)
+		return mg_err_set(err, MG_EDB, "this session cannot reach replicas");
+	if (!lag) {
+		lag = mc->lag = mg_xcalloc(1, sizeof(*lag));
+		lag->id = (int64_t)mysql_thread_id(mc->my);
+		for (size_t i = 0; i < mc->url->n_replicas; i++)
+			keep_replica(&lag->replicas, &lag->n, NULL, mc->url->replicas[i].host,
+				     mc->url->replicas[i].port);
+	}
+	if (!mc->url->n_replicas && list_replicas(mc, lag, err) < 0)
+		return -1;
+	if (lag->n == 0)
+		return 0;
+	now = mg_now_ms();
+	for (size_t i = 0; i < lag->n; i++) {
+		int64_t v = 0;
+
+		if (replica_lag(mc, lag, &lag->replicas[i], now, &v, err) < 0)
+			return -1;
+		if (v > worst)
+			worst = v;
+	}
+	if (send_heartbeat(mc, lag, now, err) < 0)
+		return -1;
+	*out = worst;
+	return 0;
 }
 
 /* ANALYZE TABLE reports a failure as a result row, not as an error. */

@@ -2,8 +2,12 @@
 # mariadb_server.sh - a throwaway MariaDB for the tests of the mysql driver
 # (label "mysql"); the counterpart of tests/pg_server.sh.
 #
-#   tests/mariadb_server.sh start DIR   mariadb-install-db + start a server
-#                                       whose files live in DIR; writes
+#   tests/mariadb_server.sh start DIR [OPTION...]
+#                                       mariadb-install-db + start a server
+#                                       whose files live in DIR, with the
+#                                       OPTIONs added to mariadbd's (they
+#                                       win over the defaults below, e.g.
+#                                       --log-bin --server-id=1); writes
 #                                       DIR/url    mysql://root@127.0.0.1:PORT/mysql
 #                                       DIR/port   the TCP port (127.0.0.1 only)
 #                                       DIR/socket the unix socket
@@ -30,12 +34,14 @@ die() {
 }
 
 usage() {
-	die "usage: $0 start|stop DIR"
+	die "usage: $0 start DIR [MARIADBD-OPTION...] | stop DIR"
 }
 
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
+shift 2
+[ "$cmd" = start ] || [ $# -eq 0 ] || usage
 case $dir in
 /*) ;;
 *) dir=$(pwd)/$dir ;;
@@ -167,7 +173,7 @@ install them with: apt-get install -y mariadb-server"
 			--max-connections=200 \
 			--innodb-buffer-pool-size=128M --innodb-log-file-size=48M \
 			--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
-			</dev/null >>"$log" 2>&1) &
+			"$@" </dev/null >>"$log" 2>&1) &
 		pid=$!
 		n=0
 		while [ $n -lt 600 ]; do
@@ -202,7 +208,7 @@ install them with: apt-get install -y mariadb-server"
 }
 
 case $cmd in
-start) do_start ;;
+start) do_start "$@" ;;
 stop) do_stop ;;
 *) usage ;;
 esac

@@ -706,7 +706,9 @@ def _mysql_grant_db(name):
 
 
 class MariaDbServer:
-    def __init__(self):
+    def __init__(self, options=()):
+        """options: extra mariadbd options (tests/mariadb_server.sh)."""
+        self.options = list(options)
         self.pymysql = _pymysql()
         self.host = "127.0.0.1"
         self.port = None
@@ -719,7 +721,8 @@ class MariaDbServer:
         self._counter = itertools.count(1)
 
     def _script(self, action, timeout):
-        return subprocess.run(["sh", str(MARIADB_SCRIPT), action, self.dir],
+        extra = self.options if action == "start" else []
+        return subprocess.run(["sh", str(MARIADB_SCRIPT), action, self.dir, *extra],
                               env=_clean_env(), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, errors="replace", timeout=timeout)

@@ -1,0 +1,345 @@
+"""backfill --max-lag and --max-load on MariaDB (label "mysql").
+
+--max-lag against a real replica: this file starts its own pair of
+MariaDB servers, a primary with a binary log and a replica that replicates
+from it (GTID), and checks what docs/commands.md and docs/grants.md say:
+
+- the replicas are found through the primary (SHOW SLAVE HOSTS, the
+  replica's report_host/report_port) or named in the URL (?replica=);
+- the lag is migrate's heartbeat's age, in ms: a replica delayed by
+  MASTER_DELAY pauses the backfill with that figure, and it goes on by
+  itself once the replica catches up; every row reaches the replica;
+- a replica whose SQL thread is stopped, or that cannot be reached,
+  pauses the backfill (fails closed) with a message naming the replica,
+  and SIGTERM still stops a paused backfill (exit 3, resumable);
+- a bad replica= parameter is bad input (exit 2).
+
+--max-load is the server's Threads_running, migrate's own sessions
+excepted: sessions running a long statement pause the backfill until they
+end (on the session server of conftest.py, no replica needed).
+"""
+
+import json
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import MariaDbServer, Project, _pymysql, assert_no_secret
+
+ROWS = 3000
+MIGRATION = """
+description: Rename items.label to items.title
+operations:
+  - rename_column:
+      table: items
+      from: label
+      to: title
+"""
+
+
+class ReplicaPair:
+    """A primary (binary log, server_id 1) and its replica (server_id 2,
+    report_host 127.0.0.1, so the primary lists it), replicating with GTID
+    from the moment the pair is set up."""
+
+    def __init__(self):
+        self.primary = MariaDbServer(["--log-bin=mysql-bin", "--server-id=1",
+                                      "--binlog-format=ROW",
+                                      "--log-bin-trust-function-creators=1"])
+        self.replica = MariaDbServer(["--server-id=2", "--report-host=127.0.0.1",
+                                      "--read-only"])
+
+    def start(self):
+        self.primary.start()
+        self.replica.start()
+        with self.primary.admin() as c, c.cursor() as cur:
+            cur.execute("SELECT @@gtid_binlog_pos")
+            (pos,) = cur.fetchone()
+        # the users both servers created on their own are not replayed
+        self.replica_sql(f"SET GLOBAL gtid_slave_pos = '{pos}'")
+        self.replica_sql(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', "
+            f"MASTER_PORT = {self.primary.port}, MASTER_USER = 'root', "
+            "MASTER_PASSWORD = '', MASTER_USE_GTID = slave_pos")
+        self.replica_sql("START SLAVE")
+        self.wait_listed()
+
+    def replica_sql(self, sql):
+        with self.replica.admin() as c, c.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall()) if cur.description else []
+
+    def wait_listed(self, timeout=30):
+        """Wait until the primary lists the replica (it registers when its
+        I/O thread connects)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.primary.admin() as c, c.cursor() as cur:
+                cur.execute("SHOW SLAVE HOSTS")
+                if cur.fetchall():
+                    return
+            assert time.monotonic() < deadline, "the replica never registered"
+            time.sleep(0.1)
+
+    def set_delay(self, seconds):
+        self.replica_sql("STOP SLAVE")
+        self.replica_sql(f"CHANGE MASTER TO MASTER_DELAY = {seconds}")
+        self.replica_sql("START SLAVE")
+        self.wait_listed()
+
+    def wait_caught_up(self, timeout=60):
+        with self.primary.admin() as c, c.cursor() as cur:
+            cur.execute("SELECT @@gtid_binlog_pos")
+            (pos,) = cur.fetchone()
+        rows = self.replica_sql(f"SELECT MASTER_GTID_WAIT('{pos}', {timeout})")
+        assert rows[0][0] == 0, f"the replica did not reach {pos} in {timeout}s"
+
+    def stop(self):
+        self.replica.stop()
+        self.primary.stop()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    p = ReplicaPair()
+    try:
+        p.start()
+    except Exception as e:  # fail loudly, never skip
+        p.stop()
+        pytest.fail(f"the MariaDB primary/replica pair did not start: {e}", pytrace=False)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture
+def rdb(pair, request):
+    """A database on the primary (replicated), app may list replicas and
+    read replica status (both grants replicate too)."""
+    d = pair.primary.new_database(request.node.name)
+    d.grant("REPLICATION MASTER ADMIN, REPLICA MONITOR", "*.*")
+    try:
+        yield d
+    finally:
+        d.drop()
+        pair.set_delay(0)
+
+
+def seed(db, rows=ROWS):
+    db.execute("CREATE TABLE items (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+               "label varchar(100) NOT NULL)")
+    db.execute("INSERT INTO items (label) SELECT CONCAT('item-', seq) "
+               f"FROM seq_1_to_{rows}")
+
+
+class Backfill:
+    """`backfill 1 --json` in the background; its JSON progress lines are
+    collected as they come."""
+
+    def __init__(self, project, *args):
+        self.proc = project.popen("--json", "backfill", "1", "--batch-size", "100",
+                                  "--max-rows-per-sec", "1000", *args)
+        self.lines = []
+        self.events = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == "backfill":
+                self.events.append(ev)
+
+    def log(self):
+        return "".join(self.lines)
+
+    def wait_for(self, what, timeout=30):
+        """The first progress event for which what(event) holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for ev in list(self.events):
+                if what(ev):
+                    return ev
+            assert self.proc.poll() is None, "backfill ended:\n" + self.log()
+            time.sleep(0.1)
+        raise AssertionError(f"no such progress line in {timeout}s:\n" + self.log())
+
+    def finish(self, timeout=60):
+        """(exit status, stdout) once it ends; stderr stays the reader's."""
+        self.proc.wait(timeout)
+        self.t.join(10)
+        out = self.proc.stdout.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        assert_no_secret(out, self.log())
+        return self.proc.returncode, out
+
+
+def throttle(ev):
+    return ev.get("throttle") or ""
+
+
+def rows_done(ev):
+    return ev.get("rows_done", 0)
+
+
+def assert_stays_paused(bf, seconds=2.5):
+    """No rows done while paused: rows_done stays where the pause began."""
+    first = bf.wait_for(lambda ev: throttle(ev).startswith("paused"))
+    time.sleep(seconds)
+    later = [ev for ev in bf.events if ev is not first and rows_done(ev) > rows_done(first)
+             and throttle(ev).startswith("paused")]
+    assert not later, "rows were done while paused:\n" + bf.log()
+    return first
+
+
+def expanded(pair, db, tmp_path, migrate_bin, url=None):
+    seed(db)
+    p = Project(migrate_bin, db, tmp_path)
+    if url:
+        db.url = url
+    p.write("0001_rename.yaml", MIGRATION)
+    p.ok("expand", "1")
+    pair.wait_caught_up()
+    return p
+
+
+def assert_replica_has_every_row(pair, db):
+    pair.wait_caught_up()
+    rows = pair.replica_sql(f"SELECT COUNT(*), SUM(title = label) FROM `{db.name}`.items")
+    assert rows[0][0] == ROWS and int(rows[0][1]) == ROWS, rows
+
+
+def test_delayed_replica_pauses_with_its_lag_then_goes_on(pair, rdb, tmp_path, migrate_bin):
+    p = expanded(pair, rdb, tmp_path, migrate_bin)
+    pair.set_delay(3)
+    bf = Backfill(p, "--max-lag", "1000")
+    ev = assert_stays_paused(bf)
+    # the figure is the heartbeat's age in ms, not whole seconds
+    lag = bf.wait_for(lambda e: "replication lag 2" in throttle(e)
+                      or "replication lag 3" in throttle(e))
+    assert "> --max-lag 1000 ms" in throttle(lag), throttle(lag)
+    assert rows_done(ev) < ROWS, bf.log()
+    pair.set_delay(0)
+    rc, out = bf.finish()
+    assert rc == 0, bf.log() + out
+    assert bf.events[-1]["done"] is True and bf.events[-1]["rows_done"] == ROWS, bf.log()
+    assert_replica_has_every_row(pair, rdb)
+    # the heartbeat row is gone with the session that wrote it
+    assert rdb.query("SELECT COUNT(*) FROM _migrate_heartbeat")[0][0] == 0
+
+
+def test_replica_named_in_url_with_stopped_sql_thread_pauses(pair, rdb, tmp_path, migrate_bin):
+    url = rdb.url_for() + f"?replica=127.0.0.1:{pair.replica.port}"
+    p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
+    pair.replica_sql("STOP SLAVE SQL_THREAD")
+    try:
+        bf = Backfill(p, "--max-lag", "1000")
+        ev = assert_stays_paused(bf)
+        msg = throttle(ev)
+        assert "replication lag cannot be read" in msg, msg
+        assert f"replica 127.0.0.1:{pair.replica.port} is stopped" in msg, msg
+        assert "SQL thread: No" in msg, msg
+    finally:
+        pair.replica_sql("START SLAVE SQL_THREAD")
+    rc, out = bf.finish()
+    assert rc == 0, bf.log() + out
+    assert_replica_has_every_row(pair, rdb)
+
+
+def test_unreachable_replica_pauses_and_sigterm_stops(pair, rdb, tmp_path, migrate_bin):
+    s = __import__("socket").socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]     # bound, never listening: refused
+    try:
+        url = rdb.url_for() + f"?replica=127.0.0.1:{dead}"
+        p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
+        bf = Backfill(p, "--max-lag", "1000")
+        ev = assert_stays_paused(bf, seconds=1.5)
+        msg = throttle(ev)
+        assert f"replica 127.0.0.1:{dead}: cannot connect" in msg, msg
+        bf.proc.send_signal(signal.SIGTERM)
+        rc, out = bf.finish(timeout=30)
+        assert rc == 3, bf.log() + out
+        assert "stopped by signal" in bf.log(), bf.log()
+    finally:
+        s.close()
+    # without the broken replica in the URL, a rerun finishes the job
+    rdb.url = rdb.url_for()
+    p.ok("backfill", "1", "--max-lag", "1000")
+    assert_replica_has_every_row(pair, rdb)
+
+
+@pytest.mark.parametrize("value", ["replica=127.0.0.1", "replica=", "replica=:3306",
+                                   "replica=host:99999"])
+def test_bad_replica_parameter_is_bad_input(mysql_project, value):
+    p = mysql_project
+    p.db.url = p.db.url_for() + "?" + value
+    r = p.expect(2, "status")
+    assert "parameter 'replica' is not host:port" in r.err, r.describe()
+    assert "replica=host:port" in r.err, r.describe()
+
+
+# --------------------------------------------------------------------------
+# --max-load: Threads_running
+
+
+def test_max_load_pauses_while_sessions_run_statements(mysql_project, mariadb_server):
+    p = mysql_project
+    db = p.db
+    seed(db)
+    p.write("0001_rename.yaml", MIGRATION)
+    p.ok("expand", "1")
+    pymysql = _pymysql()
+    sleepers, threads = [], []
+
+    def sleep_in(conn):
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT SLEEP(60)")
+        except pymysql.err.Error:
+            pass        # killed: the point of the test
+
+    for _ in range(3):
+        c = db.connect(program_name="pytest-sleeper")
+        sleepers.append(c.thread_id())
+        t = threading.Thread(target=sleep_in, args=(c,), daemon=True)
+        t.start()
+        threads.append(t)
+    try:
+        bf = Backfill(p, "--max-load", "2")
+        ev = assert_stays_paused(bf)
+        msg = throttle(ev)
+        assert "active sessions > --max-load 2" in msg, msg
+        # nothing is hidden from Threads_running, so no word of grants
+        assert "cannot see" not in msg, msg
+    finally:
+        for tid in sleepers:
+            db.admin_query(f"KILL QUERY {tid}")
+    for t in threads:
+        t.join(10)
+    rc, out = bf.finish()
+    assert rc == 0, bf.log() + out
+    assert bf.events[-1]["done"] is True, bf.log()
+
+
+def test_max_load_does_not_count_migrates_own_workers(mysql_project):
+    """--jobs 3 with --max-load 1: the other workers' batches are migrate's
+    own and do not count, so the backfill finishes unpaused."""
+    p = mysql_project
+    seed(p.db)
+    p.write("0001_rename.yaml", MIGRATION)
+    p.ok("expand", "1")
+    r = p.ok("--json", "backfill", "1", "--jobs", "3", "--batch-size", "50",
+             "--max-load", "1", timeout=60)
+    events = [json.loads(x) for x in r.err.splitlines() if x.startswith("{")]
+    paused = [e for e in events if (e.get("throttle") or "").startswith("paused")]
+    assert not paused, r.describe()
+    assert events[-1]["done"] is True, r.describe()
