@@ -2252,6 +2252,7 @@ struct tplan {
 	struct mg_buf contract_pre;		/* listed drops: views, triggers, other tables' keys */
 	struct mg_strlist dep_checks;		/* contract re-check queries */
 	struct mg_strlist rollback_defaults;	/* ALTER COLUMN `new` SET DEFAULT zero */
+	struct mg_strlist rollback_default_cols;	/* those columns' names, unquoted */
 	struct mg_strlist rollback_cols;	/* DROP COLUMN IF EXISTS `new` */
 };
 
@@ -2302,6 +2303,7 @@ static void tplan_release(struct tplan *tp)
 	mg_buf_release(&tp->contract_pre);
 	mg_strlist_release(&tp->dep_checks);
 	mg_strlist_release(&tp->rollback_defaults);
+	mg_strlist_release(&tp->rollback_default_cols);
 	mg_strlist_release(&tp->rollback_cols);
 }
 
@@ -2857,6 +2859,7 @@ static int add_new_column(struct planner *pl, struct tplan *tp, const struct mg_
 		mg_strlist_push(&tp->ph_vals, zero);
 		mg_strlist_push_owned(&tp->rollback_defaults,
 				      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qc, zero));
+		mg_strlist_push(&tp->rollback_default_cols, col);
 	} else {
 		mg_buf_adds(&b, " NULL");
 	}
@@ -3391,6 +3394,29 @@ static void allow_lines(struct mg_buf *b, const struct tplan *tp)
 		mg_buf_adds(b, MYDRV_ALLOW_COPY);
 }
 
+/*
+ * Rollback gives new NOT NULL columns their placeholder defaults back,
+ * while they exist: a rerun after the columns went (a crash before the
+ * history row was written) finds nothing to do. The columns go together
+ * in one ALTER, so one of them tells.
+ */
+static void add_rollback_defaults(struct planner *pl, const struct tplan *tp, struct mg_buf *b)
+{
+	struct mg_buf alter = MG_BUF_INIT, cond = MG_BUF_INIT;
+
+	join_alter(&alter, tp->t.q, &tp->rollback_defaults, NULL, MYDRV_ALG_INSTANT);
+	if (alter.len) {
+		mg_buf_addf(&cond, "EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = ",
+			    tp->t.lit);
+		add_literal(pl->mc, &cond, tp->rollback_default_cols.items[0]);
+		mg_buf_adds(&cond, ")");
+		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
+		add_guarded(pl->mc, b, cond.buf, alter.buf);
+	}
+	mg_buf_release(&alter);
+	mg_buf_release(&cond);
+}
+
 static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err *err)
 {
 	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
@@ -3602,7 +3628,7 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 	 */
 	if (tp->rollback_defaults.n)
 		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
-	join_alter(&b, tp->t.q, &tp->rollback_defaults, NULL, MYDRV_ALG_INSTANT);
+	add_rollback_defaults(pl, tp, &b);
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	if (tp->rollback_defaults.n)
@@ -4267,6 +4293,19 @@ static int run_assert(struct mydrv_conn *mc, const struct mg_step *s, struct mg_
 	return n > 0 ? -1 : 0;
 }
 
+/* Test hook: MIGRATE_FAULT=<phase>-unrecorded:<step> kills migrate after
+ * the step's statements ran and before its history row is written, the
+ * window a crash leaves the step done but not recorded. */
+static void fault_before_history(const struct mg_history_write *w)
+{
+	char point[64];
+
+	if (!w->step_phase)
+		return;
+	snprintf(point, sizeof(point), "%s-unrecorded", w->step_phase);
+	mg_fault_point(point, w->step_index, 0);
+}
+
 /*
  * MG_STEP_TX and MG_STEP_NOTX are the same here: DDL commits implicitly,
  * so the statements run first and the history row is written after them
@@ -4294,7 +4333,10 @@ static int mydrv_run_step(struct mg_conn *c, const struct mg_step *s,
 		return -1;
 	if (!is_ours(s) && !strncmp(s->sql, MYDRV_START_TX, strlen(MYDRV_START_TX)))
 		return commit_with_history(mc, w, err);
-	return w ? mydrv_history_write(c, w, err) : 0;
+	if (!w)
+		return 0;
+	fault_before_history(w);
+	return mydrv_history_write(c, w, err);
 }
 
 /* ==== backfill ============================================================================== */
