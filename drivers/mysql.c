@@ -2246,6 +2246,8 @@ struct tplan {
 	struct idxcopy *idx;
 	size_t n_idx, alloc_idx;
 	struct mg_strlist contract_defaults;	/* ALTER COLUMN ... SET DEFAULT */
+	struct mg_strlist drop_defaults;	/* the same, for columns contract drops */
+	struct mg_strlist drop_default_cols;	/* those columns' names, unquoted */
 	struct mg_strlist contract_drops;	/* DROP INDEX/CONSTRAINT/FOREIGN KEY IF EXISTS */
 	struct mg_strlist contract_cols;	/* DROP COLUMN IF EXISTS `old` */
 	struct mg_strlist dropped;		/* raw names of the columns contract drops */
@@ -2297,6 +2299,8 @@ static void tplan_release(struct tplan *tp)
 	mg_strlist_release(&tp->ph_vals);
 	mg_strlist_release(&tp->row_cols);
 	mg_strlist_release(&tp->contract_defaults);
+	mg_strlist_release(&tp->drop_defaults);
+	mg_strlist_release(&tp->drop_default_cols);
 	mg_strlist_release(&tp->contract_drops);
 	mg_strlist_release(&tp->contract_cols);
 	mg_strlist_release(&tp->dropped);
@@ -2885,9 +2889,11 @@ static void drop_old_column(struct tplan *tp, const char *col, const struct myco
 	if (c->notnull && !c->default_expr) {
 		char *zero = zero_value(c->column_type);
 
-		if (zero)
-			mg_strlist_push_owned(&tp->contract_defaults,
+		if (zero) {
+			mg_strlist_push_owned(&tp->drop_defaults,
 					      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qc, zero));
+			mg_strlist_push(&tp->drop_default_cols, col);
+		}
 		free(zero);
 	}
 	mg_strlist_push_owned(&tp->contract_cols, mg_xasprintf("DROP COLUMN IF EXISTS %s", qc));
@@ -3395,20 +3401,23 @@ static void allow_lines(struct mg_buf *b, const struct tplan *tp)
 }
 
 /*
- * Rollback gives new NOT NULL columns their placeholder defaults back,
- * while they exist: a rerun after the columns went (a crash before the
- * history row was written) finds nothing to do. The columns go together
- * in one ALTER, so one of them tells.
+ * Defaults for columns the same step drops later (rollback: the new NOT
+ * NULL columns get their placeholder back; contract: dropped NOT NULL
+ * columns get one), set only while the columns exist: a rerun after they
+ * went (a crash before the history row was written) finds nothing to do.
+ * The columns go together in one ALTER, so one of them tells.
  */
-static void add_rollback_defaults(struct planner *pl, const struct tplan *tp, struct mg_buf *b)
+static void add_defaults_of_dropped(struct planner *pl, const struct tplan *tp,
+				    const struct mg_strlist *defaults,
+				    const struct mg_strlist *cols, struct mg_buf *b)
 {
 	struct mg_buf alter = MG_BUF_INIT, cond = MG_BUF_INIT;
 
-	join_alter(&alter, tp->t.q, &tp->rollback_defaults, NULL, MYDRV_ALG_INSTANT);
+	join_alter(&alter, tp->t.q, defaults, NULL, MYDRV_ALG_INSTANT);
 	if (alter.len) {
 		mg_buf_addf(&cond, "EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = ",
 			    tp->t.lit);
-		add_literal(pl->mc, &cond, tp->rollback_default_cols.items[0]);
+		add_literal(pl->mc, &cond, cols->items[0]);
 		mg_buf_adds(&cond, ")");
 		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
 		add_guarded(pl->mc, b, cond.buf, alter.buf);
@@ -3588,6 +3597,7 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 
 	allow_lines(&b, tp);
 	join_alter(&b, tp->t.q, &tp->contract_defaults, NULL, MYDRV_ALG_INSTANT);
+	add_defaults_of_dropped(pl, tp, &tp->drop_defaults, &tp->drop_default_cols, &b);
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	mg_buf_adds(&b, tp->contract_pre.buf);
@@ -3628,7 +3638,7 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 	 */
 	if (tp->rollback_defaults.n)
 		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
-	add_rollback_defaults(pl, tp, &b);
+	add_defaults_of_dropped(pl, tp, &tp->rollback_defaults, &tp->rollback_default_cols, &b);
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	if (tp->rollback_defaults.n)

@@ -2,133 +2,209 @@
 
 DDL commits by itself on MySQL, so each step runs its statements first and
 writes its history row after them (docs/deviations.md). Two windows per
-step of expand, contract and rollback (switch-reads of a rename has no
-step on MySQL: the new column is NOT NULL from expand on):
+step of expand, switch-reads, contract and rollback:
 
 - `<phase>:<k>`: killed after step k and its history row;
 - `<phase>-unrecorded:<k>`: killed after step k's statements, before its
   history row: the step is done but not recorded, and the next run does
   it again, which must be harmless.
 
-After each kill the old version (blue) inserts and updates a row through
-the old column name, as it would while migrate is down, and the same
-command is run again. At the end (contract, or rollback) the schema is
-exactly what it should be, and every row has its value: the seeded ones,
-and blue's, which the dual-write trigger must have carried whatever state
-the kill left.
+Every operation: rename_column, add_column (NOT NULL, backfilled),
+drop_column, alter_column (int -> bigint) and create_index (unique). After
+each kill the old version (blue) inserts a row and updates one through
+its own column names, as it would while migrate is down, and the same
+command is run again. The end (contract, or rollback) must be exactly
+what a run without kills gives, with the same writes at the same points:
+the same schema (columns, indexes, triggers) and the same rows, every one
+of them. Rollback must also give back the schema from before expand.
 """
 
 import pytest
 
 KILLED = (-9, 137)
 SEED = 200
-FILE = "0001_rename_user_name.yaml"
-MIGRATION = """
-description: Rename users.user_name to users.username
+
+OPS = {
+    "rename_column": dict(
+        ddl="CREATE TABLE t (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+            " user_name varchar(100) NOT NULL DEFAULT 'anon', email varchar(100),"
+            " KEY t_user_name (user_name))",
+        seed="INSERT INTO t (user_name, email) SELECT CONCAT('seed-', seq),"
+             " CONCAT('s', seq, '@example.com') FROM seq_1_to_{n}",
+        migration="""
+description: rename t.user_name
 operations:
   - rename_column:
-      table: users
+      table: t
       from: user_name
       to: username
-"""
-
-
-def seed(db):
-    db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-               " user_name varchar(100) NOT NULL DEFAULT 'anon', email varchar(100),"
-               " KEY users_user_name (user_name))")
-    db.execute("INSERT INTO users (user_name, email) SELECT CONCAT('seed-', seq),"
-               f" CONCAT('s', seq, '@example.com') FROM seq_1_to_{SEED}")
-    return {i: f"seed-{i}" for i in range(1, SEED + 1)}
+""",
+        blue=["INSERT INTO t (user_name, email) VALUES ('blue-{n}', 'b{n}@example.com')",
+              "UPDATE t SET user_name = 'blue-upd-{n}' WHERE id = {n}"]),
+    "add_column": dict(
+        ddl="CREATE TABLE t (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+            " total decimal(12,2) NOT NULL, note varchar(100))",
+        seed="INSERT INTO t (total, note) SELECT seq * 37 % 2000, CONCAT('seed-', seq)"
+             " FROM seq_1_to_{n}",
+        migration="""
+description: add t.priority
+operations:
+  - add_column:
+      table: t
+      column: priority
+      type: smallint
+      default: "0"
+      nullable: false
+      backfill: "CASE WHEN total > 1000 THEN 1 ELSE 0 END"
+""",
+        blue=["INSERT INTO t (total, note) VALUES (1500, 'blue-{n}')",
+              "UPDATE t SET total = 1999, note = 'blue-upd-{n}' WHERE id = {n}"]),
+    "drop_column": dict(
+        ddl="CREATE TABLE t (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+            " name varchar(100) NOT NULL, legacy_flag boolean NOT NULL)",
+        seed="INSERT INTO t (name, legacy_flag) SELECT CONCAT('seed-', seq), seq % 3 = 0"
+             " FROM seq_1_to_{n}",
+        migration="""
+description: drop t.legacy_flag
+operations:
+  - drop_column:
+      table: t
+      column: legacy_flag
+      down: "FALSE"
+""",
+        blue=["INSERT INTO t (name, legacy_flag) VALUES ('blue-{n}', TRUE)",
+              "UPDATE t SET legacy_flag = NOT legacy_flag WHERE id = {n}"]),
+    "alter_column": dict(
+        ddl="CREATE TABLE t (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+            " age int, name varchar(100) NOT NULL)",
+        seed="INSERT INTO t (age, name) SELECT IF(seq % 10 = 0, NULL, seq % 100),"
+             " CONCAT('seed-', seq) FROM seq_1_to_{n}",
+        migration="""
+description: widen t.age into t.age_years
+operations:
+  - alter_column:
+      table: t
+      column: age
+      to: age_years
+      type: bigint
+      up: "CAST(age AS SIGNED)"
+      down: "age_years"
+""",
+        blue=["INSERT INTO t (age, name) VALUES ({n}, 'blue-{n}')",
+              "UPDATE t SET age = age + 1000 WHERE id = {n}"]),
+    "create_index": dict(
+        ddl="CREATE TABLE t (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+            " customer_id int NOT NULL, code varchar(40) NOT NULL)",
+        seed="INSERT INTO t (customer_id, code) SELECT seq % 17, CONCAT('c-', seq)"
+             " FROM seq_1_to_{n}",
+        migration="""
+description: index t
+operations:
+  - create_index:
+      table: t
+      name: t_customer_idx
+      columns: [customer_id]
+  - create_index:
+      table: t
+      name: t_code_key
+      columns: [code]
+      unique: true
+""",
+        blue=["INSERT INTO t (customer_id, code) VALUES (3, 'blue-{n}')",
+              "UPDATE t SET customer_id = customer_id + 100 WHERE id = {n}"]),
+}
 
 
 def schema(db):
     cols = db.query("SELECT column_name, column_type, is_nullable, column_default"
                     " FROM information_schema.columns WHERE table_schema = DATABASE()"
-                    " AND table_name = 'users' ORDER BY ordinal_position")
-    idx = db.query("SELECT index_name, column_name FROM information_schema.statistics"
-                   " WHERE table_schema = DATABASE() AND table_name = 'users'"
+                    " AND table_name = 't' ORDER BY ordinal_position")
+    idx = db.query("SELECT index_name, non_unique, column_name FROM information_schema.statistics"
+                   " WHERE table_schema = DATABASE() AND table_name = 't'"
                    " ORDER BY index_name, seq_in_index")
     trg = db.query("SELECT trigger_name FROM information_schema.triggers"
                    " WHERE trigger_schema = DATABASE()")
     return cols, idx, trg
 
 
-def blue_writes(db, expected, n):
-    """The old version, while migrate is down: an insert and an update
-    through the old name only."""
-    db.execute("INSERT INTO users (user_name) VALUES (%s)", (f"blue-{n}",))
-    new_id = db.query("SELECT LAST_INSERT_ID()")[0][0]
-    expected[new_id] = f"blue-{n}"
-    db.execute("UPDATE users SET user_name = %s WHERE id = %s", (f"blue-upd-{n}", n))
-    expected[n] = f"blue-upd-{n}"
+def rows(db):
+    return db.query("SELECT * FROM t ORDER BY id")
 
 
-def assert_values(db, column, expected):
-    got = dict(db.query(f"SELECT id, `{column}` FROM users"))
-    wrong = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}
-    assert not wrong and len(got) == len(expected), \
-        f"{len(wrong)} rows wrong in {column} (got, want): {dict(list(wrong.items())[:5])}"
+def blue_writes(db, op, n):
+    """The old version, while migrate is down (or between commands)."""
+    for sql in OPS[op]["blue"]:
+        db.execute(sql.format(n=n))
 
 
-def steps_of(p, phase):
-    """The step numbers of phase and whether each writes (an assertion
-    writes nothing, not even a history row)."""
+def plan(p, phase):
+    """[(step number, writes)] of phase: an assertion writes nothing, not
+    even a history row."""
     [m] = [m for m in p.json("plan", "1")["migrations"] if m["id"] == 1]
     return [(k, s["kind"] != "assert") for k, s in enumerate(m["phases"][phase], start=1)]
 
 
-def crash_and_rerun(mariadb_server, make_project, phase, k, point):
-    db = mariadb_server.new_database(f"{phase}_{point}_{k}")
+def run_window(server, make_project, op, phase, fault, label):
+    """The whole window, with the fault (if any) in `phase` and blue's
+    writes after it, and after every command but contract. Returns the
+    database (to be dropped by the caller), the project, and the schema
+    before expand."""
+    db = server.new_database(label)
+    spec = OPS[op]
+    db.execute(spec["ddl"])
+    db.execute(spec["seed"].format(n=SEED))
+    before = schema(db)
+    p = make_project(db, label)
+    p.write("0001_op.yaml", spec["migration"])
+    last = "rollback" if phase == "rollback" else "contract"
+    for n, command in enumerate(["expand", "backfill", "switch-reads", last], start=1):
+        args = ["--batch-size", "50"] if command == "backfill" else []
+        if command == phase and fault:
+            r = p.run(command, "1", *args, fault=fault)
+            assert r.rc in KILLED, "expected the fault to kill migrate\n" + r.describe()
+        if command != "contract":       # blue is retired before contract
+            blue_writes(db, op, n)
+        p.ok(command, "1", *args)
+        if command not in ("contract", "rollback"):
+            blue_writes(db, op, 10 + n)
+    return db, p, before
+
+
+@pytest.mark.parametrize("phase", ["expand", "switch-reads", "contract", "rollback"])
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_kill_at_every_step_then_rerun(mariadb_server, make_project, op, phase):
+    ref, _, before = run_window(mariadb_server, make_project, op, phase, None, "ref")
     try:
-        expected = seed(db)
-        before = schema(db)
-        p = make_project(db, f"{phase}_{point}_{k}")
-        p.write(FILE, MIGRATION)
-        order = (["expand", "backfill", "switch-reads", "rollback"] if phase == "rollback"
-                 else ["expand", "backfill", "switch-reads", "contract"])
-        for n, command in enumerate(order, start=1):
-            args = ["--batch-size", "50"] if command == "backfill" else []
-            if command == phase:
-                fault = f"{phase}:{k}" if point == "recorded" else f"{phase}-unrecorded:{k}"
-                r = p.run(command, "1", *args, fault=fault)
-                assert r.rc in KILLED, "expected the fault to kill migrate\n" + r.describe()
-                blue = phase != "contract"      # blue is gone before contract
-                if blue:
-                    blue_writes(db, expected, n)
-            p.ok(command, "1", *args)
-            if command == "expand" and phase != "expand":
-                blue_writes(db, expected, 100 + n)
+        want = schema(ref), rows(ref)
         if phase == "rollback":
-            assert p.phases()[1] == "pending"
-            assert schema(db) == before
-            assert_values(db, "user_name", expected)
-        else:
-            assert p.phases()[1] == "contracted"
-            cols, idx, trg = schema(db)
-            # the new column was added last (ALGORITHM=INSTANT)
-            assert [c[0] for c in cols] == ["id", "email", "username"], cols
-            assert ("username", "varchar(100)", "NO", "'anon'") in cols, cols
-            assert ("users_user_name", "username") in idx, idx
-            assert trg == [], trg
-            assert_values(db, "username", expected)
+            assert want[0] == before, "rollback did not give back the schema"
     finally:
-        db.drop()
-
-
-@pytest.mark.parametrize("point", ["recorded", "unrecorded"])
-@pytest.mark.parametrize("phase", ["expand", "contract", "rollback"])
-def test_kill_at_every_step_then_rerun(mariadb_server, mdb, make_project, phase, point):
-    seed(mdb)
-    plan_project = make_project(mdb, "plan")
-    plan_project.write(FILE, MIGRATION)
-    steps = steps_of(plan_project, phase)
-    n = len(steps)
-    assert n >= 1, f"no {phase} steps planned"
+        ref.drop()
+    # the steps of phase, planned on a fresh copy before expand
+    probe = mariadb_server.new_database("probe")
+    try:
+        probe.execute(OPS[op]["ddl"])
+        pp = make_project(probe, "probe")
+        pp.write("0001_op.yaml", OPS[op]["migration"])
+        steps = plan(pp, phase)
+    finally:
+        probe.drop()
+    if not steps:
+        return      # nothing runs in this phase for this operation
+    tried = 0
     for k, writes in steps:
-        if point == "unrecorded" and not writes:
-            continue
-        try:
-            crash_and_rerun(mariadb_server, make_project, phase, k, point)
-        except AssertionError as e:
-            raise AssertionError(f"killed at {phase} step {k} of {n} ({point}): {e}") from e
+        for point in ("recorded", "unrecorded"):
+            if point == "unrecorded" and not writes:
+                continue
+            fault = f"{phase}:{k}" if point == "recorded" else f"{phase}-unrecorded:{k}"
+            db, p, _ = run_window(mariadb_server, make_project, op, phase, fault,
+                                  f"{phase}_{k}_{point}")
+            try:
+                got = schema(db), rows(db)
+                assert got[0] == want[0], f"killed at {fault}: schema differs:\n{got[0]}\n{want[0]}"
+                assert got[1] == want[1], f"killed at {fault}: rows differ: " + str(
+                    [(a, b) for a, b in zip(got[1], want[1]) if a != b][:5])
+                tried += 1
+            finally:
+                db.drop()
+    assert tried > 0
