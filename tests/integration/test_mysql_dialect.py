@@ -214,9 +214,13 @@ MARIADB_RERUN_GAP = pytest.mark.xfail(
     reason="MariaDB plan: ALTER COLUMN ... SET DEFAULT of a dropped column on a re-run")
 
 
-def xfail_on_mariadb(request, p):
+def xfail_on_mariadb(request, p, strict=True):
+    """strict=False where a fix of the MariaDB plan is on its way (the
+    rollback's defaults, guarded on main): then it may pass."""
     if p.dialect == "mariadb":
-        request.applymarker(MARIADB_RERUN_GAP)
+        request.applymarker(MARIADB_RERUN_GAP if strict else pytest.mark.xfail(
+            strict=False, raises=pymysql.err.OperationalError,
+            reason=MARIADB_RERUN_GAP.kwargs["reason"]))
 
 
 @pytest.mark.both_dialects
@@ -255,7 +259,7 @@ def test_every_step_runs_again_harmlessly(mysql_project, request):
 @pytest.mark.both_dialects
 def test_rollback_steps_run_again_harmlessly(mysql_project, request):
     p = mysql_project
-    xfail_on_mariadb(request, p)
+    xfail_on_mariadb(request, p, strict=False)
     setup_every_op(p)
     before = schema_snapshot(p.db), rows(p.db)
     phases = plan_phases(p)
