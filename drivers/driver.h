@@ -238,7 +238,9 @@ int mg_db_exec(struct mg_conn *c, const char *sql, struct mg_err *err);
 int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
 		struct mg_err *err);
 /* Replication lag; in test builds MIGRATE_TEST_LAG_MS=<n|unknown> replaces
- * what the server reports (the throttle code path stays the same). */
+ * what the server reports (the throttle code path stays the same). The
+ * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql.c,
+ * set_dialect) plans for MySQL 8.0.29+ on MariaDB. */
 int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
 /* Run a step; in test builds MIGRATE_FAULT=<phase>:<index> kills the
  * process right after step <index> of <phase> committed. */

@@ -7,9 +7,12 @@
  * running steps; backfill.
  *
  * Planning covers every operation (add_column, rename_column,
- * alter_column, drop_column, create_index, sql) on MariaDB 10.3+ (the
- * design of the plan is explained at the top of the planning section);
- * MySQL itself is refused at plan time with MG_EINPUT for now.
+ * alter_column, drop_column, create_index, sql) on MariaDB 10.3+ and
+ * MySQL 8.0.29+ (the design of the plan is explained at the top of the
+ * planning section); older MySQL is refused at plan time with MG_EINPUT.
+ * On MySQL the planner writes only SQL that both servers accept (the
+ * MySQL dialect, mc->mysql_dialect), so the MariaDB tests run it too
+ * (test hook MIGRATE_TEST_MYSQL_DIALECT=1).
  *
  * Names: a MySQL "schema" is a database, and the connection already has
  * one (the URL's path). Every table this driver creates or names is
@@ -26,7 +29,8 @@
  * core fails closed: a colour counts as alive, a throttle pauses.
  *
  * Verified against MariaDB 10.11; the MySQL 8 paths (noted where they
- * differ) follow the MySQL manual and were not run here.
+ * differ) follow the MySQL manual and were not run against a MySQL server
+ * here: the MySQL dialect's SQL ran on MariaDB 10.11 only.
  */
 #include "driver.h"
 
@@ -92,6 +96,8 @@ struct mydrv_conn {
 	MYSQL *my;
 	struct mg_conn_opts opts;
 	int mariadb;		/* the server is MariaDB, not MySQL */
+	int mysql_dialect;	/* plan only SQL that MySQL 8.0.29+ accepts */
+	unsigned long mysql_version;	/* MySQL's version (80029), 0 on MariaDB */
 	enum mydrv_attrs attrs;	/* what we may know of program names */
 	int locked;		/* we hold lock_name */
 	int64_t affected;	/* rows the last statement of run() changed */
@@ -722,6 +728,35 @@ static int check_version(struct mydrv_conn *mc, struct mg_err *err)
 }
 
 /*
+ * The SQL dialect of the plan. On MySQL the planner writes only forms that
+ * MySQL 8.0.29+ and MariaDB 10.3+ both accept (see "the MySQL dialect" in
+ * the planning section); on MariaDB its own forms (IF [NOT] EXISTS on
+ * columns and indexes, ALGORITHM=NOCOPY, CREATE OR REPLACE TRIGGER).
+ * Test builds: MIGRATE_TEST_MYSQL_DIALECT=1 makes MariaDB get the MySQL
+ * dialect too, so that the MariaDB tests run the MySQL plans for real;
+ * a MySQL version number instead of 1 (80028) also plans as if the server
+ * were that MySQL (the version check of mydrv_plan).
+ */
+static void set_dialect(struct mydrv_conn *mc)
+{
+	mc->mysql_version = mc->mariadb ? 0 : mysql_get_server_version(mc->my);
+	mc->mysql_dialect = !mc->mariadb;
+#ifdef MG_TEST_HOOKS
+	{
+		const char *hook = getenv("MIGRATE_TEST_MYSQL_DIALECT");
+		unsigned long v = hook ? strtoul(hook, NULL, 10) : 0;
+
+		if (v == 1)
+			mc->mysql_dialect = 1;
+		else if (v >= 50000) {
+			mc->mysql_dialect = 1;
+			mc->mysql_version = v;
+		}
+	}
+#endif
+}
+
+/*
  * The session migrate works in: UTC, the sql_mode above, READ COMMITTED
  * (what PostgreSQL gives by default: each statement sees what committed
  * before it, and InnoDB takes no gap locks), lock_wait_timeout (metadata
@@ -804,6 +839,7 @@ static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
 		mc->opts.lock_retries = 5;
 	mc->opts.application_name = NULL;	/* borrowed: not ours to keep */
 	mc->mariadb = strstr(mysql_get_server_info(mc->my), "MariaDB") != NULL;
+	set_dialect(mc);
 	if (check_version(mc, err) < 0 || set_session(mc, err) < 0) {
 		mydrv_close(&mc->base);
 		return -1;
@@ -1850,7 +1886,8 @@ static int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *er
  *
  * DDL commits implicitly: a step cannot share a transaction with its
  * history row. So every statement of a step is idempotent (IF [NOT]
- * EXISTS, or a catalog guard around a prepared statement), the step runs
+ * EXISTS, or a catalog guard around a prepared statement: the only way on
+ * MySQL, see "the MySQL dialect"), the step runs
  * its statements in order and then writes the history row; a crash in
  * between runs the step again, harmlessly. The order of the statements
  * keeps every intermediate state valid for both application versions:
@@ -1865,13 +1902,16 @@ static int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *er
  * Every ALTER TABLE names its algorithm, so the server can never choose a
  * table copy behind our back: ALGORITHM=INSTANT where the server can do it
  * as a metadata change (MariaDB 10.3+ adds, 10.4+ drops columns and
+ * changes defaults instantly; MySQL 8.0.29+ adds and drops them and
  * changes defaults instantly), ALGORITHM=NOCOPY, LOCK=NONE (MariaDB: in
- * place, never a rebuild) for index changes. When the server refuses the
+ * place, never a rebuild; MySQL has no NOCOPY and gets INPLACE, LOCK=NONE)
+ * for index changes. When the server refuses the
  * planned algorithm, run_step falls back one level at a time, as far as
  * the operations of the step allow (see run_ddl_step).
  */
 
 #define MYDRV_MAX_IDENT 64
+#define MYDRV_MYSQL_PLAN_MIN 80029	/* MySQL 8.0.29 */
 #define MYDRV_ALG_INSTANT ", ALGORITHM=INSTANT"
 #define MYDRV_ALG_NOCOPY ", ALGORITHM=NOCOPY, LOCK=NONE"
 #define MYDRV_ALG_INPLACE ", ALGORITHM=INPLACE, LOCK=NONE"
@@ -2417,15 +2457,257 @@ static void add_guarded(struct mydrv_conn *mc, struct mg_buf *b, const char *con
 		    "DEALLOCATE PREPARE _mg_stmt;\n");
 }
 
-/* "an index named name exists on t" as SQL. */
-static char *index_exists(struct mydrv_conn *mc, const struct tplan *tp, const char *name)
+/* "an index named name exists on table tlit ('t')" as SQL. */
+static char *index_exists_in(struct mydrv_conn *mc, const char *tlit, const char *name)
 {
 	char *nl = lit(mc, name);
 	char *s = mg_xasprintf("EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND INDEX_NAME = %s)",
-			       tp->t.lit, nl);
+			       tlit, nl);
 
 	free(nl);
 	return s;
+}
+
+static char *index_exists(struct mydrv_conn *mc, const struct tplan *tp, const char *name)
+{
+	return index_exists_in(mc, tp->t.lit, name);
+}
+
+/* ---- the MySQL dialect ------------------------------------------------------
+ *
+ * MySQL 8 has none of MariaDB's ADD COLUMN IF NOT EXISTS, DROP COLUMN /
+ * INDEX / CONSTRAINT / FOREIGN KEY IF EXISTS, ADD INDEX IF NOT EXISTS,
+ * ALGORITHM=NOCOPY or CREATE OR REPLACE TRIGGER. The planner keeps its
+ * ALTER clauses in MariaDB's form; with mc->mysql_dialect set they are
+ * rendered as one ALTER TABLE prepared from a string that the catalog
+ * puts together when the step runs: each clause is in it only while it
+ * still has something to do, exactly what IF [NOT] EXISTS does per
+ * clause, so a step that stopped halfway (a crash, a failure) runs again
+ * harmlessly; with no clause left it is DO 0. Every form here runs on
+ * MySQL 8.0.29+ and on MariaDB 10.3+ (PREPARE of ALTER TABLE and DO,
+ * CONCAT_WS skipping NULLs, information_schema COLUMNS, STATISTICS and
+ * TABLE_CONSTRAINTS), which is what lets the MariaDB tests run it.
+ *
+ * The algorithm stays in the text outside the quoted clauses, as its own
+ * literal (', ALGORITHM=INSTANT'), so run_ddl_step's fallback rewrites it
+ * as in any other step: neither the algorithm nor its replacement holds a
+ * quote or a backslash, so the literal stays valid.
+ *
+ * NOCOPY becomes INPLACE, LOCK=NONE. MySQL cannot be told "in place but
+ * never a rebuild", so an ALTER that mixes index or constraint changes
+ * (INPLACE, no rebuild per the manual's online DDL tables) with column
+ * changes (INSTANT) is split in two: INPLACE on DROP COLUMN would rebuild
+ * the table. Each half is atomic (one ALTER TABLE on InnoDB), and the
+ * guards make the pair idempotent.
+ */
+
+/* "a column named name exists in table tlit" as SQL. */
+static char *column_exists_in(struct mydrv_conn *mc, const char *tlit, const char *name)
+{
+	char *nl = lit(mc, name);
+	char *s = mg_xasprintf("EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s)",
+			       tlit, nl);
+
+	free(nl);
+	return s;
+}
+
+/* "a constraint of this type ('CHECK', 'FOREIGN KEY') named name exists on
+ * table tlit" as SQL. */
+static char *constraint_exists_in(struct mydrv_conn *mc, const char *tlit, const char *name,
+				  const char *type)
+{
+	char *nl = lit(mc, name);
+	char *s = mg_xasprintf("EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s AND CONSTRAINT_NAME = %s AND CONSTRAINT_TYPE = '%s')",
+			       tlit, nl, type);
+
+	free(nl);
+	return s;
+}
+
+enum dialect_obj { DIALECT_COLUMN, DIALECT_INDEX, DIALECT_CHECK, DIALECT_FK };
+
+/* The MariaDB clause forms the planner writes, and what each is on MySQL. */
+static const struct dialect_form {
+	const char *mariadb;	/* prefix up to the backquoted name */
+	const char *mysql;	/* the same without IF [NOT] EXISTS */
+	enum dialect_obj obj;
+	int absent;		/* runs while the object is absent (ADD) */
+} dialect_forms[] = {
+	{ "ADD COLUMN IF NOT EXISTS ", "ADD COLUMN ", DIALECT_COLUMN, 1 },
+	{ "DROP COLUMN IF EXISTS ", "DROP COLUMN ", DIALECT_COLUMN, 0 },
+	{ "ALTER COLUMN ", "ALTER COLUMN ", DIALECT_COLUMN, 0 },
+	{ "ADD INDEX IF NOT EXISTS ", "ADD INDEX ", DIALECT_INDEX, 1 },
+	{ "ADD UNIQUE INDEX IF NOT EXISTS ", "ADD UNIQUE INDEX ", DIALECT_INDEX, 1 },
+	{ "ADD FULLTEXT INDEX IF NOT EXISTS ", "ADD FULLTEXT INDEX ", DIALECT_INDEX, 1 },
+	{ "ADD SPATIAL INDEX IF NOT EXISTS ", "ADD SPATIAL INDEX ", DIALECT_INDEX, 1 },
+	{ "DROP INDEX IF EXISTS ", "DROP INDEX ", DIALECT_INDEX, 0 },
+	{ "DROP CONSTRAINT IF EXISTS ", "DROP CONSTRAINT ", DIALECT_CHECK, 0 },
+	{ "DROP FOREIGN KEY IF EXISTS ", "DROP FOREIGN KEY ", DIALECT_FK, 0 },
+};
+
+/* The raw name of the backquoted identifier at s (`a``b` is a`b); *len
+ * is the length of the quoted form. */
+static char *take_ident(const char *s, size_t *len)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	const char *p = s + 1;
+
+	assert(*s == '`');
+	for (; *p; p++) {
+		if (*p == '`' && p[1] != '`')
+			break;
+		if (*p == '`')
+			p++;
+		mg_buf_addc(&b, *p);
+	}
+	*len = (size_t)(p - s) + (*p ? 1 : 0);
+	return mg_buf_detach(&b);
+}
+
+/*
+ * One clause in MySQL's words: *plain the clause without IF [NOT] EXISTS,
+ * *cond the SQL condition under which it still has work to do, *is_key 1
+ * for index and constraint clauses (INPLACE), 0 for column clauses
+ * (INSTANT).
+ */
+static void dialect_clause(struct mydrv_conn *mc, const char *tlit, const char *part,
+			   char **plain, char **cond, int *is_key)
+{
+	for (size_t i = 0; i < sizeof(dialect_forms) / sizeof(dialect_forms[0]); i++) {
+		const struct dialect_form *f = &dialect_forms[i];
+		size_t n = strlen(f->mariadb), len;
+		char *name, *exists;
+
+		if (strncmp(part, f->mariadb, n) != 0 || part[n] != '`')
+			continue;
+		name = take_ident(part + n, &len);
+		*plain = mg_xasprintf("%s%s", f->mysql, part + n);
+		exists = f->obj == DIALECT_COLUMN ? column_exists_in(mc, tlit, name) :
+			 f->obj == DIALECT_INDEX ? index_exists_in(mc, tlit, name) :
+			 constraint_exists_in(mc, tlit, name,
+					      f->obj == DIALECT_FK ? "FOREIGN KEY" : "CHECK");
+		*cond = f->absent ? mg_xasprintf("NOT %s", exists) : mg_xstrdup(exists);
+		*is_key = f->obj != DIALECT_COLUMN;
+		free(exists);
+		free(name);
+		return;
+	}
+	/* not a form the planner writes: run it unconditionally */
+	assert(!"unknown ALTER clause");
+	*plain = mg_xstrdup(part);
+	*cond = mg_xstrdup("TRUE");
+	*is_key = 0;
+}
+
+/*
+ * "SET @_mg_sql = ..." twice: the clauses (plain, cond) that still have
+ * work to do, then the ALTER TABLE of them with the algorithm, or DO 0
+ * when none has (or when outer, if given, is false).
+ */
+static void dialect_alter_set(struct mydrv_conn *mc, struct mg_buf *b, const char *table_q,
+			      const struct mg_strlist *plain, const struct mg_strlist *cond,
+			      const char *algorithm, const char *outer)
+{
+	char *head = mg_xasprintf("ALTER TABLE %s ", table_q);
+
+	mg_buf_adds(b, "SET @_mg_sql = CONCAT_WS(', '");
+	for (size_t i = 0; i < plain->n; i++) {
+		mg_buf_addf(b, ",\n  IF(%s, ", cond->items[i]);
+		add_literal(mc, b, plain->items[i]);
+		mg_buf_adds(b, ", NULL)");
+	}
+	mg_buf_addf(b, ");\nSET @_mg_sql = IF(%s%s@_mg_sql <> '', CONCAT(", outer ? outer : "",
+		    outer ? " AND " : "");
+	add_literal(mc, b, head);
+	mg_buf_adds(b, ", @_mg_sql, ");
+	add_literal(mc, b, algorithm);
+	mg_buf_adds(b, "), 'DO 0');\n");
+	free(head);
+}
+
+static void dialect_run(struct mg_buf *b)
+{
+	mg_buf_adds(b, "PREPARE _mg_stmt FROM @_mg_sql;\nEXECUTE _mg_stmt;\nDEALLOCATE PREPARE _mg_stmt;\n");
+}
+
+/*
+ * The ALTER TABLE of parts (and extra) in the MySQL dialect: one guarded
+ * statement, or two when index/constraint clauses meet column clauses
+ * (keys first, INPLACE; then columns, INSTANT). outer, when given, guards
+ * the key statement (see render_drop_columns). With split_set, the SET
+ * lines go to set and only the run to b (a step that must read the
+ * catalog before LOCK TABLES); then there must be no keys.
+ */
+static void dialect_alter(struct mydrv_conn *mc, struct mg_buf *b, const char *table_q,
+			  const char *tlit, const struct mg_strlist *parts, const char *extra,
+			  const char *algorithm, const char *outer, struct mg_buf *split_set)
+{
+	struct mg_strlist kp = MG_STRLIST_INIT, kc = MG_STRLIST_INIT;
+	struct mg_strlist cp = MG_STRLIST_INIT, cc = MG_STRLIST_INIT;
+	const char *alg = !strcmp(algorithm, MYDRV_ALG_NOCOPY) ? MYDRV_ALG_INPLACE : algorithm;
+
+	for (size_t i = 0; i <= parts->n; i++) {
+		const char *part = i < parts->n ? parts->items[i] : extra;
+		char *plain, *cond;
+		int is_key;
+
+		if (!part)
+			continue;
+		dialect_clause(mc, tlit, part, &plain, &cond, &is_key);
+		mg_strlist_push_owned(is_key ? &kp : &cp, plain);
+		mg_strlist_push_owned(is_key ? &kc : &cc, cond);
+	}
+	if (kp.n) {
+		dialect_alter_set(mc, b, table_q, &kp, &kc, cp.n ? MYDRV_ALG_INPLACE : alg, outer);
+		dialect_run(b);
+	}
+	if (cp.n) {
+		assert(!split_set || !kp.n);
+		dialect_alter_set(mc, split_set ? split_set : b, table_q, &cp, &cc,
+				  kp.n ? MYDRV_ALG_INSTANT : alg, kp.n ? NULL : outer);
+		dialect_run(b);
+	}
+	mg_strlist_release(&kp);
+	mg_strlist_release(&kc);
+	mg_strlist_release(&cp);
+	mg_strlist_release(&cc);
+}
+
+/* "ALTER TABLE t a, b, ALGORITHM=...;\n" (nothing for no parts). */
+static void join_alter(struct mg_buf *b, const char *table, const struct mg_strlist *parts,
+		       const char *extra, const char *algorithm)
+{
+	if (!parts->n && !extra)
+		return;
+	mg_buf_addf(b, "ALTER TABLE %s ", table);
+	for (size_t i = 0; i < parts->n; i++)
+		mg_buf_addf(b, "%s%s", i ? ", " : "", parts->items[i]);
+	if (extra)
+		mg_buf_addf(b, "%s%s", parts->n ? ", " : "", extra);
+	mg_buf_addf(b, "%s;\n", algorithm);
+}
+
+/* join_alter, or on MySQL its guarded form (see "the MySQL dialect"). */
+static void alter_stmt(const struct planner *pl, struct mg_buf *b, const char *table_q,
+		       const char *tlit, const struct mg_strlist *parts, const char *extra,
+		       const char *algorithm)
+{
+	if (!pl->mc->mysql_dialect)
+		join_alter(b, table_q, parts, extra, algorithm);
+	else if (parts->n || extra)
+		dialect_alter(pl->mc, b, table_q, tlit, parts, extra, algorithm, NULL, NULL);
+}
+
+/* alter_stmt of one clause. */
+static void alter_one(const struct planner *pl, struct mg_buf *b, const char *table_q,
+		      const char *tlit, const char *clause, const char *algorithm)
+{
+	struct mg_strlist parts = MG_STRLIST_INIT;
+
+	mg_strlist_push(&parts, clause);
+	alter_stmt(pl, b, table_q, tlit, &parts, NULL, algorithm);
+	mg_strlist_release(&parts);
 }
 
 /* ==== planning: dependents of a replaced or dropped column ======================== */
@@ -2532,11 +2814,13 @@ static int plan_listed_drop(struct planner *pl, struct tplan *tp, const struct m
 	else if (!strcmp(cls, "fk"))
 		mg_strlist_push_owned(&tp->contract_drops, mg_xasprintf("DROP FOREIGN KEY IF EXISTS %s", qn));
 	else if (!strncmp(cls, "inbound:", 8)) {
-		char *qc = qi(cls + 8);
+		char *qc = qi(cls + 8), *lc = lit(pl->mc, cls + 8);
+		char *clause = mg_xasprintf("DROP FOREIGN KEY IF EXISTS %s", qn);
 
-		mg_buf_addf(&tp->contract_pre, "ALTER TABLE %s DROP FOREIGN KEY IF EXISTS %s" MYDRV_ALG_NOCOPY ";\n",
-			    qc, qn);
+		alter_one(pl, &tp->contract_pre, qc, lc, clause, MYDRV_ALG_NOCOPY);
+		free(clause);
 		free(qc);
+		free(lc);
 	} else {
 		free(qn);
 		pos_error(err, MG_EREFUSED, pl->m, op->pos,
@@ -2919,8 +3203,11 @@ static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
 	if (op->default_expr) {
 		char *qc = qi(op->column);
 
+		/* MySQL's ALTER COLUMN ... SET DEFAULT takes a literal or
+		 * (expr): the user's expression goes in parentheses there */
 		mg_strlist_push_owned(&tp->contract_defaults,
-				      mg_xasprintf("ALTER COLUMN %s SET DEFAULT %s", qc, op->default_expr));
+				      mg_xasprintf(pl->mc->mysql_dialect ? "ALTER COLUMN %s SET DEFAULT (%s)" :
+						   "ALTER COLUMN %s SET DEFAULT %s", qc, op->default_expr));
 		free(qc);
 	}
 	overlay_add(pl, tp->t.name, op->column, 0);
@@ -3121,7 +3408,9 @@ static int check_create_index(struct planner *pl, size_t i, struct mg_err *err)
 				  "column '%s' of %s is %s: MySQL/MariaDB index only a prefix of it, which create_index cannot say",
 				  op->columns[k], t->q, c.data_type);
 			mycolumn_release(&c);
-			return mg_err_hint(err, "use a sql step: ALTER TABLE ... ADD INDEX name (col(100)), ALGORITHM=NOCOPY, LOCK=NONE");
+			return mg_err_hint(err, pl->mc->mysql_dialect ?
+					   "use a sql step: ALTER TABLE ... ADD INDEX name (col(100)), ALGORITHM=INPLACE, LOCK=NONE" :
+					   "use a sql step: ALTER TABLE ... ADD INDEX name (col(100)), ALGORITHM=NOCOPY, LOCK=NONE");
 		}
 		mycolumn_release(&c);
 	}
@@ -3224,21 +3513,27 @@ static char *follows_clause(struct planner *pl, const struct tplan *tp, const ch
  * it guards: MariaDB sets up a trigger's local variables on every row it
  * fires for, and with them at the top the backfill spent about a sixth
  * of its time in its own trigger (measured on 300k rows: 3.44 s against
- * 2.90 s). trigger_tail() closes both.
+ * 2.90 s). marked_passes: a row whose marker is already set passes too
+ * (emit_dialect_triggers). trigger_tail() closes both.
  */
 static void trigger_head(struct mg_buf *b, const struct planner *pl, const struct tplan *tp,
 			 const char *create, const char *name, const char *event,
-			 const char *follows)
+			 const char *follows, int marked_passes)
 {
 	char *q = qi(name);
+	char *qm = qi(pl->marker_raw);
 
 	mg_buf_addf(b, "%s %s BEFORE %s ON %s FOR EACH ROW%s\nBEGIN\n"
-		    "  IF NOT (@migrate_backfill <=> %d) THEN BEGIN\n"
+		    "  IF NOT (@migrate_backfill <=> %d", create, q, event, tp->t.q, follows,
+		    pl->m->id);
+	if (marked_passes)
+		mg_buf_addf(b, " OR NEW.%s <> 0", qm);
+	mg_buf_adds(b, ") THEN BEGIN\n"
 		    "    DECLARE _mg_writer VARCHAR(16) DEFAULT NULLIF(@migrate_writer, '');\n"
 		    "    DECLARE _mg_new BOOLEAN DEFAULT FALSE;\n"
-		    "    DECLARE _mg_old BOOLEAN DEFAULT FALSE;\n",
-		    create, q, event, tp->t.q, follows, pl->m->id);
+		    "    DECLARE _mg_old BOOLEAN DEFAULT FALSE;\n");
 	free(q);
+	free(qm);
 }
 
 static void trigger_tail(struct mg_buf *b)
@@ -3278,15 +3573,17 @@ static void new_side_written(struct mg_buf *b, const struct tplan *tp, const cha
 		mg_buf_addf(b, "NEW.%s IS NOT NULL", qn);
 }
 
+/* The insert trigger `create`d as _mg<id>_<table>_<suffix>; with
+ * marked_passes, a row whose marker is set already passes untouched (see
+ * emit_table_expand). */
 static void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
 				  const struct tplan *tp, const char *follows, int transitional,
-				  int replace)
+				  const char *create, const char *suffix, int marked_passes)
 {
-	char *name = trigger_name(pl, tp, "bi");
+	char *name = trigger_name(pl, tp, suffix);
 	char *qm = qi(pl->marker_raw);
 
-	trigger_head(b, pl, tp, replace ? "CREATE OR REPLACE TRIGGER" : "CREATE TRIGGER IF NOT EXISTS",
-		     name, "INSERT", follows);
+	trigger_head(b, pl, tp, create, name, "INSERT", follows, marked_passes);
 	for (size_t i = 0; i < tp->n_pairs; i++) {
 		const struct pair *p = &tp->pairs[i];
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
@@ -3328,7 +3625,7 @@ static void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 	char *name = trigger_name(pl, tp, "bu");
 	char *qm = qi(pl->marker_raw);
 
-	trigger_head(b, pl, tp, "CREATE TRIGGER IF NOT EXISTS", name, "UPDATE", follows);
+	trigger_head(b, pl, tp, "CREATE TRIGGER IF NOT EXISTS", name, "UPDATE", follows, 0);
 	for (size_t i = 0; i < tp->n_pairs; i++) {
 		const struct pair *p = &tp->pairs[i];
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
@@ -3378,28 +3675,16 @@ static void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 
 static void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const struct tplan *tp)
 {
-	for (int k = 0; k < 2; k++) {
-		char *name = trigger_name(pl, tp, k ? "bu" : "bi");
+	/* the MySQL dialect's transitional insert trigger, _bt, stays only
+	 * when expand stopped halfway */
+	for (int k = 0; k < (pl->mc->mysql_dialect ? 3 : 2); k++) {
+		char *name = trigger_name(pl, tp, k == 2 ? "bt" : k ? "bu" : "bi");
 		char *q = qi(name);
 
 		mg_buf_addf(b, "DROP TRIGGER IF EXISTS %s;\n", q);
 		free(name);
 		free(q);
 	}
-}
-
-/* "ALTER TABLE t a, b, ALGORITHM=...;\n" (nothing for no parts). */
-static void join_alter(struct mg_buf *b, const char *table, const struct mg_strlist *parts,
-		       const char *extra, const char *algorithm)
-{
-	if (!parts->n && !extra)
-		return;
-	mg_buf_addf(b, "ALTER TABLE %s ", table);
-	for (size_t i = 0; i < parts->n; i++)
-		mg_buf_addf(b, "%s%s", i ? ", " : "", parts->items[i]);
-	if (extra)
-		mg_buf_addf(b, "%s%s", parts->n ? ", " : "", extra);
-	mg_buf_addf(b, "%s;\n", algorithm);
 }
 
 /* The fallbacks the operations on this table allow (run_ddl_step reads
@@ -3438,6 +3723,58 @@ static void add_defaults_of_dropped(struct planner *pl, const struct tplan *tp,
 	mg_buf_release(&cond);
 }
 
+/*
+ * The triggers of expand in the MySQL dialect, which has no CREATE OR
+ * REPLACE TRIGGER. With a new NOT NULL column the transitional insert
+ * trigger (placeholder = "not written", see below) must give way to the
+ * final one once the placeholder default is gone, and never may an
+ * insert meet neither: the default is gone, so an old-version insert
+ * that does not name the column would fail. Nor may it meet the final
+ * trigger while the default is still there (it would take the
+ * placeholder for a new-version write and overwrite the old column).
+ * DROP + CREATE under LOCK TABLES would leave no trigger at all if migrate
+ * died between the two (the lock goes with the connection). So the
+ * transitional trigger is created as _bt, the final one as _bi beside it,
+ * and _bt is dropped after: for a moment both fire on an insert, and
+ * whichever runs first sets the marker (1 or 2), which makes the other
+ * let the row pass (marked_passes). Every state in between, and every
+ * state a crash can leave, has at least one correct insert trigger; a
+ * run again after a crash may create _bt once more, which is as harmless.
+ * The pass-through stays in _bi: an insert that sets the marker itself
+ * (nothing but a copy of a whole row of this table does) is taken as
+ * already in step. Without a new NOT NULL column (or without a marker,
+ * when both triggers would be the same text) _bi is created directly.
+ */
+static int emit_dialect_triggers(struct planner *pl, struct tplan *tp, struct mg_buf *b,
+				 struct mg_err *err)
+{
+	char *fi = follows_clause(pl, tp, "INSERT", err);
+	char *fu = fi ? follows_clause(pl, tp, "UPDATE", err) : NULL;
+	int swap = tp->temp_defaults.n > 0 && tp->has_marker;
+
+	if (!fi || !fu) {
+		free(fi);
+		return -1;
+	}
+	render_insert_trigger(b, pl, tp, fi, swap, "CREATE TRIGGER IF NOT EXISTS",
+			      swap ? "bt" : "bi", swap);
+	if (tp->has_marker)
+		render_update_trigger(b, pl, tp, fu);
+	alter_stmt(pl, b, tp->t.q, tp->t.lit, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
+	if (swap) {
+		char *bt = trigger_name(pl, tp, "bt");
+		char *q = qi(bt);
+
+		render_insert_trigger(b, pl, tp, fi, 0, "CREATE TRIGGER IF NOT EXISTS", "bi", 1);
+		mg_buf_addf(b, "DROP TRIGGER IF EXISTS %s;\n", q);
+		free(q);
+		free(bt);
+	}
+	free(fi);
+	free(fu);
+	return 0;
+}
+
 static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err *err)
 {
 	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
@@ -3450,8 +3787,15 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 		free(qm);
 	}
 	allow_lines(&b, tp);
-	join_alter(&b, tp->t.q, &tp->add_cols, marker, MYDRV_ALG_INSTANT);
-	if (tp->n_pairs) {
+	alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->add_cols, marker, MYDRV_ALG_INSTANT);
+	if (tp->n_pairs && pl->mc->mysql_dialect) {
+		if (emit_dialect_triggers(pl, tp, &b, err) < 0) {
+			free(marker);
+			mg_buf_release(&b);
+			mg_buf_release(&d);
+			return -1;
+		}
+	} else if (tp->n_pairs) {
 		char *fi = follows_clause(pl, tp, "INSERT", err);
 		char *fu = fi ? follows_clause(pl, tp, "UPDATE", err) : NULL;
 
@@ -3472,16 +3816,17 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 		 * deployed before expand ends, so nothing it writes meets the
 		 * first one.
 		 */
-		render_insert_trigger(&b, pl, tp, fi, tp->temp_defaults.n > 0, 0);
+		render_insert_trigger(&b, pl, tp, fi, tp->temp_defaults.n > 0,
+				      "CREATE TRIGGER IF NOT EXISTS", "bi", 0);
 		if (tp->has_marker)
 			render_update_trigger(&b, pl, tp, fu);
 		join_alter(&b, tp->t.q, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
 		if (tp->temp_defaults.n)
-			render_insert_trigger(&b, pl, tp, fi, 0, 1);
+			render_insert_trigger(&b, pl, tp, fi, 0, "CREATE OR REPLACE TRIGGER", "bi", 0);
 		free(fi);
 		free(fu);
 	} else {
-		join_alter(&b, tp->t.q, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
+		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
 	}
 	mg_buf_addf(&d, "expand %s:", tp->t.q);
 	for (size_t i = 0; i < tp->add_cols.n; i++) {
@@ -3509,17 +3854,19 @@ static void emit_index_copies(struct planner *pl, struct tplan *tp, int late)
 {
 	for (size_t i = 0; i < tp->n_idx; i++) {
 		const struct idxcopy *c = &tp->idx[i];
-		struct mg_buf b = MG_BUF_INIT;
+		struct mg_buf b = MG_BUF_INIT, clause = MG_BUF_INIT;
 		char *qc, *desc;
 
 		if (c->late != late)
 			continue;
 		qc = qi(c->copy);
 		allow_lines(&b, tp);
-		mg_buf_addf(&b, "ALTER TABLE %s ADD %sINDEX IF NOT EXISTS %s (", tp->t.q, c->kind, qc);
+		mg_buf_addf(&clause, "ADD %sINDEX IF NOT EXISTS %s (", c->kind, qc);
 		for (size_t k = 0; k < c->parts.n; k++)
-			mg_buf_addf(&b, "%s%s", k ? ", " : "", c->parts.items[k]);
-		mg_buf_addf(&b, ")%s;\n", MYDRV_ALG_NOCOPY);
+			mg_buf_addf(&clause, "%s%s", k ? ", " : "", c->parts.items[k]);
+		mg_buf_adds(&clause, ")");
+		alter_one(pl, &b, tp->t.q, tp->t.lit, clause.buf, MYDRV_ALG_NOCOPY);
+		mg_buf_release(&clause);
 		desc = mg_xasprintf("build %sindex %s on %s (copy of '%s' for the new column)",
 				    *c->kind == 'U' ? "unique " : "", qc, tp->t.q, c->orig);
 		mg_plan_add_step(pl->plan, late ? MG_PLAN_SWITCH_READS : MG_PLAN_EXPAND, MG_STEP_NOTX,
@@ -3552,9 +3899,25 @@ static void render_index_renames(struct planner *pl, struct mg_buf *b, const str
 	}
 }
 
+/* "one of the columns raw still exists" as SQL. */
+static void any_column_exists(struct planner *pl, struct mg_buf *cond, const struct tplan *tp,
+			      const struct mg_strlist *raw)
+{
+	mg_buf_addf(cond, "EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME IN (",
+		    tp->t.lit);
+	for (size_t i = 0; i < raw->n; i++) {
+		if (i)
+			mg_buf_adds(cond, ", ");
+		add_literal(pl->mc, cond, raw->items[i]);
+	}
+	mg_buf_adds(cond, "))");
+}
+
 /*
  * The ALTER that drops columns (and with them, explicitly, their indexes
- * and listed constraints). When it drops indexes it runs only while one
+ * and listed constraints). In the MySQL dialect the drops of indexes and
+ * constraints come first, in an ALTER of their own under the same guard,
+ * and the columns follow (see "the MySQL dialect"). When it drops indexes it runs only while one
  * of the columns is still there: after a crash past it the copies may
  * already carry the originals' names, and DROP INDEX IF EXISTS would drop
  * them.
@@ -3578,17 +3941,17 @@ static void render_drop_columns(struct planner *pl, struct mg_buf *b, const stru
 	}
 	join_alter(&alter, tp->t.q, &parts, NULL,
 		   drops && drops->n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
-	if (!drops || !drops->n || !alter.len) {
+	if (pl->mc->mysql_dialect) {
+		if (drops && drops->n)
+			any_column_exists(pl, &cond, tp, raw);
+		if (parts.n)
+			dialect_alter(pl->mc, b, tp->t.q, tp->t.lit, &parts, NULL,
+				      drops && drops->n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT,
+				      cond.len ? cond.buf : NULL, NULL);
+	} else if (!drops || !drops->n || !alter.len) {
 		mg_buf_adds(b, alter.buf);
 	} else {
-		mg_buf_addf(&cond, "EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME IN (",
-			    tp->t.lit);
-		for (size_t i = 0; i < raw->n; i++) {
-			if (i)
-				mg_buf_adds(&cond, ", ");
-			add_literal(pl->mc, &cond, raw->items[i]);
-		}
-		mg_buf_adds(&cond, "))");
+		any_column_exists(pl, &cond, tp, raw);
 		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
 		add_guarded(pl->mc, b, cond.buf, alter.buf);
 	}
@@ -3608,8 +3971,11 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
 
 	allow_lines(&b, tp);
-	join_alter(&b, tp->t.q, &tp->contract_defaults, NULL, MYDRV_ALG_INSTANT);
-	add_defaults_of_dropped(pl, tp, &tp->drop_defaults, &tp->drop_default_cols, &b);
+	alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->contract_defaults, NULL, MYDRV_ALG_INSTANT);
+	if (pl->mc->mysql_dialect)	/* guarded clause by clause already */
+		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->drop_defaults, NULL, MYDRV_ALG_INSTANT);
+	else
+		add_defaults_of_dropped(pl, tp, &tp->drop_defaults, &tp->drop_default_cols, &b);
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	mg_buf_adds(&b, tp->contract_pre.buf);
@@ -3648,9 +4014,20 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 	 * under LOCK TABLES ... WRITE: no write sees the state in between
 	 * (milliseconds, like the PostgreSQL driver's ACCESS EXCLUSIVE lock).
 	 */
-	if (tp->rollback_defaults.n)
-		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
-	add_defaults_of_dropped(pl, tp, &tp->rollback_defaults, &tp->rollback_default_cols, &b);
+	if (tp->rollback_defaults.n && pl->mc->mysql_dialect) {
+		/* the catalog is read before the lock, the ALTER runs under it */
+		struct mg_buf run = MG_BUF_INIT;
+
+		dialect_alter(pl->mc, &run, tp->t.q, tp->t.lit, &tp->rollback_defaults, NULL,
+			      MYDRV_ALG_INSTANT, NULL, &b);
+		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n%s", tp->t.q, run.buf);
+		mg_buf_release(&run);
+	} else {
+		if (tp->rollback_defaults.n)
+			mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
+		add_defaults_of_dropped(pl, tp, &tp->rollback_defaults,
+					&tp->rollback_default_cols, &b);
+	}
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	if (tp->rollback_defaults.n)
@@ -3668,7 +4045,8 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 			mg_strlist_push_owned(&parts, mg_xasprintf("DROP COLUMN IF EXISTS %s", qm));
 			free(qm);
 		}
-		join_alter(&b, tp->t.q, &parts, NULL, drops.n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
+		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &parts, NULL,
+			   drops.n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
 		mg_strlist_release(&parts);
 	}
 	mg_buf_addf(&d, "roll back %s: drop trigger", tp->t.q);
@@ -3754,19 +4132,27 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 		free(n);
 	}
 	for (size_t i = 0; i < tp->n_idx; i++) {
-		n = mg_xasprintf("index copy `%s` on %s: ALGORITHM=NOCOPY, LOCK=NONE: built in place without locks and without a rebuild of the table; replicas replay it single-threaded, so expect replication lag for the time of the build%s",
+		n = mg_xasprintf("index copy `%s` on %s: %s; replicas replay it single-threaded, so expect replication lag for the time of the build%s",
 				 tp->idx[i].copy, tp->t.q,
+				 pl->mc->mysql_dialect ? "ALGORITHM=INPLACE, LOCK=NONE: built in place without locks (the MySQL manual lists adding a secondary index as in place without a rebuild of the table)" :
+				 "ALGORITHM=NOCOPY, LOCK=NONE: built in place without locks and without a rebuild of the table",
 				 tp->idx[i].late ? " (built at switch-reads: until the backfill, rows not yet copied share the placeholder value)" : "");
 		mg_plan_add_note(pl->plan, n);
 		free(n);
 	}
 	if (tp->contract_drops.n) {
-		n = mg_xasprintf("contract of %s drops indexes with the columns: ALGORITHM=NOCOPY, LOCK=NONE, in place without locks", tp->t.q);
+		n = pl->mc->mysql_dialect ?
+		    mg_xasprintf("contract of %s drops indexes and constraints of the columns first, ALGORITHM=INPLACE, LOCK=NONE (in place without locks and, per the MySQL manual, without a rebuild), then the columns, ALGORITHM=INSTANT", tp->t.q) :
+		    mg_xasprintf("contract of %s drops indexes with the columns: ALGORITHM=NOCOPY, LOCK=NONE, in place without locks", tp->t.q);
 		mg_plan_add_note(pl->plan, n);
 		free(n);
 	}
-	n = mg_xasprintf("every ALTER TABLE on %s names its algorithm: if the server refuses it, the step falls back to ALGORITHM=NOCOPY; a change the server can only do by rebuilding the table (in place without locks, but the table is rebuilt and replicas replay it single-threaded) is refused unless the operation has allow_rebuild: true%s; a table copy (blocks writes) is refused unless allow_copy: true%s",
-			 tp->t.q, tp->allow_rebuild ? " (it has)" : "", tp->allow_copy ? " (it has)" : "");
+	if (pl->mc->mysql_dialect)
+		n = mg_xasprintf("every ALTER TABLE on %s names its algorithm: if the server refuses ALGORITHM=INSTANT, the step falls back to ALGORITHM=INPLACE, LOCK=NONE, which on MySQL may rebuild the table (in place without locks, but the table is rewritten and replicas replay it single-threaded; MySQL has no NOCOPY to refuse just the rebuild), so it is refused unless the operation has allow_rebuild: true%s; a table copy (blocks writes) is refused unless allow_copy: true%s",
+				 tp->t.q, tp->allow_rebuild ? " (it has)" : "", tp->allow_copy ? " (it has)" : "");
+	else
+		n = mg_xasprintf("every ALTER TABLE on %s names its algorithm: if the server refuses it, the step falls back to ALGORITHM=NOCOPY; a change the server can only do by rebuilding the table (in place without locks, but the table is rebuilt and replicas replay it single-threaded) is refused unless the operation has allow_rebuild: true%s; a table copy (blocks writes) is refused unless allow_copy: true%s",
+				 tp->t.q, tp->allow_rebuild ? " (it has)" : "", tp->allow_copy ? " (it has)" : "");
 	mg_plan_add_note(pl->plan, n);
 	free(n);
 	mg_buf_addf(&sql, "SELECT CONCAT('the backfill of ', %s, ' fires user trigger `', TRIGGER_NAME, '`') "
@@ -3792,21 +4178,22 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
  */
 static void emit_index_op(struct planner *pl, const struct mg_op *op, const struct mytable *t)
 {
-	struct mg_buf b = MG_BUF_INIT;
+	struct mg_buf b = MG_BUF_INIT, clause = MG_BUF_INIT;
 	char *qn = qi(op->index_name), *desc;
 
 	if (op->allow_rebuild)
 		mg_buf_adds(&b, MYDRV_ALLOW_REBUILD);
 	if (op->allow_copy)
 		mg_buf_adds(&b, MYDRV_ALLOW_COPY);
-	mg_buf_addf(&b, "ALTER TABLE %s ADD %sINDEX IF NOT EXISTS %s (", t->q,
-		    op->unique ? "UNIQUE " : "", qn);
+	mg_buf_addf(&clause, "ADD %sINDEX IF NOT EXISTS %s (", op->unique ? "UNIQUE " : "", qn);
 	for (size_t k = 0; k < op->n_columns; k++) {
 		if (k)
-			mg_buf_adds(&b, ", ");
-		mydrv_quote_ident(&b, op->columns[k]);
+			mg_buf_adds(&clause, ", ");
+		mydrv_quote_ident(&clause, op->columns[k]);
 	}
-	mg_buf_addf(&b, ")%s;\n", MYDRV_ALG_NOCOPY);
+	mg_buf_adds(&clause, ")");
+	alter_one(pl, &b, t->q, t->lit, clause.buf, MYDRV_ALG_NOCOPY);
+	mg_buf_release(&clause);
 	desc = mg_xasprintf("build %sindex %s on %s online", op->unique ? "unique " : "", qn, t->q);
 	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
 	free(desc);
@@ -3817,14 +4204,17 @@ static void emit_index_op(struct planner *pl, const struct mg_op *op, const stru
 static void emit_index_drop(struct planner *pl, const struct mg_op *op, const struct mytable *t)
 {
 	char *qn = qi(op->index_name);
-	char *sql = mg_xasprintf("%s%sALTER TABLE %s DROP INDEX IF EXISTS %s%s;\n",
-				 op->allow_rebuild ? MYDRV_ALLOW_REBUILD : "",
-				 op->allow_copy ? MYDRV_ALLOW_COPY : "", t->q, qn, MYDRV_ALG_NOCOPY);
+	char *clause = mg_xasprintf("DROP INDEX IF EXISTS %s", qn);
 	char *desc = mg_xasprintf("drop index %s on %s", qn, t->q);
+	struct mg_buf b = MG_BUF_INIT;
 
-	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, sql, NULL);
+	mg_buf_addf(&b, "%s%s", op->allow_rebuild ? MYDRV_ALLOW_REBUILD : "",
+		    op->allow_copy ? MYDRV_ALLOW_COPY : "");
+	alter_one(pl, &b, t->q, t->lit, clause, MYDRV_ALG_NOCOPY);
+	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
+	mg_buf_release(&b);
 	free(desc);
-	free(sql);
+	free(clause);
 	free(qn);
 }
 
@@ -3859,8 +4249,9 @@ static void emit_index_assert(struct planner *pl)
 
 static void emit_index_notes(struct planner *pl, const struct mg_op *op, const struct mytable *t)
 {
-	char *n = mg_xasprintf("index `%s` on %s: ALTER TABLE ... ADD %sINDEX, ALGORITHM=NOCOPY, LOCK=NONE: built online, reads and writes go on during the build; a short exclusive metadata lock at its start and at its end, each queued behind running transactions on the table for at most --lock-timeout (if the one at the end is not granted, the build is undone and retried); replicas replay the build single-threaded, so expect replication lag for its duration%s",
+	char *n = mg_xasprintf("index `%s` on %s: ALTER TABLE ... ADD %sINDEX, %s: built online, reads and writes go on during the build; a short exclusive metadata lock at its start and at its end, each queued behind running transactions on the table for at most --lock-timeout (if the one at the end is not granted, the build is undone and retried); replicas replay the build single-threaded, so expect replication lag for its duration%s",
 			       op->index_name, t->q, op->unique ? "UNIQUE " : "",
+			       pl->mc->mysql_dialect ? "ALGORITHM=INPLACE, LOCK=NONE (MySQL: in place, and per its manual without a rebuild of the table)" : "ALGORITHM=NOCOPY, LOCK=NONE",
 			       op->unique ? "; a duplicate key, in the rows or written during the build, fails the step naming the value (exit 1), and the server removes the half-built index" : "");
 
 	mg_plan_add_note(pl->plan, n);
@@ -4074,12 +4465,13 @@ static int mydrv_plan(struct mg_conn *c, const struct mg_migration *m,
 	struct planner pl;
 	int rc = -1;
 
-	if (!mc->mariadb) {
-		/* MySQL 8 lacks ADD COLUMN IF NOT EXISTS, DROP COLUMN/INDEX IF
-		 * EXISTS and CREATE TRIGGER IF NOT EXISTS, on which the
-		 * idempotent steps rely; each would need a catalog guard */
-		mg_err_set(err, MG_EINPUT, "the mysql driver cannot plan migrations on MySQL yet, only on MariaDB 10.3 or later");
-		return mg_err_hint(err, "on MySQL this version runs status, check, colour and log");
+	if (mc->mysql_version && mc->mysql_version < MYDRV_MYSQL_PLAN_MIN) {
+		/* CREATE TRIGGER IF NOT EXISTS and instant DROP COLUMN are
+		 * MySQL 8.0.29's */
+		mg_err_set(err, MG_EINPUT, "MySQL %lu.%lu.%lu cannot run migrate's plans: planning needs MySQL 8.0.29 or later (or MariaDB 10.3 or later)",
+			   mc->mysql_version / 10000, mc->mysql_version / 100 % 100,
+			   mc->mysql_version % 100);
+		return mg_err_hint(err, "upgrade the server to MySQL 8.0.29 or later; on this server migrate runs status, check, colour and log");
 	}
 	memset(&pl, 0, sizeof(pl));
 	pl.mc = mc;
@@ -4098,17 +4490,25 @@ out:
 
 /* ==== running steps ======================================================================= */
 
-/* The server refuses the ALGORITHM= an ALTER TABLE asked for (MariaDB
- * also reports some refusals as 4092, per the design brief). */
-#define MYDRV_ER_ALTER_NOT_SUPPORTED_MARIADB 4092
+/*
+ * MySQL 8.0.29+ refuses ALGORITHM=INSTANT with these once a table has had
+ * 64 instant column changes (ER_INNODB_MAX_ROW_VERSION) or when the row
+ * could outgrow the limit (ER_INNODB_INSTANT_ADD_NOT_SUPPORTED_MAX_SIZE).
+ * Numbers above 4000 are not shared: on MariaDB 4092 is ER_UNKNOWN_VIEW,
+ * so they count only when the server is MySQL.
+ */
+#define MYDRV_ER_MYSQL_MAX_ROW_VERSION 4092
+#define MYDRV_ER_MYSQL_INSTANT_MAX_SIZE 4093
 
-static int is_algorithm_refusal(unsigned no)
+/* The server refuses the ALGORITHM= an ALTER TABLE asked for. */
+static int is_algorithm_refusal(const struct mydrv_conn *mc, unsigned no)
 {
 	return (no >= ER_ALTER_OPERATION_NOT_SUPPORTED &&
 		no <= ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_FTS) ||
 	       no == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_NOT_NULL ||
 	       no == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_GIS ||
-	       no == MYDRV_ER_ALTER_NOT_SUPPORTED_MARIADB;
+	       (!mc->mariadb && (no == MYDRV_ER_MYSQL_MAX_ROW_VERSION ||
+				 no == MYDRV_ER_MYSQL_INSTANT_MAX_SIZE));
 }
 
 /* A lock wait that ran out (metadata locks for DDL, row locks for DML)
@@ -4124,8 +4524,8 @@ static int is_lock_wait(unsigned no)
  * (those already done are no-ops the second time: the statements are
  * idempotent). MariaDB: INSTANT (metadata only), NOCOPY (in place, never a
  * rebuild), INPLACE (in place, may rebuild: allow_rebuild), COPY (copies
- * the table and blocks writes: allow_copy). MySQL 8 has no NOCOPY: there
- * the chain would skip it (not run here: planning refuses MySQL for now).
+ * the table and blocks writes: allow_copy). MySQL 8 has no NOCOPY: the
+ * MySQL dialect skips it (next_level).
  */
 static const char *const alg_levels[] = {
 	MYDRV_ALG_INSTANT, MYDRV_ALG_NOCOPY, MYDRV_ALG_INPLACE, MYDRV_ALG_COPY
@@ -4159,6 +4559,24 @@ static char *sql_at_level(const char *sql, int level)
 		out = next;
 	}
 	return out;
+}
+
+/*
+ * The level after a refusal at `level`. MariaDB walks the chain one by
+ * one. In the MySQL dialect the plan asks for INSTANT (column changes) or
+ * INPLACE (index and constraint changes, in place without a rebuild per
+ * the manual): a refused INSTANT goes to INPLACE, which may rebuild, so it
+ * needs allow_rebuild; a step that asked for INPLACE only was refused
+ * INPLACE itself, and next is COPY. A step with both asks for
+ * allow_rebuild first, which may be more than it needs, never less.
+ */
+static int next_level(const struct mydrv_conn *mc, const struct mg_step *s, int level)
+{
+	if (!mc->mysql_dialect)
+		return level + 1;
+	if (level == 0 && strstr(s->sql, MYDRV_ALG_INSTANT))
+		return MYDRV_LEVEL_REBUILD;
+	return MYDRV_LEVEL_COPY;
 }
 
 /* Does the step allow this fallback? (its first lines, see allow_lines) */
@@ -4226,11 +4644,11 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 			exec_mc(mc, "ROLLBACK", &ignored);
 			exec_mc(mc, "UNLOCK TABLES", &ignored);
 		}
-		if (is_algorithm_refusal(no) && is_ours(s) && level < MYDRV_LEVEL_COPY) {
+		if (is_algorithm_refusal(mc, no) && is_ours(s) && level < MYDRV_LEVEL_COPY) {
 			char why[sizeof(err->msg)];
 
 			memcpy(why, err->msg, sizeof(why));
-			level++;
+			level = next_level(mc, s, level);
 			if ((level == MYDRV_LEVEL_REBUILD && !step_allows(s, MYDRV_ALLOW_REBUILD)) ||
 			    (level == MYDRV_LEVEL_COPY && !step_allows(s, MYDRV_ALLOW_COPY)))
 				return refuse_level(err, s, level, why);
@@ -4238,7 +4656,7 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 				alg_levels[level] + 1);
 			continue;
 		}
-		if (no == ER_DUP_ENTRY && is_ours(s) && strstr(s->sql, " ADD UNIQUE INDEX "))
+		if (no == ER_DUP_ENTRY && is_ours(s) && strstr(s->sql, "ADD UNIQUE INDEX "))
 			return mg_err_hint(err, "the rows hold that value more than once (the server removed the half-built index, nothing else changed): remove the duplicates and run expand again, or roll back");
 		if (!is_lock_wait(no))
 			return -1;

@@ -62,7 +62,14 @@ files never start it):
                         .grant(privileges, on, user='app')
                         .grant_session_visibility(user='app')  PROCESS +
                           SELECT on performance_schema (revoked at the end)
-  mysql_project (function) like `project`, bound to mdb (-d is mdb.url)
+  mysql_project (function) like `project`, bound to mdb (-d is mdb.url);
+                        .dialect is "mariadb", or "mysql8" in the second
+                        run of a test marked @pytest.mark.both_dialects:
+                        that run sets MIGRATE_TEST_MYSQL_DIALECT=1 for every
+                        migrate it starts, so the plans are the SQL written
+                        for MySQL 8.0.29+ (run here on MariaDB);
+                        MG_MYSQL_DIALECT=mysql8 in pytest's environment
+                        makes every unmarked test run in that dialect
 
 Result: .rc .out .err .args (+ .text = out + err). Every run asserts that the
 password never appears in stdout or stderr (PostgreSQL's and MariaDB's,
@@ -555,11 +562,12 @@ def cli(migrate_bin, tmp_path):
 
 
 class Project(Runner):
-    def __init__(self, bin_path, db, root):
+    def __init__(self, bin_path, db, root, env=None):
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         super().__init__(bin_path, root)
         self.db = db
+        self.env = dict(env or {})   # every run's; a run's own env= wins
         self.dir = root
         self.migrations = root / "migrations"
         self.migrations.mkdir(exist_ok=True)
@@ -582,7 +590,8 @@ class Project(Runner):
         return hashlib.sha256((self.migrations / filename).read_bytes()).hexdigest()
 
     def _env(self, env, fault):
-        e = dict(env or {})
+        e = dict(self.env)
+        e.update(env or {})
         if fault is not None:
             e["MIGRATE_FAULT"] = fault
         return e
@@ -944,7 +953,36 @@ def mdb(mariadb_server, request):
         d.drop()
 
 
+# The planner's two SQL dialects: MariaDB's own, and the forms MySQL 8.0.29+
+# accepts (which MariaDB accepts too), chosen on MariaDB by the test hook.
+MYSQL_DIALECTS = {"mariadb": {}, "mysql8": {"MIGRATE_TEST_MYSQL_DIALECT": "1"}}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "both_dialects: run the test once per planner dialect "
+        "(mysql_project.dialect: mariadb, mysql8)")
+
+
+def pytest_generate_tests(metafunc):
+    if ("mysql_dialect" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_dialects")):
+        metafunc.parametrize("mysql_dialect", sorted(MYSQL_DIALECTS))
+
+
 @pytest.fixture
-def mysql_project(migrate_bin, mdb, tmp_path):
+def mysql_dialect():
+    """The dialect of mysql_project: parametrized by both_dialects, else
+    $MG_MYSQL_DIALECT (a developer's switch: MG_MYSQL_DIALECT=mysql8 runs
+    a whole file in the MySQL dialect), else mariadb."""
+    d = os.environ.get("MG_MYSQL_DIALECT", "mariadb")
+    assert d in MYSQL_DIALECTS, f"MG_MYSQL_DIALECT={d}: expected one of {sorted(MYSQL_DIALECTS)}"
+    return d
+
+
+@pytest.fixture
+def mysql_project(migrate_bin, mdb, tmp_path, mysql_dialect):
     """A migrations project in tmp_path bound to mdb (as `app`)."""
-    return Project(migrate_bin, mdb, tmp_path)
+    p = Project(migrate_bin, mdb, tmp_path, env=MYSQL_DIALECTS[mysql_dialect])
+    p.dialect = mysql_dialect
+    return p

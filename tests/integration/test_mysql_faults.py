@@ -9,7 +9,8 @@ step of expand, switch-reads, contract and rollback:
   history row: the step is done but not recorded, and the next run does
   it again, which must be harmless.
 
-Every operation: rename_column, add_column (NOT NULL, backfilled),
+Both planner dialects (MariaDB's, and MySQL 8's run on MariaDB). Every
+operation: rename_column, add_column (NOT NULL, backfilled),
 drop_column, alter_column (int -> bigint) and create_index (unique). After
 each kill the old version (blue) inserts a row and updates one through
 its own column names, as it would while migrate is down, and the same
@@ -20,6 +21,8 @@ of them. Rollback must also give back the schema from before expand.
 """
 
 import pytest
+
+from conftest import MYSQL_DIALECTS, Project
 
 KILLED = (-9, 137)
 SEED = 200
@@ -170,6 +173,16 @@ def run_window(server, make_project, op, phase, fault, label):
     return db, p, before
 
 
+@pytest.fixture
+def make_project(migrate_bin, tmp_path, mysql_dialect):
+    """make_project(db, subdir): a Project planning in the test's dialect."""
+    def make(database, subdir):
+        return Project(migrate_bin, database, tmp_path / subdir,
+                       env=MYSQL_DIALECTS[mysql_dialect])
+    return make
+
+
+@pytest.mark.both_dialects
 @pytest.mark.parametrize("phase", ["expand", "switch-reads", "contract", "rollback"])
 @pytest.mark.parametrize("op", sorted(OPS))
 def test_kill_at_every_step_then_rerun(mariadb_server, make_project, op, phase):
