@@ -1789,3 +1789,87 @@ operations:
     assert "0001_no_way_back.yaml:%d:%d" % pos(body, "sql:") in r.err, r.describe()
     assert phase_of(p) == "expanded"
     assert "kept" in db.tables()
+
+
+# ---------------------------------------------------------------------------
+# index copies are built after the backfill
+
+
+@pytest.mark.both_dialects
+def test_index_copies_are_built_at_switch_reads(mysql_project):
+    """A copy of an index over a replaced column is built at switch-reads,
+    after the backfill (one sorted build, not an index update per copied
+    row): plan lists it there, expand leaves it out, switch-reads builds
+    it, contract gives it the original's name."""
+    p = mysql_project
+    db = p.db
+    setup_rename_users(db, 50)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    [m] = p.json("plan", "1")["migrations"]
+
+    def builds(phase):
+        return [s["description"] for s in m["phases"][phase] if "build index" in s["description"]]
+
+    assert builds("expand") == [], m["phases"]["expand"]
+    assert len(builds("switch-reads")) == 1, m["phases"]["switch-reads"]
+
+    def indexes():
+        return sorted(r[0] for r in db.query(
+            "SELECT DISTINCT index_name FROM information_schema.statistics"
+            " WHERE table_schema = DATABASE() AND table_name = 'users'"))
+
+    p.ok("expand", "1")
+    assert indexes() == ["PRIMARY", "users_user_name_idx"]
+    p.ok("backfill", "1")
+    assert indexes() == ["PRIMARY", "users_user_name_idx"]
+    p.ok("switch-reads", "1")
+    copies = [i for i in indexes() if i not in ("PRIMARY", "users_user_name_idx")]
+    assert len(copies) == 1, indexes()
+    cols = db.query("SELECT column_name FROM information_schema.statistics"
+                    " WHERE table_schema = DATABASE() AND index_name = %s", (copies[0],))
+    assert cols == [("username",)], cols
+    p.ok("contract", "1")
+    assert indexes() == ["PRIMARY", "users_user_name_idx"]
+    cols = db.query("SELECT column_name FROM information_schema.statistics"
+                    " WHERE table_schema = DATABASE() AND index_name = 'users_user_name_idx'")
+    assert cols == [("username",)], cols
+
+
+@pytest.mark.both_dialects
+def test_unique_copy_with_duplicates_fails_switch_reads_and_rolls_back(mysql_project):
+    """An alter_column whose `up` maps two rows onto one value: the copy
+    of the unique index cannot be built. switch-reads fails with exit 1
+    naming the value, changes nothing the old version uses, and rollback
+    gives the table back as it was."""
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE codes (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+               " code varchar(20) NOT NULL, UNIQUE KEY codes_code (code))")
+    db.execute("INSERT INTO codes (code) VALUES ('ab-1'), ('ab-2'), ('cd-1')")
+    def ddl():   # the counter moves with the old version's insert below
+        return re.sub(r" AUTO_INCREMENT=\d+", "", db.query("SHOW CREATE TABLE codes")[0][1])
+
+    before = ddl()
+    p.write("0001_alter.yaml", """
+description: shorten codes
+operations:
+  - alter_column:
+      table: codes
+      column: code
+      to: code_short
+      type: varchar(2)
+      up: "LEFT(code, 2)"
+      down: "CONCAT(code_short, '-0')"
+""")
+    p.ok("expand", "1")
+    p.ok("backfill", "1")
+    r = p.expect(1, "switch-reads", "1")
+    assert "Duplicate entry 'ab'" in r.err, r.describe()
+    assert p.phases()[1] == "backfilled", p.phases()
+    # the old version goes on as before
+    db.execute("INSERT INTO codes (code) VALUES ('ef-1')")
+    p.ok("rollback", "1")
+    assert p.phases()[1] == "pending", p.phases()
+    assert ddl() == before
+    assert [r[0] for r in db.query("SELECT code FROM codes ORDER BY id")] == \
+        ["ab-1", "ab-2", "cd-1", "ef-1"]
