@@ -36,6 +36,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1511,8 +1512,11 @@ static int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidde
  *    I/O or SQL thread, is an error: --max-lag pauses (fails closed);
  *  - how far behind: a heartbeat. Each check first reads, on every
  *    replica, the newest heartbeat it has applied, then writes a new one
- *    on the primary: the row of _migrate_heartbeat keyed by this
- *    session's connection id, holding migrate's own clock in ms. The lag
+ *    on the primary: this process's row of _migrate_heartbeat, holding
+ *    migrate's own clock in ms. The backfill's workers take turns at the
+ *    checks, so the row and the ring of heartbeats written are the
+ *    process's, shared by its sessions (struct heartbeats): whichever
+ *    session checks knows the newest heartbeat, not only its own. The lag
  *    is the age of the oldest heartbeat written but not yet applied, 0
  *    when the replica has applied them all. Only migrate's clock is read,
  *    so clock skew between servers does not matter, and the resolution
@@ -1521,7 +1525,7 @@ static int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidde
  *    the lag.
  */
 #define MYDRV_HEARTBEAT "`_migrate_heartbeat`"
-#define MYDRV_HEARTBEATS 64		/* heartbeats remembered per session */
+#define MYDRV_HEARTBEATS 64		/* heartbeats remembered */
 #define MYDRV_REPLICA_TIMEOUT_S 3	/* connecting to and reading a replica */
 
 struct mydrv_replica {
@@ -1531,14 +1535,22 @@ struct mydrv_replica {
 	struct mydrv_conn *conn;	/* NULL until connected */
 };
 
+/* A session's replicas (each session connects to them on its own). */
 struct mydrv_lag {
 	struct mydrv_replica *replicas;
 	size_t n;
+};
+
+/* The heartbeats of this process, under mu: one row, shared by every
+ * session that checks the lag (see above); reset when the last goes. */
+static struct heartbeats {
+	pthread_mutex_t mu;
+	int users;			/* sessions with a struct mydrv_lag */
 	int table_ready;		/* _migrate_heartbeat exists */
-	int64_t id;			/* our row: the primary session's connection id */
+	int64_t id;			/* the row: the connection id of the first user */
 	int64_t sent[MYDRV_HEARTBEATS];	/* heartbeats written, a ring, oldest first */
 	size_t n_sent, first;
-};
+} heartbeats = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void replica_release(struct mydrv_replica *r)
 {
@@ -1559,36 +1571,41 @@ static void lag_release(struct mydrv_lag *lag)
 	free(lag);
 }
 
-static int64_t sent_at(const struct mydrv_lag *lag, size_t i)
+/* The ring's i-th heartbeat, oldest first (under heartbeats.mu). */
+static int64_t sent_at(const struct heartbeats *h, size_t i)
 {
-	return lag->sent[(lag->first + i) % MYDRV_HEARTBEATS];
+	return h->sent[(h->first + i) % MYDRV_HEARTBEATS];
 }
 
-static void remember_sent(struct mydrv_lag *lag, int64_t v)
+static void remember_sent(struct heartbeats *h, int64_t v)
 {
-	if (lag->n_sent == MYDRV_HEARTBEATS) {
-		lag->first = (lag->first + 1) % MYDRV_HEARTBEATS;
-		lag->n_sent--;
+	if (h->n_sent == MYDRV_HEARTBEATS) {
+		h->first = (h->first + 1) % MYDRV_HEARTBEATS;
+		h->n_sent--;
 	}
-	lag->sent[(lag->first + lag->n_sent++) % MYDRV_HEARTBEATS] = v;
+	h->sent[(h->first + h->n_sent++) % MYDRV_HEARTBEATS] = v;
 }
 
 /* The age at `now` of the oldest heartbeat written after `seen` (the one
  * the replica has applied; 0 or foreign: none of ours). -1: none written. */
-static int64_t heartbeat_lag(const struct mydrv_lag *lag, int64_t seen, int64_t now)
+static int64_t heartbeat_lag(int64_t seen, int64_t now)
 {
+	const struct heartbeats *h = &heartbeats;
+	int64_t lag = 0;
 	size_t i;
 
-	if (lag->n_sent == 0)
-		return -1;
-	for (i = 0; i < lag->n_sent; i++)
-		if (sent_at(lag, i) == seen)
+	pthread_mutex_lock(&heartbeats.mu);
+	for (i = 0; i < h->n_sent; i++)
+		if (sent_at(h, i) == seen)
 			break;
-	if (i == lag->n_sent)		/* not ours, or older than the ring */
-		return now - sent_at(lag, 0);
-	if (i + 1 == lag->n_sent)	/* it has the newest */
-		return 0;
-	return now - sent_at(lag, i + 1);
+	if (h->n_sent == 0)
+		lag = -1;
+	else if (i == h->n_sent)	/* not ours, or older than the ring */
+		lag = now - sent_at(h, 0);
+	else if (i + 1 < h->n_sent)	/* it has not applied the newest */
+		lag = now - sent_at(h, i + 1);
+	pthread_mutex_unlock(&heartbeats.mu);
+	return lag;
 }
 
 /* Add a replica at host:port unless it is there; it is kept (marked). */
@@ -1725,13 +1742,14 @@ failed:
 }
 
 /* The newest of our heartbeats replica rep has applied, 0 for none. */
-static int replica_heartbeat(struct mydrv_replica *rep, const struct mydrv_lag *lag,
-			     int64_t *seen, struct mg_err *err)
+static int replica_heartbeat(struct mydrv_replica *rep, int64_t *seen, struct mg_err *err)
 {
 	char sql[128];
 
+	pthread_mutex_lock(&heartbeats.mu);
 	snprintf(sql, sizeof(sql), "SELECT sent_ms FROM " MYDRV_HEARTBEAT " WHERE id = %lld",
-		 (long long)lag->id);
+		 (long long)heartbeats.id);
+	pthread_mutex_unlock(&heartbeats.mu);
 	if (query_int(rep->conn, sql, seen, err) == 0)
 		return 0;
 	if (mysql_errno(rep->conn->my) == ER_NO_SUCH_TABLE) {	/* not replicated yet */
@@ -1744,8 +1762,8 @@ static int replica_heartbeat(struct mydrv_replica *rep, const struct mydrv_lag *
 }
 
 /* The lag of one replica, connecting to it first when need be. */
-static int replica_lag(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mydrv_replica *rep,
-		       int64_t now, int64_t *out, struct mg_err *err)
+static int replica_lag(struct mydrv_conn *mc, struct mydrv_replica *rep, int64_t now,
+		       int64_t *out, struct mg_err *err)
 {
 	int64_t sbm = -1, seen = 0, hb;
 
@@ -1760,14 +1778,14 @@ static int replica_lag(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mydr
 			return -1;
 		}
 	}
-	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, lag, &seen, err) < 0) {
+	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, &seen, err) < 0) {
 		if (mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
 			mydrv_close(&rep->conn->base);	/* lost: reconnect next time */
 			rep->conn = NULL;
 		}
 		return -1;
 	}
-	hb = heartbeat_lag(lag, seen, now);
+	hb = heartbeat_lag(seen, now);
 	if (hb >= 0) {
 		*out = hb;
 		return 0;
@@ -1780,46 +1798,72 @@ static int replica_lag(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mydr
 	return 0;
 }
 
-/* Write the next heartbeat on the primary, creating its table once. */
-static int send_heartbeat(struct mydrv_conn *mc, struct mydrv_lag *lag, int64_t now,
-			  struct mg_err *err)
+/* Write the next heartbeat on the primary, creating its table once. The
+ * lock is held over the write, so the ring is in the order of the writes
+ * (the backfill checks one session at a time anyway). */
+static int send_heartbeat(struct mydrv_conn *mc, int64_t now, struct mg_err *err)
 {
+	struct heartbeats *h = &heartbeats;
 	char sql[256];
+	int rc = -1;
 
-	if (lag->n_sent && now <= sent_at(lag, lag->n_sent - 1))
-		now = sent_at(lag, lag->n_sent - 1) + 1;	/* strictly increasing */
-	if (!lag->table_ready &&
+	pthread_mutex_lock(&h->mu);
+	if (h->n_sent && now <= sent_at(h, h->n_sent - 1))
+		now = sent_at(h, h->n_sent - 1) + 1;	/* strictly increasing */
+	if (!h->table_ready &&
 	    exec_mc(mc, "CREATE TABLE IF NOT EXISTS " MYDRV_HEARTBEAT " ("
 		    "id BIGINT UNSIGNED NOT NULL PRIMARY KEY, sent_ms BIGINT NOT NULL) "
 		    "ENGINE=InnoDB COMMENT 'migrate backfill --max-lag heartbeats'", err) < 0)
-		goto failed;
-	lag->table_ready = 1;
+		goto out;
+	h->table_ready = 1;
 	snprintf(sql, sizeof(sql), "INSERT INTO " MYDRV_HEARTBEAT " (id, sent_ms) VALUES (%lld, %lld) "
-		 "ON DUPLICATE KEY UPDATE sent_ms = %lld", (long long)lag->id, (long long)now,
+		 "ON DUPLICATE KEY UPDATE sent_ms = %lld", (long long)h->id, (long long)now,
 		 (long long)now);
 	if (exec_mc(mc, sql, err) < 0)
-		goto failed;
-	remember_sent(lag, now);
-	return 0;
-failed:
-	mg_err_prefix(err, "cannot write migrate's replication heartbeat: ");
-	return mg_err_hint(err, "GRANT CREATE, INSERT, UPDATE ON the database TO the user migrate connects as (docs/grants.md), or run without --max-lag");
+		goto out;
+	remember_sent(h, now);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&h->mu);
+	if (rc < 0) {
+		mg_err_prefix(err, "cannot write migrate's replication heartbeat: ");
+		mg_err_hint(err, "GRANT CREATE, INSERT, UPDATE ON the database TO the user migrate connects as (docs/grants.md), or run without --max-lag");
+	}
+	return rc;
 }
 
-/* At close: our heartbeat row goes, when the user may DELETE (a row left
- * behind is harmless: a later session with this connection id overwrites
- * it, and no session reads another's). */
+/* A session starts to check the lag: the first one names the row. */
+static void join_heartbeats(struct mydrv_conn *mc)
+{
+	pthread_mutex_lock(&heartbeats.mu);
+	if (heartbeats.users++ == 0)
+		heartbeats.id = (int64_t)mysql_thread_id(mc->my);
+	pthread_mutex_unlock(&heartbeats.mu);
+}
+
+/* At close of a session that checked the lag: when it is the last one,
+ * the row goes (if the user may DELETE: a row left behind is harmless, a
+ * later process whose first session gets that connection id overwrites
+ * it) and the ring starts afresh. */
 static void forget_heartbeat(struct mydrv_conn *mc)
 {
+	struct heartbeats *h = &heartbeats;
 	struct mg_err e = MG_ERR_INIT;
 	char sql[128];
 
-	if (!mc->lag || !mc->lag->table_ready)
+	if (!mc->lag)
 		return;
-	snprintf(sql, sizeof(sql), "DELETE FROM " MYDRV_HEARTBEAT " WHERE id = %lld",
-		 (long long)mc->lag->id);
-	if (exec_mc(mc, sql, &e) < 0)
-		mg_debug("mysql: cannot remove the heartbeat row: %s", e.msg);
+	pthread_mutex_lock(&h->mu);
+	if (--h->users == 0) {
+		snprintf(sql, sizeof(sql), "DELETE FROM " MYDRV_HEARTBEAT " WHERE id = %lld",
+			 (long long)h->id);
+		if (h->table_ready && exec_mc(mc, sql, &e) < 0)
+			mg_debug("mysql: cannot remove the heartbeat row: %s", e.msg);
+		h->table_ready = 0;
+		h->n_sent = h->first = 0;
+		h->id = 0;
+	}
+	pthread_mutex_unlock(&h->mu);
 }
 
 static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
@@ -1833,7 +1877,7 @@ static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_e
 		return mg_err_set(err, MG_EDB, "this session cannot reach replicas");
 	if (!lag) {
 		lag = mc->lag = mg_xcalloc(1, sizeof(*lag));
-		lag->id = (int64_t)mysql_thread_id(mc->my);
+		join_heartbeats(mc);
 		for (size_t i = 0; i < mc->url->n_replicas; i++)
 			keep_replica(&lag->replicas, &lag->n, NULL, mc->url->replicas[i].host,
 				     mc->url->replicas[i].port);
@@ -1846,12 +1890,12 @@ static int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_e
 	for (size_t i = 0; i < lag->n; i++) {
 		int64_t v = 0;
 
-		if (replica_lag(mc, lag, &lag->replicas[i], now, &v, err) < 0)
+		if (replica_lag(mc, &lag->replicas[i], now, &v, err) < 0)
 			return -1;
 		if (v > worst)
 			worst = v;
 	}
-	if (send_heartbeat(mc, lag, now, err) < 0)
+	if (send_heartbeat(mc, now, err) < 0)
 		return -1;
 	*out = worst;
 	return 0;
