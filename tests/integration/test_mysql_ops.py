@@ -1873,3 +1873,49 @@ operations:
     assert ddl() == before
     assert [r[0] for r in db.query("SELECT code FROM codes ORDER BY id")] == \
         ["ab-1", "ab-2", "cd-1", "ef-1"]
+
+
+@pytest.mark.both_dialects
+def test_dual_write_triggers_follow_the_users_own(mysql_project):
+    """The user's own BEFORE INSERT and BEFORE UPDATE triggers change a
+    column that the new column is computed from; migrate's triggers run
+    after them (FOLLOWS), so the new column is computed from the value the
+    row really stores, for inserts and updates alike; contract leaves the
+    user's triggers in place."""
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+               " email varchar(100) NOT NULL)")
+    db.execute("CREATE TRIGGER users_lower_ins BEFORE INSERT ON users FOR EACH ROW"
+               " SET NEW.email = LOWER(NEW.email)")
+    db.execute("CREATE TRIGGER users_lower_upd BEFORE UPDATE ON users FOR EACH ROW"
+               " SET NEW.email = LOWER(NEW.email)")
+    db.execute("INSERT INTO users (email) VALUES ('ann@a.example'), ('bob@b.example')")
+    p.write("0001_domain.yaml", """
+description: Add users.domain
+operations:
+  - add_column:
+      table: users
+      column: domain
+      type: varchar(100)
+      backfill: "SUBSTRING_INDEX(email, '@', -1)"
+""")
+    p.ok("expand", "1")
+    order = db.query("SELECT event_manipulation, trigger_name FROM information_schema.triggers"
+                     " WHERE trigger_schema = DATABASE() AND event_object_table = 'users'"
+                     " ORDER BY event_manipulation, action_order")
+    ins = [n for e, n in order if e == "INSERT"]
+    upd = [n for e, n in order if e == "UPDATE"]
+    assert ins[0] == "users_lower_ins" and len(ins) == 2, order
+    assert upd[0] == "users_lower_upd" and len(upd) == 2, order
+    db.execute("INSERT INTO users (email) VALUES ('carl@C.EXAMPLE')")          # blue
+    db.execute("UPDATE users SET email = 'bob@NEW.EXAMPLE' WHERE id = 2")    # blue
+    p.ok("backfill", "1")
+    assert db.query("SELECT id, email, domain FROM users ORDER BY id") == \
+        [(1, "ann@a.example", "a.example"), (2, "bob@new.example", "new.example"),
+         (3, "carl@c.example", "c.example")]
+    p.ok("switch-reads", "1")
+    p.ok("contract", "1")
+    left = db.query("SELECT trigger_name FROM information_schema.triggers"
+                    " WHERE trigger_schema = DATABASE() ORDER BY 1")
+    assert left == [("users_lower_ins",), ("users_lower_upd",)], left
