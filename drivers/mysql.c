@@ -3801,10 +3801,10 @@ static int emit_dialect_triggers(struct planner *pl, struct tplan *tp, struct mg
 		free(fi);
 		return -1;
 	}
+	if (tp->has_marker)	/* first: see emit_table_expand */
+		render_update_trigger(b, pl, tp, fu);
 	render_insert_trigger(b, pl, tp, fi, swap, "CREATE TRIGGER IF NOT EXISTS",
 			      swap ? "bt" : "bi", swap);
-	if (tp->has_marker)
-		render_update_trigger(b, pl, tp, fu);
 	alter_stmt(pl, b, tp->t.q, tp->t.lit, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
 	if (swap) {
 		char *bt = trigger_name(pl, tp, "bt");
@@ -3860,11 +3860,19 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 		 * "not written" like PostgreSQL's. The new version is not
 		 * deployed before expand ends, so nothing it writes meets the
 		 * first one.
+		 *
+		 * The update trigger comes first. A step can stop between two
+		 * statements (a crash, a lock not granted), and the old version
+		 * writes on meanwhile: with only the insert trigger, a row
+		 * inserted then (marker 1) and updated before the update
+		 * trigger exists would keep a stale new column that the
+		 * backfill skips. With only the update trigger, a row inserted
+		 * then keeps marker 0 and the backfill copies it.
 		 */
-		render_insert_trigger(&b, pl, tp, fi, tp->temp_defaults.n > 0,
-				      "CREATE TRIGGER IF NOT EXISTS", "bi", 0);
 		if (tp->has_marker)
 			render_update_trigger(&b, pl, tp, fu);
+		render_insert_trigger(&b, pl, tp, fi, tp->temp_defaults.n > 0,
+				      "CREATE TRIGGER IF NOT EXISTS", "bi", 0);
 		join_alter(&b, tp->t.q, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
 		if (tp->temp_defaults.n)
 			render_insert_trigger(&b, pl, tp, fi, 0, "CREATE OR REPLACE TRIGGER", "bi", 0);
@@ -4662,6 +4670,66 @@ static int is_ours(const struct mg_step *s)
  * seconds) is retried with jittered backoff up to --lock-retries times,
  * counting the stall, as postgres.c's run_with_retries does.
  */
+/* After a failed try: a step that failed under LOCK TABLES must not keep
+ * them, nor a sql step its open transaction. */
+static void undo_open_state(struct mydrv_conn *mc)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+
+	exec_mc(mc, "ROLLBACK", &ignored);
+	exec_mc(mc, "UNLOCK TABLES", &ignored);
+}
+
+/*
+ * MariaDB: before one of migrate's DDL steps waits for its metadata locks
+ * (queueing the application's statements on the table behind it, for up
+ * to --lock-timeout, and letting the server pick an application
+ * transaction as the victim of a metadata-lock deadlock: error 1213 in
+ * the application), it tries without waiting: lock_wait_timeout 0 makes
+ * a statement fail at once while a transaction holds the table. Under
+ * steady load there are gaps between the application's transactions;
+ * the step is tried again every few ms, for up to --lock-timeout, and
+ * usually goes through one of them, so the application never waits for
+ * it. Then, or on any other error, the normal try that waits runs (and
+ * meets the same error again, with all the handling below). MySQL's
+ * lock_wait_timeout is at least 1 s: there the step waits at once.
+ * 1: the step is done.
+ */
+static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
+				const char *sql)
+{
+	int64_t end = mg_now_ms() + mc->opts.lock_timeout_ms;
+	int lock_s = (mc->opts.lock_timeout_ms + 999) / 1000;
+	struct mg_err e = MG_ERR_INIT;
+	char restore[64];
+	int done = 0, tries = 0;
+
+	if (!mc->mariadb || !is_ours(s) ||
+	    exec_mc(mc, "SET SESSION lock_wait_timeout = 0", &e) < 0)
+		return 0;
+	for (;;) {
+		tries++;
+		if (exec_mc(mc, sql, &e) == 0) {
+			done = 1;
+			break;
+		}
+		if (!is_lock_wait(mysql_errno(mc->my)))
+			break;
+		undo_open_state(mc);
+		if (mg_now_ms() >= end || mg_stop_requested)
+			break;
+		mg_sleep_ms(2 + tries % 7);
+	}
+	if (!done)
+		undo_open_state(mc);
+	mg_debug("mysql: '%s' %s after %d tries without waiting", s->description,
+		 done ? "went through" : "did not go through", tries);
+	snprintf(restore, sizeof(restore), "SET SESSION lock_wait_timeout = %d", lock_s < 1 ? 1 : lock_s);
+	if (exec_mc(mc, restore, &e) < 0)
+		mg_debug("mysql: cannot restore lock_wait_timeout: %s", e.msg);
+	return done;
+}
+
 static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 			struct mg_step_report *rep, struct mg_err *err)
 {
@@ -4671,21 +4739,14 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 	for (int attempt = 0;;) {
 		int64_t t0 = mg_now_ms();
 		char *sql = sql_at_level(s->sql, level);
-		int rc = exec_mc(mc, sql, err);
+		int rc = done_without_waiting(mc, s, sql) ? 0 : exec_mc(mc, sql, err);
 		unsigned no = rc < 0 ? mysql_errno(mc->my) : 0;
 
 		free(sql);
 		rep->tries = attempt + 1;
 		if (rc == 0)
 			return 0;
-		{
-			/* a step that failed under LOCK TABLES must not keep them,
-			 * nor a sql step its open transaction */
-			struct mg_err ignored = MG_ERR_INIT;
-
-			exec_mc(mc, "ROLLBACK", &ignored);
-			exec_mc(mc, "UNLOCK TABLES", &ignored);
-		}
+		undo_open_state(mc);
 		if (is_algorithm_refusal(mc, no) && is_ours(s) && level < MYDRV_LEVEL_COPY) {
 			char why[sizeof(err->msg)];
 

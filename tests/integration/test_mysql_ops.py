@@ -1416,6 +1416,50 @@ def test_metadata_lock_holder_blocks_expand_not_the_application(mysql_project):
                 merged(blue), "user_name")
 
 
+def test_expand_waits_for_a_gap_without_queueing_the_application(mysql_project):
+    """MariaDB: a DDL step first tries without waiting for its metadata
+    lock (lock_wait_timeout 0), again and again, for up to --lock-timeout.
+    While a transaction holds the table, the application's statements are
+    not queued behind a waiting ALTER: an insert during that time is not
+    delayed, and expand goes through once the transaction ends."""
+    p = mysql_project
+    db = p.db
+    setup_rename_users(db, 100)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    holder = db.connect(program_name="report-job")
+    app = db.connect(program_name="app/blue")
+    hold_s = 1.5
+
+    def hold():
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT COUNT(*) FROM users")
+            cur.fetchall()
+            time.sleep(hold_s)
+            cur.execute("COMMIT")
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    proc = p.popen("--lock-timeout", "4000", "expand", "1")
+    time.sleep(0.4)         # expand is trying now, the holder still holds
+    assert proc.poll() is None, "expand did not wait for the holder"
+    with app.cursor() as cur:
+        s0 = time.monotonic()
+        cur.execute("INSERT INTO users (user_name) VALUES ('during-expand')")
+        took = time.monotonic() - s0
+    out, err = proc.communicate(timeout=60)
+    t.join(10)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 >= hold_s - 0.2, "expand did not wait for the holder"
+    assert took < 0.5, ("an insert waited %.2f s behind expand's lock request" % took)
+    assert "lock not granted" not in err, err
+    p.ok("backfill", "1")
+    row = db.query("SELECT user_name, username FROM users WHERE user_name = 'during-expand'")
+    assert row == [("during-expand", "during-expand")], row
+
+
 # ---------------------------------------------------------------------------
 # 11. ON UPDATE CURRENT_TIMESTAMP
 
