@@ -556,7 +556,10 @@ def test_migrate_sessions_carry_their_program_name(mysql_project):
         procs["migrate/colour"] = p.popen("--lock-timeout", "30000", "colour", "list")
         deadline = time.monotonic() + 20
         while True:
-            seen = {r[3]: r for r in p.db.sessions() if (r[3] or "").startswith("migrate")}
+            # a session shows its program_name while it still logs in
+            # ('unauthenticated user', no database yet): wait past that
+            seen = {r[3]: r for r in p.db.sessions() if (r[3] or "").startswith("migrate")
+                    and r[1] != "unauthenticated user"}
             if set(seen) >= set(procs) or time.monotonic() > deadline:
                 break
             for name, proc in procs.items():
