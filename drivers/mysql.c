@@ -757,6 +757,15 @@ static void set_dialect(struct mydrv_conn *mc)
 #endif
 }
 
+/* lock_wait_timeout (whole seconds) for --lock-timeout: rounded up, at
+ * least 1. */
+static int lock_wait_s(const struct mydrv_conn *mc)
+{
+	int s = (mc->opts.lock_timeout_ms + 999) / 1000;
+
+	return s < 1 ? 1 : s;
+}
+
 /*
  * The session migrate works in: UTC, the sql_mode above, READ COMMITTED
  * (what PostgreSQL gives by default: each statement sees what committed
@@ -767,14 +776,11 @@ static void set_dialect(struct mydrv_conn *mc)
  */
 static int set_session(struct mydrv_conn *mc, struct mg_err *err)
 {
-	int lock_s = (mc->opts.lock_timeout_ms + 999) / 1000;
 	char sql[512];
 
-	if (lock_s < 1)
-		lock_s = 1;
 	snprintf(sql, sizeof(sql),
 		 "SET SESSION sql_mode = '" MYDRV_SQL_MODE "', time_zone = '+00:00', "
-		 "lock_wait_timeout = %d, innodb_lock_wait_timeout = 2", lock_s);
+		 "lock_wait_timeout = %d, innodb_lock_wait_timeout = 2", lock_wait_s(mc));
 	if (exec_mc(mc, sql, err) < 0 ||
 	    exec_mc(mc, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", err) < 0) {
 		mg_err_prefix(err, "cannot set up the session: ");
@@ -3753,19 +3759,17 @@ static void add_defaults_of_dropped(struct planner *pl, const struct tplan *tp,
 				    const struct mg_strlist *defaults,
 				    const struct mg_strlist *cols, struct mg_buf *b)
 {
-	struct mg_buf alter = MG_BUF_INIT, cond = MG_BUF_INIT;
+	struct mg_buf alter = MG_BUF_INIT;
 
 	join_alter(&alter, tp->t.q, defaults, NULL, MYDRV_ALG_INSTANT);
 	if (alter.len) {
-		mg_buf_addf(&cond, "EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = ",
-			    tp->t.lit);
-		add_literal(pl->mc, &cond, cols->items[0]);
-		mg_buf_adds(&cond, ")");
+		char *cond = column_exists_in(pl->mc, tp->t.lit, cols->items[0]);
+
 		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
-		add_guarded(pl->mc, b, cond.buf, alter.buf);
+		add_guarded(pl->mc, b, cond, alter.buf);
+		free(cond);
 	}
 	mg_buf_release(&alter);
-	mg_buf_release(&cond);
 }
 
 /*
@@ -4699,7 +4703,6 @@ static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
 				const char *sql)
 {
 	int64_t end = mg_now_ms() + mc->opts.lock_timeout_ms;
-	int lock_s = (mc->opts.lock_timeout_ms + 999) / 1000;
 	struct mg_err e = MG_ERR_INIT;
 	char restore[64];
 	int done = 0, tries = 0;
@@ -4724,7 +4727,7 @@ static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
 		undo_open_state(mc);
 	mg_debug("mysql: '%s' %s after %d tries without waiting", s->description,
 		 done ? "went through" : "did not go through", tries);
-	snprintf(restore, sizeof(restore), "SET SESSION lock_wait_timeout = %d", lock_s < 1 ? 1 : lock_s);
+	snprintf(restore, sizeof(restore), "SET SESSION lock_wait_timeout = %d", lock_wait_s(mc));
 	if (exec_mc(mc, restore, &e) < 0)
 		mg_debug("mysql: cannot restore lock_wait_timeout: %s", e.msg);
 	return done;
@@ -4733,7 +4736,7 @@ static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
 static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 			struct mg_step_report *rep, struct mg_err *err)
 {
-	int level = 0, lock_s = (mc->opts.lock_timeout_ms + 999) / 1000;
+	int level = 0, lock_s = lock_wait_s(mc);
 	int64_t start = mg_now_ms();
 
 	for (int attempt = 0;;) {
