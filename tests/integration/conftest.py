@@ -88,6 +88,7 @@ import socket
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -324,18 +325,23 @@ class PgServer:
         return Database(self, name)
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    server = PgServer()
+def serve(server, what):
+    """A server fixture's body: start it (failing loudly, never skipping),
+    yield it, stop it."""
     try:
         server.start()
     except Exception as e:  # fail loudly, never skip
         server.stop()
-        pytest.fail(f"PostgreSQL test server did not start: {e}", pytrace=False)
+        pytest.fail(f"{what} did not start: {e}", pytrace=False)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    yield from serve(PgServer(), "PostgreSQL test server")
 
 
 # --------------------------------------------------------------------------
@@ -555,6 +561,116 @@ class Runner:
         return r
 
 
+def docs(r):
+    """The one JSON document on stdout of a --json run."""
+    try:
+        return json.loads(r.out)
+    except ValueError as e:
+        raise AssertionError(f"stdout is not one JSON document: {e}\n" + r.describe())
+
+
+def check_rows(text):
+    """{name: (ok, detail)} from check's text report (lines 'ok   name  detail')."""
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^(ok|FAIL)\s+(\S+)\s+(.*)$", line)
+        if m:
+            rows[m.group(2)] = (m.group(1) == "ok", m.group(3))
+    return rows
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port, bound but not listening for the whole test:
+    connections to it are refused at once. The port number."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    yield s.getsockname()[1]
+    s.close()
+
+
+def progress(text):
+    """The backfill's --json progress lines in stderr text."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith('{"event":"backfill"'):
+            out.append(json.loads(line))
+    return out
+
+
+class Watch:
+    """A running `migrate` (project.popen) whose stderr is read as it comes."""
+
+    def __init__(self, proc):
+        self.p = proc
+        self.lines = []
+        self.out = ""
+        self._mu = threading.Lock()
+        self._t_err = threading.Thread(target=self._read_err, daemon=True)
+        self._t_out = threading.Thread(target=self._read_out, daemon=True)
+        self._t_err.start()
+        self._t_out.start()
+
+    def _read_err(self):
+        for line in self.p.stderr:
+            with self._mu:
+                self.lines.append(line.rstrip("\n"))
+
+    def _read_out(self):
+        self.out = self.p.stdout.read()
+
+    @property
+    def err(self):
+        with self._mu:
+            return "\n".join(self.lines)
+
+    def progress(self):
+        return progress(self.err)
+
+    def wait_for(self, pred, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = pred()
+            if got:
+                return got
+            if self.p.poll() is not None:
+                time.sleep(0.2)     # let the readers drain
+                got = pred()
+                if got:
+                    return got
+                raise AssertionError("migrate ended (exit %r) before %s\n%s"
+                                     % (self.p.returncode, what, self.err))
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %s\n%s" % (what, self.err))
+
+    def line_where(self, pred):
+        for j in self.progress():
+            if pred(j):
+                return j
+        return None
+
+    def finish(self, timeout=60):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("migrate did not finish within %ss\n%s"
+                                 % (timeout, self.err))
+        self._t_err.join(10)
+        self._t_out.join(10)
+        assert_no_secret(self.out, self.err)
+        return self.p.returncode
+
+    def kill_after_progress(self):
+        """kill -9 once a progress line shows rows done, while it runs."""
+        self.wait_for(lambda: self.line_where(lambda j: j["rows_done"] > 0),
+                      "a progress line with rows done")
+        assert self.p.poll() is None, "backfill ended before the kill:\n" + self.err
+        self.p.kill()
+        return self.finish(30)
+
+
 @pytest.fixture
 def cli(migrate_bin, tmp_path):
     """Runs the binary with exactly the given arguments, cwd = tmp_path."""
@@ -639,10 +755,12 @@ def project(migrate_bin, db, tmp_path):
 
 
 @pytest.fixture
-def make_project(migrate_bin, tmp_path):
-    """make_project(db, subdir) -> a Project in tmp_path/subdir bound to db."""
+def make_project(migrate_bin, tmp_path, mysql_dialect):
+    """make_project(db, subdir) -> a Project in tmp_path/subdir bound to db
+    (on MariaDB, planning in the test's dialect, as mysql_project)."""
     def make(database, subdir):
-        return Project(migrate_bin, database, tmp_path / subdir)
+        return Project(migrate_bin, database, tmp_path / subdir,
+                       env=MYSQL_DIALECTS[mysql_dialect])
     return make
 
 
@@ -800,16 +918,7 @@ class MariaDbServer:
 
 @pytest.fixture(scope="session")
 def mariadb_server():
-    server = MariaDbServer()
-    try:
-        server.start()
-    except Exception as e:  # fail loudly, never skip
-        server.stop()
-        pytest.fail(f"MariaDB test server did not start: {e}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(MariaDbServer(), "MariaDB test server")
 
 
 class MysqlDatabase:

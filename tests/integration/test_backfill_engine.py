@@ -30,11 +30,10 @@ value shows there; the engine's own counters (status --json) must agree.
 import json
 import re
 import signal
-import subprocess
 import threading
 import time
 
-from conftest import assert_no_secret
+from conftest import Watch, progress
 
 FILE = "0001_alter_n.yaml"
 ALTER = """
@@ -116,86 +115,12 @@ def backfill_status(project):
     return project.json("status")["migrations"][0]["backfill"]
 
 
-def progress(text):
-    """The --json progress lines in stderr text."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith('{"event":"backfill"'):
-            out.append(json.loads(line))
-    return out
-
-
 def int_key(k):
     return None if k is None else int(k[0])
 
 
 def composite_key(k):
     return None if k is None else (k[0], int(k[1]))
-
-
-class Watch:
-    """A running `migrate` (project.popen) whose stderr is read as it comes."""
-
-    def __init__(self, proc):
-        self.p = proc
-        self.lines = []
-        self.out = ""
-        self._mu = threading.Lock()
-        self._t_err = threading.Thread(target=self._read_err, daemon=True)
-        self._t_out = threading.Thread(target=self._read_out, daemon=True)
-        self._t_err.start()
-        self._t_out.start()
-
-    def _read_err(self):
-        for line in self.p.stderr:
-            with self._mu:
-                self.lines.append(line.rstrip("\n"))
-
-    def _read_out(self):
-        self.out = self.p.stdout.read()
-
-    @property
-    def err(self):
-        with self._mu:
-            return "\n".join(self.lines)
-
-    def progress(self):
-        return progress(self.err)
-
-    def wait_for(self, pred, what, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = pred()
-            if got:
-                return got
-            if self.p.poll() is not None:
-                time.sleep(0.2)     # let the readers drain
-                got = pred()
-                if got:
-                    return got
-                raise AssertionError("migrate ended (exit %r) before %s\n%s"
-                                     % (self.p.returncode, what, self.err))
-            time.sleep(0.05)
-        raise AssertionError("timed out waiting for %s\n%s" % (what, self.err))
-
-    def line_where(self, pred):
-        for j in self.progress():
-            if pred(j):
-                return j
-        return None
-
-    def finish(self, timeout=60):
-        try:
-            self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            raise AssertionError("migrate did not finish within %ss\n%s"
-                                 % (timeout, self.err))
-        self._t_err.join(10)
-        self._t_out.join(10)
-        assert_no_secret(self.out, self.err)
-        return self.p.returncode
 
 
 class RowLock(threading.Thread):

@@ -6,14 +6,12 @@ the database's _migrate_history when there is no state file), and with
 (reasons listed), 2 bad input, 3 database or state error. --offline needs
 neither a database nor a state file."""
 
-import json
 import re
 import shutil
-import socket
 
 import pytest
 
-from conftest import RENAME_FILE, RENAME_YAML, seed_users
+from conftest import RENAME_FILE, RENAME_YAML, check_rows, docs, seed_users
 
 ADD_NICK = """
 description: users get a nickname
@@ -41,32 +39,9 @@ operations:
 """
 
 
-def docs(r):
-    try:
-        return json.loads(r.out)
-    except ValueError as e:
-        raise AssertionError(f"stdout is not one JSON document: {e}\n" + r.describe())
-
-
-def check_rows(text):
-    """{name: (ok, detail)} from the text report (lines 'ok   name  detail')."""
-    rows = {}
-    for line in text.splitlines():
-        m = re.match(r"^(ok|FAIL)\s+(\S+)\s+(.*)$", line)
-        if m:
-            rows[m.group(2)] = (m.group(1) == "ok", m.group(3))
-    return rows
-
-
 def offline(p, *args, **kw):
     """check --offline with no database and no state option at all."""
     return p.run_raw("-m", p.migrations, "check", "--offline", *args, **kw)
-
-
-def closed_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def switched(p, mid="1"):
@@ -79,7 +54,7 @@ def switched(p, mid="1"):
 # --offline
 
 
-def test_offline_good_files_pass_without_database_or_state(users_project):
+def test_offline_good_files_pass_without_database_or_state(users_project, closed_port):
     p = users_project
     p.write("0002_add_nick.yaml", ADD_NICK)
     r = offline(p)
@@ -91,7 +66,7 @@ def test_offline_good_files_pass_without_database_or_state(users_project):
     assert not (p.dir / ".migrate").exists()
     assert not p.state.exists()
     # a database URL is ignored offline, even one that cannot be reached
-    r = p.run_raw("-d", f"postgresql://app:secret-pw-1@127.0.0.1:{closed_port()}/x",
+    r = p.run_raw("-d", f"postgresql://app:secret-pw-1@127.0.0.1:{closed_port}/x",
                   "-m", p.migrations, "check", "--offline")
     assert r.rc == 0, r.describe()
 
@@ -274,9 +249,9 @@ def test_pending_file_numbered_below_an_applied_one_fails(project):
     p.ok("check")
 
 
-def test_unreachable_database_exit_3(users_project):
+def test_unreachable_database_exit_3(users_project, closed_port):
     p = users_project
-    url = f"postgresql://app:secret-pw-1@127.0.0.1:{closed_port()}/nowhere"
+    url = f"postgresql://app:secret-pw-1@127.0.0.1:{closed_port}/nowhere"
     for args in (("check",), ("check", "--requires", "0"), ("--json", "check")):
         r = p.run_raw("-d", url, "-m", p.migrations, "--state", p.state, *args)
         assert r.rc == 3, r.describe()

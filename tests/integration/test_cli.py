@@ -3,7 +3,6 @@ options anywhere, environment variables, exit status, secrets as ****."""
 
 import json
 import re
-import socket
 
 import pytest
 
@@ -139,19 +138,8 @@ def _env_layout(p):
     return mdir, state
 
 
-def _closed_port_url(sock):
-    port = sock.getsockname()[1]
+def _closed_port_url(port):
     return f"postgresql://app:{APP_PASSWORD}@127.0.0.1:{port}/nowhere"
-
-
-@pytest.fixture
-def closed_port():
-    """A loopback port that is bound but not listening: connections to it
-    are refused at once."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    yield s
-    s.close()
 
 
 def test_env_migrate_database_url(users_project, closed_port):
@@ -214,7 +202,7 @@ def test_unreachable_database(users_project, closed_port, cmd):
 
 def test_unreachable_conninfo_and_query_password(users_project, closed_port):
     p = users_project
-    port = closed_port.getsockname()[1]
+    port = closed_port
     for url in (f"host=127.0.0.1 port={port} user=app password={APP_PASSWORD} dbname=x",
                 f"postgresql://app@127.0.0.1:{port}/x?password={APP_PASSWORD}"):
         r = p.run_raw("-d", url, "-m", p.migrations, "--state", p.state,

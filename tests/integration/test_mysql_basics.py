@@ -15,9 +15,7 @@ Where the command-line output does not depend on the database, it must be
 the same as on PostgreSQL: test_same_output_as_postgresql runs one
 sequence of commands against both and compares them."""
 
-import json
 import re
-import socket
 import time
 from urllib.parse import quote
 
@@ -25,7 +23,7 @@ import pytest
 
 from conftest import (APP_USER, MYSQL_APP_PASSWORD, MYSQL_APP_PASSWORD_URL,
                       MYSQL_LOW_PASSWORD, MYSQL_LOW_USER, RENAME_FILE,
-                      RENAME_YAML, MariaDbServer)
+                      RENAME_YAML, MariaDbServer, check_rows, docs)
 
 ADD_NICK_FILE = "0002_add_nick.yaml"
 ADD_NICK = """
@@ -50,30 +48,6 @@ def lock_name(database):
     """The migrate lock of a database (drivers/mysql.c: 'migrate:' + its
     name, for names of up to 56 characters)."""
     return f"migrate:{database.name}"
-
-
-def closed_port():
-    """A loopback port nothing listens on (bound, never listening)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def docs(r):
-    try:
-        return json.loads(r.out)
-    except ValueError as e:
-        raise AssertionError(f"stdout is not one JSON document: {e}\n" + r.describe())
-
-
-def check_rows(text):
-    """{name: (ok, detail)} from check's text report."""
-    rows = {}
-    for line in text.splitlines():
-        m = re.match(r"^(ok|FAIL)\s+(\S+)\s+(.*)$", line)
-        if m:
-            rows[m.group(2)] = (m.group(1) == "ok", m.group(3))
-    return rows
 
 
 def colour_doc(p):
@@ -374,11 +348,11 @@ def test_log(mysql_project):
     ("empty-socket", "mysql://app:{pw}@localhost/db?socket=", ["socket"]),
     ("unencoded-hash", "mysql://app:pw#1@127.0.0.1:{port}/db", ["#"]),
 ])
-def test_bad_url_exit_2(mysql_project, label, url, words):
+def test_bad_url_exit_2(mysql_project, closed_port, label, url, words):
     """A URL the driver cannot read is bad input (exit 2) and says what is
     wrong with it. The port is closed: connecting would be exit 3."""
     p = mysql_project
-    url = url.format(pw=MYSQL_APP_PASSWORD_URL, port=closed_port())
+    url = url.format(pw=MYSQL_APP_PASSWORD_URL, port=closed_port)
     for args in (("status",), ("check",), ("colour", "list")):
         r = run_url(p, url, *args)
         assert r.rc == 2, f"{label}\n" + r.describe()
@@ -391,9 +365,9 @@ def test_bad_url_exit_2(mysql_project, label, url, words):
 @pytest.mark.parametrize("cmd", [("status",), ("check",), ("colour", "list"),
                                  ("colour", "register", "blue", "--app-version", "1",
                                   "--requires", "0")])
-def test_unreachable_server_exit_3(mysql_project, cmd):
+def test_unreachable_server_exit_3(mysql_project, closed_port, cmd):
     p = mysql_project
-    port = closed_port()
+    port = closed_port
     url = p.db.url_for(port=port)
     r = run_url(p, url, *cmd, timeout=60)
     assert r.rc == 3, r.describe()

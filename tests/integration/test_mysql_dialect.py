@@ -33,7 +33,6 @@ checks what is particular to it:
 
 import re
 
-import pymysql
 import pytest
 from pymysql.constants import CLIENT
 

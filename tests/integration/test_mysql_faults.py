@@ -22,8 +22,6 @@ of them. Rollback must also give back the schema from before expand.
 
 import pytest
 
-from conftest import MYSQL_DIALECTS, Project
-
 KILLED = (-9, 137)
 SEED = 200
 
@@ -150,8 +148,9 @@ def plan(p, phase):
 def run_window(server, make_project, op, phase, fault, label):
     """The whole window, with the fault (if any) in `phase` and blue's
     writes after it, and after every command but contract. Returns the
-    database (to be dropped by the caller), the project, and the schema
-    before expand."""
+    database (to be dropped by the caller), the schema before expand, and,
+    for the run without a fault, the steps of `phase` as planned before
+    expand (see plan)."""
     db = server.new_database(label)
     spec = OPS[op]
     db.execute(spec["ddl"])
@@ -159,6 +158,7 @@ def run_window(server, make_project, op, phase, fault, label):
     before = schema(db)
     p = make_project(db, label)
     p.write("0001_op.yaml", spec["migration"])
+    steps = None if fault else plan(p, phase)
     last = "rollback" if phase == "rollback" else "contract"
     for n, command in enumerate(["expand", "backfill", "switch-reads", last], start=1):
         args = ["--batch-size", "50"] if command == "backfill" else []
@@ -170,38 +170,20 @@ def run_window(server, make_project, op, phase, fault, label):
         p.ok(command, "1", *args)
         if command not in ("contract", "rollback"):
             blue_writes(db, op, 10 + n)
-    return db, p, before
-
-
-@pytest.fixture
-def make_project(migrate_bin, tmp_path, mysql_dialect):
-    """make_project(db, subdir): a Project planning in the test's dialect."""
-    def make(database, subdir):
-        return Project(migrate_bin, database, tmp_path / subdir,
-                       env=MYSQL_DIALECTS[mysql_dialect])
-    return make
+    return db, before, steps
 
 
 @pytest.mark.both_dialects
 @pytest.mark.parametrize("phase", ["expand", "switch-reads", "contract", "rollback"])
 @pytest.mark.parametrize("op", sorted(OPS))
 def test_kill_at_every_step_then_rerun(mariadb_server, make_project, op, phase):
-    ref, _, before = run_window(mariadb_server, make_project, op, phase, None, "ref")
+    ref, before, steps = run_window(mariadb_server, make_project, op, phase, None, "ref")
     try:
         want = schema(ref), rows(ref)
         if phase == "rollback":
             assert want[0] == before, "rollback did not give back the schema"
     finally:
         ref.drop()
-    # the steps of phase, planned on a fresh copy before expand
-    probe = mariadb_server.new_database("probe")
-    try:
-        probe.execute(OPS[op]["ddl"])
-        pp = make_project(probe, "probe")
-        pp.write("0001_op.yaml", OPS[op]["migration"])
-        steps = plan(pp, phase)
-    finally:
-        probe.drop()
     if not steps:
         return      # nothing runs in this phase for this operation
     tried = 0
@@ -210,7 +192,7 @@ def test_kill_at_every_step_then_rerun(mariadb_server, make_project, op, phase):
             if point == "unrecorded" and not writes:
                 continue
             fault = f"{phase}:{k}" if point == "recorded" else f"{phase}-unrecorded:{k}"
-            db, p, _ = run_window(mariadb_server, make_project, op, phase, fault,
+            db, _, _ = run_window(mariadb_server, make_project, op, phase, fault,
                                   f"{phase}_{k}_{point}")
             try:
                 got = schema(db), rows(db)

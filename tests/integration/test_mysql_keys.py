@@ -8,7 +8,8 @@ mismatch, and after a row is spoilt by hand --verify names its key.
 """
 
 import json
-import threading
+
+from conftest import Watch
 
 KILLED = (-9, 137)
 MARKER = "_migrate_1"
@@ -63,33 +64,14 @@ def verify(p):
     return r.rc, json.loads(r.out)
 
 
-def kill_after_progress(p, *args):
-    proc = p.popen("--json", "backfill", "1", *args)
-    lines, first = [], threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if '"rows_done":' in line and '"rows_done":0,' not in line:
-                first.set()
-
-    t = threading.Thread(target=read, daemon=True)
-    t.start()
-    assert first.wait(30), "no progress:\n" + "".join(lines)
-    assert proc.poll() is None, "ended before the kill:\n" + "".join(lines)
-    proc.kill()
-    proc.wait(30)
-    t.join(10)
-    proc.stdout.close()
-    assert proc.returncode in KILLED, proc.returncode
-
-
 def run_keyed(p, kind):
     db = p.db
     seed_items(db, kind)
     p.write("0001_rename.yaml", MIGRATION)
     p.ok("expand", "1")
-    kill_after_progress(p, "--jobs", "3", "--batch-size", "50", "--sleep", "30")
+    w = Watch(p.popen("--json", "backfill", "1", "--jobs", "3", "--batch-size", "50",
+                      "--sleep", "30"))
+    assert w.kill_after_progress() in KILLED, w.err
     done = db.query(f"SELECT SUM(`{MARKER}` <> 0) FROM items")[0][0]
     assert 0 < int(done) < ROWS, done
     [m] = p.json("status")["migrations"]

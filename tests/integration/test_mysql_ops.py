@@ -61,6 +61,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from conftest import Watch
 from writers import assert_rows, running, wait_for_ops
 
 SEED = 3000
@@ -1066,30 +1067,8 @@ def test_real_kill_during_backfill_resumes(mysql_project):
     seeded = setup_logged_users(db)
     p.write(RENAME_FILE, RENAME_MIGRATION)
     p.ok("expand", "1")
-    proc = p.popen("--json", "backfill", "1", "--batch-size", "100",
-                   "--sleep", "40")
-    lines = []
-    first = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("event") == "backfill" and ev.get("rows_done", 0) > 0:
-                first.set()
-
-    t = threading.Thread(target=read, daemon=True)
-    t.start()
-    assert first.wait(30), "no progress line with rows done:\n" + "".join(lines)
-    assert proc.poll() is None, "backfill ended before the kill:\n" + "".join(lines)
-    proc.kill()
-    proc.wait(30)
-    t.join(10)
-    proc.stdout.close()
-    assert proc.returncode in KILLED, proc.returncode
+    w = Watch(p.popen("--json", "backfill", "1", "--batch-size", "100", "--sleep", "40"))
+    assert w.kill_after_progress() in KILLED, w.err
     untouched, done = marker_counts(db)
     assert 0 < done < SEED and untouched == SEED - done, (done, untouched)
 

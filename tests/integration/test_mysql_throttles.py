@@ -19,14 +19,13 @@ excepted: sessions running a long statement pause the backfill until they
 end (on the session server of conftest.py, no replica needed).
 """
 
-import json
 import signal
 import threading
 import time
 
 import pytest
 
-from conftest import MariaDbServer, Project, _pymysql, assert_no_secret
+from conftest import MariaDbServer, Project, Watch, _pymysql, progress, serve
 
 ROWS = 3000
 MIGRATION = """
@@ -103,16 +102,7 @@ class ReplicaPair:
 
 @pytest.fixture(scope="module")
 def pair():
-    p = ReplicaPair()
-    try:
-        p.start()
-    except Exception as e:  # fail loudly, never skip
-        p.stop()
-        pytest.fail(f"the MariaDB primary/replica pair did not start: {e}", pytrace=False)
-    try:
-        yield p
-    finally:
-        p.stop()
+    yield from serve(ReplicaPair(), "the MariaDB primary/replica pair")
 
 
 @pytest.fixture
@@ -135,51 +125,15 @@ def seed(db, rows=ROWS):
                f"FROM seq_1_to_{rows}")
 
 
-class Backfill:
-    """`backfill 1 --json` in the background; its JSON progress lines are
-    collected as they come."""
+def start_backfill(project, *args):
+    """`backfill 1 --json`, slowed to 1000 rows/s, in the background."""
+    return Watch(project.popen("--json", "backfill", "1", "--batch-size", "100",
+                               "--max-rows-per-sec", "1000", *args))
 
-    def __init__(self, project, *args):
-        self.proc = project.popen("--json", "backfill", "1", "--batch-size", "100",
-                                  "--max-rows-per-sec", "1000", *args)
-        self.lines = []
-        self.events = []
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
 
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("event") == "backfill":
-                self.events.append(ev)
-
-    def log(self):
-        return "".join(self.lines)
-
-    def wait_for(self, what, timeout=30):
-        """The first progress event for which what(event) holds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for ev in list(self.events):
-                if what(ev):
-                    return ev
-            assert self.proc.poll() is None, "backfill ended:\n" + self.log()
-            time.sleep(0.1)
-        raise AssertionError(f"no such progress line in {timeout}s:\n" + self.log())
-
-    def finish(self, timeout=60):
-        """(exit status, stdout) once it ends; stderr stays the reader's."""
-        self.proc.wait(timeout)
-        self.t.join(10)
-        out = self.proc.stdout.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        assert_no_secret(out, self.log())
-        return self.proc.returncode, out
+def wait_line(w, pred, what):
+    """The first progress line for which pred holds (waiting for it)."""
+    return w.wait_for(lambda: w.line_where(pred), what)
 
 
 def throttle(ev):
@@ -193,13 +147,13 @@ def rows_done(ev):
 def assert_stays_paused(bf, seconds=2.5):
     """No rows done while paused: once the batches that were running when
     the pause began have ended (a second), rows_done stays where it is."""
-    first = bf.wait_for(lambda ev: throttle(ev).startswith("paused"))
+    first = wait_line(bf, lambda ev: throttle(ev).startswith("paused"), "a pause")
     time.sleep(1.0)
-    base = [ev for ev in bf.events if throttle(ev).startswith("paused")][-1]
+    base = [ev for ev in bf.progress() if throttle(ev).startswith("paused")][-1]
     time.sleep(seconds)
-    later = [ev for ev in bf.events if rows_done(ev) > rows_done(base)
+    later = [ev for ev in bf.progress() if rows_done(ev) > rows_done(base)
              and throttle(ev).startswith("paused")]
-    assert not later, "rows were done while paused:\n" + bf.log()
+    assert not later, "rows were done while paused:\n" + bf.err
     return first
 
 
@@ -227,17 +181,17 @@ def test_delayed_replica_pauses_with_its_lag_then_goes_on(pair, rdb, tmp_path, m
     are the process's, so whichever checks sees the whole lag."""
     p = expanded(pair, rdb, tmp_path, migrate_bin)
     pair.set_delay(3)
-    bf = Backfill(p, "--max-lag", "1000", "--jobs", jobs)
+    bf = start_backfill(p, "--max-lag", "1000", "--jobs", jobs)
     ev = assert_stays_paused(bf)
     # the figure is the heartbeat's age in ms, not whole seconds
-    lag = bf.wait_for(lambda e: "replication lag 2" in throttle(e)
-                      or "replication lag 3" in throttle(e))
+    lag = wait_line(bf, lambda e: "replication lag 2" in throttle(e)
+                     or "replication lag 3" in throttle(e), "a lag of 2 or 3 s")
     assert "> --max-lag 1000 ms" in throttle(lag), throttle(lag)
-    assert rows_done(ev) < ROWS, bf.log()
+    assert rows_done(ev) < ROWS, bf.err
     pair.set_delay(0)
-    rc, out = bf.finish()
-    assert rc == 0, bf.log() + out
-    assert bf.events[-1]["done"] is True and bf.events[-1]["rows_done"] == ROWS, bf.log()
+    assert bf.finish() == 0, bf.err + bf.out
+    last = bf.progress()[-1]
+    assert last["done"] is True and last["rows_done"] == ROWS, bf.err
     assert_replica_has_every_row(pair, rdb)
     # the heartbeat row is gone with the session that wrote it
     assert rdb.query("SELECT COUNT(*) FROM _migrate_heartbeat")[0][0] == 0
@@ -248,7 +202,7 @@ def test_replica_named_in_url_with_stopped_sql_thread_pauses(pair, rdb, tmp_path
     p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
     pair.replica_sql("STOP SLAVE SQL_THREAD")
     try:
-        bf = Backfill(p, "--max-lag", "1000")
+        bf = start_backfill(p, "--max-lag", "1000")
         ev = assert_stays_paused(bf)
         msg = throttle(ev)
         assert "replication lag cannot be read" in msg, msg
@@ -256,28 +210,21 @@ def test_replica_named_in_url_with_stopped_sql_thread_pauses(pair, rdb, tmp_path
         assert "SQL thread: No" in msg, msg
     finally:
         pair.replica_sql("START SLAVE SQL_THREAD")
-    rc, out = bf.finish()
-    assert rc == 0, bf.log() + out
+    assert bf.finish() == 0, bf.err + bf.out
     assert_replica_has_every_row(pair, rdb)
 
 
-def test_unreachable_replica_pauses_and_sigterm_stops(pair, rdb, tmp_path, migrate_bin):
-    s = __import__("socket").socket()
-    s.bind(("127.0.0.1", 0))
-    dead = s.getsockname()[1]     # bound, never listening: refused
-    try:
-        url = rdb.url_for() + f"?replica=127.0.0.1:{dead}"
-        p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
-        bf = Backfill(p, "--max-lag", "1000")
-        ev = assert_stays_paused(bf, seconds=1.5)
-        msg = throttle(ev)
-        assert f"replica 127.0.0.1:{dead}: cannot connect" in msg, msg
-        bf.proc.send_signal(signal.SIGTERM)
-        rc, out = bf.finish(timeout=30)
-        assert rc == 3, bf.log() + out
-        assert "stopped by signal" in bf.log(), bf.log()
-    finally:
-        s.close()
+def test_unreachable_replica_pauses_and_sigterm_stops(pair, rdb, tmp_path, migrate_bin,
+                                                      closed_port):
+    url = rdb.url_for() + f"?replica=127.0.0.1:{closed_port}"
+    p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
+    bf = start_backfill(p, "--max-lag", "1000")
+    ev = assert_stays_paused(bf, seconds=1.5)
+    msg = throttle(ev)
+    assert f"replica 127.0.0.1:{closed_port}: cannot connect" in msg, msg
+    bf.p.send_signal(signal.SIGTERM)
+    assert bf.finish(timeout=30) == 3, bf.err + bf.out
+    assert "stopped by signal" in bf.err, bf.err
     # without the broken replica in the URL, a rerun finishes the job
     rdb.url = rdb.url_for()
     p.ok("backfill", "1", "--max-lag", "1000")
@@ -321,7 +268,7 @@ def test_max_load_pauses_while_sessions_run_statements(mysql_project, mariadb_se
         t.start()
         threads.append(t)
     try:
-        bf = Backfill(p, "--max-load", "2")
+        bf = start_backfill(p, "--max-load", "2")
         ev = assert_stays_paused(bf)
         msg = throttle(ev)
         assert "active sessions > --max-load 2" in msg, msg
@@ -332,9 +279,8 @@ def test_max_load_pauses_while_sessions_run_statements(mysql_project, mariadb_se
             db.admin_query(f"KILL QUERY {tid}")
     for t in threads:
         t.join(10)
-    rc, out = bf.finish()
-    assert rc == 0, bf.log() + out
-    assert bf.events[-1]["done"] is True, bf.log()
+    assert bf.finish() == 0, bf.err + bf.out
+    assert bf.progress()[-1]["done"] is True, bf.err
 
 
 def test_max_load_does_not_count_migrates_own_workers(mysql_project):
@@ -346,7 +292,7 @@ def test_max_load_does_not_count_migrates_own_workers(mysql_project):
     p.ok("expand", "1")
     r = p.ok("--json", "backfill", "1", "--jobs", "3", "--batch-size", "50",
              "--max-load", "1", timeout=60)
-    events = [json.loads(x) for x in r.err.splitlines() if x.startswith("{")]
+    events = progress(r.err)
     paused = [e for e in events if (e.get("throttle") or "").startswith("paused")]
     assert not paused, r.describe()
     assert events[-1]["done"] is True, r.describe()
