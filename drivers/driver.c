@@ -89,16 +89,12 @@ void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys)
 
 int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
 {
-#ifdef MG_TEST_HOOKS
-	const char *fake = getenv("MIGRATE_TEST_LAG_MS");
+	int hook = mg_hook_lag_ms(out);
 
-	if (fake && *fake) {
-		if (!strcmp(fake, "unknown"))
-			return mg_err_set(err, MG_EDB, "test hook: replication lag unknown");
-		*out = strtoll(fake, NULL, 10);
+	if (hook > 0)
 		return 0;
-	}
-#endif
+	if (hook < 0)
+		return mg_err_set(err, MG_EDB, "test hook: replication lag unknown");
 	if (!c->drv->replication_lag_ms)
 		return mg_err_set(err, MG_EDB, "the %s driver cannot read replication lag", c->drv->name);
 	return c->drv->replication_lag_ms(c, out, err);

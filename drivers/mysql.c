@@ -742,10 +742,8 @@ static void set_dialect(struct mydrv_conn *mc)
 {
 	mc->mysql_version = mc->mariadb ? 0 : mysql_get_server_version(mc->my);
 	mc->mysql_dialect = !mc->mariadb;
-#ifdef MG_TEST_HOOKS
 	{
-		const char *hook = getenv("MIGRATE_TEST_MYSQL_DIALECT");
-		unsigned long v = hook ? strtoul(hook, NULL, 10) : 0;
+		unsigned long v = mg_hook_mysql_dialect();
 
 		if (v == 1)
 			mc->mysql_dialect = 1;
@@ -754,7 +752,6 @@ static void set_dialect(struct mydrv_conn *mc)
 			mc->mysql_version = v;
 		}
 	}
-#endif
 }
 
 /* lock_wait_timeout (whole seconds) for --lock-timeout: rounded up, at

@@ -25,7 +25,7 @@
 #
 # Environment knobs:
 #   MIGRATE_SKIP_INSTALL=1   do not run apt-get
-#   MIGRATE_BUILD_DIR=DIR    build directory (default ./build)
+#   MIGRATE_BUILD_DIR=DIR    build directory (default ./build-release)
 #   MIGRATE_DEMO_KEEP=1      leave the server running and the directory in place
 #                            (prints how to connect and how to stop it)
 set -euo pipefail
@@ -55,25 +55,11 @@ fi
 
 # ---- 2. build ---------------------------------------------------------------
 section "2. build migrate ($BUILD_DIR)"
-# The test suite (tests/) needs cmocka and python3, which this demo does not
-# install: configure without it unless they are present. scripts/test.sh uses
-# the same build directory, so the switch is not left behind in the CMake
-# cache (see the end of this block).
-cmake_args=()
-tests_off=0
-if ! pkg-config --exists cmocka 2>/dev/null || [ ! -x /usr/bin/python3 ]; then
-  cmake_args+=(-DMIGRATE_TESTS=OFF)
-  tests_off=1
-fi
-cmake -S "$ROOT" -B "$BUILD_DIR" "${cmake_args[@]}" >/dev/null
+# A release build (no tests, no test hooks), in its own directory so that it
+# never mixes with the test build of scripts/test.sh.
+BUILD_DIR=${MIGRATE_BUILD_DIR:-$ROOT/build-release}
+cmake -S "$ROOT" -B "$BUILD_DIR" -DMIGRATE_TESTS=OFF -DMIGRATE_TEST_HOOKS=OFF >/dev/null
 cmake --build "$BUILD_DIR" --target migrate -j"${JOBS:-2}"
-if [ "$tests_off" = 1 ]; then
-  # Forget MIGRATE_TESTS=OFF (the entry and its comment lines), so that the
-  # next configure of this directory (scripts/test.sh) builds the tests again.
-  cache=$BUILD_DIR/CMakeCache.txt
-  awk '/^\/\//{c = c $0 "\n"; next} /^MIGRATE_TESTS:BOOL=/{c = ""; next} {printf "%s", c; c = ""; print}' \
-    "$cache" >"$cache.demo" && mv "$cache.demo" "$cache"
-fi
 MIGRATE=$BUILD_DIR/migrate
 "$MIGRATE" --version
 

@@ -78,7 +78,7 @@ echo "MariaDB for tests: $(/usr/sbin/mariadbd --version) (own server per test fi
 run_suite() {  # build-dir, extra cmake args...
   local dir=$1; shift
   section "configure $dir $*"
-  cmake -S "$ROOT" -B "$ROOT/$dir" -DMIGRATE_TESTS=ON "$@"
+  cmake -S "$ROOT" -B "$ROOT/$dir" -DMIGRATE_TESTS=ON -DMIGRATE_TEST_HOOKS=ON "$@"
   section "build $dir"
   cmake --build "$ROOT/$dir" -j"$JOBS"
   section "test $dir"

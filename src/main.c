@@ -204,6 +204,11 @@ int main(int argc, char **argv)
 	}
 	if (opt.version) {
 		printf("migrate %s\n", MIGRATE_VERSION);
+		if (mg_test_hooks_compiled)
+			printf("test build: honours MIGRATE_FAULT, MIGRATE_TEST_LAG_MS and"
+			       " MIGRATE_TEST_MYSQL_DIALECT; never use it in production\n");
+		else
+			printf("release build: no test hooks\n");
 		mg_options_release(&opt);
 		return 0;
 	}

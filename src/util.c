@@ -502,29 +502,3 @@ void mg_warn(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
-
-void mg_fault_point(const char *phase, int step, int batch)
-{
-#ifdef MG_TEST_HOOKS
-	const char *spec = getenv("MIGRATE_FAULT");
-	char want[128];
-
-	if (!spec || !*spec)
-		return;
-	if (batch > 0)
-		snprintf(want, sizeof(want), "%s:%d:%d", phase, step, batch);
-	else
-		snprintf(want, sizeof(want), "%s:%d", phase, step);
-	if (strcmp(spec, want) != 0)
-		return;
-	fprintf(stderr, "migrate: MIGRATE_FAULT %s reached, killing the process\n",
-		spec);
-	fflush(stderr);
-	kill(getpid(), SIGKILL);
-	pause();
-#else
-	(void)phase;
-	(void)step;
-	(void)batch;
-#endif
-}

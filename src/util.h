@@ -145,11 +145,7 @@ void mg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * Test builds: MIGRATE_FAULT=<phase>:<step>[:<batch>]. Returns when the
- * point does not match; otherwise kills the process with SIGKILL, as a crash
- * would. Step and batch are the 1-based counters of the caller.
- */
-void mg_fault_point(const char *phase, int step, int batch);
+/* mg_fault_point, the test builds' crash points: testhooks.h */
+#include "testhooks.h"
 
 #endif
