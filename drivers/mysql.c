@@ -3730,10 +3730,10 @@ static void render_update_trigger(struct mg_buf *b, const struct planner *pl,
  * the new column as it is would look like the old version's first write
  * to a row the backfill has not reached: the new column recomputed with
  * `up`, the new version's value lost. The other way round nothing reads
- * the marker of a row the new version updates. (Expand creates them in
- * the reverse order, for the old version; see emit_table_expand.) The
- * MySQL dialect's transitional insert trigger, _bt, stays only when
- * expand stopped halfway.
+ * the marker of a row the new version updates. (Expand creates the
+ * update trigger first too, for the old version's sake: see
+ * emit_table_expand.) The MySQL dialect's transitional insert trigger,
+ * _bt, stays only when expand stopped halfway.
  */
 static void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const struct tplan *tp)
 {
