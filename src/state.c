@@ -110,6 +110,15 @@ static void errno_text(char *out, size_t size, int e)
 		out[0] = (char)(out[0] - 'A' + 'a');
 }
 
+/* The same in a per-thread buffer, for one message at a time. */
+static const char *errstr(int e)
+{
+	static _Thread_local char buf[128];
+
+	errno_text(buf, sizeof(buf), e);
+	return buf;
+}
+
 /*
  * Every SQLite failure: the path and the cause. SQLite says "database or
  * disk is full" for a write that ENOSPC cut short and only "disk I/O error"
@@ -226,7 +235,7 @@ static int make_parent(const char *path, struct mg_err *err)
 		if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
 			ret = mg_err_set(err, MG_EDB,
 					 "cannot create directory '%s' for state file '%s': %s",
-					 dir, path, strerror(errno));
+					 dir, path, errstr(errno));
 			goto out;
 		}
 		*p = c;
@@ -252,7 +261,7 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = mg_err_set(err, MG_EDB, "cannot open lock file '%s': %s",
-				 lockpath, strerror(errno));
+				 lockpath, errstr(errno));
 		goto out;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -260,7 +269,7 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 
 		if (errno != EWOULDBLOCK) {
 			ret = mg_err_set(err, MG_EDB, "cannot lock '%s': %s",
-					 lockpath, strerror(errno));
+					 lockpath, errstr(errno));
 		} else {
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			buf[n > 0 ? n : 0] = '\0';
@@ -280,9 +289,15 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 		goto out;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	errno = 0;
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		int e = errno ? errno : ENOSPC;	/* a short write */
+
 		ret = mg_err_set(err, MG_EDB, "cannot write lock file '%s': %s",
-				 lockpath, strerror(errno));
+				 lockpath, errstr(e));
+		if (e == ENOSPC || e == EDQUOT)
+			mg_err_hint(err, "free space where '%s' lives and run the command again",
+				    s->path);
 		close(fd);
 		goto out;
 	}
@@ -310,7 +325,7 @@ static int random_hex(char *out, size_t nbytes, const char *path,
 			close(fd);
 		return mg_err_set(err, MG_EDB,
 				  "cannot create state file '%s': reading /dev/urandom: %s",
-				  path, strerror(e));
+				  path, errstr(e));
 	}
 	close(fd);
 	for (i = 0; i < nbytes; i++) {
@@ -531,6 +546,25 @@ static int is_blank(struct mg_state *s, struct mg_err *err)
 	return n < 0 ? -1 : n == 0;
 }
 
+/* The page size in a database header; 0 for a file that has none. */
+static off_t one_page(const char *path)
+{
+	unsigned char h[18];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size = 0;
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) &&
+	    !memcmp(h, "SQLite format 3", 16)) {
+		size = (off_t)h[16] << 8 | h[17];
+		if (size == 1)
+			size = 65536;
+	}
+	close(fd);
+	return size;
+}
+
 int mg_state_probe(const char *path)
 {
 	struct stat sb;
@@ -542,9 +576,9 @@ int mg_state_probe(const char *path)
 		return errno == ENOENT ? MG_STATE_MISSING : MG_STATE_PRESENT;
 	if (sb.st_size == 0)
 		return MG_STATE_BLANK;
-	/* a real state file has a page per table: only tiny files can be
-	 * blank, and only those are opened here (before any lock) */
-	if (sb.st_size > 65536)
+	/* a state file has a page per table: only a file of one page can be
+	 * blank, and only such a file is opened here (before any lock) */
+	if (sb.st_size > one_page(path))
 		return MG_STATE_PRESENT;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1,
@@ -757,7 +791,7 @@ int mg_state_open(struct mg_state **out, const char *path, int create,
 				    "check --state, or restore the state file kept by the previous run (a volume, an artifact or the deploy repo)");
 		} else {
 			mg_err_set(err, MG_EDB, "cannot read state file '%s': %s",
-				   path, strerror(errno));
+				   path, errstr(errno));
 		}
 		goto fail;
 	}

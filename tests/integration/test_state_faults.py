@@ -120,3 +120,184 @@ def test_random_page_is_refused_by_every_command(backfilled, table):
     p.ok("switch-reads")
     p.ok("contract")
     assert_renamed_with_data(p)
+
+
+# --------------------------------------------------------------------------
+# defect 5: a file cut short
+
+
+@pytest.mark.parametrize("keep", ["half", "header"])
+def test_truncated_state_is_refused(backfilled, keep):
+    p = backfilled
+    good = p.dir / "good-copy.db"
+    shutil.copy2(p.state, good)
+    size = p.state.stat().st_size
+    os.truncate(p.state, size // 2 if keep == "half" else 60)
+    before, hist = p.db.snapshot(), history(p.db)
+    for args in [("switch-reads",), ("contract",), ("rollback", "1"),
+                 ("status",), ("log",)]:
+        r = refused_unchanged(p, before, hist, *args)
+        assert "not a migrate state file" not in r.err, r.describe()
+    shutil.copy2(good, p.state)
+    p.ok("switch-reads")
+    p.ok("contract")
+    assert_renamed_with_data(p)
+
+
+# --------------------------------------------------------------------------
+# empty, deleted: refused while the database has history
+
+
+def test_empty_or_deleted_state_is_refused_by_phase_commands(backfilled):
+    p = backfilled
+    good = p.dir / "good-copy.db"
+    shutil.copy2(p.state, good)
+    before, hist = p.db.snapshot(), history(p.db)
+    for how, words in (("empty", ("is empty", "history")),
+                       ("deleted", ("does not exist", "history"))):
+        p.state.unlink(missing_ok=True)
+        if how == "empty":
+            p.state.write_bytes(b"")
+        for args in [("switch-reads",), ("contract",), ("rollback", "1"),
+                     ("backfill",), ("colour", "register", "blue",
+                                     "--app-version", "v2", "--requires",
+                                     "1")]:
+            r = p.expect(3, *args)
+            for w in words:
+                assert w in r.err, r.describe()
+            assert "not a migrate state file" not in r.err, r.describe()
+            assert p.db.snapshot() == before and history(p.db) == hist, args
+            # no fresh state file was left behind for a rerun to accept
+            if how == "deleted":
+                assert not p.state.exists()
+            else:
+                assert p.state.stat().st_size == 0
+    shutil.copy2(good, p.state)
+    p.ok("switch-reads")
+    p.ok("contract")
+    assert_renamed_with_data(p)
+
+
+# --------------------------------------------------------------------------
+# defect 6: a creation that never finished
+
+
+def test_blank_file_from_an_interrupted_creation_is_rebuilt(users_project):
+    """What an older migrate left when the disk filled up while it created
+    the state file: SQLite's header page (WAL mode) and no table. Against a
+    database without history it holds nothing, so it is built anew."""
+    p = users_project
+    p.state.parent.mkdir(parents=True)
+    con = sqlite3.connect(p.state)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.close()
+    assert p.state.stat().st_size > 0
+    r = p.ok("expand")
+    assert "is empty" in r.err and "creating it again" in r.err, r.describe()
+    p.ok("backfill")
+    p.ok("switch-reads")
+    p.ok("contract")
+    assert_renamed_with_data(p)
+
+
+def test_leftover_of_a_crashed_creation_is_ignored(users_project):
+    """A crash while the state file was built leaves only
+    '<state>.creating': the next run neither mistakes it for the state
+    file nor is blocked by it."""
+    p = users_project
+    p.state.parent.mkdir(parents=True)
+    leftover = p.state.with_name(p.state.name + ".creating")
+    leftover.write_bytes(b"SQLite format 3\0" + os.urandom(3000))
+    p.ok("expand")
+    assert not leftover.exists()
+    assert p.phases() == {1: "expanded"}
+
+
+# --------------------------------------------------------------------------
+# a full filesystem for the state file
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 512 KiB tmpfs mounted in tmp_path; always unmounted after."""
+    mnt = tmp_path / "small-fs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755",
+                    "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(fs, leave):
+    """Fill fs with a file until only `leave` bytes are free."""
+    filler = fs / "filler"
+    st = os.statvfs(fs)
+    want = st.f_bavail * st.f_frsize - leave
+    with open(filler, "ab") as f:
+        while want > 0:
+            n = min(want, 65536)
+            try:
+                f.write(b"\0" * n)
+                f.flush()
+            except OSError:
+                break
+            want -= n
+    return filler
+
+
+def assert_no_space(r, state):
+    assert r.rc == 3, r.describe()
+    assert "no space left on device" in r.err, r.describe()
+    assert "disk I/O error" not in r.err and "disk is full" not in r.err
+    assert str(state) in r.err, r.describe()
+    assert "hint: free space" in r.err, r.describe()
+
+
+def test_full_disk_while_creating_the_state_file(users_project, small_fs):
+    p = users_project
+    p.state = small_fs / "state.db"
+    filler = fill(small_fs, 8192)
+    before = p.db.snapshot()
+    r = p.run("expand")
+    assert_no_space(r, p.state)
+    assert p.db.snapshot() == before and p.db.history_rows() == 0
+    # no half-made file where the state file goes, nothing left over
+    assert sorted(f.name for f in small_fs.iterdir()) in (
+        ["filler"], ["filler", "state.db.lock"]), list(small_fs.iterdir())
+    filler.unlink()
+    p.ok("expand")
+    p.ok("backfill")
+    p.ok("switch-reads")
+    p.ok("contract")
+    assert_renamed_with_data(p)
+
+
+BIG_ROWS = 3000
+
+
+def test_full_disk_mid_backfill(users_project, small_fs):
+    """The state file fills its filesystem while backfill writes
+    checkpoints: exit 3 naming the cause; with space freed, the rerun
+    resumes and the migration ends with every row."""
+    p = users_project
+    p.state = small_fs / "state.db"
+    with p.db.connect() as c:
+        c.execute("INSERT INTO users (user_name, email)"
+                  " SELECT 'user' || g, 'u' || g || '@example.com'"
+                  " FROM generate_series(1, %s) g", (BIG_ROWS,))
+    expected = p.db.query("SELECT id, user_name, email FROM users ORDER BY id")
+    p.ok("expand")
+    filler = fill(small_fs, 96 * 1024)
+    r = p.run("--batch-size", "10", "backfill")
+    assert_no_space(r, p.state)
+    copied = p.db.query("SELECT count(*) FROM users WHERE username IS NOT NULL")[0][0]
+    assert 0 < copied < len(expected), "the disk did not fill mid-backfill"
+    filler.unlink()
+    p.ok("backfill")
+    p.ok("switch-reads")
+    p.ok("contract")
+    got = p.db.query("SELECT id, username, email FROM users ORDER BY id")
+    assert got == expected
