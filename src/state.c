@@ -814,6 +814,11 @@ int mg_state_open(struct mg_state **out, const char *path, int create,
 	if (exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
 	    exec(s, "PRAGMA foreign_keys = ON", err) < 0)
 		goto fail;
+	/* fold a WAL that earlier runs could not checkpoint (their close came
+	 * on a full disk) into the file, so the next writes reuse its space
+	 * instead of growing it; failing here is harmless */
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+				  NULL);
 	if (create_schema(s, 0, err) < 0)
 		goto fail;
 

@@ -301,3 +301,34 @@ def test_full_disk_mid_backfill(users_project, small_fs):
     p.ok("contract")
     got = p.db.query("SELECT id, username, email FROM users ORDER BY id")
     assert got == expected
+
+
+def test_full_disk_at_each_point_of_a_phase(users_project, small_fs):
+    """A little more space on every rerun: each run stops at a later write
+    of the state file (before, between and after the database's steps),
+    always with exit 3 naming the cause, and the reruns end where a run
+    without faults ends."""
+    p = users_project
+    p.state = small_fs / "state.db"
+    expected = p.db.query("SELECT id, user_name, email FROM users ORDER BY id")
+    failures, outputs = 0, []
+    for phase in ("expand", "backfill", "switch-reads", "contract"):
+        for extra in range(0, 64):
+            filler = fill(small_fs, extra * 4096)
+            r = p.run(phase)
+            filler.unlink()
+            if r.rc == 0:
+                    break
+            assert_no_space(r, p.state)
+            failures += 1
+            outputs.append(r.err)
+        else:
+            pytest.fail(f"{phase} never finished with 256 KiB free")
+    assert failures >= 8 and len(set(outputs)) >= 3, outputs
+    # some runs stopped after the database committed a step and before the
+    # state file recorded it: the rerun repaired the state from the history
+    assert any("repairing the state file" in e for e in outputs), outputs
+    got = p.db.query("SELECT id, username, email FROM users ORDER BY id")
+    assert got == expected
+    assert sorted(columns_of(p.db, "users")) == ["email", "id", "username"]
+    p.ok("status")
