@@ -128,13 +128,16 @@ static const char *errstr(int e)
 static int dberr(struct mg_state *s, struct mg_err *err)
 {
 	int code = sqlite3_extended_errcode(s->db) & 0xff;
-	int e = sqlite3_system_errno(s->db);
+	/* fresh only after SQLITE_IOERR and SQLITE_CANTOPEN */
+	int e = code == SQLITE_IOERR || code == SQLITE_CANTOPEN ?
+		sqlite3_system_errno(s->db) : 0;
 	char cause[256];
 
-	if (code == SQLITE_FULL && (e == 0 || e == ENOSPC))
+	if (code == SQLITE_FULL)
 		snprintf(cause, sizeof(cause), "no space left on device");
-	else if ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
-		  code == SQLITE_FULL || code == SQLITE_READONLY) && e != 0)
+	else if (code == SQLITE_CANTOPEN && e != 0)
+		snprintf(cause, sizeof(cause), "cannot open: %s", errstr(e));
+	else if (e != 0)
 		errno_text(cause, sizeof(cause), e);
 	else
 		snprintf(cause, sizeof(cause), "%s", sqlite3_errmsg(s->db));
