@@ -103,14 +103,20 @@ def backfilled(users_project):
 # defect 5: random bytes in the middle of the file
 
 
-@pytest.mark.parametrize("table", ["checkpoints", "journal", "migrations"])
-def test_random_page_is_refused_by_every_command(backfilled, table):
+@pytest.mark.parametrize("where", ["checkpoints", "journal", "migrations",
+                                   "middle"])
+def test_random_page_is_refused_by_every_command(backfilled, where):
+    """4 KiB of random bytes over a table's root page, or across two pages
+    in the middle of the file."""
     p = backfilled
     good = p.dir / "good-copy.db"
     shutil.copy2(p.state, good)
-    size, page = root_page(p.state, table)
-    assert page > 1
-    smash(p.state, (page - 1) * size, size)
+    if where == "middle":
+        smash(p.state, p.state.stat().st_size // 2 + 1000)
+    else:
+        size, page = root_page(p.state, where)
+        assert page > 1
+        smash(p.state, (page - 1) * size, size)
     before, hist = p.db.snapshot(), history(p.db)
     for args in COMMANDS:
         r = refused_unchanged(p, before, hist, *args)
