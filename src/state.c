@@ -461,7 +461,7 @@ static int past_deadline(void *arg)
 	       (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
 }
 
-/* quick_check's first complaint on one line, without the "*** in database
+/* The integrity check's first complaint on one line, without the "*** in database
  * main ***" banner. */
 static void one_line(char *out, size_t size, const char *text)
 {
@@ -513,7 +513,7 @@ int mg_state_check(struct mg_state *s, int limit_ms, struct mg_err *err)
 		end.tv_nsec -= 1000000000L;
 	}
 	sqlite3_progress_handler(s->db, 100, past_deadline, &end);
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -740,9 +740,9 @@ static int blank_refused(struct mg_state *s, struct mg_err *err)
 }
 
 /*
- * Open path and refuse it unless sound (quick_check) and ours. A blank file
- * (what an interrupted creation by an older migrate left) is built anew
- * when create is set, refused otherwise. *created: built now.
+ * Open path and refuse it unless sound (integrity_check) and ours. A
+ * blank file (what an interrupted creation by an older migrate left) is
+ * built anew when create is set, refused otherwise. *created: built now.
  */
 static int open_checked(struct mg_state *s, int create, int *created,
 			struct mg_err *err)

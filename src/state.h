@@ -43,7 +43,8 @@ int mg_state_open(struct mg_state **out, const char *path, int create,
 /* The time the integrity check at open may take. */
 #define MG_STATE_CHECK_LIMIT_MS 10000
 
-/* SQLite's PRAGMA quick_check, stopped after limit_ms: 0 when the file is
+/* SQLite's PRAGMA integrity_check (the b-trees, their pages, and every
+ * index against its table), stopped after limit_ms: 0 when the file is
  * sound, -1 with MG_EDB naming the problem otherwise. */
 int mg_state_check(struct mg_state *s, int limit_ms, struct mg_err *err);
 
