@@ -228,8 +228,12 @@ def small_fs(tmp_path):
     """A 512 KiB tmpfs mounted in tmp_path; always unmounted after."""
     mnt = tmp_path / "small-fs"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755",
-                    "tmpfs", str(mnt)], check=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755",
+                        "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail("cannot mount a tmpfs for the full-disk tests (they need "
+                    "root with CAP_SYS_ADMIN, as scripts/test.sh runs them): "
+                    + r.stderr.strip(), pytrace=False)
     try:
         yield mnt
     finally:
