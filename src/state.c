@@ -461,8 +461,8 @@ static int past_deadline(void *arg)
 	       (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
 }
 
-/* The integrity check's first complaint on one line, without the "*** in database
- * main ***" banner. */
+/* The integrity check's first complaint on one line, without the
+ * "*** in database main ***" banner. */
 static void one_line(char *out, size_t size, const char *text)
 {
 	const char *banner = "*** in database main ***\n";
@@ -627,9 +627,14 @@ static int sync_path(const char *path, int dir, struct mg_err *err)
 	}
 	fd = open(target, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
 	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
-		errno_text(e, sizeof(e), errno);
+		int no = errno;
+
+		errno_text(e, sizeof(e), no);
 		ret = mg_err_set(err, MG_EDB, "cannot create state file '%s': syncing '%s': %s",
 				 path, target, e);
+		if (no == ENOSPC || no == EDQUOT)
+			mg_err_hint(err, "free space where '%s' lives and run the command again",
+				    path);
 	}
 	if (fd >= 0)
 		close(fd);
