@@ -98,9 +98,9 @@ static const struct field add_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
 	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
-	{ "default", F_STR, 0, "an SQL expression", OFF(default_expr), 0, NO_POS },
+	{ "default", F_STR, 0, "an SQL expression", OFF(default_expr), 0, OFF(default_pos) },
 	{ "nullable", F_BOOL, 0, "true or false", OFF(nullable), 0, NO_POS },
-	{ "backfill", F_STR, 0, "an SQL expression", OFF(backfill), 0, NO_POS },
+	{ "backfill", F_STR, 0, "an SQL expression", OFF(backfill), 0, OFF(backfill_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -118,8 +118,8 @@ static const struct field alter_column_fields[] = {
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
 	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
 	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
-	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, NO_POS },
-	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, NO_POS },
+	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, OFF(down_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -127,7 +127,7 @@ static const struct field alter_column_fields[] = {
 static const struct field drop_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
-	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, NO_POS },
+	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, OFF(down_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
