@@ -419,13 +419,15 @@ static int parse_url(struct mydrv_url *u, const char *url, struct mg_err *err)
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 
 		u->user = pct_decode(p, (size_t)((colon ? colon : at) - p), &bad);
+		if (bad)
+			return bad_url(err, "the user name has an invalid %-escape");
 		if (colon) {
 			u->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad);
 			if (!u->password && !bad)
 				u->password = mg_xstrdup("");	/* "user:@host": an empty password */
 		}
 		if (bad)
-			return bad_url(err, "the user or password has a bad %-escape");
+			return bad_url(err, "the password has an invalid %-escape ('%' is written %25)");
 	}
 	slash = memchr(host, '/', (size_t)(end - host));
 	if (parse_hostport(u, host, (size_t)((slash ? slash : end) - host), err) < 0)

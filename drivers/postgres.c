@@ -14,6 +14,7 @@
  */
 #include "driver.h"
 #include "sqltext.h"
+#include "pg_url.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -133,6 +134,8 @@ static int pgdrv_connect(struct mg_conn **out, const char *url,
 	PGconn *pg;
 
 	*out = NULL;
+	if (pgdrv_check_url(url, err) < 0)
+		return -1;
 	pg = PQconnectdbParams(keys, vals, 1);
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
 		char *shown = mg_redact_url(url);
