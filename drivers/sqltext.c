@@ -11,15 +11,6 @@
 
 /* ==== expressions ============================================================= */
 
-/* How string literals end: whether a backslash escapes the next byte in
- * '...' and in "..." (both depend on server settings), and whether
- * PostgreSQL's E'...' is recognised as such. */
-struct lexmode {
-	int bs_single;
-	int bs_double;
-	int e_strings;
-};
-
 static int ident_char(unsigned char c)
 {
 	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
@@ -43,10 +34,22 @@ static size_t skip_quoted(const char *s, size_t i, char q, int backslash)
 	return 0;
 }
 
-static int is_e_string(const char *s, size_t i)
+/*
+ * Whether a backslash escapes in the PostgreSQL string at s[i]: 1 for
+ * E'...' (the word before the quote is exactly E), 0 or 1 by the server's
+ * standard_conforming_strings for a plain one (-1: either), and -1 too
+ * when the word merely ends in E (1E'...' lexes as a number and an E
+ * string in some versions).
+ */
+static int pg_backslash(const char *s, size_t i)
 {
-	return i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
-	       !(i > 1 && ident_char((unsigned char)s[i - 2]));
+	size_t start = i;
+
+	while (start > 0 && ident_char((unsigned char)s[start - 1]))
+		start--;
+	if (start == i || (s[i - 1] != 'E' && s[i - 1] != 'e'))
+		return -1;
+	return i - start == 1 ? 1 : -1;
 }
 
 /* PostgreSQL's $tag$ opens a dollar-quoted string (not $1, not a$b). */
@@ -64,28 +67,39 @@ static int is_dollar_quote(const char *s, size_t i)
 	return s[j] == '$';
 }
 
-/* A quoted literal or name at s[*i]: 1 and *i past it, 0 when s[*i] opens
- * none, -1 with *why when it is never closed. */
-static int skip_literal(const char *s, size_t *i, enum mg_sql_dialect d,
-			const struct lexmode *m, const char **why)
+/*
+ * A quoted literal or name at s[*i]: 1 and *i past it, 0 when s[*i] opens
+ * none, -1 with *why when it is never closed or when where it ends depends
+ * on a server setting (a backslash escapes or not: standard_conforming_
+ * strings, NO_BACKSLASH_ESCAPES, ANSI_QUOTES). Text whose every literal
+ * ends at the same place under every setting reads the same to any
+ * server outside its literals.
+ */
+static int skip_literal(const char *s, size_t *i, enum mg_sql_dialect d, const char **why)
 {
 	char c = s[*i];
-	size_t next = 0;
+	int bs;
+	size_t end0, end1;
 
 	if (c == '\'')
-		next = skip_quoted(s, *i, c, m->bs_single ||
-				   (d == MG_SQL_POSTGRES && m->e_strings && is_e_string(s, *i)));
+		bs = d == MG_SQL_POSTGRES ? pg_backslash(s, *i) : -1;
 	else if (c == '"')
-		next = skip_quoted(s, *i, c, d == MG_SQL_MYSQL && m->bs_double);
+		bs = d == MG_SQL_MYSQL ? -1 : 0;
 	else if (c == '`' && d == MG_SQL_MYSQL)
-		next = skip_quoted(s, *i, c, 0);
+		bs = 0;
 	else
 		return 0;
-	if (!next) {
+	end0 = bs == 1 ? 0 : skip_quoted(s, *i, c, 0);
+	end1 = bs == 0 ? 0 : skip_quoted(s, *i, c, 1);
+	if ((bs != 1 && !end0) || (bs != 0 && !end1)) {
 		*why = "has a string or quoted name that is not closed";
 		return -1;
 	}
-	*i = next;
+	if (bs == -1 && end0 != end1) {
+		*why = "has a backslash before a quote in a string (where the string ends depends on server settings)";
+		return -1;
+	}
+	*i = bs == 1 ? end1 : end0;
 	return 1;
 }
 
@@ -102,14 +116,14 @@ static const char *breakout(const char *s, size_t i, enum mg_sql_dialect d)
 	return NULL;
 }
 
-static const char *lex(const char *s, enum mg_sql_dialect d, const struct lexmode *m)
+static const char *lex(const char *s, enum mg_sql_dialect d)
 {
 	int parens = 0, brackets = 0;
 	const char *why = NULL;
 	size_t i = 0;
 
 	while (s[i]) {
-		int lit = skip_literal(s, &i, d, m, &why);
+		int lit = skip_literal(s, &i, d, &why);
 
 		if (lit < 0)
 			return why;
@@ -139,11 +153,6 @@ static const char *lex(const char *s, enum mg_sql_dialect d, const struct lexmod
 int mg_sqltext_check_expr(const char *text, enum mg_sql_dialect d,
 			  const char **why)
 {
-	/* Every way the server may end a string literal, per its settings
-	 * (standard_conforming_strings, NO_BACKSLASH_ESCAPES, ANSI_QUOTES). */
-	static const struct lexmode modes[] = {
-		{ 0, 0, 1 }, { 0, 0, 0 }, { 1, 0, 1 }, { 0, 1, 1 }, { 1, 1, 1 }
-	};
 	size_t k;
 
 	for (k = 0; text[k]; k++)
@@ -153,10 +162,8 @@ int mg_sqltext_check_expr(const char *text, enum mg_sql_dialect d,
 		*why = "is empty";
 		return -1;
 	}
-	for (k = 0; k < sizeof(modes) / sizeof(modes[0]); k++)
-		if ((*why = lex(text, d, &modes[k])))
-			return -1;
-	return 0;
+	*why = lex(text, d);
+	return *why ? -1 : 0;
 }
 
 /* ==== MySQL/MariaDB column types ============================================== */
