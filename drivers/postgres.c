@@ -1764,8 +1764,8 @@ static int check_row_expr(struct planner *pl, struct tplan *tp, const char *expr
  * nothing else), and its modifier (varchar(20), numeric(10,2)) is the one
  * a NULL cast to it has. *out is owned by the caller.
  */
-static int canonical_type(struct planner *pl, const struct mg_op *op, char **out,
-			  struct mg_err *err)
+static int canonical_type_name(struct planner *pl, const struct mg_op *op, const char *text,
+			       char **out, struct mg_err *err)
 {
 	char msg[PGDRV_MSG], state[6], mod[16];
 	const char *v[2];
@@ -1774,9 +1774,9 @@ static int canonical_type(struct planner *pl, const struct mg_op *op, char **out
 	int rc;
 
 	*out = NULL;
-	if (check_expr_text(pl, "type", op->type, op->type_pos, err) < 0)
+	if (check_expr_text(pl, "type", text, op->type_pos, err) < 0)
 		return -1;
-	v[0] = op->type;
+	v[0] = text;
 	rc = probe(pl, "SELECT to_regtype($1)::oid", 1, v, &res, msg, state, err);
 	if (rc == 0 && !PQgetisnull(res, 0, 0))
 		oid = mg_xstrdup(PQgetvalue(res, 0, 0));
@@ -1787,17 +1787,19 @@ static int canonical_type(struct planner *pl, const struct mg_op *op, char **out
 	if (!oid) {
 		if (rc == 1)
 			pos_error(err, MG_EINPUT, pl->m, op->type_pos,
-				  "type '%s' is not one PostgreSQL type name: %s", op->type, msg);
+				  "type '%s' is not one PostgreSQL type name: %s", text, msg);
 		else
 			pos_error(err, MG_EINPUT, pl->m, op->type_pos,
-				  "type '%s' does not exist", op->type);
+				  "type '%s' does not exist", text);
 		return mg_err_hint(err, "write one type such as text, varchar(20), numeric(10,2), timestamptz or int[]");
 	}
-	sql = mg_xasprintf("SELECT NULL::%s", op->type);
+	sql = mg_xasprintf("SELECT NULL::%s", text);
 	rc = probe(pl, sql, 0, NULL, &res, msg, state, err);
 	free(sql);
-	if (rc == 1)
-		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", op->type, msg);
+	if (rc == 1) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", text, msg);
+		mg_err_hint(err, "write one type such as text, varchar(20), numeric(10,2), timestamptz or int[]");
+	}
 	if (rc != 0) {
 		free(oid);
 		return -1;
@@ -1811,12 +1813,104 @@ static int canonical_type(struct planner *pl, const struct mg_op *op, char **out
 	v[1] = mod;
 	rc = probe(pl, "SELECT format_type($1::oid, $2::int)", 2, v, &res, msg, state, err);
 	free(oid);
-	if (rc == 1)
-		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", op->type, msg);
+	if (rc == 1) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", text, msg);
+		mg_err_hint(err, "write one type such as text, varchar(20), numeric(10,2), timestamptz or int[]");
+	}
 	if (rc == 0)
 		*out = mg_xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc == 0 ? 0 : -1;
+}
+
+/* Where " COLLATE " starts in a type (outside "quoted" names), or NULL. */
+static const char *find_collate(const char *s)
+{
+	int quoted = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && p > s && isspace((unsigned char)p[-1]) &&
+			 !strncasecmp(p, "collate", 7) && (isspace((unsigned char)p[7]) || p[7] == '"'))
+			return p;
+	}
+	return NULL;
+}
+
+/* A collation name as the file may write it: name, "Name" or
+ * schema.name; nothing else can follow COLLATE in a type. */
+static int collation_shaped(const char *s)
+{
+	while (*s) {
+		if (*s == '"') {
+			const char *close = strchr(s + 1, '"');
+
+			if (!close || close == s + 1)
+				return 0;
+			s = close + 1;
+		} else if (isalpha((unsigned char)*s) || *s == '_') {
+			while (isalnum((unsigned char)*s) || *s == '_' || *s == '$')
+				s++;
+		} else {
+			return 0;
+		}
+		if (*s == '.' && s[1])
+			s++;
+		else if (*s)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The type of a new column as the server spells it, with its COLLATE
+ * clause if the file gives one (`text COLLATE "C"`): the type by
+ * canonical_type_name(), the collation by its shape and then by the server
+ * (a NULL of the type collated so). *out is owned by the caller.
+ */
+static int canonical_type(struct planner *pl, const struct mg_op *op, char **out,
+			  struct mg_err *err)
+{
+	const char *at = find_collate(op->type);
+	char msg[PGDRV_MSG], state[6];
+	char *name, *coll, *sql;
+	int rc;
+
+	if (!at)
+		return canonical_type_name(pl, op, op->type, out, err);
+	name = mg_xstrndup(op->type, (size_t)(at - op->type));
+	coll = mg_xstrdup(at + 7 + strspn(at + 7, " \t\r\n"));
+	coll[strcspn(coll, " \t\r\n")] = '\0';
+	if (!collation_shaped(coll) || strlen(at + 7 + strspn(at + 7, " \t\r\n")) != strlen(coll)) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos,
+			  "type '%s' has something after COLLATE that is not one collation name", op->type);
+		mg_err_hint(err, "write TYPE COLLATE name, e.g. text COLLATE \"C\"");
+		rc = -1;
+	} else {
+		rc = canonical_type_name(pl, op, name, out, err);
+	}
+	if (rc == 0) {
+		sql = mg_xasprintf("SELECT NULL::%s COLLATE %s", *out, coll);
+		rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
+		free(sql);
+		if (rc == 1) {
+			pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", op->type, msg);
+			mg_err_hint(err, "name a collation of this database (SELECT collname FROM pg_collation)");
+		}
+		if (rc == 0) {
+			sql = mg_xasprintf("%s COLLATE %s", *out, coll);
+			free(*out);
+			*out = sql;
+		} else {
+			free(*out);
+			*out = NULL;
+			rc = -1;
+		}
+	}
+	free(name);
+	free(coll);
+	return rc;
 }
 
 static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)

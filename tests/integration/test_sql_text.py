@@ -50,6 +50,12 @@ CASES = {
     "add_type_unknown": (op("add_column", table="t", column="c", type="nosuchtype"), "type"),
     "add_type_default_clause": (op("add_column", table="t", column="c",
                                    type="int DEFAULT 1"), "type"),
+    "collate_statement": (op("add_column", table="t", column="c",
+                             type='text COLLATE "C"; DROP TABLE victim; --'), "type"),
+    "collate_two_names": (op("add_column", table="t", column="c",
+                             type='text COLLATE "C" NOT NULL'), "type"),
+    "collate_unknown": (op("add_column", table="t", column="c",
+                           type="text COLLATE no_such_collation"), "type"),
     "where_statement": (op("create_index", table="t", name="i", columns=["a"],
                            where="a IS NOT NULL; DROP TABLE victim; --"), "where"),
     "where_closes_paren": (op("create_index", table="t", name="i", columns=["a"],
@@ -110,13 +116,14 @@ def test_types_are_checked_by_the_server_and_shown_as_it_spells_them(project):
           - add_column: {table: t, column: arr, type: "int[]"}
           - add_column: {table: t, column: vs, type: "character varying(8)[]"}
           - add_column: {table: t, column: tz, type: timestamp(3) with time zone}
+          - add_column: {table: t, column: tc, type: 'text COLLATE "C"'}
           - alter_column: {table: t, column: n, to: n2, type: bigint, up: "n", down: "n2::int"}
           - create_index: {table: t, name: t_a_part, columns: [a], where: "a IS NOT NULL AND a <> ''"}
         """)
     plan = project.ok("plan").out
     for canonical in ("character varying(20)", "numeric(10,2)", "timestamp with time zone",
                       "integer[]", "character varying(8)[]", "timestamp(3) with time zone",
-                      "bigint"):
+                      "bigint", 'text COLLATE "C"'):
         assert canonical in plan, plan
     project.ok("expand")
     rows = dict(project.db.query(
@@ -129,6 +136,9 @@ def test_types_are_checked_by_the_server_and_shown_as_it_spells_them(project):
     assert rows["vs"] == "character varying(8)[]"
     assert rows["tz"] == "timestamp(3) with time zone"
     assert rows["n2"] == "bigint"
+    assert project.db.query(
+        "SELECT collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+        "WHERE attrelid = 't'::regclass AND attname = 'tc'") == [("C",)]
     assert project.db.query("SELECT count(*) FROM victim") == [(1,)]
 
 
