@@ -3177,6 +3177,43 @@ static int check_row_expr(struct planner *pl, struct tplan *tp, const char *expr
 	return 0;
 }
 
+/* The server knows the character set and collation a canonical type
+ * names (the grammar made them identifier-shaped). */
+static int check_type_names(struct planner *pl, const struct mg_op *op, const char *type,
+			    struct mg_err *err)
+{
+	static const char *const what[][3] = {
+		{ " character set ", "CHARACTER_SETS", "CHARACTER_SET_NAME" },
+		{ " collate ", "COLLATIONS", "COLLATION_NAME" },
+	};
+
+	for (size_t k = 0; k < 2; k++) {
+		const char *at = strstr(type, what[k][0]);
+		char *name, *sql;
+		int64_t n = 0;
+		int rc;
+
+		if (!at)
+			continue;
+		at += strlen(what[k][0]);
+		name = mg_xstrndup(at, strcspn(at, " "));
+		sql = mg_xasprintf("SELECT COUNT(*) FROM information_schema.%s WHERE %s = '%s'",
+				   what[k][1], what[k][2], name);
+		rc = query_int(pl->mc, sql, &n, err);
+		free(sql);
+		if (rc == 0 && n == 0) {
+			pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': the server has no %s '%s'",
+				  op->type, k ? "collation" : "character set", name);
+			mg_err_hint(err, "see SHOW %s", k ? "COLLATION" : "CHARACTER SET");
+			rc = -1;
+		}
+		free(name);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The type of a new column, by the grammar of sqltext.c: *out is its
  * canonical text (lowercase keywords), owned by the caller. */
 static int canonical_type(struct planner *pl, const struct mg_op *op, char **out,
@@ -3184,10 +3221,16 @@ static int canonical_type(struct planner *pl, const struct mg_op *op, char **out
 {
 	const char *why;
 
-	if (mg_sqltext_mysql_type(op->type, out, &why) == 0)
-		return 0;
-	pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s' %s", op->type, why);
-	return mg_err_hint(err, "%s", mg_sqltext_mysql_types_hint);
+	if (mg_sqltext_mysql_type(op->type, out, &why) < 0) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s' %s", op->type, why);
+		return mg_err_hint(err, "%s", mg_sqltext_mysql_types_hint);
+	}
+	if (check_type_names(pl, op, *out, err) < 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /*
