@@ -2136,10 +2136,29 @@ static int check_create_index(struct planner *pl, size_t i, struct pgtable *t,
 	return 0;
 }
 
+/* A sql step migrate runs in a transaction must not end it: the plan's
+ * is rolled back (a COMMIT in it would make `plan` change the database),
+ * and a step's carries its history row. */
+static int check_sql_tx(struct planner *pl, const struct mg_op *op, struct mg_err *err)
+{
+	const char *word;
+
+	for (int ph = 0; op->in_transaction && ph < MG_SQL_NPHASES; ph++)
+		if (op->sql[ph] && mg_sqltext_pg_tx_control(op->sql[ph], &word)) {
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "the %s SQL of this sql step has a %s statement: migrate runs it in a transaction of its own",
+				  mg_sql_phase_name((enum mg_sql_phase)ph), word);
+			return mg_err_hint(err, "remove the statement, or set 'in_transaction: false' to run the SQL as written");
+		}
+	return 0;
+}
+
 static int run_sql_for_plan(struct planner *pl, size_t i, struct mg_err *err)
 {
 	const struct mg_op *op = &pl->m->ops[i];
 
+	if (check_sql_tx(pl, op, err) < 0)
+		return -1;
 	if (!op->sql[MG_SQL_EXPAND] || !op->in_transaction)
 		return 0;
 	if (exec_pc(pl->pc, "SAVEPOINT mg_sql", err) < 0)

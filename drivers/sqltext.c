@@ -4,7 +4,9 @@
  * parentheses it is pasted into, and the MySQL/MariaDB type grammar.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sqltext.h"
 #include "util.h"
@@ -164,6 +166,87 @@ int mg_sqltext_check_expr(const char *text, enum mg_sql_dialect d,
 	}
 	*why = lex(text, d);
 	return *why ? -1 : 0;
+}
+
+/* ==== PostgreSQL statements ================================================== */
+
+/* Index past the comment, literal or dollar-quoted string at s[i], or i
+ * when none starts there. Unclosed: the end of the text. */
+static size_t pg_skip(const char *s, size_t i)
+{
+	size_t n = strlen(s);
+
+	if (s[i] == '-' && s[i + 1] == '-')
+		return i + strcspn(s + i, "\n");
+	if (s[i] == '/' && s[i + 1] == '*') {
+		int depth = 0;
+
+		for (; i < n; i++) {
+			if (s[i] == '/' && s[i + 1] == '*') {
+				depth++;
+				i++;
+			} else if (s[i] == '*' && s[i + 1] == '/') {
+				i++;
+				if (--depth == 0)
+					return i + 1;
+			}
+		}
+		return n;
+	}
+	if (s[i] == '\'' || s[i] == '"') {
+		size_t end = skip_quoted(s, i, s[i], s[i] == '\'' && pg_backslash(s, i) == 1);
+
+		return end ? end : n;
+	}
+	if (s[i] == '$' && is_dollar_quote(s, i)) {
+		size_t tag = strcspn(s + i + 1, "$") + 2;
+		char *close = mg_xstrndup(s + i, tag);
+		const char *at = strstr(s + i + tag, close);
+
+		free(close);
+		return at ? (size_t)(at - s) + tag : n;
+	}
+	return i;
+}
+
+static int word_is(const char *s, size_t n, const char *w)
+{
+	return strlen(w) == n && !strncasecmp(s, w, n);
+}
+
+int mg_sqltext_pg_tx_control(const char *s, const char **word)
+{
+	static const char *const words[] = { "begin", "start", "commit", "end",
+		"rollback", "abort" };
+	int start = 1, atomic = 0;
+	size_t i = 0;
+
+	for (size_t k = 0; s[k]; k++)	/* BEGIN ATOMIC ... END; has ';' inside */
+		if (!strncasecmp(s + k, "atomic", 6))
+			atomic = 1;
+	while (s[i]) {
+		size_t next = pg_skip(s, i), n = 0;
+
+		if (next != i) {
+			i = next;
+			continue;
+		}
+		if (s[i] == ';' || isspace((unsigned char)s[i])) {
+			start = start || s[i] == ';';
+			i++;
+			continue;
+		}
+		while (isalnum((unsigned char)s[i + n]) || s[i + n] == '_')
+			n++;
+		for (size_t k = 0; start && n && k < sizeof(words) / sizeof(words[0]); k++)
+			if (word_is(s + i, n, words[k]) && !(atomic && k == 3)) {
+				*word = words[k];
+				return 1;
+			}
+		start = 0;
+		i += n ? n : 1;
+	}
+	return 0;
 }
 
 /* ==== MySQL/MariaDB column types ============================================== */

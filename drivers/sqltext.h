@@ -30,6 +30,16 @@ enum mg_sql_dialect {
 int mg_sqltext_check_expr(const char *text, enum mg_sql_dialect d,
 			  const char **why);
 
+/*
+ * Whether PostgreSQL SQL text has a statement of its own that ends or
+ * starts a transaction (BEGIN, START, COMMIT, END, ROLLBACK, ABORT) at the
+ * top level, outside literals, comments and dollar-quoted bodies: 1 with
+ * *word set to it (static), else 0. END is not counted in text that has a
+ * BEGIN ATOMIC body. A sql step that migrate runs in its own transaction
+ * (and in the plan's, which is rolled back) must have none.
+ */
+int mg_sqltext_pg_tx_control(const char *sql, const char **word);
+
 /* What mg_sqltext_mysql_type accepts, for hints. */
 extern const char mg_sqltext_mysql_types_hint[];
 

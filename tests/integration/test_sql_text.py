@@ -155,3 +155,25 @@ def test_where_over_a_column_added_earlier_in_the_migration(project):
     project.ok("expand")
     assert project.db.query(
         "SELECT count(*) FROM pg_indexes WHERE indexname = 't_b_part'") == [(1,)]
+
+
+def test_a_sql_step_cannot_commit_the_plan_transaction(project):
+    """`plan` runs the expand SQL of a sql step in a transaction it rolls
+    back; a COMMIT in it made plan commit, and what followed ran outside
+    any transaction (victim was dropped by `migrate plan`)."""
+    project.db.execute(SETUP)
+    before = project.db.snapshot()
+    path = project.write("0001_commit.yaml", """
+        description: a sql step that commits
+        operations:
+          - sql:
+              expand: "CREATE TABLE audit (id int); COMMIT; DROP TABLE victim"
+              rollback: "DROP TABLE audit"
+        """)
+    line, col = pos(path.read_text(), "sql:")
+    for cmd in ("plan", "expand"):
+        r = project.expect(2, cmd)
+        assert "has a commit statement" in r.err, r.describe()
+        assert f"0001_commit.yaml:{line}:{col}" in r.err, r.describe()
+    assert project.db.query("SELECT count(*) FROM victim") == [(1,)]
+    assert project.db.snapshot() == before

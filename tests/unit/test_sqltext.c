@@ -73,6 +73,30 @@ static void test_expressions_mysql(void **state)
 	expect_expr("\"a\\\" ; x\"", MG_SQL_MYSQL, 0);	/* ANSI_QUOTES or not */
 }
 
+static void expect_tx(const char *sql, const char *want)
+{
+	const char *word = NULL;
+	int rc = mg_sqltext_pg_tx_control(sql, &word);
+
+	if (want ? (rc != 1 || strcmp(word, want) != 0) : rc != 0)
+		fail_msg("'%s': got %s, want %s", sql, rc ? word : "none", want ? want : "none");
+}
+
+static void test_pg_transaction_control(void **state)
+{
+	(void)state;
+	expect_tx("CREATE TABLE a (id int); COMMIT; DROP TABLE victim", "commit");
+	expect_tx("begin; select 1", "begin");
+	expect_tx("SELECT 1;\n  end", "end");
+	expect_tx("/* x */ ROLLBACK", "rollback");
+	expect_tx("CREATE TABLE a (id int);\nCREATE INDEX ON a (id)", NULL);
+	expect_tx("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$", NULL);
+	expect_tx("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END", NULL);
+	expect_tx("SELECT 'x; COMMIT'; -- ; COMMIT\nSELECT 2", NULL);
+	expect_tx("UPDATE t SET ended = true", NULL);
+	expect_tx("SELECT \"commit\" FROM t", NULL);
+}
+
 static void expect_type(const char *text, const char *want)
 {
 	char *got = NULL;
@@ -126,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_expressions_postgres),
 		cmocka_unit_test(test_expressions_mysql),
 		cmocka_unit_test(test_mysql_types),
+		cmocka_unit_test(test_pg_transaction_control),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
