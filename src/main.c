@@ -26,6 +26,11 @@ struct command {
 	"      --state PATH       SQLite state file (default ./.migrate/state.db; env MIGRATE_STATE)\n" \
 	"      --config PATH      settings file (default ./migrate.yaml when present)\n" \
 	"      --json             machine-readable output on stdout\n" \
+	"      --network-timeout MS  a server silent this long is checked on a second\n" \
+	"                         connection; the statement is cancelled when that gets no\n" \
+	"                         answer either or the server is not running it (default\n" \
+	"                         10000; also the default connect_timeout, TCP keepalives\n" \
+	"                         and tcp_user_timeout where the URL does not set them)\n" \
 	"  -q, --quiet / -v, --verbose\n" \
 	"  -h, --help, --version\n"
 
@@ -40,7 +45,9 @@ struct command {
 
 #define EXIT_HELP \
 	"exit status: 0 done or nothing to do; 1 refused by a safety gate; 2 bad input;\n" \
-	"3 database or runtime error (re-running the command repairs an interrupted step)\n"
+	"3 database or runtime error (re-running the command repairs an interrupted step)\n" \
+	"SIGINT/SIGTERM cancel the running statement on the server and exit 3 within a few\n" \
+	"seconds (re-running resumes); a second signal exits at once\n"
 
 static const struct command commands[] = {
 	{ "status", mg_cmd_status, "migrations, colours, readable window, rollback safety, what to run next",
@@ -241,6 +248,7 @@ int main(int argc, char **argv)
 		mg_options_release(&opt);
 		return err.code;
 	}
+	mg_stop_signals_install();
 	rc = cmd->fn(&opt);
 	mg_options_release(&opt);
 	return rc;
