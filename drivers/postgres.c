@@ -403,7 +403,7 @@ static PGconn *probe_connect(struct pgdrv_conn *pc, int64_t until)
 	pg = PQconnectStartParams(keys, vals, 0);
 	PQconninfoFree(info);
 	while (pg && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED &&
-	       mg_now_ms() < until) {
+	       mg_now_ms() < until && !mg_stop_requested) {
 		wait_socket(PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
 			    PGDRV_SLICE_MS);
 		st = PQconnectPoll(pg);
@@ -416,7 +416,8 @@ static PGconn *probe_connect(struct pgdrv_conn *pc, int64_t until)
 
 /*
  * Is the server still running pc's statement? Asked on a second
- * connection. 1 yes (also when it waits for a lock), 0 no: the probe got
+ * connection. 1 yes (also when it waits for a lock, and when a stop cut
+ * the question short: the caller handles the stop), 0 no: the probe got
  * no answer within network_timeout_ms, or the backend is idle (its result
  * is lost on the way) or blocked writing to us.
  */
@@ -435,6 +436,8 @@ static int probe_alive(struct pgdrv_conn *pc)
 	if (__atomic_load_n(&pgdrv_unreachable, __ATOMIC_RELAXED))
 		return 0;
 	pg = probe_connect(pc, until);
+	if (!pg && mg_stop_requested)
+		return 1;
 	__atomic_store_n(&pgdrv_unreachable, !pg, __ATOMIC_RELAXED);
 	if (!pg)
 		return 0;

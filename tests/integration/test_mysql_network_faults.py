@@ -171,6 +171,36 @@ def test_frozen_proxy_mid_backfill(mysql_project, proxy):
     assert_all_copied(p.db, n)
 
 
+def test_sigterm_while_the_proxy_is_frozen(mysql_project, proxy):
+    """A signal does not wait for the network bound: KILL QUERY cannot get
+    through the frozen proxy either and is given up after a few seconds."""
+    p = mysql_project
+    n = 200000
+    make_items(p.db, n)
+    p.write("0001_alter_n.yaml", ALTER)
+    p.ok("expand")
+    w = Watch(p.popen("-d", proxied(p, proxy), "backfill", "--batch-size", "500",
+                      "--sleep", "10"))
+    try:
+        w.wait_for(lambda: copied(p.db) >= 3000, "3000 rows copied")
+        proxy.freeze()
+        time.sleep(1)
+        w.p.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        rc = w.finish(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    assert took < 10, "exited %.1f s after SIGTERM\n%s" % (took, w.err)
+    assert "stopped by signal" in w.err, w.err
+    proxy.close()
+    wait_server_clean(p.db)
+    p.ok("backfill")
+    assert_all_copied(p.db, n)
+
+
 def test_frozen_proxy_while_alter_waits(mysql_project, proxy):
     p = mysql_project
     make_items(p.db, 1000)

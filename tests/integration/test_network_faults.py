@@ -220,6 +220,36 @@ def test_frozen_proxy_mid_backfill_default_bound(project, proxy):
     frozen_backfill(project, proxy, [], 60)
 
 
+def test_sigterm_while_the_proxy_is_frozen(project, proxy):
+    """The default bound is long (about 20 s); a signal does not wait for
+    it: the cancel request cannot get through either, and is given up
+    after a few seconds."""
+    n = 200000
+    make_items(project.db, n)
+    project.write("0001_alter_n.yaml", ALTER)
+    project.ok("expand")
+    w = Watch(project.popen("-d", proxy.url(project.db), "backfill",
+                            "--batch-size", "500", "--sleep", "10"))
+    try:
+        w.wait_for(lambda: copied(project.db) >= 3000, "3000 rows copied")
+        proxy.freeze()
+        time.sleep(1)
+        w.p.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        rc = w.finish(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    assert rc == 3, w.err
+    assert took < 10, "exited %.1f s after SIGTERM\n%s" % (took, w.err)
+    assert "stopped by signal" in w.err, w.err
+    proxy.close()
+    wait_server_clean(project.db)
+    project.ok("backfill")
+    assert_all_copied(project.db, n)
+
+
 def test_frozen_proxy_while_index_build_waits(project, proxy):
     make_items(project.db, 1000)
     project.write("0001_index.yaml", INDEX)
