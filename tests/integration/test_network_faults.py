@@ -10,7 +10,11 @@
 - SIGTERM while CREATE INDEX CONCURRENTLY waits: exit 3 within seconds,
   the statement is cancelled on the server (no migrate session left
   running, the advisory lock free), and a rerun finishes the index.
-- SIGINT while a step waits for a table lock: the same.
+- SIGINT while a step waits for a table lock: the same. A second signal
+  exits at once, and the server ends the orphaned build by itself
+  (client_connection_check_interval).
+- SIGTERM while the proxy is frozen: exit 3 in seconds, not after the
+  network bound.
 - connect_timeout in the URL and PGCONNECT_TIMEOUT are honoured (a
   listener that accepts and never answers), and --network-timeout is the
   default when neither is set.
@@ -355,18 +359,25 @@ def test_second_signal_exits_at_once(project):
     make_items(project.db, 1000)
     project.write("0001_index.yaml", INDEX)
     snap = old_snapshot(project.db)
-    w = Watch(project.popen("expand"))
+    w = Watch(project.popen("--network-timeout", "1000", "expand"))
     try:
         wait_for_query(project.db, "CREATE INDEX CONCURRENTLY%")
         # two signals in a row: the second one does not wait for the cancel
         w.p.send_signal(signal.SIGINT)
+        time.sleep(0.2)     # two at once would be one pending signal
         w.p.send_signal(signal.SIGINT)
         rc = w.finish(timeout=10)
+        assert rc == 3, w.err
+        assert "interrupted twice" in w.err, w.err
+        # the server notices the client is gone (client_connection_check_
+        # interval = --network-timeout) and ends the build by itself
+        wait_server_clean(project.db, timeout=8)
     finally:
         if w.p.poll() is None:
             w.p.kill()
         snap.rollback()
-    assert rc == 3, w.err
+    project.ok("expand")
+    assert index_valid(project.db) == [(True,)]
 
 
 # --------------------------------------------------------------------------
