@@ -2123,7 +2123,7 @@ static int replica_lag(struct mydrv_conn *mc, struct mydrv_replica *rep, int64_t
 		}
 	}
 	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, &seen, err) < 0) {
-		if (mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
+		if (rep->conn->broken || mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
 			mydrv_close(&rep->conn->base);	/* lost: reconnect next time */
 			rep->conn = NULL;
 		}
