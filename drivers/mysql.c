@@ -1693,7 +1693,7 @@ static int mydrv_check_blockers(struct mg_conn *c, const char *const *tables,
 		/* Like PostgreSQL without pg_read_all_stats: what this user
 		 * cannot see does not refuse; the DDL waits lock_wait_timeout
 		 * per try instead. */
-		if (!is_privilege_error(mysql_errno(mc->my))) {
+		if (!is_privilege_error(stmt_errno(mc))) {
 			rc = -1;
 			goto out;
 		}
@@ -1745,7 +1745,7 @@ static int sees_all_sessions(struct mydrv_conn *mc, struct mg_err *err)
 
 	if (query_int(mc, "SELECT COUNT(*) FROM information_schema.INNODB_TRX", &n, err) == 0)
 		return 1;
-	if (mysql_errno(mc->my) != ER_SPECIFIC_ACCESS_DENIED_ERROR)
+	if (stmt_errno(mc) != ER_SPECIFIC_ACCESS_DENIED_ERROR)
 		return -1;
 	mg_err_clear(err);
 	return 0;
@@ -1992,7 +1992,7 @@ static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg
 	int rc;
 
 	rc = query_mc(mc, "SHOW REPLICAS", &r, &first);
-	if (rc < 0 && mysql_errno(mc->my) == ER_PARSE_ERROR)
+	if (rc < 0 && stmt_errno(mc) == ER_PARSE_ERROR)
 		rc = query_mc(mc, "SHOW SLAVE HOSTS", &r, err);
 	else if (rc < 0)
 		*err = first;
@@ -2056,7 +2056,7 @@ static int replica_running(struct mydrv_replica *rep, int64_t *sbm_ms, struct mg
 	int ret = 0;
 
 	if (run(rc, "SHOW REPLICA STATUS", &res, err) < 0) {
-		if (mysql_errno(rc->my) != ER_PARSE_ERROR)
+		if (stmt_errno(rc) != ER_PARSE_ERROR)
 			goto failed;
 		mg_err_clear(err);
 		if (run(rc, "SHOW SLAVE STATUS", &res, err) < 0)
@@ -2096,7 +2096,7 @@ static int replica_heartbeat(struct mydrv_replica *rep, int64_t *seen, struct mg
 	pthread_mutex_unlock(&heartbeats.mu);
 	if (query_int(rep->conn, sql, seen, err) == 0)
 		return 0;
-	if (mysql_errno(rep->conn->my) == ER_NO_SUCH_TABLE) {	/* not replicated yet */
+	if (stmt_errno(rep->conn) == ER_NO_SUCH_TABLE) {	/* not replicated yet */
 		mg_err_clear(err);
 		*seen = 0;
 		return 0;
