@@ -9,6 +9,7 @@ The same story as test_network_faults.py, for the mysql driver:
 - SIGTERM / SIGINT while an ALTER waits: exit 3 within seconds, KILL QUERY
   ended it on the server (no migrate session runs a statement, the migrate
   lock is free), a rerun finishes;
+- every session has TCP keepalives (idle --network-timeout);
 - connect_timeout=N in the URL is honoured (a listener that never
   answers), and a bad one is bad input.
 """
@@ -20,7 +21,7 @@ import time
 import pytest
 
 from conftest import Watch
-from test_network_faults import Proxy
+from test_network_faults import Proxy, keepalive_timers
 
 MARKER = "_migrate_1"
 
@@ -276,6 +277,26 @@ def test_signal_while_alter_waits_kills_it(mysql_project, sig):
     holder.rollback()
     p.ok("expand")
     assert has_index(p.db)
+
+
+def test_keepalives_on_every_session(mysql_project):
+    """Connector/C has no keepalive option: migrate sets SO_KEEPALIVE and
+    its idle time (--network-timeout) on the socket itself."""
+    p = mysql_project
+    make_items(p.db, 100)
+    p.write("0001_index.yaml", INDEX)
+    holder = mdl_holder(p.db)
+    w = Watch(p.popen("--network-timeout", "4000", "expand", "--lock-timeout", "20000",
+                      "--max-tx-age", "3600"))
+    try:
+        wait_for_mdl_wait(p.db)
+        time.sleep(0.5)
+        timers = keepalive_timers(w.p.pid, p.db.server.port)
+        assert timers and all(t is not None and t <= 4 for t, _ in timers), timers
+    finally:
+        holder.rollback()
+        rc = w.finish(timeout=60)
+    assert rc == 0, w.err
 
 
 # --------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -378,6 +379,47 @@ def test_second_signal_exits_at_once(project):
         snap.rollback()
     project.ok("expand")
     assert index_valid(project.db) == [(True,)]
+
+
+def keepalive_timers(pid, port):
+    """Seconds left on the keepalive timer of each TCP socket of process
+    pid to port (ss); None for a socket without one (no SO_KEEPALIVE)."""
+    out = subprocess.run(["ss", "-tnopH", "state", "established", f"( dport = :{port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    timers = []
+    for line in out.splitlines():
+        if f"pid={pid}," not in line:
+            continue
+        m = re.search(r"timer:\(keepalive,([^,]*),", line)
+        if not m:
+            timers.append((None, line))
+            continue
+        secs = 0.0
+        for num, unit in re.findall(r"([\d.]+)(min|sec|ms)", m.group(1)):
+            secs += float(num) * {"min": 60, "sec": 1, "ms": 0.001}[unit]
+        timers.append((secs, line))
+    return timers
+
+
+@pytest.mark.parametrize("url_extra, low, high", [
+    ("", 0, 4),                          # the default: --network-timeout
+    ("?keepalives_idle=77", 60, 77),     # the URL's own value wins
+])
+def test_keepalives_by_default_and_the_url_wins(project, url_extra, low, high):
+    make_items(project.db, 100)
+    project.write("0001_index.yaml", INDEX)
+    snap = old_snapshot(project.db)
+    w = Watch(project.popen("-d", project.db.url + url_extra, "--network-timeout", "4000",
+                            "expand"))
+    try:
+        wait_for_query(project.db, "CREATE INDEX CONCURRENTLY%")
+        time.sleep(0.5)
+        timers = keepalive_timers(w.p.pid, project.db.server.port)
+        assert timers and all(t is not None and low <= t <= high for t, _ in timers), timers
+    finally:
+        snap.rollback()
+        rc = w.finish(timeout=60)
+    assert rc == 0, w.err
 
 
 # --------------------------------------------------------------------------
