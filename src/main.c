@@ -26,11 +26,11 @@ struct command {
 	"      --state PATH       SQLite state file (default ./.migrate/state.db; env MIGRATE_STATE)\n" \
 	"      --config PATH      settings file (default ./migrate.yaml when present)\n" \
 	"      --json             machine-readable output on stdout\n" \
-	"      --network-timeout MS  a server silent this long is checked on a second\n" \
-	"                         connection; the statement is cancelled when that gets no\n" \
-	"                         answer either or the server is not running it (default\n" \
-	"                         10000; also the default connect_timeout, TCP keepalives\n" \
-	"                         and tcp_user_timeout where the URL does not set them)\n" \
+	"      --network-timeout MS  a server silent this long is asked on a second\n" \
+	"                         connection whether it still runs the statement; if not,\n" \
+	"                         or if that gets no answer either, the connection is given\n" \
+	"                         up (exit 3). Default 10000; also the default connect_timeout,\n" \
+	"                         TCP keepalives and tcp_user_timeout where the URL sets none\n" \
 	"  -q, --quiet / -v, --verbose\n" \
 	"  -h, --help, --version\n"
 
