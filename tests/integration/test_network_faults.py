@@ -15,6 +15,8 @@
   (client_connection_check_interval).
 - SIGTERM while the proxy is frozen: exit 3 in seconds, not after the
   network bound.
+- a link taken down (migrate in a network namespace, its veth set down)
+  mid-backfill: the same bound, the same rerun.
 - connect_timeout in the URL and PGCONNECT_TIMEOUT are honoured (a
   listener that accepts and never answers), and --network-timeout is the
   default when neither is set.
@@ -29,7 +31,7 @@ import time
 
 import pytest
 
-from conftest import Watch, _free_port
+from conftest import Watch, _CheckedPopen, _clean_env, _free_port
 
 MARKER = "_migrate_1"
 
@@ -250,6 +252,93 @@ def test_sigterm_while_the_proxy_is_frozen(project, proxy):
     assert took < 10, "exited %.1f s after SIGTERM\n%s" % (took, w.err)
     assert "stopped by signal" in w.err, w.err
     proxy.close()
+    wait_server_clean(project.db)
+    project.ok("backfill")
+    assert_all_copied(project.db, n)
+
+
+class Netns:
+    """migrate in a network namespace of its own, reaching the server
+    through a veth pair and a socat on the host side; link_down() takes
+    the namespace's end of the link down (root only)."""
+
+    def __init__(self, server_port):
+        tag = "%x" % (os.getpid() & 0xffff)
+        self.ns, self.host_if, self.ns_if = f"mgn{tag}", f"mgh{tag}", f"mgn{tag}"
+        net = 16 + os.getpid() % 200
+        self.host_ip, ns_ip = f"10.213.{net}.1", f"10.213.{net}.2"
+        for cmd in (["ip", "netns", "add", self.ns],
+                    ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name",
+                     self.ns_if, "netns", self.ns],
+                    ["ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if],
+                    ["ip", "link", "set", self.host_if, "up"],
+                    ["ip", "-n", self.ns, "addr", "add", f"{ns_ip}/30", "dev", self.ns_if],
+                    ["ip", "-n", self.ns, "link", "set", self.ns_if, "up"],
+                    ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        self.port = _free_port()
+        self.socat = subprocess.Popen(
+            ["socat", f"TCP-LISTEN:{self.port},fork,reuseaddr,bind={self.host_ip}",
+             f"TCP:127.0.0.1:{server_port}"], start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+
+    def url(self, db):
+        return db.url.replace(f"127.0.0.1:{db.server.port}/", f"{self.host_ip}:{self.port}/")
+
+    def popen(self, project, *args):
+        argv = ["ip", "netns", "exec", self.ns, project.bin, *project.base_args(),
+                *map(str, args)]
+        return _CheckedPopen(argv, cwd=str(project.dir), env=_clean_env(project.env),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, errors="replace")
+
+    def link_down(self):
+        subprocess.run(["ip", "-n", self.ns, "link", "set", self.ns_if, "down"], check=True)
+
+    def close(self):
+        try:
+            os.killpg(self.socat.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.socat.wait(10)
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+@pytest.fixture
+def netns(pg_server):
+    if os.geteuid() != 0:
+        pytest.fail("network namespaces need root (scripts/test.sh runs as root)")
+    n = Netns(pg_server.port)
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+@pytest.mark.parametrize("extra, bound", [(["--network-timeout", "2000"], 12), ([], 60)])
+def test_link_down_mid_backfill(project, netns, extra, bound):
+    n = 200000
+    make_items(project.db, n)
+    project.write("0001_alter_n.yaml", ALTER)
+    project.ok("expand")
+    w = Watch(netns.popen(project, "-d", netns.url(project.db), *extra, "backfill",
+                          "--batch-size", "500", "--sleep", "10"))
+    try:
+        w.wait_for(lambda: copied(project.db) >= 3000, "3000 rows copied")
+        netns.link_down()
+        t0 = time.monotonic()
+        rc = w.finish(timeout=bound + 30)
+        took = time.monotonic() - t0
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    print("gave up %.1f s after the link went down" % took)
+    assert rc == 3, w.err
+    assert took < bound, "gave up after %.1f s (bound %d s)\n%s" % (took, bound, w.err)
+    assert "no answer from the server" in w.err, w.err
+    netns.close()       # the server's side of the sessions ends with socat
     wait_server_clean(project.db)
     project.ok("backfill")
     assert_all_copied(project.db, n)
