@@ -38,7 +38,19 @@ struct mg_conn_opts {
 	int index_timeout_ms;		/* CREATE INDEX CONCURRENTLY limit, 0 = none */
 	int lock_retries;		/* tries after the first (default 5) */
 	int max_tx_age_s;		/* blockers older than this refuse DDL (default 5) */
+	int network_timeout_ms;		/* 0 = MG_NETWORK_TIMEOUT_MS: see below */
 };
+
+/*
+ * How long a driver waits for the server with no byte coming back before
+ * it checks on a second connection that the statement still runs (an
+ * index build may be silent for hours); it also bounds connecting (unless
+ * the URL sets connect_timeout), that check, and TCP keepalives and
+ * tcp_user_timeout where the URL does not set them. Every wait also ends
+ * within about a second of SIGINT/SIGTERM (mg_stop_requested): the
+ * statement is cancelled on the server and no new one starts.
+ */
+#define MG_NETWORK_TIMEOUT_MS 10000
 
 /* A query result: text cells, row-major, NULL for SQL NULL. */
 struct mg_rows {

@@ -37,12 +37,17 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
@@ -105,6 +110,9 @@ struct mydrv_conn {
 	int64_t affected;	/* rows the last statement of run() changed */
 	char lock_name[4 * MYDRV_LOCK_NAME_MAX + 1];
 	struct mydrv_url *url;	/* the URL connected to (NULL for a replica's session) */
+	int side;		/* a probe, KILL or replica session: no probe of its own */
+	int broken;		/* the link was given up: no more statements */
+	char net_error[512];	/* why the last statement got no result */
 	struct mydrv_lag *lag;	/* --max-lag's replicas and heartbeats, NULL until asked */
 };
 
@@ -165,6 +173,7 @@ struct mydrv_url {
 	char *ssl_ca;		/* a CA file for the VERIFY modes */
 	struct mydrv_url *replicas;	/* replica=host:port, each with host and port only */
 	size_t n_replicas;
+	unsigned connect_timeout;	/* connect_timeout=SECONDS, 0: not given */
 };
 
 static void url_release(struct mydrv_url *u)
@@ -294,10 +303,28 @@ static int parse_replica(struct mydrv_url *u, const char *v, size_t n, struct mg
 	return 0;
 }
 
+/* "=N" up to end: N whole seconds, 1 to 86400. */
+static int parse_seconds(unsigned *out, const char *eq, const char *end)
+{
+	unsigned long v = 0;
+
+	if (!eq || eq + 1 >= end)
+		return -1;
+	for (const char *p = eq + 1; p < end; p++) {
+		if (!isdigit((unsigned char)*p) || v > 86400)
+			return -1;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v < 1 || v > 86400)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 /*
  * The query string: socket=/path and ssl-ca=/path (percent-decoded),
- * ssl-mode=... (see enum mydrv_ssl) and replica=host:port. Anything else
- * is MG_EINPUT naming it.
+ * ssl-mode=... (see enum mydrv_ssl), replica=host:port and
+ * connect_timeout=SECONDS. Anything else is MG_EINPUT naming it.
  */
 static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
 {
@@ -330,13 +357,16 @@ static int parse_query(struct mydrv_url *u, const char *q, struct mg_err *err)
 		} else if (klen == 7 && !strncmp(q, "replica", 7)) {
 			if (parse_replica(u, eq ? eq + 1 : q + n, eq ? n - klen - 1 : 0, err) < 0)
 				return -1;
+		} else if (klen == 15 && !strncmp(q, "connect_timeout", 15)) {
+			if (parse_seconds(&u->connect_timeout, eq, q + n) < 0)
+				return bad_url(err, "parameter 'connect_timeout' needs a whole number of seconds (1 or more)");
 		} else if (plain_word(q, klen)) {
 			mg_err_set(err, MG_EINPUT,
-				   "bad database URL: unknown parameter '%.*s' (expected socket, ssl-mode, ssl-ca or replica)",
+				   "bad database URL: unknown parameter '%.*s' (expected socket, ssl-mode, ssl-ca, replica or connect_timeout)",
 				   (int)klen, q);
-			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock][&ssl-mode=REQUIRED][&ssl-ca=/path/to/ca.pem][&replica=host:port]");
+			return mg_err_hint(err, "the mysql driver takes mysql://user:password@host:port/database[?socket=/path/to/mysqld.sock][&ssl-mode=REQUIRED][&ssl-ca=/path/to/ca.pem][&replica=host:port][&connect_timeout=SECONDS]");
 		} else {
-			return bad_url(err, "it has a parameter that is not socket, ssl-mode, ssl-ca or replica");
+			return bad_url(err, "it has a parameter that is not socket, ssl-mode, ssl-ca, replica or connect_timeout");
 		}
 		q += n;
 	}
@@ -470,6 +500,13 @@ static int set_my_error(struct mg_err *err, struct mydrv_conn *mc)
 {
 	unsigned no = mysql_errno(mc->my);
 
+	if (mc->net_error[0]) {
+		mg_err_set(err, MG_EDB, "%s", mc->net_error);
+		if (mg_stop_requested)
+			return mg_err_hint(err, "run the same command again: it resumes where it stopped");
+		return mg_err_hint(err, "check the network to the server (--network-timeout sets how long a silent server is waited for), then run the same command again: it resumes where it stopped");
+	}
+
 	mg_err_set(err, is_constraint_error(no) ? MG_EREFUSED : MG_EDB, "%s (error %u)",
 		   mysql_error(mc->my), no);
 	if (is_privilege_error(no))
@@ -491,6 +528,230 @@ static void mydrv_close(struct mg_conn *c)
 	free(mc);
 }
 
+/* ==== bounded waits ========================================================== */
+
+/*
+ * Every statement runs through Connector/C's non-blocking API
+ * (MYSQL_OPT_NONBLOCK, mysql_real_query_start/_cont) and is waited for
+ * with poll(), as the PostgreSQL driver does (see "bounded waits" there):
+ *  - a stop (SIGINT/SIGTERM) is seen within MYDRV_SLICE_MS; the statement
+ *    gets MYDRV_STOP_GRACE_MS to finish, then a second session sends KILL
+ *    QUERY for it; no statement starts after a stop;
+ *  - after network_timeout_ms with nothing from the server, a second
+ *    session asks PROCESSLIST whether ours still runs the statement (an
+ *    ALTER may be silent for a long time); when it does not, or that
+ *    session cannot be had within network_timeout_ms, the link is given
+ *    up: its socket is shut down, so nothing waits on it again.
+ * Side sessions (probe, KILL, replicas) have no probe of their own: their
+ * silence is bounded by network_timeout_ms alone.
+ */
+#define MYDRV_SLICE_MS 100
+#define MYDRV_STOP_GRACE_MS 1000
+#define MYDRV_SIDE_TIMEOUT_S 5
+
+static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
+		     unsigned timeout_s, struct mydrv_conn **out, struct mg_err *err);
+static int exec_mc(struct mydrv_conn *mc, const char *sql, struct mg_err *err);
+
+static const char *stop_signal_name(void)
+{
+	return mg_stop_requested == SIGTERM ? "SIGTERM" :
+	       mg_stop_requested == SIGINT ? "SIGINT" : "a signal";
+}
+
+/* A side session to mc's server, bounded by timeout_s; NULL if none. */
+static struct mydrv_conn *side_session(struct mydrv_conn *mc, unsigned timeout_s)
+{
+	struct mg_conn_opts o = { .application_name = "migrate/probe",
+				  .network_timeout_ms = (int)timeout_s * 1000 };
+	struct mg_err ignored = MG_ERR_INIT;
+	struct mydrv_conn *side = NULL;
+
+	if (!mc->url || open_conn(mc->url, &o, timeout_s, &side, &ignored) < 0)
+		return NULL;
+	return side;
+}
+
+static unsigned side_timeout_s(const struct mydrv_conn *mc)
+{
+	unsigned s = (unsigned)(mc->opts.network_timeout_ms + 999) / 1000;
+
+	return s < 1 ? 1 : s;
+}
+
+static int query_mc(struct mydrv_conn *mc, const char *sql, struct mg_rows *out,
+		    struct mg_err *err);
+
+static volatile int mydrv_unreachable;
+
+/* Does the server still run mc's statement? 1 yes, 0 no or cannot tell
+ * within network_timeout_ms (see above). */
+static int probe_alive(struct mydrv_conn *mc)
+{
+	struct mg_rows r = MG_ROWS_INIT;
+	struct mg_err ignored = MG_ERR_INIT;
+	struct mydrv_conn *side;
+	char sql[200];
+	int alive = 0;
+
+	if (__atomic_load_n(&mydrv_unreachable, __ATOMIC_RELAXED))
+		return 0;
+	side = side_session(mc, side_timeout_s(mc));
+	__atomic_store_n(&mydrv_unreachable, !side, __ATOMIC_RELAXED);
+	if (!side)
+		return 0;
+	snprintf(sql, sizeof(sql),
+		 "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %lu "
+		 "AND COMMAND IN ('Query', 'Execute') "
+		 "AND COALESCE(STATE, '') NOT IN ('Writing to net', 'Sending to client')",
+		 mysql_thread_id(mc->my));
+	if (query_mc(side, sql, &r, &ignored) == 0 && r.nrows == 1)
+		alive = 1;
+	mg_rows_release(&r);
+	mydrv_close(&side->base);
+	return alive;
+}
+
+/* Stop using mc's link: shut its socket down, so that neither a pending
+ * call nor mysql_close() waits on it. */
+static void give_up(struct mydrv_conn *mc)
+{
+	my_socket fd = mysql_get_socket(mc->my);
+
+	mc->broken = 1;
+	if (fd != (my_socket)-1)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* KILL QUERY for mc's statement from a side session; 1 when sent. */
+static int kill_query(struct mydrv_conn *mc)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	struct mydrv_conn *side;
+	char sql[64];
+	int rc;
+
+	side = side_session(mc, side_timeout_s(mc) < MYDRV_SIDE_TIMEOUT_S ?
+			    side_timeout_s(mc) : MYDRV_SIDE_TIMEOUT_S);
+	if (!side)
+		return 0;
+	snprintf(sql, sizeof(sql), "KILL QUERY %lu", mysql_thread_id(mc->my));
+	rc = exec_mc(side, sql, &ignored) == 0;
+	mydrv_close(&side->base);
+	return rc;
+}
+
+struct mydrv_wait {
+	int64_t last;		/* when the server last sent or took something */
+	int64_t stop_at;	/* when the grace after a stop ends, 0: no stop */
+	int killed;		/* KILL QUERY sent: only finishing the call */
+};
+
+/*
+ * Wait for what a non-blocking call asks (status: MYSQL_WAIT_*). The
+ * status to continue it with, or 0 when mc was given up (net_error says
+ * why; the caller abandons the call).
+ */
+static int await_status(struct mydrv_conn *mc, int status, struct mydrv_wait *w)
+{
+	int nt = mc->opts.network_timeout_ms;
+	struct pollfd pfd = { .fd = mysql_get_socket(mc->my) };
+
+	if (status & MYSQL_WAIT_READ)
+		pfd.events |= POLLIN;
+	if (status & MYSQL_WAIT_WRITE)
+		pfd.events |= POLLOUT;
+	for (;;) {
+		int64_t now = mg_now_ms();
+
+		if (mg_stop_requested && !w->stop_at)
+			w->stop_at = now + MYDRV_STOP_GRACE_MS;
+		if (w->stop_at && now >= w->stop_at && !w->killed) {
+			snprintf(mc->net_error, sizeof(mc->net_error), "interrupted by %s: the running statement was killed on the server (KILL QUERY)",
+				 stop_signal_name());
+			w->killed = 1;
+			w->last = now;
+			if (!kill_query(mc)) {
+				give_up(mc);
+				return 0;
+			}
+		}
+		if (now - w->last >= nt) {
+			if (w->killed || mc->side || !probe_alive(mc)) {
+				if (!w->killed)
+					snprintf(mc->net_error, sizeof(mc->net_error), "no answer from the server for %d ms, and it does not show the statement running to a second session: gave up the connection",
+						 (int)(mg_now_ms() - w->last));
+				give_up(mc);
+				return 0;
+			}
+			w->last = mg_now_ms();
+		}
+		if (poll(&pfd, 1, MYDRV_SLICE_MS) > 0) {
+			int ready = 0;
+
+			w->last = mg_now_ms();
+			if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
+				ready |= MYSQL_WAIT_READ;
+			if (pfd.revents & (POLLOUT | POLLERR | POLLHUP))
+				ready |= MYSQL_WAIT_WRITE;
+			return ready & status ? ready & status : status & ~MYSQL_WAIT_TIMEOUT;
+		}
+	}
+}
+
+/* Drive a non-blocking call: `call_start` already ran and returned
+ * *status; `cont` continues it. 0 done, -1 given up. */
+#define MYDRV_DRIVE(mc, w, status, cont) \
+	while (status) { \
+		int ready_ = await_status((mc), (status), (w)); \
+		if (!ready_) \
+			return -1; \
+		status = (cont); \
+	}
+
+static int real_query(struct mydrv_conn *mc, const char *sql, struct mydrv_wait *w,
+		      int *ret)
+{
+	int status = mysql_real_query_start(ret, mc->my, sql, strlen(sql));
+
+	MYDRV_DRIVE(mc, w, status, mysql_real_query_cont(ret, mc->my, ready_));
+	return 0;
+}
+
+static int store_result(struct mydrv_conn *mc, struct mydrv_wait *w, MYSQL_RES **res)
+{
+	int status = mysql_store_result_start(res, mc->my);
+
+	MYDRV_DRIVE(mc, w, status, mysql_store_result_cont(res, mc->my, ready_));
+	return 0;
+}
+
+static int next_result(struct mydrv_conn *mc, struct mydrv_wait *w, int *ret)
+{
+	int status = mysql_next_result_start(ret, mc->my);
+
+	MYDRV_DRIVE(mc, w, status, mysql_next_result_cont(ret, mc->my, ready_));
+	return 0;
+}
+
+/* The error number of the last statement; 0 when it was given up or
+ * interrupted (mysql_errno() then still tells the one before). */
+static unsigned stmt_errno(const struct mydrv_conn *mc)
+{
+	return mc->net_error[0] ? 0 : mysql_errno(mc->my);
+}
+
+/* Before a statement: 0 it may start, -1 not (net_error set). */
+static int may_start(struct mydrv_conn *mc)
+{
+	mc->net_error[0] = '\0';
+	if (mc->broken)
+		snprintf(mc->net_error, sizeof(mc->net_error), "the connection to the server was given up");
+	else if (mg_stop_requested)
+		snprintf(mc->net_error, sizeof(mc->net_error), "interrupted by %s", stop_signal_name());
+	return mc->net_error[0] ? -1 : 0;
+}
+
 /*
  * Run one statement. *res is its result set, or NULL for a statement that
  * has none (the caller mysql_free_result()s it). Further result sets (a
@@ -500,18 +761,39 @@ static void mydrv_close(struct mg_conn *c)
 static int run(struct mydrv_conn *mc, const char *sql, MYSQL_RES **res,
 	       struct mg_err *err)
 {
-	int st;
+	struct mydrv_wait w = { .last = mg_now_ms() };
+	MYSQL_RES *more;
+	int st, ret;
 
 	*res = NULL;
-	if (mysql_real_query(mc->my, sql, strlen(sql)) != 0)
+	if (may_start(mc) < 0 || real_query(mc, sql, &w, &ret) < 0)
 		return set_my_error(err, mc);
-	*res = mysql_store_result(mc->my);
+	if (ret != 0) {
+		if (!w.killed)
+			mc->net_error[0] = '\0';
+		return set_my_error(err, mc);
+	}
+	if (store_result(mc, &w, res) < 0)
+		return set_my_error(err, mc);
 	if (!*res && mysql_field_count(mc->my) != 0)
 		return set_my_error(err, mc);
 	/* read now: mysql_next_result() below resets it */
 	mc->affected = (int64_t)mysql_affected_rows(mc->my);
-	while ((st = mysql_next_result(mc->my)) == 0)
-		mysql_free_result(mysql_store_result(mc->my));
+	for (;;) {
+		if (next_result(mc, &w, &st) < 0) {
+			mysql_free_result(*res);
+			*res = NULL;
+			return set_my_error(err, mc);
+		}
+		if (st != 0)
+			break;
+		if (store_result(mc, &w, &more) < 0) {
+			mysql_free_result(*res);
+			*res = NULL;
+			return set_my_error(err, mc);
+		}
+		mysql_free_result(more);
+	}
 	if (st > 0) {
 		mysql_free_result(*res);
 		*res = NULL;
@@ -790,9 +1072,61 @@ static int set_session(struct mydrv_conn *mc, struct mg_err *err)
 }
 
 /*
+ * TCP keepalives on a session's socket, so that a link that dies while a
+ * statement runs is found by the kernel too: Connector/C has no option
+ * for them. Idle network_ms, then probes a third of that apart, 3 of
+ * them; TCP_USER_TIMEOUT twice network_ms for data sent and not
+ * acknowledged. Unix sockets are left alone.
+ */
+static void set_keepalives(MYSQL *my, int network_ms)
+{
+	my_socket fd = mysql_get_socket(my);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int on = 1, idle = (network_ms + 999) / 1000, cnt = 3;
+	int intvl = idle / 3 > 0 ? idle / 3 : 1;
+	unsigned user_timeout = (unsigned)network_ms * 2;
+
+	if (fd == (my_socket)-1 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+}
+
+/*
+ * Timeouts of a session: connecting takes the URL's connect_timeout, else
+ * timeout_s (side sessions), else --network-timeout; reads of a side
+ * session time out after timeout_s (the others are bounded by the waits
+ * above, since an ALTER may be silent for long); a write that the server
+ * does not take for network_ms fails.
+ */
+static void set_timeouts(MYSQL *my, const struct mydrv_url *u, unsigned timeout_s,
+			 int network_ms)
+{
+	unsigned connect_s = (unsigned)(network_ms + 999) / 1000;
+	unsigned write_s = connect_s;
+
+	if (timeout_s)
+		connect_s = timeout_s;
+	if (u->connect_timeout)
+		connect_s = u->connect_timeout;
+	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
+	mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &write_s);
+	if (timeout_s)
+		mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &timeout_s);
+	/* NULL: the default stack for the non-blocking calls' context */
+	mysql_options(my, MYSQL_OPT_NONBLOCK, NULL);
+}
+
+/*
  * A session with the server u names, set up for migrate; timeout_s bounds
  * connecting and, when not 0, each read (replicas, which --max-lag asks
- * while the backfill waits, get a short one).
+ * while the backfill waits, get a short one; so do the probe and KILL
+ * sessions of the bounded waits, which are side sessions too).
  */
 static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
 		     unsigned timeout_s, struct mydrv_conn **out, struct mg_err *err)
@@ -809,10 +1143,12 @@ static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
 		return mg_err_set(err, MG_EDB, "cannot start the MySQL client library (out of memory)");
 	}
 	set_options(mc->my, opts);
-	if (timeout_s) {
-		mysql_options(mc->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
-		mysql_options(mc->my, MYSQL_OPT_READ_TIMEOUT, &timeout_s);
-	}
+	mc->side = timeout_s != 0;
+	mc->opts.network_timeout_ms = opts && opts->network_timeout_ms > 0 ?
+				      opts->network_timeout_ms : MG_NETWORK_TIMEOUT_MS;
+	if (timeout_s && mc->opts.network_timeout_ms > (int)timeout_s * 1000)
+		mc->opts.network_timeout_ms = (int)timeout_s * 1000;
+	set_timeouts(mc->my, u, timeout_s, mc->opts.network_timeout_ms);
 	set_tls(mc->my, u);
 	describe_server(where, sizeof(where), u);
 	if (!mysql_real_connect(mc->my, u->host, u->user, u->password, u->db, u->port,
@@ -834,8 +1170,13 @@ static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
 		mydrv_close(&mc->base);
 		return -1;
 	}
-	if (opts)
+	set_keepalives(mc->my, mc->opts.network_timeout_ms);
+	if (opts) {
+		int nt = mc->opts.network_timeout_ms;
+
 		mc->opts = *opts;
+		mc->opts.network_timeout_ms = nt;
+	}
 	if (!mc->opts.lock_timeout_ms)
 		mc->opts.lock_timeout_ms = 500;
 	if (!mc->opts.statement_timeout_ms)
@@ -1355,7 +1696,7 @@ static int mydrv_check_blockers(struct mg_conn *c, const char *const *tables,
 		/* Like PostgreSQL without pg_read_all_stats: what this user
 		 * cannot see does not refuse; the DDL waits lock_wait_timeout
 		 * per try instead. */
-		if (!is_privilege_error(mysql_errno(mc->my))) {
+		if (!is_privilege_error(stmt_errno(mc))) {
 			rc = -1;
 			goto out;
 		}
@@ -1407,7 +1748,7 @@ static int sees_all_sessions(struct mydrv_conn *mc, struct mg_err *err)
 
 	if (query_int(mc, "SELECT COUNT(*) FROM information_schema.INNODB_TRX", &n, err) == 0)
 		return 1;
-	if (mysql_errno(mc->my) != ER_SPECIFIC_ACCESS_DENIED_ERROR)
+	if (stmt_errno(mc) != ER_SPECIFIC_ACCESS_DENIED_ERROR)
 		return -1;
 	mg_err_clear(err);
 	return 0;
@@ -1654,7 +1995,7 @@ static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg
 	int rc;
 
 	rc = query_mc(mc, "SHOW REPLICAS", &r, &first);
-	if (rc < 0 && mysql_errno(mc->my) == ER_PARSE_ERROR)
+	if (rc < 0 && stmt_errno(mc) == ER_PARSE_ERROR)
 		rc = query_mc(mc, "SHOW SLAVE HOSTS", &r, err);
 	else if (rc < 0)
 		*err = first;
@@ -1718,7 +2059,7 @@ static int replica_running(struct mydrv_replica *rep, int64_t *sbm_ms, struct mg
 	int ret = 0;
 
 	if (run(rc, "SHOW REPLICA STATUS", &res, err) < 0) {
-		if (mysql_errno(rc->my) != ER_PARSE_ERROR)
+		if (stmt_errno(rc) != ER_PARSE_ERROR)
 			goto failed;
 		mg_err_clear(err);
 		if (run(rc, "SHOW SLAVE STATUS", &res, err) < 0)
@@ -1758,7 +2099,7 @@ static int replica_heartbeat(struct mydrv_replica *rep, int64_t *seen, struct mg
 	pthread_mutex_unlock(&heartbeats.mu);
 	if (query_int(rep->conn, sql, seen, err) == 0)
 		return 0;
-	if (mysql_errno(rep->conn->my) == ER_NO_SUCH_TABLE) {	/* not replicated yet */
+	if (stmt_errno(rep->conn) == ER_NO_SUCH_TABLE) {	/* not replicated yet */
 		mg_err_clear(err);
 		*seen = 0;
 		return 0;
@@ -1785,7 +2126,7 @@ static int replica_lag(struct mydrv_conn *mc, struct mydrv_replica *rep, int64_t
 		}
 	}
 	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, &seen, err) < 0) {
-		if (mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
+		if (rep->conn->broken || mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
 			mydrv_close(&rep->conn->base);	/* lost: reconnect next time */
 			rep->conn = NULL;
 		}
@@ -4816,7 +5157,7 @@ static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
 			done = 1;
 			break;
 		}
-		if (!is_lock_wait(mysql_errno(mc->my)))
+		if (!is_lock_wait(stmt_errno(mc)))
 			break;
 		undo_open_state(mc);
 		if (mg_now_ms() >= end || mg_stop_requested)
@@ -4843,7 +5184,7 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 		int64_t t0 = mg_now_ms();
 		char *sql = sql_at_level(s->sql, level);
 		int rc = done_without_waiting(mc, s, sql) ? 0 : exec_mc(mc, sql, err);
-		unsigned no = rc < 0 ? mysql_errno(mc->my) : 0;
+		unsigned no = rc < 0 ? stmt_errno(mc) : 0;
 
 		free(sql);
 		rep->tries = attempt + 1;
@@ -5168,7 +5509,7 @@ static int exec_waiting_for_rows(struct mydrv_conn *mc, const char *sql,
 			*retry_ms = t0 - start;
 			return 0;
 		}
-		no = mysql_errno(mc->my);
+		no = stmt_errno(mc);
 		mg_err_prefix(err, "backfill batch: ");
 		if (!is_lock_wait(no) || attempt >= 30 || mg_stop_requested)
 			return -1;

@@ -35,6 +35,7 @@ PACKAGES=(
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev
   python3 python3-pytest python3-psycopg python3-pymysql
+  socat
 )
 
 if [ "$SKIP_INSTALL" != 1 ]; then

@@ -21,20 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static void on_signal(int sig)
-{
-	mg_stop_requested = sig;
-}
-
 void mg_backfill_install_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	mg_stop_signals_install();
 }
 
 int mg_backfill_next_size(int size, int64_t ms, int target_ms)
@@ -586,7 +575,8 @@ static int start_workers(struct table_run *r, struct mg_conn *c, struct worker *
 			 struct mg_err *err)
 {
 	struct mg_conn_opts co = { .application_name = "migrate/backfill",
-				   .lock_timeout_ms = r->o->lock_timeout_ms };
+				   .lock_timeout_ms = r->o->lock_timeout_ms,
+				   .network_timeout_ms = r->o->network_timeout_ms };
 
 	ws[0].c = c;
 	for (int i = 1; i < n; i++)

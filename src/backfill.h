@@ -16,6 +16,7 @@
 struct mg_backfill_opts {
 	const char *database;	/* URL for the workers' connections */
 	int lock_timeout_ms;
+	int network_timeout_ms;	/* 0 = the driver's default */
 	int batch_size;		/* > 0: fixed; 0: adaptive */
 	int target_batch_ms;	/* adaptive target per batch */
 	long max_rows_per_sec;	/* 0 = unlimited (all workers together) */

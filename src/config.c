@@ -18,6 +18,7 @@ void mg_options_init(struct mg_options *o)
 	o->index_timeout_ms = UNSET_INT;
 	o->lock_retries = UNSET_INT;
 	o->max_tx_age_s = UNSET_INT;
+	o->network_timeout_ms = UNSET_INT;
 	o->batch_size = UNSET_INT;
 	o->max_rows_per_sec = UNSET_INT;
 	o->sleep_ms = UNSET_INT;
@@ -72,6 +73,7 @@ static const struct opt_def opt_defs[] = {
 	{ 0, "index-timeout", OPT_INT, OFF(index_timeout_ms), "MS" },
 	{ 0, "lock-retries", OPT_INT, OFF(lock_retries), "N" },
 	{ 0, "max-tx-age", OPT_INT, OFF(max_tx_age_s), "SECONDS" },
+	{ 0, "network-timeout", OPT_INT, OFF(network_timeout_ms), "MS" },
 	{ 0, "batch-size", OPT_INT, OFF(batch_size), "N" },
 	{ 0, "max-rows-per-sec", OPT_LONG, OFF(max_rows_per_sec), "N" },
 	{ 0, "sleep", OPT_INT, OFF(sleep_ms), "MS" },
@@ -234,6 +236,7 @@ static const struct yaml_key yaml_keys[] = {
 	{ "max_rows_per_sec", "max-rows-per-sec" }, { "sleep", "sleep" },
 	{ "jobs", "jobs" }, { "target_batch_ms", "target-batch-ms" },
 	{ "max_lag", "max-lag" }, { "max_load", "max-load" }, { "pause_file", "pause-file" },
+	{ "network_timeout", "network-timeout" },
 	{ NULL, NULL }
 };
 
@@ -267,7 +270,7 @@ static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_node_t *
 			break;
 	if (!yk->key)
 		return mg_err_set(err, MG_EINPUT,
-				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, pause_file)",
+				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, pause_file, network_timeout)",
 				  key, path, k->start_mark.line + 1, k->start_mark.column + 1);
 	if (v->type != YAML_SCALAR_NODE)
 		return mg_err_set(err, MG_EINPUT, "wrong type for '%s' at %s:%zu:%zu: expected a single value",
@@ -357,6 +360,10 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 		o->lock_retries = 5;
 	if (o->max_tx_age_s == UNSET_INT)
 		o->max_tx_age_s = 5;
+	if (o->network_timeout_ms == UNSET_INT)
+		o->network_timeout_ms = 10000;
+	if (o->network_timeout_ms < 100)
+		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--network-timeout': expected at least 100 ms", o->network_timeout_ms);
 	if (o->batch_size == 0)
 		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--batch-size': expected at least 1 (leave it out for adaptive batches)");
 	if (o->batch_size == UNSET_INT)

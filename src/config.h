@@ -23,6 +23,7 @@ struct mg_options {
 	int index_timeout_ms;	/* default 0 = none */
 	int lock_retries;	/* default 5 */
 	int max_tx_age_s;	/* default 5 */
+	int network_timeout_ms;	/* default 10000: see MG_NETWORK_TIMEOUT_MS */
 	/* backfill */
 	int batch_size;		/* 0 (default) = adaptive */
 	long max_rows_per_sec;	/* 0 = unlimited */

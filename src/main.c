@@ -26,6 +26,11 @@ struct command {
 	"      --state PATH       SQLite state file (default ./.migrate/state.db; env MIGRATE_STATE)\n" \
 	"      --config PATH      settings file (default ./migrate.yaml when present)\n" \
 	"      --json             machine-readable output on stdout\n" \
+	"      --network-timeout MS  a server silent this long is asked on a second\n" \
+	"                         connection whether it still runs the statement; if not,\n" \
+	"                         or if that gets no answer either, the connection is given\n" \
+	"                         up (exit 3). Default 10000; also the default connect_timeout,\n" \
+	"                         TCP keepalives and tcp_user_timeout where the URL sets none\n" \
 	"  -q, --quiet / -v, --verbose\n" \
 	"  -h, --help, --version\n"
 
@@ -40,7 +45,9 @@ struct command {
 
 #define EXIT_HELP \
 	"exit status: 0 done or nothing to do; 1 refused by a safety gate; 2 bad input;\n" \
-	"3 database or runtime error (re-running the command repairs an interrupted step)\n"
+	"3 database or runtime error (re-running the command repairs an interrupted step)\n" \
+	"SIGINT/SIGTERM cancel the running statement on the server and exit 3 within a few\n" \
+	"seconds (re-running resumes); a second signal exits at once\n"
 
 static const struct command commands[] = {
 	{ "status", mg_cmd_status, "migrations, colours, readable window, rollback safety, what to run next",
@@ -79,9 +86,10 @@ static const struct command commands[] = {
 	  "wrote are never overwritten. Batches adapt their size to --target-batch-ms. Rows\n"
 	  "locked by the application are waited for (2 s per try, retried), never skipped.\n"
 	  "Every batch is checkpointed: after a crash or kill, run the same command again\n"
-	  "(with any --jobs) to resume. SIGINT/SIGTERM finish the current batch, say where\n"
-	  "it stopped and exit 3. ANALYZE runs at the end. Progress: one updating line on a\n"
-	  "terminal, a line every 5 s otherwise, JSON lines on stderr with --json.\n\n"
+	  "(with any --jobs) to resume. SIGINT/SIGTERM finish the current batch (one still\n"
+	  "running 1 s later is cancelled), say where it stopped and exit 3. ANALYZE runs\n"
+	  "at the end. Progress: one updating line on a terminal, a line every 5 s\n"
+	  "otherwise, JSON lines on stderr with --json.\n\n"
 	  "backfill options:\n"
 	  "      --jobs N               workers, each on its own connection over its own\n"
 	  "                             part of the key range (1-64, default 1)\n"
@@ -241,6 +249,7 @@ int main(int argc, char **argv)
 		mg_options_release(&opt);
 		return err.code;
 	}
+	mg_stop_signals_install();
 	rc = cmd->fn(&opt);
 	mg_options_release(&opt);
 	return rc;

@@ -294,6 +294,7 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 			.index_timeout_ms = opt->index_timeout_ms,
 			.lock_retries = opt->lock_retries,
 			.max_tx_age_s = opt->max_tx_age_s,
+			.network_timeout_ms = opt->network_timeout_ms,
 		};
 		char app[64];
 

@@ -446,6 +446,31 @@ char *mg_glob_to_like(const char *glob)
 
 volatile sig_atomic_t mg_stop_requested;
 
+static void on_stop_signal(int sig)
+{
+	static const char msg[] = "error: interrupted twice: exiting at once (a statement may still run on the server)\n"
+		"hint: run the same command again: it resumes where it stopped\n";
+
+	if (mg_stop_requested) {
+		ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+		(void)n;
+		_exit(MG_EDB);
+	}
+	mg_stop_requested = sig;
+}
+
+void mg_stop_signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 int64_t mg_backoff_ms(int attempt)
 {
 	int64_t base = 100LL << (attempt < 5 ? attempt : 5);

@@ -135,6 +135,15 @@ int64_t mg_backoff_ms(int attempt);
  * early so the command can checkpoint and exit. */
 extern volatile sig_atomic_t mg_stop_requested;
 
+/*
+ * Install the SIGINT/SIGTERM handler of every command: the first signal
+ * sets mg_stop_requested (the drivers then cancel the running statement
+ * and start no other, so the command fails with exit 3 and a re-run
+ * resumes); a second one exits at once with status 3. Async-signal-safe:
+ * it sets a flag, or write()s one line and _exit()s.
+ */
+void mg_stop_signals_install(void);
+
 /* Parse a non-negative decimal integer; 0 or -1. */
 int mg_parse_long(const char *s, long *out);
 

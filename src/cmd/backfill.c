@@ -28,6 +28,7 @@ static void engine_opts(const struct mg_options *opt, struct mg_backfill_opts *b
 	memset(bo, 0, sizeof(*bo));
 	bo->database = opt->database;
 	bo->lock_timeout_ms = opt->lock_timeout_ms;
+	bo->network_timeout_ms = opt->network_timeout_ms;
 	bo->batch_size = opt->batch_size;
 	bo->target_batch_ms = opt->target_batch_ms;
 	bo->max_rows_per_sec = opt->max_rows_per_sec;
@@ -46,7 +47,8 @@ static int run_engine(struct mg_ctx *ctx, struct mg_view *v, const struct mg_pla
 		      struct mg_err *err)
 {
 	struct mg_conn_opts co = { .application_name = "migrate/backfill",
-				   .lock_timeout_ms = ctx->opt->lock_timeout_ms };
+				   .lock_timeout_ms = ctx->opt->lock_timeout_ms,
+				   .network_timeout_ms = ctx->opt->network_timeout_ms };
 	struct mg_backfill_opts bo;
 	struct mg_conn *worker = NULL;
 	int rc;
