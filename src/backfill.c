@@ -580,7 +580,8 @@ static int start_workers(struct table_run *r, struct mg_conn *c, struct worker *
 			 struct mg_err *err)
 {
 	struct mg_conn_opts co = { .application_name = "migrate/backfill",
-				   .lock_timeout_ms = r->o->lock_timeout_ms };
+				   .lock_timeout_ms = r->o->lock_timeout_ms,
+				   .lock_holder = r->o->lock_holder };
 
 	ws[0].c = c;
 	for (int i = 1; i < n; i++)
