@@ -252,6 +252,10 @@ int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,
  * for the holder is most likely a live runner. */
 #define MG_LOCK_HELD_HINT "another migrate is running: wait for it to finish (check its CI job or terminal) and run the command again; a runner that died lets go of the lock as soon as its connection closes, so end that session only after making sure its runner is gone"
 
+/* The hint of an error that ended the session (server restart, terminated
+ * backend, KILL): nothing is lost, the next run resumes. */
+#define MG_SESSION_ENDED_HINT "the session ended (server restart, terminated session or network): run the same command again, it resumes where it stopped"
+
 /* Does err say the lock was lost (set by mg_err_lock_lost)? */
 int mg_err_is_lock_lost(const struct mg_err *err);
 

@@ -101,6 +101,7 @@ struct mydrv_conn {
 	unsigned long mysql_version;	/* MySQL's version (80029), 0 on MariaDB */
 	enum mydrv_attrs attrs;	/* what we may know of program names */
 	int locked;		/* we hold lock_name */
+	unsigned long lock_id;	/* our connection id when we took it */
 	char *guard;		/* connection id of the lock's session (opts.lock_holder) */
 	int64_t affected;	/* rows the last statement of run() changed */
 	char lock_name[4 * MYDRV_LOCK_NAME_MAX + 1];
@@ -472,6 +473,9 @@ static int set_my_error(struct mg_err *err, struct mydrv_conn *mc)
 		   mysql_error(mc->my), no);
 	if (is_privilege_error(no))
 		mg_err_hint(err, "the MySQL user migrate connects as lacks a privilege for this (see docs/grants.md)");
+	else if (no == CR_SERVER_LOST || no == CR_SERVER_GONE_ERROR ||
+		 no == ER_CONNECTION_KILLED || no == ER_SERVER_SHUTDOWN)
+		mg_err_hint(err, "%s", MG_SESSION_ENDED_HINT);
 	return -1;
 }
 
@@ -1180,6 +1184,7 @@ static int mydrv_lock(struct mg_conn *c, struct mg_err *err)
 			goto out;
 		if (got && !strcmp(got, "1")) {
 			mc->locked = 1;
+			mc->lock_id = mysql_thread_id(mc->my);
 			rc = 0;
 			goto out;
 		}
@@ -1237,7 +1242,7 @@ static int mydrv_lock_lost(struct mg_conn *c, struct mg_err *err)
 
 	if (!mc->locked || mysql_ping(mc->my) == 0)
 		return 0;
-	snprintf(session, sizeof(session), "connection %lu", mysql_thread_id(mc->my));
+	snprintf(session, sizeof(session), "connection %lu", mc->lock_id);
 	snprintf(cause, sizeof(cause), "%s", err->msg);
 	mg_err_lock_lost(err, session, "was terminated", cause);
 	return 1;

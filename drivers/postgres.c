@@ -31,6 +31,7 @@ struct pgdrv_conn {
 	struct mg_conn_opts opts;
 	int backfill_ready;	/* backfill session settings applied */
 	int locked;		/* this session took the migrate lock */
+	int lock_pid;		/* its pid then (libpq forgets it on a lost connection) */
 	char *guard;		/* pid of the lock's session (opts.lock_holder) */
 };
 
@@ -104,6 +105,8 @@ static int set_result_error(struct mg_err *err, const PGresult *res,
 	}
 	if (!strcmp(state, "42501"))
 		mg_err_hint(err, "the role needs to own the table (see docs/grants.md)");
+	else if (PQstatus(pc->pg) == CONNECTION_BAD || !strcmp(state, "57P01"))
+		mg_err_hint(err, "%s", MG_SESSION_ENDED_HINT);
 	return -1;
 }
 
@@ -322,6 +325,7 @@ static int pgdrv_lock(struct mg_conn *c, struct mg_err *err)
 	if (got && !strcmp(got, "true")) {
 		free(got);
 		pc->locked = 1;
+		pc->lock_pid = PQbackendPID(pc->pg);
 		return 0;
 	}
 	free(got);
@@ -373,7 +377,7 @@ static int pgdrv_lock_lost(struct mg_conn *c, struct mg_err *err)
 
 	if (!pc->locked || exec_pc(pc, "SELECT 1", &ignored) == 0)
 		return 0;
-	snprintf(session, sizeof(session), "pid %d", PQbackendPID(pc->pg));
+	snprintf(session, sizeof(session), "pid %d", pc->lock_pid);
 	snprintf(cause, sizeof(cause), "%s", err->msg);
 	mg_err_lock_lost(err, session, "was terminated", cause);
 	return 1;
@@ -2892,8 +2896,11 @@ static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
 		snprintf(state, sizeof(state), "%s", sqlstate(res));
 		set_result_error(err, res, pc, "backfill batch");
 		PQclear(res);
-		if (PQtransactionStatus(pc->pg) == PQTRANS_INERROR)
-			PQclear(PQexec(pc->pg, "ROLLBACK"));	/* a guarded batch */
+		if (PQtransactionStatus(pc->pg) == PQTRANS_INERROR) {
+			struct mg_err ignored = MG_ERR_INIT;
+
+			exec_pc(pc, "ROLLBACK", &ignored);	/* a guarded batch */
+		}
 		if (!is_lock_timeout(state) || attempt >= 30 || mg_stop_requested)
 			return NULL;
 		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
@@ -2998,7 +3005,9 @@ static int guarded_commit(struct pgdrv_conn *pc, PGresult *res, int64_t *rows,
 	*rows = held ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	PQclear(res);
 	if (!held) {
-		PQclear(PQexec(pc->pg, "ROLLBACK"));
+		struct mg_err ignored = MG_ERR_INIT;
+
+		exec_pc(pc, "ROLLBACK", &ignored);
 		return guard_lost(pc, err);
 	}
 	if (exec_pc(pc, "COMMIT", err) < 0) {
