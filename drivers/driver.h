@@ -150,6 +150,10 @@ struct mg_driver {
 	 * mg_err_lock_lost() and return 1; 0 when the session is alive or
 	 * c never took the lock. Sends one trivial query. */
 	int (*lock_lost)(struct mg_conn *c, struct mg_err *err);
+	/* The lock guard now, outside a batch: 0 when c has no guard or the
+	 * lock's session still holds the lock, else -1 with
+	 * mg_err_lock_lost() (or a database error). */
+	int (*lock_check)(struct mg_conn *c, struct mg_err *err);
 
 	/* Read the history table (exists = 0 and n = 0 when it is absent). */
 	int (*history_read)(struct mg_conn *c, struct mg_history *out,

@@ -5147,11 +5147,10 @@ static int batch_upper_key(struct mydrv_conn *mc, const struct mg_backfill_spec 
  * the table's metadata lock, so a second migrate's DDL (a rollback) waits
  * for the batch instead of running beside it.
  */
-static int guarded_commit(struct mydrv_conn *mc, struct mg_err *err)
+static int check_guard(struct mydrv_conn *mc, int in_batch, struct mg_err *err)
 {
 	struct mg_buf sql = MG_BUF_INIT;
-	struct mg_err ignored = MG_ERR_INIT;
-	char *holder = NULL, *db = NULL, session[48], what[96];
+	char *holder = NULL, *db = NULL, session[48], what[128];
 	int rc = -1;
 
 	if (!mc->lock_name[0]) {
@@ -5165,22 +5164,36 @@ static int guarded_commit(struct mydrv_conn *mc, struct mg_err *err)
 	if (query_scalar(mc, sql.buf, &holder, err) < 0)
 		goto out;
 	if (holder && !strcmp(holder, mc->guard)) {
-		rc = exec_mc(mc, "COMMIT", err);
+		rc = 0;
 		goto out;
 	}
-	exec_mc(mc, "ROLLBACK", &ignored);
 	snprintf(session, sizeof(session), "connection %s", mc->guard);
-	snprintf(what, sizeof(what), "was terminated%s%s%s; the batch was rolled back",
+	snprintf(what, sizeof(what), "was terminated%s%s%s%s",
 		 holder ? " and connection " : "", holder ? holder : "",
-		 holder ? " holds it now" : "");
+		 holder ? " holds it now" : "", in_batch ? "; the batch was rolled back" : "");
 	mg_err_lock_lost(err, session, what, NULL);
 out:
-	if (rc < 0 && !mg_err_is_lock_lost(err))
-		exec_mc(mc, "ROLLBACK", &ignored);
 	free(holder);
 	free(db);
 	mg_buf_release(&sql);
 	return rc;
+}
+
+static int guarded_commit(struct mydrv_conn *mc, struct mg_err *err)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+
+	if (check_guard(mc, 1, err) == 0 && exec_mc(mc, "COMMIT", err) == 0)
+		return 0;
+	exec_mc(mc, "ROLLBACK", &ignored);
+	return -1;
+}
+
+static int mydrv_lock_check(struct mg_conn *c, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+
+	return mc->guard ? check_guard(mc, 0, err) : 0;
 }
 
 static int mydrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
@@ -5349,6 +5362,7 @@ const struct mg_driver mg_mysql_driver = {
 	.unlock = mydrv_unlock,
 	.lock_holder = mydrv_lock_holder,
 	.lock_lost = mydrv_lock_lost,
+	.lock_check = mydrv_lock_check,
 	.history_read = mydrv_history_read,
 	.history_write = mydrv_history_write,
 	.plan = mydrv_plan,

@@ -394,8 +394,8 @@ static void add_lock_held(struct mg_buf *b, const char *pid)
 }
 
 /* The lock guard failed: MG_EDB saying whether the holder's session is
- * gone or let go of the lock. */
-static int guard_lost(struct pgdrv_conn *pc, struct mg_err *err)
+ * gone or let go of the lock; in_batch: a batch was rolled back. */
+static int guard_lost(struct pgdrv_conn *pc, int in_batch, struct mg_err *err)
 {
 	struct mg_err ignored = MG_ERR_INIT;
 	char *alive = NULL, session[32];
@@ -405,11 +405,34 @@ static int guard_lost(struct pgdrv_conn *pc, struct mg_err *err)
 	query_scalar(pc, sql, &alive, &ignored);
 	snprintf(session, sizeof(session), "pid %d", atoi(pc->guard));
 	mg_err_lock_lost(err, session, alive && !strcmp(alive, "1") ?
-			 "no longer holds it; the batch was rolled back" :
-			 "was terminated; the batch was rolled back", NULL);
+			 (in_batch ? "no longer holds it; the batch was rolled back" :
+			  "no longer holds it") :
+			 (in_batch ? "was terminated; the batch was rolled back" :
+			  "was terminated"), NULL);
 	free(alive);
 	free(sql);
 	return -1;
+}
+
+static int pgdrv_lock_check(struct mg_conn *c, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	char *held = NULL;
+	int rc = 0;
+
+	if (!pc->guard)
+		return 0;
+	mg_buf_adds(&sql, "SELECT ");
+	add_lock_held(&sql, pc->guard);
+	mg_buf_adds(&sql, "::text");
+	if (query_scalar(pc, sql.buf, &held, err) < 0)
+		rc = -1;
+	else if (!held || strcmp(held, "true") != 0)
+		rc = guard_lost(pc, 0, err);
+	free(held);
+	mg_buf_release(&sql);
+	return rc;
 }
 
 static int pgdrv_check_blockers(struct mg_conn *c, const char *const *tables,
@@ -3008,7 +3031,7 @@ static int guarded_commit(struct pgdrv_conn *pc, PGresult *res, int64_t *rows,
 		struct mg_err ignored = MG_ERR_INIT;
 
 		exec_pc(pc, "ROLLBACK", &ignored);
-		return guard_lost(pc, err);
+		return guard_lost(pc, 1, err);
 	}
 	if (exec_pc(pc, "COMMIT", err) < 0) {
 		mg_err_prefix(err, "backfill batch: ");
@@ -3305,6 +3328,7 @@ const struct mg_driver mg_postgres_driver = {
 	.unlock = pgdrv_unlock,
 	.lock_holder = pgdrv_lock_holder,
 	.lock_lost = pgdrv_lock_lost,
+	.lock_check = pgdrv_lock_check,
 	.history_read = pgdrv_history_read,
 	.history_write = pgdrv_history_write,
 	.plan = pgdrv_plan,
