@@ -33,6 +33,7 @@
  * here: the MySQL dialect's SQL ran on MariaDB 10.11 only.
  */
 #include "driver.h"
+#include "sqltext.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -420,13 +421,15 @@ static int parse_url(struct mydrv_url *u, const char *url, struct mg_err *err)
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 
 		u->user = pct_decode(p, (size_t)((colon ? colon : at) - p), &bad);
+		if (bad)
+			return bad_url(err, "the user name has an invalid %-escape");
 		if (colon) {
 			u->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad);
 			if (!u->password && !bad)
 				u->password = mg_xstrdup("");	/* "user:@host": an empty password */
 		}
 		if (bad)
-			return bad_url(err, "the user or password has a bad %-escape");
+			return bad_url(err, "the password has an invalid %-escape ('%' is written %25)");
 	}
 	slash = memchr(host, '/', (size_t)(end - host));
 	if (parse_hostport(u, host, (size_t)((slash ? slash : end) - host), err) < 0)
@@ -3165,21 +3168,96 @@ static int refuse_special(struct planner *pl, struct tplan *tp, const struct mg_
 	return 0;
 }
 
+/* The lexical check of an expression (sqltext.h), with its position: the
+ * connection runs several statements per request, so text that could end
+ * its statement must never reach the server, not even to be checked. */
+static int check_expr_text(struct planner *pl, const char *what, const char *expr,
+			   struct mg_pos pos, struct mg_err *err)
+{
+	const char *why;
+
+	if (mg_sqltext_check_expr(expr, MG_SQL_MYSQL, &why) == 0)
+		return 0;
+	pos_error(err, MG_EINPUT, pl->m, pos, "%s '%s' %s", what, expr, why);
+	return mg_err_hint(err, "write one SQL expression: no ';', no comments, balanced parentheses, no backslash in a string; statements of their own belong in a sql step");
+}
+
 /* A typo in an expression would break every write through the trigger:
  * evaluate it against the table (no rows read) before anything changes. */
-static int check_row_expr(struct planner *pl, struct tplan *tp, const struct mg_op *op,
-			  const char *expr, struct mg_err *err)
+static int check_row_expr(struct planner *pl, struct tplan *tp, const char *expr,
+			  struct mg_pos pos, struct mg_err *err)
 {
-	char *sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, tp->t.q);
-	int rc = exec_mc(pl->mc, sql, err);
+	char *sql;
+	int rc;
 
+	if (check_expr_text(pl, "expression", expr, pos, err) < 0)
+		return -1;
+	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, tp->t.q);
+	rc = exec_mc(pl->mc, sql, err);
 	free(sql);
 	if (rc < 0) {
 		char msg[sizeof(err->msg)];
 
 		memcpy(msg, err->msg, sizeof(msg));
-		return pos_error(err, MG_EINPUT, pl->m, op->pos,
-				 "expression '%s' does not work on %s: %s", expr, tp->t.q, msg);
+		pos_error(err, MG_EINPUT, pl->m, pos,
+			  "expression '%s' does not work on %s: %s", expr, tp->t.q, msg);
+		return mg_err_hint(err, "write an expression over the columns of %s", tp->t.q);
+	}
+	return 0;
+}
+
+/* The server knows the character set and collation a canonical type
+ * names (the grammar made them identifier-shaped). */
+static int check_type_names(struct planner *pl, const struct mg_op *op, const char *type,
+			    struct mg_err *err)
+{
+	static const char *const what[][3] = {
+		{ " character set ", "CHARACTER_SETS", "CHARACTER_SET_NAME" },
+		{ " collate ", "COLLATIONS", "COLLATION_NAME" },
+	};
+
+	for (size_t k = 0; k < 2; k++) {
+		const char *at = strstr(type, what[k][0]);
+		char *name, *sql;
+		int64_t n = 0;
+		int rc;
+
+		if (!at)
+			continue;
+		at += strlen(what[k][0]);
+		name = mg_xstrndup(at, strcspn(at, " "));
+		sql = mg_xasprintf("SELECT COUNT(*) FROM information_schema.%s WHERE %s = '%s'",
+				   what[k][1], what[k][2], name);
+		rc = query_int(pl->mc, sql, &n, err);
+		free(sql);
+		if (rc == 0 && n == 0) {
+			pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': the server has no %s '%s'",
+				  op->type, k ? "collation" : "character set", name);
+			mg_err_hint(err, "see SHOW %s", k ? "COLLATION" : "CHARACTER SET");
+			rc = -1;
+		}
+		free(name);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The type of a new column, by the grammar of sqltext.c: *out is its
+ * canonical text (lowercase keywords), owned by the caller. */
+static int canonical_type(struct planner *pl, const struct mg_op *op, char **out,
+			  struct mg_err *err)
+{
+	const char *why;
+
+	if (mg_sqltext_mysql_type(op->type, out, &why) < 0) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s' %s", op->type, why);
+		return mg_err_hint(err, "%s", mg_sqltext_mysql_types_hint);
+	}
+	if (check_type_names(pl, op, *out, err) < 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
 	}
 	return 0;
 }
@@ -3267,13 +3345,19 @@ static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
 	const struct mg_op *op = &pl->m->ops[i];
 	struct tplan *tp = planner_table(pl, i, err);
 	const char *up;
+	char *type;
+	int rc;
 
 	if (!tp || require_absent(pl, tp, op->column, op->column_pos, err) < 0)
 		return -1;
 	up = op->backfill ? op->backfill : op->default_expr;
-	if (up && check_row_expr(pl, tp, op, up, err) < 0)
+	if ((op->backfill && check_row_expr(pl, tp, op->backfill, op->backfill_pos, err) < 0) ||
+	    (op->default_expr && check_row_expr(pl, tp, op->default_expr, op->default_pos, err) < 0) ||
+	    canonical_type(pl, op, &type, err) < 0)
 		return -1;
-	if (add_new_column(pl, tp, op, op->column, op->type, NULL, !op->nullable, err) < 0)
+	rc = add_new_column(pl, tp, op, op->column, type, NULL, !op->nullable, err);
+	free(type);
+	if (rc < 0)
 		return -1;
 	if (up)
 		add_pair(tp, PAIR_ADD, NULL, op->column, up, NULL);
@@ -3304,7 +3388,7 @@ static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
 	int is_alter = op->kind == MG_OP_ALTER_COLUMN;
 	struct tplan *tp = planner_table(pl, i, err);
 	struct mycolumn c;
-	char *qold = NULL, *qnew = NULL;
+	char *qold = NULL, *qnew = NULL, *type = NULL;
 	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -3312,13 +3396,15 @@ static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
 	    require_absent(pl, tp, op->to, op->to_pos, err) < 0 ||
 	    refuse_special(pl, tp, op, op->column, &c, err) < 0)
 		goto out;
-	if (is_alter && check_row_expr(pl, tp, op, op->up, err) < 0)
+	if (is_alter && (check_row_expr(pl, tp, op->up, op->up_pos, err) < 0 ||
+			 check_expr_text(pl, "expression", op->down, op->down_pos, err) < 0 ||
+			 canonical_type(pl, op, &type, err) < 0))
 		goto out;
 	qold = qi(op->column);
 	qnew = qi(op->to);
 	if (refuse_others(pl, tp, op, op->column, err) < 0)
 		goto out;
-	if (add_new_column(pl, tp, op, op->to, is_alter ? op->type : c.column_type,
+	if (add_new_column(pl, tp, op, op->to, is_alter ? type : c.column_type,
 			   is_alter ? NULL : &c, c.notnull, err) < 0)
 		goto out;
 	add_pair(tp, PAIR_REPLACE, op->column, op->to, is_alter ? op->up : qold,
@@ -3342,6 +3428,7 @@ out:
 	mycolumn_release(&c);
 	free(qold);
 	free(qnew);
+	free(type);
 	return rc;
 }
 
@@ -3363,6 +3450,8 @@ static int plan_drop_column(struct planner *pl, size_t i, struct mg_err *err)
 		mg_err_hint(err, "add 'down: <SQL>' with the value new rows get until contract");
 		goto out;
 	}
+	if (op->down && check_expr_text(pl, "expression", op->down, op->down_pos, err) < 0)
+		goto out;
 	if (op->down)
 		add_pair(tp, PAIR_DROP, op->column, NULL, NULL, op->down);
 	if (refuse_others(pl, tp, op, op->column, err) < 0 ||

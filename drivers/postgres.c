@@ -13,6 +13,8 @@
  * session through a WHEN clause, so the backfill pays no PL/pgSQL cost.
  */
 #include "driver.h"
+#include "sqltext.h"
+#include "pg_url.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -138,6 +140,8 @@ static int pgdrv_connect(struct mg_conn **out, const char *url,
 	PGconn *pg;
 
 	*out = NULL;
+	if (pgdrv_check_url(url, err) < 0)
+		return -1;
 	pg = PQconnectdbParams(keys, vals, 1);
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
 		char *shown = mg_redact_url(url);
@@ -1772,25 +1776,226 @@ static void add_column_sql(struct tplan *tp, const char *col, const char *type,
 	free(qc);
 }
 
+#define PGDRV_MSG sizeof(((struct mg_err *)0)->msg)
+
+/*
+ * Run one statement of the planner's own making with text parameters, in
+ * a savepoint: the extended protocol takes exactly one statement, so text
+ * from the migration file inside it cannot start another. 0 with *out set
+ * (may be NULL: then cleared here), 1 when the server refused it (its
+ * message in msg, its SQLSTATE in state), -1 with err set when the
+ * savepoint itself fails.
+ */
+static int probe(struct planner *pl, const char *sql, int n, const char *const *values,
+		 PGresult **out, char msg[PGDRV_MSG], char state[6], struct mg_err *err)
+{
+	PGresult *res;
+	struct mg_err why = MG_ERR_INIT;
+
+	if (exec_pc(pl->pc, "SAVEPOINT mg_probe", err) < 0)
+		return -1;
+	res = PQexecParams(pl->pc->pg, sql, n, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		set_result_error(&why, res, pl->pc, NULL);
+		snprintf(msg, PGDRV_MSG, "%s", why.msg);
+		snprintf(state, 6, "%s", sqlstate(res));
+		PQclear(res);
+		return exec_pc(pl->pc, "ROLLBACK TO SAVEPOINT mg_probe", err) < 0 ? -1 : 1;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return exec_pc(pl->pc, "RELEASE SAVEPOINT mg_probe", err);
+}
+
+/* The lexical check of an expression (sqltext.h), with its position. */
+static int check_expr_text(struct planner *pl, const char *what, const char *expr,
+			   struct mg_pos pos, struct mg_err *err)
+{
+	const char *why;
+
+	if (mg_sqltext_check_expr(expr, MG_SQL_POSTGRES, &why) == 0)
+		return 0;
+	pos_error(err, MG_EINPUT, pl->m, pos, "%s '%s' %s", what, expr, why);
+	return mg_err_hint(err, "write one SQL expression: no ';', no comments, balanced parentheses; statements of their own belong in a sql step");
+}
+
 /* A typo in an expression would break every write through the trigger:
  * evaluate it against the table (no rows read) before anything changes. */
-static int check_row_expr(struct planner *pl, struct tplan *tp, const struct mg_op *op,
-			  const char *expr, struct mg_err *err)
+static int check_row_expr(struct planner *pl, struct tplan *tp, const char *expr,
+			  struct mg_pos pos, struct mg_err *err)
 {
-	char *sql = mg_xasprintf("SAVEPOINT mg_expr; SELECT (%s) FROM %s LIMIT 0", expr, tp->t.q);
-	int rc = exec_pc(pl->pc, sql, err);
+	char msg[PGDRV_MSG], state[6];
+	char *sql;
+	int rc;
 
+	if (check_expr_text(pl, "expression", expr, pos, err) < 0)
+		return -1;
+	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, tp->t.q);
+	rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
 	free(sql);
-	if (rc < 0) {
-		char msg[sizeof(err->msg)];
-		struct mg_err ignored = MG_ERR_INIT;
-
-		memcpy(msg, err->msg, sizeof(msg));
-		exec_pc(pl->pc, "ROLLBACK TO SAVEPOINT mg_expr", &ignored);
-		return pos_error(err, MG_EINPUT, pl->m, op->pos,
-				 "expression '%s' does not work on %s: %s", expr, tp->t.q, msg);
+	if (rc == 1) {
+		pos_error(err, MG_EINPUT, pl->m, pos,
+			  "expression '%s' does not work on %s: %s", expr, tp->t.q, msg);
+		return mg_err_hint(err, "write an expression over the columns of %s", tp->t.q);
 	}
-	return exec_pc(pl->pc, "RELEASE SAVEPOINT mg_expr", err);
+	return rc;
+}
+
+/*
+ * The type of a new column, as the server spells it (format_type): the
+ * text must be exactly one type name (to_regtype parses it as such and
+ * nothing else), and its modifier (varchar(20), numeric(10,2)) is the one
+ * a NULL cast to it has. *out is owned by the caller.
+ */
+static int canonical_type_name(struct planner *pl, const struct mg_op *op, const char *text,
+			       char **out, struct mg_err *err)
+{
+	char msg[PGDRV_MSG], state[6], mod[16];
+	const char *v[2];
+	PGresult *res = NULL;
+	char *oid = NULL, *sql;
+	int rc;
+
+	*out = NULL;
+	if (check_expr_text(pl, "type", text, op->type_pos, err) < 0)
+		return -1;
+	v[0] = text;
+	rc = probe(pl, "SELECT to_regtype($1)::oid", 1, v, &res, msg, state, err);
+	if (rc == 0 && !PQgetisnull(res, 0, 0))
+		oid = mg_xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	if (rc < 0)
+		return -1;
+	if (!oid) {
+		if (rc == 1)
+			pos_error(err, MG_EINPUT, pl->m, op->type_pos,
+				  "type '%s' is not one PostgreSQL type name: %s", text, msg);
+		else
+			pos_error(err, MG_EINPUT, pl->m, op->type_pos,
+				  "type '%s' does not exist", text);
+		return mg_err_hint(err, "write one type such as text, varchar(20), numeric(10,2), timestamptz or int[]");
+	}
+	sql = mg_xasprintf("SELECT NULL::%s", text);
+	rc = probe(pl, sql, 0, NULL, &res, msg, state, err);
+	free(sql);
+	if (rc == 1) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", text, msg);
+		mg_err_hint(err, "write one type such as text, varchar(20), numeric(10,2), timestamptz or int[]");
+	}
+	if (rc != 0) {
+		free(oid);
+		return -1;
+	}
+	/* The row description shows a domain as its base type: no modifier. */
+	snprintf(mod, sizeof(mod), "%d",
+		 PQftype(res, 0) == (Oid)strtoul(oid, NULL, 10) ? PQfmod(res, 0) : -1);
+	PQclear(res);
+	res = NULL;
+	v[0] = oid;
+	v[1] = mod;
+	rc = probe(pl, "SELECT format_type($1::oid, $2::int)", 2, v, &res, msg, state, err);
+	free(oid);
+	if (rc == 1) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", text, msg);
+		mg_err_hint(err, "write one type such as text, varchar(20), numeric(10,2), timestamptz or int[]");
+	}
+	if (rc == 0)
+		*out = mg_xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Where " COLLATE " starts in a type (outside "quoted" names), or NULL. */
+static const char *find_collate(const char *s)
+{
+	int quoted = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && p > s && isspace((unsigned char)p[-1]) &&
+			 !strncasecmp(p, "collate", 7) && (isspace((unsigned char)p[7]) || p[7] == '"'))
+			return p;
+	}
+	return NULL;
+}
+
+/* A collation name as the file may write it: name, "Name" or
+ * schema.name; nothing else can follow COLLATE in a type. */
+static int collation_shaped(const char *s)
+{
+	while (*s) {
+		if (*s == '"') {
+			const char *close = strchr(s + 1, '"');
+
+			if (!close || close == s + 1)
+				return 0;
+			s = close + 1;
+		} else if (isalpha((unsigned char)*s) || *s == '_') {
+			while (isalnum((unsigned char)*s) || *s == '_' || *s == '$')
+				s++;
+		} else {
+			return 0;
+		}
+		if (*s == '.' && s[1])
+			s++;
+		else if (*s)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The type of a new column as the server spells it, with its COLLATE
+ * clause if the file gives one (`text COLLATE "C"`): the type by
+ * canonical_type_name(), the collation by its shape and then by the server
+ * (a NULL of the type collated so). *out is owned by the caller.
+ */
+static int canonical_type(struct planner *pl, const struct mg_op *op, char **out,
+			  struct mg_err *err)
+{
+	const char *at = find_collate(op->type);
+	char msg[PGDRV_MSG], state[6];
+	char *name, *coll, *sql;
+	int rc;
+
+	if (!at)
+		return canonical_type_name(pl, op, op->type, out, err);
+	name = mg_xstrndup(op->type, (size_t)(at - op->type));
+	coll = mg_xstrdup(at + 7 + strspn(at + 7, " \t\r\n"));
+	coll[strcspn(coll, " \t\r\n")] = '\0';
+	if (!collation_shaped(coll) || strlen(at + 7 + strspn(at + 7, " \t\r\n")) != strlen(coll)) {
+		pos_error(err, MG_EINPUT, pl->m, op->type_pos,
+			  "type '%s' has something after COLLATE that is not one collation name", op->type);
+		mg_err_hint(err, "write TYPE COLLATE name, e.g. text COLLATE \"C\"");
+		rc = -1;
+	} else {
+		rc = canonical_type_name(pl, op, name, out, err);
+	}
+	if (rc == 0) {
+		sql = mg_xasprintf("SELECT NULL::%s COLLATE %s", *out, coll);
+		rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
+		free(sql);
+		if (rc == 1) {
+			pos_error(err, MG_EINPUT, pl->m, op->type_pos, "type '%s': %s", op->type, msg);
+			mg_err_hint(err, "name a collation of this database (SELECT collname FROM pg_collation)");
+		}
+		if (rc == 0) {
+			sql = mg_xasprintf("%s COLLATE %s", *out, coll);
+			free(*out);
+			*out = sql;
+		} else {
+			free(*out);
+			*out = NULL;
+			rc = -1;
+		}
+	}
+	free(name);
+	free(coll);
+	return rc;
 }
 
 static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
@@ -1798,13 +2003,17 @@ static int plan_add_column(struct planner *pl, size_t i, struct mg_err *err)
 	const struct mg_op *op = &pl->m->ops[i];
 	struct tplan *tp = planner_table(pl, i, err);
 	const char *up;
+	char *type;
 
 	if (!tp || require_absent(pl, tp, op->column, op->column_pos, err) < 0)
 		return -1;
 	up = op->backfill ? op->backfill : op->default_expr;
-	if (up && check_row_expr(pl, tp, op, up, err) < 0)
+	if ((op->backfill && check_row_expr(pl, tp, op->backfill, op->backfill_pos, err) < 0) ||
+	    (op->default_expr && check_row_expr(pl, tp, op->default_expr, op->default_pos, err) < 0) ||
+	    canonical_type(pl, op, &type, err) < 0)
 		return -1;
-	add_column_sql(tp, op->column, op->type, NULL);
+	add_column_sql(tp, op->column, type, NULL);
+	free(type);
 	if (up)
 		add_pair(tp, PAIR_ADD, NULL, op->column, up, NULL);
 	if (!op->nullable)
@@ -1833,7 +2042,7 @@ static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
 	int is_alter = op->kind == MG_OP_ALTER_COLUMN;
 	struct tplan *tp = planner_table(pl, i, err);
 	struct pgcolumn c;
-	char *qold = NULL, *qnew = NULL;
+	char *qold = NULL, *qnew = NULL, *type = NULL;
 	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -1841,11 +2050,13 @@ static int plan_replace_column(struct planner *pl, size_t i, struct mg_err *err)
 	    require_absent(pl, tp, op->to, op->to_pos, err) < 0 ||
 	    refuse_special(pl, tp, op, op->column, &c, err) < 0)
 		goto out;
-	if (is_alter && check_row_expr(pl, tp, op, op->up, err) < 0)
+	if (is_alter && (check_row_expr(pl, tp, op->up, op->up_pos, err) < 0 ||
+			 check_expr_text(pl, "expression", op->down, op->down_pos, err) < 0 ||
+			 canonical_type(pl, op, &type, err) < 0))
 		goto out;
 	qold = qi(op->column);
 	qnew = qi(op->to);
-	add_column_sql(tp, op->to, is_alter ? op->type : c.type,
+	add_column_sql(tp, op->to, is_alter ? type : c.type,
 		       is_alter ? NULL : c.collation);
 	add_pair(tp, PAIR_REPLACE, op->column, op->to, is_alter ? op->up : qold,
 		 is_alter ? op->down : qnew);
@@ -1881,6 +2092,7 @@ out:
 	pgcolumn_release(&c);
 	free(qold);
 	free(qnew);
+	free(type);
 	return rc;
 }
 
@@ -1902,6 +2114,8 @@ static int plan_drop_column(struct planner *pl, size_t i, struct mg_err *err)
 		mg_err_hint(err, "add 'down: <SQL>' with the value new rows get until contract");
 		goto out;
 	}
+	if (op->down && check_expr_text(pl, "expression", op->down, op->down_pos, err) < 0)
+		goto out;
 	if (op->down)
 		add_pair(tp, PAIR_DROP, op->column, NULL, NULL, op->down);
 	if (refuse_others(pl, tp, op, op->column, err) < 0 ||
@@ -1925,6 +2139,54 @@ out:
 	return rc;
 }
 
+/* Whether an earlier operation of this migration adds columns to t. */
+static int overlay_adds_to(const struct planner *pl, const char *oid)
+{
+	for (size_t i = 0; i < pl->n_overlay; i++)
+		if (!strcmp(pl->overlay[i].table_oid, oid) && !pl->overlay[i].replaced)
+			return 1;
+	return 0;
+}
+
+/* `where:` is one boolean expression over t. A column that an earlier
+ * operation adds does not exist while planning: then only the text is
+ * checked here, and the server checks the rest at expand. */
+static int check_where(struct planner *pl, const struct mg_op *op,
+		       const struct pgtable *t, struct mg_err *err)
+{
+	char msg[PGDRV_MSG], state[6];
+	char *sql;
+	int rc;
+
+	if (check_expr_text(pl, "where", op->where, op->where_pos, err) < 0)
+		return -1;
+	sql = mg_xasprintf("SELECT 1 FROM %s WHERE (%s) LIMIT 0", t->q, op->where);
+	rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
+	free(sql);
+	if (rc == 1 && !(strcmp(state, "42703") == 0 && overlay_adds_to(pl, t->oid))) {
+		pos_error(err, MG_EINPUT, pl->m, op->where_pos,
+			  "where '%s' is not a boolean expression over %s: %s",
+			  op->where, t->q, msg);
+		return mg_err_hint(err, "write one condition over the columns of %s, e.g. deleted_at IS NULL", t->q);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* `method:` is pasted as a name: it must look like one. */
+static int check_method(struct planner *pl, const struct mg_op *op, struct mg_err *err)
+{
+	const char *s = op->method;
+
+	for (size_t k = 0; s[k]; k++)
+		if (!(islower((unsigned char)s[k]) || s[k] == '_' ||
+		      (k && isdigit((unsigned char)s[k])))) {
+			pos_error(err, MG_EINPUT, pl->m, op->method_pos,
+				  "index method '%s' is not a name", s);
+			return mg_err_hint(err, "write an access method such as btree, hash, gin, gist, brin");
+		}
+	return 0;
+}
+
 /* Checked here; its steps are rendered in emit_steps(). */
 static int check_create_index(struct planner *pl, size_t i, struct pgtable *t,
 			      struct mg_err *err)
@@ -1932,6 +2194,9 @@ static int check_create_index(struct planner *pl, size_t i, struct pgtable *t,
 	const struct mg_op *op = &pl->m->ops[i];
 
 	if (resolve_table(pl->pc, pl->m, op, t, err) < 0)
+		return -1;
+	if ((op->method && check_method(pl, op, err) < 0) ||
+	    (op->where && check_where(pl, op, t, err) < 0))
 		return -1;
 	for (size_t k = 0; k < op->n_columns; k++) {
 		struct pgcolumn c;
@@ -1956,10 +2221,29 @@ static int check_create_index(struct planner *pl, size_t i, struct pgtable *t,
 	return 0;
 }
 
+/* A sql step migrate runs in a transaction must not end it: the plan's
+ * is rolled back (a COMMIT in it would make `plan` change the database),
+ * and a step's carries its history row. */
+static int check_sql_tx(struct planner *pl, const struct mg_op *op, struct mg_err *err)
+{
+	const char *word;
+
+	for (int ph = 0; op->in_transaction && ph < MG_SQL_NPHASES; ph++)
+		if (op->sql[ph] && mg_sqltext_pg_tx_control(op->sql[ph], &word)) {
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "the %s SQL of this sql step has a %s statement: migrate runs it in a transaction of its own",
+				  mg_sql_phase_name((enum mg_sql_phase)ph), word);
+			return mg_err_hint(err, "remove the statement, or set 'in_transaction: false' to run the SQL as written");
+		}
+	return 0;
+}
+
 static int run_sql_for_plan(struct planner *pl, size_t i, struct mg_err *err)
 {
 	const struct mg_op *op = &pl->m->ops[i];
 
+	if (check_sql_tx(pl, op, err) < 0)
+		return -1;
 	if (!op->sql[MG_SQL_EXPAND] || !op->in_transaction)
 		return 0;
 	if (exec_pc(pl->pc, "SAVEPOINT mg_sql", err) < 0)

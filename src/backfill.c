@@ -171,8 +171,10 @@ static int start_parts(struct table_run *r, struct mg_conn *c, struct mg_err *er
 	char **upto = NULL;
 	int64_t estimate = 0;
 
-	if (c->drv->backfill_bounds(c, r->s, &upto, &estimate, err) < 0)
+	if (c->drv->backfill_bounds(c, r->s, &upto, &estimate, err) < 0) {
+		mg_err_prefix(err, "backfill of %s, reading its key range: ", r->s->table);
 		return -1;
+	}
 	p->cp.migration_id = r->id;
 	p->cp.table_name = mg_xstrdup(r->s->table);
 	p->cp.part = 0;
@@ -534,10 +536,14 @@ static int run_part(struct table_run *r, struct mg_conn *c, struct part *p, int 
 		if (mg_stop_requested || r->failed)
 			return 0;
 		t0 = mg_now_ms();
-		if (c->drv->backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0)
+		if (c->drv->backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0) {
 			/* stopped while waiting for rows locked by the
 			 * application: the batch did not commit */
-			return mg_stop_requested ? 0 : -1;
+			if (mg_stop_requested)
+				return 0;
+			mg_err_prefix(err, "backfill of %s, a batch of %d rows: ", r->s->table, *size);
+			return -1;
+		}
 		ms = mg_now_ms() - t0 - b.retry_ms;
 		if (record_batch(r, p, &b, *size, err) < 0) {
 			mg_batch_result_release(&b, r->s->n_keys);
@@ -705,8 +711,10 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 	}
 	r.throttle[0] = '\0';
 	progress_line(&r, 1);
-	if (c->drv->analyze(c, s->table, err) < 0)
+	if (c->drv->analyze(c, s->table, err) < 0) {
+		mg_err_prefix(err, "backfill of %s, ANALYZE after the copy: ", s->table);
 		goto out;
+	}
 	rc = 0;
 out:
 	run_release(&r);
@@ -741,6 +749,7 @@ static int verify_table(struct mg_conn *c, const struct mg_backfill_spec *s, int
 
 		if (c->drv->verify_batch(c, s, last, VERIFY_BATCH, room > 0 ? room : 0, &n, &keys,
 					 &next, err) < 0) {
+			mg_err_prefix(err, "verify of %s: ", s->table);
 			mg_strlist_release(&keys);
 			rc = -1;
 			break;

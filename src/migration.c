@@ -98,9 +98,9 @@ static const struct field add_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
 	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
-	{ "default", F_STR, 0, "an SQL expression", OFF(default_expr), 0, NO_POS },
+	{ "default", F_STR, 0, "an SQL expression", OFF(default_expr), 0, OFF(default_pos) },
 	{ "nullable", F_BOOL, 0, "true or false", OFF(nullable), 0, NO_POS },
-	{ "backfill", F_STR, 0, "an SQL expression", OFF(backfill), 0, NO_POS },
+	{ "backfill", F_STR, 0, "an SQL expression", OFF(backfill), 0, OFF(backfill_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -118,8 +118,8 @@ static const struct field alter_column_fields[] = {
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
 	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
 	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
-	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, NO_POS },
-	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, NO_POS },
+	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, OFF(down_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -127,7 +127,7 @@ static const struct field alter_column_fields[] = {
 static const struct field drop_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
-	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, NO_POS },
+	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, OFF(down_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -988,6 +988,46 @@ static int syntax_error(const yaml_parser_t *parser, const struct mg_buf *b,
 			  path, line, col, problem);
 }
 
+/*
+ * Refuse nesting deeper than MG_MAX_DEPTH before building the tree:
+ * libyaml's scanner does work in proportion to the depth for every token,
+ * so a file 100,000 levels deep took 20 s to load before the walk could
+ * refuse it. This pass reads events and stops at the first collection too
+ * deep (a migration file needs about 6 levels). 0, or -1 with err set.
+ */
+#define MG_MAX_DEPTH 64
+
+static int check_depth(const struct mg_buf *b, const char *path, struct mg_err *err)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		die_oom();
+	yaml_parser_set_input_string(&parser, (const unsigned char *)b->buf, b->len);
+	while (!done && rc == 0) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			rc = syntax_error(&parser, b, path, err);
+			break;
+		}
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > MG_MAX_DEPTH) {
+				mg_err_set(err, MG_EINPUT, "nesting deeper than %d levels at %s:%d:%d",
+					   MG_MAX_DEPTH, path, (int)ev.start_mark.line + 1,
+					   (int)ev.start_mark.column + 1);
+				rc = mg_err_hint(err, "a migration file needs a few levels: operations, then one mapping per operation");
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* Parse the bytes of one file into m. 0, or -1 with err set. */
 static int parse_bytes(struct mg_migration *m, const struct mg_buf *b,
 		       const char *path, struct mg_err *err)
@@ -998,6 +1038,8 @@ static int parse_bytes(struct mg_migration *m, const struct mg_buf *b,
 	yaml_node_t *root;
 	int ret = -1;
 
+	if (check_depth(b, path, err) < 0)
+		return -1;
 	if (!yaml_parser_initialize(&parser))
 		die_oom();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)b->buf,

@@ -69,10 +69,14 @@ struct mg_op {
 	char *type;			/* add, alter */
 	struct mg_pos type_pos;
 	char *default_expr;		/* add: `default` */
+	struct mg_pos default_pos;
 	int nullable;			/* add: 1 unless `nullable: false` */
 	char *backfill;			/* add */
+	struct mg_pos backfill_pos;
 	char *up;			/* alter */
+	struct mg_pos up_pos;
 	char *down;			/* alter, drop */
+	struct mg_pos down_pos;
 	char **drops;			/* add/rename/alter/drop: accepted drops */
 	size_t n_drops;
 	char *index_name;		/* create_index: `name` */

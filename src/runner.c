@@ -504,6 +504,23 @@ static void report_step(struct mg_ctx *ctx, size_t idx, size_t n,
 			(long long)ms);
 }
 
+/* Name the phase, migration and step an error comes from, and log it. */
+static int step_failed(struct mg_ctx *ctx, const struct mg_view *v, const char *pname,
+		       size_t idx, size_t n, const struct mg_step *s, struct mg_err *err)
+{
+	char idbuf[16];
+
+	if (s)
+		mg_err_prefix(err, "%s %s, step %zu of %zu (%s): ", pname,
+			      mg_id_str(v->id, idbuf), idx, n, s->description);
+	else
+		mg_err_prefix(err, "%s %s, after its %zu steps: ", pname,
+			      mg_id_str(v->id, idbuf), n);
+	mg_ctx_event(ctx, v->id, err->code == MG_EREFUSED ? "refused" : "error",
+		     "%s", err->msg);
+	return -1;
+}
+
 int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 		     const struct mg_plan *plan, enum mg_plan_phase phase,
 		     enum mg_phase new_phase, struct mg_err *err)
@@ -512,7 +529,6 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 	size_t n = plan->n_steps[phase];
 	size_t done = 0;
 	int64_t stall = 0;
-	char idbuf[16];
 
 	if (v->hist && v->hist->step_phase && !strcmp(v->hist->step_phase, pname) &&
 	    v->phase != new_phase)
@@ -536,25 +552,19 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 				"result", "done by an earlier run"));
 			continue;
 		}
-		if (writes && before_db_write(ctx, err) < 0)
-			return -1;
-		if (mg_db_run_step(ctx->conn, phase, (int)(i + 1), s, writes ? &w : NULL,
-				   &rep, err) < 0) {
-			mg_err_prefix(err, "%s %s, step %zu of %zu (%s): ", pname,
-				      mg_id_str(v->id, idbuf), i + 1, n, s->description);
-			mg_ctx_event(ctx, v->id, err->code == MG_EREFUSED ? "refused" : "error",
-				     "%s", err->msg);
-			return -1;
-		}
-		stall += rep.stall_ms;
-		if (writes && after_db_write(ctx, err) < 0)
-			return -1;
-		if (mg_state_journal_add(ctx->state, v->id, pname, (int)(i + 1), "done",
+		if ((writes && before_db_write(ctx, err) < 0) ||
+		    mg_db_run_step(ctx->conn, phase, (int)(i + 1), s, writes ? &w : NULL,
+				   &rep, err) < 0 ||
+		    (writes && after_db_write(ctx, err) < 0) ||
+		    mg_state_journal_add(ctx->state, v->id, pname, (int)(i + 1), "done",
 					 s->description, err) < 0)
-			return -1;
+			return step_failed(ctx, v, pname, i + 1, n, s, err);
+		stall += rep.stall_ms;
 		report_step(ctx, i + 1, n, s, &rep, mg_now_ms() - t0);
 	}
 	if (stall > 0)
 		mg_info("  waited %lld ms for locks in all", (long long)stall);
-	return mg_ctx_set_phase(ctx, v, new_phase, pname, (int)n, err);
+	if (mg_ctx_set_phase(ctx, v, new_phase, pname, (int)n, err) < 0)
+		return step_failed(ctx, v, pname, 0, n, NULL, err);
+	return 0;
 }

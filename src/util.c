@@ -318,18 +318,31 @@ static void redact_query(struct mg_buf *b)
 	free(s);
 }
 
+/* Whether the '@' at `at` is in the value of a ?key=value parameter. */
+static int in_query_value(const char *auth, const char *at)
+{
+	const char *p = at;
+
+	while (p > auth && p[-1] != '?' && p[-1] != '&')
+		p--;
+	return p > auth && memchr(p, '=', (size_t)(at - p)) != NULL;
+}
+
 static void redact_uri(struct mg_buf *b, const char *url)
 {
 	const char *auth = strstr(url, "://");
-	const char *at, *colon, *end;
+	const char *at, *colon;
 
 	auth += 3;
-	/* not "/": an unencoded "/" in a password must not hide it */
-	end = auth + strcspn(auth, "?#");
+	/* the last '@' that is not inside a query value (not the first '/':
+	 * an unencoded '/' in a password must not hide it); libpq does not end
+	 * the password at an unencoded '?' or '#', so the '@' after the
+	 * password may come after them (hide too much rather than a piece of
+	 * the password) */
 	at = NULL;
-	for (const char *p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
+	for (const char *p = auth + strlen(auth); p > auth && !at; p--)
+		if (p[-1] == '@' && !in_query_value(auth, p - 1))
+			at = p - 1;
 	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 	if (!colon) {
 		mg_buf_adds(b, url);

@@ -157,8 +157,15 @@ int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 	mg_info("%s %s:", def->name, v->name);
 	if ((def->before_steps && def->before_steps(&ctx, v, &plan, &err) < 0) ||
 	    mg_ctx_run_phase(&ctx, v, &plan, def->steps, def->reaches, &err) < 0 ||
-	    (def->after_steps && def->after_steps(&ctx, v, &err) < 0))
+	    (def->after_steps && def->after_steps(&ctx, v, &err) < 0)) {
+		/* say which phase and migration, unless the message does */
+		char said[64], idbuf[16];
+
+		snprintf(said, sizeof(said), "%s %s", def->name, mg_id_str(v->id, idbuf));
+		if (strncmp(err.msg, said, strlen(said)) != 0)
+			mg_err_prefix(&err, "%s: ", said);
 		goto fail;
+	}
 	mg_ctx_event(&ctx, v->id, "ok", "%s %s", def->name, v->name);
 	mg_info(def->done, v->name);
 	mg_phase_print_next(v);

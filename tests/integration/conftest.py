@@ -117,8 +117,14 @@ MYSQL_APP_PASSWORD_URL = quote(MYSQL_APP_PASSWORD, safe="")
 MYSQL_LOW_USER = "lowpriv"
 MYSQL_LOW_PASSWORD = "low-pw-4"
 
+# A password with every character a URL gives a meaning to, for the tests of
+# mistyped URLs (test_url_secrets.py, test_mysql_url_secrets.py); "off-Zq"
+# and "k3y" are fragments of it that libpq once quoted in its own errors.
+TRICKY_PASSWORD = "50%off-Zq/k3y@r#t?x"
+
 # Every run's stdout/stderr is checked for these.
-SECRETS = (APP_PASSWORD, MYSQL_APP_PASSWORD, MYSQL_APP_PASSWORD_URL, "s3cr")
+SECRETS = (APP_PASSWORD, MYSQL_APP_PASSWORD, MYSQL_APP_PASSWORD_URL, "s3cr",
+           TRICKY_PASSWORD, quote(TRICKY_PASSWORD, safe=""), "off-Zq", "k3y")
 
 # Environment variables that would change what the binary, libpq or the
 # MySQL/MariaDB client library does; removed from every child environment so

@@ -487,6 +487,44 @@ static void test_missing_file(void **state)
 	free(path);
 }
 
+/* 100,000 levels of flow nesting, each form: refused by its depth, before
+ * the tree is built (this took 20 s, quadratic in the depth; the time is
+ * printed, not asserted). */
+static void test_deep_nesting(void **state)
+{
+	static const char *const forms[][2] = { { "[", "]" }, { "{a: ", "}" } };
+	enum { DEPTH = 100000 };
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		struct mg_err err = MG_ERR_INIT;
+		struct mg_migration m;
+		struct mg_buf b = MG_BUF_INIT;
+		char *dir = make_dir(), *path;
+		int64_t t0;
+
+		mg_buf_adds(&b, "description: deep\noperations: ");
+		for (int i = 0; i < DEPTH; i++)
+			mg_buf_adds(&b, forms[f][0]);
+		mg_buf_adds(&b, "1");
+		for (int i = 0; i < DEPTH; i++)
+			mg_buf_adds(&b, forms[f][1]);
+		mg_buf_adds(&b, "\n");
+		write_file(dir, "0001_deep.yaml", b.buf);
+		path = mg_xasprintf("%s/0001_deep.yaml", dir);
+		t0 = mg_now_ms();
+		assert_int_equal(mg_migration_load(&m, path, &err), -1);
+		print_message("%d levels of '%s' refused in %lld ms\n", DEPTH, forms[f][0],
+			      (long long)(mg_now_ms() - t0));
+		assert_int_equal(err.code, MG_EINPUT);
+		assert_contains(err.msg, "nesting deeper than 64 levels at ");
+		assert_contains(err.msg, "0001_deep.yaml:2:");
+		free(path);
+		mg_buf_release(&b);
+		remove_dir(dir);
+	}
+}
+
 static void test_parse_id(void **state)
 {
 	static const struct { const char *s; int id; } good[] = {
@@ -721,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_other_bad_names),
 		cmocka_unit_test(test_id_zero_is_not_a_migration),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_parse_id),
 		cmocka_unit_test(test_set_sorted_and_filtered),
 		cmocka_unit_test(test_set_trailing_slash),

@@ -1165,7 +1165,7 @@ static void test_sql_then_later_op(void **state)
 	assert_null(s->table);
 	s = step(t, MG_PLAN_EXPAND, 1, MG_STEP_TX, NULL);
 	assert_string_equal(s->table, "\"public\".\"audit\"");
-	assert_contains(s->sql, "ADD COLUMN IF NOT EXISTS \"at\" timestamptz");
+	assert_contains(s->sql, "ADD COLUMN IF NOT EXISTS \"at\" timestamp with time zone");
 	assert_string_equal(t->plan.backfills[0].set_clause, "\"at\" = (now())");
 	/* rollback undoes the later operation first, then the sql step */
 	expect_nsteps(t, MG_PLAN_ROLLBACK, 2);

@@ -240,6 +240,11 @@ static void test_redact_url_password_with_at(void **arg)
 	expect_redacted("postgres://u:p@s:s@h:5432/db", "postgres://u:****@h:5432/db");
 	/* percent-encoded, as URLs should be */
 	expect_redacted("postgres://u:p%40ss@h/db", "postgres://u:****@h/db");
+	/* libpq ends the password at the '@', not at an unencoded '?' or '#' */
+	expect_redacted("postgres://u:pa?ss@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u:pa#ss@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u:50%off-Zq/k3y@r#t?x@h:5432/db",
+			"postgres://u:****@h:5432/db");
 }
 
 /* every password= of the query is hidden, sslpassword= (the client key's
