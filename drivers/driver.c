@@ -41,6 +41,21 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 	return NULL;
 }
 
+#define LOCK_LOST "lost the advisory lock: its session ("
+
+int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,
+		     const char *cause)
+{
+	mg_err_set(err, MG_EDB, LOCK_LOST "%s) %s%s%s%s", session, what,
+		   cause ? " (" : "", cause ? cause : "", cause ? ")" : "");
+	return mg_err_hint(err, "nothing was committed after the lock was lost; make sure no other migrate runs on this database (its CI job), then re-run the command to resume");
+}
+
+int mg_err_is_lock_lost(const struct mg_err *err)
+{
+	return strstr(err->msg, LOCK_LOST) != NULL;
+}
+
 const char *mg_rows_get(const struct mg_rows *r, size_t row, size_t col)
 {
 	assert(row < r->nrows && col < r->ncols);

@@ -39,6 +39,12 @@ struct mg_conn_opts {
 	int lock_retries;		/* tries after the first (default 5) */
 	int max_tx_age_s;		/* blockers older than this refuse DDL (default 5) */
 	int network_timeout_ms;		/* 0 = MG_NETWORK_TIMEOUT_MS: see below */
+	/* The lock guard: when set, every backfill batch on this connection
+	 * checks in its own transaction, right before it commits, that the
+	 * session named here (lock_holder() of the connection that took the
+	 * lock) still holds the migrate lock; when it does not, the batch is
+	 * rolled back and fails with mg_err_lock_lost(). Copied. */
+	const char *lock_holder;
 };
 
 /*
@@ -147,6 +153,19 @@ struct mg_driver {
 	/* Advisory lock for this target; MG_EDB naming the holder if taken. */
 	int (*lock)(struct mg_conn *c, struct mg_err *err);
 	void (*unlock)(struct mg_conn *c);
+	/* The session that took the lock on c, as the other connections'
+	 * mg_conn_opts.lock_holder names it (PostgreSQL backend pid, MariaDB
+	 * connection id). */
+	int (*lock_holder)(struct mg_conn *c, struct mg_buf *out, struct mg_err *err);
+	/* After a failure on c, the connection that took the lock: when its
+	 * session is gone (terminated, server restarted), rewrite err with
+	 * mg_err_lock_lost() and return 1; 0 when the session is alive or
+	 * c never took the lock. Sends one trivial query. */
+	int (*lock_lost)(struct mg_conn *c, struct mg_err *err);
+	/* The lock guard now, outside a batch: 0 when c has no guard or the
+	 * lock's session still holds the lock, else -1 with
+	 * mg_err_lock_lost() (or a database error). */
+	int (*lock_check)(struct mg_conn *c, struct mg_err *err);
 
 	/* Read the history table (exists = 0 and n = 0 when it is absent). */
 	int (*history_read)(struct mg_conn *c, struct mg_history *out,
@@ -237,6 +256,24 @@ struct mg_driver {
 
 extern const struct mg_driver mg_postgres_driver;
 extern const struct mg_driver mg_mysql_driver;
+
+/*
+ * The error of a lost migrate lock (MG_EDB): "lost the advisory lock: its
+ * session (<session>) <what>" plus the server's words in cause (may be
+ * NULL), and the hint to re-run. The one wording both drivers use. -1.
+ */
+int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,
+		     const char *cause);
+/* The hint when another session holds the lock: never "kill it" first,
+ * for the holder is most likely a live runner. */
+#define MG_LOCK_HELD_HINT "another migrate is running: wait for it to finish (check its CI job or terminal) and run the command again; a runner that died lets go of the lock as soon as its connection closes, so end that session only after making sure its runner is gone"
+
+/* The hint of an error that ended the session (server restart, terminated
+ * backend, KILL): nothing is lost, the next run resumes. */
+#define MG_SESSION_ENDED_HINT "the session ended (server restart, terminated session or network): run the same command again, it resumes where it stopped"
+
+/* Does err say the lock was lost (set by mg_err_lock_lost)? */
+int mg_err_is_lock_lost(const struct mg_err *err);
 
 /* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);

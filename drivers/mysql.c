@@ -107,6 +107,8 @@ struct mydrv_conn {
 	unsigned long mysql_version;	/* MySQL's version (80029), 0 on MariaDB */
 	enum mydrv_attrs attrs;	/* what we may know of program names */
 	int locked;		/* we hold lock_name */
+	unsigned long lock_id;	/* our connection id when we took it */
+	char *guard;		/* connection id of the lock's session (opts.lock_holder) */
 	int64_t affected;	/* rows the last statement of run() changed */
 	char lock_name[4 * MYDRV_LOCK_NAME_MAX + 1];
 	struct mydrv_url *url;	/* the URL connected to (NULL for a replica's session) */
@@ -511,6 +513,9 @@ static int set_my_error(struct mg_err *err, struct mydrv_conn *mc)
 		   mysql_error(mc->my), no);
 	if (is_privilege_error(no))
 		mg_err_hint(err, "the MySQL user migrate connects as lacks a privilege for this (see docs/grants.md)");
+	else if (no == CR_SERVER_LOST || no == CR_SERVER_GONE_ERROR ||
+		 no == ER_CONNECTION_KILLED || no == ER_SERVER_SHUTDOWN)
+		mg_err_hint(err, "%s", MG_SESSION_ENDED_HINT);
 	return -1;
 }
 
@@ -523,6 +528,7 @@ static void mydrv_close(struct mg_conn *c)
 	mc = downcast(c);
 	forget_heartbeat(mc);
 	lag_release(mc->lag);
+	free(mc->guard);
 	url_free(mc->url);
 	mysql_close(mc->my);
 	free(mc);
@@ -1186,6 +1192,9 @@ static int open_conn(const struct mydrv_url *u, const struct mg_conn_opts *opts,
 	if (mc->opts.lock_retries <= 0)
 		mc->opts.lock_retries = 5;
 	mc->opts.application_name = NULL;	/* borrowed: not ours to keep */
+	if (opts && opts->lock_holder)
+		mc->guard = mg_xstrdup(opts->lock_holder);
+	mc->opts.lock_holder = NULL;
 	mc->mariadb = strstr(mysql_get_server_info(mc->my), "MariaDB") != NULL;
 	set_dialect(mc);
 	if (check_version(mc, err) < 0 || set_session(mc, err) < 0) {
@@ -1480,8 +1489,7 @@ static int lock_taken(struct mydrv_conn *mc, const char *holder, struct mg_err *
 			   mg_rows_get(&r, 0, 2) ? mg_rows_get(&r, 0, 2) : "",
 			   is_idle(mg_rows_get(&r, 0, 3)) ? "idle" : "active",
 			   mg_rows_get(&r, 0, 4) ? mg_rows_get(&r, 0, 4) : "?");
-		mg_err_hint(err, "wait for it to finish and run the command again; if it is stuck, end it with KILL %ld",
-			    id);
+		mg_err_hint(err, "%s", MG_LOCK_HELD_HINT);
 	} else {
 		mg_err_set(err, MG_EDB,
 			   "another migrate holds the lock on this database (connection %ld; its session is not visible to this user)",
@@ -1520,6 +1528,7 @@ static int mydrv_lock(struct mg_conn *c, struct mg_err *err)
 			goto out;
 		if (got && !strcmp(got, "1")) {
 			mc->locked = 1;
+			mc->lock_id = mysql_thread_id(mc->my);
 			rc = 0;
 			goto out;
 		}
@@ -1561,6 +1570,26 @@ static void mydrv_unlock(struct mg_conn *c)
 	exec_mc(mc, sql.buf, &ignored);
 	mc->locked = 0;
 	mg_buf_release(&sql);
+}
+
+static int mydrv_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)
+{
+	(void)err;
+	mg_buf_addf(out, "%lu", mysql_thread_id(downcast(c)->my));
+	return 0;
+}
+
+static int mydrv_lock_lost(struct mg_conn *c, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	char session[48], cause[sizeof(err->msg)];
+
+	if (!mc->locked || mysql_ping(mc->my) == 0)
+		return 0;
+	snprintf(session, sizeof(session), "connection %lu", mc->lock_id);
+	snprintf(cause, sizeof(cause), "%s", err->msg);
+	mg_err_lock_lost(err, session, "was terminated", cause);
+	return 1;
 }
 
 /*
@@ -5501,15 +5530,19 @@ static int exec_waiting_for_rows(struct mydrv_conn *mc, const char *sql,
 	int64_t start = mg_now_ms();
 
 	for (int attempt = 0;; attempt++) {
+		struct mg_err ignored = MG_ERR_INIT;
 		int64_t t0 = mg_now_ms();
 		unsigned no;
 
-		if (exec_mc(mc, sql, err) == 0) {
+		if ((!mc->guard || exec_mc(mc, "START TRANSACTION", err) == 0) &&
+		    exec_mc(mc, sql, err) == 0) {
 			*rows = mc->affected;
 			*retry_ms = t0 - start;
 			return 0;
 		}
 		no = stmt_errno(mc);
+		if (mc->guard)
+			exec_mc(mc, "ROLLBACK", &ignored);
 		mg_err_prefix(err, "backfill batch: ");
 		if (!is_lock_wait(no) || attempt >= 30 || mg_stop_requested)
 			return -1;
@@ -5551,6 +5584,62 @@ static int batch_upper_key(struct mydrv_conn *mc, const struct mg_backfill_spec 
 	return rc;
 }
 
+/*
+ * The lock guard (mg_conn_opts.lock_holder): after the batch's UPDATE, in
+ * its transaction, is the lock still held by the lock's session? COMMIT
+ * only then. Between that answer and COMMIT the batch holds its rows and
+ * the table's metadata lock, so a second migrate's DDL (a rollback) waits
+ * for the batch instead of running beside it.
+ */
+static int check_guard(struct mydrv_conn *mc, int in_batch, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	char *holder = NULL, *db = NULL, session[48], what[128];
+	int rc = -1;
+
+	if (!mc->lock_name[0]) {
+		if (query_scalar(mc, "SELECT DATABASE()", &db, err) < 0)
+			goto out;
+		set_lock_name(mc, db ? db : "");
+	}
+	mg_buf_adds(&sql, "SELECT IS_USED_LOCK(");
+	add_literal(mc, &sql, mc->lock_name);
+	mg_buf_adds(&sql, ")");
+	if (query_scalar(mc, sql.buf, &holder, err) < 0)
+		goto out;
+	if (holder && !strcmp(holder, mc->guard)) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(session, sizeof(session), "connection %s", mc->guard);
+	snprintf(what, sizeof(what), "was terminated%s%s%s%s",
+		 holder ? " and connection " : "", holder ? holder : "",
+		 holder ? " holds it now" : "", in_batch ? "; the batch was rolled back" : "");
+	mg_err_lock_lost(err, session, what, NULL);
+out:
+	free(holder);
+	free(db);
+	mg_buf_release(&sql);
+	return rc;
+}
+
+static int guarded_commit(struct mydrv_conn *mc, struct mg_err *err)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+
+	if (check_guard(mc, 1, err) == 0 && exec_mc(mc, "COMMIT", err) == 0)
+		return 0;
+	exec_mc(mc, "ROLLBACK", &ignored);
+	return -1;
+}
+
+static int mydrv_lock_check(struct mg_conn *c, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+
+	return mc->guard ? check_guard(mc, 0, err) : 0;
+}
+
 static int mydrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 				char *const *after_key, char *const *upto_key,
 				int batch_size, struct mg_batch_result *out,
@@ -5572,6 +5661,8 @@ static int mydrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec
 	key_range(mc, &sql, s, after_key, hi ? hi : upto_key);
 	mg_buf_addf(&sql, " AND %s = 0", s->marker);
 	rc = exec_waiting_for_rows(mc, sql.buf, s, &out->rows, &out->retry_ms, err);
+	if (rc == 0 && mc->guard)
+		rc = guarded_commit(mc, err);
 	mg_buf_release(&sql);
 	if (rc < 0) {
 		free_keys(hi, s->n_keys);
@@ -5713,6 +5804,9 @@ const struct mg_driver mg_mysql_driver = {
 	.fingerprint = mydrv_fingerprint,
 	.lock = mydrv_lock,
 	.unlock = mydrv_unlock,
+	.lock_holder = mydrv_lock_holder,
+	.lock_lost = mydrv_lock_lost,
+	.lock_check = mydrv_lock_check,
 	.history_read = mydrv_history_read,
 	.history_write = mydrv_history_write,
 	.plan = mydrv_plan,

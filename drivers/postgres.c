@@ -36,6 +36,9 @@ struct pgdrv_conn {
 	int backfill_ready;	/* backfill session settings applied */
 	int broken;		/* the link was given up: no more statements */
 	char net_error[512];	/* why the last statement got no result */
+	int locked;		/* this session took the migrate lock */
+	int lock_pid;		/* its pid then (libpq forgets it on a lost connection) */
+	char *guard;		/* pid of the lock's session (opts.lock_holder) */
 };
 
 static struct pgdrv_conn *downcast(struct mg_conn *c)
@@ -115,6 +118,8 @@ static int set_result_error(struct mg_err *err, const PGresult *res,
 	}
 	if (!strcmp(state, "42501"))
 		mg_err_hint(err, "the role needs to own the table (see docs/grants.md)");
+	else if (PQstatus(pc->pg) == CONNECTION_BAD || !strcmp(state, "57P01"))
+		mg_err_hint(err, "%s", MG_SESSION_ENDED_HINT);
 	return -1;
 }
 
@@ -130,6 +135,7 @@ static void pgdrv_close(struct mg_conn *c)
 	if (PQisBusy(pc->pg))
 		give_up(pc);	/* PQfinish must not wait on a dead link */
 	PQfinish(pc->pg);
+	free(pc->guard);
 	free(pc);
 }
 
@@ -247,6 +253,9 @@ static int pgdrv_connect(struct mg_conn **out, const char *url,
 	pc->pg = pg;
 	if (opts)
 		pc->opts = *opts;
+	if (opts && opts->lock_holder)
+		pc->guard = mg_xstrdup(opts->lock_holder);
+	pc->opts.lock_holder = NULL;	/* borrowed: pc->guard is the copy */
 	if (!pc->opts.lock_timeout_ms)
 		pc->opts.lock_timeout_ms = 500;
 	if (!pc->opts.statement_timeout_ms)
@@ -711,13 +720,16 @@ static int pgdrv_lock(struct mg_conn *c, struct mg_err *err)
 		return -1;
 	if (got && !strcmp(got, "true")) {
 		free(got);
+		pc->locked = 1;
+		pc->lock_pid = PQbackendPID(pc->pg);
 		return 0;
 	}
 	free(got);
 	res = query_pc(pc,
 		"SELECT a.pid, coalesce(nullif(a.application_name, ''), '(none)'), "
 		"coalesce(a.usename::text, ''), coalesce(host(a.client_addr), 'local socket'), "
-		"to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+		"to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+		"coalesce(a.state, 'unknown') "
 		"FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
 		"WHERE l.locktype = 'advisory' AND l.granted "
 		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -725,12 +737,11 @@ static int pgdrv_lock(struct mg_conn *c, struct mg_err *err)
 		"AND l.objid::bigint = (" PGDRV_LOCK_KEY " & 4294967295) LIMIT 1", err);
 	if (res && PQntuples(res) > 0) {
 		mg_err_set(err, MG_EDB,
-			   "another migrate holds the lock on this database: pid %s, application '%s', user '%s', client %s, connected since %s",
+			   "another migrate holds the lock on this database: pid %s, application '%s', user '%s', client %s, connected since %s, %s now",
 			   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 			   PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-			   PQgetvalue(res, 0, 4));
-		mg_err_hint(err, "wait for it to finish and run the command again; if it is stuck, end it with SELECT pg_terminate_backend(%s)",
-			    PQgetvalue(res, 0, 0));
+			   PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+		mg_err_hint(err, "%s", MG_LOCK_HELD_HINT);
 	} else if (res) {
 		mg_err_set(err, MG_EDB, "another migrate holds the lock on this database (its session is not visible to this role)");
 		mg_err_hint(err, "wait for it to finish and run the command again");
@@ -744,6 +755,80 @@ static void pgdrv_unlock(struct mg_conn *c)
 	struct mg_err ignored = MG_ERR_INIT;
 
 	exec_pc(downcast(c), "SELECT pg_advisory_unlock(" PGDRV_LOCK_KEY ")", &ignored);
+	downcast(c)->locked = 0;
+}
+
+static int pgdrv_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)
+{
+	(void)err;
+	mg_buf_addf(out, "%d", PQbackendPID(downcast(c)->pg));
+	return 0;
+}
+
+static int pgdrv_lock_lost(struct mg_conn *c, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	struct mg_err ignored = MG_ERR_INIT;
+	char session[32], cause[sizeof(err->msg)];
+
+	if (!pc->locked || exec_pc(pc, "SELECT 1", &ignored) == 0)
+		return 0;
+	snprintf(session, sizeof(session), "pid %d", pc->lock_pid);
+	snprintf(cause, sizeof(cause), "%s", err->msg);
+	mg_err_lock_lost(err, session, "was terminated", cause);
+	return 1;
+}
+
+/* Does the session with pid `pid` hold the migrate lock? SQL for a boolean. */
+static void add_lock_held(struct mg_buf *b, const char *pid)
+{
+	mg_buf_addf(b, "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
+		    "AND l.granted AND l.pid = %d "
+		    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+		    "AND l.classid::bigint = ((" PGDRV_LOCK_KEY " >> 32) & 4294967295) "
+		    "AND l.objid::bigint = (" PGDRV_LOCK_KEY " & 4294967295))", atoi(pid));
+}
+
+/* The lock guard failed: MG_EDB saying whether the holder's session is
+ * gone or let go of the lock; in_batch: a batch was rolled back. */
+static int guard_lost(struct pgdrv_conn *pc, int in_batch, struct mg_err *err)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	char *alive = NULL, session[32];
+	char *sql = mg_xasprintf("SELECT count(*)::text FROM pg_stat_activity WHERE pid = %d",
+				 atoi(pc->guard));
+
+	query_scalar(pc, sql, &alive, &ignored);
+	snprintf(session, sizeof(session), "pid %d", atoi(pc->guard));
+	mg_err_lock_lost(err, session, alive && !strcmp(alive, "1") ?
+			 (in_batch ? "no longer holds it; the batch was rolled back" :
+			  "no longer holds it") :
+			 (in_batch ? "was terminated; the batch was rolled back" :
+			  "was terminated"), NULL);
+	free(alive);
+	free(sql);
+	return -1;
+}
+
+static int pgdrv_lock_check(struct mg_conn *c, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	struct mg_buf sql = MG_BUF_INIT;
+	char *held = NULL;
+	int rc = 0;
+
+	if (!pc->guard)
+		return 0;
+	mg_buf_adds(&sql, "SELECT ");
+	add_lock_held(&sql, pc->guard);
+	mg_buf_adds(&sql, "::text");
+	if (query_scalar(pc, sql.buf, &held, err) < 0)
+		rc = -1;
+	else if (!held || strcmp(held, "true") != 0)
+		rc = guard_lost(pc, 0, err);
+	free(held);
+	mg_buf_release(&sql);
+	return rc;
 }
 
 static int pgdrv_check_blockers(struct mg_conn *c, const char *const *tables,
@@ -3510,6 +3595,11 @@ static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
 		snprintf(state, sizeof(state), "%s", sqlstate(res));
 		set_result_error(err, res, pc, "backfill batch");
 		PQclear(res);
+		if (PQtransactionStatus(pc->pg) == PQTRANS_INERROR) {
+			struct mg_err ignored = MG_ERR_INIT;
+
+			exec_pc(pc, "ROLLBACK", &ignored);	/* a guarded batch */
+		}
 		if (!is_lock_timeout(state) || attempt >= 30 || mg_stop_requested)
 			return NULL;
 		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
@@ -3579,6 +3669,53 @@ static char **span_upper_key(char *const *after_key, char *const *upto_key, int 
 	return hi;
 }
 
+/*
+ * One statement per batch: the new side and the marker, only for rows
+ * still at marker 0 (never a row the new version wrote). With the lock
+ * guard it runs in a transaction and also answers, after the UPDATE, whether
+ * the lock's session still holds the lock; guarded_commit() commits only
+ * then. Between that answer and COMMIT the batch holds its table lock, so a
+ * second migrate's DDL (a rollback) waits for the batch instead of running
+ * beside it.
+ */
+static void batch_sql(struct mg_buf *sql, struct pgdrv_conn *pc,
+		      const struct mg_backfill_spec *s, char *const *after_key,
+		      char *const *upto_key)
+{
+	if (pc->guard)
+		mg_buf_adds(sql, "BEGIN; WITH _mg_batch AS (");
+	mg_buf_addf(sql, "UPDATE %s SET %s, %s = 1", s->table, s->set_clause, s->marker);
+	key_range(sql, s, after_key, upto_key);
+	mg_buf_addf(sql, " AND %s = 0", s->marker);
+	if (!pc->guard)
+		return;
+	mg_buf_adds(sql, " RETURNING 1) SELECT count(*)::text, ");
+	add_lock_held(sql, pc->guard);
+	mg_buf_adds(sql, "::text FROM _mg_batch");
+}
+
+/* res: the guarded batch's answer (cleared here). COMMIT while the lock is
+ * held, else ROLLBACK and fail with the lost lock. */
+static int guarded_commit(struct pgdrv_conn *pc, PGresult *res, int64_t *rows,
+			  struct mg_err *err)
+{
+	int held = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 1), "true");
+
+	*rows = held ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	PQclear(res);
+	if (!held) {
+		struct mg_err ignored = MG_ERR_INIT;
+
+		exec_pc(pc, "ROLLBACK", &ignored);
+		return guard_lost(pc, 1, err);
+	}
+	if (exec_pc(pc, "COMMIT", err) < 0) {
+		mg_err_prefix(err, "backfill batch: ");
+		return -1;
+	}
+	return 0;
+}
+
 static int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 				char *const *after_key, char *const *upto_key,
 				int batch_size, struct mg_batch_result *out,
@@ -3602,20 +3739,19 @@ static int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec
 		hi = span_upper_key(after_key, upto_key, batch_size);
 	else if (batch_upper_key(pc, s, after_key, upto_key, batch_size, &hi, err) < 0)
 		return -1;
-	/* one statement per batch: the new side and the marker, only for
-	 * rows still at marker 0 (never a row the new version wrote) */
-	mg_buf_addf(&sql, "UPDATE %s SET %s, %s = 1", s->table, s->set_clause, s->marker);
-	key_range(&sql, s, after_key, hi ? hi : upto_key);
-	mg_buf_addf(&sql, " AND %s = 0", s->marker);
-	res = exec_waiting_for_rows(pc, sql.buf, s, PGRES_COMMAND_OK, &out->retry_ms, err);
+	batch_sql(&sql, pc, s, after_key, hi ? hi : upto_key);
+	res = exec_waiting_for_rows(pc, sql.buf, s, pc->guard ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
+				    &out->retry_ms, err);
 	mg_buf_release(&sql);
-	if (!res) {
+	if (!res || (pc->guard && guarded_commit(pc, res, &out->rows, err) < 0)) {
 		if (hi)
 			mg_batch_result_release(&(struct mg_batch_result){ .last_key = hi }, s->n_keys);
 		return -1;
 	}
-	out->rows = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
+	if (!pc->guard) {
+		out->rows = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
 	out->done = hi == NULL;
 	out->last_key = hi;
 	if (!hi) {
@@ -3866,6 +4002,9 @@ const struct mg_driver mg_postgres_driver = {
 	.fingerprint = pgdrv_fingerprint,
 	.lock = pgdrv_lock,
 	.unlock = pgdrv_unlock,
+	.lock_holder = pgdrv_lock_holder,
+	.lock_lost = pgdrv_lock_lost,
+	.lock_check = pgdrv_lock_check,
 	.history_read = pgdrv_history_read,
 	.history_write = pgdrv_history_write,
 	.plan = pgdrv_plan,

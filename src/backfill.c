@@ -380,11 +380,32 @@ static void check_server(struct table_run *r, struct mg_conn *c)
 	}
 }
 
+static void fail(struct table_run *r, const struct mg_err *err);
+
+/* While paused, the lock is checked every LOCK_CHECK_MS: a lost lock ends
+ * the run now instead of at the first batch after the pause. (Batches
+ * check it themselves before they commit.) */
+#define LOCK_CHECK_MS 2000
+
+static void check_lock_while_paused(struct table_run *r, struct mg_conn *c,
+				    int64_t *checked_ms)
+{
+	struct mg_err e = MG_ERR_INIT;
+	int64_t now = mg_now_ms();
+
+	if (!c->drv->lock_check || now - *checked_ms < LOCK_CHECK_MS)
+		return;
+	*checked_ms = now;
+	if (c->drv->lock_check(c, &e) < 0 && mg_err_is_lock_lost(&e))
+		fail(r, &e);
+}
+
 /* Wait while a throttle says so. Returns when batches may go on, or when a
- * stop was asked for. */
+ * stop was asked for, or the run failed (a lost lock). */
 static void wait_for_throttles(struct table_run *r, struct mg_conn *c)
 {
 	const struct mg_backfill_opts *o = r->o;
+	int64_t lock_checked_ms = mg_now_ms();
 
 	for (;;) {
 		int paused;
@@ -406,6 +427,7 @@ static void wait_for_throttles(struct table_run *r, struct mg_conn *c)
 		if (!paused || mg_stop_requested || r->failed)
 			return;
 		mg_sleep_ms(250);
+		check_lock_while_paused(r, c, &lock_checked_ms);
 	}
 }
 
@@ -576,7 +598,8 @@ static int start_workers(struct table_run *r, struct mg_conn *c, struct worker *
 {
 	struct mg_conn_opts co = { .application_name = "migrate/backfill",
 				   .lock_timeout_ms = r->o->lock_timeout_ms,
-				   .network_timeout_ms = r->o->network_timeout_ms };
+				   .network_timeout_ms = r->o->network_timeout_ms,
+				   .lock_holder = r->o->lock_holder };
 
 	ws[0].c = c;
 	for (int i = 1; i < n; i++)

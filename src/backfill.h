@@ -26,6 +26,7 @@ struct mg_backfill_opts {
 	const char *pause_file;	/* NULL = none */
 	int jobs;		/* parallel workers, >= 1 */
 	int json;		/* progress as JSON lines on stderr */
+	const char *lock_holder;	/* the lock guard of every worker (driver.h) */
 };
 
 /* Adaptive batch bounds (rows, or key span for integer keys). */

@@ -310,9 +310,16 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 	    (check_fingerprint(ctx, err) < 0 || check_history(ctx, err) < 0))
 		return -1;
 	if ((setup & MG_NEED_WRITE) && ctx->conn) {
+		struct mg_buf holder = MG_BUF_INIT;
+
 		if (ctx->conn->drv->lock(ctx->conn, err) < 0)
 			return -1;
 		ctx->locked = 1;
+		if (ctx->conn->drv->lock_holder(ctx->conn, &holder, err) < 0) {
+			mg_buf_release(&holder);
+			return -1;
+		}
+		ctx->lock_holder = mg_buf_detach(&holder);
 	}
 	if (ctx->state && mg_state_migration_list(ctx->state, &recs, &n_recs, err) < 0)
 		return -1;
@@ -338,9 +345,16 @@ void mg_ctx_close(struct mg_ctx *ctx)
 	if (ctx->state)
 		mg_state_close(ctx->state);
 	free(ctx->state_id);
+	free(ctx->lock_holder);
 	mg_migration_set_release(&ctx->files);
 	json_decref(ctx->steps);
 	memset(ctx, 0, sizeof(*ctx));
+}
+
+void mg_ctx_explain_lock_lost(struct mg_ctx *ctx, struct mg_err *err)
+{
+	if (ctx->locked && ctx->conn && err->code == MG_EDB && !mg_err_is_lock_lost(err))
+		ctx->conn->drv->lock_lost(ctx->conn, err);
 }
 
 struct mg_view *mg_ctx_view(struct mg_ctx *ctx, int id)

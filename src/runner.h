@@ -50,6 +50,7 @@ struct mg_ctx {
 	char *state_id;
 	int64_t generation;
 	int locked;
+	char *lock_holder;		/* the lock's session, for the lock guard */
 	struct mg_view *views;		/* by id ascending */
 	size_t n_views;
 	json_t *steps;			/* what mg_ctx_run_phase did, for --json */
@@ -58,6 +59,10 @@ struct mg_ctx {
 int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 		unsigned setup, struct mg_err *err);
 void mg_ctx_close(struct mg_ctx *ctx);
+
+/* After a failure: when the session holding the lock is gone, say so in
+ * err (the lock was lost) instead of the bare database error. */
+void mg_ctx_explain_lock_lost(struct mg_ctx *ctx, struct mg_err *err);
 
 /* The view with this id, or NULL. */
 struct mg_view *mg_ctx_view(struct mg_ctx *ctx, int id);

@@ -48,7 +48,8 @@ static int run_engine(struct mg_ctx *ctx, struct mg_view *v, const struct mg_pla
 {
 	struct mg_conn_opts co = { .application_name = "migrate/backfill",
 				   .lock_timeout_ms = ctx->opt->lock_timeout_ms,
-				   .network_timeout_ms = ctx->opt->network_timeout_ms };
+				   .network_timeout_ms = ctx->opt->network_timeout_ms,
+				   .lock_holder = ctx->lock_holder };
 	struct mg_backfill_opts bo;
 	struct mg_conn *worker = NULL;
 	int rc;
@@ -56,6 +57,7 @@ static int run_engine(struct mg_ctx *ctx, struct mg_view *v, const struct mg_pla
 	if (!plan->n_backfills)
 		return 0;
 	engine_opts(ctx->opt, &bo);
+	bo.lock_holder = ctx->lock_holder;
 	if (mg_db_connect(&worker, ctx->opt->database, &co, err) < 0)
 		return -1;
 	mg_backfill_install_signals();

@@ -171,6 +171,7 @@ int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 	mg_phase_print_next(v);
 	goto out;
 fail:
+	mg_ctx_explain_lock_lost(&ctx, &err);
 	if (ctx.state && v)
 		mg_ctx_event(&ctx, v->id, err.code == MG_EREFUSED ? "refused" : "error", "%s", err.msg);
 	outcome = err.code == MG_EREFUSED ? "refused" : "error";

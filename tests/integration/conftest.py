@@ -10,6 +10,7 @@ the server runs as Debian's `postgres` user (via runuser).
 Fixtures (the API the scenario tests use; keep the names):
 
   pg_server  (session)  .host .port .socket_dir .bindir .datadir .logfile
+                        .restart()  pg_ctl restart -m fast (same port)
                         .admin_dsn(dbname='postgres')  superuser over the socket
                         .admin(dbname='postgres')      psycopg connection (autocommit)
                         .new_database(label)           a Database (see db)
@@ -43,6 +44,7 @@ files never start it):
                         that directory, performance_schema on), stopped at
                         the end: .host .port .socket .version .url (root)
                         .admin(database=None)   pymysql connection as root
+                        .restart()  shut down and start again (same port)
                         .new_database(label)    a MysqlDatabase (see mdb)
                         .create_user(name, password)  a throwaway account
                         Users (server-wide, like PostgreSQL's `app`):
@@ -303,6 +305,12 @@ class PgServer:
                 self._kill_postmaster()
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def restart(self):
+        """Stop the server (fast: every session is ended) and start it
+        again on the same port and data."""
+        self._run("pg_ctl", "restart", "-m", "fast", "-w", "-t", "60", "-D",
+                  self.datadir, "-l", self.logfile, timeout=90)
 
     def _kill_postmaster(self):
         try:
@@ -894,6 +902,35 @@ class MariaDbServer:
                 print(f"warning: {MARIADB_SCRIPT} stop timed out")
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def restart(self):
+        """Shut the server down (SIGTERM: a clean shutdown that ends every
+        session) and start the same mariadbd again: same port, data and
+        options, its command line read from /proc."""
+        d = Path(self.dir)
+        root = Path((d / "root").read_text().strip()) if (d / "root").exists() else d
+        pid = int((root / "mariadbd.pid").read_text().split()[0])
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists():
+            state = Path(f"/proc/{pid}/status").read_text(errors="replace")
+            if "\nState:\tZ" in state:
+                break
+            assert time.monotonic() < deadline, "mariadbd did not shut down"
+            time.sleep(0.05)
+        with open(root / "server.log", "ab") as log:
+            self._restarted = subprocess.Popen(
+                argv, cwd=str(root), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        while True:
+            try:
+                self.admin().close()
+                return
+            except Exception:
+                if time.monotonic() > deadline or self._restarted.poll() is not None:
+                    raise
+                time.sleep(0.1)
 
     def admin(self, database=None):
         """A root connection over the unix socket (autocommit)."""
