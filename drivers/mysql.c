@@ -1582,9 +1582,13 @@ static int mydrv_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_er
 static int mydrv_lock_lost(struct mg_conn *c, struct mg_err *err)
 {
 	struct mydrv_conn *mc = downcast(c);
+	struct mg_err ignored = MG_ERR_INIT;
 	char session[48], cause[sizeof(err->msg)];
 
-	if (!mc->locked || mysql_ping(mc->my) == 0)
+	/* a link given up or a stop by signal is its own cause, not a lost
+	 * lock; the probe is a bounded statement, not mysql_ping() */
+	if (!mc->locked || mc->broken || mg_stop_requested ||
+	    exec_mc(mc, "DO 1", &ignored) == 0)
 		return 0;
 	snprintf(session, sizeof(session), "connection %lu", mc->lock_id);
 	snprintf(cause, sizeof(cause), "%s", err->msg);

@@ -541,9 +541,21 @@ static int await_result(struct pgdrv_conn *pc)
  * of the first that failed; NULL when the wait was given up or no
  * statement could start (pc->net_error says why).
  */
+static PGresult *exec_bounded_params(struct pgdrv_conn *pc, const char *sql,
+				     int n, const char *const *values);
+
 static PGresult *exec_bounded(struct pgdrv_conn *pc, const char *sql)
 {
+	return exec_bounded_params(pc, sql, -1, NULL);
+}
+
+/* exec_bounded with n text parameters (n < 0: the simple protocol, which
+ * takes several statements; otherwise the extended one, exactly one). */
+static PGresult *exec_bounded_params(struct pgdrv_conn *pc, const char *sql,
+				     int n, const char *const *values)
+{
 	PGresult *keep = NULL, *r;
+	int sent;
 
 	pc->net_error[0] = '\0';
 	if (pc->broken) {
@@ -554,7 +566,9 @@ static PGresult *exec_bounded(struct pgdrv_conn *pc, const char *sql)
 		snprintf(pc->net_error, sizeof(pc->net_error), "interrupted by %s", stop_signal_name());
 		return NULL;
 	}
-	if (!PQsendQuery(pc->pg, sql))
+	sent = n < 0 ? PQsendQuery(pc->pg, sql)
+		     : PQsendQueryParams(pc->pg, sql, n, NULL, values, NULL, NULL, 0);
+	if (!sent)
 		return NULL;
 	for (;;) {
 		if (!await_result(pc)) {
@@ -771,7 +785,9 @@ static int pgdrv_lock_lost(struct mg_conn *c, struct mg_err *err)
 	struct mg_err ignored = MG_ERR_INIT;
 	char session[32], cause[sizeof(err->msg)];
 
-	if (!pc->locked || exec_pc(pc, "SELECT 1", &ignored) == 0)
+	/* a link given up or a stop by signal is its own cause, not a lost lock */
+	if (!pc->locked || pc->broken || mg_stop_requested ||
+	    exec_pc(pc, "SELECT 1", &ignored) == 0)
 		return 0;
 	snprintf(session, sizeof(session), "pid %d", pc->lock_pid);
 	snprintf(cause, sizeof(cause), "%s", err->msg);
@@ -2186,7 +2202,7 @@ static int probe(struct planner *pl, const char *sql, int n, const char *const *
 
 	if (exec_pc(pl->pc, "SAVEPOINT mg_probe", err) < 0)
 		return -1;
-	res = PQexecParams(pl->pc->pg, sql, n, NULL, values, NULL, NULL, 0);
+	res = exec_bounded_params(pl->pc, sql, n, values);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
 		set_result_error(&why, res, pl->pc, NULL);
 		snprintf(msg, PGDRV_MSG, "%s", why.msg);
