@@ -1590,6 +1590,9 @@ static int mydrv_lock_lost(struct mg_conn *c, struct mg_err *err)
 	if (!mc->locked || mc->broken || mg_stop_requested ||
 	    exec_mc(mc, "DO 1", &ignored) == 0)
 		return 0;
+	/* no answer to the probe either: the network, not a lost lock */
+	if (mc->broken || mg_stop_requested)
+		return 0;
 	snprintf(session, sizeof(session), "connection %lu", mc->lock_id);
 	snprintf(cause, sizeof(cause), "%s", err->msg);
 	mg_err_lock_lost(err, session, "was terminated", cause);

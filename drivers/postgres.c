@@ -789,6 +789,9 @@ static int pgdrv_lock_lost(struct mg_conn *c, struct mg_err *err)
 	if (!pc->locked || pc->broken || mg_stop_requested ||
 	    exec_pc(pc, "SELECT 1", &ignored) == 0)
 		return 0;
+	/* no answer to the probe either: the network, not a lost lock */
+	if (pc->broken || mg_stop_requested)
+		return 0;
 	snprintf(session, sizeof(session), "pid %d", pc->lock_pid);
 	snprintf(cause, sizeof(cause), "%s", err->msg);
 	mg_err_lock_lost(err, session, "was terminated", cause);
