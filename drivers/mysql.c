@@ -33,6 +33,7 @@
  * here: the MySQL dialect's SQL ran on MariaDB 10.11 only.
  */
 #include "driver.h"
+#include "mysql_url.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -440,6 +441,17 @@ static int parse_url(struct mydrv_url *u, const char *url, struct mg_err *err)
 	if (strchr(u->db, '/'))
 		return bad_url(err, "the database name contains '/'");
 	return *end == '?' ? parse_query(u, end + 1, err) : 0;
+}
+
+int mg_mysql_url_check(const char *url, char **password, struct mg_err *err)
+{
+	struct mydrv_url u;
+	int rc = parse_url(&u, url, err);
+
+	if (password)
+		*password = rc == 0 ? mg_xstrdup(u.password) : NULL;
+	url_release(&u);
+	return rc;
 }
 
 /* ==== connection and errors ================================================== */
