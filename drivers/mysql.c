@@ -446,10 +446,15 @@ static int parse_url(struct mydrv_url *u, const char *url, struct mg_err *err)
 int mg_mysql_url_check(const char *url, char **password, struct mg_err *err)
 {
 	struct mydrv_url u;
-	int rc = parse_url(&u, url, err);
+	int rc;
 
 	if (password)
-		*password = rc == 0 ? mg_xstrdup(u.password) : NULL;
+		*password = NULL;
+	if (!mydrv_accepts(url))	/* the driver is not chosen for it */
+		return bad_url(err, "it does not start with mysql:// or mariadb://");
+	rc = parse_url(&u, url, err);
+	if (password && rc == 0)
+		*password = mg_xstrdup(u.password);
 	url_release(&u);
 	return rc;
 }

@@ -10,8 +10,10 @@
 #include "util.h"
 
 /*
- * Parse url as mysql driver's connect does, without connecting. 0, or -1
- * with err MG_EINPUT (the message never quotes the password). When
+ * Parse url as the mysql driver's connect does, without connecting. 0, or
+ * -1 with err MG_EINPUT (the message never quotes the password); a URL
+ * that does not start with mysql:// or mariadb:// is refused, since the
+ * driver is never chosen for it. When
  * password is not NULL, *password is the decoded password (malloc'd; NULL
  * when the URL has none or does not parse).
  */

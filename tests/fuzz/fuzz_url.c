@@ -9,6 +9,12 @@
  * beyond the sanitizers, the promise of redaction for mysql:// URLs: when
  * the driver finds a password in a URL, the redacted copy must not carry
  * it, read by the same parser.
+ *
+ * regressions/url/scheme-with-query-before-slashes: "x?so/://u:pw@h/db?..."
+ * was parsed by the mysql parser although the driver never takes it (no
+ * mysql:// scheme), and the redaction, which takes the first '?' even in
+ * the scheme, kept the password: mg_mysql_url_check now refuses the scheme
+ * as the driver table does.
  */
 #include <stdio.h>
 #include <stdlib.h>
