@@ -10,22 +10,31 @@
 
 static char dir[4096];
 
-static void remove_dir(void)
+/* Remove p and everything under it (the targets make one level of
+ * subdirectories at most, but recursion costs nothing here). */
+static void remove_tree(const char *p)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(p);
 	struct dirent *e;
-	char p[8192];
+	char sub[8192];
 
-	if (!d)
+	if (!d) {
+		unlink(p);
 		return;
+	}
 	while ((e = readdir(d)) != NULL) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
+		snprintf(sub, sizeof(sub), "%s/%s", p, e->d_name);
+		remove_tree(sub);
 	}
 	closedir(d);
-	rmdir(dir);
+	rmdir(p);
+}
+
+static void remove_dir(void)
+{
+	remove_tree(dir);
 }
 
 const char *fuzz_dir(void)
