@@ -43,7 +43,10 @@ for t in "${TARGETS[@]}"; do
   last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   [ -n "$execs" ] || execs=$(sed -E 's/^#([0-9]+).*/\1/' <<<"$last")
+  avg=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   secs=$(sed -En 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log")
+  # a target that crashed stops early: its time from its average rate
+  [ -n "$secs" ] || { [ -n "$avg" ] && [ "$avg" -gt 0 ] && secs=$((execs / avg)); } || true
   [ -n "$secs" ] || secs="?"
   cov=$(sed -En 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
   ft=$(sed -En 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
