@@ -3738,12 +3738,26 @@ static void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 	free(qm);
 }
 
+/*
+ * Our triggers, the update trigger first: every DROP TRIGGER commits on
+ * its own, and the state after one of them lasts for the lock retries of
+ * the next (the step starts over) or until a run after a crash. With the
+ * insert trigger gone and the update trigger still there, a row the new
+ * version inserted would keep marker 0, and its next update that leaves
+ * the new column as it is would look like the old version's first write
+ * to a row the backfill has not reached: the new column recomputed with
+ * `up`, the new version's value lost. The other way round nothing reads
+ * the marker of a row the new version updates. (Expand creates the
+ * update trigger first too, for the old version's sake: see
+ * emit_table_expand.) The MySQL dialect's transitional insert trigger,
+ * _bt, stays only when expand stopped halfway.
+ */
 static void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const struct tplan *tp)
 {
-	/* the MySQL dialect's transitional insert trigger, _bt, stays only
-	 * when expand stopped halfway */
+	static const char *const order[] = { "bu", "bi", "bt" };
+
 	for (int k = 0; k < (pl->mc->mysql_dialect ? 3 : 2); k++) {
-		char *name = trigger_name(pl, tp, k == 2 ? "bt" : k ? "bu" : "bi");
+		char *name = trigger_name(pl, tp, order[k]);
 		char *q = qi(name);
 
 		mg_buf_addf(b, "DROP TRIGGER IF EXISTS %s;\n", q);

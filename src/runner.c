@@ -83,19 +83,25 @@ void mg_ctx_event_colour(struct mg_ctx *ctx, int migration_id, const char *colou
 
 static int open_state(struct mg_ctx *ctx, struct mg_err *err)
 {
-	int exists = access(ctx->opt->state, F_OK) == 0;
+	/* a blank file (a creation that never finished) holds nothing: it
+	 * counts as missing */
+	int kind = mg_state_probe(ctx->opt->state);
+	int exists = kind != MG_STATE_MISSING;
 	int write = (ctx->setup & MG_NEED_WRITE) != 0;
 	int created = 0;
 
-	if (!exists && ctx->history.n > 0 && !(ctx->setup & MG_HISTORY_IS_ENOUGH)) {
+	if (kind != MG_STATE_PRESENT && ctx->history.n > 0 &&
+	    !(ctx->setup & MG_HISTORY_IS_ENOUGH)) {
 		mg_err_set(err, MG_EDB,
-			   "state file '%s' does not exist, but the database has migrate history (generation %lld, %s)",
-			   ctx->opt->state, (long long)ctx->history.generation,
+			   "state file '%s' %s, but the database has migrate history (generation %lld, %s)",
+			   ctx->opt->state,
+			   exists ? "is empty (a run stopped while creating it)" : "does not exist",
+			   (long long)ctx->history.generation,
 			   ctx->history.rows[ctx->history.n - 1].id == MG_REGISTRY_ID ?
 			   "colours registered" : "migrations applied");
 		return mg_err_hint(err, "point --state (or MIGRATE_STATE) at the state file the earlier steps used (a pipeline artifact or volume); never start a new one for a database that has history");
 	}
-	if (!exists && !write)
+	if (kind != MG_STATE_PRESENT && !write)
 		return 0;	/* nothing applied, nothing to read */
 	if (mg_state_open(&ctx->state, ctx->opt->state, write, write, &created, err) < 0)
 		return -1;

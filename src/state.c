@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
 
@@ -90,11 +91,64 @@ static const char schema_sql[] =
 
 /* ---- errors and statement helpers ---------------------------------------- */
 
-/* Every SQLite failure: the path and SQLite's own words. Returns -1. */
+/* The file is a database but not a sound one. Returns -1. */
+static int damaged(struct mg_state *s, const char *cause,
+		   struct mg_err *err)
+{
+	mg_err_set(err, MG_EDB, "state file '%s' is damaged: %s", s->path,
+		   cause);
+	return mg_err_hint(err,
+			   "keep the damaged file for inspection and restore the copy the previous run kept (pipeline artifact, volume or backup) to '%s', then run the command again",
+			   s->path);
+}
+
+/* strerror(e) starting lowercase, as our messages do. */
+static void errno_text(char *out, size_t size, int e)
+{
+	snprintf(out, size, "%s", strerror(e));
+	if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
+		out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+/* The same in a per-thread buffer, for one message at a time. */
+static const char *errstr(int e)
+{
+	static _Thread_local char buf[128];
+
+	errno_text(buf, sizeof(buf), e);
+	return buf;
+}
+
+/*
+ * Every SQLite failure: the path and the cause. SQLite says "database or
+ * disk is full" for a write that ENOSPC cut short and only "disk I/O error"
+ * for the others, so the cause is the system's errno when it has one.
+ * A full disk and a damaged file also get what to do next.
+ */
 static int dberr(struct mg_state *s, struct mg_err *err)
 {
-	return mg_err_set(err, MG_EDB, "state file '%s': %s", s->path,
-			  sqlite3_errmsg(s->db));
+	int code = sqlite3_extended_errcode(s->db) & 0xff;
+	/* fresh only after SQLITE_IOERR and SQLITE_CANTOPEN */
+	int e = code == SQLITE_IOERR || code == SQLITE_CANTOPEN ?
+		sqlite3_system_errno(s->db) : 0;
+	char cause[256];
+
+	if (code == SQLITE_FULL)
+		snprintf(cause, sizeof(cause), "no space left on device");
+	else if (code == SQLITE_CANTOPEN && e != 0)
+		snprintf(cause, sizeof(cause), "cannot open: %s", errstr(e));
+	else if (e != 0)
+		errno_text(cause, sizeof(cause), e);
+	else
+		snprintf(cause, sizeof(cause), "%s", sqlite3_errmsg(s->db));
+
+	if (code == SQLITE_CORRUPT)
+		return damaged(s, cause, err);
+	mg_err_set(err, MG_EDB, "state file '%s': %s", s->path, cause);
+	if (code == SQLITE_FULL || e == ENOSPC || e == EDQUOT)
+		mg_err_hint(err, "free space where '%s' lives and run the command again: the state file keeps every step that finished, the rerun resumes from there",
+			    s->path);
+	return -1;
 }
 
 static int prepare(struct mg_state *s, const char *sql, sqlite3_stmt **out,
@@ -184,7 +238,7 @@ static int make_parent(const char *path, struct mg_err *err)
 		if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
 			ret = mg_err_set(err, MG_EDB,
 					 "cannot create directory '%s' for state file '%s': %s",
-					 dir, path, strerror(errno));
+					 dir, path, errstr(errno));
 			goto out;
 		}
 		*p = c;
@@ -210,7 +264,7 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = mg_err_set(err, MG_EDB, "cannot open lock file '%s': %s",
-				 lockpath, strerror(errno));
+				 lockpath, errstr(errno));
 		goto out;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -218,7 +272,7 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 
 		if (errno != EWOULDBLOCK) {
 			ret = mg_err_set(err, MG_EDB, "cannot lock '%s': %s",
-					 lockpath, strerror(errno));
+					 lockpath, errstr(errno));
 		} else {
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			buf[n > 0 ? n : 0] = '\0';
@@ -238,9 +292,15 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 		goto out;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	errno = 0;
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		int e = errno ? errno : ENOSPC;	/* a short write */
+
 		ret = mg_err_set(err, MG_EDB, "cannot write lock file '%s': %s",
-				 lockpath, strerror(errno));
+				 lockpath, errstr(e));
+		if (e == ENOSPC || e == EDQUOT)
+			mg_err_hint(err, "free space where '%s' lives and run the command again",
+				    s->path);
 		close(fd);
 		goto out;
 	}
@@ -268,7 +328,7 @@ static int random_hex(char *out, size_t nbytes, const char *path,
 			close(fd);
 		return mg_err_set(err, MG_EDB,
 				  "cannot create state file '%s': reading /dev/urandom: %s",
-				  path, strerror(e));
+				  path, errstr(e));
 	}
 	close(fd);
 	for (i = 0; i < nbytes; i++) {
@@ -373,12 +433,354 @@ fail:
 	return -1;
 }
 
+/* ---- soundness ------------------------------------------------------------ */
+
+/* SQLite's magic: a file that starts with it is a database, maybe a
+ * damaged one, rather than some other file. */
+static int has_sqlite_magic(const char *path)
+{
+	static const char magic[16] = "SQLite format 3";
+	char buf[16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf) &&
+	     memcmp(buf, magic, sizeof(buf)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int past_deadline(void *arg)
+{
+	const struct timespec *end = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > end->tv_sec ||
+	       (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
+}
+
+/* The integrity check's first complaint on one line, without the
+ * "*** in database main ***" banner. */
+static void one_line(char *out, size_t size, const char *text)
+{
+	const char *banner = "*** in database main ***\n";
+	size_t i;
+
+	if (!strncmp(text, banner, strlen(banner)))
+		text += strlen(banner);
+	snprintf(out, size, "%s", text);
+	for (i = 0; out[i]; i++)
+		if (out[i] == '\n' || out[i] == '\r')
+			out[i] = ' ';
+}
+
+/* A failure of the check itself: a non-database, a damaged header, the
+ * time limit, or whatever SQLite (and errno) says. */
+static int check_failed(struct mg_state *s, int rc, int limit_ms,
+			struct mg_err *err)
+{
+	if (rc == SQLITE_INTERRUPT) {
+		mg_err_set(err, MG_EDB,
+			   "state file '%s': the integrity check did not finish within %d ms",
+			   s->path, limit_ms);
+		return mg_err_hint(err,
+				   "a state file is small and checks in milliseconds: check the disk it lives on, and the file with: sqlite3 '%s' 'PRAGMA integrity_check'",
+				   s->path);
+	}
+	if ((rc & 0xff) == SQLITE_NOTADB) {
+		if (has_sqlite_magic(s->path))
+			return damaged(s, "its header is not readable (cut short or overwritten?)",
+				       err);
+		return not_a_state(s, err);
+	}
+	return dberr(s, err);
+}
+
+int mg_state_check(struct mg_state *s, int limit_ms, struct mg_err *err)
+{
+	struct timespec end;
+	sqlite3_stmt *st = NULL;
+	char cause[512];
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += limit_ms / 1000;
+	end.tv_nsec += (long)(limit_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	sqlite3_progress_handler(s->db, 100, past_deadline, &end);
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+
+		rc = 0;
+		if (!v || strcmp(v, "ok") != 0) {
+			one_line(cause, sizeof(cause), v ? v : "no answer");
+			rc = damaged(s, cause, err);
+		}
+	} else {
+		rc = check_failed(s, rc, limit_ms, err);
+	}
+	sqlite3_finalize(st);
+	sqlite3_progress_handler(s->db, 0, NULL, NULL);
+	return rc;
+}
+
+/* 1 when the database holds no table at all (an empty file, or the header
+ * page an interrupted creation wrote), 0 otherwise, -1 on error. */
+static int is_blank(struct mg_state *s, struct mg_err *err)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	if (prepare(s, "SELECT count(*) FROM sqlite_master", &st, err) < 0)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	else
+		dberr(s, err);
+	sqlite3_finalize(st);
+	return n < 0 ? -1 : n == 0;
+}
+
+/* The page size in a database header; 0 for a file that has none. */
+static off_t one_page(const char *path)
+{
+	unsigned char h[18];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size = 0;
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) &&
+	    !memcmp(h, "SQLite format 3", 16)) {
+		size = (off_t)h[16] << 8 | h[17];
+		if (size == 1)
+			size = 65536;
+	}
+	close(fd);
+	return size;
+}
+
+int mg_state_probe(const char *path)
+{
+	struct stat sb;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int kind = MG_STATE_PRESENT;
+
+	if (stat(path, &sb) != 0)
+		return errno == ENOENT ? MG_STATE_MISSING : MG_STATE_PRESENT;
+	if (sb.st_size == 0)
+		return MG_STATE_BLANK;
+	/* a state file has a page per table: only a file of one page can be
+	 * blank, and only such a file is opened here (before any lock) */
+	if (sb.st_size > one_page(path))
+		return MG_STATE_PRESENT;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1,
+			       &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
+		kind = MG_STATE_BLANK;
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db);
+	return kind;
+}
+
+/* ---- creating --------------------------------------------------------------- */
+
+static void remove_with_sidecars(const char *path)
+{
+	static const char *const sidecars[] = { "", "-journal", "-wal", "-shm" };
+	size_t i;
+
+	for (i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+		char *p = mg_xasprintf("%s%s", path, sidecars[i]);
+
+		unlink(p);
+		free(p);
+	}
+}
+
+/* fsync a file, or the directory that holds it (dir = 1). */
+static int sync_path(const char *path, int dir, struct mg_err *err)
+{
+	char *copy = mg_xstrdup(path), *slash;
+	const char *target = copy;
+	char e[128];
+	int fd, ret = 0;
+
+	if (dir) {
+		slash = strrchr(copy, '/');
+		if (!slash)
+			target = ".";
+		else if (slash == copy)
+			target = "/";
+		else
+			*slash = '\0';
+	}
+	fd = open(target, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
+		int no = errno;
+
+		errno_text(e, sizeof(e), no);
+		ret = mg_err_set(err, MG_EDB, "cannot create state file '%s': syncing '%s': %s",
+				 path, target, e);
+		if (no == ENOSPC || no == EDQUOT)
+			mg_err_hint(err, "free space where '%s' lives and run the command again",
+				    path);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return ret;
+}
+
+/* Put the finished file at its place: never over an existing file unless
+ * replace (a blank one, under the lock). */
+static int publish(const char *tmp, const char *path, int replace,
+		   struct mg_err *err)
+{
+	char e[128];
+
+	if (!replace) {
+		if (link(tmp, path) == 0) {
+			unlink(tmp);
+			return 0;
+		}
+		if (errno == EEXIST) {
+			mg_err_set(err, MG_EDB,
+				   "state file '%s' appeared while this run was creating it",
+				   path);
+			return mg_err_hint(err,
+					   "another process created it: run the command again");
+		}
+		/* no hard links here: we hold the lock and saw no file */
+	}
+	if (rename(tmp, path) == 0)
+		return 0;
+	errno_text(e, sizeof(e), errno);
+	return mg_err_set(err, MG_EDB, "cannot create state file '%s': %s",
+			  path, e);
+}
+
+/*
+ * Build a new state file under "<path>.creating" (rollback journal, so the
+ * committed schema is all in that one file, synced), then move it to path
+ * and sync the directory: a crash or a full disk leaves either no state
+ * file or a complete one, never a half-made one at path. A ".creating" left
+ * by a crash is removed here (under the lock nobody else is creating).
+ */
+static int build_new(struct mg_state *s, int replace, struct mg_err *err)
+{
+	char *tmp = mg_xasprintf("%s.creating", s->path);
+	int ret = -1;
+
+	remove_with_sidecars(tmp);
+	if (sqlite3_open_v2(tmp, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    NULL) != SQLITE_OK) {
+		if (!s->db)
+			mg_err_set(err, MG_EDB, "state file '%s': out of memory",
+				   s->path);
+		else
+			dberr(s, err);
+		goto out;
+	}
+	if (exec(s, "PRAGMA journal_mode = DELETE", err) < 0 ||
+	    exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
+	    create_schema(s, 1, err) < 0)
+		goto out;
+	if (sqlite3_close(s->db) != SQLITE_OK) {
+		dberr(s, err);
+		goto out;
+	}
+	s->db = NULL;
+	if (sync_path(tmp, 0, err) < 0)
+		goto out;
+	if (replace)
+		remove_with_sidecars(s->path);
+	if (publish(tmp, s->path, replace, err) < 0 ||
+	    sync_path(s->path, 1, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	s->db = NULL;
+	if (ret < 0)
+		remove_with_sidecars(tmp);
+	free(tmp);
+	return ret;
+}
+
+static int open_db(struct mg_state *s, struct mg_err *err)
+{
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE,
+			    NULL) != SQLITE_OK) {
+		if (!s->db)
+			return mg_err_set(err, MG_EDB,
+					  "state file '%s': out of memory",
+					  s->path);
+		return dberr(s, err);
+	}
+	if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK)
+		return dberr(s, err);
+	return 0;
+}
+
+static int blank_refused(struct mg_state *s, struct mg_err *err)
+{
+	mg_err_set(err, MG_EDB,
+		   "state file '%s' is empty: a run stopped while creating it, nothing is recorded in it",
+		   s->path);
+	return mg_err_hint(err,
+			   "a command that changes the database (e.g. 'migrate expand') creates it again when the database has no migrate history; otherwise restore the state file the earlier steps used");
+}
+
+/*
+ * Open path and refuse it unless sound (integrity_check) and ours. A
+ * blank file (what an interrupted creation by an older migrate left) is
+ * built anew when create is set, refused otherwise. *created: built now.
+ */
+static int open_checked(struct mg_state *s, int create, int *created,
+			struct mg_err *err)
+{
+	int blank;
+
+	if (open_db(s, err) < 0 ||
+	    mg_state_check(s, MG_STATE_CHECK_LIMIT_MS, err) < 0)
+		return -1;
+	blank = is_blank(s, err);
+	if (blank < 0)
+		return -1;
+	if (blank && !create)
+		return blank_refused(s, err);
+	if (blank) {
+		mg_info("state file '%s' is empty (a run stopped while creating it): creating it again",
+			s->path);
+		sqlite3_close(s->db);
+		s->db = NULL;
+		if (build_new(s, 1, err) < 0 || open_db(s, err) < 0 ||
+		    mg_state_check(s, MG_STATE_CHECK_LIMIT_MS, err) < 0)
+			return -1;
+		*created = 1;
+	}
+	return check_existing(s, err);
+}
+
 int mg_state_open(struct mg_state **out, const char *path, int create,
 		  int lock, int *created, struct mg_err *err)
 {
 	struct mg_state *s = mg_xcalloc(1, sizeof(*s));
 	struct stat sb;
-	int existed, flags = SQLITE_OPEN_READWRITE;
+	int made = 0;
 
 	*out = NULL;
 	if (created)
@@ -397,7 +799,7 @@ int mg_state_open(struct mg_state **out, const char *path, int create,
 				    "check --state, or restore the state file kept by the previous run (a volume, an artifact or the deploy repo)");
 		} else {
 			mg_err_set(err, MG_EDB, "cannot read state file '%s': %s",
-				   path, strerror(errno));
+				   path, errstr(errno));
 		}
 		goto fail;
 	}
@@ -405,36 +807,31 @@ int mg_state_open(struct mg_state **out, const char *path, int create,
 		goto fail;
 
 	/* under the lock, so two creators cannot both initialise the file */
-	existed = stat(path, &sb) == 0;
-	if (!existed && !create) {
-		mg_err_set(err, MG_EDB, "state file '%s' does not exist", path);
-		goto fail;
-	}
-	if (!existed)
-		flags |= SQLITE_OPEN_CREATE;
-	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		if (!s->db) {
-			mg_err_set(err, MG_EDB, "state file '%s': out of memory",
+	if (stat(path, &sb) != 0) {
+		if (!create) {
+			mg_err_set(err, MG_EDB, "state file '%s' does not exist",
 				   path);
 			goto fail;
 		}
-		dberr(s, err);
-		goto fail;
+		if (build_new(s, 0, err) < 0)
+			goto fail;
+		made = 1;
 	}
-	if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK) {
-		dberr(s, err);
-		goto fail;
-	}
-	if (existed && check_existing(s, err) < 0)
+	if (open_checked(s, create, &made, err) < 0)
 		goto fail;
 	if (exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
 	    exec(s, "PRAGMA foreign_keys = ON", err) < 0)
 		goto fail;
-	if (create_schema(s, !existed, err) < 0)
+	/* fold a WAL that earlier runs could not checkpoint (their close came
+	 * on a full disk) into the file, so the next writes reuse its space
+	 * instead of growing it; failing here is harmless */
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+				  NULL);
+	if (create_schema(s, 0, err) < 0)
 		goto fail;
 
 	if (created)
-		*created = !existed;
+		*created = made;
 	*out = s;
 	return 0;
 fail:

@@ -27,9 +27,36 @@ struct mg_state;
  * exist"). Takes an exclusive lock on "<path>.lock" (flock) when lock = 1;
  * if another process holds it: MG_EDB naming the pid written in the lock
  * file. *created is set to 1 when the file was created now.
+ *
+ * Before anything reads or writes it, an existing file passes
+ * mg_state_check (MG_EDB "state file 'p' is damaged: ..." otherwise). A new
+ * file is built under "<path>.creating" and moved into place once its
+ * schema is committed and synced, so a crash or a full disk never leaves a
+ * half-made file at path. A blank file (no table at all: what an
+ * interrupted creation by an older migrate left) is built anew when create
+ * = 1 and refused otherwise. Create only with lock = 1 when other
+ * processes may open the same path.
  */
 int mg_state_open(struct mg_state **out, const char *path, int create,
 		  int lock, int *created, struct mg_err *err);
+
+/* The time the integrity check at open may take. */
+#define MG_STATE_CHECK_LIMIT_MS 10000
+
+/* SQLite's PRAGMA integrity_check (the b-trees, their pages, and every
+ * index against its table), stopped after limit_ms: 0 when the file is
+ * sound, -1 with MG_EDB naming the problem otherwise. */
+int mg_state_check(struct mg_state *s, int limit_ms, struct mg_err *err);
+
+enum {
+	MG_STATE_MISSING,	/* no file at path */
+	MG_STATE_BLANK,		/* a file that holds no table */
+	MG_STATE_PRESENT	/* anything else: mg_state_open judges it */
+};
+
+/* What is at path, without taking the lock or changing the file: lets the
+ * caller treat a blank file like a missing one. */
+int mg_state_probe(const char *path);
 void mg_state_close(struct mg_state *s);
 const char *mg_state_path(const struct mg_state *s);
 

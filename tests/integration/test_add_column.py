@@ -140,3 +140,53 @@ def test_add_column_under_traffic(db, project):
     assert row == [(0,)], row
     with pytest.raises(psycopg.errors.NotNullViolation):
         db.execute("INSERT INTO orders (total, priority) VALUES (1, NULL)")
+
+
+def test_green_writes_that_look_like_none(db, project):
+    """Green's writes that leave the new column as it was, or write what an
+    untouched row would get: after each phase green inserts rows with a
+    priority of its own and updates them leaving it as it is, updates all
+    its earlier rows the same way, and before the backfill writes 0 (the
+    default) into rows the backfill has not reached. Every value green
+    wrote survives backfill, switch-reads and contract. (On MariaDB, where
+    contract dropped its two triggers one after the other, such a row lost
+    green's value: test_mysql_ops.py
+    test_add_column_green_writes_between_contract_statements. Here contract
+    drops the one trigger in one transaction, and an untouched row's
+    priority is NULL, which green's 0 changes.)"""
+    db.execute("CREATE TABLE orders (id bigserial PRIMARY KEY,"
+               " total numeric(12,2) NOT NULL, note text)")
+    db.execute("INSERT INTO orders (total, note)"
+               " SELECT 1500, 'seed-' || g FROM generate_series(1, 4) g")
+    project.write("0001_add_priority.yaml", MIGRATION)
+    green = {}
+
+    def green_writes(conn, tag):
+        for total, prio in ((1500, 4), (500, 5)):
+            row_id = conn.execute(
+                "INSERT INTO orders (total, note, priority) VALUES (%s, %s, %s)"
+                " RETURNING id", (total, tag, prio)).fetchone()[0]
+            conn.execute("UPDATE orders SET note = %s, priority = %s"
+                         " WHERE id = %s", (tag + "-u", prio, row_id))
+            green[row_id] = (tag + "-u", prio)
+        for row_id, (note, prio) in sorted(green.items()):
+            note = "%s/%s" % (note.split("/")[0], tag)
+            conn.execute("UPDATE orders SET note = %s WHERE id = %s",
+                         (note, row_id))
+            green[row_id] = (note, prio)
+
+    project.ok("expand", "1")
+    with db.connect(application_name="app/green") as conn:
+        conn.execute("UPDATE orders SET priority = 0 WHERE id = 1")
+        conn.execute("UPDATE orders SET note = 'g', priority = 0 WHERE id = 2")
+        green.update({1: ("seed-1", 0), 2: ("g", 0)})
+        green_writes(conn, "expanded")
+        for command in ("backfill", "switch-reads", "contract"):
+            project.ok(command, "1")
+            green_writes(conn, command)
+    actual = {r[0]: (r[1], r[2]) for r in db.query(
+        "SELECT id, note, priority FROM orders WHERE id <> 3 AND id <> 4")}
+    assert_rows(actual, green, "(note, priority)")
+    assert db.query("SELECT priority FROM orders WHERE id IN (3, 4)") \
+        == [(1,), (1,)]
+    assert_no_leftovers(db)

@@ -758,6 +758,147 @@ def test_add_column_under_traffic(mysql_project):
         assert e.value.args[0] == 1048, e.value
 
 
+def step_statements(project, phase, mid=1):
+    """The statements of a phase's table steps as `plan --json` shows the
+    recorded plan, one by one, in order. Only for phases without compound
+    statements (contract, rollback): they end with ";" at the end of a
+    line."""
+    plan = project.json("plan", str(mid))["migrations"][0]
+    out = []
+    for s in plan["phases"][phase]:
+        if not s["table"]:
+            continue
+        assert "BEGIN" not in s["sql"], s["sql"]
+        out += [t.strip() + ";" for t in s["sql"].split(";\n") if t.strip()]
+    return out
+
+
+def green_through_contract_by_hand(p, green_writes):
+    """From switch-reads to the end of contract with green writing, and
+    contract's statements run by hand one at a time, as they take effect
+    while the application writes (each DDL commits on its own; a statement
+    that cannot have its metadata lock at once makes the step start over,
+    so the state after an earlier statement lasts for as long as the
+    retries; a crash leaves it until contract runs again). green_writes(
+    cursor, tag) runs after switch-reads, after each statement, and after
+    `migrate contract` (which finds the work done and records it)."""
+    step(p, "switch-reads", "switched")
+    statements = step_statements(p, "contract")
+    assert sum(s.startswith("DROP TRIGGER") for s in statements) >= 2, statements
+    db = p.db
+    with db.connect(program_name="app/green") as g, g.cursor() as cur, \
+            db.connect(program_name="by-hand") as h, h.cursor() as by_hand:
+        green_writes(cur, "switched")
+        for k, sql in enumerate(statements):
+            by_hand.execute(sql)
+            green_writes(cur, "s%d" % k)
+        step(p, "contract", "contracted")
+        green_writes(cur, "contracted")
+    assert_no_leftovers(db)
+
+
+@pytest.mark.both_dialects
+def test_add_column_green_writes_between_contract_statements(mysql_project):
+    """After every statement of contract, green inserts a row with a
+    priority of its own and updates it leaving the priority as it is, and
+    updates all its earlier rows the same way: every value green wrote
+    survives contract.
+
+    test_add_column_under_traffic failed this way in 4 of 60 runs (30
+    per dialect, 2 in each) before the fix, and in none of 40 after:
+    contract dropped the insert trigger before the update trigger, so a
+    row green inserted in between kept marker 0, and green's next update
+    of it, which left the priority as it was, looked like the old
+    version's first write to a row the backfill had not reached; the
+    update trigger replaced green's priority by the backfill expression."""
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE orders (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, total decimal(12,2) NOT NULL, note varchar(100))")
+    seed(db, "INSERT INTO orders (total, note) VALUES (%s, %s)",
+         [((g * 37) % 2000, "seed-%d" % g) for g in range(1, 51)])
+    p.write("0001_add_priority.yaml", ADD_MIGRATION)
+    step(p, "expand", "expanded")
+    step(p, "backfill", "backfilled")
+    green = {}
+
+    def green_writes(cur, tag):
+        # totals on both sides of the backfill expression's cut, and
+        # priorities it never gives
+        for total, prio in ((1500, 4), (500, 5)):
+            cur.execute("INSERT INTO orders (total, note, priority)"
+                        " VALUES (%s, %s, %s)", (total, tag, prio))
+            row_id = cur.lastrowid
+            cur.execute("UPDATE orders SET note = %s, priority = %s"
+                        " WHERE id = %s", (tag + "-u", prio, row_id))
+            green[row_id] = (tag + "-u", prio)
+        for row_id, (note, prio) in sorted(green.items()):
+            note = "%s/%s" % (note.split("/")[0], tag)
+            cur.execute("UPDATE orders SET note = %s WHERE id = %s",
+                        (note, row_id))
+            green[row_id] = (note, prio)
+
+    green_through_contract_by_hand(p, green_writes)
+    actual = {r[0]: (r[1], r[2]) for r in db.query(
+        "SELECT id, note, priority FROM orders WHERE id > 50")}
+    assert_rows(actual, green, "(note, priority)")
+
+
+@pytest.mark.both_dialects
+def test_rename_green_writes_between_contract_statements(mysql_project):
+    """The same for rename_column: green inserts a username and then
+    updates only the email (the old order of contract's DROP TRIGGERs
+    turned such a username into user_name's default, 'anon')."""
+    p = mysql_project
+    db = p.db
+    setup_rename_users(db, n=20, user_trigger=False)
+    p.write(RENAME_FILE, RENAME_MIGRATION)
+    step(p, "expand", "expanded")
+    step(p, "backfill", "backfilled")
+    green = {}
+
+    def green_writes(cur, tag):
+        cur.execute("INSERT INTO users (username, email) VALUES (%s, %s)",
+                    ("green-" + tag, tag + "@x"))
+        green[cur.lastrowid] = "green-" + tag
+        for row_id in sorted(green):
+            cur.execute("UPDATE users SET email = %s WHERE id = %s",
+                        ("%d-%s@x" % (row_id, tag), row_id))
+
+    green_through_contract_by_hand(p, green_writes)
+    actual = dict(db.query("SELECT id, username FROM users WHERE id > 20"))
+    assert_rows(actual, green, "username")
+
+
+def test_add_column_green_writes_the_placeholder(mysql_project):
+    """Until the backfill reaches a row, its new NOT NULL column holds the
+    placeholder, 0 here (also priority's default). Green's insert of 0 is
+    green's (the final insert trigger takes NULL for "not written"). Green's
+    UPDATE that writes 0 into a row the backfill has not reached cannot be
+    told from blue's update of another column: the trigger computes the
+    backfill expression, as docs/concepts.md ("On MariaDB") says; with
+    @migrate_writer = 'new' green's 0 stays, and the backfill leaves it."""
+    p = mysql_project
+    db = p.db
+    db.execute("CREATE TABLE orders (id bigint NOT NULL AUTO_INCREMENT"
+               " PRIMARY KEY, total decimal(12,2) NOT NULL, note varchar(100))")
+    seed(db, "INSERT INTO orders (total, note) VALUES (%s, %s)",
+         [(1500, "seed-%d" % g) for g in range(1, 5)])
+    p.write("0001_add_priority.yaml", ADD_MIGRATION)
+    step(p, "expand", "expanded")
+    with db.connect(program_name="app/green") as g, g.cursor() as cur:
+        cur.execute("INSERT INTO orders (total, note, priority)"
+                    " VALUES (1500, 'green', 0)")
+        inserted = cur.lastrowid
+        cur.execute("UPDATE orders SET priority = 0 WHERE id = 1")
+        cur.execute("SET @migrate_writer = 'new'")
+        cur.execute("UPDATE orders SET priority = 0 WHERE id = 2")
+        cur.execute("UPDATE orders SET note = 'g', priority = 0 WHERE id = 3")
+    step(p, "backfill", "backfilled")
+    got = dict(db.query("SELECT id, priority FROM orders"))
+    assert got == {1: 1, 2: 0, 3: 0, 4: 1, inserted: 0}, got
+
+
 # ---------------------------------------------------------------------------
 # 3. drop_column
 

@@ -157,6 +157,7 @@ static void test_not_a_state(void **arg)
 	char *want = mg_xasprintf("'%s' is not a migrate state file", path);
 	sqlite3 *db;
 	FILE *fp;
+	int created = 0;
 
 	/* a text file */
 	fp = fopen(path, "w");
@@ -168,12 +169,18 @@ static void test_not_a_state(void **arg)
 	assert_int_equal(err.code, MG_EDB);
 	assert_string_equal(err.msg, want);
 
-	/* an empty file is refused too, even with create = 1 */
+	/* an empty file holds nothing: refused without create, and built
+	 * anew with create (the runner refuses it first when the database
+	 * has history) */
 	fp = fopen(path, "w");
 	fclose(fp);
 	mg_err_clear(&err);
-	assert_int_equal(mg_state_open(&s, path, 1, 1, NULL, &err), -1);
-	assert_string_equal(err.msg, want);
+	assert_int_equal(mg_state_open(&s, path, 0, 0, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "is empty"));
+	mg_err_clear(&err);
+	assert_int_equal(mg_state_open(&s, path, 1, 1, &created, &err), 0);
+	assert_int_equal(created, 1);
+	mg_state_close(s);
 
 	/* another application's SQLite database, left untouched */
 	unlink(path);
@@ -547,6 +554,164 @@ static void test_transactions(void **arg)
 	assert_non_null(strstr(err.msg, f->path));
 }
 
+/* ---- faults: damaged, blank and half-made files -------------------------- */
+
+/* The root page of a table in a closed state file. */
+static int root_page(const char *path, const char *table)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int page = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM"
+					    " sqlite_master WHERE name = ?",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		page = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return page;
+}
+
+/* Write 4096 pseudo-random bytes at offset. */
+static void smash(const char *path, long offset)
+{
+	unsigned char junk[4096];
+	FILE *fp = fopen(path, "r+b");
+	size_t i;
+
+	assert_non_null(fp);
+	srand(11);
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)rand();
+	assert_int_equal(fseek(fp, offset, SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	fclose(fp);
+}
+
+/* A locked, closed state with n events. */
+static void state_with_events(const char *path, int n)
+{
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_state *s;
+	int i;
+
+	assert_int_equal(mg_state_open(&s, path, 1, 1, NULL, &err), 0);
+	assert_int_equal(mg_state_begin(s, &err), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(mg_state_event_add(s, "expand", i, NULL, "ok",
+						    "an event of some length to fill pages",
+						    &err), 0);
+	assert_int_equal(mg_state_commit(s, &err), 0);
+	mg_state_close(s);
+}
+
+static void test_damaged(void **arg)
+{
+	struct fixture *f = *arg;
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_state *s = NULL;
+	char *want = mg_xasprintf("state file '%s' is damaged: ", f->path);
+	struct stat sb;
+	int page;
+
+	state_with_events(f->path, 500);
+	page = root_page(f->path, "checkpoints");
+	assert_true(page > 1);
+	smash(f->path, (long)(page - 1) * 4096);
+
+	/* refused by every way of opening, naming the file and the cause */
+	assert_int_equal(mg_state_open(&s, f->path, 0, 0, NULL, &err), -1);
+	assert_null(s);
+	assert_int_equal(err.code, MG_EDB);
+	assert_memory_equal(err.msg, want, strlen(want));
+	assert_true(strlen(err.msg) > strlen(want));
+	assert_null(strchr(err.msg, '\n'));
+	assert_non_null(strstr(err.hint, "restore"));
+	mg_err_clear(&err);
+	assert_int_equal(mg_state_open(&s, f->path, 1, 1, NULL, &err), -1);
+	assert_memory_equal(err.msg, want, strlen(want));
+
+	/* cut short: half of the file */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(truncate(f->path, sb.st_size / 2), 0);
+	mg_err_clear(&err);
+	assert_int_equal(mg_state_open(&s, f->path, 1, 1, NULL, &err), -1);
+	assert_memory_equal(err.msg, want, strlen(want));
+	/* cut inside the header: damaged too, not "not a migrate state file" */
+	assert_int_equal(truncate(f->path, 60), 0);
+	mg_err_clear(&err);
+	assert_int_equal(mg_state_open(&s, f->path, 1, 1, NULL, &err), -1);
+	assert_memory_equal(err.msg, want, strlen(want));
+	free(want);
+}
+
+static void test_check_has_a_time_limit(void **arg)
+{
+	struct fixture *f = *arg;
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_state *s;
+
+	state_with_events(f->path, 20000);
+	assert_int_equal(mg_state_open(&s, f->path, 0, 0, NULL, &err), 0);
+	assert_int_equal(mg_state_check(s, MG_STATE_CHECK_LIMIT_MS, &err), 0);
+	assert_int_equal(mg_state_check(s, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "integrity check did not finish within 0 ms"));
+	assert_non_null(strstr(err.msg, f->path));
+	/* the connection is usable afterwards */
+	assert_int_equal(mg_state_check(s, MG_STATE_CHECK_LIMIT_MS, &err), 0);
+	mg_state_close(s);
+}
+
+static void test_half_made(void **arg)
+{
+	struct fixture *f = *arg;
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_state *s;
+	char *tmp = mg_xasprintf("%s.creating", f->path);
+	char *id = NULL;
+	int created = 0;
+	sqlite3 *db;
+	FILE *fp;
+
+	/* a ".creating" left by a crash does not stop the next creation */
+	assert_int_equal(mg_state_open(&s, f->path, 1, 1, NULL, &err), 0);
+	mg_state_close(s);
+	assert_int_equal(unlink(f->path), 0);
+	fp = fopen(tmp, "w");
+	fputs("half", fp);
+	fclose(fp);
+	assert_int_equal(mg_state_open(&s, f->path, 1, 1, &created, &err), 0);
+	assert_int_equal(created, 1);
+	mg_state_close(s);
+	assert_int_not_equal(access(tmp, F_OK), 0);
+
+	/* what an older migrate left when the disk filled up during the
+	 * creation: a header page in WAL mode and no table */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL,
+				      NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(mg_state_probe(f->path), MG_STATE_BLANK);
+	assert_int_equal(mg_state_open(&s, f->path, 0, 0, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "is empty: a run stopped while creating it"));
+	assert_null(strstr(err.msg, "not a migrate state file"));
+	mg_err_clear(&err);
+	assert_int_equal(mg_state_open(&s, f->path, 1, 1, &created, &err), 0);
+	assert_int_equal(created, 1);
+	assert_int_equal(mg_state_meta_get(s, "state_id", &id, &err), 0);
+	assert_non_null(id);
+	mg_state_close(s);
+	free(id);
+	assert_int_equal(mg_state_probe(f->path), MG_STATE_PRESENT);
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(mg_state_probe(f->path), MG_STATE_MISSING);
+	free(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +735,12 @@ int main(void)
 						fixture_open_state, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_transactions,
 						fixture_open_state, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_check_has_a_time_limit,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_half_made,
+						fixture_setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
