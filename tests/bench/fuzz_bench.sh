@@ -41,9 +41,9 @@ for t in "${TARGETS[@]}"; do
   [ -f "$log" ] || { printf '%-10s (did not run: see %s)\n' "$t" "$WORK/group*.log"; continue; }
   # the last status line: "#N  DONE|pulse|NEW  cov: C ft: F corp: K/SIZE ..."
   last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   [ -n "$execs" ] || execs=$(sed -E 's/^#([0-9]+).*/\1/' <<<"$last")
-  avg=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  avg=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   secs=$(sed -En 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log")
   # a target that crashed stops early: its time from its average rate
   [ -n "$secs" ] || { [ -n "$avg" ] && [ "$avg" -gt 0 ] && secs=$((execs / avg)); } || true
