@@ -34,6 +34,7 @@
  */
 #include "driver.h"
 #include "sqltext.h"
+#include "mysql_url.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -475,6 +476,22 @@ static int parse_url(struct mydrv_url *u, const char *url, struct mg_err *err)
 	if (strchr(u->db, '/'))
 		return bad_url(err, "the database name contains '/'");
 	return *end == '?' ? parse_query(u, end + 1, err) : 0;
+}
+
+int mg_mysql_url_check(const char *url, char **password, struct mg_err *err)
+{
+	struct mydrv_url u;
+	int rc;
+
+	if (password)
+		*password = NULL;
+	if (!mydrv_accepts(url))	/* the driver is not chosen for it */
+		return bad_url(err, "it does not start with mysql:// or mariadb://");
+	rc = parse_url(&u, url, err);
+	if (password && rc == 0)
+		*password = mg_xstrdup(u.password);
+	url_release(&u);
+	return rc;
 }
 
 /* ==== connection and errors ================================================== */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian 12), build migrate twice (plain gcc, then
 # clang with AddressSanitizer + UndefinedBehaviorSanitizer) and run the whole
-# test suite with ctest each time. The README's test command and .ci/run both
+# test suite with ctest each time, then run each fuzz target (tests/fuzz/)
+# for a bounded time. The README's test command and .ci/run both
 # call this script, so a developer and CI run exactly the same thing.
 #
 # The integration tests start their own PostgreSQL (initdb in a temporary
@@ -15,6 +16,8 @@
 # Environment knobs:
 #   MIGRATE_SKIP_INSTALL=1   do not run apt-get (packages already there)
 #   MIGRATE_SKIP_ASAN=1      only the plain build
+#   MIGRATE_SKIP_FUZZ=1      no fuzzing run
+#   FUZZ_SECONDS=N           seconds per fuzz target (default 25)
 #   MIGRATE_STOP_DEBIAN_CLUSTER=1  stop the package's own cluster if it runs
 #                            (.ci/run sets it: CI machines are throw-away)
 #   JOBS=N                   parallel build and ctest jobs (default 2)
@@ -25,6 +28,7 @@ ROOT=$(pwd)
 JOBS=${JOBS:-2}
 SKIP_INSTALL=${MIGRATE_SKIP_INSTALL:-0}
 SKIP_ASAN=${MIGRATE_SKIP_ASAN:-0}
+SKIP_FUZZ=${MIGRATE_SKIP_FUZZ:-0}
 STOP_CLUSTER=${MIGRATE_STOP_DEBIAN_CLUSTER:-0}
 
 section() { printf '\n==== %s ====\n' "$*"; }
@@ -92,6 +96,18 @@ if [ "$SKIP_ASAN" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_suite build-asan -DMIGRATE_SANITIZE=ON -DCMAKE_C_COMPILER=clang
+fi
+
+# Fuzzing (tests/fuzz/): each libFuzzer target (ASan + UBSan) replays its
+# committed regressions and fuzzes for a bounded time; a crash fails.
+if [ "$SKIP_FUZZ" != 1 ]; then
+  section "configure build-fuzz (libFuzzer, ${FUZZ_SECONDS:-25} s per target)"
+  cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DMIGRATE_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+    -DMIGRATE_FUZZ_SECONDS="${FUZZ_SECONDS:-25}"
+  section "build build-fuzz"
+  cmake --build "$ROOT/build-fuzz" -j"$JOBS"
+  section "test build-fuzz (fuzzing)"
+  ctest --test-dir "$ROOT/build-fuzz" -L fuzz --output-on-failure --no-tests=error -j"$JOBS"
 fi
 
 section "all tests passed"

@@ -228,7 +228,7 @@ static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 		if (l->sessions != 0 && c->match_pattern)
 			mg_buf_addf(&b->hint, "%s still has sessions matching '%s' (or they cannot be seen): stop them first, ",
 				    c->name, c->match_pattern);
-		if (strcmp(c->state, "retired") != 0)
+		if (!c->state || strcmp(c->state, "retired") != 0)	/* NULL: a damaged record */
 			mg_buf_addf(&b->hint, "when no traffic can go to %s any more, retire it: 'migrate colour set %s --state retired', ",
 				    c->name, c->name);
 		mg_buf_addf(&b->hint, "then run 'migrate %s %s'", gate, mg_id_str(m, idbuf));

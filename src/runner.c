@@ -202,11 +202,38 @@ static int check_history(struct mg_ctx *ctx, struct mg_err *err)
 	return mg_err_hint(err, "is this the right database, or was it restored from a backup? migrate will not guess: check and use the matching state file");
 }
 
-static void build_views(struct mg_ctx *ctx, struct mg_state_migration *recs,
-			size_t n_recs)
+/* A migration recorded twice: only a damaged or hand-made file has that
+ * (the id is the table's primary key). */
+static int duplicate_record(const struct mg_ctx *ctx, int id, struct mg_err *err)
+{
+	char idbuf[16];
+
+	mg_err_set(err, MG_EDB, "state file '%s' records migration %s twice: it is damaged",
+		   ctx->opt->state, mg_id_str(id, idbuf));
+	return mg_err_hint(err, "restore the state file from its last good copy (a pipeline artifact or volume)");
+}
+
+/* A record whose phase is none of ours: a damaged file, never "pending". */
+static int unknown_phase(const struct mg_ctx *ctx, const struct mg_state_migration *m,
+			 struct mg_err *err)
+{
+	char idbuf[16];
+
+	mg_err_set(err, MG_EDB, "state file '%s' records migration %s in %s: it is damaged",
+		   ctx->opt->state, mg_id_str(m->id, idbuf),
+		   m->phase ? "an unknown phase" : "no phase");
+	return mg_err_hint(err, "restore the state file from its last good copy (a pipeline artifact or volume)");
+}
+
+static int build_views(struct mg_ctx *ctx, struct mg_state_migration *recs,
+		       size_t n_recs, struct mg_err *err)
 {
 	size_t cap = ctx->files.n + n_recs + 1;
+	enum mg_phase ph;
 
+	for (size_t r = 0; r < n_recs; r++)
+		if (mg_phase_parse(recs[r].phase, &ph) < 0)
+			return unknown_phase(ctx, &recs[r], err);
 	ctx->views = mg_xcalloc(cap, sizeof(*ctx->views));
 	for (size_t i = 0; i < ctx->files.n; i++) {
 		struct mg_view *v = &ctx->views[ctx->n_views++];
@@ -225,6 +252,8 @@ static void build_views(struct mg_ctx *ctx, struct mg_state_migration *recs,
 			}
 			v = &ctx->views[ctx->n_views++];
 			v->id = recs[r].id;
+		} else if (v->has_rec) {
+			return duplicate_record(ctx, v->id, err);
 		}
 		v->rec = recs[r];
 		v->has_rec = 1;
@@ -252,6 +281,7 @@ static void build_views(struct mg_ctx *ctx, struct mg_state_migration *recs,
 			    strcmp(v->rec.checksum, v->file->checksum) != 0;
 		v->hist = mg_history_find(&ctx->history, v->id);
 	}
+	return 0;
 }
 
 /* Without a state file (MG_HISTORY_IS_ENOUGH): the target's own record of
@@ -325,7 +355,10 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 		return -1;
 	if (!ctx->state)
 		records_from_history(&ctx->history, &recs, &n_recs);
-	build_views(ctx, recs, n_recs);
+	if (build_views(ctx, recs, n_recs, err) < 0) {
+		mg_state_migration_list_free(recs, n_recs);
+		return -1;
+	}
 	mg_state_migration_list_free(recs, n_recs);
 	return 0;
 }
