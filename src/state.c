@@ -1317,13 +1317,23 @@ void mg_colour_release(struct mg_colour *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A damaged record may hold NULL where the schema allows it: name and
+ * state read as "" then, an unknown state, which counts as alive (not
+ * retired) everywhere, so no caller compares a NULL. */
+static char *column_dup_nonnull(sqlite3_stmt *st, int col)
+{
+	char *v = column_dup(st, col);
+
+	return v ? v : mg_xstrdup("");
+}
+
 static void read_colour(sqlite3_stmt *st, struct mg_colour *c)
 {
-	c->name = column_dup(st, 0);
+	c->name = column_dup_nonnull(st, 0);
 	c->app_version = column_dup(st, 1);
 	c->requires_id = sqlite3_column_int(st, 2);
 	c->requires_checksum = column_dup(st, 3);
-	c->state = column_dup(st, 4);
+	c->state = column_dup_nonnull(st, 4);
 	c->match_pattern = column_dup(st, 5);
 	c->ttl_s = sqlite3_column_int64(st, 6);
 	c->registered_at = column_dup(st, 7);

@@ -170,7 +170,8 @@ struct mg_colour {
 	char *app_version;
 	int requires_id;		/* 0: the schema before any migration */
 	char *requires_checksum;	/* checksum of requires_id when registered */
-	char *state;			/* "live", "standby", "retired" */
+	char *state;			/* "live", "standby", "retired"; never NULL
+					 * ("" in a damaged record: alive) */
 	char *match_pattern;		/* glob over session names, NULL when none */
 	int64_t ttl_s;			/* 0: no heartbeat expected */
 	char *registered_at, *updated_at, *heartbeat_at;

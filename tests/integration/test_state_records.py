@@ -63,3 +63,30 @@ def test_record_without_phase_or_file_is_refused(users_project):
         f.unlink()
     r = p.expect(3, "status")
     assert "damaged" in r.err and "no phase" in r.err, r.describe()
+
+
+def test_colour_without_state_counts_as_alive(users_project):
+    """A colour record whose state is NULL (the column allows it; a damaged
+    or hand-edited file) crashed the contract gate (fuzz_state) and every
+    colour command that compared its state. It reads as an unknown state,
+    which counts as alive: contract is refused, and the operator can set
+    the colour's state again."""
+    p = users_project
+    p.ok("colour", "register", "blue", "--app-version", "1.0",
+         "--requires", "0", "--state", "live")
+    p.ok("expand")
+    p.ok("backfill")
+    p.ok("switch-reads")
+    tamper(p.state, "UPDATE colours SET state = NULL WHERE name = 'blue';")
+    r = p.run("status")
+    assert r.rc in (0, 1), r.describe()
+    assert "blue" in r.out, r.describe()
+    r = p.run("colour", "list")
+    assert r.rc == 0 and "blue" in r.out, r.describe()
+    r = p.expect(1, "contract")       # blue may still be alive: refused
+    assert "blue" in r.err, r.describe()
+    for state in ("standby", "retired"):
+        r = p.run("colour", "set", "blue", "--state", state)
+        assert r.rc in (0, 1), r.describe()
+    p.ok("contract")
+    assert p.phases()[1] == "contracted"
