@@ -352,11 +352,14 @@ static void redact_query(struct mg_buf *b)
 	free(s);
 }
 
-/* Whether the '@' at `at` is in the value of a ?key=value parameter. */
+/* Whether the '@' at `at` is in the value of a ?key=value parameter (an
+ * '&' before any '?' starts no parameter). */
 static int in_query_value(const char *auth, const char *at)
 {
 	const char *p = at;
 
+	if (!memchr(auth, '?', (size_t)(at - auth)))
+		return 0;
 	while (p > auth && p[-1] != '?' && p[-1] != '&')
 		p--;
 	return p > auth && memchr(p, '=', (size_t)(at - p)) != NULL;

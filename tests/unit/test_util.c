@@ -343,6 +343,8 @@ static void test_redact_url_shapes(void **arg)
 			"postgres://u@h/db?sslpassword=****");
 	expect_redacted("postgres://u@h/db?password=a?b=c", "postgres://u@h/db?password=****");
 	expect_redacted("mysql://u:pw@h:3306/db", "mysql://u:****@h:3306/db");
+	/* an '&' before any '?' starts no query parameter */
+	expect_redacted("mysql://u:pa&x='y@h/db", "mysql://u:****@h/db");
 }
 
 static void test_redact_null(void **arg)
