@@ -416,6 +416,30 @@ static const char *conninfo_value_end(const char *q)
 	return q;
 }
 
+static int has_scheme(const char *s);
+
+/* A value that is not a password, copied; a URL in it (dbname=postgres://
+ * u:pw@h/db, which libpq does not expand, but whose password it shows) is
+ * redacted as a URL, inside its quotes if it has them. */
+static void redact_conninfo_value(struct mg_buf *b, const char *v, size_t n)
+{
+	struct mg_buf url = MG_BUF_INIT;
+	int quoted = n > 0 && v[0] == '\'';
+	char *s = mg_xstrndup(v + quoted, n - (size_t)quoted);
+
+	if (!has_scheme(s)) {
+		mg_buf_add(b, v, n);
+	} else {
+		redact_uri(&url, s);
+		free(s);
+		s = mg_buf_detach(&url);
+		if (quoted)
+			mg_buf_adds(b, "'");
+		mg_buf_adds(b, s);
+	}
+	free(s);
+}
+
 /* key = value pairs as conninfo_parse reads them; the value of every key
  * ending in "password" (sslpassword too) is replaced, the rest copied as
  * it is. A word without '=' (which libpq refuses) is copied and the
@@ -449,7 +473,7 @@ static void redact_conninfo(struct mg_buf *b, const char *s)
 		if (n >= 8 && !memcmp(name + n - 8, "password", 8))
 			mg_buf_adds(b, "****");
 		else
-			mg_buf_add(b, q, (size_t)(p - q));
+			redact_conninfo_value(b, q, (size_t)(p - q));
 	}
 }
 

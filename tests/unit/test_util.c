@@ -324,6 +324,10 @@ static void test_redact_as_libpq_reads(void **arg)
 	expect_redacted("host=h password\n=\fsecret", "host=h password\n=\f****");
 	/* a word without '=' does not stop the reading */
 	expect_redacted("oops password=secret", "oops password=****");
+	/* a URL in another value (libpq does not expand it) is redacted too */
+	expect_redacted("host=h dbname=postgres://u:pw@h/db", "host=h dbname=postgres://u:****@h/db");
+	expect_redacted("dbname='postgres://u:pw@h/db?sslmode=require' user=u",
+			"dbname='postgres://u:****@h/db?sslmode=require' user=u");
 	/* an unterminated quote runs to the end */
 	expect_redacted("password='sec ret host=h", "password=****");
 }
