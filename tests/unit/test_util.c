@@ -258,8 +258,8 @@ static void test_redact_url_query_every_password(void **arg)
 			"postgres://u@h/db?password=****&password=****");
 	expect_redacted("postgres://u@h/db?password=secret&sslpassword=k&sslmode=require",
 			"postgres://u@h/db?password=****&sslpassword=****&sslmode=require");
-	/* the value ends at '&' or at a fragment */
-	expect_redacted("postgres://u@h/db?password=x#f", "postgres://u@h/db?password=****#f");
+	/* the value ends at '&' only: libpq reads "x#f" as the password */
+	expect_redacted("postgres://u@h/db?password=x#f", "postgres://u@h/db?password=****");
 	/* a password in the authority and two in the query */
 	expect_redacted("postgres://u:one@h/db?password=two&x=1&password=three",
 			"postgres://u:****@h/db?password=****&x=1&password=****");
@@ -286,12 +286,69 @@ static void test_redact_conninfo(void **arg)
 			"host=h password = **** dbname=db");
 	expect_redacted("password='it\\'s' host=h", "password=**** host=h");
 	expect_redacted("host=h\tpassword=x", "host=h\tpassword=****");
-	/* no password: unchanged, and keys that merely end in "password" are
-	 * not a password */
+	/* no password: unchanged */
 	expect_redacted("host=/tmp dbname=shop", "host=/tmp dbname=shop");
-	expect_redacted("sslpassword=keypw host=h", "sslpassword=keypw host=h");
+	/* sslpassword (the client key's password) is a secret too */
+	expect_redacted("sslpassword=keypw host=h", "sslpassword=**** host=h");
 	/* a password followed by another one */
 	expect_redacted("password=a password=b", "password=**** password=****");
+}
+
+/* URLs and conninfo strings that libpq reads differently from a plain
+ * split: every case here printed (part of) the password before (issue 11,
+ * defect 8) */
+static void test_redact_as_libpq_reads(void **arg)
+{
+	(void)arg;
+	/* libpq's credentials end at the first '@' before any '/', not at a
+	 * '?' or '&': the password is "pa?ss=word" */
+	expect_redacted("postgres://u:pa?ss=word@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u:pa&x=1@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u:a?b=c&d=e@h/db?sslmode=require",
+			"postgres://u:****@h/db?sslmode=require");
+	/* a '?' in the user name does not hide a password of the query */
+	expect_redacted("postgres://a?b=c@h/db?password=secret&x=1",
+			"postgres://a?b=c@h/db?password=****&x=1");
+	/* libpq decodes the keys of the query */
+	expect_redacted("postgres://u@h/db?pass%77ord=secret",
+			"postgres://u@h/db?pass%77ord=****");
+	expect_redacted("postgres://u@h/db?ssl%70assword=secret&x=1",
+			"postgres://u@h/db?ssl%70assword=****&x=1");
+	/* a conninfo value with a "://" in it is still conninfo */
+	expect_redacted("host=h password=x://y@z", "host=h password=****");
+	/* an escaped blank does not end an unquoted conninfo value */
+	expect_redacted("host=h password=a\\ b", "host=h password=****");
+	expect_redacted("host=h password=a\\ b\\ c dbname=d", "host=h password=**** dbname=d");
+	/* blanks are every isspace() character */
+	expect_redacted("host=h\npassword=x\rdbname=d", "host=h\npassword=****\rdbname=d");
+	expect_redacted("host=h password\n=\fsecret", "host=h password\n=\f****");
+	/* a word without '=' does not stop the reading */
+	expect_redacted("oops password=secret", "oops password=****");
+	/* a URL in another value (libpq does not expand it) is redacted too */
+	expect_redacted("host=h dbname=postgres://u:pw@h/db", "host=h dbname=postgres://u:****@h/db");
+	expect_redacted("dbname='postgres://u:pw@h/db?sslmode=require' user=u",
+			"dbname='postgres://u:****@h/db?sslmode=require' user=u");
+	/* an unterminated quote runs to the end */
+	expect_redacted("password='sec ret host=h", "password=****");
+}
+
+/* the other shapes of URL */
+static void test_redact_url_shapes(void **arg)
+{
+	(void)arg;
+	expect_redacted("postgres://u:pw@[::1]:5432/db", "postgres://u:****@[::1]:5432/db");
+	expect_redacted("postgres://[::1]:5432/db?password=pw",
+			"postgres://[::1]:5432/db?password=****");
+	expect_redacted("postgres://u:pw@h1:5432,h2:5433/db?target_session_attrs=any",
+			"postgres://u:****@h1:5432,h2:5433/db?target_session_attrs=any");
+	expect_redacted("postgres://u:p%40ss%23@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u:p#a@ss@h/db", "postgres://u:****@h/db");
+	expect_redacted("postgres://u@h/db?sslpassword=keypw",
+			"postgres://u@h/db?sslpassword=****");
+	expect_redacted("postgres://u@h/db?password=a?b=c", "postgres://u@h/db?password=****");
+	expect_redacted("mysql://u:pw@h:3306/db", "mysql://u:****@h:3306/db");
+	/* an '&' before any '?' starts no query parameter */
+	expect_redacted("mysql://u:pa&x='y@h/db", "mysql://u:****@h/db");
 }
 
 static void test_redact_null(void **arg)
@@ -498,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_redact_url_query_every_password),
 		cmocka_unit_test(test_redact_url_password_with_slash),
 		cmocka_unit_test(test_redact_conninfo),
+		cmocka_unit_test(test_redact_as_libpq_reads),
+		cmocka_unit_test(test_redact_url_shapes),
 		cmocka_unit_test(test_redact_null),
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_sha256_file),
