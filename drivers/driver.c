@@ -146,6 +146,24 @@ int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
 	return c->drv->query(c, sql, out, err);
 }
 
+int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)
+{
+	assert(c && out);
+	return c->drv->lock_holder(c, out, err);
+}
+
+int mg_db_lock_lost(struct mg_conn *c, struct mg_err *err)
+{
+	assert(c);
+	return c->drv->lock_lost ? c->drv->lock_lost(c, err) : 0;
+}
+
+int mg_db_lock_check(struct mg_conn *c, struct mg_err *err)
+{
+	assert(c);
+	return c->drv->lock_check ? c->drv->lock_check(c, err) : 0;
+}
+
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err)

@@ -291,6 +291,12 @@ int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
  * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql.c,
  * set_dialect) plans for MySQL 8.0.29+ on MariaDB. */
 int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
+/* The lock's session (lock_holder), whether it is gone after a failure
+ * (lock_lost: 0 when the driver cannot tell) and the guard now (lock_check:
+ * 0 when the driver has none). */
+int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err);
+int mg_db_lock_lost(struct mg_conn *c, struct mg_err *err);
+int mg_db_lock_check(struct mg_conn *c, struct mg_err *err);
 /* Run a step; in test builds MIGRATE_FAULT=<phase>:<index> kills the
  * process right after step <index> of <phase> committed. */
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,

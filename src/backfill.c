@@ -393,10 +393,10 @@ static void check_lock_while_paused(struct table_run *r, struct mg_conn *c,
 	struct mg_err e = MG_ERR_INIT;
 	int64_t now = mg_now_ms();
 
-	if (!c->drv->lock_check || now - *checked_ms < LOCK_CHECK_MS)
+	if (now - *checked_ms < LOCK_CHECK_MS)
 		return;
 	*checked_ms = now;
-	if (c->drv->lock_check(c, &e) < 0 && mg_err_is_lock_lost(&e))
+	if (mg_db_lock_check(c, &e) < 0 && mg_err_is_lock_lost(&e))
 		fail(r, &e);
 }
 

@@ -345,7 +345,7 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 		if (ctx->conn->drv->lock(ctx->conn, err) < 0)
 			return -1;
 		ctx->locked = 1;
-		if (ctx->conn->drv->lock_holder(ctx->conn, &holder, err) < 0) {
+		if (mg_db_lock_holder(ctx->conn, &holder, err) < 0) {
 			mg_buf_release(&holder);
 			return -1;
 		}
@@ -387,7 +387,7 @@ void mg_ctx_close(struct mg_ctx *ctx)
 void mg_ctx_explain_lock_lost(struct mg_ctx *ctx, struct mg_err *err)
 {
 	if (ctx->locked && ctx->conn && err->code == MG_EDB && !mg_err_is_lock_lost(err))
-		ctx->conn->drv->lock_lost(ctx->conn, err);
+		mg_db_lock_lost(ctx->conn, err);
 }
 
 struct mg_view *mg_ctx_view(struct mg_ctx *ctx, int id)
