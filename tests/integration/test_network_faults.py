@@ -190,26 +190,36 @@ def index_valid(db):
 # 1. a frozen proxy
 
 
-def frozen_backfill(project, proxy, extra, bound):
-    n = 200000
+def backfill_until_fault(project, start, fault, what, bound, n=200000):
+    """Expand, start a backfill with start(), apply fault() once 3000 rows
+    are copied, and check that migrate gives up within bound seconds with
+    exit 3. Returns (seconds after the fault, the Watch)."""
     make_items(project.db, n)
     project.write("0001_alter_n.yaml", ALTER)
     project.ok("expand")
-    w = Watch(project.popen("-d", proxy.url(project.db), *extra, "backfill",
-                            "--batch-size", "500", "--sleep", "10"))
+    w = Watch(start())
     try:
         w.wait_for(lambda: copied(project.db) >= 3000, "3000 rows copied")
-        proxy.freeze()
+        fault()
         t0 = time.monotonic()
         rc = w.finish(timeout=bound + 30)
         took = time.monotonic() - t0
     finally:
         if w.p.poll() is None:
             w.p.kill()
+    print("gave up %.1f s after %s" % (took, what))
     assert rc == 3, w.err
-    print("gave up %.1f s after the freeze" % took)
     assert took < bound, "gave up after %.1f s (bound %d s)\n%s" % (took, bound, w.err)
     assert "no answer from the server" in w.err, w.err
+    return took, w
+
+
+def frozen_backfill(project, proxy, extra, bound):
+    n = 200000
+    took, w = backfill_until_fault(
+        project, lambda: project.popen("-d", proxy.url(project.db), *extra, "backfill",
+                                       "--batch-size", "500", "--sleep", "10"),
+        proxy.freeze, "the freeze", bound, n)
     assert "hint:" in w.err and "run the same command again" in w.err, w.err
     proxy.close()
     wait_server_clean(project.db)
@@ -320,24 +330,10 @@ def netns(pg_server):
 @pytest.mark.parametrize("extra, bound", [(["--network-timeout", "2000"], 12), ([], 60)])
 def test_link_down_mid_backfill(project, netns, extra, bound):
     n = 200000
-    make_items(project.db, n)
-    project.write("0001_alter_n.yaml", ALTER)
-    project.ok("expand")
-    w = Watch(netns.popen(project, "-d", netns.url(project.db), *extra, "backfill",
-                          "--batch-size", "500", "--sleep", "10"))
-    try:
-        w.wait_for(lambda: copied(project.db) >= 3000, "3000 rows copied")
-        netns.link_down()
-        t0 = time.monotonic()
-        rc = w.finish(timeout=bound + 30)
-        took = time.monotonic() - t0
-    finally:
-        if w.p.poll() is None:
-            w.p.kill()
-    print("gave up %.1f s after the link went down" % took)
-    assert rc == 3, w.err
-    assert took < bound, "gave up after %.1f s (bound %d s)\n%s" % (took, bound, w.err)
-    assert "no answer from the server" in w.err, w.err
+    backfill_until_fault(
+        project, lambda: netns.popen(project, "-d", netns.url(project.db), *extra,
+                                     "backfill", "--batch-size", "500", "--sleep", "10"),
+        netns.link_down, "the link went down", bound, n)
     netns.close()       # the server's side of the sessions ends with socat
     wait_server_clean(project.db)
     project.ok("backfill")
