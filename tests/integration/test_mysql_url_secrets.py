@@ -1,6 +1,6 @@
 """A mistyped password in a mysql:// URL never shows (issue 11, defect 8).
 
-The mysql driver parses its URL itself (drivers/mysql.c parse_url): the
+The mysql driver parses its URL itself (drivers/mysql/url.c parse_url): the
 credentials end at the last '@' before the query, so an unencoded '/' or
 '@' still works; '#', a '?' before the '@' and a bad %-escape are refused
 with exit 2, naming the part, quoting none of it. The harness checks every

@@ -1,5 +1,6 @@
 /*
- * mysql_url.h - the mysql:// (mariadb://) URL parser of drivers/mysql.c,
+ * url.h - the mysql:// (mariadb://) URL parser of the mysql driver
+ * (drivers/mysql/url.c),
  * reachable without a connection: for the fuzz target
  * (tests/fuzz/fuzz_url.c) and anything else that must read such a URL
  * exactly the way the driver does.
