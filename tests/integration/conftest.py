@@ -80,7 +80,8 @@ raw and URL-encoded).
 Targets (harness/targets.py): a behaviour tested on both databases is one
 test taking `target`, parametrised postgres / mariadb (+ mysql8 when marked
 @pytest.mark.both_dialects; @pytest.mark.targets("postgres", ...) narrows
-the list):
+the list; @pytest.mark.target_cases("case", {"pg": [...], "mysql": [...]})
+gives each database its own list of cases where their grammars differ):
 
   target     (function) .name .kind ("pg"/"mysql") .server .db .project
                         .query() .execute() .new_database(label)
@@ -114,7 +115,7 @@ from harness.secrets import (APP_PASSWORD, APP_USER, MYSQL_APP_PASSWORD,  # noqa
                              MYSQL_APP_PASSWORD_URL, MYSQL_LOW_PASSWORD,
                              MYSQL_LOW_USER, SECRETS, TRICKY_PASSWORD,
                              _mask, assert_no_secret)
-from harness.targets import make_target, target_names
+from harness.targets import make_target, parametrize_targets
 
 
 # --------------------------------------------------------------------------
@@ -219,12 +220,14 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "targets(*names): the targets a test taking `target` runs "
         "against (postgres, mariadb, mysql8; default postgres and mariadb)")
+    config.addinivalue_line(
+        "markers", "target_cases(argname, {kind: values}): parametrise argname "
+        "per target with the values of its kind ('pg' or 'mysql')")
 
 
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
-        metafunc.parametrize("target", target_names(metafunc.definition),
-                             indirect=True)
+        parametrize_targets(metafunc)
     elif ("mysql_dialect" in metafunc.fixturenames
             and metafunc.definition.get_closest_marker("both_dialects")):
         metafunc.parametrize("mysql_dialect", sorted(MYSQL_DIALECTS))

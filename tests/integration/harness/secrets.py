@@ -15,7 +15,7 @@ MYSQL_LOW_USER = "lowpriv"
 MYSQL_LOW_PASSWORD = "low-pw-4"
 
 # A password with every character a URL gives a meaning to, for the tests of
-# mistyped URLs (test_url_secrets.py, test_mysql_url_secrets.py); "off-Zq"
+# mistyped URLs (test_url_secrets.py, on both databases); "off-Zq"
 # and "k3y" are fragments of it that libpq once quoted in its own errors.
 TRICKY_PASSWORD = "50%off-Zq/k3y@r#t?x"
 

@@ -31,6 +31,10 @@ test body one interface whatever the server:
   .terminate(db, id)     end one session (pg_terminate_backend / KILL)
                          and wait until the server has forgotten it
   .url_with_port(db, port)  db's URL, to another port on the same host
+
+Where the databases' grammars differ, a test marked
+@pytest.mark.target_cases("case", {"pg": [...], "mysql": [...]}) runs on
+each target with that kind's cases only (parametrize_targets).
 """
 
 import time
@@ -53,6 +57,22 @@ def target_names(definition):
     if definition.get_closest_marker("both_dialects") and "mariadb" in names:
         names += ("mysql8",)
     return names
+
+
+def parametrize_targets(metafunc):
+    """Parametrise a test taking `target` with its targets; with a
+    `target_cases(argname, {kind: [values]})` marker, each target only
+    with the values of its kind (the cases one database has and the
+    other has not: their grammars differ), as (target, value) pairs."""
+    names = target_names(metafunc.definition)
+    m = metafunc.definition.get_closest_marker("target_cases")
+    if m is None:
+        metafunc.parametrize("target", names, indirect=True)
+        return
+    argname, by_kind = m.args
+    pairs = [(n, v) for n in names
+             for v in by_kind["pg" if n == "postgres" else "mysql"]]
+    metafunc.parametrize(("target", argname), pairs, indirect=["target"])
 
 
 class Target:
