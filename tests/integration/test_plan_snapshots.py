@@ -172,8 +172,9 @@ def compare_or_update(target, case, got):
                     pytrace=False)
 
 
-@pytest.mark.parametrize("target,case", case_params())
-def test_plan_snapshot(target, case, request, make_project, tmp_path):
+@pytest.mark.parametrize("snap_target,case", case_params())
+def test_plan_snapshot(snap_target, case, request, make_project, tmp_path):
+    target = snap_target  # not "target": conftest parametrises a fixture of that name
     schema_file, fixture, env = TARGETS[target]
     server = request.getfixturevalue(fixture)
     d = CASES / case
