@@ -1,15 +1,10 @@
-/* driver.c - picking a driver by URL, and the wrappers the core calls. */
+/* driver.c - picking a driver by URL (from the table of drivers.c), and the
+ * wrappers the core calls. */
 #include "driver.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct mg_driver *const drivers[] = {
-	&mg_postgres_driver,
-	&mg_mysql_driver,
-	NULL
-};
 
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 {
@@ -28,9 +23,9 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		free(shown);
 		return NULL;
 	}
-	for (size_t i = 0; drivers[i]; i++)
-		if (drivers[i]->accepts(url))
-			return drivers[i];
+	for (size_t i = 0; mg_drivers[i]; i++)
+		if (mg_drivers[i]->accepts(url))
+			return mg_drivers[i];
 	{
 		char *shown = mg_redact_url(url);
 

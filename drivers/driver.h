@@ -256,6 +256,9 @@ struct mg_driver {
 
 extern const struct mg_driver mg_postgres_driver;
 extern const struct mg_driver mg_mysql_driver;
+/* Every driver of this build, NULL-terminated (drivers/drivers.c; a unit
+ * test links its own table, e.g. one fake driver). */
+extern const struct mg_driver *const mg_drivers[];
 
 /*
  * The error of a lost migrate lock (MG_EDB): "lost the advisory lock: its
