@@ -36,6 +36,32 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 	return NULL;
 }
 
+size_t mg_driver_name_limit(const char *url)
+{
+	size_t strictest = 0;
+
+	for (size_t i = 0; mg_drivers[i]; i++) {
+		size_t n = mg_drivers[i]->max_name_len;
+
+		if (url && mg_drivers[i]->accepts(url))
+			return n;
+		if (!strictest || n < strictest)
+			strictest = n;
+	}
+	return strictest;
+}
+
+void mg_driver_url_help(struct mg_buf *out)
+{
+	size_t n = 0;
+
+	while (mg_drivers[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		mg_buf_addf(out, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : ", or ",
+			    mg_drivers[i]->url_help);
+}
+
 #define LOCK_LOST "lost the advisory lock: its session ("
 
 int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,

@@ -134,6 +134,16 @@ struct mg_driver {
 	const char *name;		/* "postgres" */
 	int version;			/* MG_DRIVER_VERSION */
 	unsigned caps;			/* enum mg_driver_caps */
+	/* The longest name (table, column, index) the database takes, in
+	 * bytes: the migration loader refuses a longer one at its file
+	 * position (mg_driver_name_limit). */
+	size_t max_name_len;
+	/* The URL forms it takes, as --help lists them after each other:
+	 * "mysql://user:pass@host:port/db (also mariadb://...)". */
+	const char *url_help;
+	/* The MIGRATE_TEST_ variable a test build lets this driver read
+	 * (mg_hook_driver_number), for --version to list; NULL when none. */
+	const char *test_variable;
 
 	/* Does this driver take this URL? (scheme check only) */
 	int (*accepts)(const char *url);
@@ -280,6 +290,18 @@ int mg_err_is_lock_lost(const struct mg_err *err);
 
 /* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
+
+/*
+ * The name length limit to load migrations with: that of url's driver, or
+ * when url is NULL or no driver takes it (check --offline without a
+ * database, a URL refused later on connect) the strictest of all drivers,
+ * so that a file that loads fits every database.
+ */
+size_t mg_driver_name_limit(const char *url);
+
+/* Every driver's url_help, in table order, as one phrase: "A, or B";
+ * "A, B, or C". */
+void mg_driver_url_help(struct mg_buf *out);
 
 /* ---- wrappers the core calls --------------------------------------------- */
 

@@ -348,6 +348,35 @@ static void test_history_is_enough_without_state(void **arg)
 	assert_non_null(f->ctx.views[0].hist);
 }
 
+/* ---- the name length limit ------------------------------------------------------ */
+
+/* Migration files are loaded with the limit of the URL's driver, before
+ * any connection (fakemin takes 30 bytes, fake 63). */
+static void test_name_limit_of_the_urls_driver(void **arg)
+{
+	struct fixture *f = *arg;
+	char *file = mg_xasprintf("%s/0002_long.yaml", f->migrations);
+
+	write_file(file, "operations:\n  - add_column:\n      table: users\n"
+		   "      column: a_column_name_of_forty_bytes_abcdefghijk\n      type: text\n");
+	assert_int_equal(ctx_open(f, MG_NEED_DB), 0);
+	assert_int_equal(f->ctx.files.n, 2);
+
+	free(f->opt.database);
+	f->opt.database = mg_xstrdup("fakemin://db1");
+	assert_int_equal(ctx_open(f, MG_NEED_DB), -1);
+	assert_int_equal(f->err.code, MG_EINPUT);
+	assert_contains(f->err.msg, "name too long for 'column' at ");
+	assert_contains(f->err.msg, "0002_long.yaml:4:15: 'a_column_name_of_forty_bytes_abcdefghijk' is 40 bytes, at most 30");
+
+	/* no database at all: the strictest driver's */
+	free(f->opt.database);
+	f->opt.database = NULL;
+	assert_int_equal(mg_driver_name_limit(NULL), 30);
+	assert_int_equal(mg_driver_name_limit("fake://x"), 63);
+	free(file);
+}
+
 /* ---- resuming a phase ---------------------------------------------------------- */
 
 static void three_steps(struct mg_plan *p)
@@ -426,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_between_writes_repaired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unannounced_generation_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_is_enough_without_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_limit_of_the_urls_driver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_phase_resumes_after_last_recorded_step, setup, teardown),
 	};
 
