@@ -288,6 +288,13 @@ int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,
 /* Does err say the lock was lost (set by mg_err_lock_lost)? */
 int mg_err_is_lock_lost(const struct mg_err *err);
 
+/*
+ * A copy of a database URL or libpq conninfo with any password replaced by
+ * "****" (user:pass@ in URLs, password=... in conninfo), by every driver's
+ * rules at once (drivers/redact.c). NULL gives "". Caller frees.
+ */
+char *mg_redact_url(const char *url);
+
 /* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
 
