@@ -149,6 +149,16 @@ struct mg_driver {
 	const char *name;		/* "postgres" */
 	int version;			/* MG_DRIVER_VERSION */
 	unsigned caps;			/* enum mg_driver_caps */
+	/* The longest name (table, column, index) the database takes, in
+	 * bytes: the migration loader refuses a longer one at its file
+	 * position (mg_driver_name_limit). */
+	size_t max_name_len;
+	/* The URL forms it takes, as --help lists them after each other:
+	 * "mysql://user:pass@host:port/db (also mariadb://...)". */
+	const char *url_help;
+	/* The MIGRATE_TEST_ variable a test build lets this driver read
+	 * (mg_hook_driver_number), for --version to list; NULL when none. */
+	const char *test_variable;
 
 	/* Does this driver take this URL? (scheme check only) */
 	int (*accepts)(const char *url);
@@ -273,6 +283,9 @@ struct mg_driver {
 
 extern const struct mg_driver mg_postgres_driver;
 extern const struct mg_driver mg_mysql_driver;
+/* Every driver of this build, NULL-terminated (drivers/drivers.c; a unit
+ * test links its own table, e.g. one fake driver). */
+extern const struct mg_driver *const mg_drivers[];
 
 /*
  * The error of a lost migrate lock (MG_EDB): "lost the advisory lock: its
@@ -292,8 +305,27 @@ int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,
 /* Does err say the lock was lost (set by mg_err_lock_lost)? */
 int mg_err_is_lock_lost(const struct mg_err *err);
 
+/*
+ * A copy of a database URL or libpq conninfo with any password replaced by
+ * "****" (user:pass@ in URLs, password=... in conninfo), by every driver's
+ * rules at once (drivers/redact.c). NULL gives "". Caller frees.
+ */
+char *mg_redact_url(const char *url);
+
 /* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
+
+/*
+ * The name length limit to load migrations with: that of url's driver, or
+ * when url is NULL or no driver takes it (check --offline without a
+ * database, a URL refused later on connect) the strictest of all drivers,
+ * so that a file that loads fits every database.
+ */
+size_t mg_driver_name_limit(const char *url);
+
+/* Every driver's url_help, in table order, as one phrase: "A, or B";
+ * "A, B, or C". */
+void mg_driver_url_help(struct mg_buf *out);
 
 /* ---- wrappers the core calls --------------------------------------------- */
 
