@@ -105,9 +105,10 @@ class Upgrade:
         return r
 
     def status(self):
-        """The new binary's view of migration 1 (status --json), and its
-        text status, which must work as well."""
+        """The new binary's view of migration 1 (status --json); its text
+        status and the event log the old binary wrote must read as well."""
         self.new.ok("status")
+        self.new.ok("log")
         return self.new.json("status")["migrations"][0]
 
 
@@ -399,6 +400,8 @@ def test_new_binary_finishes_what_the_previous_release_began(up, stop):
             m = u.status()
             assert m["phase"] == "expanded", m
             assert_plan_read_alike(u)
+            log = u.new.ok("log").out
+            assert re.search(r"expand +0001 .* ok ", log), log
         wait_for_ops(blue, 15)
         with running(green):
             wait_for_ops(green, 15)
