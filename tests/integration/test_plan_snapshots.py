@@ -36,7 +36,8 @@ Rewriting the expected files: MG_UPDATE_SNAPSHOTS=1 in pytest's environment
 writes what the binary prints instead of comparing (and removes an expected
 file the run no longer produces). A change to an expected file is either a
 bug or a deliberate fix explained in its commit (tests/snapshots/README.md).
-The files of the first commit were generated with the binary of tag v0.11.0:
+The expected files were generated with the binary of tag v0.11.0, before
+the planner refactor of issue 12:
 
   MG_UPDATE_SNAPSHOTS=1 MIGRATE_BIN=/path/to/v0.11.0/migrate \\
       /usr/bin/python3 -m pytest -q -p no:cacheprovider test_plan_snapshots.py
