@@ -20,8 +20,13 @@ a new column, a marker, triggers and an index build.
 - the old binary is killed (MIGRATE_FAULT) after the first step of expand:
   the new one finishes the expand with the old recorded plan, then the rest;
 - the old binary is killed after 3 backfill batches of 500 (checkpoint at key
-  1500): the new one sees that checkpoint, its first batch goes on from it
-  (checkpoint 2000, not 500), and it finishes; no row lost or wrong;
+  1500), or stopped by SIGTERM after 1000 rows or more: the new one sees
+  that checkpoint, its first batch goes on from it (checkpoint 2000, not
+  500), and it finishes; no row lost or wrong;
+- the old binary backfills, switches reads and is killed right after the
+  first contract step that changes the table (committed with its row in
+  the database's history, not yet in the state file): the new one finds
+  it done by the earlier run and finishes the contract;
 - the old binary expands (or is killed after the first step of expand),
   the new one rolls back: the schema is as before expand and the rows the
   green application wrote are back in the old columns (down);
@@ -34,6 +39,8 @@ a new column, a marker, triggers and an index build.
 
 import copy
 import re
+import signal
+import time
 
 import pytest
 
@@ -371,6 +378,13 @@ def assert_plan_read_alike(u):
     assert new == old, "the new binary shows the old recorded plan differently"
 
 
+def first_change(u, phase):
+    """The number (1-based) of the first step of `phase` in the recorded
+    plan that changes something (not a check)."""
+    steps = u.new.json("plan", "1")["migrations"][0]["phases"][phase]
+    return 1 + [s["kind"] for s in steps].index("tx")
+
+
 def checkpoint(u):
     """(last key, rows done) of the one backfill checkpoint of items."""
     cps = u.status()["backfill"]["checkpoints"]
@@ -381,50 +395,103 @@ def checkpoint(u):
 # --------------------------------------------------------------------------
 # the scenarios
 
-@pytest.mark.parametrize("stop", ["expanded", "mid-expand", "mid-backfill"])
+def expand_by_old(u, stop):
+    """The old binary expands; with stop mid-expand it is killed after the
+    first step, and the new binary finishes the expand."""
+    if stop == "mid-expand":
+        u.old_killed("expand", "1", fault="expand:1")
+        m = u.status()
+        assert m["phase"] == "pending", m
+        r = u.new.ok("expand", "1")
+        assert "done by an earlier run" in r.err, r.describe()
+        return
+    u.old_ok("expand", "1")
+    m = u.status()
+    assert m["phase"] == "expanded", m
+    assert_plan_read_alike(u)
+    log = u.new.ok("log").out
+    assert re.search(r"expand +0001 .* ok ", log), log
+
+
+def stop_old_backfill(u, stop):
+    """The old binary backfills part of items and is stopped: killed by
+    MIGRATE_FAULT after 3 batches, or stopped by SIGTERM (exit 3) once
+    the new binary's status shows 1000 rows done. The checkpoint key."""
+    if stop == "mid-backfill":
+        u.old_killed("backfill", "1", "--batch-size", BATCH, fault="backfill:1:3")
+        assert checkpoint(u) == (1500, 1500)
+        return 1500
+    p = u.old.popen("backfill", "1", "--batch-size", BATCH, "--sleep", "300")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            m = u.new.json("status")["migrations"][0]
+            cps = (m.get("backfill") or {}).get("checkpoints")
+            if cps and cps[0]["rows_done"] >= 1000:
+                break
+            assert p.poll() is None, "the old backfill ended early: %s" % (p.communicate(),)
+            assert time.monotonic() < deadline, "no 1000 rows done after 60 s"
+            time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 3 and "stopped by signal" in err, err
+    key, done = checkpoint(u)
+    assert key % int(BATCH) == 0 and key >= 1000 and done == key, (key, done)
+    return key
+
+
+def resume_one_batch(u, key):
+    """One batch of the new binary goes on from the old checkpoint: one key
+    span further, not back at the start."""
+    r = u.new.run("backfill", "1", "--batch-size", BATCH, fault="backfill:1:1")
+    assert r.rc in KILLED, r.describe()
+    assert "resuming 1 part(s) (%d rows done)" % key in r.err, r.describe()
+    assert checkpoint(u) == (key + int(BATCH), key + int(BATCH))
+
+
+STOPS = ["expanded", "mid-expand", "mid-backfill", "mid-backfill-sigterm",
+         "mid-contract"]
+
+
+@pytest.mark.parametrize("stop", STOPS)
 def test_new_binary_finishes_what_the_previous_release_began(up, stop):
+    """The old binary stops at `stop`, the new one does the rest; blue
+    writes until switch-reads, green from expand on."""
     u = up
     blue = blue_app(u, seeded(u))
     green = green_app(u)
     with running(blue) as blue_run:
         wait_for_ops(blue, 15)
-        if stop == "mid-expand":
-            u.old_killed("expand", "1", fault="expand:1")
-            m = u.status()
-            assert m["phase"] == "pending", m
-            wait_for_ops(blue, 15)
-            r = u.new.ok("expand", "1")
-            assert "done by an earlier run" in r.err, r.describe()
-        else:
-            u.old_ok("expand", "1")
-            m = u.status()
-            assert m["phase"] == "expanded", m
-            assert_plan_read_alike(u)
-            log = u.new.ok("log").out
-            assert re.search(r"expand +0001 .* ok ", log), log
+        expand_by_old(u, stop)
         wait_for_ops(blue, 15)
         with running(green):
             wait_for_ops(green, 15)
-            if stop == "mid-backfill":
-                u.old_killed("backfill", "1", "--batch-size", BATCH,
-                             fault="backfill:1:3")
-                assert checkpoint(u) == (1500, 1500)
+            if stop.startswith("mid-backfill"):
+                key = stop_old_backfill(u, stop)
                 wait_for_ops(blue, 15)
                 wait_for_ops(green, 15)
-                # one batch of the new binary: it goes on from key 1500
-                r = u.new.run("backfill", "1", "--batch-size", BATCH,
-                              fault="backfill:1:1")
-                assert r.rc in KILLED, r.describe()
-                assert "resuming 1 part(s) (1500 rows done)" in r.err, r.describe()
-                assert checkpoint(u) == (2000, 2000)
-            u.new.ok("backfill", "1", "--batch-size", BATCH)
+                resume_one_batch(u, key)
+            finisher = u.old if stop == "mid-contract" else u.new
+            finisher.ok("backfill", "1", "--batch-size", BATCH)
             assert u.new.phases() == {1: "backfilled"}
             wait_for_ops(blue, 15)
             wait_for_ops(green, 15)
-            u.new.ok("switch-reads", "1")
+            finisher.ok("switch-reads", "1")
             wait_for_ops(blue, 15)
             blue_run.finish()
-            u.new.ok("contract", "1")
+            if stop == "mid-contract":
+                step = first_change(u, "contract")
+                u.old_killed("contract", "1", fault="contract:%d" % step)
+                assert u.status()["phase"] == "switched"
+                wait_for_ops(green, 15)
+                r = u.new.ok("contract", "1")
+                assert "done by an earlier run" in r.err, r.describe()
+            else:
+                u.new.ok("contract", "1")
             wait_for_ops(green, 15)
     assert_finished(u, blue, green)
 
