@@ -2,7 +2,8 @@
 (tests/previous_release, built by previous_release.py) leaves a state file
 and a database mid-migration, and the binary under test (MIGRATE_BIN)
 finishes it. On PostgreSQL, on MariaDB, and on MariaDB in the MySQL 8
-dialect (MIGRATE_TEST_MYSQL_DIALECT=1 for both binaries).
+dialect (MIGRATE_TEST_MYSQL_DIALECT=1 for both binaries): the `target`
+fixture.
 
 The table `items` has 6000 rows; rows 1..5000 are touched only by migrate
 (so the backfill's key ranges are exact), the others belong to the blue
@@ -38,6 +39,7 @@ a new column, a marker, triggers and an index build.
 """
 
 import copy
+import os
 import re
 import signal
 import time
@@ -45,15 +47,13 @@ import time
 import pytest
 
 import previous_release
-from writers import Writer, assert_rows, running, wait_for_ops
+from writers import Writer, assert_rows, fetch, running, wait_for_ops
 
 KILLED = (-9, 137)
 N_ROWS = 6000
 COLD = 5000          # rows 1..COLD: no writer touches them
 BATCH = "500"
 FILE = "0001_items.yaml"
-
-TARGETS = ["postgres", "mariadb", "mysql8"]
 
 
 # --------------------------------------------------------------------------
@@ -63,8 +63,11 @@ TARGETS = ["postgres", "mariadb", "mysql8"]
 @pytest.fixture(scope="session")
 def previous_bin(migrate_bin):
     """The previous release's binary (a test build: MIGRATE_FAULT works),
-    built once per build tree. Fails, never skips, when it cannot be built."""
-    cache = previous_release.default_cache_dir(migrate_bin)
+    built once per build tree (or in $MIGRATE_PREVIOUS_RELEASE_DIR, to run
+    these tests against a binary in a build tree that is not yours). Fails,
+    never skips, when it cannot be built."""
+    cache = (os.environ.get("MIGRATE_PREVIOUS_RELEASE_DIR")
+             or previous_release.default_cache_dir(migrate_bin))
     try:
         path, tag, commit, took = previous_release.build(cache)
     except previous_release.PreviousReleaseError as e:
@@ -119,18 +122,8 @@ class Upgrade:
         return self.new.json("status")["migrations"][0]
 
 
-@pytest.fixture(params=TARGETS)
-def up(request, previous_bin):
-    target = request.param
-    if target == "postgres":
-        p = request.getfixturevalue("project")
-    else:
-        p = request.getfixturevalue("mysql_project")
-        p.env.pop("MIGRATE_TEST_MYSQL_DIALECT", None)
-        if target == "mysql8":
-            p.env["MIGRATE_TEST_MYSQL_DIALECT"] = "1"
-        p.dialect = target
-    return Upgrade(target, p, previous_bin)
+def upgrade(target, previous_bin):
+    return Upgrade(target.name, target.project, previous_bin)
 
 
 # --------------------------------------------------------------------------
@@ -172,49 +165,8 @@ class PgSql:
         db.execute("ANALYZE items")
 
     @staticmethod
-    def connect(db):
-        return db.connect
-
-    @staticmethod
-    def insert(conn, cols, values):
-        return conn.execute("INSERT INTO items (%s, %s) VALUES (%%s, %%s) RETURNING id"
-                            % cols, values).fetchone()[0]
-
-    @staticmethod
-    def update(conn, cols, values, row_id):
-        conn.execute("UPDATE items SET %s = %%s, %s = %%s WHERE id = %%s" % cols,
-                     (*values, row_id))
-
-    @staticmethod
-    def read(conn, cols, row_id):
-        return conn.execute("SELECT %s, %s FROM items WHERE id = %%s" % cols,
-                            (row_id,)).fetchone()
-
-    @staticmethod
     def schema(db):
         return db.snapshot()
-
-
-class _MyConn:
-    """A pymysql connection with the little of psycopg's API that
-    writers.Writer uses."""
-
-    broken = False
-
-    def __init__(self, conn):
-        self.c = conn
-
-    @property
-    def closed(self):
-        return not self.c.open
-
-    def execute(self, sql, params=None):
-        cur = self.c.cursor()
-        cur.execute(sql, params)
-        return cur
-
-    def close(self):
-        self.c.close()
 
 
 class MySql:
@@ -255,28 +207,6 @@ class MySql:
             cur.fetchall()
 
     @staticmethod
-    def connect(db):
-        def connect(autocommit=True, application_name=None):
-            assert autocommit
-            return _MyConn(db.connect(program_name=application_name))
-        return connect
-
-    @staticmethod
-    def insert(conn, cols, values):
-        return conn.execute("INSERT INTO items (%s, %s) VALUES (%%s, %%s)" % cols,
-                            values).lastrowid
-
-    @staticmethod
-    def update(conn, cols, values, row_id):
-        conn.execute("UPDATE items SET %s = %%s, %s = %%s WHERE id = %%s" % cols,
-                     (*values, row_id))
-
-    @staticmethod
-    def read(conn, cols, row_id):
-        return conn.execute("SELECT %s, %s FROM items WHERE id = %%s" % cols,
-                            (row_id,)).fetchone()
-
-    @staticmethod
     def schema(db):
         out = {}
         for (t,) in db.admin_query(
@@ -300,20 +230,22 @@ def application(u, label, cols, value, owned=None):
     """A writer that inserts and updates rows of items through `cols`
     only, reading back what it wrote before each update. value(rng, i)
     gives the pair it writes."""
-    sql = u.sql
-
     def insert(conn, i):
         v = value(None, i)
-        return sql.insert(conn, cols, v), v
+        rows = fetch(conn, "INSERT INTO items (%s, %s) VALUES (%%s, %%s)"
+                           " RETURNING id" % cols, v)
+        return rows[0][0], v
 
     def update(conn, rng, row_id, last):
-        seen = tuple(sql.read(conn, cols, row_id))
-        assert seen == last, "%s reads back %r, wrote %r" % (label, seen, last)
+        seen = fetch(conn, "SELECT %s, %s FROM items WHERE id = %%s" % cols,
+                     (row_id,))
+        assert seen == [last], "%s reads back %r, wrote %r" % (label, seen, last)
         v = value(rng, None)
-        sql.update(conn, cols, v, row_id)
+        fetch(conn, "UPDATE items SET %s = %%s, %s = %%s WHERE id = %%s" % cols,
+              (*v, row_id))
         return v
 
-    return Writer(sql.connect(u.db), label, insert, update, owned=owned,
+    return Writer(u.db.connect, label, insert, update, owned=owned,
                   sleep=(0.002, 0.01))
 
 
@@ -457,11 +389,12 @@ STOPS = ["expanded", "mid-expand", "mid-backfill", "mid-backfill-sigterm",
          "mid-contract"]
 
 
+@pytest.mark.both_dialects
 @pytest.mark.parametrize("stop", STOPS)
-def test_new_binary_finishes_what_the_previous_release_began(up, stop):
+def test_new_binary_finishes_what_the_previous_release_began(target, previous_bin, stop):
     """The old binary stops at `stop`, the new one does the rest; blue
     writes until switch-reads, green from expand on."""
-    u = up
+    u = upgrade(target, previous_bin)
     blue = blue_app(u, seeded(u))
     green = green_app(u)
     with running(blue) as blue_run:
@@ -496,12 +429,13 @@ def test_new_binary_finishes_what_the_previous_release_began(up, stop):
     assert_finished(u, blue, green)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.parametrize("stop", ["expanded", "mid-expand"])
-def test_new_binary_rolls_back_what_the_previous_release_expanded(up, stop):
+def test_new_binary_rolls_back_what_the_previous_release_expanded(target, previous_bin, stop):
     """Rollback by the new binary of what the old one expanded (green has
     written in between: its rows come back through down) or began to
     expand (no green: the new columns are not all there yet)."""
-    u = up
+    u = upgrade(target, previous_bin)
     owned = seeded(u)
     before = u.sql.schema(u.db)
     blue = blue_app(u, owned)
@@ -546,24 +480,16 @@ operations:
 """
 
 
-@pytest.fixture(params=["mariadb", "mysql8"])
-def my_up(request, previous_bin):
-    p = request.getfixturevalue("mysql_project")
-    p.env.pop("MIGRATE_TEST_MYSQL_DIALECT", None)
-    if request.param == "mysql8":
-        p.env["MIGRATE_TEST_MYSQL_DIALECT"] = "1"
-    p.dialect = request.param
-    return Upgrade(request.param, p, previous_bin)
-
-
+@pytest.mark.targets("mariadb")
+@pytest.mark.both_dialects
 @pytest.mark.parametrize("finish", ["contract", "rollback"])
-def test_recorded_allow_rebuild_still_allows_it(my_up, finish):
+def test_recorded_allow_rebuild_still_allows_it(target, previous_bin, finish):
     """Adding or dropping a column of a ROW_FORMAT=COMPRESSED table needs a
     rebuild (neither INSTANT nor NOCOPY): the old binary's expand falls back
     with the operation's allow_rebuild; the recorded contract and rollback
     steps carry it (as `-- allow_rebuild` lines in v0.11.0), and the new
     binary, running them, falls back to INPLACE too instead of refusing."""
-    u = my_up
+    u = upgrade(target, previous_bin)
     db = u.db
     db.execute("CREATE TABLE packed (id int NOT NULL AUTO_INCREMENT PRIMARY KEY,"
                " label varchar(50) NOT NULL) ENGINE=InnoDB ROW_FORMAT=COMPRESSED")
