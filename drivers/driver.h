@@ -2,12 +2,17 @@
  * driver.h - the one interface between the core and a database (design §6).
  *
  * Each driver file (drivers/postgres.c, mysql.c, later sqlite.c) defines one
- * `const struct mg_driver` with designated initialisers; mg_driver_for_url()
- * picks it by URL scheme. Connections subclass struct mg_conn (it is the
- * first member of each driver's connection struct).
+ * `const struct mg_driver` with designated initialisers, listed once in
+ * the table of drivers/drivers.c; mg_driver_for_url() picks it by URL
+ * scheme. Connections subclass struct mg_conn (it is the first member of
+ * each driver's connection struct).
  *
  * The core calls drivers only through the mg_db_* wrappers at the bottom:
- * they check preconditions and host the test builds' fault injection.
+ * they check preconditions, supply the default of an optional method and
+ * host the test builds' fault injection (ctest unit_no_driver_calls
+ * refuses a ->drv use in src/). What differs by database that the core
+ * needs without a connection (the name length limit, the URL forms for
+ * --help, a test variable) is a field of the table entry.
  *
  * Conventions: methods return 0 on success or -1 with err set
  * (MG_EDB for database failures, MG_EREFUSED for a safety refusal,
