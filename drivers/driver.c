@@ -1,6 +1,7 @@
 /* driver.c - picking a driver by URL (from the table of drivers.c), and the
  * wrappers the core calls. */
 #include "driver.h"
+#include "lockretry.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -294,15 +295,30 @@ int mg_db_lock_check(struct mg_conn *c, struct mg_err *err)
 	return c->drv->lock_check ? c->drv->lock_check(c, err) : 0;
 }
 
+/* One try of a step, for the lock-retry loop (src/lockretry.c). */
+struct step_try {
+	struct mg_conn *c;
+	const struct mg_step *s;
+	const struct mg_history_write *w;
+};
+
+static int step_try(void *arg, struct mg_step_report *rep, struct mg_err *err)
+{
+	struct step_try *t = arg;
+
+	return t->c->drv->run_step(t->c, t->s, t->w, rep, err);
+}
+
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err)
 {
+	struct step_try t = { c, s, w };
 	int rc;
 
 	assert(c && s && s->sql);
 	memset(rep, 0, sizeof(*rep));
-	rc = c->drv->run_step(c, s, w, rep, err);
+	rc = mg_lockretry_run(step_try, &t, s->description, rep, err);
 	if (rc == 0)
 		mg_fault_point(mg_plan_phase_name(phase), index, 0);
 	return rc;

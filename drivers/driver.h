@@ -111,11 +111,26 @@ struct mg_history_write {
 	const char *state_id;
 };
 
-/* What running one step cost: lock retries and the time spent waiting. */
+/*
+ * What running one step cost: lock retries and the time spent waiting.
+ * The core (mg_db_run_step) retries a step whose try ran out of time
+ * waiting for its locks; the driver's run_step runs one try and fills the
+ * second group for it.
+ */
 struct mg_step_report {
-	int tries;
-	int64_t stall_ms;
+	int tries;		/* tries of a step that waits for its locks
+				 * (0 for one that does not: an assert,
+				 * an index build) */
+	int64_t stall_ms;	/* time spent in tries that waited in vain */
 	int skipped;		/* already done according to the catalog */
+
+	int attempt;		/* set by the core: the try being run, from 1 */
+	int lock_wait;		/* this try failed waiting for locks: retry it */
+	int lock_wait_ms;	/* how long each try waits for them (messages) */
+	int lock_retries;	/* tries after the first (mg_conn_opts) */
+	int progress;		/* the driver's own, kept from one try of the
+				 * step to the next, 0 at the first (MySQL: the
+				 * ALGORITHM level the server accepted) */
 };
 
 /* One backfill batch's result. last_key: n_keys text values, owned. */
@@ -218,8 +233,10 @@ struct mg_driver {
 			      size_t n, struct mg_err *err);
 
 	/*
-	 * Run one step. MG_STEP_TX: in one transaction with the history
-	 * write; retried with jittered backoff on lock timeout.
+	 * Run one try of a step. MG_STEP_TX: in one transaction with the
+	 * history write. A try that runs out of lock_timeout_ms waiting for
+	 * its locks fails with rep->lock_wait set (and lock_wait_ms,
+	 * lock_retries): the core tries again with jittered backoff.
 	 * MG_STEP_NOTX: outside a transaction, history written after.
 	 * MG_STEP_ASSERT: MG_EREFUSED listing the rows returned (no history
 	 * write). w may be NULL (no history write).
@@ -386,8 +403,9 @@ int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err
 int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err);
 int mg_db_lock_lost(struct mg_conn *c, struct mg_err *err);
 int mg_db_lock_check(struct mg_conn *c, struct mg_err *err);
-/* Run a step; in test builds MIGRATE_FAULT=<phase>:<index> kills the
- * process right after step <index> of <phase> committed. */
+/* Run a step, trying again while it fails waiting for its locks
+ * (src/lockretry.c); in test builds MIGRATE_FAULT=<phase>:<index> kills
+ * the process right after step <index> of <phase> committed. */
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err);
