@@ -1,15 +1,11 @@
-/* driver.c - picking a driver by URL, and the wrappers the core calls. */
+/* driver.c - picking a driver by URL (from the table of drivers.c), and the
+ * wrappers the core calls. */
 #include "driver.h"
+#include "lockretry.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct mg_driver *const drivers[] = {
-	&mg_postgres_driver,
-	&mg_mysql_driver,
-	NULL
-};
 
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 {
@@ -28,9 +24,9 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		free(shown);
 		return NULL;
 	}
-	for (size_t i = 0; drivers[i]; i++)
-		if (drivers[i]->accepts(url))
-			return drivers[i];
+	for (size_t i = 0; mg_drivers[i]; i++)
+		if (mg_drivers[i]->accepts(url))
+			return mg_drivers[i];
 	{
 		char *shown = mg_redact_url(url);
 
@@ -39,6 +35,32 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		free(shown);
 	}
 	return NULL;
+}
+
+size_t mg_driver_name_limit(const char *url)
+{
+	size_t strictest = 0;
+
+	for (size_t i = 0; mg_drivers[i]; i++) {
+		size_t n = mg_drivers[i]->max_name_len;
+
+		if (url && mg_drivers[i]->accepts(url))
+			return n;
+		if (!strictest || n < strictest)
+			strictest = n;
+	}
+	return strictest;
+}
+
+void mg_driver_url_help(struct mg_buf *out)
+{
+	size_t n = 0;
+
+	while (mg_drivers[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		mg_buf_addf(out, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : ", or ",
+			    mg_drivers[i]->url_help);
 }
 
 #define LOCK_LOST "lost the advisory lock: its session ("
@@ -146,6 +168,108 @@ int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
 	return c->drv->query(c, sql, out, err);
 }
 
+int mg_db_fingerprint(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)
+{
+	assert(c && out);
+	return c->drv->fingerprint(c, out, err);
+}
+
+int mg_db_lock(struct mg_conn *c, struct mg_err *err)
+{
+	assert(c);
+	return c->drv->lock(c, err);
+}
+
+void mg_db_unlock(struct mg_conn *c)
+{
+	assert(c);
+	c->drv->unlock(c);
+}
+
+int mg_db_history_read(struct mg_conn *c, struct mg_history *out,
+		       struct mg_err *err)
+{
+	assert(c && out);
+	return c->drv->history_read(c, out, err);
+}
+
+int mg_db_history_write(struct mg_conn *c, const struct mg_history_write *w,
+			struct mg_err *err)
+{
+	assert(c && w);
+	return c->drv->history_write(c, w, err);
+}
+
+int mg_db_check_blockers(struct mg_conn *c, const char *const *tables,
+			 size_t n, struct mg_err *err)
+{
+	assert(c && (tables || n == 0));
+	return c->drv->check_blockers(c, tables, n, err);
+}
+
+int mg_db_backfill_bounds(struct mg_conn *c, const struct mg_backfill_spec *s,
+			  char ***upto_key, int64_t *estimate, struct mg_err *err)
+{
+	assert(c && s && upto_key && estimate);
+	return c->drv->backfill_bounds(c, s, upto_key, estimate, err);
+}
+
+int mg_db_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+			 char *const *after_key, char *const *upto_key,
+			 int batch_size, struct mg_batch_result *out,
+			 struct mg_err *err)
+{
+	assert(c && s && out && batch_size > 0);
+	return c->drv->backfill_batch(c, s, after_key, upto_key, batch_size, out, err);
+}
+
+int mg_db_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
+			 char *const *after_key, char *const *upto_key,
+			 int pieces, char ****bounds, size_t *n,
+			 struct mg_err *err)
+{
+	assert(c && s && bounds && n);
+	*bounds = NULL;
+	*n = 0;
+	if (!c->drv->backfill_split)
+		return 0;
+	return c->drv->backfill_split(c, s, after_key, upto_key, pieces, bounds, n, err);
+}
+
+int mg_db_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+		       char *const *after_key, int batch_size, int sample,
+		       int64_t *mismatches, struct mg_strlist *sample_keys,
+		       char ***last_key, struct mg_err *err)
+{
+	assert(c && s && mismatches && sample_keys && last_key);
+	return c->drv->verify_batch(c, s, after_key, batch_size, sample, mismatches,
+				    sample_keys, last_key, err);
+}
+
+int mg_db_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
+{
+	assert(c && table);
+	return c->drv->analyze(c, table, err);
+}
+
+int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
+			  struct mg_err *err)
+{
+	assert(c && out && hidden);
+	if (!c->drv->active_sessions)
+		return mg_err_set(err, MG_EDB, "not supported by the driver");
+	return c->drv->active_sessions(c, out, hidden, err);
+}
+
+int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
+			 struct mg_err *err)
+{
+	assert(c && pattern && out);
+	if (!c->drv->count_sessions)
+		return mg_err_set(err, MG_EDB, "the driver cannot list sessions");
+	return c->drv->count_sessions(c, pattern, out, err);
+}
+
 int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)
 {
 	assert(c && out);
@@ -164,15 +288,30 @@ int mg_db_lock_check(struct mg_conn *c, struct mg_err *err)
 	return c->drv->lock_check ? c->drv->lock_check(c, err) : 0;
 }
 
+/* One try of a step, for the lock-retry loop (src/lockretry.c). */
+struct step_try {
+	struct mg_conn *c;
+	const struct mg_step *s;
+	const struct mg_history_write *w;
+};
+
+static int step_try(void *arg, struct mg_step_report *rep, struct mg_err *err)
+{
+	struct step_try *t = arg;
+
+	return t->c->drv->run_step(t->c, t->s, t->w, rep, err);
+}
+
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err)
 {
+	struct step_try t = { c, s, w };
 	int rc;
 
 	assert(c && s && s->sql);
 	memset(rep, 0, sizeof(*rep));
-	rc = c->drv->run_step(c, s, w, rep, err);
+	rc = mg_lockretry_run(step_try, &t, s->description, rep, err);
 	if (rc == 0)
 		mg_fault_point(mg_plan_phase_name(phase), index, 0);
 	return rc;
