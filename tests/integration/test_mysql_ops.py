@@ -45,24 +45,22 @@ INPLACE instead of NOCOPY, no CREATE OR REPLACE TRIGGER) and runs it on this
 MariaDB: the MySQL code path under the same traffic, kills and checks.
 test_mysql_dialect.py checks that dialect's SQL itself.
 
-The writers here are pymysql threads (MyWriter) that record every value
-they wrote and every error; they can be paused so that a check reads a
-table that nobody is writing at that moment.
+The writers are writers.Writer over pymysql connections (my_writer): they
+record every value they wrote and every error, and can be paused so that a
+check reads a table that nobody is writing at that moment.
 """
 
 import json
+import random
 import re
 import threading
 import time
-import traceback
-import zlib
-import random
-from contextlib import contextmanager
 
 import pytest
 
 from conftest import Watch
-from writers import assert_rows, running, wait_for_ops
+from writers import (Writer, assert_rows, merged_expectations, paused, running,
+                     wait_for_ops)
 
 SEED = 3000
 MARKER = "_migrate_1"
@@ -96,196 +94,15 @@ SET NEW.email = LOWER(NEW.email)
 
 
 # ---------------------------------------------------------------------------
-# writers
+# writers: writers.Writer, as on PostgreSQL
 
 
-class MyWriter(threading.Thread):
-    """One application version writing over its own pymysql connection
-    (autocommit) in a loop until stop(). Same interface as
-    writers.Writer (ops, errors, expected, inserted, report(), snapshot())
-    so that writers.running() and wait_for_ops() drive it, plus:
-
-    - pause()/resume(): the loop stops between two statements (a check can
-      read the table while nobody writes it);
-    - mark(): starts a new epoch; written_at[id] is the epoch at the start
-      of the last statement that wrote row id (rows written after a phase
-      command returned have written_at >= the mark taken then);
-    - latencies: (start, seconds, op) of every operation;
-    - first[id]: the value a row was inserted with.
-
-    insert(cur, i) -> (row_id, value); update(cur, rng, row_id, last) ->
-    value, as in writers.py; they may assert."""
-
-    def __init__(self, db, label, insert, update, owned=None,
-                 insert_ratio=0.5, sleep=(0.0005, 0.003), program_name=None):
-        super().__init__(name="mywriter-" + label, daemon=True)
-        self.db = db
-        self.label = label
-        self.program_name = program_name or ("app/" + label)
-        self._insert = insert
-        self._update = update
-        self.insert_ratio = insert_ratio
-        self.sleep = sleep
-        self.rng = random.Random(zlib.crc32(label.encode()))
-        self.expected = dict(owned or {})
-        self.first = {}
-        self.written_at = {}
-        self.inserted = []
-        self._ids = list(self.expected)
-        self.ops = self.inserts = self.updates = 0
-        self.errors = []
-        self.latencies = []
-        self.epoch = 0
-        self.conn = None
-        self._lock = threading.Lock()
-        self._halt = threading.Event()
-        self._pause_req = threading.Event()
-        self._paused = threading.Event()
-
-    # -- control
-    def stop(self):
-        self._halt.set()
-        self._pause_req.clear()
-
-    def mark(self):
-        with self._lock:
-            self.epoch += 1
-            return self.epoch
-
-    def pause(self, timeout=30):
-        if not self.is_alive():
-            return
-        self._pause_req.set()
-        deadline = time.monotonic() + timeout
-        while not self._paused.is_set():
-            if not self.is_alive():
-                return
-            assert time.monotonic() < deadline, \
-                "writer %s did not pause within %ss" % (self.label, timeout)
-            time.sleep(0.002)
-
-    def resume(self):
-        self._pause_req.clear()
-
-    def snapshot(self):
-        with self._lock:
-            return dict(self.expected), list(self.inserted)
-
-    def written_since(self, epoch):
-        with self._lock:
-            return {k for k, e in self.written_at.items() if e >= epoch}
-
-    # -- the loop
-    def _open(self):
-        self.conn = self.db.connect(program_name=self.program_name)
-
-    def _record_error(self, op):
-        self.errors.append((op, self.ops, traceback.format_exc()))
-        try:
-            if self.conn is None or not self.conn.open:
-                self._open()
-        except Exception:  # noqa: BLE001 - recorded, the loop goes on
-            self.errors.append(("reconnect", self.ops, traceback.format_exc()))
-            time.sleep(0.05)
-
-    def run(self):
-        try:
-            self._open()
-        except Exception:  # noqa: BLE001
-            self.errors.append(("connect", 0, traceback.format_exc()))
-            return
-        i = 0
-        try:
-            while not self._halt.is_set():
-                if self._pause_req.is_set():
-                    self._paused.set()
-                    while self._pause_req.is_set() and not self._halt.is_set():
-                        time.sleep(0.002)
-                    self._paused.clear()
-                    continue
-                with self._lock:
-                    epoch = self.epoch
-                t0 = time.monotonic()
-                if not self._ids or self.rng.random() < self.insert_ratio:
-                    i += 1
-                    op = "insert"
-                    try:
-                        with self.conn.cursor() as cur:
-                            row_id, value = self._insert(cur, i)
-                    except Exception:  # noqa: BLE001 - an error is a failure
-                        self._record_error(op)
-                    else:
-                        with self._lock:
-                            self.expected[row_id] = value
-                            self.first[row_id] = value
-                            self.written_at[row_id] = epoch
-                            self.inserted.append(row_id)
-                            self._ids.append(row_id)
-                        self.inserts += 1
-                else:
-                    op = "update"
-                    row_id = self.rng.choice(self._ids)
-                    try:
-                        with self.conn.cursor() as cur:
-                            value = self._update(cur, self.rng, row_id,
-                                                 self.expected[row_id])
-                    except Exception:  # noqa: BLE001
-                        self._record_error(op)
-                    else:
-                        with self._lock:
-                            self.expected[row_id] = value
-                            self.written_at[row_id] = epoch
-                        self.updates += 1
-                self.latencies.append((t0, time.monotonic() - t0, op))
-                self.ops += 1
-                if len(self.errors) > 200:
-                    break
-                lo, hi = self.sleep
-                time.sleep(self.rng.uniform(lo, hi))
-        finally:
-            self._paused.set()
-            try:
-                if self.conn is not None:
-                    self.conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    def report(self):
-        lines = ["writer %s: %d ops (%d inserts, %d updates), %d errors"
-                 % (self.label, self.ops, self.inserts, self.updates,
-                    len(self.errors))]
-        seen = set()
-        for op, n, tb in self.errors:
-            last = tb.strip().splitlines()[-1]
-            if (op, last) in seen:
-                continue
-            seen.add((op, last))
-            lines.append("--- %s #%d ---\n%s" % (op, n, tb))
-            if len(seen) >= 5:
-                break
-        return "\n".join(lines)
-
-
-@contextmanager
-def paused(*writers):
-    """Nobody writes inside the block (writers that stopped are skipped)."""
-    for w in writers:
-        w.pause()
-    try:
-        yield
-    finally:
-        for w in writers:
-            w.resume()
-
-
-def merged(*writers):
-    out = {}
-    for w in writers:
-        exp, _ = w.snapshot()
-        overlap = set(out) & set(exp)
-        assert not overlap, "writers share rows %s" % sorted(overlap)[:10]
-        out.update(exp)
-    return out
+def my_writer(db, label, insert, update, **kw):
+    """writers.Writer over a pymysql connection: insert and update get a
+    cursor (cursor.lastrowid, rowcount); the pace these scenarios were
+    tuned for unless told."""
+    kw.setdefault("sleep", (0.0005, 0.003))
+    return Writer(db.connect, label, insert, update, cursor=True, **kw)
 
 
 # ---------------------------------------------------------------------------
@@ -464,12 +281,12 @@ def setup_rename_users(db, n=SEED, user_trigger=True):
 
 
 def rename_blue(db, owned):
-    return MyWriter(db, "blue", rename_blue_insert, rename_blue_update,
+    return my_writer(db, "blue", rename_blue_insert, rename_blue_update,
                     owned=owned)
 
 
 def rename_green(db):
-    return MyWriter(db, "green", rename_green_insert, rename_green_update)
+    return my_writer(db, "green", rename_green_insert, rename_green_update)
 
 
 def check_rename_views(db, blue, green, since_expand, all_copied,
@@ -479,7 +296,7 @@ def check_rename_views(db, blue, green, since_expand, all_copied,
     expand, and for every row once all_copied; the user's trigger
     lower-cased every inserted email."""
     with paused(blue, green, *others):
-        exp = merged(blue, green, *others)
+        exp = merged_expectations(blue, green, *others)
         if old_exists:
             old = dict(db.query("SELECT id, user_name FROM users"))
             assert_rows(old, exp, "user_name (blue's view)")
@@ -523,7 +340,7 @@ def test_rename_column_lifecycle_under_traffic(mysql_project):
     green = rename_green(db)
 
     # a second blue instance inserts as fast as it can while expand runs
-    burst = MyWriter(db, "blue-burst", rename_blue_insert, rename_blue_update,
+    burst = my_writer(db, "blue-burst", rename_blue_insert, rename_blue_update,
                      insert_ratio=1.0, sleep=(0, 0))
     with running(blue) as blue_run:
         wait_for_ops(blue, 15)
@@ -577,7 +394,7 @@ def test_rename_column_lifecycle_under_traffic(mysql_project):
 
     assert blue.inserted and green.inserted
     assert blue.updates and green.updates
-    exp = merged(blue, green, burst)
+    exp = merged_expectations(blue, green, burst)
     assert len(exp) == SEED + len(blue.inserted) + len(green.inserted) \
         + len(burst.inserted)
     actual = dict(db.query("SELECT id, username FROM users"))
@@ -684,8 +501,8 @@ def test_add_column_under_traffic(mysql_project):
     seeded = {r[0]: (r[1], computed(r[2])) for r in db.query(
         "SELECT id, note, total FROM orders")}
     p.write("0001_add_priority.yaml", ADD_MIGRATION)
-    blue = MyWriter(db, "blue", add_blue_insert, add_blue_update, owned=seeded)
-    green = MyWriter(db, "green", add_green_insert, add_green_update)
+    blue = my_writer(db, "blue", add_blue_insert, add_blue_update, owned=seeded)
+    green = my_writer(db, "green", add_green_insert, add_green_update)
 
     def prio_of(ids):
         rows = dict(db.query("SELECT id, priority FROM orders"))
@@ -701,7 +518,7 @@ def test_add_column_under_traffic(mysql_project):
         # without a default until contract
         assert cols["priority"][2] in (None, "NULL"), cols["priority"]
         with paused(blue):
-            exp = merged(blue)
+            exp = merged_expectations(blue)
             recent = blue.written_since(since)
             assert recent
             # rows blue wrote after expand got the expression (the trigger)
@@ -714,7 +531,7 @@ def test_add_column_under_traffic(mysql_project):
             wait_for_ops(green, 15)
             with paused(blue, green):
                 assert marker_counts(db, "orders")[0] == 0
-                exp = merged(blue, green)
+                exp = merged_expectations(blue, green)
                 # old rows hold the backfill expression, green's rows its own
                 actual = {r[0]: (r[1], r[2]) for r in db.query(
                     "SELECT id, note, priority FROM orders")}
@@ -733,7 +550,7 @@ def test_add_column_under_traffic(mysql_project):
             step(p, "contract", "contracted")
             wait_for_ops(green, 15)
 
-    exp = merged(blue, green)
+    exp = merged_expectations(blue, green)
     actual = {r[0]: (r[1], r[2]) for r in db.query(
         "SELECT id, note, priority FROM orders")}
     assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
@@ -962,8 +779,8 @@ def test_drop_column_under_traffic(mysql_project, default):
     seeded = {r[0]: (r[1], r[2]) for r in db.query(
         "SELECT id, name, legacy_flag FROM users")}
     p.write("0001_drop_legacy_flag.yaml", DROP_MIGRATION)
-    blue = MyWriter(db, "blue", drop_blue_insert, drop_blue_update, owned=seeded)
-    green = MyWriter(db, "green", drop_green_insert, drop_green_update)
+    blue = my_writer(db, "blue", drop_blue_insert, drop_blue_update, owned=seeded)
+    green = my_writer(db, "green", drop_green_insert, drop_green_update)
 
     def check_flags():
         """blue's rows hold what blue wrote, green's rows `down` (0)."""
@@ -1003,7 +820,7 @@ def test_drop_column_under_traffic(mysql_project, default):
     assert list(cols) == ["id", "name"], cols
     assert indexes(db, "users") == {"PRIMARY": ["id"]}
     exp = {k: (v[0] if isinstance(v, tuple) else v)
-           for k, v in merged(blue, green).items()}
+           for k, v in merged_expectations(blue, green).items()}
     actual = dict(db.query("SELECT id, name FROM users"))
     assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
     assert_rows(actual, exp, "name")
@@ -1072,13 +889,13 @@ def test_alter_column_under_traffic(mysql_project):
           for g in range(1, SEED + 1)])
     seeded = dict(db.query("SELECT id, age FROM users"))
     p.write("0001_widen_age.yaml", ALTER_MIGRATION)
-    blue = MyWriter(db, "blue", alter_blue_insert, alter_blue_update,
+    blue = my_writer(db, "blue", alter_blue_insert, alter_blue_update,
                     owned=seeded)
-    green = MyWriter(db, "green", alter_green_insert, alter_green_update)
+    green = my_writer(db, "green", alter_green_insert, alter_green_update)
 
     def check_views(all_copied, since):
         with paused(blue, green):
-            exp = merged(blue, green)
+            exp = merged_expectations(blue, green)
             old = dict(db.query("SELECT id, age FROM users"))
             assert_rows(old, exp, "age (blue's view)")
             new = dict(db.query("SELECT id, age_years FROM users"))
@@ -1110,7 +927,7 @@ def test_alter_column_under_traffic(mysql_project):
             step(p, "contract", "contracted")
             wait_for_ops(green, 15)
 
-    exp = merged(blue, green)
+    exp = merged_expectations(blue, green)
     actual = dict(db.query("SELECT id, age_years FROM users"))
     assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
     assert_rows(actual, exp, "age_years")
@@ -1273,7 +1090,7 @@ def test_rollback_restores_the_table(mysql_project, after):
                 wait_for_ops(green, 15)
         # green is gone: back to blue only, with a second blue instance
         # inserting as fast as it can while rollback changes the table
-        burst = MyWriter(db, "blue-burst", rename_blue_insert,
+        burst = my_writer(db, "blue-burst", rename_blue_insert,
                          rename_blue_update, insert_ratio=1.0, sleep=(0, 0))
         with running(burst):
             wait_for_ops(blue, 15)
@@ -1283,7 +1100,7 @@ def test_rollback_restores_the_table(mysql_project, after):
     assert schema_snapshot(db) == before
     assert_no_leftovers(db, own_triggers=("users_email_lower",))
     assert history_phase(db) in (None, "pending")
-    exp = merged(blue, green, burst)
+    exp = merged_expectations(blue, green, burst)
     assert green.inserted and blue.inserted and burst.inserted
     actual = dict(db.query("SELECT id, user_name FROM users"))
     assert len(actual) == 1000 + len(blue.inserted) + len(green.inserted) \
@@ -1533,7 +1350,7 @@ def test_metadata_lock_holder_blocks_expand_not_the_application(mysql_project):
         step(p, "expand", "expanded")
         wait_for_ops(blue, 15)
     assert_rows(dict(db.query("SELECT id, user_name FROM users")),
-                merged(blue), "user_name")
+                merged_expectations(blue), "user_name")
 
 
 def test_expand_waits_for_a_gap_without_queueing_the_application(mysql_project):
@@ -1726,7 +1543,7 @@ def test_create_index_online_under_traffic(mysql_project):
         assert "'DROP INDEX `orders_code_key`', NULL)" in plan, plan
         assert "NOCOPY" not in plan, plan
     assert "short exclusive metadata lock at its start and at its end" in plan, plan
-    writer = MyWriter(db, "app", idx_insert, idx_update, owned=seeded,
+    writer = my_writer(db, "app", idx_insert, idx_update, owned=seeded,
                       sleep=(0.0005, 0.002))
     with running(writer):
         wait_for_ops(writer, 30)
@@ -1746,7 +1563,7 @@ def test_create_index_online_under_traffic(mysql_project):
         wait_for_ops(writer, 10)
     with paused(writer):
         actual = dict(db.query("SELECT id, code FROM orders"))
-    assert_rows(actual, merged(writer), "code")
+    assert_rows(actual, merged_expectations(writer), "code")
     assert set(indexes(db, "orders")) == {"PRIMARY", "orders_customer_idx", "orders_code_key"}
     unique = db.admin_query("SELECT non_unique FROM information_schema.statistics"
                             " WHERE table_schema = %s AND index_name = 'orders_code_key'",

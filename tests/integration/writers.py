@@ -45,12 +45,13 @@ import threading
 import time
 import traceback
 import zlib
+from contextlib import contextmanager
 
 __all__ = [
     "Writer", "Running", "running", "column_info", "migrate_leftovers",
     "assert_no_leftovers", "wait_for_ops", "assert_rows",
     "merged_expectations", "run_phases", "RENAME_MIGRATION", "setup_users",
-    "rename_blue", "rename_green", "fetch", "is_broken",
+    "rename_blue", "rename_green", "fetch", "is_broken", "paused",
 ]
 
 
@@ -73,30 +74,51 @@ def is_broken(conn):
 
 
 class Writer(threading.Thread):
-    """One application version writing in a loop until stop()."""
+    """One application version writing in a loop until stop(), over its own
+    connection (autocommit), on either server.
+
+    insert(conn, i) -> (row_id, value); update(conn, rng, row_id, last) ->
+    value. With cursor=True they get a cursor of that connection instead
+    of the connection (for pymysql's cursor.lastrowid and rowcount).
+
+    Besides ops, errors, expected, inserted, report() and snapshot():
+    - pause()/resume(): the loop stops between two statements (a check can
+      read the table while nobody writes it; see paused());
+    - mark(): starts a new epoch; written_since(epoch) is the set of rows
+      whose last write started at or after that mark (rows written after a
+      phase command returned have an epoch >= the mark taken then);
+    - latencies: (start, seconds, op) of every operation;
+    - first[id]: the value a row was inserted with."""
 
     def __init__(self, connect, name, insert, update, owned=None,
                  insert_ratio=0.5, sleep=(0.001, 0.005), seed=None,
-                 application_name=None):
+                 application_name=None, cursor=False):
         super().__init__(name="writer-" + name, daemon=True)
         self._connect = connect
         self.label = name
         self.application_name = application_name or ("app/" + name)
         self._insert = insert
         self._update = update
+        self._with_cursor = cursor
         self.insert_ratio = insert_ratio
         self.sleep = sleep
         self.rng = random.Random(seed if seed is not None
                                  else zlib.crc32(name.encode()))
         # id -> last value this writer wrote (or was handed at start)
         self.expected = dict(owned or {})
+        self.first = {}             # id -> the value it was inserted with
+        self.written_at = {}        # id -> epoch of its last write
         self.inserted = []          # ids this writer inserted, in order
         self._ids = list(self.expected)
         self.ops = 0
         self.inserts = 0
         self.updates = 0
         self.errors = []            # (op, statement number, traceback text)
+        self.latencies = []         # (start, seconds, op)
+        self.epoch = 0
         self._halt = threading.Event()
+        self._pause_req = threading.Event()
+        self._paused = threading.Event()
         self._lock = threading.Lock()
         self.conn = None
 
@@ -104,11 +126,36 @@ class Writer(threading.Thread):
 
     def stop(self):
         self._halt.set()
+        self._pause_req.clear()
 
     def snapshot(self):
         """A copy of (expected, inserted ids) that is safe to read while running."""
         with self._lock:
             return dict(self.expected), list(self.inserted)
+
+    def mark(self):
+        with self._lock:
+            self.epoch += 1
+            return self.epoch
+
+    def written_since(self, epoch):
+        with self._lock:
+            return {k for k, e in self.written_at.items() if e >= epoch}
+
+    def pause(self, timeout=30):
+        if not self.is_alive():
+            return
+        self._pause_req.set()
+        deadline = time.monotonic() + timeout
+        while not self._paused.is_set():
+            if not self.is_alive():
+                return
+            assert time.monotonic() < deadline, \
+                "writer %s did not pause within %ss" % (self.label, timeout)
+            time.sleep(0.002)
+
+    def resume(self):
+        self._pause_req.clear()
 
     # -- the loop --------------------------------------------------------
 
@@ -127,6 +174,18 @@ class Writer(threading.Thread):
             self.errors.append(("reconnect", self.ops, traceback.format_exc()))
             time.sleep(0.05)
 
+    def _call(self, fn, *args):
+        if not self._with_cursor:
+            return fn(self.conn, *args)
+        with self.conn.cursor() as cur:
+            return fn(cur, *args)
+
+    def _wait_while_paused(self):
+        self._paused.set()
+        while self._pause_req.is_set() and not self._halt.is_set():
+            time.sleep(0.002)
+        self._paused.clear()
+
     def run(self):
         try:
             self._open()
@@ -136,37 +195,50 @@ class Writer(threading.Thread):
         i = 0
         try:
             while not self._halt.is_set():
+                if self._pause_req.is_set():
+                    self._wait_while_paused()
+                    continue
+                with self._lock:
+                    epoch = self.epoch
+                t0 = time.monotonic()
                 do_insert = (not self._ids
                              or self.rng.random() < self.insert_ratio)
                 if do_insert:
                     i += 1
+                    op = "insert"
                     try:
-                        row_id, value = self._insert(self.conn, i)
+                        row_id, value = self._call(self._insert, i)
                     except Exception:  # noqa: BLE001 - an error is a failure
-                        self._record_error("insert")
+                        self._record_error(op)
                     else:
                         with self._lock:
                             self.expected[row_id] = value
+                            self.first[row_id] = value
+                            self.written_at[row_id] = epoch
                             self.inserted.append(row_id)
                             self._ids.append(row_id)
                         self.inserts += 1
-                elif self._ids:
+                else:
+                    op = "update"
                     row_id = self.rng.choice(self._ids)
                     try:
-                        value = self._update(self.conn, self.rng, row_id,
-                                             self.expected[row_id])
+                        value = self._call(self._update, self.rng, row_id,
+                                           self.expected[row_id])
                     except Exception:  # noqa: BLE001
-                        self._record_error("update")
+                        self._record_error(op)
                     else:
                         with self._lock:
                             self.expected[row_id] = value
+                            self.written_at[row_id] = epoch
                         self.updates += 1
+                self.latencies.append((t0, time.monotonic() - t0, op))
                 self.ops += 1
                 if len(self.errors) > 200:      # enough to diagnose
                     break
                 lo, hi = self.sleep
                 time.sleep(self.rng.uniform(lo, hi))
         finally:
+            self._paused.set()
             try:
                 if self.conn is not None:
                     self.conn.close()
@@ -188,6 +260,18 @@ class Writer(threading.Thread):
             if len(seen) >= 5:
                 break
         return "\n".join(lines)
+
+
+@contextmanager
+def paused(*writers):
+    """Nobody writes inside the block (writers that stopped are skipped)."""
+    for w in writers:
+        w.pause()
+    try:
+        yield
+    finally:
+        for w in writers:
+            w.resume()
 
 
 def wait_for_ops(writer, n=20, timeout=10.0):
