@@ -50,8 +50,19 @@ enum mg_step_kind {
 	MG_STEP_ASSERT
 };
 
+/*
+ * Options of a step: data the runner reads, never comments inside its SQL
+ * (plans of v0.11.0 wrote MySQL's as "-- allow_rebuild" lines at the top
+ * of the SQL; mg_plan_from_json turns those into these bits).
+ */
+enum mg_step_option {
+	MG_STEP_ALLOW_REBUILD = 1 << 0,	/* MySQL: ALTER may rebuild the table in place */
+	MG_STEP_ALLOW_COPY = 1 << 1	/* MySQL: ALTER may copy the table */
+};
+
 struct mg_step {
 	enum mg_step_kind kind;
+	unsigned options;	/* enum mg_step_option; JSON "options": [names], absent when 0 */
 	char *table;		/* the table it changes, for messages and lock checks; may be NULL */
 	char *description;	/* one line: "add column \"username\" to \"users\"" */
 	char *sql;

@@ -121,7 +121,7 @@ int mg_cmd_plan(struct mg_options *opt)
 		if (only ? v != only : v->phase == MG_PHASE_CONTRACTED)
 			continue;
 		if (recorded ? mg_ctx_recorded_plan(&ctx, v, &p, &err) < 0 :
-		    ctx.conn->drv->plan(ctx.conn, v->file, &p, &err) < 0) {
+		    mg_plan_build(ctx.conn, v->file, &p, &err) < 0) {
 			mg_plan_release(&p);
 			goto fail;
 		}

@@ -277,7 +277,7 @@ static int plan_fixture(struct pgt *t, const char *file, struct mg_err *err)
 	if (mg_migration_load(&t->m, t->path, err) < 0)
 		fail_msg("loading %s: %s", file, err->msg);
 	t->loaded = 1;
-	rc = t->c->drv->plan(t->c, &t->m, &t->plan, err);
+	rc = mg_plan_build(t->c, &t->m, &t->plan, err);
 	if (rc == 0 && getenv("MG_PLAN_DUMP"))
 		dump_plan(t);
 	return rc;
