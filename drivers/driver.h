@@ -377,6 +377,42 @@ void mg_db_close(struct mg_conn *c);
 int mg_db_exec(struct mg_conn *c, const char *sql, struct mg_err *err);
 int mg_db_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
 		struct mg_err *err);
+/* The target's identity, the advisory lock and the history table: the
+ * methods of the same names (unlock is quiet: it runs on the way out). */
+int mg_db_fingerprint(struct mg_conn *c, struct mg_buf *out, struct mg_err *err);
+int mg_db_lock(struct mg_conn *c, struct mg_err *err);
+void mg_db_unlock(struct mg_conn *c);
+int mg_db_history_read(struct mg_conn *c, struct mg_history *out,
+		       struct mg_err *err);
+int mg_db_history_write(struct mg_conn *c, const struct mg_history_write *w,
+			struct mg_err *err);
+int mg_db_check_blockers(struct mg_conn *c, const char *const *tables,
+			 size_t n, struct mg_err *err);
+/* The backfill methods. backfill_split may be NULL: the range is not cut
+ * (*bounds NULL, *n 0) and one worker copies it. */
+int mg_db_backfill_bounds(struct mg_conn *c, const struct mg_backfill_spec *s,
+			  char ***upto_key, int64_t *estimate, struct mg_err *err);
+int mg_db_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+			 char *const *after_key, char *const *upto_key,
+			 int batch_size, struct mg_batch_result *out,
+			 struct mg_err *err);
+int mg_db_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
+			 char *const *after_key, char *const *upto_key,
+			 int pieces, char ****bounds, size_t *n,
+			 struct mg_err *err);
+int mg_db_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+		       char *const *after_key, int batch_size, int sample,
+		       int64_t *mismatches, struct mg_strlist *sample_keys,
+		       char ***last_key, struct mg_err *err);
+int mg_db_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
+/* Optional session counts: without the method, -1 with MG_EDB "not
+ * supported by the driver" (active_sessions; --max-load then pauses) or
+ * "the driver cannot list sessions" (count_sessions; a colour whose
+ * sessions cannot be seen counts as alive). */
+int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
+			  struct mg_err *err);
+int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
+			 struct mg_err *err);
 /* Replication lag; in test builds MIGRATE_TEST_LAG_MS=<n|unknown> replaces
  * what the server reports (the throttle code path stays the same). The
  * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql.c,

@@ -160,7 +160,7 @@ static int start_parts(struct table_run *r, struct mg_conn *c, struct mg_err *er
 	char **upto = NULL;
 	int64_t estimate = 0;
 
-	if (c->drv->backfill_bounds(c, r->s, &upto, &estimate, err) < 0) {
+	if (mg_db_backfill_bounds(c, r->s, &upto, &estimate, err) < 0) {
 		mg_err_prefix(err, "backfill of %s, reading its key range: ", r->s->table);
 		return -1;
 	}
@@ -278,10 +278,10 @@ static int split_for_jobs(struct table_run *r, struct mg_conn *c, struct mg_err 
 	size_t n = 0;
 	int rc = 0;
 
-	if (!p || left >= (size_t)r->o->jobs || !c->drv->backfill_split)
+	if (!p || left >= (size_t)r->o->jobs)
 		return 0;
-	if (c->drv->backfill_split(c, r->s, p->last, p->upto, r->o->jobs - (int)left + 1,
-				   &b, &n, err) < 0)
+	if (mg_db_backfill_split(c, r->s, p->last, p->upto, r->o->jobs - (int)left + 1,
+				 &b, &n, err) < 0)
 		return -1;
 	if (n > 0)
 		rc = cut_part(r, (size_t)(p - r->parts), b, n, err);
@@ -364,7 +364,7 @@ static void check_server(struct table_run *r, struct mg_conn *c)
 	if (!r->throttle[0] && o->max_load > 0) {
 		int64_t hidden = 0;
 
-		if (!c->drv->active_sessions || c->drv->active_sessions(c, &v, &hidden, &e) < 0)
+		if (mg_db_active_sessions(c, &v, &hidden, &e) < 0)
 			snprintf(r->throttle, sizeof(r->throttle),
 				 "paused: server load cannot be read (%.300s), --max-load is set",
 				 e.msg[0] ? e.msg : "not supported by the driver");
@@ -525,7 +525,7 @@ static int run_part(struct table_run *r, struct mg_conn *c, struct part *p, int 
 		if (mg_stop_requested || r->failed)
 			return 0;
 		t0 = mg_now_ms();
-		if (c->drv->backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0) {
+		if (mg_db_backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0) {
 			/* stopped while waiting for rows locked by the
 			 * application: the batch did not commit */
 			if (mg_stop_requested)
@@ -701,7 +701,7 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 	}
 	r.throttle[0] = '\0';
 	progress_line(&r, 1);
-	if (c->drv->analyze(c, s->table, err) < 0) {
+	if (mg_db_analyze(c, s->table, err) < 0) {
 		mg_err_prefix(err, "backfill of %s, ANALYZE after the copy: ", s->table);
 		goto out;
 	}
@@ -737,8 +737,8 @@ static int verify_table(struct mg_conn *c, const struct mg_backfill_spec *s, int
 		int64_t n = 0;
 		int room = sample - (int)sample_keys->n;
 
-		if (c->drv->verify_batch(c, s, last, VERIFY_BATCH, room > 0 ? room : 0, &n, &keys,
-					 &next, err) < 0) {
+		if (mg_db_verify_batch(c, s, last, VERIFY_BATCH, room > 0 ? room : 0, &n, &keys,
+				       &next, err) < 0) {
 			mg_err_prefix(err, "verify of %s: ", s->table);
 			mg_strlist_release(&keys);
 			rc = -1;

@@ -155,15 +155,14 @@ static void count_sessions(struct mg_ctx *ctx, const struct mg_colour *c,
 			   struct mg_liveness *l, struct mg_buf *why)
 {
 	struct mg_err err = MG_ERR_INIT;
-	const struct mg_driver *d = ctx->conn ? ctx->conn->drv : NULL;
 
-	if (!d || !d->count_sessions) {
+	if (!ctx->conn) {
 		l->sessions = -1;
-		mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern,
-			    d ? "the driver cannot list sessions" : "no database connection");
+		mg_buf_addf(why, "sessions matching '%s' cannot be seen (no database connection)",
+			    c->match_pattern);
 		return;
 	}
-	if (d->count_sessions(ctx->conn, c->match_pattern, &l->sessions, &err) < 0) {
+	if (mg_db_count_sessions(ctx->conn, c->match_pattern, &l->sessions, &err) < 0) {
 		l->sessions = -1;
 		mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern,
 			    err.msg);

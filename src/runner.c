@@ -117,7 +117,7 @@ static int check_fingerprint(struct mg_ctx *ctx, struct mg_err *err)
 	char *recorded = NULL;
 	int rc = -1;
 
-	if (ctx->conn->drv->fingerprint(ctx->conn, &fp, err) < 0 ||
+	if (mg_db_fingerprint(ctx->conn, &fp, err) < 0 ||
 	    mg_state_meta_get(ctx->state, "fingerprint", &recorded, err) < 0)
 		goto out;
 	if (recorded && strcmp(recorded, fp.buf) != 0) {
@@ -331,7 +331,7 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 		snprintf(app, sizeof(app), "migrate/%s", command);
 		co.application_name = app;
 		if (mg_db_connect(&ctx->conn, opt->database, &co, err) < 0 ||
-		    ctx->conn->drv->history_read(ctx->conn, &ctx->history, err) < 0)
+		    mg_db_history_read(ctx->conn, &ctx->history, err) < 0)
 			return -1;
 	}
 	if (open_state(ctx, err) < 0)
@@ -342,7 +342,7 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 	if ((setup & MG_NEED_WRITE) && ctx->conn) {
 		struct mg_buf holder = MG_BUF_INIT;
 
-		if (ctx->conn->drv->lock(ctx->conn, err) < 0)
+		if (mg_db_lock(ctx->conn, err) < 0)
 			return -1;
 		ctx->locked = 1;
 		if (mg_db_lock_holder(ctx->conn, &holder, err) < 0) {
@@ -371,7 +371,7 @@ void mg_ctx_close(struct mg_ctx *ctx)
 	free(ctx->views);
 	if (ctx->conn) {
 		if (ctx->locked)
-			ctx->conn->drv->unlock(ctx->conn);
+			mg_db_unlock(ctx->conn);
 		mg_db_close(ctx->conn);
 	}
 	mg_history_release(&ctx->history);
@@ -485,7 +485,7 @@ int mg_ctx_set_phase(struct mg_ctx *ctx, struct mg_view *v, enum mg_phase phase,
 	};
 
 	if (before_db_write(ctx, err) < 0 ||
-	    ctx->conn->drv->history_write(ctx->conn, &w, err) < 0 ||
+	    mg_db_history_write(ctx->conn, &w, err) < 0 ||
 	    after_db_write(ctx, err) < 0)
 		return -1;
 	if (phase == MG_PHASE_PENDING && v->has_rec) {
@@ -512,7 +512,7 @@ int mg_ctx_registry_changed(struct mg_ctx *ctx, struct mg_err *err)
 	};
 
 	if (before_db_write(ctx, err) < 0 ||
-	    ctx->conn->drv->history_write(ctx->conn, &w, err) < 0)
+	    mg_db_history_write(ctx->conn, &w, err) < 0)
 		return -1;
 	return after_db_write(ctx, err);
 }

@@ -87,7 +87,7 @@ int mg_phase_check_blockers(struct mg_ctx *ctx, const struct mg_plan *plan,
 		if (!seen)
 			tables[n++] = t;
 	}
-	return ctx->conn->drv->check_blockers(ctx->conn, tables, n, err);
+	return mg_db_check_blockers(ctx->conn, tables, n, err);
 }
 
 int mg_phase_recorded_unchanged(struct mg_ctx *ctx, struct mg_view *v,

@@ -1,5 +1,5 @@
 /*
- * pg_url.c - the PostgreSQL database URL read the way libpq reads it
+ * url.c - the PostgreSQL database URL read the way libpq reads it
  * (PQconninfoParse, and libpq's own split of a URI into user, password,
  * host, database and parameters), before connecting.
  *
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
-#include "pg_url.h"
+#include "url.h"
 
 /* One part of a URI: where it starts and how long it is. */
 struct part {

@@ -1,6 +1,6 @@
 /*
- * pg_url.h - the PostgreSQL driver's check of a database URL before it
- * connects (see pg_url.c).
+ * url.h - the PostgreSQL driver's check of a database URL before it
+ * connects (see url.c).
  */
 #ifndef MG_PG_URL_H
 #define MG_PG_URL_H

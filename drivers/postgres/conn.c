@@ -1,0 +1,310 @@
+/*
+ * conn.c - the PostgreSQL driver: connection, parameters, errors, quoting and the
+ * fingerprint.
+ */
+#include "pg.h"
+
+struct pgdrv_conn *downcast(struct mg_conn *c)
+{
+	assert(c && c->drv == &mg_postgres_driver);
+	return (struct pgdrv_conn *)c;
+}
+
+/* ==== connection and errors ============================================== */
+
+int pgdrv_accepts(const char *url)
+{
+	if (strncmp(url, "postgres://", 11) == 0 ||
+	    strncmp(url, "postgresql://", 13) == 0)
+		return 1;
+	/* a libpq conninfo string: keyword=value pairs */
+	return strchr(url, '=') != NULL && strstr(url, "://") == NULL;
+}
+
+/* Copy the first line of a libpq message, without the trailing newline. */
+static void first_line(char *out, size_t size, const char *msg)
+{
+	size_t n = strcspn(msg ? msg : "", "\n");
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, msg ? msg : "", n);
+	out[n] = '\0';
+}
+
+const char *sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+/*
+ * Set err from a failed result: the server's message, its DETAIL when there
+ * is one, and an exit class from the SQLSTATE (constraint and dependency
+ * failures are refusals, everything else a database error).
+ */
+int set_result_error(struct mg_err *err, const PGresult *res,
+		     struct pgdrv_conn *pc, const char *context)
+{
+	const char *state = sqlstate(res);
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	char line[1024];
+	int code = MG_EDB;
+
+	if (!res && pc->net_error[0]) {
+		mg_err_set(err, MG_EDB, "%s%s%s", context ? context : "",
+			   context ? ": " : "", pc->net_error);
+		if (mg_stop_requested)
+			return mg_err_hint(err, "run the same command again: it resumes where it stopped");
+		return mg_err_hint(err, "check the network to the server (--network-timeout sets how long a silent server is waited for), then run the same command again: it resumes where it stopped");
+	}
+	if (!primary) {
+		first_line(line, sizeof(line), PQerrorMessage(pc->pg));
+		primary = line;
+	}
+	if (!strcmp(state, "23505") || !strcmp(state, "23514") ||
+	    !strcmp(state, "23503") || !strcmp(state, "23502") ||
+	    !strcmp(state, "2BP01"))
+		code = MG_EREFUSED;
+	mg_err_set(err, code, "%s%s%s%s%s", context ? context : "",
+		   context ? ": " : "", primary, detail ? " (" : "",
+		   detail ? detail : "");
+	if (detail) {
+		size_t n = strlen(err->msg);
+
+		if (n > 0 && err->msg[n - 1] == '.')
+			err->msg[n - 1] = '\0';
+		snprintf(err->msg + strlen(err->msg),
+			 sizeof(err->msg) - strlen(err->msg), ")");
+	}
+	if (!strcmp(state, "42501"))
+		mg_err_hint(err, "the role needs to own the table (see docs/grants.md)");
+	else if (PQstatus(pc->pg) == CONNECTION_BAD || !strcmp(state, "57P01"))
+		mg_err_hint(err, "%s", MG_SESSION_ENDED_HINT);
+	return -1;
+}
+
+
+void pgdrv_close(struct mg_conn *c)
+{
+	struct pgdrv_conn *pc;
+
+	if (!c)
+		return;
+	pc = downcast(c);
+	if (PQisBusy(pc->pg))
+		give_up(pc);	/* PQfinish must not wait on a dead link */
+	PQfinish(pc->pg);
+	free(pc->guard);
+	free(pc);
+}
+
+static void notice_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	mg_debug("server: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+/*
+ * Connection parameters migrate supplies when the URL (or conninfo) does
+ * not: TCP keepalives and tcp_user_timeout, so that a dead link fails a
+ * wait instead of hanging it for the kernel's ~15 min retransmission
+ * timeout, and connect_timeout (also left to PGCONNECT_TIMEOUT when that
+ * is set). They go into keys[] before "dbname": PQconnectdbParams expands
+ * the URL at "dbname" and a later keyword overrides an earlier one, so
+ * whatever the URL says wins.
+ */
+struct pgdrv_params {
+	const char *keys[12];
+	const char *vals[12];
+	char num[5][16];
+	int n;
+};
+
+static void param_add(struct pgdrv_params *p, const char *key, const char *val)
+{
+	assert(p->n + 1 < (int)(sizeof(p->keys) / sizeof(*p->keys)));
+	p->keys[p->n] = key;
+	p->vals[p->n] = val;
+	p->n++;
+	p->keys[p->n] = NULL;
+	p->vals[p->n] = NULL;
+}
+
+static void param_add_int(struct pgdrv_params *p, int slot, const char *key, int v)
+{
+	snprintf(p->num[slot], sizeof(p->num[slot]), "%d", v);
+	param_add(p, key, p->num[slot]);
+}
+
+static void default_params(struct pgdrv_params *p, int network_ms)
+{
+	int s = (network_ms + 999) / 1000;
+	const char *env = getenv("PGCONNECT_TIMEOUT");
+
+	memset(p, 0, sizeof(*p));
+	if (!env || !*env)
+		param_add_int(p, 0, "connect_timeout", s < 2 ? 2 : s);
+	param_add(p, "keepalives", "1");
+	param_add_int(p, 1, "keepalives_idle", s);
+	param_add_int(p, 2, "keepalives_interval", s / 3 > 0 ? s / 3 : 1);
+	param_add(p, "keepalives_count", "3");
+	param_add_int(p, 3, "tcp_user_timeout", network_ms * 2);
+}
+
+static int network_ms(const struct mg_conn_opts *opts)
+{
+	return opts && opts->network_timeout_ms > 0 ? opts->network_timeout_ms
+						    : MG_NETWORK_TIMEOUT_MS;
+}
+
+/*
+ * PostgreSQL 14+ checks, while a statement runs, that the client is still
+ * there, and cancels the statement of one that went away (an index build
+ * otherwise runs on after migrate was killed). Best effort: older
+ * servers do not have the setting.
+ */
+static void check_client_while_running(PGconn *pg, int network_ms)
+{
+	char sql[96];
+
+	if (PQserverVersion(pg) < 140000)
+		return;
+	snprintf(sql, sizeof(sql), "SET client_connection_check_interval = %d", network_ms);
+	PQclear(PQexec(pg, sql));
+}
+
+int pgdrv_connect(struct mg_conn **out, const char *url,
+		  const struct mg_conn_opts *opts, struct mg_err *err)
+{
+	struct pgdrv_params p;
+	struct pgdrv_conn *pc;
+	PGconn *pg;
+
+	*out = NULL;
+	if (pgdrv_check_url(url, err) < 0)
+		return -1;
+	default_params(&p, network_ms(opts));
+	param_add(&p, "dbname", url);
+	param_add(&p, "application_name", opts && opts->application_name ?
+		  opts->application_name : "migrate");
+	pg = PQconnectdbParams(p.keys, p.vals, 1);
+	if (!pg || PQstatus(pg) != CONNECTION_OK) {
+		char *shown = mg_redact_url(url);
+		char line[1024];
+
+		first_line(line, sizeof(line), pg ? PQerrorMessage(pg) : "out of memory");
+		mg_err_set(err, MG_EDB, "cannot connect to '%s': %s", shown, line);
+		mg_err_hint(err, "check --database (or MIGRATE_DATABASE_URL) and that the server is up");
+		free(shown);
+		PQfinish(pg);
+		return -1;
+	}
+	if (PQserverVersion(pg) < 110000) {
+		mg_err_set(err, MG_EDB, "PostgreSQL %d is too old: migrate needs 11 or later",
+			   PQserverVersion(pg) / 10000);
+		PQfinish(pg);
+		return -1;
+	}
+	PQsetNoticeProcessor(pg, notice_quiet, NULL);
+	check_client_while_running(pg, network_ms(opts));
+	pc = mg_xcalloc(1, sizeof(*pc));
+	pc->base.drv = &mg_postgres_driver;
+	pc->pg = pg;
+	if (opts)
+		pc->opts = *opts;
+	if (opts && opts->lock_holder)
+		pc->guard = mg_xstrdup(opts->lock_holder);
+	pc->opts.lock_holder = NULL;	/* borrowed: pc->guard is the copy */
+	if (!pc->opts.lock_timeout_ms)
+		pc->opts.lock_timeout_ms = 500;
+	if (!pc->opts.statement_timeout_ms)
+		pc->opts.statement_timeout_ms = 10000;
+	if (!pc->opts.max_tx_age_s)
+		pc->opts.max_tx_age_s = 5;
+	if (pc->opts.lock_retries <= 0)
+		pc->opts.lock_retries = 5;
+	pc->opts.network_timeout_ms = network_ms(opts);
+	pc->opts.application_name = NULL;	/* borrowed: not ours to keep */
+	*out = &pc->base;
+	return 0;
+}
+
+void pgdrv_quote_ident(struct mg_buf *out, const char *name)
+{
+	mg_buf_addc(out, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			mg_buf_addc(out, '"');
+		mg_buf_addc(out, *p);
+	}
+	mg_buf_addc(out, '"');
+}
+
+char *qi(const char *name)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	pgdrv_quote_ident(&b, name);
+	return mg_buf_detach(&b);
+}
+
+/* Append s as a SQL string literal (standard_conforming_strings on). */
+void add_literal(struct mg_buf *b, const char *s)
+{
+	mg_buf_addc(b, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			mg_buf_addc(b, '\'');
+		mg_buf_addc(b, *p);
+	}
+	mg_buf_addc(b, '\'');
+}
+
+char *lit(const char *s)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	add_literal(&b, s);
+	return mg_buf_detach(&b);
+}
+
+/* First cell of the first row as a new string, NULL for no row / SQL NULL. */
+int query_scalar(struct pgdrv_conn *pc, const char *sql, char **out,
+		 struct mg_err *err)
+{
+	PGresult *res = query_pc(pc, sql, err);
+
+	*out = NULL;
+	if (!res)
+		return -1;
+	if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+		*out = mg_xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+int pgdrv_fingerprint(struct mg_conn *c, struct mg_buf *out,
+		      struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	struct mg_err ignored = MG_ERR_INIT;
+	char *sysid = NULL, *db = NULL;
+
+	/* pg_control_system() may be revoked on managed servers: fall back
+	 * to the database's oid, still enough to tell databases apart. */
+	if (query_scalar(pc, "SELECT system_identifier::text FROM pg_control_system()",
+			 &sysid, &ignored) < 0)
+		sysid = NULL;
+	if (query_scalar(pc, "SELECT d.oid::text || '/' || d.datname FROM pg_database d "
+			 "WHERE d.datname = current_database()", &db, err) < 0) {
+		free(sysid);
+		return -1;
+	}
+	mg_buf_addf(out, "postgres:%s:%s", sysid ? sysid : "unknown-system", db ? db : "");
+	free(sysid);
+	free(db);
+	return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * load.c - the PostgreSQL driver: replication lag, sessions and ANALYZE (the
+ * throttles' questions).
+ */
+#include "pg.h"
+
+/* Lag of the slowest replica: replay_lag, or 0 for one that has replayed
+ * everything (PostgreSQL shows NULL lag for an idle, caught-up standby).
+ * Rows whose positions are hidden (no pg_monitor: sent_lsn is NULL too)
+ * make it unknown; a client that receives WAL but never replays it
+ * (pg_receivewal, pg_basebackup's stream: replay_lsn NULL, sent_lsn set)
+ * is not a replica the application reads from. */
+int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	PGresult *res = query_pc(pc,
+		"SELECT count(*) FILTER (WHERE sent_lsn IS NULL), "
+		"coalesce(max(CASE WHEN replay_lsn >= sent_lsn AND replay_lag IS NULL THEN 0 "
+		"ELSE (extract(epoch FROM coalesce(replay_lag, now() - reply_time)) * 1000)::bigint END) "
+		"FILTER (WHERE replay_lsn IS NOT NULL), 0) "
+		"FROM pg_stat_replication", err);
+
+	if (!res)
+		return -1;
+	if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) > 0) {
+		PQclear(res);
+		mg_err_set(err, MG_EDB, "pg_stat_replication hides the replicas' positions from this role");
+		return mg_err_hint(err, "GRANT pg_monitor TO the role migrate connects as, or run without --max-lag");
+	}
+	*out = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* Client sessions of this database running a statement, migrate's own
+ * excepted; rows of other roles that this role may not see (state and
+ * backend_type NULL without pg_read_all_stats) count as active. */
+int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
+			  struct mg_err *err)
+{
+	PGresult *res = query_pc(downcast(c),
+		"SELECT count(*) FILTER (WHERE backend_type IS NULL OR state = 'active'), "
+		"count(*) FILTER (WHERE backend_type IS NULL) "
+		"FROM pg_stat_activity WHERE datname = current_database() "
+		"AND pid <> pg_backend_pid() AND coalesce(backend_type, '') IN ('', 'client backend') "
+		"AND application_name NOT LIKE 'migrate/%'", err);
+
+	*out = *hidden = 0;
+	if (!res)
+		return -1;
+	*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*hidden = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
+{
+	char *sql = mg_xasprintf("ANALYZE %s", table);
+	int rc = exec_pc(downcast(c), sql, err);
+
+	free(sql);
+	return rc;
+}
+
+int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 int64_t *out, struct mg_err *err)
+{
+	char *like = mg_glob_to_like(pattern);
+	char *pl = lit(like);
+	/* migrate's own sessions (application_name migrate/...) never count */
+	char *sql = mg_xasprintf("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+				 "AND pid <> pg_backend_pid() AND application_name NOT LIKE 'migrate/%%' "
+				 "AND application_name LIKE %s ESCAPE '\\'", pl);
+	char *v = NULL;
+	int rc = query_scalar(downcast(c), sql, &v, err);
+
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	free(sql);
+	free(pl);
+	free(like);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * pg.h - private to the PostgreSQL driver (drivers/postgres.c and
+ * the files of drivers/postgres/): the connection struct and the helpers its files
+ * share. Nothing outside the driver includes it.
+ */
+#ifndef MG_PG_H
+#define MG_PG_H
+
+#include "driver.h"
+#include "sqltext.h"
+#include "postgres/url.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+
+#define PGDRV_LOCK_KEY "hashtextextended('migrate', 0)"
+#define PGDRV_HISTORY "public.\"_migrate_history\""
+#define PGDRV_MAX_IDENT 63
+
+struct pgdrv_conn {
+	struct mg_conn base;
+	PGconn *pg;
+	struct mg_conn_opts opts;
+	int backfill_ready;	/* backfill session settings applied */
+	int broken;		/* the link was given up: no more statements */
+	char net_error[512];	/* why the last statement got no result */
+	int locked;		/* this session took the migrate lock */
+	int lock_pid;		/* its pid then (libpq forgets it on a lost connection) */
+	char *guard;		/* pid of the lock's session (opts.lock_holder) */
+};
+
+/*
+ * The helpers below keep the short names the driver's code calls them by
+ * (static functions of the one postgres.c they came from); the linker
+ * sees them with the driver's prefix, so they never meet the MySQL
+ * driver's helpers of the same names.
+ */
+#define downcast pgdrv_downcast
+#define history_ddl pgdrv_history_ddl
+#define sqlstate pgdrv_sqlstate
+#define set_result_error pgdrv_set_result_error
+#define qi pgdrv_qi
+#define add_literal pgdrv_add_literal
+#define lit pgdrv_lit
+#define query_scalar pgdrv_query_scalar
+#define give_up pgdrv_give_up
+#define exec_bounded pgdrv_exec_bounded
+#define exec_bounded_params pgdrv_exec_bounded_params
+#define exec_pc pgdrv_exec_pc
+#define query_pc pgdrv_query_pc
+#define add_lock_held pgdrv_add_lock_held
+#define guard_lost pgdrv_guard_lost
+#define history_upsert_sql pgdrv_history_upsert_sql
+#define is_lock_timeout pgdrv_is_lock_timeout
+
+/* conn.c */
+struct pgdrv_conn *downcast(struct mg_conn *c);
+int pgdrv_accepts(const char *url);
+const char *sqlstate(const PGresult *res);
+int set_result_error(struct mg_err *err, const PGresult *res,
+		     struct pgdrv_conn *pc, const char *context);
+void pgdrv_close(struct mg_conn *c);
+int pgdrv_connect(struct mg_conn **out, const char *url,
+		  const struct mg_conn_opts *opts, struct mg_err *err);
+void pgdrv_quote_ident(struct mg_buf *out, const char *name);
+char *qi(const char *name);
+void add_literal(struct mg_buf *b, const char *s);
+char *lit(const char *s);
+int query_scalar(struct pgdrv_conn *pc, const char *sql, char **out,
+		 struct mg_err *err);
+int pgdrv_fingerprint(struct mg_conn *c, struct mg_buf *out,
+		      struct mg_err *err);
+
+/* wait.c */
+void give_up(struct pgdrv_conn *pc);
+PGresult *exec_bounded(struct pgdrv_conn *pc, const char *sql);
+PGresult *exec_bounded_params(struct pgdrv_conn *pc, const char *sql,
+			      int n, const char *const *values);
+int exec_pc(struct pgdrv_conn *pc, const char *sql, struct mg_err *err);
+PGresult *query_pc(struct pgdrv_conn *pc, const char *sql,
+		   struct mg_err *err);
+int pgdrv_exec(struct mg_conn *c, const char *sql, struct mg_err *err);
+int pgdrv_query(struct mg_conn *c, const char *sql, struct mg_rows *out,
+		struct mg_err *err);
+
+/* lock.c */
+int pgdrv_lock(struct mg_conn *c, struct mg_err *err);
+void pgdrv_unlock(struct mg_conn *c);
+int pgdrv_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err);
+int pgdrv_lock_lost(struct mg_conn *c, struct mg_err *err);
+void add_lock_held(struct mg_buf *b, const char *pid);
+int guard_lost(struct pgdrv_conn *pc, int in_batch, struct mg_err *err);
+int pgdrv_lock_check(struct mg_conn *c, struct mg_err *err);
+int pgdrv_check_blockers(struct mg_conn *c, const char *const *tables,
+			 size_t n, struct mg_err *err);
+
+/* history.c */
+extern const char history_ddl[];
+char *history_upsert_sql(const struct mg_history_write *w);
+int pgdrv_history_read(struct mg_conn *c, struct mg_history *out,
+		       struct mg_err *err);
+int pgdrv_history_write(struct mg_conn *c, const struct mg_history_write *w,
+			struct mg_err *err);
+
+/* runner.c */
+int is_lock_timeout(const char *state);
+int pgdrv_run_step(struct mg_conn *c, const struct mg_step *s,
+		   const struct mg_history_write *w,
+		   struct mg_step_report *rep, struct mg_err *err);
+
+/* backfill.c */
+int pgdrv_backfill_bounds(struct mg_conn *c, const struct mg_backfill_spec *s,
+			  char ***upto_key, int64_t *estimate, struct mg_err *err);
+int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+			 char *const *after_key, char *const *upto_key,
+			 int batch_size, struct mg_batch_result *out,
+			 struct mg_err *err);
+int pgdrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
+			 char *const *after_key, char *const *upto_key, int pieces,
+			 char ****bounds, size_t *n, struct mg_err *err);
+int pgdrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
+		       char *const *after_key, int batch_size, int sample,
+		       int64_t *mismatches, struct mg_strlist *sample_keys,
+		       char ***last_key, struct mg_err *err);
+
+/* load.c */
+int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
+int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
+			  struct mg_err *err);
+int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
+int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 int64_t *out, struct mg_err *err);
+
+#endif

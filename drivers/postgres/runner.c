@@ -1,0 +1,254 @@
+/*
+ * runner.c - the PostgreSQL driver: running one step (transactions, lock retries,
+ * index builds, asserts).
+ */
+#include "pg.h"
+
+/* ==== running steps ====================================================================== */
+
+int is_lock_timeout(const char *state)
+{
+	return !strcmp(state, "55P03") || !strcmp(state, "40P01");
+}
+
+/* Execute, remembering the SQLSTATE of a failure in state[6]. */
+static int exec_state(struct pgdrv_conn *pc, const char *sql, char state[6],
+		      struct mg_err *err)
+{
+	PGresult *res = exec_bounded(pc, sql);
+	int st = PQresultStatus(res);
+
+	state[0] = '\0';
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(state, 6, "%s", sqlstate(res));
+		set_result_error(err, res, pc, NULL);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int run_tx_once(struct pgdrv_conn *pc, const struct mg_step *s,
+		       const struct mg_history_write *w, char state[6],
+		       struct mg_err *err)
+{
+	char settings[160];
+	struct mg_err ignored = MG_ERR_INIT;
+	char *hist = w ? history_upsert_sql(w) : NULL;
+	int rc;
+
+	snprintf(settings, sizeof(settings),
+		 "SET LOCAL lock_timeout = %d; SET LOCAL statement_timeout = %d",
+		 pc->opts.lock_timeout_ms, pc->opts.statement_timeout_ms);
+	rc = exec_state(pc, "BEGIN", state, err);
+	if (!rc)
+		rc = exec_state(pc, settings, state, err);
+	if (!rc && hist)
+		rc = exec_state(pc, history_ddl, state, err);
+	if (!rc)
+		rc = exec_state(pc, s->sql, state, err);
+	if (!rc && hist)
+		rc = exec_state(pc, hist, state, err);
+	if (!rc)
+		rc = exec_state(pc, "COMMIT", state, err);
+	if (rc)
+		exec_pc(pc, "ROLLBACK", &ignored);
+	free(hist);
+	return rc;
+}
+
+/* Retry fn on lock timeouts with jittered backoff, counting the stall. */
+static int run_with_retries(struct pgdrv_conn *pc, const struct mg_step *s,
+			    const struct mg_history_write *w,
+			    struct mg_step_report *rep, struct mg_err *err,
+			    int (*fn)(struct pgdrv_conn *, const struct mg_step *,
+				      const struct mg_history_write *, char[6],
+				      struct mg_err *))
+{
+	char state[6];
+	int64_t start = mg_now_ms();
+
+	for (int attempt = 0;; attempt++) {
+		int64_t t0 = mg_now_ms();
+
+		rep->tries = attempt + 1;
+		if (fn(pc, s, w, state, err) == 0)
+			return 0;
+		if (!is_lock_timeout(state))
+			return -1;
+		rep->stall_ms += mg_now_ms() - t0;
+		if (attempt >= pc->opts.lock_retries) {
+			mg_err_set(err, MG_EDB,
+				   "could not take the locks for '%s' within %d ms after %d tries (%.1f s stalled in all)",
+				   s->description, pc->opts.lock_timeout_ms, attempt + 1,
+				   (double)(mg_now_ms() - start) / 1000.0);
+			return mg_err_hint(err, "the table is busy with long-running statements; run the command again later or raise --lock-timeout");
+		}
+		{
+			int64_t wait = mg_backoff_ms(attempt);
+
+			mg_info("  lock not granted within %d ms (try %d of %d): retrying in %lld ms",
+				pc->opts.lock_timeout_ms, attempt + 1, pc->opts.lock_retries + 1,
+				(long long)wait);
+			mg_sleep_ms(wait);
+		}
+	}
+}
+
+/* 1 valid, 0 invalid, -1 absent, -2 error. */
+static int index_state(struct pgdrv_conn *pc, const char *obj, struct mg_err *err)
+{
+	char *ol = lit(obj);
+	char *sql = mg_xasprintf("SELECT indisvalid::text FROM pg_index WHERE indexrelid = to_regclass(%s)", ol);
+	char *v = NULL;
+	int rc;
+
+	rc = query_scalar(pc, sql, &v, err);
+	free(sql);
+	free(ol);
+	if (rc < 0)
+		return -2;
+	rc = !v ? -1 : !strcmp(v, "true");
+	free(v);
+	return rc;
+}
+
+/* VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: the application's
+ * reads and writes never wait for it, but it waits for autovacuum, which
+ * PostgreSQL cancels only for a waiter that has waited deadlock_timeout.
+ * After a large backfill autovacuum is likely on the table, so this step
+ * waits longer than that; a shorter lock_timeout would give up every try. */
+static int waits_only_for_maintenance(const struct mg_step *s)
+{
+	return !strncmp(s->sql, "ALTER TABLE ", 12) && strstr(s->sql, " VALIDATE CONSTRAINT ") &&
+	       !strchr(s->sql, ';');
+}
+
+static int maintenance_lock_timeout_ms(struct pgdrv_conn *pc)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	char *v = NULL;
+	long dl = 1000;
+
+	if (query_scalar(pc, "SELECT setting FROM pg_settings WHERE name = 'deadlock_timeout'",
+			 &v, &ignored) == 0 && v)
+		dl = strtol(v, NULL, 10);
+	free(v);
+	dl += 1000;
+	return pc->opts.lock_timeout_ms > dl ? pc->opts.lock_timeout_ms : (int)dl;
+}
+
+static int run_notx_once(struct pgdrv_conn *pc, const struct mg_step *s,
+			 const struct mg_history_write *w, char state[6],
+			 struct mg_err *err)
+{
+	char settings[160];
+
+	(void)w;
+	if (s->object)	/* an index build: its own timeout, no lock timeout */
+		snprintf(settings, sizeof(settings),
+			 "SET lock_timeout = 0; SET statement_timeout = %d",
+			 pc->opts.index_timeout_ms);
+	else
+		snprintf(settings, sizeof(settings),
+			 "SET lock_timeout = %d; SET statement_timeout = 0",
+			 waits_only_for_maintenance(s) ? maintenance_lock_timeout_ms(pc)
+						       : pc->opts.lock_timeout_ms);
+	if (exec_state(pc, settings, state, err) < 0)
+		return -1;
+	return exec_state(pc, s->sql, state, err);
+}
+
+static int run_index_build(struct pgdrv_conn *pc, const struct mg_step *s,
+			   struct mg_step_report *rep, struct mg_err *err)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int st = index_state(pc, s->object, err);
+		char state[6];
+
+		if (st == -2)
+			return -1;
+		if (st == 1) {
+			rep->skipped = attempt == 0;
+			return 0;
+		}
+		if (st == 0) {
+			char *drop = mg_xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", s->object);
+
+			mg_info("  index %s was left invalid by a failed build: dropping and rebuilding it",
+				s->object);
+			if (exec_pc(pc, drop, err) < 0) {
+				free(drop);
+				return -1;
+			}
+			free(drop);
+		}
+		if (run_notx_once(pc, s, NULL, state, err) == 0)
+			continue;	/* loop once more to confirm it is valid */
+		if (!strcmp(state, "23505")) {
+			char msg[sizeof(err->msg)];
+
+			memcpy(msg, err->msg, sizeof(msg));
+			mg_err_set(err, MG_EREFUSED, "unique index %s cannot be built: %s",
+				   s->object, msg);
+			return mg_err_hint(err, "fix the duplicate rows, then run the command again (the invalid index is dropped and rebuilt)");
+		}
+		if (!is_lock_timeout(state) && strcmp(state, "57014") != 0)
+			return -1;
+		mg_info("  building %s failed (%s): retrying", s->object, err->msg);
+	}
+	if (index_state(pc, s->object, err) == 1)
+		return 0;
+	mg_err_set(err, MG_EDB, "index %s could not be built after 3 tries", s->object);
+	return mg_err_hint(err, "see the server log; raise --index-timeout if it was cancelled");
+}
+
+static int run_assert(struct pgdrv_conn *pc, const struct mg_step *s, struct mg_err *err)
+{
+	PGresult *res = query_pc(pc, s->sql, err);
+	struct mg_buf why = MG_BUF_INIT;
+	int n;
+
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	for (int i = 0; i < n && i < 10; i++)
+		mg_buf_addf(&why, "%s%s", i ? "; " : "", PQgetvalue(res, i, 0));
+	PQclear(res);
+	if (n > 0) {
+		mg_err_set(err, MG_EREFUSED, "check failed: %s: %s", s->description, why.buf);
+		mg_err_hint(err, "resolve it, then run the command again");
+	}
+	mg_buf_release(&why);
+	return n > 0 ? -1 : 0;
+}
+
+int pgdrv_run_step(struct mg_conn *c, const struct mg_step *s,
+		   const struct mg_history_write *w,
+		   struct mg_step_report *rep, struct mg_err *err)
+{
+	struct pgdrv_conn *pc = downcast(c);
+	int rc;
+
+	switch (s->kind) {
+	case MG_STEP_ASSERT:
+		return run_assert(pc, s, err);
+	case MG_STEP_TX:
+		return run_with_retries(pc, s, w, rep, err, run_tx_once);
+	case MG_STEP_NOTX:
+		if (s->object)
+			rc = run_index_build(pc, s, rep, err);
+		else
+			rc = run_with_retries(pc, s, NULL, rep, err, run_notx_once);
+		{
+			struct mg_err ignored = MG_ERR_INIT;
+
+			exec_pc(pc, "RESET lock_timeout; RESET statement_timeout", &ignored);
+		}
+		if (rc == 0 && w)
+			rc = pgdrv_history_write(c, w, err);
+		return rc;
+	}
+	return mg_err_set(err, MG_EDB, "unknown step kind %d", (int)s->kind);
+}

@@ -1,0 +1,734 @@
+/*
+ * migration_ops.c - the walk of a migration's YAML document (design §3).
+ *
+ * libyaml's document API (yaml_parser_load) gives a node tree whose nodes
+ * carry marks; the walk below checks it against one table per operation
+ * (its keys, their types, which are required) and copies each value into
+ * the struct mg_op, so adding an operation is a table and a line in
+ * `opdefs`.
+ *
+ * Messages name the value's position when the value is wrong and the key's
+ * position when it is missing or empty (an empty value has no text to point
+ * at). libyaml marks are 0-based; every position shown or stored is 1-based.
+ */
+#include "migration_int.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* PostgreSQL's NAMEDATALEN - 1; MySQL allows 64 characters. */
+#define MAX_NAME 63
+
+/* ---- the operations and their keys --------------------------------------- */
+
+enum ftype {
+	F_STR,		/* a non-empty string (SQL or a type), as written */
+	F_NAME,		/* an identifier: 1..MAX_NAME bytes */
+	F_TABLE,	/* "table" or "schema.table", each part a name */
+	F_BOOL,		/* true or false */
+	F_NAMES		/* a sequence of names */
+};
+
+#define NO_POS ((size_t)-1)
+#define OFF(member) offsetof(struct mg_op, member)
+
+struct field {
+	const char *key;
+	enum ftype type;
+	int required;
+	const char *what;	/* what an empty value should have been */
+	size_t off;		/* of the value in struct mg_op */
+	size_t n_off;		/* F_NAMES: of the count */
+	size_t pos_off;		/* of a struct mg_pos, or NO_POS */
+};
+
+#define DROPS { "drops", F_NAMES, 0, "a sequence of names", OFF(drops), \
+		OFF(n_drops), NO_POS }
+
+/* Accepted on every operation; only the mysql driver acts on them. */
+#define ALLOW_FIELDS \
+	{ "allow_copy", F_BOOL, 0, "true or false", OFF(allow_copy), 0, NO_POS }, \
+	{ "allow_rebuild", F_BOOL, 0, "true or false", OFF(allow_rebuild), 0, NO_POS }
+
+static const struct field add_column_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
+	{ "default", F_STR, 0, "an SQL expression", OFF(default_expr), 0, OFF(default_pos) },
+	{ "nullable", F_BOOL, 0, "true or false", OFF(nullable), 0, NO_POS },
+	{ "backfill", F_STR, 0, "an SQL expression", OFF(backfill), 0, OFF(backfill_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field rename_column_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "from", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field alter_column_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
+	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
+	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, OFF(down_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field drop_column_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, OFF(down_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field create_index_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, NO_POS },
+	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
+	  OFF(columns), OFF(n_columns), OFF(columns_pos) },
+	{ "unique", F_BOOL, 0, "true or false", OFF(unique), 0, NO_POS },
+	{ "method", F_NAME, 0, "an index method", OFF(method), 0, OFF(method_pos) },
+	{ "where", F_STR, 0, "an SQL expression", OFF(where), 0, OFF(where_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field sql_fields[] = {
+	{ "expand", F_STR, 0, "SQL", OFF(sql[MG_SQL_EXPAND]), 0, NO_POS },
+	{ "backfill", F_STR, 0, "SQL", OFF(sql[MG_SQL_BACKFILL]), 0, NO_POS },
+	{ "switch_reads", F_STR, 0, "SQL", OFF(sql[MG_SQL_SWITCH_READS]), 0,
+	  NO_POS },
+	{ "contract", F_STR, 0, "SQL", OFF(sql[MG_SQL_CONTRACT]), 0, NO_POS },
+	{ "rollback", F_STR, 0, "SQL", OFF(sql[MG_SQL_ROLLBACK]), 0, NO_POS },
+	{ "in_transaction", F_BOOL, 0, "true or false", OFF(in_transaction), 0,
+	  NO_POS },
+	ALLOW_FIELDS,
+};
+
+struct opdef {
+	const char *name;
+	enum mg_op_kind kind;
+	const struct field *fields;
+	size_t n_fields;
+};
+
+#define OPDEF(name, kind) { #name, kind, name##_fields, \
+			    ARRAY_SIZE(name##_fields) }
+
+static const struct opdef opdefs[] = {
+	OPDEF(add_column, MG_OP_ADD_COLUMN),
+	OPDEF(rename_column, MG_OP_RENAME_COLUMN),
+	OPDEF(alter_column, MG_OP_ALTER_COLUMN),
+	OPDEF(drop_column, MG_OP_DROP_COLUMN),
+	OPDEF(create_index, MG_OP_CREATE_INDEX),
+	OPDEF(sql, MG_OP_SQL),
+};
+
+#define OP_NAMES "add_column, rename_column, alter_column, drop_column, " \
+		 "create_index, sql"
+#define TOP_KEYS "description, operations"
+#define SQL_PHASES "expand, backfill, switch_reads, contract, rollback"
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Edit distance of two short strings; SIZE_MAX when either is long. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65], prev, tmp;
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			tmp = row[j];
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * The candidate of a ", "-separated list closest to word, if it is close
+ * enough to be the likely intent ("colum" -> "column"). 1 and out set, or 0.
+ */
+static int closest(const char *word, const char *list, char *out, size_t size)
+{
+	size_t best = SIZE_MAX;
+
+	while (*list) {
+		const char *end = strstr(list, ", ");
+		size_t len = end ? (size_t)(end - list) : strlen(list);
+		char cand[64];
+		size_t d, limit;
+
+		if (len < sizeof(cand)) {
+			memcpy(cand, list, len);
+			cand[len] = '\0';
+			d = edit_distance(word, cand);
+			limit = len <= 4 ? 1 : 2;
+			if (d <= limit && d < best && len < size) {
+				best = d;
+				memcpy(out, cand, len + 1);
+			}
+		}
+		list += len;
+		if (*list)
+			list += 2;
+	}
+	return best != SIZE_MAX;
+}
+
+/* ---- the YAML walk ------------------------------------------------------- */
+
+struct parse {
+	const char *path;
+	yaml_document_t *doc;
+	struct mg_err *err;
+};
+
+/* "file:line:column" of a node, for format strings. */
+#define AT "%s:%d:%d"
+#define AT_ARGS(p, n) (p)->path, node_line(n), node_column(n)
+
+static int node_line(const yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 1;
+}
+
+static int node_column(const yaml_node_t *n)
+{
+	return (int)n->start_mark.column + 1;
+}
+
+static struct mg_pos node_pos(const yaml_node_t *n)
+{
+	struct mg_pos pos = { node_line(n), node_column(n) };
+
+	return pos;
+}
+
+static yaml_node_t *node_at(struct parse *p, int i)
+{
+	return yaml_document_get_node(p->doc, i);
+}
+
+#define SVAL(n) ((const char *)(n)->data.scalar.value)
+#define SLEN(n) ((n)->data.scalar.length)
+#define N_PAIRS(n) \
+	((size_t)((n)->data.mapping.pairs.top - (n)->data.mapping.pairs.start))
+#define N_ITEMS(n) ((size_t)((n)->data.sequence.items.top - \
+			       (n)->data.sequence.items.start))
+
+/* Whether a scalar is exactly s (a NUL byte inside it never matches). */
+static int scalar_is(const yaml_node_t *n, const char *s)
+{
+	return SLEN(n) == strlen(s) && !memcmp(SVAL(n), s, SLEN(n));
+}
+
+/* A scalar that says nothing: `key:`, `key: ~` or only blanks. */
+static int is_empty(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return 0;
+	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    SLEN(n) == 1 && SVAL(n)[0] == '~')
+		return 1;
+	for (size_t i = 0; i < SLEN(n); i++)
+		if (!isspace((unsigned char)SVAL(n)[i]))
+			return 0;
+	return 1;
+}
+
+/* "a mapping", "a sequence", "nothing" or the quoted scalar. */
+static const char *describe(char buf[SHOW_SIZE + 2], const yaml_node_t *n)
+{
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a sequence";
+	if (is_empty(n))
+		return "nothing";
+	buf[0] = '\'';
+	mg_migration_show(buf + 1, SVAL(n), SLEN(n));
+	strcat(buf, "'");
+	return buf;
+}
+
+/* The key of a pair; it must be a scalar. NULL with err set otherwise. */
+static yaml_node_t *pair_key(struct parse *p, const yaml_node_pair_t *pair)
+{
+	yaml_node_t *key = node_at(p, pair->key);
+	char got[SHOW_SIZE + 2];
+
+	if (key->type != YAML_SCALAR_NODE) {
+		mg_err_set(p->err, MG_EINPUT, "wrong type for a key at " AT
+			   ": expected a string, got %s", AT_ARGS(p, key),
+			   describe(got, key));
+		return NULL;
+	}
+	return key;
+}
+
+/* Keys are compared as written; a key may appear once per mapping. */
+static int check_duplicate(struct parse *p, const yaml_node_t *map,
+			   const yaml_node_pair_t *pair, const yaml_node_t *key)
+{
+	char shown[SHOW_SIZE];
+
+	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pair;
+	     q++) {
+		yaml_node_t *k = node_at(p, q->key);
+
+		if (k->type == YAML_SCALAR_NODE && SLEN(k) == SLEN(key) &&
+		    !memcmp(SVAL(k), SVAL(key), SLEN(key)))
+			return mg_err_set(p->err, MG_EINPUT,
+					  "duplicate key '%s' at " AT
+					  " (already at line %d)",
+					  mg_migration_show(shown, SVAL(key), SLEN(key)),
+					  AT_ARGS(p, key), node_line(k));
+	}
+	return 0;
+}
+
+static int unknown(struct parse *p, const char *what, const yaml_node_t *key,
+		   const char *expected)
+{
+	char shown[SHOW_SIZE], best[64];
+
+	mg_err_set(p->err, MG_EINPUT, "unknown %s '%s' at " AT
+		   " (expected one of: %s)", what,
+		   mg_migration_show(shown, SVAL(key), SLEN(key)), AT_ARGS(p, key),
+		   expected);
+	if (SLEN(key) == strlen(SVAL(key)) &&
+	    closest(SVAL(key), expected, best, sizeof(best)))
+		mg_err_hint(p->err, "did you mean '%s'?", best);
+	return -1;
+}
+
+/*
+ * The text of a scalar value. Mappings and sequences are the wrong type; an
+ * empty value is named as such (at the key: it has no text of its own).
+ * On success *out points into the document.
+ */
+static int get_string(struct parse *p, const char *keyname, const char *what,
+		      const yaml_node_t *key, const yaml_node_t *val,
+		      const char **out)
+{
+	char got[SHOW_SIZE + 2];
+
+	if (val->type != YAML_SCALAR_NODE)
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				  AT ": expected a string, got %s", keyname,
+				  AT_ARGS(p, val), describe(got, val));
+	if (is_empty(val))
+		return mg_err_set(p->err, MG_EINPUT, "empty value for '%s' at "
+				  AT ": expected %s", keyname,
+				  AT_ARGS(p, key), what);
+	if (strlen(SVAL(val)) != SLEN(val))
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				  AT ": expected a string without NUL bytes",
+				  keyname, AT_ARGS(p, val));
+	*out = SVAL(val);
+	return 0;
+}
+
+static int check_name(struct parse *p, const char *keyname,
+		      const yaml_node_t *val, const char *s, size_t len)
+{
+	char shown[SHOW_SIZE];
+
+	if (len > MAX_NAME)
+		return mg_err_set(p->err, MG_EINPUT, "name too long for '%s' "
+				  "at " AT ": '%s' is %zu bytes, at most %d",
+				  keyname, AT_ARGS(p, val),
+				  mg_migration_show(shown, s, len), len, MAX_NAME);
+	return 0;
+}
+
+static int check_table(struct parse *p, const char *keyname,
+		       const yaml_node_t *val, const char *s)
+{
+	const char *dot = strchr(s, '.');
+	char shown[SHOW_SIZE];
+
+	if (!dot)
+		return check_name(p, keyname, val, s, strlen(s));
+	if (dot == s || !dot[1] || strchr(dot + 1, '.'))
+		return mg_err_set(p->err, MG_EINPUT, "bad table name '%s' at "
+				  AT ": expected table or schema.table",
+				  mg_migration_show(shown, s, strlen(s)), AT_ARGS(p, val));
+	if (check_name(p, keyname, val, s, (size_t)(dot - s)) < 0 ||
+	    check_name(p, keyname, val, dot + 1, strlen(dot + 1)) < 0)
+		return -1;
+	return 0;
+}
+
+static int is_word(const yaml_node_t *n, const char *const *words)
+{
+	for (; *words; words++)
+		if (scalar_is(n, *words))
+			return 1;
+	return 0;
+}
+
+/* YAML 1.2 core booleans only: yes/no/on/off are too easy to misread. */
+static int get_bool(struct parse *p, const char *keyname,
+		    const yaml_node_t *key, const yaml_node_t *val, int *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", NULL };
+	char got[SHOW_SIZE + 2];
+
+	if (val->type == YAML_SCALAR_NODE && !is_empty(val)) {
+		int plain = val->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+
+		if (plain && is_word(val, yes)) {
+			*out = 1;
+			return 0;
+		}
+		if (plain && is_word(val, no)) {
+			*out = 0;
+			return 0;
+		}
+		if (is_word(val, yes) || is_word(val, no)) {
+			mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				   AT ": expected true or false, got the "
+				   "quoted string %s", keyname,
+				   AT_ARGS(p, val), describe(got, val));
+			return mg_err_hint(p->err, "drop the quotes: %s: %s",
+					   keyname, SVAL(val));
+		}
+	}
+	return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at " AT
+			  ": expected true or false, got %s", keyname,
+			  AT_ARGS(p, is_empty(val) ? key : val),
+			  describe(got, val));
+}
+
+static int get_names(struct parse *p, const struct field *f,
+		     const yaml_node_t *key, const yaml_node_t *val,
+		     struct mg_op *op)
+{
+	char ***items = (char ***)((char *)op + f->off);
+	size_t *n = (size_t *)((char *)op + f->n_off);
+	char got[SHOW_SIZE + 2];
+	size_t count;
+
+	if (val->type != YAML_SEQUENCE_NODE && !is_empty(val)) {
+		mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at " AT
+			   ": expected a sequence of strings, got %s", f->key,
+			   AT_ARGS(p, val), describe(got, val));
+		if (val->type == YAML_SCALAR_NODE)
+			mg_err_hint(p->err, "write a list, even of one: "
+				    "%s: [%s]", f->key,
+				    mg_migration_show(got, SVAL(val), SLEN(val)));
+		return -1;
+	}
+	count = val->type == YAML_SEQUENCE_NODE ? N_ITEMS(val) : 0;
+	if (!count && f->required)
+		return mg_err_set(p->err, MG_EINPUT, "'%s' at " AT " must be "
+				  "a non-empty sequence of strings", f->key,
+				  AT_ARGS(p, key));
+	if (!count)
+		return 0;
+	*items = mg_xcalloc(count, sizeof(**items));
+	*n = count;
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item;
+		const char *s;
+
+		item = node_at(p, val->data.sequence.items.start[i]);
+		if (item->type != YAML_SCALAR_NODE)
+			return mg_err_set(p->err, MG_EINPUT, "wrong type for "
+					  "'%s' at " AT ": expected a sequence "
+					  "of strings, got %s as item %zu",
+					  f->key, AT_ARGS(p, item),
+					  describe(got, item), i + 1);
+		if (get_string(p, f->key, "a name", item, item, &s) < 0 ||
+		    check_name(p, f->key, item, s, strlen(s)) < 0)
+			return -1;
+		(*items)[i] = mg_xstrdup(s);
+	}
+	return 0;
+}
+
+static int set_field(struct parse *p, const struct field *f,
+		     const yaml_node_t *key, const yaml_node_t *val,
+		     struct mg_op *op)
+{
+	char *base = (char *)op;
+	const char *s;
+
+	if (f->pos_off != NO_POS)
+		*(struct mg_pos *)(base + f->pos_off) = node_pos(val);
+
+	switch (f->type) {
+	case F_BOOL:
+		return get_bool(p, f->key, key, val, (int *)(base + f->off));
+	case F_NAMES:
+		return get_names(p, f, key, val, op);
+	case F_STR:
+	case F_NAME:
+	case F_TABLE:
+		if (get_string(p, f->key, f->what, key, val, &s) < 0)
+			return -1;
+		if (f->type == F_NAME &&
+		    check_name(p, f->key, val, s, strlen(s)) < 0)
+			return -1;
+		if (f->type == F_TABLE && check_table(p, f->key, val, s) < 0)
+			return -1;
+		*(char **)(base + f->off) = mg_xstrdup(s);
+		return 0;
+	}
+	return 0;
+}
+
+/* The keys of an operation (only the required ones), ", "-separated. */
+static char *field_list(const struct opdef *d, int required_only)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	for (size_t i = 0; i < d->n_fields; i++)
+		if (!required_only || d->fields[i].required)
+			mg_buf_addf(&b, "%s%s", b.len ? ", " : "",
+				    d->fields[i].key);
+	return mg_buf_detach(&b);
+}
+
+/* The rules of one operation that need no database. */
+static int check_op(struct parse *p, const yaml_node_t *opkey,
+		    const struct mg_op *op)
+{
+	char shown[SHOW_SIZE], shown2[SHOW_SIZE];
+	size_t i;
+
+	switch (op->kind) {
+	case MG_OP_ADD_COLUMN:
+		if (!op->nullable && !op->default_expr && !op->backfill) {
+			mg_err_set(p->err, MG_EINPUT, "add_column '%s.%s' at "
+				   AT " is not nullable but has neither "
+				   "'default' nor 'backfill'",
+				   mg_migration_show(shown, op->table, strlen(op->table)),
+				   mg_migration_show(shown2, op->column, strlen(op->column)),
+				   AT_ARGS(p, opkey));
+			return mg_err_hint(p->err, "add a default or a "
+					   "backfill expression so that "
+					   "existing rows get a value");
+		}
+		break;
+	case MG_OP_RENAME_COLUMN:
+	case MG_OP_ALTER_COLUMN:
+		if (strcmp(op->column, op->to))
+			break;
+		mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d must differ "
+			   "from '%s' ('%s')", p->path, op->to_pos.line,
+			   op->to_pos.column,
+			   op->kind == MG_OP_RENAME_COLUMN ? "from" : "column",
+			   mg_migration_show(shown, op->column, strlen(op->column)));
+		if (op->kind == MG_OP_ALTER_COLUMN)
+			mg_err_hint(p->err, "a type change adds a new column "
+				    "beside the old one: give it its own "
+				    "name, e.g. '%s_new'", shown);
+		return -1;
+	case MG_OP_SQL:
+		for (i = 0; i < MG_SQL_NPHASES; i++)
+			if (op->sql[i])
+				break;
+		if (i == MG_SQL_NPHASES)
+			return mg_err_set(p->err, MG_EINPUT, "sql at " AT
+					  " has no SQL (expected at least one "
+					  "of: " SQL_PHASES ")",
+					  AT_ARGS(p, opkey));
+		break;
+	case MG_OP_DROP_COLUMN:
+	case MG_OP_CREATE_INDEX:
+		break;
+	}
+	return 0;
+}
+
+static int parse_op(struct parse *p, const yaml_node_t *item, struct mg_op *op)
+{
+	const struct opdef *d = NULL;
+	yaml_node_t *opkey, *val, *other;
+	char got[SHOW_SIZE + 2], shown[SHOW_SIZE];
+	unsigned seen = 0;
+
+	if (item->type != YAML_MAPPING_NODE || !N_PAIRS(item))
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for an "
+				  "operation at " AT ": expected a mapping "
+				  "with one key, one of: " OP_NAMES ", got %s",
+				  AT_ARGS(p, item),
+				  item->type == YAML_MAPPING_NODE ?
+				  "an empty mapping" : describe(got, item));
+	opkey = pair_key(p, item->data.mapping.pairs.start);
+	if (!opkey)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(opdefs); i++)
+		if (scalar_is(opkey, opdefs[i].name))
+			d = &opdefs[i];
+	if (!d)
+		return unknown(p, "operation", opkey, OP_NAMES);
+	op->kind = d->kind;
+	op->pos = node_pos(opkey);
+
+	if (N_PAIRS(item) > 1) {
+		other = node_at(p, item->data.mapping.pairs.start[1].key);
+		mg_err_set(p->err, MG_EINPUT, "operation '%s' at " AT " has "
+			   "more than one key ('%s' at line %d): expected "
+			   "exactly one", d->name, AT_ARGS(p, opkey),
+			   other->type == YAML_SCALAR_NODE ?
+			   mg_migration_show(shown, SVAL(other), SLEN(other)) : "?",
+			   node_line(other));
+		return mg_err_hint(p->err, "indent the keys of '%s' below it, "
+				   "or start the next operation with '- '",
+				   d->name);
+	}
+
+	val = node_at(p, item->data.mapping.pairs.start[0].value);
+	if (val->type != YAML_MAPPING_NODE) {
+		const yaml_node_t *at = is_empty(val) ? opkey : val;
+
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				  AT ": expected a mapping of its keys, got %s",
+				  d->name, AT_ARGS(p, at), describe(got, val));
+	}
+
+	for (yaml_node_pair_t *pair = val->data.mapping.pairs.start;
+	     pair < val->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = pair_key(p, pair);
+		size_t i;
+
+		if (!key || check_duplicate(p, val, pair, key) < 0)
+			return -1;
+		for (i = 0; i < d->n_fields; i++)
+			if (scalar_is(key, d->fields[i].key))
+				break;
+		if (i == d->n_fields) {
+			char *list = field_list(d, 0);
+
+			unknown(p, "key", key, list);
+			free(list);
+			return -1;
+		}
+		if (set_field(p, &d->fields[i], key,
+			      node_at(p, pair->value), op) < 0)
+			return -1;
+		seen |= 1u << i;
+	}
+
+	for (size_t i = 0; i < d->n_fields; i++)
+		if (d->fields[i].required && !(seen & (1u << i))) {
+			char *list = field_list(d, 1);
+
+			mg_err_set(p->err, MG_EINPUT, "missing key '%s' in %s "
+				   "at " AT, d->fields[i].key, d->name,
+				   AT_ARGS(p, opkey));
+			mg_err_hint(p->err, "%s requires: %s", d->name, list);
+			free(list);
+			return -1;
+		}
+	return check_op(p, opkey, op);
+}
+
+#define OPS_HINT "a migration lists its steps under 'operations:', " \
+		 "each starting with '- ', e.g. '- add_column:'"
+
+static int parse_root(struct parse *p, struct mg_migration *m)
+{
+	yaml_node_t *root = yaml_document_get_root_node(p->doc);
+	yaml_node_t *ops = NULL, *ops_key = NULL;
+	char got[SHOW_SIZE + 2];
+	const char *s;
+
+	if (!root || is_empty(root)) {
+		mg_err_set(p->err, MG_EINPUT, "empty file '%s': expected a "
+			   "mapping with 'operations'", p->path);
+		return mg_err_hint(p->err, OPS_HINT);
+	}
+	if (root->type != YAML_MAPPING_NODE)
+		return mg_err_set(p->err, MG_EINPUT, "wrong type at " AT
+				  ": expected a mapping with keys " TOP_KEYS
+				  ", got %s", AT_ARGS(p, root),
+				  describe(got, root));
+
+	for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+	     pair < root->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = pair_key(p, pair);
+		yaml_node_t *val = node_at(p, pair->value);
+
+		if (!key || check_duplicate(p, root, pair, key) < 0)
+			return -1;
+		if (scalar_is(key, "operations")) {
+			ops = val;
+			ops_key = key;
+		} else if (scalar_is(key, "description")) {
+			if (val->type == YAML_SCALAR_NODE && is_empty(val))
+				continue;
+			if (get_string(p, "description", "a string", key, val,
+				       &s) < 0)
+				return -1;
+			m->description = mg_xstrdup(s);
+		} else {
+			return unknown(p, "key", key, TOP_KEYS);
+		}
+	}
+
+	if (!ops) {
+		mg_err_set(p->err, MG_EINPUT, "missing key 'operations' at "
+			   AT, AT_ARGS(p, root));
+		return mg_err_hint(p->err, OPS_HINT);
+	}
+	if (ops->type != YAML_SEQUENCE_NODE && !is_empty(ops))
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for "
+				  "'operations' at " AT ": expected a "
+				  "non-empty sequence, got %s",
+				  AT_ARGS(p, ops), describe(got, ops));
+	if (ops->type != YAML_SEQUENCE_NODE || !N_ITEMS(ops)) {
+		mg_err_set(p->err, MG_EINPUT, "'operations' at " AT " must be "
+			   "a non-empty sequence", AT_ARGS(p, ops_key));
+		return mg_err_hint(p->err, OPS_HINT);
+	}
+
+	/* All zeroed first, so a failure part-way frees what was copied. */
+	m->n_ops = N_ITEMS(ops);
+	m->ops = mg_xcalloc(m->n_ops, sizeof(*m->ops));
+	for (size_t i = 0; i < m->n_ops; i++) {
+		m->ops[i].nullable = 1;
+		m->ops[i].in_transaction = 1;
+	}
+	for (size_t i = 0; i < m->n_ops; i++)
+		if (parse_op(p, node_at(p, ops->data.sequence.items.start[i]),
+			     &m->ops[i]) < 0)
+			return -1;
+	return 0;
+}
+
+int mg_migration_walk(struct mg_migration *m, yaml_document_t *doc,
+		      const char *path, struct mg_err *err)
+{
+	struct parse p = { path, doc, err };
+
+	return parse_root(&p, m);
+}

@@ -1,0 +1,3 @@
+CREATE TABLE users (id bigint PRIMARY KEY, name text,
+  legacy_flag boolean NOT NULL);
+CREATE INDEX users_legacy_idx ON users (legacy_flag);

@@ -1,0 +1,1 @@
+CREATE TABLE events (name varchar(50), at datetime) ENGINE=InnoDB;

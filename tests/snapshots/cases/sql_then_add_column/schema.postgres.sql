@@ -1,0 +1,1 @@
+-- empty: the sql step creates the table
