@@ -373,6 +373,13 @@ int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
 	return c->drv->check_plan(c, pl, err);
 }
 
+char *mg_db_placeholder_value(struct mg_conn *c, const char *type)
+{
+	if (!c->drv->placeholder_value)
+		return NULL;
+	return c->drv->placeholder_value(c, type);
+}
+
 int mg_db_render(struct mg_conn *c, const struct mg_render *r,
 		 struct mg_plan *out, struct mg_err *err)
 {

@@ -136,7 +136,20 @@ enum mg_driver_caps {
 	 * switch-reads, and drops create_index's indexes first at rollback;
 	 * without it copies are built at switch-reads (after the backfill)
 	 * and create_index's index goes in reverse file order */
-	MG_CAP_CONCURRENT_INDEX = 1 << 1
+	MG_CAP_CONCURRENT_INDEX = 1 << 1,
+	/* no NOT VALID constraints, but adding a column with a default is a
+	 * metadata change (MySQL/MariaDB): a new NOT NULL column is added NOT
+	 * NULL with a placeholder default (placeholder_value) instead of a
+	 * CHECK NOT VALID validated at switch-reads and SET NOT NULL at
+	 * contract; a dropped NOT NULL column without a default gets one
+	 * before contract drops it */
+	MG_CAP_PLACEHOLDER_NOT_NULL = 1 << 2,
+	/* dropping a column keeps the indexes over it (MySQL keeps a
+	 * multi-column index without the column): contract drops every
+	 * index over a replaced or dropped column itself */
+	MG_CAP_EXPLICIT_INDEX_DROPS = 1 << 3,
+	/* column names compare without case (MySQL/MariaDB) */
+	MG_CAP_CASELESS_COLUMNS = 1 << 4
 };
 
 struct mg_driver {
@@ -310,6 +323,10 @@ struct mg_driver {
 	 * right to create triggers). */
 	int (*check_plan)(struct mg_conn *c, const struct mg_planner *pl,
 			  struct mg_err *err);
+	/* MG_CAP_PLACEHOLDER_NOT_NULL: a value of type every row can hold
+	 * while nothing real is in a NOT NULL column (SQL, owned), or NULL
+	 * when the type has none. */
+	char *(*placeholder_value)(struct mg_conn *c, const char *type);
 	/* Notes plan shows (triggers a backfill fires, lock impact), added
 	 * with mg_plan_add_note after every step is rendered. */
 	void (*plan_notes)(struct mg_conn *c, const struct mg_planner *pl,
@@ -447,6 +464,8 @@ int mg_db_check_sql(struct mg_conn *c, struct mg_planner *pl,
 		    const struct mg_op *op, struct mg_err *err);
 int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
 		     struct mg_err *err);
+/* NULL when the driver has no placeholder_value. */
+char *mg_db_placeholder_value(struct mg_conn *c, const char *type);
 int mg_db_render(struct mg_conn *c, const struct mg_render *r,
 		 struct mg_plan *out, struct mg_err *err);
 void mg_db_plan_notes(struct mg_conn *c, const struct mg_planner *pl,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ==== helpers drivers use too ============================================= */
 
@@ -40,6 +41,19 @@ char *mg_planner_name(size_t max_ident, const char *base, const char *suffix)
 
 	if (n > room)
 		n = room;
+	return mg_xasprintf("%.*s%s", (int)n, base, suffix);
+}
+
+char *mg_planner_name_utf8(size_t max_ident, const char *base, const char *suffix)
+{
+	size_t room = max_ident - strlen(suffix);
+	size_t n = strlen(base);
+
+	if (n > room) {
+		n = room;
+		while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80)
+			n--;
+	}
 	return mg_xasprintf("%.*s%s", (int)n, base, suffix);
 }
 
@@ -216,15 +230,26 @@ static void overlay_add(struct mg_planner *pl, const char *id, const char *col,
 	pl->n_overlay++;
 }
 
-/* -1 not in the overlay, else its `replaced` flag. */
+/* Do two column names name the same column? */
+static int same_column(const struct mg_planner *pl, const char *a, const char *b)
+{
+	if (pl->caps & MG_CAP_CASELESS_COLUMNS)
+		return !strcasecmp(a, b);
+	return !strcmp(a, b);
+}
+
+/* -1 not in the overlay, else its `replaced` flag; the latest operation
+ * on the column counts (a column dropped, then added again, is added). */
 static int overlay_find(const struct mg_planner *pl, const char *id,
 			const char *col)
 {
+	int found = -1;
+
 	for (size_t i = 0; i < pl->n_overlay; i++)
 		if (!strcmp(pl->overlay[i].table_id, id) &&
-		    !strcmp(pl->overlay[i].column, col))
-			return pl->overlay[i].replaced;
-	return -1;
+		    same_column(pl, pl->overlay[i].column, col))
+			found = pl->overlay[i].replaced;
+	return found;
 }
 
 /* The table's plan, created on first use (asking the driver about it). */
@@ -280,6 +305,8 @@ static char *quoted(const struct mg_planner *pl, const char *name)
 static char *copy_name(const struct mg_planner *pl, const struct mg_tplan *tp,
 		       const char *base)
 {
+	if (tp->t.utf8_names)
+		return mg_planner_name_utf8(tp->t.max_ident, base, pl->suffix);
 	return mg_planner_name(tp->t.max_ident, base, pl->suffix);
 }
 
@@ -365,7 +392,7 @@ static int refuse_special(struct mg_planner *pl, struct mg_tplan *tp,
 	int key = 0;
 
 	for (size_t i = 0; i < tp->t.key.n; i++)
-		if (!strcmp(tp->t.key.cols[i], qn))
+		if (same_column(pl, tp->t.key.cols[i], qn))
 			key = 1;
 	free(qn);
 	if (key)
@@ -380,9 +407,10 @@ static int refuse_special(struct mg_planner *pl, struct mg_tplan *tp,
 }
 
 /* A new column at expand, dropped again by rollback. */
-static void add_column(struct mg_tplan *tp, const struct mg_op *op,
-		       const char *col, const char *type,
-		       const char *collation, const struct mg_column_desc *old)
+static struct mg_prim *add_column(struct mg_tplan *tp, const struct mg_op *op,
+				  const char *col, const char *type,
+				  const char *collation,
+				  const struct mg_column_desc *old)
 {
 	struct mg_prim *p = add_prim(tp, MG_SLOT_ADD_COLUMNS, MG_PRIM_ADD_COLUMN,
 				     op, col, NULL);
@@ -391,6 +419,44 @@ static void add_column(struct mg_tplan *tp, const struct mg_op *op,
 	p->collation = mg_xstrdup(collation);
 	p->old = old;
 	add_prim(tp, MG_SLOT_ROLLBACK_COLUMNS, MG_PRIM_DROP_COLUMN, op, col, NULL);
+	return p;
+}
+
+static int placeholder_not_null(const struct mg_planner *pl)
+{
+	return (pl->caps & MG_CAP_PLACEHOLDER_NOT_NULL) != 0;
+}
+
+/* MG_CAP_PLACEHOLDER_NOT_NULL: the new column p is NOT NULL, with a
+ * placeholder default while nothing real is in it; MG_EREFUSED when its
+ * type has none. */
+static int add_placeholder(struct mg_planner *pl, const struct mg_op *op,
+			   struct mg_prim *p, struct mg_err *err)
+{
+	p->notnull = 1;
+	p->text = mg_db_placeholder_value(pl->conn, p->type);
+	if (p->text)
+		return 0;
+	mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
+			  "column '%s' of type %s would be NOT NULL, and migrate has no placeholder value of that type to add it instantly",
+			  p->column, p->type);
+	return mg_err_hint(err, "make the new column nullable, or add it with a sql step");
+}
+
+/* The old column contract drops (c: as described). A NOT NULL one
+ * without a default gets a placeholder default first where NOT NULL is
+ * carried that way, so that the new version's inserts (which do not
+ * name it) stay valid until it is gone. */
+static void drop_old_column(struct mg_planner *pl, struct mg_tplan *tp,
+			    const struct mg_op *op, const char *col,
+			    const struct mg_column_desc *c)
+{
+	struct mg_prim *p = add_prim(tp, MG_SLOT_CONTRACT_COLUMNS,
+				     MG_PRIM_DROP_COLUMN, op, col, NULL);
+
+	p->old = c;
+	if (placeholder_not_null(pl) && c->notnull && !c->default_expr)
+		p->text = mg_db_placeholder_value(pl->conn, c->type);
 }
 
 /* Add a NOT VALID constraint at expand, validated at switch-reads, renamed
@@ -633,6 +699,34 @@ static int plan_inbound(struct mg_planner *pl, struct mg_tplan *tp,
 	return 0;
 }
 
+/* MG_CAP_EXPLICIT_INDEX_DROPS: every index over the column (copied,
+ * listed under drops: or not) is dropped at contract with the column,
+ * once per table. */
+static void drop_indexes(struct mg_planner *pl, struct mg_tplan *tp,
+			 const struct mg_op *op, const char *col,
+			 const struct mg_dependents *ds)
+{
+	const struct mg_prims *pre = &tp->slot[MG_SLOT_CONTRACT_PRE];
+
+	if (!(pl->caps & MG_CAP_EXPLICIT_INDEX_DROPS))
+		return;
+	for (size_t i = 0; i < ds->n; i++) {
+		const struct mg_dependent *d = &ds->v[i];
+		int dropped = 0;
+
+		if (d->kind != MG_DEP_INDEX)
+			continue;
+		for (size_t k = 0; k < pre->n; k++)
+			if (pre->v[k]->kind == MG_PRIM_DROP_DEPENDENT &&
+			    pre->v[k]->dep->kind == MG_DEP_INDEX &&
+			    !strcmp(pre->v[k]->dep->name, d->name))
+				dropped = 1;
+		if (!dropped)
+			add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT,
+				 op, col, NULL)->dep = d;
+	}
+}
+
 /* Ask the driver for the column's dependents (kept in the table plan:
  * primitives point at them). */
 static const struct mg_dependents *dependents(struct mg_planner *pl,
@@ -656,6 +750,7 @@ static int plan_add_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 {
 	const struct mg_op *op = &pl->m->ops[i];
 	struct mg_tplan *tp = planner_table(pl, i, err);
+	struct mg_prim *p;
 	const char *up;
 	char *type;
 
@@ -668,11 +763,14 @@ static int plan_add_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 						  op->default_expr, op->default_pos, err) < 0) ||
 	    mg_db_canonical_type(pl->conn, pl, op, &type, err) < 0)
 		return -1;
-	add_column(tp, op, op->column, type, NULL, NULL);
+	p = add_column(tp, op, op->column, type, NULL, NULL);
 	free(type);
+	if (!op->nullable && placeholder_not_null(pl) &&
+	    add_placeholder(pl, op, p, err) < 0)
+		return -1;
 	if (up)
 		add_pair(tp, MG_PAIR_ADD, NULL, op->column, up, NULL);
-	if (!op->nullable)
+	if (!op->nullable && !placeholder_not_null(pl))
 		add_not_null_check(pl, tp, op, op->column);
 	if (op->default_expr)
 		set_default(tp, op, op->column, op->default_expr);
@@ -689,7 +787,7 @@ static int carry_over(struct mg_planner *pl, struct mg_tplan *tp,
 {
 	const struct mg_dependents *ds;
 
-	if (c->notnull)
+	if (c->notnull && !placeholder_not_null(pl))
 		add_not_null_check(pl, tp, op, op->to);
 	if (c->comment)
 		add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_COMMENT, op, op->to,
@@ -700,6 +798,7 @@ static int carry_over(struct mg_planner *pl, struct mg_tplan *tp,
 	if (!ds || plan_objects(pl, tp, op, op->column, ds, err) < 0 ||
 	    plan_code(pl, tp, op, op->column, ds, err) < 0)
 		return -1;
+	drop_indexes(pl, tp, op, op->column, ds);
 	plan_grants_indexes(pl, tp, op, op->column, op->to, ds);
 	if (plan_constraints(pl, tp, op, op->column, op->to, !is_alter, ds,
 			     err) < 0 ||
@@ -717,6 +816,7 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 	int is_alter = op->kind == MG_OP_ALTER_COLUMN;
 	struct mg_tplan *tp = planner_table(pl, i, err);
 	struct mg_column_desc *c = NULL;
+	struct mg_prim *p;
 	char *qold = NULL, *qnew = NULL, *type = NULL;
 	int rc = -1;
 
@@ -733,14 +833,17 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 		goto out;
 	qold = quoted(pl, op->column);
 	qnew = quoted(pl, op->to);
-	add_column(tp, op, op->to, is_alter ? type : c->type,
-		   is_alter ? NULL : c->collation, c);
+	p = add_column(tp, op, op->to, is_alter ? type : c->type,
+		       is_alter ? NULL : c->collation, c);
 	add_pair(tp, MG_PAIR_REPLACE, op->column, op->to,
 		 is_alter ? op->up : qold, is_alter ? op->down : qnew);
-	if (carry_over(pl, tp, op, c, is_alter, err) < 0)
+	/* the placeholder after the dependents: a refusal of those comes
+	 * first */
+	if (carry_over(pl, tp, op, c, is_alter, err) < 0 ||
+	    (c->notnull && placeholder_not_null(pl) &&
+	     add_placeholder(pl, op, p, err) < 0))
 		goto out;
-	add_prim(tp, MG_SLOT_CONTRACT_COLUMNS, MG_PRIM_DROP_COLUMN, op,
-		 op->column, NULL);
+	drop_old_column(pl, tp, op, op->column, c);
 	overlay_add(pl, tp->t.id, op->column, 1);
 	overlay_add(pl, tp->t.id, op->to, 0);
 	if (is_alter)
@@ -780,8 +883,8 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 	    plan_code(pl, tp, op, op->column, ds, err) < 0 ||
 	    plan_inbound(pl, tp, op, op->column, NULL, ds, err) < 0)
 		return -1;
-	add_prim(tp, MG_SLOT_CONTRACT_COLUMNS, MG_PRIM_DROP_COLUMN, op,
-		 op->column, NULL);
+	drop_indexes(pl, tp, op, op->column, ds);
+	drop_old_column(pl, tp, op, op->column, c);
 	add_lossy(pl, mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
 				   pl->m->id, op->column, tp->t.q));
 	overlay_add(pl, tp->t.id, op->column, 1);

@@ -48,6 +48,7 @@ struct mg_table_desc {
 	struct mg_key key;	/* the backfill key; n == 0 when there is none */
 	const char *key_problem;	/* static text: why no key, or NULL */
 	size_t max_ident;	/* longest identifier the database takes, bytes */
+	int utf8_names;		/* names are cut at a UTF-8 character boundary */
 	void *drv;		/* the driver's own data about the table */
 	void (*drv_free)(void *drv);	/* frees drv; may be NULL */
 };
@@ -143,7 +144,9 @@ enum mg_prim_kind {
 	MG_PRIM_VALIDATE_INBOUND_FK,	/* name: the copy on dep->child; dep */
 	MG_PRIM_ASSERT_NO_DEPENDENTS,	/* column, op: nothing new depends on it */
 	MG_PRIM_DROP_DEPENDENT,	/* dep: OBJECT/CODE listed under drops:, or
-				 * the INBOUND_FK of a replaced column */
+				 * the INBOUND_FK of a replaced column, or
+				 * (MG_CAP_EXPLICIT_INDEX_DROPS) an INDEX
+				 * over a replaced or dropped column */
 	MG_PRIM_DROP_COLUMN,	/* column */
 	MG_PRIM_SET_NOT_NULL,	/* column; name: the CHECK copy to drop after */
 	MG_PRIM_SET_DEFAULT,	/* column, text */
@@ -161,9 +164,15 @@ struct mg_prim {
 	char *name;			/* raw name of a copy (mg_planner_name) */
 	char *type;			/* ADD_COLUMN */
 	char *collation;		/* ADD_COLUMN: quoted, or NULL */
-	char *text;			/* COMMENT, SET_DEFAULT */
+	char *text;			/* COMMENT, SET_DEFAULT; ADD_COLUMN and
+					 * DROP_COLUMN (contract) under
+					 * MG_CAP_PLACEHOLDER_NOT_NULL: the
+					 * placeholder default, or NULL */
+	int notnull;			/* ADD_COLUMN under
+					 * MG_CAP_PLACEHOLDER_NOT_NULL: NOT NULL */
 	const struct mg_dependent *dep;	/* owned by the table plan */
-	const struct mg_column_desc *old;	/* ADD_COLUMN of a replace: the old column */
+	/* ADD_COLUMN of a replace, DROP_COLUMN at contract: the old column */
+	const struct mg_column_desc *old;
 	/* renames in dep's definition, in order: from[i] becomes to[i]
 	 * (an index over two replaced columns is copied once) */
 	struct mg_strlist from, to;
@@ -281,6 +290,8 @@ int mg_plan_pos_error(struct mg_err *err, int code,
 
 /* base + suffix, base cut (bytes) so the whole fits max_ident. Owned. */
 char *mg_planner_name(size_t max_ident, const char *base, const char *suffix);
+/* The same, base cut at a UTF-8 character boundary (t->utf8_names). */
+char *mg_planner_name_utf8(size_t max_ident, const char *base, const char *suffix);
 
 /* Whether op lists name under drops:. */
 int mg_op_drops(const struct mg_op *op, const char *name);
