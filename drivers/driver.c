@@ -287,14 +287,6 @@ void mg_db_quote_ident(struct mg_conn *c, struct mg_buf *out, const char *name)
 	c->drv->quote_ident(out, name);
 }
 
-int mg_db_legacy_plan(struct mg_conn *c, const struct mg_migration *m,
-		      struct mg_plan *out, struct mg_err *err)
-{
-	if (c->drv->render)
-		return 1;
-	return c->drv->plan(c, m, out, err);
-}
-
 int mg_db_plan_begin(struct mg_conn *c, struct mg_planner *pl, struct mg_err *err)
 {
 	if (!c->drv->plan_begin)

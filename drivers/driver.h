@@ -241,11 +241,6 @@ struct mg_driver {
 	 * database without transactional DDL as many as it needs, in order. */
 	int (*render)(struct mg_conn *c, const struct mg_render *r,
 		      struct mg_plan *out, struct mg_err *err);
-	/* Legacy, being removed (issue 12): a driver that still plans on
-	 * its own sets plan and leaves the methods above NULL;
-	 * mg_plan_build calls it when render is NULL. */
-	int (*plan)(struct mg_conn *c, const struct mg_migration *m,
-		    struct mg_plan *out, struct mg_err *err);
 
 	/* Refuse (MG_EREFUSED) when a long or idle-in-transaction session
 	 * holds a lock on one of the tables, naming pid, application, age and
@@ -435,10 +430,6 @@ int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
  * optional ones default to: nothing to open or close, nothing to check,
  * no notes. */
 void mg_db_quote_ident(struct mg_conn *c, struct mg_buf *out, const char *name);
-/* Legacy (issue 12): 1 when the driver renders (the core plans), else the
- * 0 or -1 of the driver's own plan method. */
-int mg_db_legacy_plan(struct mg_conn *c, const struct mg_migration *m,
-		      struct mg_plan *out, struct mg_err *err);
 int mg_db_plan_begin(struct mg_conn *c, struct mg_planner *pl, struct mg_err *err);
 int mg_db_plan_end(struct mg_conn *c, struct mg_planner *pl, int failed,
 		   struct mg_err *err);

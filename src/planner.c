@@ -977,10 +977,6 @@ int mg_plan_build(struct mg_conn *c, const struct mg_migration *m,
 	int rc = -1;
 
 	mg_plan_init(out);
-	rc = mg_db_legacy_plan(c, m, out, err);
-	if (rc != 1)		/* a driver not ported yet (issue 12) */
-		return rc;
-	rc = -1;
 	memset(&pl, 0, sizeof(pl));
 	pl.conn = c;
 	pl.m = m;
