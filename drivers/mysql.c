@@ -2360,7 +2360,8 @@ static int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *er
 #define MYDRV_ALG_NOCOPY ", ALGORITHM=NOCOPY, LOCK=NONE"
 #define MYDRV_ALG_INPLACE ", ALGORITHM=INPLACE, LOCK=NONE"
 #define MYDRV_ALG_COPY ", ALGORITHM=COPY"
-/* The first lines of a step whose operations allow a fallback. */
+/* The first lines of a step whose operations allowed a fallback, in
+ * plans recorded by v0.11.0 (now the step's options: step_allows). */
 #define MYDRV_ALLOW_REBUILD "-- allow_rebuild\n"
 #define MYDRV_ALLOW_COPY "-- allow_copy\n"
 /* The first line of a sql step with in_transaction: true. */
@@ -4062,14 +4063,16 @@ static void render_drop_triggers(struct mg_buf *b, const struct planner *pl, con
 	}
 }
 
-/* The fallbacks the operations on this table allow (run_ddl_step reads
- * these lines). */
-static void allow_lines(struct mg_buf *b, const struct tplan *tp)
+/* The options of a step: the fallbacks its operations allow (the
+ * runner reads them: run_ddl_step). */
+static unsigned allow_options(int rebuild, int copy)
 {
-	if (tp->allow_rebuild)
-		mg_buf_adds(b, MYDRV_ALLOW_REBUILD);
-	if (tp->allow_copy)
-		mg_buf_adds(b, MYDRV_ALLOW_COPY);
+	return (rebuild ? MG_STEP_ALLOW_REBUILD : 0) | (copy ? MG_STEP_ALLOW_COPY : 0);
+}
+
+static void allow(struct mg_step *st, const struct tplan *tp)
+{
+	st->options = allow_options(tp->allow_rebuild, tp->allow_copy);
 }
 
 /*
@@ -4159,7 +4162,6 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 		marker = mg_xasprintf("ADD COLUMN IF NOT EXISTS %s TINYINT NOT NULL DEFAULT 0", qm);
 		free(qm);
 	}
-	allow_lines(&b, tp);
 	alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->add_cols, marker, MYDRV_ALG_INSTANT);
 	if (tp->n_pairs && pl->mc->mysql_dialect) {
 		if (emit_dialect_triggers(pl, tp, &b, err) < 0) {
@@ -4223,7 +4225,7 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 		mg_buf_addf(&d, "%s marker %s", tp->add_cols.n ? "," : "", pl->marker_raw);
 	if (tp->n_pairs)
 		mg_buf_addf(&d, ", dual-write trigger%s", tp->has_marker ? "s" : "");
-	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	allow(mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL), tp);
 	free(marker);
 	mg_buf_release(&b);
 	mg_buf_release(&d);
@@ -4250,7 +4252,6 @@ static void emit_index_copy(struct planner *pl, struct tplan *tp, const struct i
 	char *qc, *desc;
 
 	qc = qi(c->copy);
-	allow_lines(&b, tp);
 	mg_buf_addf(&clause, "ADD %sINDEX IF NOT EXISTS %s (", c->kind, qc);
 	for (size_t k = 0; k < c->parts.n; k++)
 		mg_buf_addf(&clause, "%s%s", k ? ", " : "", c->parts.items[k]);
@@ -4259,8 +4260,8 @@ static void emit_index_copy(struct planner *pl, struct tplan *tp, const struct i
 	mg_buf_release(&clause);
 	desc = mg_xasprintf("build %sindex %s on %s (copy of '%s' for the new column)",
 			    *c->kind == 'U' ? "unique " : "", qc, tp->t.q, c->orig);
-	mg_plan_add_step(pl->plan, MG_PLAN_SWITCH_READS, MG_STEP_NOTX,
-			 tp->t.q, desc, b.buf, NULL);
+	allow(mg_plan_add_step(pl->plan, MG_PLAN_SWITCH_READS, MG_STEP_NOTX,
+			       tp->t.q, desc, b.buf, NULL), tp);
 	free(desc);
 	free(qc);
 	mg_buf_release(&b);
@@ -4359,7 +4360,6 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 {
 	struct mg_buf b = MG_BUF_INIT, d = MG_BUF_INIT;
 
-	allow_lines(&b, tp);
 	alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->contract_defaults, NULL, MYDRV_ALG_INSTANT);
 	if (pl->mc->mysql_dialect)	/* guarded clause by clause already */
 		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->drop_defaults, NULL, MYDRV_ALG_INSTANT);
@@ -4376,7 +4376,7 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 	if (tp->has_marker)
 		mg_buf_addf(&d, ", `%s`", pl->marker_raw);
 	mg_buf_adds(&d, " (never CASCADE); defaults and names moved to the new columns");
-	mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	allow(mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL), tp);
 	mg_buf_release(&b);
 	mg_buf_release(&d);
 }
@@ -4394,7 +4394,6 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 		mg_strlist_push_owned(&drops, mg_xasprintf("DROP INDEX IF EXISTS %s", qc));
 		free(qc);
 	}
-	allow_lines(&b, tp);
 	/*
 	 * Once a new NOT NULL column has its placeholder default back, the
 	 * insert trigger would take an old-version insert (which shows the
@@ -4443,7 +4442,7 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
 		mg_buf_addf(&d, ", %s", tp->rollback_cols.items[i] + strlen("DROP COLUMN IF EXISTS "));
 	if (tp->has_marker)
 		mg_buf_addf(&d, ", `%s`", pl->marker_raw);
-	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
+	allow(mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL), tp);
 	mg_strlist_release(&drops);
 	mg_buf_release(&b);
 	mg_buf_release(&d);
@@ -4570,10 +4569,6 @@ static void emit_index_op(struct planner *pl, const struct mg_op *op, const stru
 	struct mg_buf b = MG_BUF_INIT, clause = MG_BUF_INIT;
 	char *qn = qi(op->index_name), *desc;
 
-	if (op->allow_rebuild)
-		mg_buf_adds(&b, MYDRV_ALLOW_REBUILD);
-	if (op->allow_copy)
-		mg_buf_adds(&b, MYDRV_ALLOW_COPY);
 	mg_buf_addf(&clause, "ADD %sINDEX IF NOT EXISTS %s (", op->unique ? "UNIQUE " : "", qn);
 	for (size_t k = 0; k < op->n_columns; k++) {
 		if (k)
@@ -4584,7 +4579,8 @@ static void emit_index_op(struct planner *pl, const struct mg_op *op, const stru
 	alter_one(pl, &b, t->q, t->lit, clause.buf, MYDRV_ALG_NOCOPY);
 	mg_buf_release(&clause);
 	desc = mg_xasprintf("build %sindex %s on %s online", op->unique ? "unique " : "", qn, t->q);
-	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
+	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_NOTX, t->q, desc, b.buf,
+			 NULL)->options = allow_options(op->allow_rebuild, op->allow_copy);
 	free(desc);
 	free(qn);
 	mg_buf_release(&b);
@@ -4597,10 +4593,9 @@ static void emit_index_drop(struct planner *pl, const struct mg_op *op, const st
 	char *desc = mg_xasprintf("drop index %s on %s", qn, t->q);
 	struct mg_buf b = MG_BUF_INIT;
 
-	mg_buf_addf(&b, "%s%s", op->allow_rebuild ? MYDRV_ALLOW_REBUILD : "",
-		    op->allow_copy ? MYDRV_ALLOW_COPY : "");
 	alter_one(pl, &b, t->q, t->lit, clause, MYDRV_ALG_NOCOPY);
-	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
+	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, b.buf,
+			 NULL)->options = allow_options(op->allow_rebuild, op->allow_copy);
 	mg_buf_release(&b);
 	free(desc);
 	free(clause);
@@ -4928,11 +4923,16 @@ static int next_level(const struct mydrv_conn *mc, const struct mg_step *s, int 
 	return MYDRV_LEVEL_COPY;
 }
 
-/* Does the step allow this fallback? (its first lines, see allow_lines) */
-static int step_allows(const struct mg_step *s, const char *line)
+/* Does the step allow this fallback (an enum mg_step_option)? Its
+ * options say; plans recorded by v0.11.0 said it in the first lines of
+ * the SQL (`-- allow_rebuild`), which are read as well. */
+static int step_allows(const struct mg_step *s, unsigned option)
 {
+	const char *line = option == MG_STEP_ALLOW_REBUILD ? MYDRV_ALLOW_REBUILD : MYDRV_ALLOW_COPY;
 	size_t n = strlen(line);
 
+	if (s->options & option)
+		return 1;
 	for (const char *p = s->sql; !strncmp(p, "-- allow_", 9); p = strchr(p, '\n') + 1)
 		if (!strncmp(p, line, n))
 			return 1;
@@ -5050,8 +5050,8 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 
 			memcpy(why, err->msg, sizeof(why));
 			level = next_level(mc, s, level);
-			if ((level == MYDRV_LEVEL_REBUILD && !step_allows(s, MYDRV_ALLOW_REBUILD)) ||
-			    (level == MYDRV_LEVEL_COPY && !step_allows(s, MYDRV_ALLOW_COPY)))
+			if ((level == MYDRV_LEVEL_REBUILD && !step_allows(s, MG_STEP_ALLOW_REBUILD)) ||
+			    (level == MYDRV_LEVEL_COPY && !step_allows(s, MG_STEP_ALLOW_COPY)))
 				return refuse_level(err, s, level, why);
 			mg_info("  the server refused the planned algorithm (%s): trying%s", why,
 				alg_levels[level] + 1);
