@@ -128,7 +128,7 @@ MARIADB_ONLY = [
     r"\bOR REPLACE\b",
 ]
 
-# what migrate's session sets (drivers/mysql.c, set_session)
+# what migrate's session sets (drivers/mysql/conn.c, set_session)
 SESSION = ("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
            "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
            "time_zone = '+00:00'")

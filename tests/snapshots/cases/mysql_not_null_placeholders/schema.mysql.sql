@@ -1,7 +1,1 @@
-CREATE TABLE t (
-    id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    born date NOT NULL,
-    kind enum('a','b''c') NOT NULL,
-    at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    g point NOT NULL
-) ENGINE=InnoDB;
+CREATE TABLE t (id int PRIMARY KEY, v int) ENGINE=InnoDB;
