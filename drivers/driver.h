@@ -241,11 +241,6 @@ struct mg_driver {
 	 * database without transactional DDL as many as it needs, in order. */
 	int (*render)(struct mg_conn *c, const struct mg_render *r,
 		      struct mg_plan *out, struct mg_err *err);
-	/* Legacy, being removed (issue 12): a driver that still plans on
-	 * its own sets plan and leaves the methods above NULL;
-	 * mg_plan_build calls it when render is NULL. */
-	int (*plan)(struct mg_conn *c, const struct mg_migration *m,
-		    struct mg_plan *out, struct mg_err *err);
 
 	/* Refuse (MG_EREFUSED) when a long or idle-in-transaction session
 	 * holds a lock on one of the tables, naming pid, application, age and

@@ -1,8 +1,9 @@
 /*
  * plan.h - what a migration will do to the database, phase by phase.
  *
- * A driver renders a plan from a migration and the live catalog
- * (drv->plan); the core records it in the state store at expand (as JSON)
+ * The planner builds a plan from a migration and the live catalog
+ * (planner.h: mg_plan_build, the driver rendering each step's SQL); the
+ * core records it in the state store at expand (as JSON)
  * and every later phase, rollback included, runs the recorded plan, so a
  * deleted or edited file cannot change what contract or rollback do.
  *

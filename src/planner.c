@@ -977,8 +977,6 @@ int mg_plan_build(struct mg_conn *c, const struct mg_migration *m,
 	int rc = -1;
 
 	mg_plan_init(out);
-	if (!c->drv->render)	/* a driver not ported yet (issue 12) */
-		return c->drv->plan(c, m, out, err);
 	memset(&pl, 0, sizeof(pl));
 	pl.conn = c;
 	pl.m = m;

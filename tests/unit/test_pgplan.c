@@ -3,7 +3,7 @@
  * the expected SQL per phase out.
  *
  * The story: for each operation a fresh database gets a schema, the
- * planner (drv->plan) renders a migration from tests/unit/fixtures/pgplan
+ * planner (mg_plan_build, the postgres driver rendering) plans a migration from tests/unit/fixtures/pgplan
  * against that live catalog, and the test checks the steps of every phase:
  * their kind, description and the SQL that matters. Then the steps run for
  * real, in order, the way the commands would run them (a TX step inside
