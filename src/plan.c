@@ -48,6 +48,17 @@ static const char *const step_option_names[] = {
 	"allow_copy",		/* MG_STEP_ALLOW_COPY */
 };
 
+_Static_assert(sizeof(step_option_names) / sizeof(step_option_names[0]) == MG_STEP_OPTION_BITS,
+	       "a name for every step option");
+
+const char *mg_step_option_name(unsigned bit)
+{
+	for (size_t i = 0; i < sizeof(step_option_names) / sizeof(step_option_names[0]); i++)
+		if (bit == 1u << i)
+			return step_option_names[i];
+	return NULL;
+}
+
 static const char *const step_kind_names[] = {
 	[MG_STEP_TX] = "tx",
 	[MG_STEP_NOTX] = "notx",

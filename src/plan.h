@@ -60,6 +60,9 @@ enum mg_step_option {
 	MG_STEP_ALLOW_REBUILD = 1 << 0,	/* MySQL: ALTER may rebuild the table in place */
 	MG_STEP_ALLOW_COPY = 1 << 1	/* MySQL: ALTER may copy the table */
 };
+#define MG_STEP_OPTION_BITS 2
+/* "allow_rebuild" ... for one bit of enum mg_step_option, NULL for another. */
+const char *mg_step_option_name(unsigned bit);
 
 struct mg_step {
 	enum mg_step_kind kind;

@@ -2,7 +2,7 @@
  * fuzz_url.c - libFuzzer target for the URL parsers that are ours: the
  * password redaction of every URL and conninfo string migrate shows
  * (mg_redact_url, src/util.c) and the mysql driver's mysql:// parser
- * (mg_mysql_url_check, drivers/mysql.c). libpq's own parser
+ * (mg_mysql_url_check, drivers/mysql/url.c). libpq's own parser
  * (PQconninfoParse) is the oracle for postgres URLs, not a target.
  *
  * The input is one URL (a NUL ends it early, as in a C string). Checked
@@ -37,7 +37,7 @@
 #include <libpq-fe.h>
 
 #include "fuzz_common.h"
-#include "mysql_url.h"
+#include "mysql/url.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -45,7 +45,7 @@ TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def lock_name(database):
-    """The migrate lock of a database (drivers/mysql.c: 'migrate:' + its
+    """The migrate lock of a database (drivers/mysql/lock.c: 'migrate:' + its
     name, for names of up to 56 characters)."""
     return f"migrate:{database.name}"
 

@@ -32,6 +32,11 @@ new value. Both may assert: a failed assertion is an error like any other.
 ``value`` is whatever the scenario later compares with the table (a string,
 a tuple, ...).
 
+The writers run on both servers: ``connect`` is a database's connect
+(harness/pg.py Database or harness/mariadb.py MysqlDatabase, which take the
+same keywords), and the rename example's writers use ``fetch()``, which
+takes a psycopg or a pymysql connection.
+
 The module also holds the catalog checks the scenarios share.
 """
 
@@ -45,8 +50,26 @@ __all__ = [
     "Writer", "Running", "running", "column_info", "migrate_leftovers",
     "assert_no_leftovers", "wait_for_ops", "assert_rows",
     "merged_expectations", "run_phases", "RENAME_MIGRATION", "setup_users",
-    "rename_blue", "rename_green",
+    "rename_blue", "rename_green", "fetch", "is_broken",
 ]
+
+
+def fetch(conn, sql, params=None):
+    """Run one statement on a psycopg or pymysql connection; its rows as a
+    list of tuples ([] for a statement without a result)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+
+
+def is_broken(conn):
+    """True when conn can run no more statements (psycopg: closed or
+    broken; pymysql: not open)."""
+    if conn is None:
+        return True
+    if hasattr(conn, "broken"):
+        return conn.closed or conn.broken
+    return not conn.open
 
 
 class Writer(threading.Thread):
@@ -98,7 +121,7 @@ class Writer(threading.Thread):
         # A broken connection is replaced so later statements are still
         # exercised (and their errors still counted); the failure stands.
         try:
-            if self.conn is None or self.conn.closed or self.conn.broken:
+            if is_broken(self.conn):
                 self._open()
         except Exception:  # noqa: BLE001 - recorded, the loop goes on
             self.errors.append(("reconnect", self.ops, traceback.format_exc()))
@@ -378,59 +401,79 @@ operations:
 
 
 def setup_users(db, n):
-    """users(id, user_name NOT NULL, email) with n rows; {id: user_name}."""
-    db.execute("CREATE TABLE users (id bigserial PRIMARY KEY,"
-               " user_name text NOT NULL, email text)")
-    db.execute("INSERT INTO users (user_name, email)"
-               " SELECT 'seed-' || g, 'seed-' || g || '@example.com'"
-               "   FROM generate_series(1, %d) g" % n)
+    """users(id, user_name NOT NULL, email) with n rows; {id: user_name}.
+    The same table on both servers: MariaDB has no generate_series, its
+    sequence engine's seq_1_to_<n> numbers the rows."""
+    if db.kind == "mysql":
+        db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT"
+                   " PRIMARY KEY, user_name varchar(100) NOT NULL,"
+                   " email varchar(100))")
+        db.execute("INSERT INTO users (user_name, email)"
+                   " SELECT CONCAT('seed-', seq), CONCAT('seed-', seq, '@example.com')"
+                   "   FROM seq_1_to_%d" % n)
+    else:
+        db.execute("CREATE TABLE users (id bigserial PRIMARY KEY,"
+                   " user_name text NOT NULL, email text)")
+        db.execute("INSERT INTO users (user_name, email)"
+                   " SELECT 'seed-' || g, 'seed-' || g || '@example.com'"
+                   "   FROM generate_series(1, %d) g" % n)
     return dict(db.query("SELECT id, user_name FROM users"))
+
+
+# -- the rename's writers: one column name each --------------------------------
+# INSERT ... RETURNING works on both servers (MariaDB 10.5+); UPDATE ...
+# RETURNING is PostgreSQL's only, so on MariaDB the update is read back by
+# a SELECT on the same connection (the writer owns the row: nobody else
+# changes it in between).
+
+def _insert(conn, column, name):
+    rows = fetch(conn, "INSERT INTO users (%s, email) VALUES (%%s, %%s)"
+                       " RETURNING id, %s" % (column, column),
+                 (name, name + "@example.com"))
+    assert rows[0][1] == name, rows
+    return rows[0][0], name
+
+
+def _update(conn, column, name, row_id):
+    if hasattr(conn, "broken"):     # psycopg: PostgreSQL
+        row = fetch(conn, "UPDATE users SET %s = %%s WHERE id = %%s"
+                          " RETURNING %s" % (column, column), (name, row_id))
+    else:
+        fetch(conn, "UPDATE users SET %s = %%s WHERE id = %%s" % column,
+              (name, row_id))
+        row = fetch(conn, "SELECT %s FROM users WHERE id = %%s" % column, (row_id,))
+    assert row == [(name,)], row
+    return name
+
+
+def _read(conn, column, row_id):
+    return fetch(conn, "SELECT %s FROM users WHERE id = %%s" % column, (row_id,))
 
 
 # -- blue: old names only ------------------------------------------------------
 
 def rename_blue_insert(conn, i):
-    name = "blue-%d" % i
-    row = conn.execute(
-        "INSERT INTO users (user_name, email) VALUES (%s, %s)"
-        " RETURNING id, user_name", (name, name + "@example.com")).fetchone()
-    assert row[1] == name, row
-    return row[0], name
+    return _insert(conn, "user_name", "blue-%d" % i)
 
 
 def rename_blue_update(conn, rng, row_id, last):
-    seen = conn.execute("SELECT user_name FROM users WHERE id = %s",
-                        (row_id,)).fetchone()
-    assert seen == (last,), "blue reads back %r, wrote %r" % (seen, last)
-    name = "blue-u%d" % rng.randrange(10 ** 9)
-    row = conn.execute("UPDATE users SET user_name = %s WHERE id = %s"
-                       " RETURNING user_name", (name, row_id)).fetchone()
-    assert row == (name,), row
-    return name
+    seen = _read(conn, "user_name", row_id)
+    assert seen == [(last,)], "blue reads back %r, wrote %r" % (seen, last)
+    return _update(conn, "user_name", "blue-u%d" % rng.randrange(10 ** 9), row_id)
 
 
 # -- green: new names only -----------------------------------------------------
 
 def rename_green_insert(conn, i):
-    name = "green-%d" % i
-    row = conn.execute(
-        "INSERT INTO users (username, email) VALUES (%s, %s)"
-        " RETURNING id, username", (name, name + "@example.com")).fetchone()
-    assert row[1] == name, row
-    return row[0], name
+    return _insert(conn, "username", "green-%d" % i)
 
 
 def rename_green_update(conn, rng, row_id, last):
     # green reads back only rows it wrote itself: those are complete on the
     # new side even before switch-reads
-    seen = conn.execute("SELECT username FROM users WHERE id = %s",
-                        (row_id,)).fetchone()
-    assert seen == (last,), "green reads back %r, wrote %r" % (seen, last)
-    name = "green-u%d" % rng.randrange(10 ** 9)
-    row = conn.execute("UPDATE users SET username = %s WHERE id = %s"
-                       " RETURNING username", (name, row_id)).fetchone()
-    assert row == (name,), row
-    return name
+    seen = _read(conn, "username", row_id)
+    assert seen == [(last,)], "green reads back %r, wrote %r" % (seen, last)
+    return _update(conn, "username", "green-u%d" % rng.randrange(10 ** 9), row_id)
 
 
 def rename_blue(db, seeded):

@@ -1,0 +1,1 @@
+CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(100) NOT NULL, spent int) ENGINE=InnoDB;

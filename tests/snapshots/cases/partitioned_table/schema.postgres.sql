@@ -1,0 +1,1 @@
+CREATE TABLE measurements (id bigint, at date NOT NULL, v integer, PRIMARY KEY (id, at)) PARTITION BY RANGE (at); CREATE TABLE measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
