@@ -212,7 +212,7 @@ static void set_dialect(struct mydrv_conn *mc)
 	mc->mysql_version = mc->mariadb ? 0 : mysql_get_server_version(mc->my);
 	mc->mysql_dialect = !mc->mariadb;
 	{
-		unsigned long v = mg_hook_mysql_dialect();
+		unsigned long v = mg_hook_driver_number(MYDRV_DIALECT_HOOK);
 
 		if (v == 1)
 			mc->mysql_dialect = 1;
