@@ -932,6 +932,7 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 	for (size_t i = 0; i < m->n_ops; i++) {
 		int rc = 0;
 
+		pl->op = &m->ops[i];
 		switch (m->ops[i].kind) {
 		case MG_OP_ADD_COLUMN:
 			rc = plan_add_column(pl, i, err);

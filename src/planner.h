@@ -238,6 +238,7 @@ struct mg_planner {
 	char marker[32];		/* raw marker column: "_migrate_3" */
 	char suffix[32];		/* of copies' names: "_mg3" */
 	void *drv;			/* the driver's planning session */
+	const struct mg_op *op;		/* the operation being planned now */
 };
 
 /* What render() renders. */

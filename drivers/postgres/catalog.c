@@ -296,16 +296,8 @@ static int add_deps(struct pgdrv_conn *pc, const char *sql,
 
 /* Views, policies, triggers, generated columns ... on the column; def is
  * the catalog they live in (pg_rewrite, pg_policy, pg_trigger, ...). */
-static int others_of(struct pgdrv_conn *pc, const struct mg_table_desc *t,
-		     const char *col, struct mg_dependents *out,
-		     struct mg_err *err)
+static void mark_droppable(struct mg_dependents *out, size_t from)
 {
-	char *sql = others_sql(pgdesc(t)->qlit, col, NULL);
-	size_t from = out->n;
-	int rc = add_deps(pc, sql, MG_DEP_OBJECT, (const int[5]){ 1, 0, 2, -1, -1 },
-			  out, err);
-
-	free(sql);
 	for (size_t i = from; i < out->n; i++) {
 		const char *cls = out->v[i].def;
 
@@ -313,6 +305,39 @@ static int others_of(struct pgdrv_conn *pc, const struct mg_table_desc *t,
 				      !strcmp(cls, "pg_policy") ||
 				      !strcmp(cls, "pg_trigger");
 	}
+}
+
+/*
+ * The objects op does not list under drops: as the query filtered by
+ * them returns them (the order of a refusal's names), then those it
+ * lists as the query without the filter returns them (the order they
+ * are dropped in): the two queries v0.11.0 ran.
+ */
+static int others_of(struct pgdrv_conn *pc, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, const char *col,
+		     struct mg_dependents *out, struct mg_err *err)
+{
+	static const int cols[5] = { 1, 0, 2, -1, -1 };
+	const struct mg_op *op = pl->op;
+	struct mg_dependents all = { 0 };
+	char *sql = others_sql(pgdesc(t)->qlit, col, op);
+	size_t from = out->n;
+	int rc = add_deps(pc, sql, MG_DEP_OBJECT, cols, out, err);
+
+	free(sql);
+	if (rc == 0 && op && op->n_drops) {
+		sql = others_sql(pgdesc(t)->qlit, col, NULL);
+		rc = add_deps(pc, sql, MG_DEP_OBJECT, cols, &all, err);
+		free(sql);
+		for (size_t i = 0; rc == 0 && i < all.n; i++) {
+			if (!mg_op_drops(op, all.v[i].name))
+				continue;
+			*mg_dependents_add(out, MG_DEP_OBJECT) = all.v[i];
+			memset(&all.v[i], 0, sizeof(all.v[i]));
+		}
+		mg_dependents_release(&all);
+	}
+	mark_droppable(out, from);
 	return rc;
 }
 
@@ -454,8 +479,7 @@ int pgdrv_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
 	struct pgdrv_conn *pc = downcast(c);
 	const char *attnum = cd->drv;
 
-	(void)pl;
-	if (others_of(pc, t, col, out, err) < 0 ||
+	if (others_of(pc, pl, t, col, out, err) < 0 ||
 	    code_of(pc, t, col, out, err) < 0 ||
 	    grants_of(pc, t, attnum, out, err) < 0 ||
 	    indexes_of(pc, t, attnum, out, err) < 0 ||
