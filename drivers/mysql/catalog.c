@@ -477,9 +477,9 @@ static int index_dependents(struct mydrv_conn *mc, const struct mytable *t, cons
 }
 
 int mydrv_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
-				   const struct mg_table_desc *t, const char *col,
-				   const struct mg_column_desc *cd, struct mg_dependents *out,
-				   struct mg_err *err)
+			    const struct mg_table_desc *t, const char *col,
+			    const struct mg_column_desc *cd, struct mg_dependents *out,
+			    struct mg_err *err)
 {
 	struct mydrv_conn *mc = downcast(c);
 
@@ -521,8 +521,8 @@ static void mycolumn_free(void *p)
 
 /* The table of op->table: resolve_table, identity = its name. */
 int mydrv_describe_table(struct mg_conn *c, const struct mg_planner *core,
-				const struct mg_op *op, struct mg_table_desc *out,
-				struct mg_err *err)
+			 const struct mg_op *op, struct mg_table_desc *out,
+			 struct mg_err *err)
 {
 	struct mytable *t = mg_xcalloc(1, sizeof(*t));
 
@@ -560,8 +560,8 @@ static int has_word(const char *text, const char *word)
 /* A column as the catalog has it: COLUMN_TYPE is the type a copy gets;
  * what migrate cannot replace or drop is said in unsupported. */
 int mydrv_describe_column(struct mg_conn *c, const struct mg_planner *core,
-				 const struct mg_table_desc *t, const char *name,
-				 struct mg_column_desc *out, struct mg_err *err)
+			  const struct mg_table_desc *t, const char *name,
+			  struct mg_column_desc *out, struct mg_err *err)
 {
 	struct mycolumn *mcol = mg_xcalloc(1, sizeof(*mcol));
 	int rc;
@@ -679,8 +679,8 @@ static int canonical_type(struct planner *pl, const struct mg_op *op, char **out
 }
 
 int mydrv_check_expr(struct mg_conn *c, const struct mg_planner *core,
-			    const struct mg_table_desc *t, enum mg_expr_use use,
-			    const char *expr, struct mg_pos pos, struct mg_err *err)
+		     const struct mg_table_desc *t, enum mg_expr_use use,
+		     const char *expr, struct mg_pos pos, struct mg_err *err)
 {
 	struct planner pl;
 
@@ -691,7 +691,7 @@ int mydrv_check_expr(struct mg_conn *c, const struct mg_planner *core,
 }
 
 int mydrv_canonical_type(struct mg_conn *c, const struct mg_planner *core,
-				const struct mg_op *op, char **out, struct mg_err *err)
+			 const struct mg_op *op, char **out, struct mg_err *err)
 {
 	struct planner pl;
 
@@ -814,8 +814,8 @@ static int check_create_index(struct planner *pl, const struct mg_op *op,
 }
 
 int mydrv_check_index(struct mg_conn *c, const struct mg_planner *core,
-			     const struct mg_op *op, const struct mg_table_desc *t,
-			     struct mg_err *err)
+		      const struct mg_op *op, const struct mg_table_desc *t,
+		      struct mg_err *err)
 {
 	struct planner pl;
 

@@ -16,7 +16,7 @@
  * cannot say IF EXISTS (RENAME INDEX).
  */
 void add_guarded(struct mydrv_conn *mc, struct mg_buf *b, const char *cond,
-			const char *stmt)
+		 const char *stmt)
 {
 	mg_buf_addf(b, "SET @_mg_sql = IF(%s, ", cond);
 	add_literal(mc, b, stmt);
@@ -202,8 +202,8 @@ static void dialect_run(struct mg_buf *b)
  * catalog before LOCK TABLES); then there must be no keys.
  */
 void dialect_alter(struct mydrv_conn *mc, struct mg_buf *b, const char *table_q,
-			  const char *tlit, const struct mg_strlist *parts, const char *extra,
-			  const char *algorithm, const char *outer, struct mg_buf *split_set)
+		   const char *tlit, const struct mg_strlist *parts, const char *extra,
+		   const char *algorithm, const char *outer, struct mg_buf *split_set)
 {
 	struct mg_strlist kp = MG_STRLIST_INIT, kc = MG_STRLIST_INIT;
 	struct mg_strlist cp = MG_STRLIST_INIT, cc = MG_STRLIST_INIT;
@@ -238,7 +238,7 @@ void dialect_alter(struct mydrv_conn *mc, struct mg_buf *b, const char *table_q,
 
 /* "ALTER TABLE t a, b, ALGORITHM=...;\n" (nothing for no parts). */
 void join_alter(struct mg_buf *b, const char *table, const struct mg_strlist *parts,
-		       const char *extra, const char *algorithm)
+		const char *extra, const char *algorithm)
 {
 	if (!parts->n && !extra)
 		return;
@@ -252,8 +252,8 @@ void join_alter(struct mg_buf *b, const char *table, const struct mg_strlist *pa
 
 /* join_alter, or on MySQL its guarded form (see "the MySQL dialect"). */
 void alter_stmt(const struct planner *pl, struct mg_buf *b, const char *table_q,
-		       const char *tlit, const struct mg_strlist *parts, const char *extra,
-		       const char *algorithm)
+		const char *tlit, const struct mg_strlist *parts, const char *extra,
+		const char *algorithm)
 {
 	if (!pl->mc->mysql_dialect)
 		join_alter(b, table_q, parts, extra, algorithm);
@@ -263,7 +263,7 @@ void alter_stmt(const struct planner *pl, struct mg_buf *b, const char *table_q,
 
 /* alter_stmt of one clause. */
 void alter_one(const struct planner *pl, struct mg_buf *b, const char *table_q,
-		      const char *tlit, const char *clause, const char *algorithm)
+	       const char *tlit, const char *clause, const char *algorithm)
 {
 	struct mg_strlist parts = MG_STRLIST_INIT;
 

@@ -147,62 +147,66 @@ struct myindex {
 #define render_drop_triggers(...) mydrv_render_drop_triggers(__VA_ARGS__)
 #define emit_dialect_triggers(...) mydrv_emit_dialect_triggers(__VA_ARGS__)
 
+/* catalog.c: names, literals, the planner's questions */
 char *qi(const char *name);
 char *lit(struct mydrv_conn *mc, const char *s);
 char *mkname(const char *base, const char *suffix);
 char *others_sql(struct mydrv_conn *mc, const struct mytable *t, const char *col);
 int mydrv_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
-				   const struct mg_table_desc *t, const char *col,
-				   const struct mg_column_desc *cd, struct mg_dependents *out,
-				   struct mg_err *err);
+			    const struct mg_table_desc *t, const char *col,
+			    const struct mg_column_desc *cd, struct mg_dependents *out,
+			    struct mg_err *err);
 int mydrv_describe_table(struct mg_conn *c, const struct mg_planner *core,
-				const struct mg_op *op, struct mg_table_desc *out,
-				struct mg_err *err);
+			 const struct mg_op *op, struct mg_table_desc *out,
+			 struct mg_err *err);
 int mydrv_describe_column(struct mg_conn *c, const struct mg_planner *core,
-				 const struct mg_table_desc *t, const char *name,
-				 struct mg_column_desc *out, struct mg_err *err);
+			  const struct mg_table_desc *t, const char *name,
+			  struct mg_column_desc *out, struct mg_err *err);
 int mydrv_check_expr(struct mg_conn *c, const struct mg_planner *core,
-			    const struct mg_table_desc *t, enum mg_expr_use use,
-			    const char *expr, struct mg_pos pos, struct mg_err *err);
+		     const struct mg_table_desc *t, enum mg_expr_use use,
+		     const char *expr, struct mg_pos pos, struct mg_err *err);
 int mydrv_canonical_type(struct mg_conn *c, const struct mg_planner *core,
-				const struct mg_op *op, char **out, struct mg_err *err);
+			 const struct mg_op *op, char **out, struct mg_err *err);
 char *mydrv_placeholder_value(struct mg_conn *c, const char *type);
 int mydrv_check_index(struct mg_conn *c, const struct mg_planner *core,
-			     const struct mg_op *op, const struct mg_table_desc *t,
-			     struct mg_err *err);
+		      const struct mg_op *op, const struct mg_table_desc *t,
+		      struct mg_err *err);
 int mydrv_check_plan(struct mg_conn *c, const struct mg_planner *core, struct mg_err *err);
 int mydrv_plan_begin(struct mg_conn *c, struct mg_planner *core, struct mg_err *err);
+/* dialect.c */
 void add_guarded(struct mydrv_conn *mc, struct mg_buf *b, const char *cond,
-			const char *stmt);
+		 const char *stmt);
 char *index_exists_in(struct mydrv_conn *mc, const char *tlit, const char *name);
 char *column_exists_in(struct mydrv_conn *mc, const char *tlit, const char *name);
 void dialect_alter(struct mydrv_conn *mc, struct mg_buf *b, const char *table_q,
-			  const char *tlit, const struct mg_strlist *parts, const char *extra,
-			  const char *algorithm, const char *outer, struct mg_buf *split_set);
+		   const char *tlit, const struct mg_strlist *parts, const char *extra,
+		   const char *algorithm, const char *outer, struct mg_buf *split_set);
 void join_alter(struct mg_buf *b, const char *table, const struct mg_strlist *parts,
-		       const char *extra, const char *algorithm);
+		const char *extra, const char *algorithm);
 void alter_stmt(const struct planner *pl, struct mg_buf *b, const char *table_q,
-		       const char *tlit, const struct mg_strlist *parts, const char *extra,
-		       const char *algorithm);
+		const char *tlit, const struct mg_strlist *parts, const char *extra,
+		const char *algorithm);
 void alter_one(const struct planner *pl, struct mg_buf *b, const char *table_q,
-		      const char *tlit, const char *clause, const char *algorithm);
+	       const char *tlit, const char *clause, const char *algorithm);
+/* triggers.c */
 char *trigger_name(const struct planner *pl, const struct tplan *tp, const char *event);
 char *follows_clause(struct planner *pl, const struct tplan *tp, const char *event,
-			    struct mg_err *err);
+		     struct mg_err *err);
 void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
-				  const struct tplan *tp, const char *follows, int transitional,
-				  const char *create, const char *suffix, int marked_passes);
+			   const struct tplan *tp, const char *follows, int transitional,
+			   const char *create, const char *suffix, int marked_passes);
 void render_update_trigger(struct mg_buf *b, const struct planner *pl,
-				  const struct tplan *tp, const char *follows);
+			   const struct tplan *tp, const char *follows);
 void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const struct tplan *tp);
 int emit_dialect_triggers(struct planner *pl, struct tplan *tp, struct mg_buf *b,
-				 struct mg_err *err);
+			  struct mg_err *err);
+/* render.c */
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out);
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,
-			struct mg_err *err);
+		 struct mg_err *err);
 
-static inline void planner_init(struct planner *pl, struct mg_conn *c, const struct mg_planner *core,
-			 struct mg_plan *plan)
+static inline void planner_init(struct planner *pl, struct mg_conn *c,
+				const struct mg_planner *core, struct mg_plan *plan)
 {
 	pl->mc = downcast(c);
 	pl->core = core;

@@ -884,7 +884,7 @@ static int render_table(struct planner *pl, const struct mg_render *r, struct mg
  * asks for no VALIDATE or INBOUND step.
  */
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,
-			struct mg_err *err)
+		 struct mg_err *err)
 {
 	struct planner pl;
 

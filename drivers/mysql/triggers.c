@@ -68,7 +68,7 @@ char *trigger_name(const struct planner *pl, const struct tplan *tp, const char 
 /* " FOLLOWS `last`" after the user's last BEFORE trigger for the event,
  * so ours see what the user's triggers wrote; "" when there is none. */
 char *follows_clause(struct planner *pl, const struct tplan *tp, const char *event,
-			    struct mg_err *err)
+		     struct mg_err *err)
 {
 	struct mg_buf sql = MG_BUF_INIT;
 	char *last = NULL, *out;
@@ -166,8 +166,8 @@ static void new_side_written(struct mg_buf *b, const struct tplan *tp, const cha
  * marked_passes, a row whose marker is set already passes untouched (see
  * emit_table_expand). */
 void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
-				  const struct tplan *tp, const char *follows, int transitional,
-				  const char *create, const char *suffix, int marked_passes)
+			   const struct tplan *tp, const char *follows, int transitional,
+			   const char *create, const char *suffix, int marked_passes)
 {
 	char *name = trigger_name(pl, tp, suffix);
 	char *qm = qi(pl->marker_raw);
@@ -209,7 +209,7 @@ void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
 }
 
 void render_update_trigger(struct mg_buf *b, const struct planner *pl,
-				  const struct tplan *tp, const char *follows)
+			   const struct tplan *tp, const char *follows)
 {
 	char *name = trigger_name(pl, tp, "bu");
 	char *qm = qi(pl->marker_raw);
@@ -313,7 +313,7 @@ void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const stru
  * when both triggers would be the same text) _bi is created directly.
  */
 int emit_dialect_triggers(struct planner *pl, struct tplan *tp, struct mg_buf *b,
-				 struct mg_err *err)
+			  struct mg_err *err)
 {
 	char *fi = follows_clause(pl, tp, "INSERT", err);
 	char *fu = fi ? follows_clause(pl, tp, "UPDATE", err) : NULL;
