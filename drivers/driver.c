@@ -1,15 +1,11 @@
-/* driver.c - picking a driver by URL, and the wrappers the core calls. */
+/* driver.c - picking a driver by URL (from the table of drivers.c), and the
+ * wrappers the core calls. */
 #include "driver.h"
+#include "lockretry.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct mg_driver *const drivers[] = {
-	&mg_postgres_driver,
-	&mg_mysql_driver,
-	NULL
-};
 
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 {
@@ -28,9 +24,9 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		free(shown);
 		return NULL;
 	}
-	for (size_t i = 0; drivers[i]; i++)
-		if (drivers[i]->accepts(url))
-			return drivers[i];
+	for (size_t i = 0; mg_drivers[i]; i++)
+		if (mg_drivers[i]->accepts(url))
+			return mg_drivers[i];
 	{
 		char *shown = mg_redact_url(url);
 
@@ -39,6 +35,32 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err)
 		free(shown);
 	}
 	return NULL;
+}
+
+size_t mg_driver_name_limit(const char *url)
+{
+	size_t strictest = 0;
+
+	for (size_t i = 0; mg_drivers[i]; i++) {
+		size_t n = mg_drivers[i]->max_name_len;
+
+		if (url && mg_drivers[i]->accepts(url))
+			return n;
+		if (!strictest || n < strictest)
+			strictest = n;
+	}
+	return strictest;
+}
+
+void mg_driver_url_help(struct mg_buf *out)
+{
+	size_t n = 0;
+
+	while (mg_drivers[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		mg_buf_addf(out, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : ", or ",
+			    mg_drivers[i]->url_help);
 }
 
 #define LOCK_LOST "lost the advisory lock: its session ("
@@ -266,15 +288,30 @@ int mg_db_lock_check(struct mg_conn *c, struct mg_err *err)
 	return c->drv->lock_check ? c->drv->lock_check(c, err) : 0;
 }
 
+/* One try of a step, for the lock-retry loop (src/lockretry.c). */
+struct step_try {
+	struct mg_conn *c;
+	const struct mg_step *s;
+	const struct mg_history_write *w;
+};
+
+static int step_try(void *arg, struct mg_step_report *rep, struct mg_err *err)
+{
+	struct step_try *t = arg;
+
+	return t->c->drv->run_step(t->c, t->s, t->w, rep, err);
+}
+
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err)
 {
+	struct step_try t = { c, s, w };
 	int rc;
 
 	assert(c && s && s->sql);
 	memset(rep, 0, sizeof(*rep));
-	rc = c->drv->run_step(c, s, w, rep, err);
+	rc = mg_lockretry_run(step_try, &t, s->description, rep, err);
 	if (rc == 0)
 		mg_fault_point(mg_plan_phase_name(phase), index, 0);
 	return rc;

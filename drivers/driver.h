@@ -107,11 +107,26 @@ struct mg_history_write {
 	const char *state_id;
 };
 
-/* What running one step cost: lock retries and the time spent waiting. */
+/*
+ * What running one step cost: lock retries and the time spent waiting.
+ * The core (mg_db_run_step) retries a step whose try ran out of time
+ * waiting for its locks; the driver's run_step runs one try and fills the
+ * second group for it.
+ */
 struct mg_step_report {
-	int tries;
-	int64_t stall_ms;
+	int tries;		/* tries of a step that waits for its locks
+				 * (0 for one that does not: an assert,
+				 * an index build) */
+	int64_t stall_ms;	/* time spent in tries that waited in vain */
 	int skipped;		/* already done according to the catalog */
+
+	int attempt;		/* set by the core: the try being run, from 1 */
+	int lock_wait;		/* this try failed waiting for locks: retry it */
+	int lock_wait_ms;	/* how long each try waits for them (messages) */
+	int lock_retries;	/* tries after the first (mg_conn_opts) */
+	int progress;		/* the driver's own, kept from one try of the
+				 * step to the next, 0 at the first (MySQL: the
+				 * ALGORITHM level the server accepted) */
 };
 
 /* One backfill batch's result. last_key: n_keys text values, owned. */
@@ -156,6 +171,16 @@ struct mg_driver {
 	const char *name;		/* "postgres" */
 	int version;			/* MG_DRIVER_VERSION */
 	unsigned caps;			/* enum mg_driver_caps */
+	/* The longest name (table, column, index) the database takes, in
+	 * bytes: the migration loader refuses a longer one at its file
+	 * position (mg_driver_name_limit). */
+	size_t max_name_len;
+	/* The URL forms it takes, as --help lists them after each other:
+	 * "mysql://user:pass@host:port/db (also mariadb://...)". */
+	const char *url_help;
+	/* The MIGRATE_TEST_ variable a test build lets this driver read
+	 * (mg_hook_driver_number), for --version to list; NULL when none. */
+	const char *test_variable;
 
 	/* Does this driver take this URL? (scheme check only) */
 	int (*accepts)(const char *url);
@@ -249,8 +274,10 @@ struct mg_driver {
 			      size_t n, struct mg_err *err);
 
 	/*
-	 * Run one step. MG_STEP_TX: in one transaction with the history
-	 * write; retried with jittered backoff on lock timeout.
+	 * Run one try of a step. MG_STEP_TX: in one transaction with the
+	 * history write. A try that runs out of lock_timeout_ms waiting for
+	 * its locks fails with rep->lock_wait set (and lock_wait_ms,
+	 * lock_retries): the core tries again with jittered backoff.
 	 * MG_STEP_NOTX: outside a transaction, history written after.
 	 * MG_STEP_ASSERT: MG_EREFUSED listing the rows returned (no history
 	 * write). w may be NULL (no history write).
@@ -342,6 +369,9 @@ struct mg_driver {
 
 extern const struct mg_driver mg_postgres_driver;
 extern const struct mg_driver mg_mysql_driver;
+/* Every driver of this build, NULL-terminated (drivers/drivers.c; a unit
+ * test links its own table, e.g. one fake driver). */
+extern const struct mg_driver *const mg_drivers[];
 
 /*
  * The error of a lost migrate lock (MG_EDB): "lost the advisory lock: its
@@ -361,8 +391,27 @@ int mg_err_lock_lost(struct mg_err *err, const char *session, const char *what,
 /* Does err say the lock was lost (set by mg_err_lock_lost)? */
 int mg_err_is_lock_lost(const struct mg_err *err);
 
+/*
+ * A copy of a database URL or libpq conninfo with any password replaced by
+ * "****" (user:pass@ in URLs, password=... in conninfo), by every driver's
+ * rules at once (drivers/redact.c). NULL gives "". Caller frees.
+ */
+char *mg_redact_url(const char *url);
+
 /* The driver for url, or NULL (err MG_EINPUT naming the scheme). */
 const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
+
+/*
+ * The name length limit to load migrations with: that of url's driver, or
+ * when url is NULL or no driver takes it (check --offline without a
+ * database, a URL refused later on connect) the strictest of all drivers,
+ * so that a file that loads fits every database.
+ */
+size_t mg_driver_name_limit(const char *url);
+
+/* Every driver's url_help, in table order, as one phrase: "A, or B";
+ * "A, B, or C". */
+void mg_driver_url_help(struct mg_buf *out);
 
 /* ---- wrappers the core calls --------------------------------------------- */
 
@@ -419,8 +468,9 @@ int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err
 int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err);
 int mg_db_lock_lost(struct mg_conn *c, struct mg_err *err);
 int mg_db_lock_check(struct mg_conn *c, struct mg_err *err);
-/* Run a step; in test builds MIGRATE_FAULT=<phase>:<index> kills the
- * process right after step <index> of <phase> committed. */
+/* Run a step, trying again while it fails waiting for its locks
+ * (src/lockretry.c); in test builds MIGRATE_FAULT=<phase>:<index> kills
+ * the process right after step <index> of <phase> committed. */
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err);

@@ -34,7 +34,7 @@ STOP_CLUSTER=${MIGRATE_STOP_DEBIAN_CLUSTER:-0}
 section() { printf '\n==== %s ====\n' "$*"; }
 
 PACKAGES=(
-  cmake gcc clang pkg-config make
+  cmake gcc clang pkg-config make git
   libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev

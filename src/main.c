@@ -7,20 +7,23 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "driver.h"
 #include "output.h"
 
 struct command {
 	const char *name;
 	mg_cmd_fn fn;
 	const char *summary;
-	const char *help;
+	const char *help;	/* then the global options and exit_help */
+	const char *exit_help;	/* NULL: EXIT_HELP */
 };
 
+/* The global options; --database's URL forms come from the drivers
+ * (print_global_help). */
+#define GLOBAL_HELP_HEAD \
+	"global options (also from the environment, then migrate.yaml; before or after the command):\n"
+#define DATABASE_OPTION "  -d, --database URL     "
 #define GLOBAL_HELP \
-	"global options (also from the environment, then migrate.yaml; before or after the command):\n" \
-	"  -d, --database URL     postgres://user:pass@host:port/db, postgresql://..., a libpq\n" \
-	"                         conninfo string, or mysql://user:pass@host:port/db (also\n" \
-	"                         mariadb://, and ?socket=/path for a unix socket)\n" \
 	"                         (env MIGRATE_DATABASE_URL, then DATABASE_URL)\n" \
 	"  -m, --migrations DIR   migration files (default ./migrations; env MIGRATE_DIR)\n" \
 	"      --state PATH       SQLite state file (default ./.migrate/state.db; env MIGRATE_STATE)\n" \
@@ -57,14 +60,14 @@ static const struct command commands[] = {
 	  "the readable window (the schema versions a running application may require), each\n"
 	  "colour with its state, requirement and why it counts as alive, whether switching\n"
 	  "traffic back to each colour that is not live is safe and until which step, and the\n"
-	  "command to run next. --events N adds the newest N events of the log. Changes nothing.\n\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  "command to run next. --events N adds the newest N events of the log. Changes nothing.\n\n", NULL },
 	{ "plan", mg_cmd_plan, "the SQL each phase would run; changes nothing",
 	  "usage: migrate plan [ID] [--json]\n\n"
 	  "Prints, for migration ID (default: every migration not yet contracted), the SQL of\n"
 	  "each phase: expand, backfill, switch-reads, contract and rollback, the tables the\n"
 	  "backfill rewrites, and what a rollback or a lossy 'down' cannot carry back.\n"
 	  "A migration already expanded shows the plan recorded at expand. Changes nothing.\n"
-	  "ID may be 3, 0003 or 0003_rename_user_name.\n\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  "ID may be 3, 0003 or 0003_rename_user_name.\n\n", NULL },
 	{ "expand", mg_cmd_expand, "add the new structures beside the old ones, with dual-write triggers",
 	  "usage: migrate expand [ID] [options]\n\n"
 	  "Expands migration ID (default: the lowest pending one): adds new columns nullable,\n"
@@ -73,7 +76,7 @@ static const struct command commands[] = {
 	  "can both write. Each table's DDL runs in one short transaction under a lock\n"
 	  "timeout, retried with backoff. Refuses while a long transaction holds a lock on\n"
 	  "the table. Requires every lower migration to be switched or contracted.\n\n"
-	  DDL_HELP "\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  DDL_HELP "\n", NULL },
 	{ "backfill", mg_cmd_backfill, "copy existing rows old -> new in small resumable batches",
 	  "usage: migrate backfill [ID] [--jobs N] [--target-batch-ms MS | --batch-size N]\n"
 	  "                        [--max-rows-per-sec N] [--sleep MS] [--max-lag MS]\n"
@@ -109,15 +112,15 @@ static const struct command commands[] = {
 	  "      --pause-file PATH      pause while PATH exists\n"
 	  "      --verify               only compare both sides of every row: the count of\n"
 	  "                             rows that disagree and sample keys (exit 1 if any)\n"
-	  "      --json                 progress as JSON lines on stderr\n\n"
-	  GLOBAL_HELP "\n" EXIT_HELP },
+	  "      --json                 progress as JSON lines on stderr\n\n",
+	  NULL },
 	{ "switch-reads", mg_cmd_switch_reads, "verify the copy and validate constraints; the new version may read",
 	  "usage: migrate switch-reads [ID] [options]\n\n"
 	  "Verifies that every row of migration ID (default: the lowest not switched) agrees\n"
 	  "on both sides, refusing with the count and sample keys otherwise; checks that\n"
 	  "every index built at expand is valid; validates the NOT VALID constraints. Triggers\n"
 	  "stay in both directions, so switching traffic back stays safe.\n\n"
-	  DDL_HELP "\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  DDL_HELP "\n", NULL },
 	{ "contract", mg_cmd_contract, "drop triggers and the old structures (never CASCADE)",
 	  "usage: migrate contract [ID] [options]\n\n"
 	  "Contracts migration ID (default: the lowest not contracted): re-checks that nothing\n"
@@ -125,7 +128,7 @@ static const struct command commands[] = {
 	  "triggers, the marker column and the old columns (never CASCADE), moves defaults\n"
 	  "and NOT NULL to the new columns and gives copied indexes and constraints their\n"
 	  "original names. After contract, rolling back is impossible.\n\n"
-	  DDL_HELP "\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  DDL_HELP "\n", NULL },
 	{ "rollback", mg_cmd_rollback, "undo expand and backfill of a migration not contracted",
 	  "usage: migrate rollback [ID] [options]\n\n"
 	  "Undoes everything expand and backfill did for migration ID (default: the highest\n"
@@ -133,7 +136,7 @@ static const struct command commands[] = {
 	  "with the rows the new version wrote carried back into the old columns. The\n"
 	  "migration returns to pending and its recorded checksum is forgotten. Refused once\n"
 	  "contracted (roll forward instead) and while a higher migration is not pending.\n\n"
-	  DDL_HELP "\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  DDL_HELP "\n", NULL },
 	{ "colour", mg_cmd_colour, "register and change the application versions using the database",
 	  "usage: migrate colour register NAME --app-version S --requires V [--state live|standby]\n"
 	  "                               [--match PATTERN] [--ttl SECONDS]\n"
@@ -163,7 +166,7 @@ static const struct command commands[] = {
 	  "list       every colour: state, requirement, alive or not and why, and whether\n"
 	  "           switching traffic back to it is safe, until which step.\n\n"
 	  "'--state' followed by live, standby or retired is the colour's state; any other\n"
-	  "value is the state file's path.\n\n" GLOBAL_HELP "\n" EXIT_HELP },
+	  "value is the state file's path.\n\n", NULL },
 	{ "check", mg_cmd_check, "pre-deploy gate: files valid and unchanged, a version could go live",
 	  "usage: migrate check [--requires V] [--offline] [--json]\n\n"
 	  "The gate a CI pipeline runs before deploying. Checks that every migration file\n"
@@ -173,18 +176,63 @@ static const struct command commands[] = {
 	  "window), saying what to run first when not. Changes nothing but the event log.\n\n"
 	  "Needs read access to the database; the state file is used when present, otherwise\n"
 	  "the database's own history table is enough. --offline checks the files alone, with\n"
-	  "no database and no state (--requires cannot be answered offline: exit 2).\n\n"
-	  GLOBAL_HELP "\n"
+	  "no database and no state (--requires cannot be answered offline: exit 2).\n\n",
 	  "exit status: 0 pass; 1 fail (every reason listed); 2 bad input (a file that does not\n"
 	  "load, an unknown V); 3 the database or the state file cannot be read\n" },
 	{ "log", mg_cmd_log, "the event log: phase runs, gate decisions, refusals, colour changes",
 	  "usage: migrate log [--limit N] [--json]\n\n"
 	  "Prints the newest N events (default 50), oldest first: when, which command, which\n"
 	  "migration and colour, the result (ok, allowed, refused, error) and the reason.\n"
-	  "Reads the state file only. 'migrate status --events N' shows the same below the status.\n\n"
-	  GLOBAL_HELP "\n" EXIT_HELP },
-	{ NULL, NULL, NULL, NULL }
+	  "Reads the state file only. 'migrate status --events N' shows the same below the status.\n\n",
+	  NULL },
+	{ NULL, NULL, NULL, NULL, NULL }
 };
+
+/* The URL forms of every driver, wrapped under --database. */
+#define HELP_WIDTH 62
+
+static void print_global_help(FILE *f)
+{
+	struct mg_buf forms = MG_BUF_INIT;
+	const char *p;
+	size_t col = 0;
+
+	mg_driver_url_help(&forms);
+	fputs(GLOBAL_HELP_HEAD DATABASE_OPTION, f);
+	for (p = forms.buf; *p;) {
+		size_t word = strcspn(p, " ");
+
+		if (col > 0 && col + 1 + word > HELP_WIDTH) {
+			fprintf(f, "\n%*s", (int)strlen(DATABASE_OPTION), "");
+			col = 0;
+		} else if (col > 0) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, word, f);
+		col += word;
+		p += word;
+		p += strspn(p, " ");
+	}
+	fputs("\n" GLOBAL_HELP, f);
+	mg_buf_release(&forms);
+}
+
+/* A test build's --version: every variable it honours, the core's and
+ * the drivers'. */
+static void print_test_variables(void)
+{
+	const char *names[8] = { "MIGRATE_FAULT", "MIGRATE_TEST_LAG_MS" };
+	size_t n = 2;
+
+	for (size_t i = 0; mg_drivers[i] && n < 8; i++)
+		if (mg_drivers[i]->test_variable)
+			names[n++] = mg_drivers[i]->test_variable;
+	printf("test build: honours");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i == 0 ? " " : i + 1 < n ? ", " : " and ", names[i]);
+	printf("; never use it in production\n");
+}
 
 static void print_usage(FILE *f)
 {
@@ -194,7 +242,17 @@ static void print_usage(FILE *f)
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(f, "  %-14s %s\n", c->name, c->summary);
 	fprintf(f, "\nA migration moves pending -> expanded -> backfilled -> switched -> contracted;\n"
-		"'migrate <command> --help' explains each command.\n\n" GLOBAL_HELP "\n" EXIT_HELP);
+		"'migrate <command> --help' explains each command.\n\n");
+	print_global_help(f);
+	fputs("\n" EXIT_HELP, f);
+}
+
+static void print_help(const struct command *c)
+{
+	fputs(c->help, stdout);
+	print_global_help(stdout);
+	fputs("\n", stdout);
+	fputs(c->exit_help ? c->exit_help : EXIT_HELP, stdout);
 }
 
 int main(int argc, char **argv)
@@ -213,8 +271,7 @@ int main(int argc, char **argv)
 	if (opt.version) {
 		printf("migrate %s\n", MIGRATE_VERSION);
 		if (mg_test_hooks_compiled)
-			printf("test build: honours MIGRATE_FAULT, MIGRATE_TEST_LAG_MS and"
-			       " MIGRATE_TEST_MYSQL_DIALECT; never use it in production\n");
+			print_test_variables();
 		else
 			printf("release build: no test hooks\n");
 		mg_options_release(&opt);
@@ -240,7 +297,7 @@ int main(int argc, char **argv)
 		return MG_EINPUT;
 	}
 	if (opt.help) {
-		fputs(cmd->help, stdout);
+		print_help(cmd);
 		mg_options_release(&opt);
 		return 0;
 	}

@@ -315,7 +315,7 @@ static int check_depth(const struct mg_buf *b, const char *path, struct mg_err *
 
 /* Parse the bytes of one file into m. 0, or -1 with err set. */
 static int parse_bytes(struct mg_migration *m, const struct mg_buf *b,
-		       const char *path, struct mg_err *err)
+		       const char *path, size_t max_name, struct mg_err *err)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
@@ -333,7 +333,7 @@ static int parse_bytes(struct mg_migration *m, const struct mg_buf *b,
 		yaml_parser_delete(&parser);
 		return -1;
 	}
-	if (mg_migration_walk(m, &doc, path, err) < 0)
+	if (mg_migration_walk(m, &doc, path, max_name, err) < 0)
 		goto out;
 
 	/* One document per file: a second one would be silently ignored. */
@@ -356,7 +356,7 @@ out:
 }
 
 int mg_migration_load(struct mg_migration *out, const char *path,
-		      struct mg_err *err)
+		      size_t max_name, struct mg_err *err)
 {
 	struct mg_buf b = MG_BUF_INIT;
 	const char *base = base_name(path);
@@ -372,7 +372,7 @@ int mg_migration_load(struct mg_migration *out, const char *path,
 	out->path = mg_xstrdup(path);
 	out->name = mg_xstrndup(base, yaml_stem_len(base));
 	mg_sha256_hex(out->checksum, b.buf, b.len);
-	if (parse_bytes(out, &b, path, err) < 0) {
+	if (parse_bytes(out, &b, path, max_name, err) < 0) {
 		mg_buf_release(&b);
 		mg_migration_release(out);
 		return -1;
@@ -488,7 +488,7 @@ static int list_dir(struct entry **out, size_t *n, const char *dir,
 }
 
 int mg_migration_set_load(struct mg_migration_set *out, const char *dir,
-			  struct mg_err *err)
+			  size_t max_name, struct mg_err *err)
 {
 	struct entry *e;
 	size_t n, i;
@@ -517,7 +517,7 @@ int mg_migration_set_load(struct mg_migration_set *out, const char *dir,
 
 	out->items = mg_xcalloc(n, sizeof(*out->items));
 	for (i = 0; i < n; i++) {
-		if (mg_migration_load(&out->items[i], e[i].path, err) < 0) {
+		if (mg_migration_load(&out->items[i], e[i].path, max_name, err) < 0) {
 			mg_migration_set_release(out);
 			goto out;
 		}

@@ -45,8 +45,8 @@ struct mg_pos {
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
  * Every operation takes `allow_copy` and `allow_rebuild` (default false):
- * whether a MySQL/MariaDB ALTER TABLE may fall back to copying or
- * rebuilding the table; the PostgreSQL driver ignores them.
+ * whether an ALTER TABLE may fall back to copying or rebuilding the table,
+ * for a driver whose database does that; the others ignore them.
  */
 enum mg_sql_phase {
 	MG_SQL_EXPAND,
@@ -90,8 +90,8 @@ struct mg_op {
 	struct mg_pos where_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
-	int allow_copy;			/* any: the server may copy the table (mysql) */
-	int allow_rebuild;		/* any: the server may rebuild it in place (mysql) */
+	int allow_copy;			/* any: the server may copy the table */
+	int allow_rebuild;		/* any: the server may rebuild it in place */
 };
 
 struct mg_migration {
@@ -123,20 +123,23 @@ int mg_migration_parse_id(const char *s, int *out, struct mg_err *err);
  * Load one file. The file name (basename) must be NNNN_snake_name.yaml
  * (digits, underscore, [a-z0-9_]+). Checks keys, types, required fields,
  * and the operation-level rules that need no database (e.g. add_column with
- * nullable: false needs a default or a backfill). 0 or -1 (MG_EINPUT).
+ * nullable: false needs a default or a backfill), and that no table,
+ * column or index name is longer than max_name bytes: the limit of the
+ * target's driver (mg_driver_name_limit), for a name the database would
+ * cut or refuse. 0 or -1 (MG_EINPUT).
  */
 int mg_migration_load(struct mg_migration *out, const char *path,
-		      struct mg_err *err);
+		      size_t max_name, struct mg_err *err);
 void mg_migration_release(struct mg_migration *m);
 
 /*
  * Load every *.yaml / *.yml file of dir, sorted by id. A badly named file,
  * a duplicate id (both files named) or any load error fails the whole scan
  * (MG_EINPUT). A directory that does not exist is MG_EINPUT too; an empty
- * one gives n == 0.
+ * one gives n == 0. max_name: as for mg_migration_load.
  */
 int mg_migration_set_load(struct mg_migration_set *out, const char *dir,
-			  struct mg_err *err);
+			  size_t max_name, struct mg_err *err);
 void mg_migration_set_release(struct mg_migration_set *set);
 
 /* The migration with this id, or NULL. */

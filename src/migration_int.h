@@ -25,11 +25,12 @@ const char *mg_migration_show(char buf[SHOW_SIZE], const char *s, size_t len);
 
 /*
  * Walk the loaded document doc of the file at path into m: its top-level
- * keys and every operation, checked against the operations' tables.
+ * keys and every operation, checked against the operations' tables;
+ * names longer than max_name bytes are refused.
  * 0, or -1 with err MG_EINPUT naming file:line:column; what was copied
  * before a failure is freed by mg_migration_release.
  */
 int mg_migration_walk(struct mg_migration *m, yaml_document_t *doc,
-		      const char *path, struct mg_err *err);
+		      const char *path, size_t max_name, struct mg_err *err);
 
 #endif

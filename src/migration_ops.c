@@ -20,14 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* PostgreSQL's NAMEDATALEN - 1; MySQL allows 64 characters. */
-#define MAX_NAME 63
-
 /* ---- the operations and their keys --------------------------------------- */
 
 enum ftype {
 	F_STR,		/* a non-empty string (SQL or a type), as written */
-	F_NAME,		/* an identifier: 1..MAX_NAME bytes */
+	F_NAME,		/* an identifier: 1..max_name bytes */
 	F_TABLE,	/* "table" or "schema.table", each part a name */
 	F_BOOL,		/* true or false */
 	F_NAMES		/* a sequence of names */
@@ -49,7 +46,8 @@ struct field {
 #define DROPS { "drops", F_NAMES, 0, "a sequence of names", OFF(drops), \
 		OFF(n_drops), NO_POS }
 
-/* Accepted on every operation; only the mysql driver acts on them. */
+/* Accepted on every operation; only a driver whose ALTER TABLE may copy
+ * or rebuild a table acts on them. */
 #define ALLOW_FIELDS \
 	{ "allow_copy", F_BOOL, 0, "true or false", OFF(allow_copy), 0, NO_POS }, \
 	{ "allow_rebuild", F_BOOL, 0, "true or false", OFF(allow_rebuild), 0, NO_POS }
@@ -205,6 +203,7 @@ struct parse {
 	const char *path;
 	yaml_document_t *doc;
 	struct mg_err *err;
+	size_t max_name;	/* the longest name the target takes, in bytes */
 };
 
 /* "file:line:column" of a node, for format strings. */
@@ -358,11 +357,11 @@ static int check_name(struct parse *p, const char *keyname,
 {
 	char shown[SHOW_SIZE];
 
-	if (len > MAX_NAME)
+	if (len > p->max_name)
 		return mg_err_set(p->err, MG_EINPUT, "name too long for '%s' "
-				  "at " AT ": '%s' is %zu bytes, at most %d",
+				  "at " AT ": '%s' is %zu bytes, at most %zu",
 				  keyname, AT_ARGS(p, val),
-				  mg_migration_show(shown, s, len), len, MAX_NAME);
+				  mg_migration_show(shown, s, len), len, p->max_name);
 	return 0;
 }
 
@@ -726,9 +725,9 @@ static int parse_root(struct parse *p, struct mg_migration *m)
 }
 
 int mg_migration_walk(struct mg_migration *m, yaml_document_t *doc,
-		      const char *path, struct mg_err *err)
+		      const char *path, size_t max_name, struct mg_err *err)
 {
-	struct parse p = { path, doc, err };
+	struct parse p = { path, doc, err, max_name };
 
 	return parse_root(&p, m);
 }

@@ -315,7 +315,10 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 	ctx->opt = opt;
 	ctx->command = command;
 	ctx->setup = setup;
-	if (mg_migration_set_load(&ctx->files, opt->migrations, err) < 0)
+	/* names are checked against the target's limit before connecting:
+	 * the URL names the driver */
+	if (mg_migration_set_load(&ctx->files, opt->migrations,
+				  mg_driver_name_limit(opt->database), err) < 0)
 		return -1;
 	if (setup & MG_NEED_DB) {
 		struct mg_conn_opts co = {

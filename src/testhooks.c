@@ -46,10 +46,13 @@ int mg_hook_lag_ms(int64_t *out)
 	return 1;
 }
 
-unsigned long mg_hook_mysql_dialect(void)
+unsigned long mg_hook_driver_number(const char *name)
 {
-	const char *hook = getenv("MIGRATE_TEST_MYSQL_DIALECT");
+	const char *hook;
 
+	if (strncmp(name, "MIGRATE_TEST_", 13) != 0)
+		abort();	/* only test variables steer a test build */
+	hook = getenv(name);
 	return hook ? strtoul(hook, NULL, 10) : 0;
 }
 
@@ -70,8 +73,9 @@ int mg_hook_lag_ms(int64_t *out)
 	return 0;
 }
 
-unsigned long mg_hook_mysql_dialect(void)
+unsigned long mg_hook_driver_number(const char *name)
 {
+	(void)name;
 	return 0;
 }
 

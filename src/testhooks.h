@@ -30,10 +30,10 @@ void mg_fault_point(const char *phase, int step, int batch);
 int mg_hook_lag_ms(int64_t *out);
 
 /*
- * MIGRATE_TEST_MYSQL_DIALECT: 0 when not set; 1 plans MariaDB in the MySQL
- * dialect; a MySQL version number (80028) plans as if the server were that
- * MySQL.
+ * A driver's own test variable, named by the driver that reads it (its
+ * table entry's test_variable), as a number: 0 when not set, and always
+ * in a release build. name must start with MIGRATE_TEST_.
  */
-unsigned long mg_hook_mysql_dialect(void);
+unsigned long mg_hook_driver_number(const char *name);
 
 #endif

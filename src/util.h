@@ -111,12 +111,6 @@ void mg_strlist_release(struct mg_strlist *l);
 int mg_sha256_file(char out[65], const char *path, struct mg_err *err);
 void mg_sha256_hex(char out[65], const void *data, size_t len);
 
-/*
- * A copy of a database URL or libpq conninfo with any password replaced by
- * "****" (user:pass@ in URLs, password=... in conninfo). Caller frees.
- */
-char *mg_redact_url(const char *url);
-
 /* Milliseconds from a monotonic clock. */
 int64_t mg_now_ms(void);
 /* Wall-clock time as ISO 8601 UTC "2026-11-25T19:08:21Z" into out[32]. */

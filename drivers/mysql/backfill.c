@@ -6,12 +6,12 @@
 
 /* ==== backfill ============================================================================== */
 
+static const char *const int_types[] = { "tinyint", "smallint", "mediumint", "int",
+					 "integer", "bigint", NULL };
+
 static int is_integer_type(const char *t)
 {
-	static const char *const ints[] = { "tinyint", "smallint", "mediumint", "int",
-					    "integer", "bigint", NULL };
-
-	for (const char *const *i = ints; *i; i++)
+	for (const char *const *i = int_types; *i; i++)
 		if (!strcasecmp(t, *i))
 			return 1;
 	return 0;
@@ -20,7 +20,7 @@ static int is_integer_type(const char *t)
 /* A single integer key: batches are key spans, no boundary query. */
 static int integer_key(const struct mg_backfill_spec *s)
 {
-	return s->n_keys == 1 && is_integer_type(s->key_types[0]);
+	return mg_keyset_integer(s, int_types);
 }
 
 /* A key value as SQL: integers as numbers (checked), the rest as string
@@ -201,19 +201,6 @@ static int exec_waiting_for_rows(struct mydrv_conn *mc, const char *sql,
 	}
 }
 
-static char **span_upper_key(char *const *after_key, char *const *upto_key, int batch_size)
-{
-	long long after = strtoll(after_key[0], NULL, 10);
-	long long upto = strtoll(upto_key[0], NULL, 10);
-	char **hi;
-
-	if (upto - after <= batch_size)
-		return NULL;
-	hi = mg_xcalloc(2, sizeof(char *));
-	hi[0] = mg_xasprintf("%lld", after + batch_size);
-	return hi;
-}
-
 /* The key of the batch_size-th row after after_key (NULL when fewer rows
  * remain up to upto_key): keys only, from the key's index. */
 static int batch_upper_key(struct mydrv_conn *mc, const struct mg_backfill_spec *s,
@@ -301,7 +288,7 @@ int mydrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 
 	memset(out, 0, sizeof(*out));
 	if (after_key && integer_key(s))
-		hi = span_upper_key(after_key, upto_key, batch_size);
+		hi = mg_keyset_span_upper(after_key, upto_key, batch_size);
 	else if (batch_upper_key(mc, s, after_key, upto_key, batch_size, &hi, err) < 0)
 		return -1;
 	/* one statement per batch: the new side and the marker, only for
@@ -324,23 +311,6 @@ int mydrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 }
 
 /* Integer keys: cut the span arithmetically. */
-static void split_integer_span(char *const *after_key, char *const *upto_key, long long lo,
-			       int pieces, char ****bounds, size_t *n)
-{
-	long long a = after_key ? strtoll(after_key[0], NULL, 10) : lo - 1;
-	long long u = strtoll(upto_key[0], NULL, 10);
-	long long step = (u - a) / pieces;
-
-	*n = 0;
-	*bounds = mg_xcalloc((size_t)pieces + 1, sizeof(char **));
-	for (int i = 1; i < pieces && step > 0; i++) {
-		char **k = mg_xcalloc(2, sizeof(char *));
-
-		k[0] = mg_xasprintf("%lld", a + step * i);
-		(*bounds)[(*n)++] = k;
-	}
-}
-
 /*
  * Other keys: MySQL has no TABLESAMPLE, so count the keys in the range
  * and read the key at evenly spaced offsets (keys only, from the index,
@@ -368,8 +338,8 @@ int mydrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
 			rc = query_scalar(mc, sql.buf, &v, err);
 		}
 		if (rc == 0)
-			split_integer_span(after_key, upto_key, v ? strtoll(v, NULL, 10) : 0,
-					   pieces, bounds, n);
+			mg_keyset_split_span(after_key, upto_key, v ? strtoll(v, NULL, 10) : 0,
+					     pieces, bounds, n);
 		free(v);
 		mg_buf_release(&sql);
 		return rc;

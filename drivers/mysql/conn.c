@@ -205,14 +205,14 @@ static int check_version(struct mydrv_conn *mc, struct mg_err *err)
  * Test builds: MIGRATE_TEST_MYSQL_DIALECT=1 makes MariaDB get the MySQL
  * dialect too, so that the MariaDB tests run the MySQL plans for real;
  * a MySQL version number instead of 1 (80028) also plans as if the server
- * were that MySQL (the version check of mydrv_plan).
+ * were that MySQL (the version check of mydrv_plan_begin).
  */
 static void set_dialect(struct mydrv_conn *mc)
 {
 	mc->mysql_version = mc->mariadb ? 0 : mysql_get_server_version(mc->my);
 	mc->mysql_dialect = !mc->mariadb;
 	{
-		unsigned long v = mg_hook_mysql_dialect();
+		unsigned long v = mg_hook_driver_number(MYDRV_DIALECT_HOOK);
 
 		if (v == 1)
 			mc->mysql_dialect = 1;

@@ -8,6 +8,7 @@
 
 #include "driver.h"
 #include "sqltext.h"
+#include "keyset.h"
 #include "mysql/url.h"
 
 #include <assert.h>
@@ -30,6 +31,9 @@
 #define MYDRV_HISTORY "`_migrate_history`"
 #define MYDRV_DEFAULT_PORT 3306
 #define MYDRV_LOCK_PREFIX "migrate:"
+/* The test builds' variable that plans MariaDB in the MySQL dialect
+ * (set_dialect). */
+#define MYDRV_DIALECT_HOOK "MIGRATE_TEST_MYSQL_DIALECT"
 #define MYDRV_LOCK_NAME_MAX 64		/* characters, GET_LOCK's limit on MySQL */
 #define MYDRV_CONNECT_TIMEOUT_S 10
 /* MySQL 8.0.16+ "check constraint is violated" (MariaDB says ER_CONSTRAINT_FAILED) */

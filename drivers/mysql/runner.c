@@ -1,6 +1,7 @@
 /*
- * runner.c - the MySQL and MariaDB driver: running one step (ALGORITHM levels, lock
- * retries, history in the same commit, asserts).
+ * runner.c - the MySQL and MariaDB driver: running one try of a step
+ * (ALGORITHM levels, history in the same commit, asserts); the core tries
+ * again a step whose lock wait ran out.
  */
 #include "my.h"
 
@@ -134,13 +135,6 @@ static int is_ours(const struct mg_step *s)
 	return s->table != NULL;
 }
 
-/*
- * Run the statements of a step until they all succeed: a refused
- * algorithm moves the step one level down the chain (not a try), a lock
- * wait that ran out (lock_wait_timeout = --lock-timeout, in whole
- * seconds) is retried with jittered backoff up to --lock-retries times,
- * counting the stall, as postgres.c's run_with_retries does.
- */
 /* After a failed try: a step that failed under LOCK TABLES must not keep
  * them, nor a sql step its open transaction. */
 static void undo_open_state(struct mydrv_conn *mc)
@@ -200,20 +194,28 @@ static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
 	return done;
 }
 
+/*
+ * One try of the statements of a step: a refused algorithm moves the step
+ * one level down the chain (not a try; the level reached is kept in
+ * rep->progress for the next try), a lock wait that ran out
+ * (lock_wait_timeout = --lock-timeout, in whole seconds) sets
+ * rep->lock_wait, and the core tries again with jittered backoff up to
+ * --lock-retries times, counting the stall (src/lockretry.c).
+ */
 static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 			struct mg_step_report *rep, struct mg_err *err)
 {
-	int level = 0, lock_s = lock_wait_s(mc);
-	int64_t start = mg_now_ms();
+	int level = rep->progress, lock_s = lock_wait_s(mc);
 
-	for (int attempt = 0;;) {
-		int64_t t0 = mg_now_ms();
+	rep->tries = rep->attempt;
+	rep->lock_wait_ms = lock_s * 1000;
+	rep->lock_retries = mc->opts.lock_retries;
+	for (;;) {
 		char *sql = sql_at_level(s->sql, level);
 		int rc = done_without_waiting(mc, s, sql) ? 0 : exec_mc(mc, sql, err);
 		unsigned no = rc < 0 ? stmt_errno(mc) : 0;
 
 		free(sql);
-		rep->tries = attempt + 1;
 		if (rc == 0)
 			return 0;
 		undo_open_state(mc);
@@ -231,24 +233,9 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 		}
 		if (no == ER_DUP_ENTRY && is_ours(s) && strstr(s->sql, "ADD UNIQUE INDEX "))
 			return mg_err_hint(err, "the rows hold that value more than once (the server removed the half-built index, nothing else changed): remove the duplicates and run expand again, or roll back");
-		if (!is_lock_wait(no))
-			return -1;
-		rep->stall_ms += mg_now_ms() - t0;
-		if (attempt >= mc->opts.lock_retries) {
-			mg_err_set(err, MG_EDB,
-				   "could not take the locks for '%s' within %d ms after %d tries (%.1f s stalled in all)",
-				   s->description, lock_s * 1000, attempt + 1,
-				   (double)(mg_now_ms() - start) / 1000.0);
-			return mg_err_hint(err, "the table is busy with long-running statements; run the command again later or raise --lock-timeout");
-		}
-		{
-			int64_t wait = mg_backoff_ms(attempt);
-
-			mg_info("  lock not granted within %d ms (try %d of %d): retrying in %lld ms",
-				lock_s * 1000, attempt + 1, mc->opts.lock_retries + 1, (long long)wait);
-			mg_sleep_ms(wait);
-		}
-		attempt++;
+		rep->lock_wait = is_lock_wait(no);
+		rep->progress = level;
+		return -1;
 	}
 }
 
@@ -325,7 +312,8 @@ static void fault_before_history(const struct mg_history_write *w)
  * (a crash in between runs the idempotent step again). The exception is a
  * sql step with in_transaction: true, committed with its history row. Before each step
  * that changes a table, the long-transaction check: every DDL statement
- * queues the application behind its metadata lock while it waits.
+ * queues the application behind its metadata lock while it waits (once
+ * per step, not again on the core's lock retries: rep->attempt > 1).
  */
 int mydrv_run_step(struct mg_conn *c, const struct mg_step *s,
 		   const struct mg_history_write *w,
@@ -333,10 +321,9 @@ int mydrv_run_step(struct mg_conn *c, const struct mg_step *s,
 {
 	struct mydrv_conn *mc = downcast(c);
 
-	memset(rep, 0, sizeof(*rep));
 	if (s->kind == MG_STEP_ASSERT)
 		return run_assert(mc, s, err);
-	if (s->table) {
+	if (s->table && rep->attempt <= 1) {
 		const char *tables[1] = { s->table };
 
 		if (mydrv_check_blockers(c, tables, 1, err) < 0)

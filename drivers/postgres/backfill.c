@@ -161,25 +161,7 @@ static int integer_key(const struct mg_backfill_spec *s)
 	static const char *const ints[] = { "smallint", "integer", "bigint", "int2", "int4",
 					    "int8", NULL };
 
-	if (s->n_keys != 1)
-		return 0;
-	for (const char *const *t = ints; *t; t++)
-		if (!strcmp(s->key_types[0], *t))
-			return 1;
-	return 0;
-}
-
-static char **span_upper_key(char *const *after_key, char *const *upto_key, int batch_size)
-{
-	long long after = strtoll(after_key[0], NULL, 10);
-	long long upto = strtoll(upto_key[0], NULL, 10);
-	char **hi;
-
-	if (upto - after <= batch_size)
-		return NULL;
-	hi = mg_xcalloc(2, sizeof(char *));
-	hi[0] = mg_xasprintf("%lld", after + batch_size);
-	return hi;
+	return mg_keyset_integer(s, ints);
 }
 
 /*
@@ -249,7 +231,7 @@ int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 		pc->backfill_ready = 1;
 	}
 	if (after_key && integer_key(s))
-		hi = span_upper_key(after_key, upto_key, batch_size);
+		hi = mg_keyset_span_upper(after_key, upto_key, batch_size);
 	else if (batch_upper_key(pc, s, after_key, upto_key, batch_size, &hi, err) < 0)
 		return -1;
 	batch_sql(&sql, pc, s, after_key, hi ? hi : upto_key);
@@ -285,24 +267,6 @@ static char **row_keys(PGresult *res, int row, int first_col, size_t n_keys)
 	return k;
 }
 
-/* Integer keys: cut the span arithmetically. */
-static void split_integer_span(char *const *after_key, char *const *upto_key, long long lo,
-			       int pieces, char ****bounds, size_t *n)
-{
-	long long a = after_key ? strtoll(after_key[0], NULL, 10) : lo - 1;
-	long long u = strtoll(upto_key[0], NULL, 10);
-	long long step = (u - a) / pieces;
-
-	*n = 0;
-	*bounds = mg_xcalloc((size_t)pieces + 1, sizeof(char **));
-	for (int i = 1; i < pieces && step > 0; i++) {
-		char **k = mg_xcalloc(2, sizeof(char *));
-
-		k[0] = mg_xasprintf("%lld", a + step * i);
-		(*bounds)[(*n)++] = k;
-	}
-}
-
 /*
  * Other keys: a sample of keys in the range (TABLESAMPLE SYSTEM, sized for
  * about 10000 rows of the table), cut at evenly spaced sample positions.
@@ -335,7 +299,7 @@ int pgdrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
 			lo = v ? strtoll(v, NULL, 10) : 0;
 			free(v);
 		}
-		split_integer_span(after_key, upto_key, lo, pieces, bounds, n);
+		mg_keyset_split_span(after_key, upto_key, lo, pieces, bounds, n);
 		mg_buf_release(&sql);
 		free(tl);
 		return 0;

@@ -8,6 +8,7 @@
 
 #include "driver.h"
 #include "sqltext.h"
+#include "keyset.h"
 #include "postgres/url.h"
 
 #include <assert.h>

@@ -1,6 +1,7 @@
 /*
- * runner.c - the PostgreSQL driver: running one step (transactions, lock retries,
- * index builds, asserts).
+ * runner.c - the PostgreSQL driver: running one try of a step
+ * (transactions, index builds, asserts); the core tries again a step that
+ * ran out of lock_timeout.
  */
 #include "pg.h"
 
@@ -58,42 +59,24 @@ static int run_tx_once(struct pgdrv_conn *pc, const struct mg_step *s,
 	return rc;
 }
 
-/* Retry fn on lock timeouts with jittered backoff, counting the stall. */
-static int run_with_retries(struct pgdrv_conn *pc, const struct mg_step *s,
-			    const struct mg_history_write *w,
-			    struct mg_step_report *rep, struct mg_err *err,
-			    int (*fn)(struct pgdrv_conn *, const struct mg_step *,
-				      const struct mg_history_write *, char[6],
-				      struct mg_err *))
+/* One try of fn. A lock timeout sets rep->lock_wait: the core tries the
+ * step again with jittered backoff (src/lockretry.c), counting the stall. */
+static int run_try(struct pgdrv_conn *pc, const struct mg_step *s,
+		   const struct mg_history_write *w,
+		   struct mg_step_report *rep, struct mg_err *err,
+		   int (*fn)(struct pgdrv_conn *, const struct mg_step *,
+			     const struct mg_history_write *, char[6],
+			     struct mg_err *))
 {
 	char state[6];
-	int64_t start = mg_now_ms();
 
-	for (int attempt = 0;; attempt++) {
-		int64_t t0 = mg_now_ms();
-
-		rep->tries = attempt + 1;
-		if (fn(pc, s, w, state, err) == 0)
-			return 0;
-		if (!is_lock_timeout(state))
-			return -1;
-		rep->stall_ms += mg_now_ms() - t0;
-		if (attempt >= pc->opts.lock_retries) {
-			mg_err_set(err, MG_EDB,
-				   "could not take the locks for '%s' within %d ms after %d tries (%.1f s stalled in all)",
-				   s->description, pc->opts.lock_timeout_ms, attempt + 1,
-				   (double)(mg_now_ms() - start) / 1000.0);
-			return mg_err_hint(err, "the table is busy with long-running statements; run the command again later or raise --lock-timeout");
-		}
-		{
-			int64_t wait = mg_backoff_ms(attempt);
-
-			mg_info("  lock not granted within %d ms (try %d of %d): retrying in %lld ms",
-				pc->opts.lock_timeout_ms, attempt + 1, pc->opts.lock_retries + 1,
-				(long long)wait);
-			mg_sleep_ms(wait);
-		}
-	}
+	rep->tries = rep->attempt;
+	rep->lock_wait_ms = pc->opts.lock_timeout_ms;
+	rep->lock_retries = pc->opts.lock_retries;
+	if (fn(pc, s, w, state, err) == 0)
+		return 0;
+	rep->lock_wait = is_lock_timeout(state);
+	return -1;
 }
 
 /* 1 valid, 0 invalid, -1 absent, -2 error. */
@@ -235,12 +218,12 @@ int pgdrv_run_step(struct mg_conn *c, const struct mg_step *s,
 	case MG_STEP_ASSERT:
 		return run_assert(pc, s, err);
 	case MG_STEP_TX:
-		return run_with_retries(pc, s, w, rep, err, run_tx_once);
+		return run_try(pc, s, w, rep, err, run_tx_once);
 	case MG_STEP_NOTX:
 		if (s->object)
 			rc = run_index_build(pc, s, rep, err);
 		else
-			rc = run_with_retries(pc, s, NULL, rep, err, run_notx_once);
+			rc = run_try(pc, s, NULL, rep, err, run_notx_once);
 		{
 			struct mg_err ignored = MG_ERR_INIT;
 

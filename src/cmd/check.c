@@ -141,7 +141,10 @@ static int check_offline(struct mg_options *opt, struct check_report *r)
 	struct mg_migration_set files;
 	struct mg_err err = MG_ERR_INIT;
 
-	if (mg_migration_set_load(&files, opt->migrations, &err) < 0)
+	/* no database: the limit of the URL's driver if one is set, else the
+	 * strictest driver's */
+	if (mg_migration_set_load(&files, opt->migrations,
+				  mg_driver_name_limit(opt->database), &err) < 0)
 		return mg_cmd_fail(&err);
 	check_files(r, &files, opt->migrations);
 	print_result(r, opt, NULL, 0);

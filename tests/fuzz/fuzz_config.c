@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "driver.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "driver.h"
 #include "migration.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[4096];
 
 	fuzz_write_file(path, "0001_fuzz.yaml", data, size);
-	if (mg_migration_load(&m, path, &err) == 0) {
+	if (mg_migration_load(&m, path, mg_driver_name_limit(NULL), &err) == 0) {
 		if (m.n_ops == 0 || m.id != 1) {
 			fprintf(stderr, "loaded with %zu operations, id %d\n",
 				m.n_ops, m.id);

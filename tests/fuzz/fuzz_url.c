@@ -1,7 +1,7 @@
 /*
  * fuzz_url.c - libFuzzer target for the URL parsers that are ours: the
  * password redaction of every URL and conninfo string migrate shows
- * (mg_redact_url, src/util.c) and the mysql driver's mysql:// parser
+ * (mg_redact_url, drivers/redact.c) and the mysql driver's mysql:// parser
  * (mg_mysql_url_check, drivers/mysql/url.c). libpq's own parser
  * (PQconninfoParse) is the oracle for postgres URLs, not a target.
  *
@@ -36,6 +36,7 @@
 
 #include <libpq-fe.h>
 
+#include "driver.h"
 #include "fuzz_common.h"
 #include "mysql/url.h"
 #include "util.h"

@@ -38,7 +38,7 @@ import time
 
 import pytest
 
-from test_mysql_faults import OPS, blue_writes, rows, schema
+from test_faults import OPS, blue_writes, rows, schema
 from writers import (RENAME_MIGRATION, Writer, assert_rows, rename_blue,
                      rename_blue_insert, rename_blue_update, running,
                      setup_users, wait_for_ops)

@@ -25,6 +25,10 @@
 
 #include "migration.h"
 
+/* The name length limit a caller passes: its driver's (PostgreSQL's 63
+ * bytes here, what the fixtures were written against). */
+#define NAME_LIMIT 63
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static char *fixture(const char *rel)
@@ -47,7 +51,7 @@ static void load_fixture(struct mg_migration *m, const char *rel)
 	struct mg_err err = MG_ERR_INIT;
 	char *path = fixture(rel);
 
-	if (mg_migration_load(m, path, &err) < 0)
+	if (mg_migration_load(m, path, NAME_LIMIT, &err) < 0)
 		fail_msg("loading %s: %s", rel, err.msg);
 	free(path);
 }
@@ -248,7 +252,7 @@ static void test_checksum_is_sha256_of_the_bytes(void **state)
 
 	(void)state;
 	assert_int_equal(mg_sha256_file(expected, path, &err), 0);
-	assert_int_equal(mg_migration_load(&m, path, &err), 0);
+	assert_int_equal(mg_migration_load(&m, path, NAME_LIMIT, &err), 0);
 	assert_string_equal(m.checksum, expected);
 	assert_int_equal(strlen(m.checksum), 64);
 	mg_migration_release(&m);
@@ -277,6 +281,24 @@ static void test_names(void **state)
 
 /* ---- invalid files: one fixture each ------------------------------------- */
 
+/* The limit is the caller's (the target's driver): the same 64-byte name
+ * loads for a database that takes it and is refused, naming the limit,
+ * for one that does not. */
+static void test_name_limit_from_caller(void **state)
+{
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_migration m;
+	char *path = fixture("invalid/0010_long_name.yaml");
+
+	(void)state;
+	assert_int_equal(mg_migration_load(&m, path, 64, &err), 0);
+	mg_migration_release(&m);
+	assert_int_equal(mg_migration_load(&m, path, 40, &err), -1);
+	assert_int_equal(err.code, MG_EINPUT);
+	assert_contains(err.msg, "is 64 bytes, at most 40");
+	free(path);
+}
+
 struct error_case {
 	const char *file;		/* under invalid/ */
 	const char *expect[4];		/* substrings of the message */
@@ -291,7 +313,7 @@ static void test_error_case(void **state)
 	char *rel = mg_xasprintf("invalid/%s", c->file);
 	char *path = fixture(rel);
 
-	assert_int_equal(mg_migration_load(&m, path, &err), -1);
+	assert_int_equal(mg_migration_load(&m, path, NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	for (size_t i = 0; i < 4 && c->expect[i]; i++)
 		assert_contains(err.msg, c->expect[i]);
@@ -428,7 +450,7 @@ static void test_badly_named_file(void **state)
 
 	(void)state;
 	/* The name is checked before the file is opened. */
-	assert_int_equal(mg_migration_load(&m, "migrations/3_x.yaml", &err),
+	assert_int_equal(mg_migration_load(&m, "migrations/3_x.yaml", NAME_LIMIT, &err),
 			 -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	assert_string_equal(err.msg, "badly named file 'migrations/3_x.yaml' "
@@ -453,7 +475,7 @@ static void test_other_bad_names(void **state)
 		struct mg_err err = MG_ERR_INIT;
 		struct mg_migration m;
 
-		if (mg_migration_load(&m, bad[i], &err) != -1)
+		if (mg_migration_load(&m, bad[i], NAME_LIMIT, &err) != -1)
 			fail_msg("'%s' was accepted", bad[i]);
 		assert_int_equal(err.code, MG_EINPUT);
 		assert_contains(err.msg, "badly named file '");
@@ -468,7 +490,7 @@ static void test_id_zero_is_not_a_migration(void **state)
 	struct mg_migration m;
 
 	(void)state;
-	assert_int_equal(mg_migration_load(&m, "m/0000_init.yaml", &err), -1);
+	assert_int_equal(mg_migration_load(&m, "m/0000_init.yaml", NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	assert_contains(err.msg, "bad migration id 0 in 'm/0000_init.yaml'");
 }
@@ -480,7 +502,7 @@ static void test_missing_file(void **state)
 	char *path = fixture("valid/0099_not_there.yaml");
 
 	(void)state;
-	assert_int_equal(mg_migration_load(&m, path, &err), -1);
+	assert_int_equal(mg_migration_load(&m, path, NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	assert_contains(err.msg, "cannot read '");
 	assert_contains(err.msg, "0099_not_there.yaml'");
@@ -513,7 +535,7 @@ static void test_deep_nesting(void **state)
 		write_file(dir, "0001_deep.yaml", b.buf);
 		path = mg_xasprintf("%s/0001_deep.yaml", dir);
 		t0 = mg_now_ms();
-		assert_int_equal(mg_migration_load(&m, path, &err), -1);
+		assert_int_equal(mg_migration_load(&m, path, NAME_LIMIT, &err), -1);
 		print_message("%d levels of '%s' refused in %lld ms\n", DEPTH, forms[f][0],
 			      (long long)(mg_now_ms() - t0));
 		assert_int_equal(err.code, MG_EINPUT);
@@ -569,7 +591,7 @@ static void test_set_sorted_and_filtered(void **state)
 
 	(void)state;
 	/* migrate.yaml, README.md and the dotfile are not migrations. */
-	if (mg_migration_set_load(&set, dir, &err) < 0)
+	if (mg_migration_set_load(&set, dir, NAME_LIMIT, &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(set.n, 3);
 	assert_int_equal(set.items[0].id, 1);
@@ -599,7 +621,7 @@ static void test_set_trailing_slash(void **state)
 	char *dir = fixture("set/");
 
 	(void)state;
-	assert_int_equal(mg_migration_set_load(&set, dir, &err), 0);
+	assert_int_equal(mg_migration_set_load(&set, dir, NAME_LIMIT, &err), 0);
 	assert_int_equal(set.n, 3);
 	assert_null(strstr(set.items[0].path, "//"));
 	mg_migration_set_release(&set);
@@ -617,7 +639,7 @@ static void test_set_duplicate_id(void **state)
 	write_file(dir, "0001_first.yaml", ops);
 	write_file(dir, "0003_b.yaml", ops);
 	write_file(dir, "0003_a.yml", ops);
-	assert_int_equal(mg_migration_set_load(&set, dir, &err), -1);
+	assert_int_equal(mg_migration_set_load(&set, dir, NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	expected = mg_xasprintf("duplicate migration id 3: %s/0003_a.yml:1:1 "
 				"and %s/0003_b.yaml:1:1", dir, dir);
@@ -639,7 +661,7 @@ static void test_set_bad_name(void **state)
 	write_file(dir, "0001_ok.yaml",
 		   "operations:\n  - sql: {expand: \"SELECT 1\"}\n");
 	write_file(dir, "3_x.yaml", "operations: []\n");
-	assert_int_equal(mg_migration_set_load(&set, dir, &err), -1);
+	assert_int_equal(mg_migration_set_load(&set, dir, NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	expected = mg_xasprintf("badly named file '%s/3_x.yaml' at %s/3_x.yaml:1:1: expected "
 				"NNNN_snake_name.yaml", dir, dir);
@@ -662,7 +684,7 @@ static void test_set_load_error(void **state)
 		   "operations:\n  - sql: {expand: \"SELECT 1\"}\n");
 	write_file(dir, "0002_bad.yaml",
 		   "operations:\n  - drop_column: {table: t, colum: c}\n");
-	assert_int_equal(mg_migration_set_load(&set, dir, &err), -1);
+	assert_int_equal(mg_migration_set_load(&set, dir, NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	assert_contains(err.msg, "unknown key 'colum' at ");
 	assert_contains(err.msg, "/0002_bad.yaml:2:29 ");
@@ -680,7 +702,7 @@ static void test_set_empty_dir(void **state)
 	(void)state;
 	write_file(dir, "migrate.yaml", "database: sqlite:app.db\n");
 	write_file(dir, "migrate.yml", "database: sqlite:app.db\n");
-	assert_int_equal(mg_migration_set_load(&set, dir, &err), 0);
+	assert_int_equal(mg_migration_set_load(&set, dir, NAME_LIMIT, &err), 0);
 	assert_int_equal(set.n, 0);
 	assert_null(mg_migration_set_find(&set, 1));
 	mg_migration_set_release(&set);
@@ -693,8 +715,7 @@ static void test_set_missing_dir(void **state)
 	struct mg_migration_set set;
 
 	(void)state;
-	assert_int_equal(mg_migration_set_load(&set, "/nonexistent/migrations",
-					       &err), -1);
+	assert_int_equal(mg_migration_set_load(&set, "/nonexistent/migrations", NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	assert_string_equal(err.msg, "migrations directory "
 			    "'/nonexistent/migrations' does not exist");
@@ -710,7 +731,7 @@ static void test_set_not_a_dir(void **state)
 	char *file = fixture("set/README.md");
 
 	(void)state;
-	assert_int_equal(mg_migration_set_load(&set, file, &err), -1);
+	assert_int_equal(mg_migration_set_load(&set, file, NAME_LIMIT, &err), -1);
 	assert_int_equal(err.code, MG_EINPUT);
 	assert_contains(err.msg, "is not a directory");
 	assert_contains(err.hint, "--migrations DIR");
@@ -734,6 +755,7 @@ int main(void)
 		ERROR_TEST(empty_operations),
 		ERROR_TEST(not_nullable),
 		ERROR_TEST(long_name),
+		cmocka_unit_test(test_name_limit_from_caller),
 		ERROR_TEST(rename_to_itself),
 		ERROR_TEST(alter_same_name),
 		ERROR_TEST(duplicate_key),

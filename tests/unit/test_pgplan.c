@@ -274,7 +274,7 @@ static int plan_fixture(struct pgt *t, const char *file, struct mg_err *err)
 	if (t->loaded)
 		mg_migration_release(&t->m);
 	mg_plan_release(&t->plan);
-	if (mg_migration_load(&t->m, t->path, err) < 0)
+	if (mg_migration_load(&t->m, t->path, mg_postgres_driver.max_name_len, err) < 0)
 		fail_msg("loading %s: %s", file, err->msg);
 	t->loaded = 1;
 	rc = mg_plan_build(t->c, &t->m, &t->plan, err);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "util.h"
 
 /* ---- the string builder ----------------------------------------------------- */
