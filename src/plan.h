@@ -54,7 +54,8 @@ enum mg_step_kind {
 /*
  * Options of a step: data the runner reads, never comments inside its SQL
  * (plans of v0.11.0 wrote MySQL's as "-- allow_rebuild" lines at the top
- * of the SQL; mg_plan_from_json turns those into these bits).
+ * of the SQL; they are read as recorded, and the MySQL runner honours the
+ * lines as well: drivers/mysql/runner.c, step_allows).
  */
 enum mg_step_option {
 	MG_STEP_ALLOW_REBUILD = 1 << 0,	/* MySQL: ALTER may rebuild the table in place */

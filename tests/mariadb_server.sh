@@ -150,10 +150,13 @@ install them with: apt-get install -y mariadb-server"
 	user_opt=
 	[ $as_root -eq 1 ] && user_opt=--user=root
 
-	# root@localhost and root@127.0.0.1 without a password
+	# root@localhost and root@127.0.0.1 without a password; the bootstrap's
+	# temporary tables in the server root, not /tmp, where bootstraps of
+	# servers started side by side collided (#sql-temptable-...)
 	# shellcheck disable=SC2086 # user_opt is one word or none
 	if ! (cd "$root" && "$install_db" --no-defaults $user_opt \
-		--datadir="$root/data" --auth-root-authentication-method=normal \
+		--datadir="$root/data" --tmpdir="$root" \
+		--auth-root-authentication-method=normal \
 		--skip-test-db --skip-name-resolve) >"$root/install-db.log" 2>&1; then
 		cat "$root/install-db.log" >&2
 		die "mariadb-install-db failed"

@@ -12,8 +12,10 @@ Targets:
 A case is a directory tests/snapshots/cases/<case>/ holding the schema of
 each database family it exists for (schema.postgres.sql: target postgres;
 schema.mysql.sql: targets mariadb and mysql8) and its migration files
-(*.yaml). Each (target, case) gets a fresh database, its schema, and one
-`migrate plan --json` of every pending migration; nothing else runs. Its
+(*.yaml). Each case gets a database of its own on each server, with its
+schema (the two MariaDB targets share it: planning changes nothing), and
+each (target, case) one `migrate plan --json` of every pending migration
+in a new project directory (no state file yet); nothing else runs. Its
 output is compared with the expected files:
 
   <target>/<case>.json  stdout, when there is any;
@@ -34,7 +36,8 @@ Rewriting the expected files: MG_UPDATE_SNAPSHOTS=1 in pytest's environment
 writes what the binary prints instead of comparing (and removes an expected
 file the run no longer produces). A change to an expected file is either a
 bug or a deliberate fix explained in its commit (tests/snapshots/README.md).
-The files of the first commit were generated with the binary of tag v0.11.0:
+The expected files were generated with the binary of tag v0.11.0, before
+the planner refactor of issue 12:
 
   MG_UPDATE_SNAPSHOTS=1 MIGRATE_BIN=/path/to/v0.11.0/migrate \\
       /usr/bin/python3 -m pytest -q -p no:cacheprovider test_plan_snapshots.py
@@ -172,27 +175,61 @@ def compare_or_update(target, case, got):
                     pytrace=False)
 
 
+# (server fixture, case) -> [the case's database (schema loaded), how many
+# targets still have to plan in it]. The two MariaDB targets plan in the same
+# database (planning changes nothing in it); the last target drops it (with
+# -k, a database some deselected target would have used stays until its
+# server stops at the end of the run: harmless).
+_DATABASES = {}
+
+
+def _uses(fixture, case):
+    return sum(1 for t, (schema, f, _env) in TARGETS.items()
+               if f == fixture and (CASES / case / schema).is_file())
+
+
+def case_database(server, fixture, schema_file, case):
+    key = (fixture, case)
+    if key not in _DATABASES:
+        database = server.new_database(f"snap_{case}")
+        sql = (CASES / case / schema_file).read_text()
+        try:
+            if fixture == "pg_server":
+                load_schema_postgres(server, database.name, sql)
+            else:
+                load_schema_mysql(server, database.name, sql)
+        except Exception:
+            database.drop()
+            raise
+        _DATABASES[key] = [database, _uses(fixture, case)]
+    return _DATABASES[key][0]
+
+
+def release_database(fixture, case):
+    entry = _DATABASES.get((fixture, case))
+    if entry is None:       # its creation failed
+        return
+    entry[1] -= 1
+    if entry[1] == 0:
+        entry[0].drop()
+        del _DATABASES[(fixture, case)]
+
+
 @pytest.mark.parametrize("snap_target,case", case_params())
 def test_plan_snapshot(snap_target, case, request, make_project, tmp_path):
     target = snap_target  # not "target": conftest parametrises a fixture of that name
     schema_file, fixture, env = TARGETS[target]
     server = request.getfixturevalue(fixture)
-    d = CASES / case
-    database = server.new_database(f"snap_{case}")
     try:
-        sql = (d / schema_file).read_text()
-        if target == "postgres":
-            load_schema_postgres(server, database.name, sql)
-        else:
-            load_schema_mysql(server, database.name, sql)
+        database = case_database(server, fixture, schema_file, case)
         project = make_project(database, "project")
-        migrations = sorted(d.glob("*.yaml"))
+        migrations = sorted((CASES / case).glob("*.yaml"))
         assert migrations, f"case {case} has no migration file"
         for m in migrations:
             (project.migrations / m.name).write_bytes(m.read_bytes())
         got = plan_output(project, env, database, tmp_path, server)
     finally:
-        database.drop()
+        release_database(fixture, case)
     compare_or_update(target, case, got)
 
 

@@ -2,7 +2,8 @@
 (tests/previous_release, built by previous_release.py) leaves a state file
 and a database mid-migration, and the binary under test (MIGRATE_BIN)
 finishes it. On PostgreSQL, on MariaDB, and on MariaDB in the MySQL 8
-dialect (MIGRATE_TEST_MYSQL_DIALECT=1 for both binaries).
+dialect (MIGRATE_TEST_MYSQL_DIALECT=1 for both binaries): the `target`
+fixture.
 
 The table `items` has 6000 rows; rows 1..5000 are touched only by migrate
 (so the backfill's key ranges are exact), the others belong to the blue
@@ -20,8 +21,13 @@ a new column, a marker, triggers and an index build.
 - the old binary is killed (MIGRATE_FAULT) after the first step of expand:
   the new one finishes the expand with the old recorded plan, then the rest;
 - the old binary is killed after 3 backfill batches of 500 (checkpoint at key
-  1500): the new one sees that checkpoint, its first batch goes on from it
-  (checkpoint 2000, not 500), and it finishes; no row lost or wrong;
+  1500), or stopped by SIGTERM after 1000 rows or more: the new one sees
+  that checkpoint, its first batch goes on from it (checkpoint 2000, not
+  500), and it finishes; no row lost or wrong;
+- the old binary backfills, switches reads and is killed right after the
+  first contract step that changes the table (committed with its row in
+  the database's history, not yet in the state file): the new one finds
+  it done by the earlier run and finishes the contract;
 - the old binary expands (or is killed after the first step of expand),
   the new one rolls back: the schema is as before expand and the rows the
   green application wrote are back in the old columns (down);
@@ -33,20 +39,21 @@ a new column, a marker, triggers and an index build.
 """
 
 import copy
+import os
 import re
+import signal
+import time
 
 import pytest
 
 import previous_release
-from writers import Writer, assert_rows, running, wait_for_ops
+from writers import Writer, assert_rows, fetch, running, wait_for_ops
 
 KILLED = (-9, 137)
 N_ROWS = 6000
 COLD = 5000          # rows 1..COLD: no writer touches them
 BATCH = "500"
 FILE = "0001_items.yaml"
-
-TARGETS = ["postgres", "mariadb", "mysql8"]
 
 
 # --------------------------------------------------------------------------
@@ -56,8 +63,11 @@ TARGETS = ["postgres", "mariadb", "mysql8"]
 @pytest.fixture(scope="session")
 def previous_bin(migrate_bin):
     """The previous release's binary (a test build: MIGRATE_FAULT works),
-    built once per build tree. Fails, never skips, when it cannot be built."""
-    cache = previous_release.default_cache_dir(migrate_bin)
+    built once per build tree (or in $MIGRATE_PREVIOUS_RELEASE_DIR, to run
+    these tests against a binary in a build tree that is not yours). Fails,
+    never skips, when it cannot be built."""
+    cache = (os.environ.get("MIGRATE_PREVIOUS_RELEASE_DIR")
+             or previous_release.default_cache_dir(migrate_bin))
     try:
         path, tag, commit, took = previous_release.build(cache)
     except previous_release.PreviousReleaseError as e:
@@ -112,18 +122,8 @@ class Upgrade:
         return self.new.json("status")["migrations"][0]
 
 
-@pytest.fixture(params=TARGETS)
-def up(request, previous_bin):
-    target = request.param
-    if target == "postgres":
-        p = request.getfixturevalue("project")
-    else:
-        p = request.getfixturevalue("mysql_project")
-        p.env.pop("MIGRATE_TEST_MYSQL_DIALECT", None)
-        if target == "mysql8":
-            p.env["MIGRATE_TEST_MYSQL_DIALECT"] = "1"
-        p.dialect = target
-    return Upgrade(target, p, previous_bin)
+def upgrade(target, previous_bin):
+    return Upgrade(target.name, target.project, previous_bin)
 
 
 # --------------------------------------------------------------------------
@@ -165,49 +165,8 @@ class PgSql:
         db.execute("ANALYZE items")
 
     @staticmethod
-    def connect(db):
-        return db.connect
-
-    @staticmethod
-    def insert(conn, cols, values):
-        return conn.execute("INSERT INTO items (%s, %s) VALUES (%%s, %%s) RETURNING id"
-                            % cols, values).fetchone()[0]
-
-    @staticmethod
-    def update(conn, cols, values, row_id):
-        conn.execute("UPDATE items SET %s = %%s, %s = %%s WHERE id = %%s" % cols,
-                     (*values, row_id))
-
-    @staticmethod
-    def read(conn, cols, row_id):
-        return conn.execute("SELECT %s, %s FROM items WHERE id = %%s" % cols,
-                            (row_id,)).fetchone()
-
-    @staticmethod
     def schema(db):
         return db.snapshot()
-
-
-class _MyConn:
-    """A pymysql connection with the little of psycopg's API that
-    writers.Writer uses."""
-
-    broken = False
-
-    def __init__(self, conn):
-        self.c = conn
-
-    @property
-    def closed(self):
-        return not self.c.open
-
-    def execute(self, sql, params=None):
-        cur = self.c.cursor()
-        cur.execute(sql, params)
-        return cur
-
-    def close(self):
-        self.c.close()
 
 
 class MySql:
@@ -248,28 +207,6 @@ class MySql:
             cur.fetchall()
 
     @staticmethod
-    def connect(db):
-        def connect(autocommit=True, application_name=None):
-            assert autocommit
-            return _MyConn(db.connect(program_name=application_name))
-        return connect
-
-    @staticmethod
-    def insert(conn, cols, values):
-        return conn.execute("INSERT INTO items (%s, %s) VALUES (%%s, %%s)" % cols,
-                            values).lastrowid
-
-    @staticmethod
-    def update(conn, cols, values, row_id):
-        conn.execute("UPDATE items SET %s = %%s, %s = %%s WHERE id = %%s" % cols,
-                     (*values, row_id))
-
-    @staticmethod
-    def read(conn, cols, row_id):
-        return conn.execute("SELECT %s, %s FROM items WHERE id = %%s" % cols,
-                            (row_id,)).fetchone()
-
-    @staticmethod
     def schema(db):
         out = {}
         for (t,) in db.admin_query(
@@ -293,20 +230,22 @@ def application(u, label, cols, value, owned=None):
     """A writer that inserts and updates rows of items through `cols`
     only, reading back what it wrote before each update. value(rng, i)
     gives the pair it writes."""
-    sql = u.sql
-
     def insert(conn, i):
         v = value(None, i)
-        return sql.insert(conn, cols, v), v
+        rows = fetch(conn, "INSERT INTO items (%s, %s) VALUES (%%s, %%s)"
+                           " RETURNING id" % cols, v)
+        return rows[0][0], v
 
     def update(conn, rng, row_id, last):
-        seen = tuple(sql.read(conn, cols, row_id))
-        assert seen == last, "%s reads back %r, wrote %r" % (label, seen, last)
+        seen = fetch(conn, "SELECT %s, %s FROM items WHERE id = %%s" % cols,
+                     (row_id,))
+        assert seen == [last], "%s reads back %r, wrote %r" % (label, seen, last)
         v = value(rng, None)
-        sql.update(conn, cols, v, row_id)
+        fetch(conn, "UPDATE items SET %s = %%s, %s = %%s WHERE id = %%s" % cols,
+              (*v, row_id))
         return v
 
-    return Writer(sql.connect(u.db), label, insert, update, owned=owned,
+    return Writer(u.db.connect, label, insert, update, owned=owned,
                   sleep=(0.002, 0.01))
 
 
@@ -371,6 +310,13 @@ def assert_plan_read_alike(u):
     assert new == old, "the new binary shows the old recorded plan differently"
 
 
+def first_change(u, phase):
+    """The number (1-based) of the first step of `phase` in the recorded
+    plan that changes something (not a check)."""
+    steps = u.new.json("plan", "1")["migrations"][0]["phases"][phase]
+    return 1 + [s["kind"] for s in steps].index("tx")
+
+
 def checkpoint(u):
     """(last key, rows done) of the one backfill checkpoint of items."""
     cps = u.status()["backfill"]["checkpoints"]
@@ -381,60 +327,115 @@ def checkpoint(u):
 # --------------------------------------------------------------------------
 # the scenarios
 
-@pytest.mark.parametrize("stop", ["expanded", "mid-expand", "mid-backfill"])
-def test_new_binary_finishes_what_the_previous_release_began(up, stop):
-    u = up
+def expand_by_old(u, stop):
+    """The old binary expands; with stop mid-expand it is killed after the
+    first step, and the new binary finishes the expand."""
+    if stop == "mid-expand":
+        u.old_killed("expand", "1", fault="expand:1")
+        m = u.status()
+        assert m["phase"] == "pending", m
+        r = u.new.ok("expand", "1")
+        assert "done by an earlier run" in r.err, r.describe()
+        return
+    u.old_ok("expand", "1")
+    m = u.status()
+    assert m["phase"] == "expanded", m
+    assert_plan_read_alike(u)
+    log = u.new.ok("log").out
+    assert re.search(r"expand +0001 .* ok ", log), log
+
+
+def stop_old_backfill(u, stop):
+    """The old binary backfills part of items and is stopped: killed by
+    MIGRATE_FAULT after 3 batches, or stopped by SIGTERM (exit 3) once
+    the new binary's status shows 1000 rows done. The checkpoint key."""
+    if stop == "mid-backfill":
+        u.old_killed("backfill", "1", "--batch-size", BATCH, fault="backfill:1:3")
+        assert checkpoint(u) == (1500, 1500)
+        return 1500
+    p = u.old.popen("backfill", "1", "--batch-size", BATCH, "--sleep", "300")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            m = u.new.json("status")["migrations"][0]
+            cps = (m.get("backfill") or {}).get("checkpoints")
+            if cps and cps[0]["rows_done"] >= 1000:
+                break
+            assert p.poll() is None, "the old backfill ended early: %s" % (p.communicate(),)
+            assert time.monotonic() < deadline, "no 1000 rows done after 60 s"
+            time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 3 and "stopped by signal" in err, err
+    key, done = checkpoint(u)
+    assert key % int(BATCH) == 0 and key >= 1000 and done == key, (key, done)
+    return key
+
+
+def resume_one_batch(u, key):
+    """One batch of the new binary goes on from the old checkpoint: one key
+    span further, not back at the start."""
+    r = u.new.run("backfill", "1", "--batch-size", BATCH, fault="backfill:1:1")
+    assert r.rc in KILLED, r.describe()
+    assert "resuming 1 part(s) (%d rows done)" % key in r.err, r.describe()
+    assert checkpoint(u) == (key + int(BATCH), key + int(BATCH))
+
+
+STOPS = ["expanded", "mid-expand", "mid-backfill", "mid-backfill-sigterm",
+         "mid-contract"]
+
+
+@pytest.mark.both_dialects
+@pytest.mark.parametrize("stop", STOPS)
+def test_new_binary_finishes_what_the_previous_release_began(target, previous_bin, stop):
+    """The old binary stops at `stop`, the new one does the rest; blue
+    writes until switch-reads, green from expand on."""
+    u = upgrade(target, previous_bin)
     blue = blue_app(u, seeded(u))
     green = green_app(u)
     with running(blue) as blue_run:
         wait_for_ops(blue, 15)
-        if stop == "mid-expand":
-            u.old_killed("expand", "1", fault="expand:1")
-            m = u.status()
-            assert m["phase"] == "pending", m
-            wait_for_ops(blue, 15)
-            r = u.new.ok("expand", "1")
-            assert "done by an earlier run" in r.err, r.describe()
-        else:
-            u.old_ok("expand", "1")
-            m = u.status()
-            assert m["phase"] == "expanded", m
-            assert_plan_read_alike(u)
-            log = u.new.ok("log").out
-            assert re.search(r"expand +0001 .* ok ", log), log
+        expand_by_old(u, stop)
         wait_for_ops(blue, 15)
         with running(green):
             wait_for_ops(green, 15)
-            if stop == "mid-backfill":
-                u.old_killed("backfill", "1", "--batch-size", BATCH,
-                             fault="backfill:1:3")
-                assert checkpoint(u) == (1500, 1500)
+            if stop.startswith("mid-backfill"):
+                key = stop_old_backfill(u, stop)
                 wait_for_ops(blue, 15)
                 wait_for_ops(green, 15)
-                # one batch of the new binary: it goes on from key 1500
-                r = u.new.run("backfill", "1", "--batch-size", BATCH,
-                              fault="backfill:1:1")
-                assert r.rc in KILLED, r.describe()
-                assert "resuming 1 part(s) (1500 rows done)" in r.err, r.describe()
-                assert checkpoint(u) == (2000, 2000)
-            u.new.ok("backfill", "1", "--batch-size", BATCH)
+                resume_one_batch(u, key)
+            finisher = u.old if stop == "mid-contract" else u.new
+            finisher.ok("backfill", "1", "--batch-size", BATCH)
             assert u.new.phases() == {1: "backfilled"}
             wait_for_ops(blue, 15)
             wait_for_ops(green, 15)
-            u.new.ok("switch-reads", "1")
+            finisher.ok("switch-reads", "1")
             wait_for_ops(blue, 15)
             blue_run.finish()
-            u.new.ok("contract", "1")
+            if stop == "mid-contract":
+                step = first_change(u, "contract")
+                u.old_killed("contract", "1", fault="contract:%d" % step)
+                assert u.status()["phase"] == "switched"
+                wait_for_ops(green, 15)
+                r = u.new.ok("contract", "1")
+                assert "done by an earlier run" in r.err, r.describe()
+            else:
+                u.new.ok("contract", "1")
             wait_for_ops(green, 15)
     assert_finished(u, blue, green)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.parametrize("stop", ["expanded", "mid-expand"])
-def test_new_binary_rolls_back_what_the_previous_release_expanded(up, stop):
+def test_new_binary_rolls_back_what_the_previous_release_expanded(target, previous_bin, stop):
     """Rollback by the new binary of what the old one expanded (green has
     written in between: its rows come back through down) or began to
     expand (no green: the new columns are not all there yet)."""
-    u = up
+    u = upgrade(target, previous_bin)
     owned = seeded(u)
     before = u.sql.schema(u.db)
     blue = blue_app(u, owned)
@@ -479,24 +480,16 @@ operations:
 """
 
 
-@pytest.fixture(params=["mariadb", "mysql8"])
-def my_up(request, previous_bin):
-    p = request.getfixturevalue("mysql_project")
-    p.env.pop("MIGRATE_TEST_MYSQL_DIALECT", None)
-    if request.param == "mysql8":
-        p.env["MIGRATE_TEST_MYSQL_DIALECT"] = "1"
-    p.dialect = request.param
-    return Upgrade(request.param, p, previous_bin)
-
-
+@pytest.mark.targets("mariadb")
+@pytest.mark.both_dialects
 @pytest.mark.parametrize("finish", ["contract", "rollback"])
-def test_recorded_allow_rebuild_still_allows_it(my_up, finish):
+def test_recorded_allow_rebuild_still_allows_it(target, previous_bin, finish):
     """Adding or dropping a column of a ROW_FORMAT=COMPRESSED table needs a
     rebuild (neither INSTANT nor NOCOPY): the old binary's expand falls back
     with the operation's allow_rebuild; the recorded contract and rollback
     steps carry it (as `-- allow_rebuild` lines in v0.11.0), and the new
     binary, running them, falls back to INPLACE too instead of refusing."""
-    u = my_up
+    u = upgrade(target, previous_bin)
     db = u.db
     db.execute("CREATE TABLE packed (id int NOT NULL AUTO_INCREMENT PRIMARY KEY,"
                " label varchar(50) NOT NULL) ENGINE=InnoDB ROW_FORMAT=COMPRESSED")

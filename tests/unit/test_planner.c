@@ -9,6 +9,9 @@
  * created or replaced, tables without a key), what is lossy, when a
  * rollback is refused, and the order of the steps of each phase — which
  * the capability bit MG_CAP_CONCURRENT_INDEX changes for index builds.
+ * A second fake driver has MySQL's bits (MG_CAP_PLACEHOLDER_NOT_NULL,
+ * MG_CAP_EXPLICIT_INDEX_DROPS, MG_CAP_CASELESS_COLUMNS): NOT NULL by a
+ * placeholder default, indexes dropped by contract, caseless names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +39,8 @@ static const struct fake_col catalog[] = {
 	{ "t", "a", "text", 0, NULL, NULL },
 	{ "t", "b", "int", 1, "0", NULL },
 	{ "t", "ident", "int", 1, NULL, "is an identity column" },
+	{ "t", "n", "int", 1, NULL, NULL },
+	{ "t", "g", "point", 1, NULL, NULL },
 	{ "nokey", "x", "int", 0, NULL, NULL },
 	{ NULL, NULL, NULL, 0, NULL, NULL }
 };
@@ -193,10 +198,13 @@ static void list_slots(struct mg_buf *b, const struct mg_tplan *tp,
 			const struct mg_prim *p = tp->slot[slots[k]].v[i];
 			size_t kind = (size_t)p->kind;
 
-			mg_buf_addf(b, "%s(%s) ",
+			mg_buf_addf(b, "%s(%s%s%s%s) ",
 				    kind < sizeof(prim_names) / sizeof(*prim_names) &&
 				    prim_names[kind] ? prim_names[kind] : "?",
-				    p->name ? p->name : p->column);
+				    p->name ? p->name : p->column,
+				    p->notnull ? " not null" : "",
+				    p->kind != MG_PRIM_SET_DEFAULT && p->text ? " default " : "",
+				    p->kind != MG_PRIM_SET_DEFAULT && p->text ? p->text : "");
 		}
 }
 
@@ -253,6 +261,27 @@ static int fake_render(struct mg_conn *c, const struct mg_render *r,
 
 static const struct mg_driver concurrent_driver = FAKE_DRIVER(MG_CAP_CONCURRENT_INDEX);
 static const struct mg_driver serial_driver = FAKE_DRIVER(0);
+
+/* MySQL's placeholders: a zero for numbers, none for a point. */
+static char *fake_placeholder_value(struct mg_conn *c, const char *type)
+{
+	(void)c;
+	return strcmp(type, "point") ? mg_xstrdup("0") : NULL;
+}
+
+static const struct mg_driver mysqlish_driver = {
+	.name = "fake", .version = MG_DRIVER_VERSION,
+	.caps = MG_CAP_PLACEHOLDER_NOT_NULL | MG_CAP_EXPLICIT_INDEX_DROPS |
+		MG_CAP_CASELESS_COLUMNS,
+	.quote_ident = fake_quote_ident,
+	.describe_table = fake_describe_table,
+	.describe_column = fake_describe_column,
+	.column_dependents = fake_column_dependents,
+	.check_expr = fake_check_expr,
+	.canonical_type = fake_canonical_type,
+	.render = fake_render,
+	.placeholder_value = fake_placeholder_value,
+};
 
 /* ---- migrations ------------------------------------------------------------ */
 
@@ -513,6 +542,92 @@ static void test_no_key(void **arg)
 	world_free(w);
 }
 
+/* ---- MySQL's capability bits ------------------------------------------------ */
+
+/* Without NOT VALID constraints a new NOT NULL column is NOT NULL at
+ * once with a placeholder default (no CHECK, no validation, no SET NOT
+ * NULL); a type without a placeholder is refused; a dropped NOT NULL
+ * column without a default gets the placeholder before contract. */
+static void test_placeholder_not_null(void **arg)
+{
+	struct world *w = world_new(&mysqlish_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_ADD_COLUMN, "t", "c", 3);
+	op->type = "int";
+	op->default_expr = "1";
+	op->nullable = 0;
+	op = add_op(w, MG_OP_DROP_COLUMN, "t", "n", 9);
+	op->down = "7";
+	assert_int_equal(build(w), 0);
+	assert_string_equal(w->plan.steps[MG_PLAN_EXPAND][0].sql,
+			    "add-column(c not null default 0) ");
+	assert_phase(w, MG_PLAN_SWITCH_READS, "");
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-column(n default 0) set-default(c) ");
+	world_free(w);
+
+	w = world_new(&mysqlish_driver);
+	op = rename_op(w, "g", "g2", 3);
+	assert_refused(w, MG_EREFUSED,
+		       "column 'g2' of type point would be NOT NULL, and migrate has no placeholder value of that type to add it instantly at 0001_test.yaml:3:3");
+	world_free(w);
+}
+
+/* Where dropping a column keeps its indexes, contract drops every index
+ * over a replaced or dropped column itself, before the column. */
+static void test_explicit_index_drops(void **arg)
+{
+	struct world *w = world_new(&mysqlish_driver);
+
+	(void)arg;
+	rename_op(w, "a", "a2", 3);
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_SWITCH_READS, "copy-index t_a_idx_mg1");
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-dependent(a) drop-column(a) finish-index(t_a_idx_mg1) ");
+	world_free(w);
+
+	w = world_new(&serial_driver);
+	rename_op(w, "a", "a2", 3);
+	assert_int_equal(build(w), 0);
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-column(a) finish-index(t_a_idx_mg1) ");
+	world_free(w);
+}
+
+/* Caseless column names: a column an earlier operation added is there
+ * in any case; the latest operation on a column counts. */
+static void test_caseless_and_latest(void **arg)
+{
+	struct world *w = world_new(&mysqlish_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	rename_op(w, "a", "a2", 3);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t", "A2", 8);
+	op->type = "int";
+	assert_refused(w, MG_EINPUT, "column 'A2' already exists in \"t\" at 0001_test.yaml:9:13");
+	world_free(w);
+
+	w = world_new(&serial_driver);
+	rename_op(w, "a", "a2", 3);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t", "A2", 8);
+	op->type = "int";
+	assert_int_equal(build(w), 0);
+	world_free(w);
+
+	w = world_new(&serial_driver);
+	op = add_op(w, MG_OP_DROP_COLUMN, "t", "a", 3);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t", "a", 8);
+	op->type = "int";
+	rename_op(w, "a", "a3", 13);
+	assert_refused(w, MG_EINPUT,
+		       "column 'a' of \"t\" is created by an earlier operation of this migration and cannot be changed again in it at 0001_test.yaml:14:13");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +638,9 @@ int main(void)
 		cmocka_unit_test(test_dependents_refused_or_dropped),
 		cmocka_unit_test(test_overlay),
 		cmocka_unit_test(test_no_key),
+		cmocka_unit_test(test_placeholder_not_null),
+		cmocka_unit_test(test_explicit_index_drops),
+		cmocka_unit_test(test_caseless_and_latest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1 @@
+CREATE TABLE users (id bigint PRIMARY KEY, name text, email text); CREATE INDEX users_email_idx ON users (email);

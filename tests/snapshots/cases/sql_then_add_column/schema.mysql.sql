@@ -1,0 +1,1 @@
+-- empty: the sql step would create the table (MySQL does not run it at plan time)
