@@ -52,6 +52,13 @@ size_t mg_driver_name_limit(const char *url)
 	return strictest;
 }
 
+void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n)
+{
+	for (size_t i = 0; mg_drivers[i]; i++)
+		if (mg_drivers[i]->help_notes[n])
+			mg_buf_addf(out, "%s%s", out->len ? "; " : "", mg_drivers[i]->help_notes[n]);
+}
+
 void mg_driver_url_help(struct mg_buf *out)
 {
 	size_t n = 0;

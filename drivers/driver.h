@@ -2,12 +2,17 @@
  * driver.h - the one interface between the core and a database (design §6).
  *
  * Each driver file (drivers/postgres.c, mysql.c, later sqlite.c) defines one
- * `const struct mg_driver` with designated initialisers; mg_driver_for_url()
- * picks it by URL scheme. Connections subclass struct mg_conn (it is the
- * first member of each driver's connection struct).
+ * `const struct mg_driver` with designated initialisers, listed once in
+ * the table of drivers/drivers.c; mg_driver_for_url() picks it by URL
+ * scheme. Connections subclass struct mg_conn (it is the first member of
+ * each driver's connection struct).
  *
  * The core calls drivers only through the mg_db_* wrappers at the bottom:
- * they check preconditions and host the test builds' fault injection.
+ * they check preconditions, supply the default of an optional method and
+ * host the test builds' fault injection (ctest unit_no_driver_calls
+ * refuses a ->drv use in src/). What differs by database that the core
+ * needs without a connection (the name length limit, the URL forms for
+ * --help, a test variable) is a field of the table entry.
  *
  * Conventions: methods return 0 on success or -1 with err set
  * (MG_EDB for database failures, MG_EREFUSED for a safety refusal,
@@ -141,6 +146,15 @@ struct mg_batch_result {
 };
 void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys);
 
+/* The --help remarks a driver may make where its database behaves its own
+ * way (struct mg_driver.help_notes). */
+enum mg_help_note {
+	MG_HELP_MAX_LAG,	/* how backfill --max-lag reads the lag */
+	MG_HELP_MAX_LOAD,	/* what backfill --max-load counts */
+	MG_HELP_MATCH,		/* what a colour's --match pattern is matched against */
+	MG_HELP_NNOTES
+};
+
 /* Capabilities: read by the callers where behaviour differs. */
 enum mg_driver_caps {
 	/* DDL runs inside transactions (plan shows TX steps as such) */
@@ -181,6 +195,9 @@ struct mg_driver {
 	/* The MIGRATE_TEST_ variable a test build lets this driver read
 	 * (mg_hook_driver_number), for --version to list; NULL when none. */
 	const char *test_variable;
+	/* Its remarks for --help, each a phrase naming the database
+	 * ("MySQL: Threads_running"); NULL where it has none. */
+	const char *help_notes[MG_HELP_NNOTES];
 
 	/* Does this driver take this URL? (scheme check only) */
 	int (*accepts)(const char *url);
@@ -408,6 +425,10 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
  * so that a file that loads fits every database.
  */
 size_t mg_driver_name_limit(const char *url);
+
+/* Every driver's help note n, in table order, joined with "; " (nothing
+ * when none has one). */
+void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n);
 
 /* Every driver's url_help, in table order, as one phrase: "A, or B";
  * "A, B, or C". */

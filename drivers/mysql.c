@@ -47,6 +47,10 @@ const struct mg_driver mg_mysql_driver = {
 	.max_name_len = 63,
 	.url_help = "mysql://user:pass@host:port/db (also mariadb://, and ?socket=/path for a unix socket)",
 	.test_variable = MYDRV_DIALECT_HOOK,
+	.help_notes = {
+		[MG_HELP_MAX_LAG] = "MySQL: each replica is asked; the URL's replica=HOST:PORT names them when the server's list will not do",
+		[MG_HELP_MAX_LOAD] = "MySQL: Threads_running",
+	},
 	.accepts = mydrv_accepts,
 	.connect = mydrv_connect,
 	.close = mydrv_close,

@@ -14,6 +14,9 @@ const struct mg_driver mg_postgres_driver = {
 	.caps = MG_CAP_TRANSACTIONAL_DDL | MG_CAP_CONCURRENT_INDEX,
 	.max_name_len = 63,		/* NAMEDATALEN - 1 */
 	.url_help = "postgres://user:pass@host:port/db, postgresql://..., a libpq conninfo string",
+	.help_notes = {
+		[MG_HELP_MATCH] = "PostgreSQL: application_name of sessions in the target database",
+	},
 	.accepts = pgdrv_accepts,
 	.connect = pgdrv_connect,
 	.close = pgdrv_close,

@@ -46,6 +46,34 @@ struct command {
 	"      --max-tx-age SECONDS     refuse while a transaction this old holds a lock on a\n" \
 	"                               table the step changes (default 5)\n"
 
+/*
+ * Paragraphs that name what differs by database: the drivers' help notes
+ * (mg_driver_help_note) go between before and after, and the paragraph is
+ * wrapped at the width it was written at, continuing at column indent.
+ * A help text places one with its marker.
+ */
+#define AT_MAX_LAG "\001L"
+#define AT_MAX_LOAD "\001l"
+#define AT_MATCH "\001m"
+
+static const struct driver_paragraph {
+	char marker;
+	enum mg_help_note note;
+	const char *text;		/* up to the notes */
+	const char *before, *after;	/* around the notes, when there are any */
+	const char *rest;		/* after the notes */
+	int indent, width;
+} driver_paragraphs[] = {
+	{ 'L', MG_HELP_MAX_LAG, "pause while the slowest standby lags more than MS; pause "
+	  "also while the lag cannot be read", " (", ")", "", 29, 51 },
+	{ 'l', MG_HELP_MAX_LOAD, "pause while more than N sessions of the database are "
+	  "active", " (", ")", "; migrate's own not counted", 29, 57 },
+	{ 'm', MG_HELP_MATCH, "A colour is alive while it is live or standby, or while the "
+	  "database shows sessions matching its --match pattern (", "", "; ",
+	  "'*' matches any run of characters, '?' one character, the rest is literal; "
+	  "migrate's own sessions never match), or when those sessions cannot be seen.", 0, 88 },
+};
+
 #define EXIT_HELP \
 	"exit status: 0 done or nothing to do; 1 refused by a safety gate; 2 bad input;\n" \
 	"3 database or runtime error (re-running the command repairs an interrupted step)\n" \
@@ -102,13 +130,8 @@ static const struct command commands[] = {
 	  "                             single integer key)\n"
 	  "      --max-rows-per-sec N   rate limit over all workers (default unlimited)\n"
 	  "      --sleep MS             pause after every batch (default 0)\n"
-	  "      --max-lag MS           pause while the slowest standby lags more than MS;\n"
-	  "                             pause also while the lag cannot be read (MySQL:\n"
-	  "                             each replica is asked; the URL's replica=HOST:PORT\n"
-	  "                             names them when the server's list will not do)\n"
-	  "      --max-load N           pause while more than N sessions of the database are\n"
-	  "                             active (MySQL: Threads_running); migrate's own not\n"
-	  "                             counted\n"
+	  "      --max-lag MS           " AT_MAX_LAG
+	  "      --max-load N           " AT_MAX_LOAD
 	  "      --pause-file PATH      pause while PATH exists\n"
 	  "      --verify               only compare both sides of every row: the count of\n"
 	  "                             rows that disagree and sample keys (exit 1 if any)\n"
@@ -148,10 +171,7 @@ static const struct command commands[] = {
 	  "canary, ...): its app version, the schema version it requires (a migration id such\n"
 	  "as 3, 0003 or 0003_rename_user_name, or 0 for the schema before any migration), and\n"
 	  "a state: live (takes traffic), standby (idle, kept to switch back to) or retired.\n\n"
-	  "A colour is alive while it is live or standby, or while the database shows sessions\n"
-	  "matching its --match pattern (PostgreSQL: application_name of sessions in the target\n"
-	  "database; '*' matches any run of characters, '?' one character, the rest is literal;\n"
-	  "migrate's own sessions never match), or when those sessions cannot be seen.\n"
+	  AT_MATCH
 	  "'contract M' is refused while an alive colour requires a version below M, and\n"
 	  "'rollback M' while an alive colour requires M or later. Nothing forces past these\n"
 	  "gates; changing a colour's state is the way, and it is logged ('migrate log').\n\n"
@@ -188,22 +208,17 @@ static const struct command commands[] = {
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
-/* The URL forms of every driver, wrapped under --database. */
-#define HELP_WIDTH 62
-
-static void print_global_help(FILE *f)
+/* Print text's words, at most width columns a line, lines after the
+ * first indented by indent; then a newline. */
+static void print_wrapped(FILE *f, const char *text, int indent, int width)
 {
-	struct mg_buf forms = MG_BUF_INIT;
-	const char *p;
 	size_t col = 0;
 
-	mg_driver_url_help(&forms);
-	fputs(GLOBAL_HELP_HEAD DATABASE_OPTION, f);
-	for (p = forms.buf; *p;) {
+	for (const char *p = text; *p;) {
 		size_t word = strcspn(p, " ");
 
-		if (col > 0 && col + 1 + word > HELP_WIDTH) {
-			fprintf(f, "\n%*s", (int)strlen(DATABASE_OPTION), "");
+		if (col > 0 && col + 1 + word > (size_t)width) {
+			fprintf(f, "\n%*s", indent, "");
 			col = 0;
 		} else if (col > 0) {
 			fputc(' ', f);
@@ -214,7 +229,19 @@ static void print_global_help(FILE *f)
 		p += word;
 		p += strspn(p, " ");
 	}
-	fputs("\n" GLOBAL_HELP, f);
+	fputc('\n', f);
+}
+
+/* The global options, with the URL forms of every driver under --database
+ * (wrapped at the width the text was written at). */
+static void print_global_help(FILE *f)
+{
+	struct mg_buf forms = MG_BUF_INIT;
+
+	mg_driver_url_help(&forms);
+	fputs(GLOBAL_HELP_HEAD DATABASE_OPTION, f);
+	print_wrapped(f, forms.buf, (int)strlen(DATABASE_OPTION), 62);
+	fputs(GLOBAL_HELP, f);
 	mg_buf_release(&forms);
 }
 
@@ -247,9 +274,38 @@ static void print_usage(FILE *f)
 	fputs("\n" EXIT_HELP, f);
 }
 
+static void print_driver_paragraph(FILE *f, char marker)
+{
+	for (size_t i = 0; i < sizeof(driver_paragraphs) / sizeof(driver_paragraphs[0]); i++) {
+		const struct driver_paragraph *d = &driver_paragraphs[i];
+		struct mg_buf notes = MG_BUF_INIT, text = MG_BUF_INIT;
+
+		if (d->marker != marker)
+			continue;
+		mg_driver_help_note(&notes, d->note);
+		mg_buf_addf(&text, "%s%s%s%s%s", d->text, notes.len ? d->before : "",
+			    notes.buf, notes.len ? d->after : "", d->rest);
+		print_wrapped(f, text.buf, d->indent, d->width);
+		mg_buf_release(&text);
+		mg_buf_release(&notes);
+	}
+}
+
+/* A command's help text, its driver paragraphs filled in. */
+static void print_help_text(FILE *f, const char *help)
+{
+	const char *p = help;
+
+	for (const char *at; (at = strchr(p, '\001')); p = at + 2) {
+		fwrite(p, 1, (size_t)(at - p), f);
+		print_driver_paragraph(f, at[1]);
+	}
+	fputs(p, f);
+}
+
 static void print_help(const struct command *c)
 {
-	fputs(c->help, stdout);
+	print_help_text(stdout, c->help);
 	print_global_help(stdout);
 	fputs("\n", stdout);
 	fputs(c->exit_help ? c->exit_help : EXIT_HELP, stdout);
