@@ -323,3 +323,108 @@ int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		mg_fault_point(mg_plan_phase_name(phase), index, 0);
 	return rc;
 }
+
+/* ---- planning ------------------------------------------------------------ */
+
+void mg_db_quote_ident(struct mg_conn *c, struct mg_buf *out, const char *name)
+{
+	c->drv->quote_ident(out, name);
+}
+
+int mg_db_plan_begin(struct mg_conn *c, struct mg_planner *pl, struct mg_err *err)
+{
+	if (!c->drv->plan_begin)
+		return 0;
+	return c->drv->plan_begin(c, pl, err);
+}
+
+int mg_db_plan_end(struct mg_conn *c, struct mg_planner *pl, int failed,
+		   struct mg_err *err)
+{
+	if (!c->drv->plan_end)
+		return 0;
+	return c->drv->plan_end(c, pl, failed, err);
+}
+
+int mg_db_describe_table(struct mg_conn *c, const struct mg_planner *pl,
+			 const struct mg_op *op, struct mg_table_desc *out,
+			 struct mg_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	return c->drv->describe_table(c, pl, op, out, err);
+}
+
+int mg_db_describe_column(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_table_desc *t, const char *name,
+			  struct mg_column_desc *out, struct mg_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	return c->drv->describe_column(c, pl, t, name, out, err);
+}
+
+int mg_db_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			    const struct mg_table_desc *t, const char *col,
+			    const struct mg_column_desc *cd,
+			    struct mg_dependents *out, struct mg_err *err)
+{
+	return c->drv->column_dependents(c, pl, t, col, cd, out, err);
+}
+
+int mg_db_check_expr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, enum mg_expr_use use,
+		     const char *expr, struct mg_pos pos, struct mg_err *err)
+{
+	return c->drv->check_expr(c, pl, t, use, expr, pos, err);
+}
+
+int mg_db_canonical_type(struct mg_conn *c, const struct mg_planner *pl,
+			 const struct mg_op *op, char **out, struct mg_err *err)
+{
+	*out = NULL;
+	return c->drv->canonical_type(c, pl, op, out, err);
+}
+
+int mg_db_check_index(struct mg_conn *c, const struct mg_planner *pl,
+		      const struct mg_op *op, const struct mg_table_desc *t,
+		      struct mg_err *err)
+{
+	if (!c->drv->check_index)
+		return 0;
+	return c->drv->check_index(c, pl, op, t, err);
+}
+
+int mg_db_check_sql(struct mg_conn *c, struct mg_planner *pl,
+		    const struct mg_op *op, struct mg_err *err)
+{
+	if (!c->drv->check_sql)
+		return 0;
+	return c->drv->check_sql(c, pl, op, err);
+}
+
+int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
+		     struct mg_err *err)
+{
+	if (!c->drv->check_plan)
+		return 0;
+	return c->drv->check_plan(c, pl, err);
+}
+
+char *mg_db_placeholder_value(struct mg_conn *c, const char *type)
+{
+	if (!c->drv->placeholder_value)
+		return NULL;
+	return c->drv->placeholder_value(c, type);
+}
+
+int mg_db_render(struct mg_conn *c, const struct mg_render *r,
+		 struct mg_plan *out, struct mg_err *err)
+{
+	return c->drv->render(c, r, out, err);
+}
+
+void mg_db_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
+		      struct mg_plan *out)
+{
+	if (c->drv->plan_notes)
+		c->drv->plan_notes(c, pl, out);
+}

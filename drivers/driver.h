@@ -27,6 +27,7 @@
 #include "util.h"
 #include "migration.h"
 #include "plan.h"
+#include "planner.h"
 
 #define MG_DRIVER_VERSION 1
 
@@ -154,9 +155,30 @@ enum mg_help_note {
 	MG_HELP_NNOTES
 };
 
+/* Capabilities: read by the callers where behaviour differs. */
 enum mg_driver_caps {
+	/* DDL runs inside transactions (plan shows TX steps as such) */
 	MG_CAP_TRANSACTIONAL_DDL = 1 << 0,
-	MG_CAP_CONCURRENT_INDEX = 1 << 1
+	/* indexes build outside any transaction while writes go on
+	 * (CREATE INDEX CONCURRENTLY): the planner builds index copies at
+	 * expand right after the tables' transactions, checks them at
+	 * switch-reads, and drops create_index's indexes first at rollback;
+	 * without it copies are built at switch-reads (after the backfill)
+	 * and create_index's index goes in reverse file order */
+	MG_CAP_CONCURRENT_INDEX = 1 << 1,
+	/* no NOT VALID constraints, but adding a column with a default is a
+	 * metadata change (MySQL/MariaDB): a new NOT NULL column is added NOT
+	 * NULL with a placeholder default (placeholder_value) instead of a
+	 * CHECK NOT VALID validated at switch-reads and SET NOT NULL at
+	 * contract; a dropped NOT NULL column without a default gets one
+	 * before contract drops it */
+	MG_CAP_PLACEHOLDER_NOT_NULL = 1 << 2,
+	/* dropping a column keeps the indexes over it (MySQL keeps a
+	 * multi-column index without the column): contract drops every
+	 * index over a replaced or dropped column itself */
+	MG_CAP_EXPLICIT_INDEX_DROPS = 1 << 3,
+	/* column names compare without case (MySQL/MariaDB) */
+	MG_CAP_CASELESS_COLUMNS = 1 << 4
 };
 
 struct mg_driver {
@@ -218,13 +240,49 @@ struct mg_driver {
 			     struct mg_err *err);
 
 	/*
-	 * Render the plan of m against the live catalog: checks every table
-	 * and column (MG_EINPUT with file:line:column), lists dependents of
-	 * replaced columns (MG_EREFUSED naming one that cannot be carried
-	 * over), and fills out. Changes nothing.
+	 * ---- planning: the core keeps the plan (src/planner.h), the driver
+	 * answers narrow questions about the catalog and renders steps ----
+	 *
+	 * Errors about the migration name its position (mg_plan_pos_error):
+	 * MG_EINPUT for what does not fit the catalog, MG_EREFUSED for what
+	 * migrate cannot do on this database. Nothing here changes the
+	 * database (plan_begin may open a transaction that plan_end undoes).
+	 *
+	 * describe_table: resolve op->table (MG_EINPUT at op->table_pos when
+	 * absent, MG_EREFUSED when it is not a plain table); fill out (the
+	 * key, or key_problem; max_ident).
 	 */
-	int (*plan)(struct mg_conn *c, const struct mg_migration *m,
-		    struct mg_plan *out, struct mg_err *err);
+	int (*describe_table)(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_op *op, struct mg_table_desc *out,
+			      struct mg_err *err);
+	/* A column of t as the catalog has it now: 0 found (out filled), 1
+	 * absent, -1 error. */
+	int (*describe_column)(struct mg_conn *c, const struct mg_planner *pl,
+			       const struct mg_table_desc *t, const char *name,
+			       struct mg_column_desc *out, struct mg_err *err);
+	/* Every dependent of column col (described as cd) of t, appended to
+	 * out: indexes, constraints, foreign keys of other tables, grants,
+	 * and what the core can only refuse or drop (views, policies,
+	 * triggers ...). The core decides what is copied, dropped or refused;
+	 * objects come in the order their messages should list them. */
+	int (*column_dependents)(struct mg_conn *c, const struct mg_planner *pl,
+				 const struct mg_table_desc *t, const char *col,
+				 const struct mg_column_desc *cd,
+				 struct mg_dependents *out, struct mg_err *err);
+	/* Check an expression of the migration at pos (enum mg_expr_use):
+	 * MG_EINPUT when it is not one expression or does not work on t. */
+	int (*check_expr)(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_table_desc *t, enum mg_expr_use use,
+			  const char *expr, struct mg_pos pos, struct mg_err *err);
+	/* op->type as the server spells it (with its collation): *out owned. */
+	int (*canonical_type)(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_op *op, char **out,
+			      struct mg_err *err);
+	/* Append the step(s) of one piece of the plan (struct mg_render) to
+	 * out, in phase r->phase: one step, or for a table's transaction on a
+	 * database without transactional DDL as many as it needs, in order. */
+	int (*render)(struct mg_conn *c, const struct mg_render *r,
+		      struct mg_plan *out, struct mg_err *err);
 
 	/* Refuse (MG_EREFUSED) when a long or idle-in-transaction session
 	 * holds a lock on one of the tables, naming pid, application, age and
@@ -284,6 +342,34 @@ struct mg_driver {
 	int (*analyze)(struct mg_conn *c, const char *table, struct mg_err *err);
 
 	/* optional: may be NULL */
+	/* Open / close the planning session (PostgreSQL: a transaction,
+	 * always rolled back, so sql steps' expand SQL can run in it).
+	 * plan_end runs after rendering, failed or not. */
+	int (*plan_begin)(struct mg_conn *c, struct mg_planner *pl,
+			  struct mg_err *err);
+	int (*plan_end)(struct mg_conn *c, struct mg_planner *pl, int failed,
+			struct mg_err *err);
+	/* What create_index op asks of this database beyond its columns
+	 * (method, where:); the core checks the columns. */
+	int (*check_index)(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_op *op, const struct mg_table_desc *t,
+			   struct mg_err *err);
+	/* A sql operation at plan time (PostgreSQL runs its expand SQL in
+	 * the planning transaction, so later operations see its tables). */
+	int (*check_sql)(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_op *op, struct mg_err *err);
+	/* Last check with every table planned, before rendering (MySQL: the
+	 * right to create triggers). */
+	int (*check_plan)(struct mg_conn *c, const struct mg_planner *pl,
+			  struct mg_err *err);
+	/* MG_CAP_PLACEHOLDER_NOT_NULL: a value of type every row can hold
+	 * while nothing real is in a NOT NULL column (SQL, owned), or NULL
+	 * when the type has none. */
+	char *(*placeholder_value)(struct mg_conn *c, const char *type);
+	/* Notes plan shows (triggers a backfill fires, lock impact), added
+	 * with mg_plan_add_note after every step is rendered. */
+	void (*plan_notes)(struct mg_conn *c, const struct mg_planner *pl,
+			   struct mg_plan *out);
 	/* Replication lag of the slowest replica in ms (0 without replicas;
 	 * clients that never replay, such as pg_receivewal, are not
 	 * replicas); -1 with err when it cannot be read. */
@@ -409,5 +495,42 @@ int mg_db_lock_check(struct mg_conn *c, struct mg_err *err);
 int mg_db_run_step(struct mg_conn *c, enum mg_plan_phase phase, int index,
 		   const struct mg_step *s, const struct mg_history_write *w,
 		   struct mg_step_report *rep, struct mg_err *err);
+
+
+/* Planning (planner.h): the core's only way to the methods above. The
+ * optional ones default to: nothing to open or close, nothing to check,
+ * no notes. */
+void mg_db_quote_ident(struct mg_conn *c, struct mg_buf *out, const char *name);
+int mg_db_plan_begin(struct mg_conn *c, struct mg_planner *pl, struct mg_err *err);
+int mg_db_plan_end(struct mg_conn *c, struct mg_planner *pl, int failed,
+		   struct mg_err *err);
+int mg_db_describe_table(struct mg_conn *c, const struct mg_planner *pl,
+			 const struct mg_op *op, struct mg_table_desc *out,
+			 struct mg_err *err);
+int mg_db_describe_column(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_table_desc *t, const char *name,
+			  struct mg_column_desc *out, struct mg_err *err);
+int mg_db_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			    const struct mg_table_desc *t, const char *col,
+			    const struct mg_column_desc *cd,
+			    struct mg_dependents *out, struct mg_err *err);
+int mg_db_check_expr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, enum mg_expr_use use,
+		     const char *expr, struct mg_pos pos, struct mg_err *err);
+int mg_db_canonical_type(struct mg_conn *c, const struct mg_planner *pl,
+			 const struct mg_op *op, char **out, struct mg_err *err);
+int mg_db_check_index(struct mg_conn *c, const struct mg_planner *pl,
+		      const struct mg_op *op, const struct mg_table_desc *t,
+		      struct mg_err *err);
+int mg_db_check_sql(struct mg_conn *c, struct mg_planner *pl,
+		    const struct mg_op *op, struct mg_err *err);
+int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
+		     struct mg_err *err);
+/* NULL when the driver has no placeholder_value. */
+char *mg_db_placeholder_value(struct mg_conn *c, const char *type);
+int mg_db_render(struct mg_conn *c, const struct mg_render *r,
+		 struct mg_plan *out, struct mg_err *err);
+void mg_db_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
+		      struct mg_plan *out);
 
 #endif

@@ -8,7 +8,8 @@
  *
  *   {"version": 1,
  *    "phases": {"expand": [{"kind": "tx", "table": ..., "description": ...,
- *                           "sql": ..., "object": ...}, ...], ...},
+ *                           "sql": ..., "object": ...,
+ *                           "options": ["allow_rebuild", ...]}, ...], ...},
  *    "backfills": [{"table": ..., "key_columns": [...], "key_types": [...],
  *                   "set_clause": ..., "marker": ..., "mismatch": ...,
  *                   "session_sql": ...}],
@@ -41,6 +42,22 @@ static const char *const plan_phase_names[MG_PLAN_NPHASES] = {
 	[MG_PLAN_CONTRACT] = "contract",
 	[MG_PLAN_ROLLBACK] = "rollback",
 };
+
+static const char *const step_option_names[] = {
+	"allow_rebuild",	/* MG_STEP_ALLOW_REBUILD */
+	"allow_copy",		/* MG_STEP_ALLOW_COPY */
+};
+
+_Static_assert(sizeof(step_option_names) / sizeof(step_option_names[0]) == MG_STEP_OPTION_BITS,
+	       "a name for every step option");
+
+const char *mg_step_option_name(unsigned bit)
+{
+	for (size_t i = 0; i < sizeof(step_option_names) / sizeof(step_option_names[0]); i++)
+		if (bit == 1u << i)
+			return step_option_names[i];
+	return NULL;
+}
 
 static const char *const step_kind_names[] = {
 	[MG_STEP_TX] = "tx",
@@ -143,6 +160,7 @@ struct mg_step *mg_plan_add_step(struct mg_plan *p, enum mg_plan_phase phase,
 		      p->alloc_steps[phase]);
 	st = &p->steps[phase][p->n_steps[phase]++];
 	st->kind = kind;
+	st->options = 0;
 	st->table = mg_xstrdup(table);
 	st->description = mg_xstrdup(description);
 	st->sql = mg_xstrdup(sql);
@@ -238,6 +256,17 @@ static json_t *step_to_json(struct writer *w, const struct mg_step *st)
 	set(w, o, "description", jstr(w, st->description));
 	set(w, o, "sql", jstr(w, st->sql));
 	set(w, o, "object", jstr(w, st->object));
+	if (st->options) {	/* absent when 0: older plans stay the same text */
+		json_t *opts = json_array();
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(step_option_names); i++)
+			if (st->options & (1u << i))
+				append(w, opts, jstr(w, step_option_names[i]));
+		if (st->options >> ARRAY_SIZE(step_option_names))
+			w->bad = 1;
+		set(w, o, "options", opts);
+	}
 	return o;
 }
 
@@ -358,6 +387,32 @@ static int get_strings(json_t *obj, const char *key, const char *where,
 	return 0;
 }
 
+/* "options": an array of known option names (absent or null: none). */
+static int step_options_from_json(struct mg_step *st, json_t *o,
+				  const char *where, struct mg_err *err)
+{
+	json_t *arr = json_object_get(o, "options"), *v;
+	size_t i, k;
+
+	if (!arr || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return bad_plan(err, "%s.options is not an array", where);
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v))
+			return bad_plan(err, "%s.options holds a value that is not a string",
+					where);
+		for (k = 0; k < ARRAY_SIZE(step_option_names); k++)
+			if (!strcmp(json_string_value(v), step_option_names[k]))
+				break;
+		if (k == ARRAY_SIZE(step_option_names))
+			return bad_plan(err, "%s has unknown step option '%s'", where,
+					json_string_value(v));
+		st->options |= 1u << k;
+	}
+	return 0;
+}
+
 static int step_from_json(struct mg_plan *p, enum mg_plan_phase ph, json_t *o,
 			  const char *where, struct mg_err *err)
 {
@@ -382,7 +437,7 @@ static int step_from_json(struct mg_plan *p, enum mg_plan_phase ph, json_t *o,
 	    get_str(o, "sql", where, &st->sql, err) < 0 ||
 	    get_str(o, "object", where, &st->object, err) < 0)
 		return -1;
-	return 0;
+	return step_options_from_json(st, o, where, err);
 }
 
 static int backfill_from_json(struct mg_plan *p, json_t *o, const char *where,

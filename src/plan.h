@@ -1,8 +1,9 @@
 /*
  * plan.h - what a migration will do to the database, phase by phase.
  *
- * A driver renders a plan from a migration and the live catalog
- * (drv->plan); the core records it in the state store at expand (as JSON)
+ * The planner builds a plan from a migration and the live catalog
+ * (planner.h: mg_plan_build, the driver rendering each step's SQL); the
+ * core records it in the state store at expand (as JSON)
  * and every later phase, rollback included, runs the recorded plan, so a
  * deleted or edited file cannot change what contract or rollback do.
  *
@@ -50,8 +51,23 @@ enum mg_step_kind {
 	MG_STEP_ASSERT
 };
 
+/*
+ * Options of a step: data the runner reads, never comments inside its SQL
+ * (plans of v0.11.0 wrote MySQL's as "-- allow_rebuild" lines at the top
+ * of the SQL; they are read as recorded, and the MySQL runner honours the
+ * lines as well: drivers/mysql/runner.c, step_allows).
+ */
+enum mg_step_option {
+	MG_STEP_ALLOW_REBUILD = 1 << 0,	/* MySQL: ALTER may rebuild the table in place */
+	MG_STEP_ALLOW_COPY = 1 << 1	/* MySQL: ALTER may copy the table */
+};
+#define MG_STEP_OPTION_BITS 2
+/* "allow_rebuild" ... for one bit of enum mg_step_option, NULL for another. */
+const char *mg_step_option_name(unsigned bit);
+
 struct mg_step {
 	enum mg_step_kind kind;
+	unsigned options;	/* enum mg_step_option; JSON "options": [names], absent when 0 */
 	char *table;		/* the table it changes, for messages and lock checks; may be NULL */
 	char *description;	/* one line: "add column \"username\" to \"users\"" */
 	char *sql;

@@ -205,7 +205,7 @@ static int check_version(struct mydrv_conn *mc, struct mg_err *err)
  * Test builds: MIGRATE_TEST_MYSQL_DIALECT=1 makes MariaDB get the MySQL
  * dialect too, so that the MariaDB tests run the MySQL plans for real;
  * a MySQL version number instead of 1 (80028) also plans as if the server
- * were that MySQL (the version check of mydrv_plan).
+ * were that MySQL (the version check of mydrv_plan_begin).
  */
 static void set_dialect(struct mydrv_conn *mc)
 {

@@ -72,15 +72,14 @@
 /*
  * What the planner writes into a step and the runner reads back (runner.c:
  * the algorithm levels, the fallbacks a step allows, a sql step's own
- * transaction). The planning region of mysql.c defines the same macros,
- * token for token (which C allows), until the planner's rewrite settles
- * where they live.
+ * transaction).
  */
 #define MYDRV_ALG_INSTANT ", ALGORITHM=INSTANT"
 #define MYDRV_ALG_NOCOPY ", ALGORITHM=NOCOPY, LOCK=NONE"
 #define MYDRV_ALG_INPLACE ", ALGORITHM=INPLACE, LOCK=NONE"
 #define MYDRV_ALG_COPY ", ALGORITHM=COPY"
-/* The first lines of a step whose operations allow a fallback. */
+/* The first lines of a step whose operations allowed a fallback, in
+ * plans recorded by v0.11.0 (now the step's options: step_allows). */
 #define MYDRV_ALLOW_REBUILD "-- allow_rebuild\n"
 #define MYDRV_ALLOW_COPY "-- allow_copy\n"
 /* The first line of a sql step with in_transaction: true. */

@@ -96,11 +96,16 @@ static int next_level(const struct mydrv_conn *mc, const struct mg_step *s, int 
 	return MYDRV_LEVEL_COPY;
 }
 
-/* Does the step allow this fallback? (its first lines, see allow_lines) */
-static int step_allows(const struct mg_step *s, const char *line)
+/* Does the step allow this fallback (an enum mg_step_option)? Its
+ * options say; plans recorded by v0.11.0 said it in the first lines of
+ * the SQL (`-- allow_rebuild`), which are read as well. */
+static int step_allows(const struct mg_step *s, unsigned option)
 {
+	const char *line = option == MG_STEP_ALLOW_REBUILD ? MYDRV_ALLOW_REBUILD : MYDRV_ALLOW_COPY;
 	size_t n = strlen(line);
 
+	if (s->options & option)
+		return 1;
 	for (const char *p = s->sql; !strncmp(p, "-- allow_", 9); p = strchr(p, '\n') + 1)
 		if (!strncmp(p, line, n))
 			return 1;
@@ -219,8 +224,8 @@ static int run_ddl_step(struct mydrv_conn *mc, const struct mg_step *s,
 
 			memcpy(why, err->msg, sizeof(why));
 			level = next_level(mc, s, level);
-			if ((level == MYDRV_LEVEL_REBUILD && !step_allows(s, MYDRV_ALLOW_REBUILD)) ||
-			    (level == MYDRV_LEVEL_COPY && !step_allows(s, MYDRV_ALLOW_COPY)))
+			if ((level == MYDRV_LEVEL_REBUILD && !step_allows(s, MG_STEP_ALLOW_REBUILD)) ||
+			    (level == MYDRV_LEVEL_COPY && !step_allows(s, MG_STEP_ALLOW_COPY)))
 				return refuse_level(err, s, level, why);
 			mg_info("  the server refused the planned algorithm (%s): trying%s", why,
 				alg_levels[level] + 1);

@@ -109,6 +109,52 @@ int pgdrv_history_read(struct mg_conn *c, struct mg_history *out,
 int pgdrv_history_write(struct mg_conn *c, const struct mg_history_write *w,
 			struct mg_err *err);
 
+/* catalog.c: the planner's questions */
+/* What the renderer needs to know of a table beyond struct mg_table_desc
+ * (its drv). */
+struct pgdesc {
+	char *oid;		/* text */
+	char *qlit;		/* q as a string literal, for ::regclass */
+	char *qschema;		/* "schema" */
+};
+#define pgdesc(t) pgdrv_pgdesc(t)	/* function-like: struct pgdesc stays */
+#define others_sql pgdrv_others_sql
+const struct pgdesc *pgdrv_pgdesc(const struct mg_table_desc *t);
+/* One text per dependent of col that migrate neither copies nor lets die
+ * with it (views, policies, triggers ...); op (may be NULL) leaves out
+ * what it lists under drops:. Owned. */
+char *others_sql(const char *tqlit, const char *col, const struct mg_op *op);
+int pgdrv_describe_table(struct mg_conn *c, const struct mg_planner *pl,
+			 const struct mg_op *op, struct mg_table_desc *out,
+			 struct mg_err *err);
+int pgdrv_describe_column(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_table_desc *t, const char *name,
+			  struct mg_column_desc *out, struct mg_err *err);
+int pgdrv_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			    const struct mg_table_desc *t, const char *col,
+			    const struct mg_column_desc *cd,
+			    struct mg_dependents *out, struct mg_err *err);
+int pgdrv_check_expr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, enum mg_expr_use use,
+		     const char *expr, struct mg_pos pos, struct mg_err *err);
+int pgdrv_canonical_type(struct mg_conn *c, const struct mg_planner *pl,
+			 const struct mg_op *op, char **out, struct mg_err *err);
+int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
+		      const struct mg_op *op, const struct mg_table_desc *t,
+		      struct mg_err *err);
+int pgdrv_check_sql(struct mg_conn *c, struct mg_planner *pl,
+		    const struct mg_op *op, struct mg_err *err);
+int pgdrv_plan_begin(struct mg_conn *c, struct mg_planner *pl,
+		     struct mg_err *err);
+int pgdrv_plan_end(struct mg_conn *c, struct mg_planner *pl, int failed,
+		   struct mg_err *err);
+void pgdrv_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
+		      struct mg_plan *out);
+
+/* render.c */
+int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
+		 struct mg_plan *out, struct mg_err *err);
+
 /* runner.c */
 int is_lock_timeout(const char *state);
 int pgdrv_run_step(struct mg_conn *c, const struct mg_step *s,

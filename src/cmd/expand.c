@@ -71,7 +71,7 @@ static int expand_plan(struct mg_ctx *ctx, struct mg_view *v, struct mg_plan *pl
 		return mg_ctx_recorded_plan(ctx, v, plan, err);
 	}
 	mg_plan_init(plan);
-	if (ctx->conn->drv->plan(ctx->conn, v->file, plan, err) < 0)
+	if (mg_plan_build(ctx->conn, v->file, plan, err) < 0)
 		return -1;
 	return record_plan(ctx, v, plan, err);
 }

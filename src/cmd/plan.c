@@ -11,6 +11,25 @@ static const char *kind_name(enum mg_step_kind k)
 	return k == MG_STEP_TX ? "tx" : k == MG_STEP_NOTX ? "notx" : "assert";
 }
 
+/* A step's options by name: ["allow_rebuild", "allow_copy"]. */
+static json_t *options_json(unsigned options)
+{
+	json_t *a = json_array();
+
+	for (unsigned k = 0; k < MG_STEP_OPTION_BITS; k++)
+		if (options & (1u << k))
+			json_array_append_new(a, json_string(mg_step_option_name(1u << k)));
+	return a;
+}
+
+/* ", allow_rebuild, allow_copy" for the step's line in the text plan. */
+static void print_options(unsigned options)
+{
+	for (unsigned k = 0; k < MG_STEP_OPTION_BITS; k++)
+		if (options & (1u << k))
+			printf(", %s", mg_step_option_name(1u << k));
+}
+
 static json_t *plan_json(const struct mg_view *v, const struct mg_plan *p, int recorded)
 {
 	json_t *m = json_object(), *phases = json_object(), *bf = json_array(),
@@ -25,10 +44,13 @@ static json_t *plan_json(const struct mg_view *v, const struct mg_plan *p, int r
 
 		for (size_t i = 0; i < p->n_steps[ph]; i++) {
 			const struct mg_step *s = &p->steps[ph][i];
-
-			json_array_append_new(steps, json_pack("{s:s, s:o, s:s, s:s}",
+			json_t *step = json_pack("{s:s, s:o, s:s, s:s}",
 				"kind", kind_name(s->kind), "table", mg_json_str(s->table),
-				"description", s->description, "sql", s->sql));
+				"description", s->description, "sql", s->sql);
+
+			if (s->options)	/* absent when none, as in the state's plan */
+				json_object_set_new(step, "options", options_json(s->options));
+			json_array_append_new(steps, step);
 		}
 		json_object_set_new(phases, mg_plan_phase_name((enum mg_plan_phase)ph), steps);
 	}
@@ -84,8 +106,10 @@ static void plan_text(const struct mg_view *v, const struct mg_plan *p, int reco
 		for (size_t i = 0; i < p->n_steps[ph]; i++) {
 			const struct mg_step *s = &p->steps[ph][i];
 
-			printf("-- [%zu] %s (%s)\n%s%s\n", i + 1, s->description,
-			       step_how(s, caps), s->sql, s->sql[0] && s->sql[strlen(s->sql) - 1] == '\n' ? "" : ";");
+			printf("-- [%zu] %s (%s", i + 1, s->description, step_how(s, caps));
+			print_options(s->options);
+			printf(")\n%s%s\n", s->sql,
+			       s->sql[0] && s->sql[strlen(s->sql) - 1] == '\n' ? "" : ";");
 		}
 	}
 	if (p->rollback_refused)
@@ -121,7 +145,7 @@ int mg_cmd_plan(struct mg_options *opt)
 		if (only ? v != only : v->phase == MG_PHASE_CONTRACTED)
 			continue;
 		if (recorded ? mg_ctx_recorded_plan(&ctx, v, &p, &err) < 0 :
-		    ctx.conn->drv->plan(ctx.conn, v->file, &p, &err) < 0) {
+		    mg_plan_build(ctx.conn, v->file, &p, &err) < 0) {
 			mg_plan_release(&p);
 			goto fail;
 		}

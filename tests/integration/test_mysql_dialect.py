@@ -31,7 +31,9 @@ checks what is particular to it:
   time, exit 2, naming the version found and the one needed.
 """
 
+import json
 import re
+import sqlite3
 
 import pytest
 from pymysql.constants import CLIENT
@@ -343,6 +345,67 @@ def test_column_that_needs_a_rebuild_falls_back_only_when_allowed(mysql_project)
         assert "trying ALGORITHM=NOCOPY" in r.err, r.describe()
     assert "`flag` int(11) DEFAULT NULL" in \
         p.db.admin_query("SHOW CREATE TABLE packed")[0][1]
+
+
+def recorded_plan(project, migration_id, text=None):
+    """The plan JSON text the state file holds for the migration; with
+    text, replace it first."""
+    con = sqlite3.connect(str(project.state))
+    try:
+        if text is not None:
+            con.execute("UPDATE migrations SET plan_json = ? WHERE id = ?",
+                        (text, migration_id))
+            con.commit()
+        [(out,)] = con.execute("SELECT plan_json FROM migrations WHERE id = ?",
+                               (migration_id,)).fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def as_v0_11_0(plan_text, lines):
+    """The plan as v0.11.0 recorded it: no step options; with lines, each
+    option a '-- <option>' line at the top of the step's SQL instead."""
+    plan = json.loads(plan_text)
+    seen = 0
+    for steps in plan["phases"].values():
+        for step in steps:
+            options = step.pop("options", [])
+            seen += len(options)
+            if lines:
+                step["sql"] = "".join("-- %s\n" % o for o in options) + step["sql"]
+    assert seen, plan   # the test needs a plan with options
+    return json.dumps(plan)
+
+
+@pytest.mark.both_dialects
+def test_rebuild_allowed_by_a_plan_recorded_by_v0_11_0(mysql_project):
+    """allow_rebuild is a step option (plan --json: "options"); plans that
+    v0.11.0 recorded in existing state files said it with a
+    '-- allow_rebuild' line at the top of the step's SQL, and a rollback
+    of such a plan still falls back: without the line it is refused (the
+    option is what allows it), with it the column goes."""
+    p = mysql_project
+    p.db.execute("CREATE TABLE packed (id int PRIMARY KEY, a int) "
+                 "ENGINE=InnoDB ROW_FORMAT=COMPRESSED")
+    before = schema_snapshot(p.db)
+    p.write(COMPRESSED_FILE, COMPRESSED % "\n      allow_rebuild: true")
+    [m] = p.json("plan", "1")["migrations"]
+    for phase in ("expand", "rollback"):
+        [step] = m["phases"][phase]
+        assert step["options"] == ["allow_rebuild"], step
+        assert "-- allow_" not in step["sql"], step
+    p.ok("expand", "1")
+    plan = recorded_plan(p, 1)
+    recorded_plan(p, 1, as_v0_11_0(plan, lines=False))
+    r = p.expect(1, "rollback", "1")
+    assert "allow_rebuild: true" in r.err, r.describe()
+    recorded_plan(p, 1, as_v0_11_0(plan, lines=True))
+    [m] = p.json("plan", "1")["migrations"]
+    assert m["phases"]["rollback"][0]["sql"].startswith("-- allow_rebuild\n"), m
+    r = p.ok("rollback", "1")
+    assert "trying ALGORITHM=INPLACE, LOCK=NONE" in r.err, r.describe()
+    assert schema_snapshot(p.db) == before
 
 
 def test_mysql_before_8_0_29_is_refused(mysql_project):

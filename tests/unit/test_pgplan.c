@@ -3,7 +3,7 @@
  * the expected SQL per phase out.
  *
  * The story: for each operation a fresh database gets a schema, the
- * planner (drv->plan) renders a migration from tests/unit/fixtures/pgplan
+ * planner (mg_plan_build, the postgres driver rendering) plans a migration from tests/unit/fixtures/pgplan
  * against that live catalog, and the test checks the steps of every phase:
  * their kind, description and the SQL that matters. Then the steps run for
  * real, in order, the way the commands would run them (a TX step inside
@@ -277,7 +277,7 @@ static int plan_fixture(struct pgt *t, const char *file, struct mg_err *err)
 	if (mg_migration_load(&t->m, t->path, mg_postgres_driver.max_name_len, err) < 0)
 		fail_msg("loading %s: %s", file, err->msg);
 	t->loaded = 1;
-	rc = t->c->drv->plan(t->c, &t->m, &t->plan, err);
+	rc = mg_plan_build(t->c, &t->m, &t->plan, err);
 	if (rc == 0 && getenv("MG_PLAN_DUMP"))
 		dump_plan(t);
 	return rc;

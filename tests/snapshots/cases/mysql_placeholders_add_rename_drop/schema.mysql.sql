@@ -1,0 +1,7 @@
+CREATE TABLE t (
+    id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    born date NOT NULL,
+    kind enum('a','b''c') NOT NULL,
+    at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+    g point NOT NULL
+) ENGINE=InnoDB;
