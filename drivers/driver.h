@@ -1,7 +1,8 @@
 /*
  * driver.h - the one interface between the core and a database (design §6).
  *
- * Each driver file (drivers/postgres.c, mysql.c, later sqlite.c) defines one
+ * Each database is one folder, drivers/<name>/ (postgres, mysql), one file
+ * per concern; its driver.c defines one
  * `const struct mg_driver` with designated initialisers, listed once in
  * the table of drivers/drivers.c; mg_driver_for_url() picks it by URL
  * scheme. Connections subclass struct mg_conn (it is the first member of
@@ -480,7 +481,7 @@ int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 			 struct mg_err *err);
 /* Replication lag; in test builds MIGRATE_TEST_LAG_MS=<n|unknown> replaces
  * what the server reports (the throttle code path stays the same). The
- * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql.c,
+ * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql/conn.c,
  * set_dialect) plans for MySQL 8.0.29+ on MariaDB. */
 int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
 /* The lock's session (lock_holder), whether it is gone after a failure

@@ -1,5 +1,5 @@
 /*
- * my.h - private to the MySQL and MariaDB driver (drivers/mysql.c and the
+ * my.h - private to the MySQL and MariaDB driver (drivers/mysql/driver.c and the
  * files of drivers/mysql/): the connection struct, the URL struct and the
  * helpers its files share. Nothing outside the driver includes it.
  */

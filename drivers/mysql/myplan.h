@@ -1,5 +1,5 @@
 /*
- * myplan.h - private to the MySQL/MariaDB driver's planning (drivers/mysql.c's
+ * myplan.h - private to the MySQL/MariaDB driver's planning (drivers/mysql/driver.c's
  * driver table and mysql/catalog.c, dialect.c, triggers.c, render.c): the
  * catalog's descriptions, the MySQL view of a table plan, and the helpers
  * these files share. The core's side is src/planner.h.

@@ -582,7 +582,7 @@ static void emit_table_rollback(struct planner *pl, struct tplan *tp)
  * The backfill of one table (design §7). The set clause keeps columns
  * that the server sets ON UPDATE CURRENT_TIMESTAMP as they are: assigning
  * a column itself stops the automatic update. The mismatch test is
- * postgres.c's with <=> for IS NOT DISTINCT FROM.
+ * postgres/render.c's with <=> for IS NOT DISTINCT FROM.
  */
 static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 {

@@ -131,7 +131,7 @@ static void trigger_tail(struct mg_buf *b)
 }
 
 /*
- * The dual-write triggers (design §6), postgres.c's render_trigger in
+ * The dual-write triggers (design §6), postgres/render.c's render_trigger in
  * MySQL: on INSERT a pair whose new side is set is the new version's
  * (old := down(new), marker 2), otherwise the old version's (new :=
  * up(old), marker 1); on UPDATE whichever side changed wins, the new one on

@@ -1,5 +1,5 @@
 /*
- * pg.h - private to the PostgreSQL driver (drivers/postgres.c and
+ * pg.h - private to the PostgreSQL driver (drivers/postgres/driver.c and
  * the files of drivers/postgres/): the connection struct and the helpers its files
  * share. Nothing outside the driver includes it.
  */

@@ -1,5 +1,5 @@
 /*
- * mysql.c - the MySQL and MariaDB driver (MariaDB Connector/C): its
+ * driver.c - the MySQL and MariaDB driver (MariaDB Connector/C): its
  * driver table. The driver is in drivers/mysql/, one file per concern:
  * url.c (the URL), conn.c (connection and errors), wait.c (bounded
  * waits), history.c, lock.c (the migrate lock and blockers), load.c

@@ -1,5 +1,5 @@
 /*
- * postgres.c - the PostgreSQL driver (libpq): its driver table. The driver
+ * driver.c - the PostgreSQL driver (libpq): its driver table. The driver
  * is in drivers/postgres/, one file per concern: conn.c (connection and
  * errors), url.c (the URL check), wait.c (bounded waits), lock.c (lock and
  * blockers), history.c, catalog.c (the planner's questions), render.c (the
