@@ -23,8 +23,6 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
 - backfill killed (fault point after a batch, a real kill -9, --jobs 3
   killed and resumed with --jobs 1): every row updated exactly once (a user
   AFTER UPDATE trigger logs every row update), --verify finds 0 mismatches;
-- rollback after expand and after backfill: the schema exactly as before,
-  every write of the window in the old column;
 - the contract gate: an alive colour that requires schema 0 (registered
   live, or retired with a matching session connected) refuses contract;
 - bad input: a missing table or column exits 2 with file:line:column and
@@ -37,6 +35,11 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
   seconds: docs/commands.md);
 - ON UPDATE CURRENT_TIMESTAMP columns keep their value for rows only the
   backfill touched.
+
+Scenarios that exist for both databases live in one file per behaviour,
+parametrised by target: rollback after expand and after backfill
+(test_rollback.py), create_index's rollback, duplicate and refusals
+(test_create_index.py), the sql operation (test_sql_op.py).
 
 The scenarios marked both_dialects run twice (conftest.py): as MariaDB, and
 with MIGRATE_TEST_MYSQL_DIALECT=1, where migrate plans the SQL it writes for
@@ -1064,50 +1067,6 @@ def test_parallel_backfill_killed_resumes_with_one_job(mysql_project):
     assert all(c["done"] for c in bf["checkpoints"]), bf
     verify_doc(p)
     p.ok("switch-reads", "1")
-
-
-# ---------------------------------------------------------------------------
-# 6. rollback after expand, after backfill
-
-
-@pytest.mark.both_dialects
-@pytest.mark.parametrize("after", ["expand", "backfill"])
-def test_rollback_restores_the_table(mysql_project, after):
-    p = mysql_project
-    db = p.db
-    seeded = setup_rename_users(db, 1000)
-    p.write(RENAME_FILE, RENAME_MIGRATION)
-    before = schema_snapshot(db)
-    blue = rename_blue(db, seeded)
-    green = rename_green(db)
-    with running(blue):
-        wait_for_ops(blue, 15)
-        step(p, "expand", "expanded")
-        with running(green):
-            wait_for_ops(green, 30)
-            if after == "backfill":
-                step(p, "backfill", "backfilled", "--batch-size", "50")
-                wait_for_ops(green, 15)
-        # green is gone: back to blue only, with a second blue instance
-        # inserting as fast as it can while rollback changes the table
-        burst = my_writer(db, "blue-burst", rename_blue_insert,
-                         rename_blue_update, insert_ratio=1.0, sleep=(0, 0))
-        with running(burst):
-            wait_for_ops(blue, 15)
-            step(p, "rollback", "pending")
-            wait_for_ops(blue, 30)
-            wait_for_ops(burst, 30)
-    assert schema_snapshot(db) == before
-    assert_no_leftovers(db, own_triggers=("users_email_lower",))
-    assert history_phase(db) in (None, "pending")
-    exp = merged_expectations(blue, green, burst)
-    assert green.inserted and blue.inserted and burst.inserted
-    actual = dict(db.query("SELECT id, user_name FROM users"))
-    assert len(actual) == 1000 + len(blue.inserted) + len(green.inserted) \
-        + len(burst.inserted)
-    assert_rows(actual, exp, "user_name")
-    # and the migration can run again from the start
-    step(p, "expand", "expanded")
 
 
 # ---------------------------------------------------------------------------
