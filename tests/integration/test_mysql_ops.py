@@ -1,5 +1,5 @@
 """The operations on MariaDB (label "mysql"): rename_column, add_column,
-drop_column and alter_column through expand, backfill, switch-reads and
+drop_column through expand, backfill, switch-reads and
 contract (and rollback) while the old (blue) and the new (green) version of
 an application write to the table, against the MariaDB that conftest.py
 starts (mariadb_server, mdb, mysql_project).
@@ -19,7 +19,6 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
 - add_column (nullable: false, default, backfill expression);
 - drop_column (blue writes the column until contract, green's inserts get
   `down`), with and without a default;
-- alter_column int -> bigint with up/down;
 - backfill killed (fault point after a batch, a real kill -9, --jobs 3
   killed and resumed with --jobs 1): every row updated exactly once (a user
   AFTER UPDATE trigger logs every row update), --verify finds 0 mismatches;
@@ -39,7 +38,8 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
 Scenarios that exist for both databases live in one file per behaviour,
 parametrised by target: rollback after expand and after backfill
 (test_rollback.py), create_index's rollback, duplicate and refusals
-(test_create_index.py), the sql operation (test_sql_op.py).
+(test_create_index.py), the sql operation (test_sql_op.py), alter_column
+int -> bigint under traffic (test_alter_column.py).
 
 The scenarios marked both_dialects run twice (conftest.py): as MariaDB, and
 with MIGRATE_TEST_MYSQL_DIALECT=1, where migrate plans the SQL it writes for
@@ -829,121 +829,6 @@ def test_drop_column_under_traffic(mysql_project, default):
     assert_rows(actual, exp, "name")
     assert_no_leftovers(db)
     assert history_phase(db) == "contracted"
-
-
-# ---------------------------------------------------------------------------
-# 4. alter_column int -> bigint
-
-
-ALTER_MIGRATION = """
-description: Widen users.age into users.age_years bigint
-operations:
-  - alter_column:
-      table: users
-      column: age
-      to: age_years
-      type: bigint
-      up: "CAST(age AS SIGNED)"
-      down: "age_years"
-"""
-
-
-def alter_blue_insert(cur, i):
-    age = None if i % 10 == 0 else i % 100
-    cur.execute("INSERT INTO users (name, age) VALUES (%s, %s)",
-                ("blue-%d" % i, age))
-    return cur.lastrowid, age
-
-
-def alter_blue_update(cur, rng, row_id, last):
-    cur.execute("SELECT age FROM users WHERE id = %s", (row_id,))
-    seen = cur.fetchone()
-    assert seen == (last,), "blue reads back %r, wrote %r" % (seen, last)
-    age = None if rng.random() < 0.1 else rng.randrange(0, 120)
-    cur.execute("UPDATE users SET age = %s WHERE id = %s", (age, row_id))
-    return age
-
-
-def alter_green_insert(cur, i):
-    age = None if i % 10 == 0 else 1000 + i % 100
-    cur.execute("INSERT INTO users (name, age_years) VALUES (%s, %s)",
-                ("green-%d" % i, age))
-    return cur.lastrowid, age
-
-
-def alter_green_update(cur, rng, row_id, last):
-    cur.execute("SELECT age_years FROM users WHERE id = %s", (row_id,))
-    seen = cur.fetchone()
-    assert seen == (last,), "green reads back %r, wrote %r" % (seen, last)
-    age = None if rng.random() < 0.1 else rng.randrange(1000, 2 ** 31 - 1)
-    cur.execute("UPDATE users SET age_years = %s WHERE id = %s", (age, row_id))
-    return age
-
-
-@pytest.mark.both_dialects
-def test_alter_column_under_traffic(mysql_project):
-    p = mysql_project
-    db = p.db
-    db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT"
-               " PRIMARY KEY, name varchar(100), age int,"
-               " KEY users_age_idx (age))")
-    seed(db, "INSERT INTO users (name, age) VALUES (%s, %s)",
-         [("seed-%d" % g, None if g % 10 == 0 else g % 100)
-          for g in range(1, SEED + 1)])
-    seeded = dict(db.query("SELECT id, age FROM users"))
-    p.write("0001_widen_age.yaml", ALTER_MIGRATION)
-    blue = my_writer(db, "blue", alter_blue_insert, alter_blue_update,
-                    owned=seeded)
-    green = my_writer(db, "green", alter_green_insert, alter_green_update)
-
-    def check_views(all_copied, since):
-        with paused(blue, green):
-            exp = merged_expectations(blue, green)
-            old = dict(db.query("SELECT id, age FROM users"))
-            assert_rows(old, exp, "age (blue's view)")
-            new = dict(db.query("SELECT id, age_years FROM users"))
-            keys = set(exp) if all_copied else (
-                set(green.expected) | blue.written_since(since))
-            assert_rows({k: new[k] for k in keys}, {k: exp[k] for k in keys},
-                        "age_years (green's view)")
-
-    with running(blue) as blue_run:
-        wait_for_ops(blue, 15)
-        step(p, "expand", "expanded")
-        since = blue.mark()
-        cols = columns(db, "users")
-        assert cols["age_years"][0].startswith("bigint"), cols
-        assert cols["age"][0].startswith("int"), cols
-        with running(green):
-            wait_for_ops(green, 30)
-            check_views(False, since)
-            step(p, "backfill", "backfilled", "--batch-size", "50")
-            assert marker_counts(db)[0] == 0
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            check_views(True, since)
-            step(p, "switch-reads", "switched")
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            check_views(True, since)
-            blue_run.finish()
-            step(p, "contract", "contracted")
-            wait_for_ops(green, 15)
-
-    exp = merged_expectations(blue, green)
-    actual = dict(db.query("SELECT id, age_years FROM users"))
-    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
-    assert_rows(actual, exp, "age_years")
-    cols = columns(db, "users")
-    assert set(cols) == {"id", "name", "age_years"}, cols
-    assert cols["age_years"][0].startswith("bigint"), cols
-    assert indexes(db, "users") == {"PRIMARY": ["id"],
-                                    "users_age_idx": ["age_years"]}
-    assert_no_leftovers(db)
-    assert history_phase(db) == "contracted"
-    # bigint now: a value beyond integer range fits
-    db.execute("UPDATE users SET age_years = %s WHERE id = 1", (2 ** 40,))
-    assert db.query("SELECT age_years FROM users WHERE id = 1") == [(2 ** 40,)]
 
 
 # ---------------------------------------------------------------------------
