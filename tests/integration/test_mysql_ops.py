@@ -1,5 +1,5 @@
-"""The operations on MariaDB (label "mysql"): rename_column, add_column,
-drop_column through expand, backfill, switch-reads and
+"""The operations on MariaDB (label "mysql"): rename_column and add_column
+through expand, backfill, switch-reads and
 contract (and rollback) while the old (blue) and the new (green) version of
 an application write to the table, against the MariaDB that conftest.py
 starts (mariadb_server, mdb, mysql_project).
@@ -17,8 +17,6 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
   original name, the user's trigger is still there and works, nothing of
   migrate's is left, _migrate_history says contracted;
 - add_column (nullable: false, default, backfill expression);
-- drop_column (blue writes the column until contract, green's inserts get
-  `down`), with and without a default;
 - backfill killed (fault point after a batch, a real kill -9, --jobs 3
   killed and resumed with --jobs 1): every row updated exactly once (a user
   AFTER UPDATE trigger logs every row update), --verify finds 0 mismatches;
@@ -39,7 +37,8 @@ Scenarios that exist for both databases live in one file per behaviour,
 parametrised by target: rollback after expand and after backfill
 (test_rollback.py), create_index's rollback, duplicate and refusals
 (test_create_index.py), the sql operation (test_sql_op.py), alter_column
-int -> bigint under traffic (test_alter_column.py).
+int -> bigint and drop_column under traffic (test_alter_column.py,
+test_drop_column.py).
 
 The scenarios marked both_dialects run twice (conftest.py): as MariaDB, and
 with MIGRATE_TEST_MYSQL_DIALECT=1, where migrate plans the SQL it writes for
@@ -717,118 +716,6 @@ def test_add_column_green_writes_the_placeholder(mysql_project):
     step(p, "backfill", "backfilled")
     got = dict(db.query("SELECT id, priority FROM orders"))
     assert got == {1: 1, 2: 0, 3: 0, 4: 1, inserted: 0}, got
-
-
-# ---------------------------------------------------------------------------
-# 3. drop_column
-
-
-DROP_MIGRATION = """
-description: Drop users.legacy_flag
-operations:
-  - drop_column:
-      table: users
-      column: legacy_flag
-      down: "FALSE"
-"""
-
-
-def drop_blue_insert(cur, i):
-    flag = int(i % 3 == 0)
-    name = "blue-%d" % i
-    cur.execute("INSERT INTO users (name, legacy_flag) VALUES (%s, %s)",
-                (name, flag))
-    return cur.lastrowid, (name, flag)
-
-
-def drop_blue_update(cur, rng, row_id, last):
-    cur.execute("SELECT name, legacy_flag FROM users WHERE id = %s", (row_id,))
-    seen = cur.fetchone()
-    assert seen == last, "blue reads back %r, wrote %r" % (seen, last)
-    name = "blue-u%d" % rng.randrange(10 ** 9)
-    flag = int(rng.random() < 0.5)
-    cur.execute("UPDATE users SET name = %s, legacy_flag = %s WHERE id = %s",
-                (name, flag, row_id))
-    return name, flag
-
-
-def drop_green_insert(cur, i):
-    name = "green-%d" % i
-    cur.execute("INSERT INTO users (name) VALUES (%s)", (name,))
-    return cur.lastrowid, name
-
-
-def drop_green_update(cur, rng, row_id, last):
-    cur.execute("SELECT name FROM users WHERE id = %s", (row_id,))
-    seen = cur.fetchone()
-    assert seen == (last,), "green reads back %r, wrote %r" % (seen, last)
-    name = "green-u%d" % rng.randrange(10 ** 9)
-    cur.execute("UPDATE users SET name = %s WHERE id = %s", (name, row_id))
-    return name
-
-
-@pytest.mark.both_dialects
-@pytest.mark.parametrize("default", [" DEFAULT FALSE", ""],
-                         ids=["default_false", "no_default"])
-def test_drop_column_under_traffic(mysql_project, default):
-    p = mysql_project
-    db = p.db
-    db.execute("CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT"
-               " PRIMARY KEY, name varchar(100),"
-               " legacy_flag boolean NOT NULL%s,"
-               " KEY users_legacy_flag_idx (legacy_flag))" % default)
-    seed(db, "INSERT INTO users (name, legacy_flag) VALUES (%s, %s)",
-         [("seed-%d" % g, g % 2) for g in range(1, SEED + 1)])
-    seeded = {r[0]: (r[1], r[2]) for r in db.query(
-        "SELECT id, name, legacy_flag FROM users")}
-    p.write("0001_drop_legacy_flag.yaml", DROP_MIGRATION)
-    blue = my_writer(db, "blue", drop_blue_insert, drop_blue_update, owned=seeded)
-    green = my_writer(db, "green", drop_green_insert, drop_green_update)
-
-    def check_flags():
-        """blue's rows hold what blue wrote, green's rows `down` (0)."""
-        with paused(blue, green):
-            flags = dict(db.query("SELECT id, legacy_flag FROM users"))
-            blue_exp, _ = blue.snapshot()
-            _, green_ids = green.snapshot()
-            wrong = [k for k in green_ids if flags.get(k) != 0]
-            assert not wrong, "green rows without legacy_flag = FALSE: %r" % [
-                (k, flags.get(k)) for k in wrong[:10]]
-            wrong = [k for k, v in blue_exp.items() if flags.get(k) != v[1]]
-            assert not wrong, "blue rows with a wrong legacy_flag: %r" % [
-                (k, flags.get(k), blue_exp[k][1]) for k in wrong[:10]]
-
-    with running(blue) as blue_run:
-        wait_for_ops(blue, 15)
-        step(p, "expand", "expanded")
-        wait_for_ops(blue, 15)
-        assert "legacy_flag" in columns(db, "users")
-        with running(green):
-            wait_for_ops(green, 30)
-            check_flags()
-            step(p, "backfill", "backfilled")
-            step(p, "switch-reads", "switched")
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            # the column stays until contract: blue still writes it
-            assert "legacy_flag" in columns(db, "users")
-            check_flags()
-            blue_run.finish()
-            check_flags()
-            step(p, "contract", "contracted")
-            wait_for_ops(green, 15)
-    assert green.inserted and blue.inserted
-
-    cols = columns(db, "users")
-    assert list(cols) == ["id", "name"], cols
-    assert indexes(db, "users") == {"PRIMARY": ["id"]}
-    exp = {k: (v[0] if isinstance(v, tuple) else v)
-           for k, v in merged_expectations(blue, green).items()}
-    actual = dict(db.query("SELECT id, name FROM users"))
-    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
-    assert_rows(actual, exp, "name")
-    assert_no_leftovers(db)
-    assert history_phase(db) == "contracted"
 
 
 # ---------------------------------------------------------------------------
