@@ -1,5 +1,5 @@
-"""The operations on MariaDB (label "mysql"): rename_column and add_column
-through expand, backfill, switch-reads and
+"""The operations on MariaDB (label "mysql"): rename_column (and add_column's
+contract statements) through expand, backfill, switch-reads and
 contract (and rollback) while the old (blue) and the new (green) version of
 an application write to the table, against the MariaDB that conftest.py
 starts (mariadb_server, mdb, mysql_project).
@@ -16,7 +16,6 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
   the new column is NOT NULL with the old default, the index has its
   original name, the user's trigger is still there and works, nothing of
   migrate's is left, _migrate_history says contracted;
-- add_column (nullable: false, default, backfill expression);
 - backfill killed (fault point after a batch, a real kill -9, --jobs 3
   killed and resumed with --jobs 1): every row updated exactly once (a user
   AFTER UPDATE trigger logs every row update), --verify finds 0 mismatches;
@@ -37,8 +36,8 @@ Scenarios that exist for both databases live in one file per behaviour,
 parametrised by target: rollback after expand and after backfill
 (test_rollback.py), create_index's rollback, duplicate and refusals
 (test_create_index.py), the sql operation (test_sql_op.py), alter_column
-int -> bigint and drop_column under traffic (test_alter_column.py,
-test_drop_column.py).
+int -> bigint, drop_column and add_column under traffic
+(test_alter_column.py, test_drop_column.py, test_add_column.py).
 
 The scenarios marked both_dialects run twice (conftest.py): as MariaDB, and
 with MIGRATE_TEST_MYSQL_DIALECT=1, where migrate plans the SQL it writes for
@@ -449,132 +448,6 @@ operations:
       nullable: false
       backfill: "CASE WHEN total > 1000 THEN 1 ELSE 0 END"
 """
-
-
-def computed(total):
-    return 1 if total > 1000 else 0
-
-
-def add_blue_insert(cur, i):
-    total = (i * 37) % 2000
-    note = "blue-%d" % i
-    cur.execute("INSERT INTO orders (total, note) VALUES (%s, %s)",
-                (total, note))
-    return cur.lastrowid, (note, computed(total))
-
-
-def add_blue_update(cur, rng, row_id, last):
-    cur.execute("SELECT note FROM orders WHERE id = %s", (row_id,))
-    seen = cur.fetchone()
-    assert seen == (last[0],), "blue reads back %r, wrote %r" % (seen, last)
-    note = "blue-u%d" % rng.randrange(10 ** 9)
-    cur.execute("UPDATE orders SET note = %s WHERE id = %s", (note, row_id))
-    return note, last[1]
-
-
-def add_green_insert(cur, i):
-    total = (i * 53) % 2000
-    note = "green-%d" % i
-    prio = 2 + i % 7          # never what the backfill would compute
-    cur.execute("INSERT INTO orders (total, note, priority) VALUES (%s, %s, %s)",
-                (total, note, prio))
-    return cur.lastrowid, (note, prio)
-
-
-def add_green_update(cur, rng, row_id, last):
-    cur.execute("SELECT note, priority FROM orders WHERE id = %s", (row_id,))
-    seen = cur.fetchone()
-    assert seen == last, "green reads back %r, wrote %r" % (seen, last)
-    note = "green-u%d" % rng.randrange(10 ** 9)
-    prio = rng.randrange(2, 9)
-    cur.execute("UPDATE orders SET note = %s, priority = %s WHERE id = %s",
-                (note, prio, row_id))
-    return note, prio
-
-
-@pytest.mark.both_dialects
-def test_add_column_under_traffic(mysql_project):
-    p = mysql_project
-    db = p.db
-    db.execute("CREATE TABLE orders (id bigint NOT NULL AUTO_INCREMENT"
-               " PRIMARY KEY, total decimal(12,2) NOT NULL, note varchar(100))")
-    seed(db, "INSERT INTO orders (total, note) VALUES (%s, %s)",
-         [((g * 37) % 2000, "seed-%d" % g) for g in range(1, SEED + 1)])
-    seeded = {r[0]: (r[1], computed(r[2])) for r in db.query(
-        "SELECT id, note, total FROM orders")}
-    p.write("0001_add_priority.yaml", ADD_MIGRATION)
-    blue = my_writer(db, "blue", add_blue_insert, add_blue_update, owned=seeded)
-    green = my_writer(db, "green", add_green_insert, add_green_update)
-
-    def prio_of(ids):
-        rows = dict(db.query("SELECT id, priority FROM orders"))
-        return {k: rows.get(k) for k in ids}
-
-    with running(blue) as blue_run:
-        wait_for_ops(blue, 15)
-        step(p, "expand", "expanded")
-        since = blue.mark()
-        wait_for_ops(blue, 30)
-        cols = columns(db, "orders")
-        assert cols["priority"][0].startswith("smallint"), cols
-        # without a default until contract
-        assert cols["priority"][2] in (None, "NULL"), cols["priority"]
-        with paused(blue):
-            exp = merged_expectations(blue)
-            recent = blue.written_since(since)
-            assert recent
-            # rows blue wrote after expand got the expression (the trigger)
-            assert prio_of(recent) == {k: exp[k][1] for k in recent}
-
-        with running(green):
-            wait_for_ops(green, 15)
-            step(p, "backfill", "backfilled", "--batch-size", "50")
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            with paused(blue, green):
-                assert marker_counts(db, "orders")[0] == 0
-                exp = merged_expectations(blue, green)
-                # old rows hold the backfill expression, green's rows its own
-                actual = {r[0]: (r[1], r[2]) for r in db.query(
-                    "SELECT id, note, priority FROM orders")}
-                assert_rows(actual, exp, "(note, priority)")
-                bad = db.query(
-                    "SELECT id, total, priority FROM orders WHERE `%s` = 1"
-                    " AND NOT (priority <=> (CASE WHEN total > 1000 THEN 1"
-                    " ELSE 0 END)) ORDER BY id LIMIT 10" % MARKER)
-                assert bad == [], bad
-            step(p, "switch-reads", "switched")
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            assert db.query("SELECT COUNT(*) FROM orders WHERE priority IS NULL"
-                            ) == [(0,)]
-            blue_run.finish()
-            step(p, "contract", "contracted")
-            wait_for_ops(green, 15)
-
-    exp = merged_expectations(blue, green)
-    actual = {r[0]: (r[1], r[2]) for r in db.query(
-        "SELECT id, note, priority FROM orders")}
-    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
-    assert_rows(actual, exp, "(note, priority)")
-    assert blue.inserted and green.inserted
-    got = prio_of(blue.inserted)
-    want = {k: blue.expected[k][1] for k in blue.inserted}
-    assert got == want, "rows blue inserted lack the computed priority"
-
-    cols = columns(db, "orders")
-    assert list(cols) == ["id", "total", "note", "priority"], cols
-    assert cols["priority"][1] == "NO", cols["priority"]
-    assert (cols["priority"][2] or "").strip("'") == "0", cols["priority"]
-    assert_no_leftovers(db)
-    assert history_phase(db) == "contracted"
-    with db.connect() as c, c.cursor() as cur:
-        cur.execute("INSERT INTO orders (total, note) VALUES (5000, 'after')")
-        cur.execute("SELECT priority FROM orders WHERE id = %s", (cur.lastrowid,))
-        assert cur.fetchone() == (0,)
-        with pytest.raises(db.server.pymysql.err.IntegrityError) as e:
-            cur.execute("INSERT INTO orders (total, priority) VALUES (1, NULL)")
-        assert e.value.args[0] == 1048, e.value
 
 
 def step_statements(project, phase, mid=1):
