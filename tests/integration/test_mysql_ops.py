@@ -1,21 +1,16 @@
-"""The operations on MariaDB (label "mysql"): rename_column (and add_column's
-contract statements) through expand, backfill, switch-reads and
-contract (and rollback) while the old (blue) and the new (green) version of
-an application write to the table, against the MariaDB that conftest.py
+"""The operations on MariaDB (label "mysql") where they have no PostgreSQL
+twin: the rename's and add_column's writes between contract statements and
+the placeholder, killed backfills, the contract gate, bad input, locks,
+ON UPDATE timestamps, index copies at switch-reads and the user's
+triggers, while the old (blue) and the new (green) version of an
+application write to the table, against the MariaDB that conftest.py
 starts (mariadb_server, mdb, mysql_project).
 
 Everything asserted here is the documented behaviour (docs/concepts.md,
-docs/file-format.md, docs/operations.md), the same as the PostgreSQL
-scenarios (test_rename_column.py, test_add_column.py, test_drop_column.py,
-test_alter_column.py, test_faults.py, test_colours.py, test_bad_input.py)
-check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
+docs/file-format.md, docs/operations.md), as the PostgreSQL scenarios
+(test_faults.py, test_colours.py, test_bad_input.py) check on PostgreSQL;
+expressions (`up`, `down`, `backfill`) are MySQL SQL.
 
-- rename_column under blue and green writers, with an index on the renamed
-  column and a BEFORE INSERT trigger of the user's own: at every phase blue
-  (old name) and green (new name) read what the other wrote; after contract
-  the new column is NOT NULL with the old default, the index has its
-  original name, the user's trigger is still there and works, nothing of
-  migrate's is left, _migrate_history says contracted;
 - backfill killed (fault point after a batch, a real kill -9, --jobs 3
   killed and resumed with --jobs 1): every row updated exactly once (a user
   AFTER UPDATE trigger logs every row update), --verify finds 0 mismatches;
@@ -33,11 +28,12 @@ check on PostgreSQL; expressions (`up`, `down`, `backfill`) are MySQL SQL.
   backfill touched.
 
 Scenarios that exist for both databases live in one file per behaviour,
-parametrised by target: rollback after expand and after backfill
-(test_rollback.py), create_index's rollback, duplicate and refusals
-(test_create_index.py), the sql operation (test_sql_op.py), alter_column
-int -> bigint, drop_column and add_column under traffic
-(test_alter_column.py, test_drop_column.py, test_add_column.py).
+parametrised by target: rename_column, add_column, drop_column and
+alter_column under traffic (test_rename_column.py, test_add_column.py,
+test_drop_column.py, test_alter_column.py), rollback after expand and
+after backfill (test_rollback.py), create_index's rollback, duplicate and refusals
+(test_create_index.py), the sql operation (test_sql_op.py). They use
+this file's helpers (the catalog, the rename's users table and writers).
 
 The scenarios marked both_dialects run twice (conftest.py): as MariaDB, and
 with MIGRATE_TEST_MYSQL_DIALECT=1, where migrate plans the SQL it writes for
@@ -325,112 +321,6 @@ def check_rename_views(db, blue, green, since_expand, all_copied,
             bad = {k: emails.get(k) for k, v in want.items() if emails.get(k) != v}
             assert not bad, ("the user's trigger did not lower-case the email"
                              " of %s's rows: %r" % (w.label, list(bad.items())[:5]))
-
-
-# ---------------------------------------------------------------------------
-# 1. rename_column, the whole window under traffic
-
-
-@pytest.mark.both_dialects
-def test_rename_column_lifecycle_under_traffic(mysql_project):
-    p = mysql_project
-    db = p.db
-    seeded = setup_rename_users(db)
-    p.write(RENAME_FILE, RENAME_MIGRATION)
-    blue = rename_blue(db, seeded)
-    green = rename_green(db)
-
-    # a second blue instance inserts as fast as it can while expand runs
-    burst = my_writer(db, "blue-burst", rename_blue_insert, rename_blue_update,
-                     insert_ratio=1.0, sleep=(0, 0))
-    with running(blue) as blue_run:
-        wait_for_ops(blue, 15)
-        with running(burst):
-            wait_for_ops(burst, 30)
-            step(p, "expand", "expanded")
-            since = blue.mark()
-            wait_for_ops(burst, 30)
-        wait_for_ops(blue, 15)
-        cols = columns(db, "users")
-        assert "username" in cols and "user_name" in cols, cols
-        assert cols["username"][0] == cols["user_name"][0], cols
-        coll = dict(db.admin_query(
-            "SELECT column_name, collation_name FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = 'users'", (db.name,)))
-        assert coll["username"] == coll["user_name"], coll
-        # no default until contract (on MariaDB the column is NOT NULL
-        # during the window, the dual-write trigger filling it: plan's note)
-        assert cols["username"][2] in (None, "NULL"), cols["username"]
-        assert "users_email_lower" in [t[0] for t in triggers(db)]
-        check_rename_views(db, blue, green, since, all_copied=False,
-                           others=(burst,))
-
-        with running(green) as green_run:
-            wait_for_ops(green, 15)
-            check_rename_views(db, blue, green, since, all_copied=False,
-                           others=(burst,))
-            step(p, "backfill", "backfilled", "--batch-size", "50")
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            assert marker_counts(db)[0] == 0, "rows left at marker 0"
-            check_rename_views(db, blue, green, since, all_copied=True,
-                           others=(burst,))
-
-            step(p, "switch-reads", "switched")
-            wait_for_ops(blue, 15)
-            wait_for_ops(green, 15)
-            check_rename_views(db, blue, green, since, all_copied=True,
-                           others=(burst,))
-            assert db.query("SELECT COUNT(*) FROM users WHERE username IS NULL"
-                            " OR NOT (username <=> user_name)") == [(0,)]
-
-            blue_run.finish()      # blue is gone before contract
-            check_rename_views(db, blue, green, since, all_copied=True,
-                           others=(burst,))
-            step(p, "contract", "contracted")
-            wait_for_ops(green, 15)
-            check_rename_views(db, blue, green, since, all_copied=True,
-                               old_exists=False, others=(burst,))
-        assert green_run.finished
-
-    assert blue.inserted and green.inserted
-    assert blue.updates and green.updates
-    exp = merged_expectations(blue, green, burst)
-    assert len(exp) == SEED + len(blue.inserted) + len(green.inserted) \
-        + len(burst.inserted)
-    actual = dict(db.query("SELECT id, username FROM users"))
-    assert_rows(actual, exp, "username")
-
-    cols = columns(db, "users")
-    assert set(cols) == {"id", "username", "email"}, cols
-    ctype, nullable, default = cols["username"]
-    assert ctype == "varchar(100)", cols["username"]
-    assert nullable == "NO", "username must be NOT NULL after contract: %r" % (
-        cols["username"],)
-    assert default is not None and default.strip("'") == "anon", \
-        "username's default after contract: %r" % (default,)
-    assert indexes(db, "users") == {"PRIMARY": ["id"],
-                                    "users_user_name_idx": ["username"]}
-    assert [t[0] for t in triggers(db)] == ["users_email_lower"]
-    assert_no_leftovers(db, own_triggers=("users_email_lower",))
-    assert history_phase(db) == "contracted"
-
-    # what the schema now does: the default, NOT NULL, the user's trigger
-    with db.connect() as c, c.cursor() as cur:
-        cur.execute("INSERT INTO users (email) VALUES ('After@Contract.ORG')")
-        rid = cur.lastrowid
-        cur.execute("SELECT username, email FROM users WHERE id = %s", (rid,))
-        assert cur.fetchone() == ("anon", "after@contract.org")
-        with pytest.raises(db.server.pymysql.err.IntegrityError) as e:
-            cur.execute("INSERT INTO users (username) VALUES (NULL)")
-        assert e.value.args[0] == 1048, e.value
-
-    # a finished phase run again does nothing
-    before = schema_snapshot(db)
-    for phase in ("expand", "backfill", "switch-reads", "contract"):
-        p.ok(phase, "1")
-    assert schema_snapshot(db) == before
-    assert phase_of(p) == "contracted"
 
 
 # ---------------------------------------------------------------------------
