@@ -1,12 +1,12 @@
 """create_index, on every target (test_mysql_ops.py's index scenarios
 merged in).
 
-- A unique index on users(email), built concurrently under traffic
-  (PostgreSQL; MariaDB's online build under traffic is
-  test_mysql_ops.py's test_create_index_online_under_traffic, a different
-  table, writer and set of checks): blue inserts and updates emails from
-  before expand, green after it; the index is valid and unique right after
-  expand, and stays so through contract; nothing is lost.
+- Online under traffic: two indexes on orders (one unique) built at expand
+  while blue inserts and updates (no write waits long), there (PostgreSQL:
+  valid) right after expand, after switch-reads and after contract while
+  green writes from after expand through contract; nothing is lost. The
+  plan names the algorithm (PostgreSQL: CONCURRENTLY; MariaDB and the
+  MySQL dialect: their ALTER and lock impact).
 - rollback after expand drops the indexes (the schema is as before), and
   expand works again.
 - A duplicate makes the unique build fail (exit 1) naming the duplicate
@@ -21,6 +21,7 @@ merged in).
   dropped and rebuilt by the rerun (MariaDB builds no invalid index).
 """
 
+import random
 import threading
 import time
 
@@ -30,8 +31,8 @@ from test_bad_input import pos
 from test_mysql_ops import assert_no_leftovers as mysql_no_leftovers
 from test_mysql_ops import indexes as mysql_indexes
 from test_mysql_ops import schema_snapshot, seed
-from writers import (Writer, assert_no_leftovers, assert_rows,
-                     merged_expectations, run_phases)
+from writers import (Writer, assert_no_leftovers, assert_rows, fetch,
+                     merged_expectations, running, wait_for_ops)
 
 SEED = 3000
 INDEX = "users_email_key"
@@ -74,48 +75,6 @@ def index_state(db, name=INDEX):
 
 def assert_index_valid(db):
     assert index_state(db) == [(True, True, ["email"])], index_state(db)
-
-
-def make_writer(db, colour, owned=None):
-    def insert(conn, i):
-        email = "%s-%d@example.com" % (colour, i)
-        row = conn.execute("INSERT INTO users (email, name) VALUES (%s, %s)"
-                           " RETURNING id", (email, colour)).fetchone()
-        return row[0], email
-
-    def update(conn, rng, row_id, last):
-        seen = conn.execute("SELECT email FROM users WHERE id = %s",
-                            (row_id,)).fetchone()
-        assert seen == (last,), "%s reads back %r, wrote %r" % (colour, seen, last)
-        email = "%s-u%d-%d@example.com" % (colour, row_id, rng.randrange(10 ** 9))
-        conn.execute("UPDATE users SET email = %s WHERE id = %s",
-                     (email, row_id))
-        return email
-
-    return Writer(db.connect, colour, insert, update, owned=owned)
-
-
-@pytest.mark.targets("postgres")
-def test_create_index_under_traffic(target):
-    db, project = target.db, target.project
-    seeded = make_schema(db)
-    project.write("0001_users_email_key.yaml", MIGRATION)
-    blue = make_writer(db, "blue", owned=seeded)
-    green = make_writer(db, "green")
-
-    def contracted():
-        assert_index_valid(db)
-        assert_no_leftovers(db)
-
-    run_phases(project, 1, blue, green, batch_size=50,
-               expanded=lambda: assert_index_valid(db),
-               switched=lambda: assert_index_valid(db),
-               contracted=contracted)
-
-    expected = merged_expectations(blue, green)
-    actual = dict(db.query("SELECT id, email FROM users"))
-    assert len(actual) == SEED + len(blue.inserted) + len(green.inserted)
-    assert_rows(actual, expected, "email")
 
 
 # -- the orders table: the scenarios written for both databases ---------------
@@ -206,6 +165,124 @@ def step(project, command, state, *args):
     got = project.phases().get(1)
     assert got == state, \
         "after %s, status --json says %r, not %r" % (command, got, state)
+
+
+def order_writer(db, colour, owned=None, **kw):
+    """A writer of orders: inserts rows with a code of its own, updates the
+    code and the customer of rows it owns (INSERT ... RETURNING on both
+    servers)."""
+    def insert(conn, i):
+        code = "%s-%d-%d" % (colour, i, random.randrange(10 ** 9))
+        row = fetch(conn, "INSERT INTO orders (customer_id, placed, code)"
+                          " VALUES (%s, NOW(), %s) RETURNING id",
+                    (i % 500, code))[0]
+        return row[0], code
+
+    def update(conn, rng, row_id, last):
+        seen = fetch(conn, "SELECT code FROM orders WHERE id = %s", (row_id,))
+        assert seen == [(last,)], "%s reads back %r, wrote %r" % (colour, seen, last)
+        code = "%s-u%d-%d" % (colour, row_id, rng.randrange(10 ** 12))
+        fetch(conn, "UPDATE orders SET code = %s, customer_id = customer_id + 1"
+                    " WHERE id = %s", (code, row_id))
+        return code
+
+    return Writer(db.connect, colour, insert, update, owned=owned, **kw)
+
+
+def assert_indexes_built(db):
+    """Both indexes are there with their columns; on PostgreSQL valid, the
+    code's unique; on MariaDB the code's unique."""
+    got = indexes(db, "orders")
+    assert got.get("orders_customer_idx") == ["customer_id", "placed"], got
+    assert got.get("orders_code_key") == ["code"], got
+    if db.kind == "mysql":
+        unique = db.admin_query(
+            "SELECT non_unique FROM information_schema.statistics"
+            " WHERE table_schema = %s AND index_name = 'orders_code_key'",
+            (db.name,))
+        assert unique == [(0,)], unique
+    else:
+        assert index_state(db, "orders_code_key") == [(True, True, ["code"])], \
+            index_state(db, "orders_code_key")
+        assert index_state(db, "orders_customer_idx") == [
+            (True, False, ["customer_id", "placed"])], \
+            index_state(db, "orders_customer_idx")
+
+
+@pytest.mark.both_dialects
+def test_create_index_online_under_traffic(target):
+    """Both indexes (one unique) are built at expand while blue inserts and
+    updates the table (no error, no write waits long: online), and are
+    there (PostgreSQL: valid) right after expand, after switch-reads and
+    after contract, while green writes from after expand through
+    contract; nothing is lost and nothing of migrate's is left. The plan
+    names the algorithm and (MariaDB) the lock impact."""
+    db, project = target.db, target.project
+    seeded = setup_orders(db, 20000)
+    project.write("0001_index_orders.yaml", INDEX_MIGRATION)
+    plan = project.ok("plan", "1").out
+    if project.dialect == "mariadb":
+        assert ("ALTER TABLE `orders` ADD INDEX IF NOT EXISTS `orders_customer_idx`"
+                " (`customer_id`, `placed`), ALGORITHM=NOCOPY, LOCK=NONE;") in plan, plan
+        assert ("ALTER TABLE `orders` ADD UNIQUE INDEX IF NOT EXISTS `orders_code_key`"
+                " (`code`), ALGORITHM=NOCOPY, LOCK=NONE;") in plan, plan
+        assert "DROP INDEX IF EXISTS `orders_code_key`" in plan, plan
+    elif project.dialect == "mysql8":
+        # MySQL: a catalog guard instead of IF NOT EXISTS, no NOCOPY
+        assert ("'ADD INDEX `orders_customer_idx` (`customer_id`, `placed`)', NULL)"
+                in plan), plan
+        assert "'ADD UNIQUE INDEX `orders_code_key` (`code`)', NULL)" in plan, plan
+        assert "CONCAT('ALTER TABLE `orders` ', @_mg_sql, ', ALGORITHM=INPLACE, LOCK=NONE')" in plan, plan
+        assert "'DROP INDEX `orders_code_key`', NULL)" in plan, plan
+        assert "NOCOPY" not in plan, plan
+    else:
+        # PostgreSQL builds without blocking writes: CONCURRENTLY
+        assert "CREATE UNIQUE INDEX CONCURRENTLY" in plan, plan
+    if target.is_mysql:
+        assert "short exclusive metadata lock at its start and at its end" in plan, plan
+
+    # the pace each database's scenario was tuned for
+    pace = {"sleep": (0.0005, 0.002)} if target.is_mysql else {}
+    blue = order_writer(db, "blue", owned=seeded, **pace)
+    green = order_writer(db, "green", **pace)
+    with running(blue) as blue_run:
+        wait_for_ops(blue, 30)
+        t0 = time.monotonic()
+        step(project, "expand", "expanded")
+        t1 = time.monotonic()
+        wait_for_ops(blue, 30)
+        during = [lat for start, lat, _ in blue.latencies if t0 <= start <= t1]
+        assert during, "the writer did nothing while the indexes were built"
+        # online: no write waited for the build (metadata locks are brief)
+        assert max(during) < 2.0, sorted(during)[-5:]
+        assert_indexes_built(db)
+        with running(green):
+            wait_for_ops(green, 15)
+            step(project, "backfill", "backfilled", "--batch-size", "50")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            step(project, "switch-reads", "switched")
+            wait_for_ops(blue, 15)
+            wait_for_ops(green, 15)
+            assert_indexes_built(db)
+            blue_run.finish()      # blue is retired before contract
+            step(project, "contract", "contracted")
+            wait_for_ops(green, 15)
+            assert_indexes_built(db)
+            if target.is_mysql:
+                mysql_no_leftovers(db)
+            else:
+                assert_no_leftovers(db)
+
+    expected = merged_expectations(blue, green)
+    actual = dict(db.query("SELECT id, code FROM orders"))
+    assert len(actual) == 20000 + len(blue.inserted) + len(green.inserted)
+    assert_rows(actual, expected, "code")
+    primary = "PRIMARY" if target.is_mysql else "orders_pkey"
+    assert set(indexes(db, "orders")) == {primary, "orders_customer_idx",
+                                          "orders_code_key"}
+    assert db.query("SELECT phase FROM _migrate_history"
+                    " WHERE migration_id = 1") == [("contracted",)]
 
 
 @pytest.mark.both_dialects

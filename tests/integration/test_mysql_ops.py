@@ -31,9 +31,10 @@ Scenarios that exist for both databases live in one file per behaviour,
 parametrised by target: rename_column, add_column, drop_column and
 alter_column under traffic (test_rename_column.py, test_add_column.py,
 test_drop_column.py, test_alter_column.py), rollback after expand and
-after backfill (test_rollback.py), create_index's rollback, duplicate and refusals
-(test_create_index.py), the sql operation (test_sql_op.py). They use
-this file's helpers (the catalog, the rename's users table and writers).
+after backfill (test_rollback.py), create_index online under traffic,
+its rollback, a duplicate and refusals (test_create_index.py), the sql
+operation (test_sql_op.py). They use this file's helpers (the catalog, the
+rename's users table and writers).
 
 The scenarios marked both_dialects run twice (conftest.py): as MariaDB, and
 with MIGRATE_TEST_MYSQL_DIALECT=1, where migrate plans the SQL it writes for
@@ -48,7 +49,6 @@ check reads a table that nobody is writing at that moment.
 """
 
 import json
-import random
 import re
 import threading
 import time
@@ -958,113 +958,6 @@ def test_on_update_timestamp_kept_by_backfill(mysql_project, op):
     assert re.search(r"`updated_at` timestamp NOT NULL DEFAULT current_timestamp\(\)"
                      r" ON UPDATE current_timestamp\(\)", ddl), ddl
     assert_no_leftovers(db)
-
-
-# ---------------------------------------------------------------------------
-# 12. create_index: online under a writer, unique, a duplicate, refusals
-
-
-INDEX_MIGRATION = """
-description: index orders by customer, and their codes unique
-operations:
-  - create_index:
-      table: orders
-      name: orders_customer_idx
-      columns: [customer_id, placed]
-  - create_index:
-      table: orders
-      name: orders_code_key
-      columns: [code]
-      unique: true
-"""
-
-ORDERS_DDL = """
-CREATE TABLE orders (
-    id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    customer_id int NOT NULL,
-    placed datetime NOT NULL,
-    code varchar(40) NOT NULL
-) ENGINE=InnoDB
-"""
-
-
-def idx_insert(cur, i):
-    code = "w-%d-%d" % (i, random.randrange(10 ** 9))
-    cur.execute("INSERT INTO orders (customer_id, placed, code)"
-                " VALUES (%s, NOW(), %s)", (i % 500, code))
-    return cur.lastrowid, code
-
-
-def idx_update(cur, rng, row_id, last):
-    cur.execute("SELECT code FROM orders WHERE id = %s", (row_id,))
-    assert cur.fetchone() == (last,), "row %s lost its code" % row_id
-    code = "u-%d-%d" % (row_id, rng.randrange(10 ** 12))
-    cur.execute("UPDATE orders SET code = %s, customer_id = customer_id + 1"
-                " WHERE id = %s", (code, row_id))
-    return code
-
-
-def setup_orders(db, n):
-    db.execute(ORDERS_DDL)
-    seed(db, "INSERT INTO orders (customer_id, placed, code)"
-             " VALUES (%s, '2024-01-01 00:00:00', %s)",
-         [(g % 500, "seed-%d" % g) for g in range(1, n + 1)])
-    return dict(db.query("SELECT id, code FROM orders"))
-
-
-@pytest.mark.both_dialects
-def test_create_index_online_under_traffic(mysql_project):
-    """Both indexes are built at expand while a writer inserts and updates
-    the table (no error, no write waits long), switch-reads checks they
-    exist, contract leaves them, and a rollback of another run drops
-    them. The plan names the algorithm and the lock impact."""
-    p = mysql_project
-    db = p.db
-    seeded = setup_orders(db, 20000)
-    p.write("0001_index_orders.yaml", INDEX_MIGRATION)
-    plan = p.ok("plan", "1").out
-    if p.dialect == "mariadb":
-        assert ("ALTER TABLE `orders` ADD INDEX IF NOT EXISTS `orders_customer_idx`"
-                " (`customer_id`, `placed`), ALGORITHM=NOCOPY, LOCK=NONE;") in plan, plan
-        assert ("ALTER TABLE `orders` ADD UNIQUE INDEX IF NOT EXISTS `orders_code_key`"
-                " (`code`), ALGORITHM=NOCOPY, LOCK=NONE;") in plan, plan
-        assert "DROP INDEX IF EXISTS `orders_code_key`" in plan, plan
-    else:   # MySQL: a catalog guard instead of IF NOT EXISTS, no NOCOPY
-        assert ("'ADD INDEX `orders_customer_idx` (`customer_id`, `placed`)', NULL)"
-                in plan), plan
-        assert "'ADD UNIQUE INDEX `orders_code_key` (`code`)', NULL)" in plan, plan
-        assert "CONCAT('ALTER TABLE `orders` ', @_mg_sql, ', ALGORITHM=INPLACE, LOCK=NONE')" in plan, plan
-        assert "'DROP INDEX `orders_code_key`', NULL)" in plan, plan
-        assert "NOCOPY" not in plan, plan
-    assert "short exclusive metadata lock at its start and at its end" in plan, plan
-    writer = my_writer(db, "app", idx_insert, idx_update, owned=seeded,
-                      sleep=(0.0005, 0.002))
-    with running(writer):
-        wait_for_ops(writer, 30)
-        t0 = time.monotonic()
-        step(p, "expand", "expanded")
-        t1 = time.monotonic()
-        wait_for_ops(writer, 30)
-        during = [lat for start, lat, _ in writer.latencies if t0 <= start <= t1]
-        assert during, "the writer did nothing while the indexes were built"
-        # online: no write waited for the build (metadata locks are brief)
-        assert max(during) < 2.0, sorted(during)[-5:]
-        assert indexes(db, "orders")["orders_customer_idx"] == ["customer_id", "placed"]
-        assert indexes(db, "orders")["orders_code_key"] == ["code"]
-        step(p, "backfill", "backfilled")
-        step(p, "switch-reads", "switched")
-        step(p, "contract", "contracted")
-        wait_for_ops(writer, 10)
-    with paused(writer):
-        actual = dict(db.query("SELECT id, code FROM orders"))
-    assert_rows(actual, merged_expectations(writer), "code")
-    assert set(indexes(db, "orders")) == {"PRIMARY", "orders_customer_idx", "orders_code_key"}
-    unique = db.admin_query("SELECT non_unique FROM information_schema.statistics"
-                            " WHERE table_schema = %s AND index_name = 'orders_code_key'",
-                            (db.name,))
-    assert unique == [(0,)], unique
-    assert_no_leftovers(db)
-    assert history_phase(db) == "contracted"
 
 
 # ---------------------------------------------------------------------------
