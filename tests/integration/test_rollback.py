@@ -1,21 +1,37 @@
 """rollback of the rename (users.user_name -> users.username) at each point
-before contract, with blue writing throughout.
+before contract, with blue writing throughout, on every target
+(test_mysql_ops.py's test_rollback_restores_the_table merged in).
 
-After rollback the schema equals the schema before expand (columns with
-type, nullability and default; indexes; constraints; triggers, the user's
-own trigger kept; functions), `status --json` shows the migration pending,
-every row holds what its last writer wrote in the old column (green's
-writes through the new column included), and the migration can be expanded
-again and taken all the way to contract.
+After rollback the schema equals the schema before expand (PostgreSQL:
+columns with type, nullability and default; indexes; constraints;
+triggers, the user's own trigger kept; functions. MariaDB: SHOW CREATE
+TABLE, the triggers in their order, the user's own kept, and the
+routines), nothing of migrate's is left, `status --json` shows the
+migration pending, every row holds what its last writer wrote in the old
+column (green's writes through the new column included, and those of a
+second blue that inserts as fast as it can while rollback changes the
+table), and the migration can be expanded again and taken all the way to
+contract.
+
+The users table, its dependents and the writers are each database's own
+(writers.py's rename writers and a plpgsql trigger on PostgreSQL;
+test_mysql_ops.py's, which also insert rows leaving user_name to its
+default and a trigger lower-casing emails, on MariaDB): the trigger
+languages differ, and each database's scenario keeps what it checked.
+
+PostgreSQL only: rollback after switch-reads keeps green's writes.
 """
 
 import pytest
 
-from writers import (RENAME_MIGRATION, assert_no_leftovers, assert_rows,
-                     merged_expectations, rename_blue, rename_green, running,
-                     setup_users, wait_for_ops)
+import test_mysql_ops as my
+from writers import (RENAME_MIGRATION, Writer, assert_no_leftovers, assert_rows,
+                     merged_expectations, rename_blue, rename_blue_insert,
+                     rename_blue_update, rename_green, running, setup_users,
+                     wait_for_ops)
 
 SEED = 2000
+MYSQL_SEED = 1000
 FILE = "0001_rename_user_name.yaml"
 
 
@@ -33,14 +49,28 @@ def make_schema(db):
     return seeded
 
 
+def snapshot(db):
+    return my.schema_snapshot(db) if db.kind == "mysql" else db.snapshot()
+
+
+def no_leftovers(db):
+    if db.kind == "mysql":
+        my.assert_no_leftovers(db, own_triggers=("users_email_lower",))
+    else:
+        assert_no_leftovers(db)
+
+
 def assert_rolled_back(db, project, before):
-    after = db.snapshot()
+    after = snapshot(db)
     for key in before:
         assert after[key] == before[key], \
             "%s differ after rollback:\nbefore %r\nafter  %r" % (
                 key, before[key], after[key])
-    assert_no_leftovers(db)
+    assert after == before
+    no_leftovers(db)
     assert project.phases()[1] == "pending"
+    if db.kind == "mysql":
+        assert my.history_phase(db) in (None, "pending")
 
 
 def forward_all(project, db, expected):
@@ -51,34 +81,71 @@ def forward_all(project, db, expected):
     assert project.phases()[1] == "contracted"
     assert_rows(dict(db.query("SELECT id, username FROM users")), expected,
                 "username")
-    assert_no_leftovers(db)
+    no_leftovers(db)
 
 
-@pytest.mark.parametrize("last_phase", ["expand", "backfill"])
-def test_rollback_before_switch(db, project, last_phase):
+def step(project, command, state, *args):
+    project.ok(command, "1", *args)
+    got = project.phases().get(1)
+    assert got == state, \
+        "after %s, status --json says %r, not %r" % (command, got, state)
+
+
+def schema_and_writers(db):
+    """(seeded rows, blue, green, burst) of the database's scenario: burst
+    is a second blue inserting as fast as it can."""
+    if db.kind == "mysql":
+        seeded = my.setup_rename_users(db, MYSQL_SEED)
+        return (MYSQL_SEED, my.rename_blue(db, seeded), my.rename_green(db),
+                my.my_writer(db, "blue-burst", my.rename_blue_insert,
+                             my.rename_blue_update, insert_ratio=1.0,
+                             sleep=(0, 0)))
     seeded = make_schema(db)
-    before = db.snapshot()
+    return (SEED, rename_blue(db, seeded), rename_green(db),
+            Writer(db.connect, "blue-burst", rename_blue_insert,
+                   rename_blue_update, insert_ratio=1.0, sleep=(0, 0)))
+
+
+@pytest.mark.both_dialects
+@pytest.mark.parametrize("last_phase", ["expand", "backfill"])
+def test_rollback_before_switch(target, last_phase):
+    db, project = target.db, target.project
+    seed, blue, green, burst = schema_and_writers(db)
+    before = snapshot(db)
     project.write(FILE, RENAME_MIGRATION)
-    blue = rename_blue(db, seeded)
 
     with running(blue):
         wait_for_ops(blue, 15)
-        project.ok("expand", "1")
+        step(project, "expand", "expanded")
         wait_for_ops(blue, 15)
-        if last_phase == "backfill":
-            project.ok("backfill", "1", "--batch-size", "50")
+        with running(green):
+            wait_for_ops(green, 30)
+            if last_phase == "backfill":
+                step(project, "backfill", "backfilled", "--batch-size", "50")
+                wait_for_ops(blue, 15)
+                wait_for_ops(green, 15)
+        # green is gone: back to blue only, with a second blue instance
+        # inserting as fast as it can while rollback changes the table
+        with running(burst):
             wait_for_ops(blue, 15)
-        project.ok("rollback", "1")
-        wait_for_ops(blue, 15)     # blue keeps working after the rollback
+            step(project, "rollback", "pending")
+            wait_for_ops(blue, 30)     # blue keeps working after the rollback
+            wait_for_ops(burst, 30)
 
     assert_rolled_back(db, project, before)
-    expected = merged_expectations(blue)
-    assert_rows(dict(db.query("SELECT id, user_name FROM users")), expected,
-                "user_name")
+    expected = merged_expectations(blue, green, burst)
+    assert green.inserted and blue.inserted and burst.inserted
+    actual = dict(db.query("SELECT id, user_name FROM users"))
+    assert len(actual) == seed + len(blue.inserted) + len(green.inserted) \
+        + len(burst.inserted)
+    assert_rows(actual, expected, "user_name")
+    # and the migration can run again from the start, all the way
     forward_all(project, db, expected)
 
 
-def test_rollback_after_switch_reads_keeps_green_writes(db, project):
+@pytest.mark.targets("postgres")
+def test_rollback_after_switch_reads_keeps_green_writes(target):
+    db, project = target.db, target.project
     seeded = make_schema(db)
     before = db.snapshot()
     project.write(FILE, RENAME_MIGRATION)
