@@ -27,7 +27,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-import test_mysql_ops as my
+import mysql_scenarios as my
 from writers import (Writer, assert_no_leftovers, assert_rows, fetch,
                      merged_expectations, paused, running, wait_for_ops)
 

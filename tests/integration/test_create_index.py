@@ -28,9 +28,9 @@ import time
 import pytest
 
 from test_bad_input import pos
-from test_mysql_ops import assert_no_leftovers as mysql_no_leftovers
-from test_mysql_ops import indexes as mysql_indexes
-from test_mysql_ops import schema_snapshot, seed
+from mysql_scenarios import assert_no_leftovers as mysql_no_leftovers
+from mysql_scenarios import indexes as mysql_indexes
+from mysql_scenarios import schema_snapshot, seed
 from writers import (Writer, assert_no_leftovers, assert_rows, fetch,
                      merged_expectations, running, wait_for_ops)
 

@@ -20,7 +20,7 @@ server's own value.
 
 import pytest
 
-import test_mysql_ops as my
+import mysql_scenarios as my
 from writers import (Writer, assert_no_leftovers, assert_rows, column_info,
                      fetch, merged_expectations, paused, running,
                      wait_for_ops)

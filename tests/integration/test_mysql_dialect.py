@@ -39,7 +39,7 @@ import pytest
 from pymysql.constants import CLIENT
 
 from conftest import APP_USER, MYSQL_APP_PASSWORD
-from test_mysql_ops import schema_snapshot
+from mysql_scenarios import schema_snapshot
 
 DIALECT = {"MIGRATE_TEST_MYSQL_DIALECT": "1"}
 

@@ -25,7 +25,7 @@ NOT NULL with the dual-write trigger filling it (plan's note).
 import psycopg
 import pytest
 
-import test_mysql_ops as my
+import mysql_scenarios as my
 from writers import (RENAME_MIGRATION, Writer, assert_no_leftovers, assert_rows,
                      column_info, merged_expectations, paused, rename_blue,
                      rename_blue_insert, rename_blue_update, rename_green,

@@ -24,7 +24,7 @@ PostgreSQL only: rollback after switch-reads keeps green's writes.
 
 import pytest
 
-import test_mysql_ops as my
+import mysql_scenarios as my
 from writers import (RENAME_MIGRATION, Writer, assert_no_leftovers, assert_rows,
                      merged_expectations, rename_blue, rename_blue_insert,
                      rename_blue_update, rename_green, running, setup_users,

@@ -27,7 +27,7 @@ TABLE on MariaDB).
 import pytest
 
 from test_bad_input import pos
-from test_mysql_ops import schema_snapshot
+from mysql_scenarios import schema_snapshot
 from writers import (Writer, assert_no_leftovers, assert_rows, column_info,
                      merged_expectations, run_phases)
 
