@@ -859,27 +859,63 @@ int pgdrv_plan_end(struct mg_conn *c, struct mg_planner *pl, int failed,
 	return exec_pc(downcast(c), "ROLLBACK", failed ? &ignored : err);
 }
 
-/* What plan shows: user triggers the backfill fires, publications that
- * replicate it. */
+/* One kind of note about a table: every row of sql is a note. A query
+ * that fails costs its notes, not the plan; the plan says the notes of
+ * that kind could not be read rather than hiding them. */
+static void add_notes(struct pgdrv_conn *pc, const char *sql, const char *tq,
+		      const char *what, struct mg_plan *out)
+{
+	struct mg_err err = MG_ERR_INIT, ignored = MG_ERR_INIT;
+	PGresult *res = NULL;
+	char *note;
+
+	/* in the planning transaction: a savepoint keeps it usable */
+	if (exec_pc(pc, "SAVEPOINT mg_notes", &err) == 0)
+		res = query_pc(pc, sql, &err);
+	if (res) {
+		exec_pc(pc, "RELEASE SAVEPOINT mg_notes", &ignored);
+		for (int i = 0; i < PQntuples(res); i++)
+			mg_plan_add_note(out, PQgetvalue(res, i, 0));
+		PQclear(res);
+		return;
+	}
+	exec_pc(pc, "ROLLBACK TO SAVEPOINT mg_notes", &ignored);
+	note = mg_xasprintf("could not read the %s of %s: %s", what, tq, err.msg);
+	mg_plan_add_note(out, note);
+	free(note);
+}
+
+/*
+ * What plan shows: user triggers the backfill fires, publications that
+ * replicate it. Two queries, so that one failing cannot hide the other's
+ * notes. Publications are matched by the table's own schema and name:
+ * to_regclass() over every row of pg_publication_tables needs USAGE on
+ * the schema of every published table (pg_toast for one FOR ALL TABLES),
+ * which a table owner lacks.
+ */
 void pgdrv_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
 			     struct mg_plan *out)
 {
+	struct pgdrv_conn *pc = downcast(c);
+
 	for (size_t t = 0; t < pl->n_tables; t++) {
 		const struct mg_table_desc *td = &pl->tables[t]->t;
-		struct mg_buf sql = MG_BUF_INIT;
-		struct mg_err ignored = MG_ERR_INIT;
-		PGresult *res;
+		const struct pgdesc *pd = pgdesc(td);
+		char *triggers = mg_xasprintf(
+			"SELECT 'the backfill of ' || %s || ' fires user trigger ' || quote_ident(tgname) "
+			"FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal AND tgenabled <> 'D' "
+			"AND tgname NOT LIKE 'zz\\_migrate\\_%%' AND (tgtype & 16) <> 0",
+			pd->qlit, pd->oid);
+		char *publications = mg_xasprintf(
+			"SELECT 'the backfill of ' || %s || ' is replicated through publication ' || quote_ident(p.pubname) "
+			"FROM pg_publication_tables p JOIN pg_class c ON c.relname = p.tablename "
+			"JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = p.schemaname "
+			"WHERE c.oid = %s",
+			pd->qlit, pd->oid);
 
-		mg_buf_addf(&sql, "SELECT 'the backfill of ' || %s || ' fires user trigger ' || quote_ident(tgname) "
-			    "FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal AND tgenabled <> 'D' "
-			    "AND tgname NOT LIKE 'zz\\_migrate\\_%%' AND (tgtype & 16) <> 0 "
-			    "UNION ALL SELECT 'the backfill of ' || %s || ' is replicated through publication ' || quote_ident(pubname) "
-			    "FROM pg_publication_tables WHERE to_regclass(format('%%I.%%I', schemaname, tablename)) = %s::oid",
-			    pgdesc(td)->qlit, pgdesc(td)->oid, pgdesc(td)->qlit, pgdesc(td)->oid);
-		res = query_pc(downcast(c), sql.buf, &ignored);
-		mg_buf_release(&sql);
-		for (int i = 0; res && i < PQntuples(res); i++)
-			mg_plan_add_note(out, PQgetvalue(res, i, 0));
-		PQclear(res);
+		add_notes(pc, triggers, td->q, "user triggers", out);
+		add_notes(pc, publications, td->q, "publications", out);
+		free(triggers);
+		free(publications);
 	}
 }
