@@ -794,7 +794,88 @@ int pgdrv_canonical_type(struct mg_conn *c, const struct mg_planner *pl,
 	return canonical_type(&p, op, out, err);
 }
 
-/* create_index beyond its columns: the method's name and where:. */
+/* SQL: is index i (pg_index, with am) exactly what op builds on table oid? */
+static char *same_index_sql(const struct mg_op *op, const char *oid)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	char *method = lit(op->method ? op->method : "btree");
+
+	mg_buf_addf(&b, "i.indrelid = %s AND i.indisunique = %s AND am.amname = %s "
+		    "AND i.indnatts = %zu AND i.indexprs IS NULL AND ARRAY(SELECT a.attname::text "
+		    "FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a "
+		    "ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) = ARRAY[",
+		    oid, op->unique ? "true" : "false", method, op->n_columns);
+	for (size_t k = 0; k < op->n_columns; k++) {
+		char *col = lit(op->columns[k]);
+
+		mg_buf_addf(&b, "%s%s", k ? ", " : "", col);
+		free(col);
+	}
+	mg_buf_adds(&b, "]::text[] AND ");
+	if (op->where) {
+		/* the server deparses the predicate; a plain condition comes
+		 * back as written, in parentheses */
+		char *bare = lit(op->where);
+		char *paren_text = mg_xasprintf("(%s)", op->where);
+		char *paren = lit(paren_text);
+
+		mg_buf_addf(&b, "pg_get_expr(i.indpred, i.indrelid) IN (%s, %s)", bare, paren);
+		free(bare);
+		free(paren_text);
+		free(paren);
+	} else {
+		mg_buf_adds(&b, "i.indpred IS NULL");
+	}
+	free(method);
+	return mg_buf_detach(&b);
+}
+
+/*
+ * An index's name is unique in its schema. CREATE INDEX ... IF NOT EXISTS
+ * skips a name that is taken, whatever holds it, and rollback would then
+ * drop that object: refuse the name unless it is the very index this
+ * operation builds (valid, or left invalid by an interrupted build, which
+ * expand drops and builds again), like MySQL's check_existing_index.
+ */
+static int check_existing_index(struct planner *pl, const struct mg_op *op,
+				const struct mg_table_desc *t, struct mg_err *err)
+{
+	const char *oid = pgdesc(t)->oid;
+	char *same = same_index_sql(op, oid);
+	char *name = lit(op->index_name);
+	char *sql = mg_xasprintf(
+		"SELECT c.relkind = 'i', i.indrelid = %s, i.indrelid::regclass::text, "
+		"COALESCE(%s, false) FROM pg_class c "
+		"LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_am am ON am.oid = c.relam "
+		"WHERE c.relname = %s AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = %s)",
+		oid, same, name, oid);
+	PGresult *res = query_pc(pl->pc, sql, err);
+	int rc = res ? 0 : -1;
+
+	free(same);
+	free(name);
+	free(sql);
+	if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "the name '%s' is taken in schema %s by a relation that is not an index",
+				  op->index_name, pgdesc(t)->qschema);
+		else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "an index named '%s' already exists on %s, with another definition",
+				  op->index_name, t->q);
+		else
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "an index named '%s' already exists on %s, in the schema of %s",
+				  op->index_name, PQgetvalue(res, 0, 2), t->q);
+		rc = mg_err_hint(err, "choose another name for the index, or drop the existing one first");
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* create_index beyond its columns: the method's name, where:, and a name
+ * already taken. */
 int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
 			     const struct mg_op *op, const struct mg_table_desc *t,
 			     struct mg_err *err)
@@ -804,7 +885,7 @@ int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
 	if ((op->method && check_method(&p, op, err) < 0) ||
 	    (op->where && check_where(&p, op->where, op->where_pos, t, err) < 0))
 		return -1;
-	return 0;
+	return check_existing_index(&p, op, t, err);
 }
 
 /* A sql step's expand SQL runs in the planning transaction (in a
