@@ -794,7 +794,88 @@ int pgdrv_canonical_type(struct mg_conn *c, const struct mg_planner *pl,
 	return canonical_type(&p, op, out, err);
 }
 
-/* create_index beyond its columns: the method's name and where:. */
+/* SQL: is index i (pg_index, with am) exactly what op builds on table oid? */
+static char *same_index_sql(const struct mg_op *op, const char *oid)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	char *method = lit(op->method ? op->method : "btree");
+
+	mg_buf_addf(&b, "i.indrelid = %s AND i.indisunique = %s AND am.amname = %s "
+		    "AND i.indnatts = %zu AND i.indexprs IS NULL AND ARRAY(SELECT a.attname::text "
+		    "FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a "
+		    "ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) = ARRAY[",
+		    oid, op->unique ? "true" : "false", method, op->n_columns);
+	for (size_t k = 0; k < op->n_columns; k++) {
+		char *col = lit(op->columns[k]);
+
+		mg_buf_addf(&b, "%s%s", k ? ", " : "", col);
+		free(col);
+	}
+	mg_buf_adds(&b, "]::text[] AND ");
+	if (op->where) {
+		/* the server deparses the predicate; a plain condition comes
+		 * back as written, in parentheses */
+		char *bare = lit(op->where);
+		char *paren_text = mg_xasprintf("(%s)", op->where);
+		char *paren = lit(paren_text);
+
+		mg_buf_addf(&b, "pg_get_expr(i.indpred, i.indrelid) IN (%s, %s)", bare, paren);
+		free(bare);
+		free(paren_text);
+		free(paren);
+	} else {
+		mg_buf_adds(&b, "i.indpred IS NULL");
+	}
+	free(method);
+	return mg_buf_detach(&b);
+}
+
+/*
+ * An index's name is unique in its schema. CREATE INDEX ... IF NOT EXISTS
+ * skips a name that is taken, whatever holds it, and rollback would then
+ * drop that object: refuse the name unless it is the very index this
+ * operation builds (valid, or left invalid by an interrupted build, which
+ * expand drops and builds again), like MySQL's check_existing_index.
+ */
+static int check_existing_index(struct planner *pl, const struct mg_op *op,
+				const struct mg_table_desc *t, struct mg_err *err)
+{
+	const char *oid = pgdesc(t)->oid;
+	char *same = same_index_sql(op, oid);
+	char *name = lit(op->index_name);
+	char *sql = mg_xasprintf(
+		"SELECT c.relkind = 'i', i.indrelid = %s, i.indrelid::regclass::text, "
+		"COALESCE(%s, false) FROM pg_class c "
+		"LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_am am ON am.oid = c.relam "
+		"WHERE c.relname = %s AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = %s)",
+		oid, same, name, oid);
+	PGresult *res = query_pc(pl->pc, sql, err);
+	int rc = res ? 0 : -1;
+
+	free(same);
+	free(name);
+	free(sql);
+	if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "the name '%s' is taken in schema %s by a relation that is not an index",
+				  op->index_name, pgdesc(t)->qschema);
+		else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "an index named '%s' already exists on %s, with another definition",
+				  op->index_name, t->q);
+		else
+			pos_error(err, MG_EINPUT, pl->m, op->pos,
+				  "an index named '%s' already exists on %s, in the schema of %s",
+				  op->index_name, PQgetvalue(res, 0, 2), t->q);
+		rc = mg_err_hint(err, "choose another name for the index, or drop the existing one first");
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* create_index beyond its columns: the method's name, where:, and a name
+ * already taken. */
 int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
 			     const struct mg_op *op, const struct mg_table_desc *t,
 			     struct mg_err *err)
@@ -804,7 +885,7 @@ int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
 	if ((op->method && check_method(&p, op, err) < 0) ||
 	    (op->where && check_where(&p, op->where, op->where_pos, t, err) < 0))
 		return -1;
-	return 0;
+	return check_existing_index(&p, op, t, err);
 }
 
 /* A sql step's expand SQL runs in the planning transaction (in a
@@ -859,27 +940,63 @@ int pgdrv_plan_end(struct mg_conn *c, struct mg_planner *pl, int failed,
 	return exec_pc(downcast(c), "ROLLBACK", failed ? &ignored : err);
 }
 
-/* What plan shows: user triggers the backfill fires, publications that
- * replicate it. */
+/* One kind of note about a table: every row of sql is a note. A query
+ * that fails costs its notes, not the plan; the plan says the notes of
+ * that kind could not be read rather than hiding them. */
+static void add_notes(struct pgdrv_conn *pc, const char *sql, const char *tq,
+		      const char *what, struct mg_plan *out)
+{
+	struct mg_err err = MG_ERR_INIT, ignored = MG_ERR_INIT;
+	PGresult *res = NULL;
+	char *note;
+
+	/* in the planning transaction: a savepoint keeps it usable */
+	if (exec_pc(pc, "SAVEPOINT mg_notes", &err) == 0)
+		res = query_pc(pc, sql, &err);
+	if (res) {
+		exec_pc(pc, "RELEASE SAVEPOINT mg_notes", &ignored);
+		for (int i = 0; i < PQntuples(res); i++)
+			mg_plan_add_note(out, PQgetvalue(res, i, 0));
+		PQclear(res);
+		return;
+	}
+	exec_pc(pc, "ROLLBACK TO SAVEPOINT mg_notes", &ignored);
+	note = mg_xasprintf("could not read the %s of %s: %s", what, tq, err.msg);
+	mg_plan_add_note(out, note);
+	free(note);
+}
+
+/*
+ * What plan shows: user triggers the backfill fires, publications that
+ * replicate it. Two queries, so that one failing cannot hide the other's
+ * notes. Publications are matched by the table's own schema and name:
+ * to_regclass() over every row of pg_publication_tables needs USAGE on
+ * the schema of every published table (pg_toast for one FOR ALL TABLES),
+ * which a table owner lacks.
+ */
 void pgdrv_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
 			     struct mg_plan *out)
 {
+	struct pgdrv_conn *pc = downcast(c);
+
 	for (size_t t = 0; t < pl->n_tables; t++) {
 		const struct mg_table_desc *td = &pl->tables[t]->t;
-		struct mg_buf sql = MG_BUF_INIT;
-		struct mg_err ignored = MG_ERR_INIT;
-		PGresult *res;
+		const struct pgdesc *pd = pgdesc(td);
+		char *triggers = mg_xasprintf(
+			"SELECT 'the backfill of ' || %s || ' fires user trigger ' || quote_ident(tgname) "
+			"FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal AND tgenabled <> 'D' "
+			"AND tgname NOT LIKE 'zz\\_migrate\\_%%' AND (tgtype & 16) <> 0",
+			pd->qlit, pd->oid);
+		char *publications = mg_xasprintf(
+			"SELECT 'the backfill of ' || %s || ' is replicated through publication ' || quote_ident(p.pubname) "
+			"FROM pg_publication_tables p JOIN pg_class c ON c.relname = p.tablename "
+			"JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = p.schemaname "
+			"WHERE c.oid = %s",
+			pd->qlit, pd->oid);
 
-		mg_buf_addf(&sql, "SELECT 'the backfill of ' || %s || ' fires user trigger ' || quote_ident(tgname) "
-			    "FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal AND tgenabled <> 'D' "
-			    "AND tgname NOT LIKE 'zz\\_migrate\\_%%' AND (tgtype & 16) <> 0 "
-			    "UNION ALL SELECT 'the backfill of ' || %s || ' is replicated through publication ' || quote_ident(pubname) "
-			    "FROM pg_publication_tables WHERE to_regclass(format('%%I.%%I', schemaname, tablename)) = %s::oid",
-			    pgdesc(td)->qlit, pgdesc(td)->oid, pgdesc(td)->qlit, pgdesc(td)->oid);
-		res = query_pc(downcast(c), sql.buf, &ignored);
-		mg_buf_release(&sql);
-		for (int i = 0; res && i < PQntuples(res); i++)
-			mg_plan_add_note(out, PQgetvalue(res, i, 0));
-		PQclear(res);
+		add_notes(pc, triggers, td->q, "user triggers", out);
+		add_notes(pc, publications, td->q, "publications", out);
+		free(triggers);
+		free(publications);
 	}
 }

@@ -473,3 +473,61 @@ def test_killed_during_concurrent_build_rebuilds(target):
     for phase in ("backfill", "switch-reads", "contract"):
         project.ok(phase, "1")
     assert_index_valid(db)
+
+
+NAME_TAKEN = """
+description: An index on users.email under a name already in use
+operations:
+  - create_index:
+      table: users
+      name: {name}
+      columns: [email]
+"""
+
+
+def _refused_and_unchanged(db, project, name, message):
+    before = db.snapshot()
+    project.write("0001_idx.yaml", NAME_TAKEN.format(name=name))
+    for command in ("plan", "expand"):
+        r = project.expect(2, command)
+        assert message in r.err, r.describe()
+        assert "0001_idx.yaml:3:5" in r.err, r.describe()
+    assert db.snapshot() == before
+    assert db.history_rows() == 0
+
+
+def test_name_of_another_index_on_the_table_is_refused(db, project):
+    """v0.11.0 accepted it: CREATE INDEX CONCURRENTLY IF NOT EXISTS skipped
+    the build and rollback dropped the user's own index (like MySQL now:
+    exit 2, nothing changed)."""
+    db.execute("CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)")
+    db.execute("CREATE INDEX users_email_idx ON users (name)")
+    _refused_and_unchanged(db, project, "users_email_idx",
+                           "an index named 'users_email_idx' already exists on "
+                           "\"public\".\"users\", with another definition")
+
+
+def test_name_of_an_index_on_another_table_is_refused(db, project):
+    db.execute("CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)")
+    db.execute("CREATE TABLE accounts (id bigint PRIMARY KEY, email text)")
+    db.execute("CREATE INDEX users_email_idx ON accounts (email)")
+    _refused_and_unchanged(db, project, "users_email_idx",
+                           "an index named 'users_email_idx' already exists on accounts")
+
+
+def test_name_of_a_table_is_refused(db, project):
+    db.execute("CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)")
+    db.execute("CREATE TABLE users_email_idx (id bigint)")
+    _refused_and_unchanged(db, project, "users_email_idx",
+                           "the name 'users_email_idx' is taken in schema \"public\" "
+                           "by a relation that is not an index")
+
+
+def test_same_index_already_built_is_accepted(db, project):
+    """The index this migration builds, already there (an expand whose plan
+    was not kept): planned, and expand finds it built."""
+    db.execute("CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)")
+    db.execute("CREATE INDEX users_email_idx ON users (email)")
+    project.write("0001_idx.yaml", NAME_TAKEN.format(name="users_email_idx"))
+    project.ok("plan")
+    project.ok("expand")

@@ -2,8 +2,8 @@
 -- plan should note both (tests/unit/test_pgplan.c, as a superuser, sees them).
 -- v0.11.0 notes neither here: as the table owner (app) its notes query fails
 -- on pg_publication_tables ("permission denied for schema pg_toast") and the
--- error is ignored (drivers/postgres.c emit_notes). The expected file records
--- that bug; the commit that fixes it changes the file.
+-- error was ignored. Fixed (drivers/postgres/catalog.c pgdrv_plan_notes):
+-- the expected file shows both notes; tests/integration/test_plan_notes_pg.py.
 CREATE TABLE orders (id bigint PRIMARY KEY, total integer NOT NULL);
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER "Touch Orders" BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();
