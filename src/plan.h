@@ -42,8 +42,8 @@ enum mg_step_kind {
 	 * statement_timeout, retried on lock timeout; the driver records the
 	 * step in the target's history table inside the same transaction. */
 	MG_STEP_TX,
-	/* sql: one statement outside any transaction (CREATE INDEX
-	 * CONCURRENTLY); must be idempotent. object names the index: the
+	/* sql: one statement outside any transaction (an index built while
+	 * writes go on); must be idempotent. object names the index: the
 	 * driver drops it first when a failure left it invalid. */
 	MG_STEP_NOTX,
 	/* sql: a query that must return no rows; each row returned is a
@@ -53,13 +53,14 @@ enum mg_step_kind {
 
 /*
  * Options of a step: data the runner reads, never comments inside its SQL
- * (plans of v0.11.0 wrote MySQL's as "-- allow_rebuild" lines at the top
- * of the SQL; they are read as recorded, and the MySQL runner honours the
- * lines as well: drivers/mysql/runner.c, step_allows).
+ * (plans of v0.11.0 wrote them as "-- allow_rebuild" lines at the top of
+ * the SQL; such plans are read as recorded, and the driver that wrote
+ * them honours the lines as well: drivers/mysql/runner.c, step_allows).
+ * A driver whose DDL has no such fallbacks ignores them.
  */
 enum mg_step_option {
-	MG_STEP_ALLOW_REBUILD = 1 << 0,	/* MySQL: ALTER may rebuild the table in place */
-	MG_STEP_ALLOW_COPY = 1 << 1	/* MySQL: ALTER may copy the table */
+	MG_STEP_ALLOW_REBUILD = 1 << 0,	/* the server may rebuild the table in place */
+	MG_STEP_ALLOW_COPY = 1 << 1	/* the server may copy the table */
 };
 #define MG_STEP_OPTION_BITS 2
 /* "allow_rebuild" ... for one bit of enum mg_step_option, NULL for another. */
