@@ -173,7 +173,8 @@ static void emit_switch_reads(struct emitter *e)
 }
 
 /* Contract: re-check dependents, then one transaction per table (where
- * its first operation is) and the sql steps, in file order. */
+ * its first operation is), the sql steps and drop_index's drops, in file
+ * order. */
 static void emit_contract(struct emitter *e)
 {
 	struct mg_planner *pl = e->pl;
@@ -189,6 +190,10 @@ static void emit_contract(struct emitter *e)
 		if (pl->m->ops[i].kind == MG_OP_SQL)
 			render_sql(e, &pl->m->ops[i], MG_SQL_CONTRACT,
 				   MG_PLAN_CONTRACT);
+		/* the old version may use it until now: dropped on its own */
+		if (pl->m->ops[i].kind == MG_OP_DROP_INDEX)
+			render_index_op(e, i, MG_RENDER_DROP_INDEX,
+					MG_PLAN_CONTRACT);
 	}
 }
 

@@ -352,7 +352,7 @@ ERROR_CASE(unknown_operation, "0005_unknown_operation.yaml",
 	   "unknown operation 'add_colum' at ",
 	   "0005_unknown_operation.yaml:3:5 ",
 	   "(expected one of: add_column, rename_column, alter_column, "
-	   "drop_column, create_index, sql)");
+	   "drop_column, create_index, sql, drop_index)");
 ERROR_CASE(syntax_error, "0006_syntax_error.yaml", NULL,
 	   "YAML syntax error at ", "0006_syntax_error.yaml:5:1: ",
 	   "found unexpected end of stream",
@@ -403,10 +403,12 @@ ERROR_CASE(quoted_bool, "0020_quoted_bool.yaml", "drop the quotes",
 ERROR_CASE(two_documents, "0021_two_documents.yaml", NULL,
 	   "more than one YAML document in '", "0021_two_documents.yaml' ",
 	   "(another at line 4)");
+/* a columns entry may be a mapping {name, opclass, ...} (issue 13): an
+ * unknown key in it is named */
 ERROR_CASE(columns_item_mapping, "0022_columns_item_mapping.yaml", NULL,
-	   "wrong type for 'columns' at ",
-	   "0022_columns_item_mapping.yaml:5:20: ",
-	   "expected a sequence of strings, got a mapping as item 2");
+	   "unknown key 'b' at ",
+	   "0022_columns_item_mapping.yaml:5:21 ",
+	   "(expected one of: name, opclass, collate, order, nulls)");
 ERROR_CASE(top_unknown_key, "0023_top_unknown_key.yaml",
 	   "did you mean 'description'?",
 	   "unknown key 'descripton' at ", "0023_top_unknown_key.yaml:1:1 ",
