@@ -91,7 +91,7 @@ operations:
 }
 
 
-def setup(db, n=SEED):
+def setup_docs(db, n=SEED):
     for sql in DDL[db.kind]:
         db.execute(sql.replace("{n}", str(n)))
     return dict(db.query("SELECT id, code FROM docs"))
@@ -170,7 +170,7 @@ def step(project, command, state):
 
 def start(target, label, n=SEED):
     db = target.new_database(label)
-    seeded = setup(db, n)
+    seeded = setup_docs(db, n)
     project = target.make_project(db, label)
     project.write(FILE, MIGRATION[db.kind])
     return db, project, seeded
@@ -307,7 +307,7 @@ BAD = {
                                    "mysql": sorted(BAD["mysql"])})
 def test_index_refused_with_position(target, case):
     db, project = target.db, target.project
-    setup(db, 20)
+    setup_docs(db, 20)
     body, needle, words = BAD[target.kind][case]
     if body is None:
         text = ("operations:\n  - drop_index:\n      table: docs\n"
