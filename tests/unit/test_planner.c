@@ -424,8 +424,9 @@ static void test_order_serial(void **arg)
 	world_free(w);
 }
 
-/* drop_index drops at contract (after the table's transaction, in file
- * order) and has nothing to undo at rollback; a create_index made a
+/* drop_index drops at contract (after the tables' transactions, even
+ * when written before their operations) and has nothing to undo at
+ * rollback; a create_index made a
  * constraint takes a plain B-tree index only, refused at the option. */
 static void test_drop_index_and_constraint_rule(void **arg)
 {
@@ -434,9 +435,9 @@ static void test_drop_index_and_constraint_rule(void **arg)
 	struct mg_op *op;
 
 	(void)arg;
-	rename_op(w, "a", "a2", 3);
-	op = add_op(w, MG_OP_DROP_INDEX, "t", NULL, 8);
+	op = add_op(w, MG_OP_DROP_INDEX, "t", NULL, 3);
 	op->index_name = (char *)"t_b_idx";
+	rename_op(w, "a", "a2", 8);
 	assert_int_equal(build(w), 0);
 	assert_phase(w, MG_PLAN_CONTRACT,
 		     "assert-dependents a | contract \"t\" | drop-index t_b_idx");
