@@ -108,10 +108,11 @@ static int method_props(struct pgdrv_conn *pc, const char *method,
 	return rc;
 }
 
-/* "n.nspname = 's' AND x.<col> = 'name'" for "name" or "s.name"; for a
- * bare name, the object must be visible on the search_path (as the
- * server resolves it). Owned. */
-static char *name_match(const char *name, const char *col, const char *visible)
+/* "x.<col> = 'name' AND ..." for "name" or "s.name": a bare name must be
+ * visible on the search_path (as the server resolves it), a qualified one
+ * in schema s (x.<nscol>). Owned. */
+static char *name_match(const char *name, const char *col, const char *nscol,
+			const char *visible)
 {
 	const char *dot = strchr(name, '.');
 	char *s, *nl, *sl;
@@ -126,8 +127,8 @@ static char *name_match(const char *name, const char *col, const char *visible)
 	nl = lit(sl);
 	free(sl);
 	sl = lit(dot + 1);
-	s = mg_xasprintf("x.%s = %s AND x.%snamespace = (SELECT oid FROM pg_namespace WHERE nspname = %s)",
-			 col, sl, col[0] == 'o' ? "opc" : "coll", nl);
+	s = mg_xasprintf("x.%s = %s AND x.%s = (SELECT oid FROM pg_namespace WHERE nspname = %s)",
+			 col, sl, nscol, nl);
 	free(nl);
 	free(sl);
 	return s;
@@ -168,7 +169,8 @@ static int check_opclass(struct pgdrv_conn *pc, const struct mg_planner *pl,
 			 const char *method, const struct amprops *am, struct mg_err *err)
 {
 	const struct mg_index_col *c = &op->column_opts[k];
-	char *match = name_match(c->opclass, "opcname", "pg_opclass_is_visible");
+	char *match = name_match(c->opclass, "opcname", "opcnamespace",
+				  "pg_opclass_is_visible");
 	char *sql = mg_xasprintf("SELECT 1 FROM pg_opclass x WHERE x.opcmethod = %s AND %s",
 				 am->oid, match);
 	int rc = exists(pc, sql, err);
@@ -194,7 +196,8 @@ static int check_opclass(struct pgdrv_conn *pc, const struct mg_planner *pl,
 static int check_collation(struct pgdrv_conn *pc, const struct mg_planner *pl,
 			   const struct mg_index_col *c, struct mg_err *err)
 {
-	char *match = name_match(c->collate, "collname", "pg_collation_is_visible");
+	char *match = name_match(c->collate, "collname", "collnamespace",
+				  "pg_collation_is_visible");
 	char *sql = mg_xasprintf("SELECT 1 FROM pg_collation x WHERE x.collencoding IN "
 				 "(-1, pg_char_to_encoding(getdatabaseencoding())) AND %s", match);
 	int rc = exists(pc, sql, err);
