@@ -864,6 +864,13 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 		mg_plan_add_note(pl->plan, n);
 		free(n);
 	}
+	if (tp->renames.n) {
+		n = mg_xasprintf("contract of %s: a type change in place: the triggers are dropped and the old column%s dropped and the new one%s renamed into place under LOCK TABLES %s WRITE (writes wait for as long as the ALTER takes, in place without a rebuild: no write may reach only the old column); the ALTER runs only while the temporary column%s exist%s, so a run again after a crash finishes the step",
+				 tp->t.q, tp->renames.n > 1 ? "s are" : " is", tp->renames.n > 1 ? "s" : "",
+				 tp->t.q, tp->renames.n > 1 ? "s" : "", tp->renames.n > 1 ? "" : "s");
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
 	if (pl->mc->mysql_dialect)
 		n = mg_xasprintf("every ALTER TABLE on %s names its algorithm: if the server refuses ALGORITHM=INSTANT, the step falls back to ALGORITHM=INPLACE, LOCK=NONE, which on MySQL may rebuild the table (in place without locks, but the table is rewritten and replicas replay it single-threaded; MySQL has no NOCOPY to refuse just the rebuild), so it is refused unless the operation has allow_rebuild: true%s; a table copy (blocks writes) is refused unless allow_copy: true%s",
 				 tp->t.q, tp->allow_rebuild ? " (it has)" : "", tp->allow_copy ? " (it has)" : "");
