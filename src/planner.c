@@ -195,8 +195,8 @@ static void planner_release(struct mg_planner *pl)
 }
 
 struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
-				enum mg_prim_kind kind, const struct mg_op *op,
-				const char *column, const char *name)
+				    enum mg_prim_kind kind, const struct mg_op *op,
+				    const char *column, const char *name)
 {
 	struct mg_prims *l = &tp->slot[slot];
 	struct mg_prim *p = mg_xcalloc(1, sizeof(*p));
@@ -211,7 +211,7 @@ struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
 }
 
 struct mg_prim *mg_planner_find_prim(const struct mg_tplan *tp, enum mg_slot slot,
-				 const char *name)
+				     const char *name)
 {
 	for (size_t i = 0; i < tp->slot[slot].n; i++)
 		if (tp->slot[slot].v[i]->name &&
@@ -303,7 +303,7 @@ static char *quoted(const struct mg_planner *pl, const char *name)
 }
 
 char *mg_planner_copy_name(const struct mg_planner *pl, const struct mg_tplan *tp,
-		       const char *base)
+			   const char *base)
 {
 	if (tp->t.utf8_names)
 		return mg_planner_name_utf8(tp->t.max_ident, base, pl->suffix);
@@ -413,7 +413,7 @@ static struct mg_prim *add_column(struct mg_tplan *tp, const struct mg_op *op,
 				  const struct mg_column_desc *old)
 {
 	struct mg_prim *p = mg_planner_add_prim(tp, MG_SLOT_ADD_COLUMNS, MG_PRIM_ADD_COLUMN,
-				     op, col, NULL);
+						op, col, NULL);
 
 	p->type = mg_xstrdup(type);
 	p->collation = mg_xstrdup(collation);
@@ -452,7 +452,7 @@ static void drop_old_column(struct mg_planner *pl, struct mg_tplan *tp,
 			    const struct mg_column_desc *c)
 {
 	struct mg_prim *p = mg_planner_add_prim(tp, MG_SLOT_CONTRACT_COLUMNS,
-				     MG_PRIM_DROP_COLUMN, op, col, NULL);
+						MG_PRIM_DROP_COLUMN, op, col, NULL);
 
 	p->old = c;
 	/* in place: both versions write the column itself until it goes */
@@ -464,19 +464,19 @@ static void drop_old_column(struct mg_planner *pl, struct mg_tplan *tp,
 /* Add a NOT VALID constraint at expand, validated at switch-reads, renamed
  * to the original's name at contract when it copies one (dep). */
 struct mg_prim *mg_planner_copy_constraint(struct mg_tplan *tp,
-				       const struct mg_op *op,
-				       const char *name,
-				       const struct mg_dependent *dep,
-				       const char *column)
+					   const struct mg_op *op,
+					   const char *name,
+					   const struct mg_dependent *dep,
+					   const char *column)
 {
 	struct mg_prim *p = mg_planner_add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_COPY_CONSTRAINT,
-				     op, column, name);
+						op, column, name);
 
 	p->dep = dep;
 	mg_planner_add_prim(tp, MG_SLOT_VALIDATE, MG_PRIM_VALIDATE, op, column, name);
 	if (dep)
 		mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_CONSTRAINT,
-			 op, column, name)->dep = dep;
+				    op, column, name)->dep = dep;
 	return p;
 }
 
@@ -494,10 +494,10 @@ void mg_planner_not_null_check(struct mg_planner *pl, struct mg_tplan *tp,
 }
 
 void mg_planner_set_default(struct mg_tplan *tp, const struct mg_op *op,
-			const char *col, const char *expr)
+			    const char *col, const char *expr)
 {
 	mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_SET_DEFAULT, op, col,
-		 NULL)->text = mg_xstrdup(expr);
+			    NULL)->text = mg_xstrdup(expr);
 }
 
 /* ==== operations ========================================================== */

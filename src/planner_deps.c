@@ -27,10 +27,10 @@ static void copy_index(struct mg_planner *pl, struct mg_tplan *tp,
 
 	if (!p) {
 		p = mg_planner_add_prim(tp, MG_SLOT_INDEX_COPIES, MG_PRIM_COPY_INDEX, op,
-			     new_col, name);
+					new_col, name);
 		p->dep = dep;
 		mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_INDEX, op,
-			 new_col, name)->dep = dep;
+				    new_col, name)->dep = dep;
 	}
 	mg_strlist_push(&p->from, old);
 	mg_strlist_push(&p->to, new_col);
@@ -40,8 +40,8 @@ static void copy_index(struct mg_planner *pl, struct mg_tplan *tp,
 /* Views, policies, triggers ... on the column: refused unless listed
  * under drops:, then dropped at contract; re-checked before contract. */
 int mg_planner_objects(struct mg_planner *pl, struct mg_tplan *tp,
-			const struct mg_op *op, const char *col,
-			const struct mg_dependents *ds, struct mg_err *err)
+		       const struct mg_op *op, const char *col,
+		       const struct mg_dependents *ds, struct mg_err *err)
 {
 	struct mg_buf who = MG_BUF_INIT;
 	size_t n = 0;
@@ -62,7 +62,7 @@ int mg_planner_objects(struct mg_planner *pl, struct mg_tplan *tp,
 	}
 	mg_buf_release(&who);
 	mg_planner_add_prim(tp, MG_SLOT_DEP_CHECKS, MG_PRIM_ASSERT_NO_DEPENDENTS, op, col,
-		 NULL);
+			    NULL);
 	for (size_t i = 0; i < ds->n; i++) {
 		const struct mg_dependent *d = &ds->v[i];
 
@@ -75,7 +75,7 @@ int mg_planner_objects(struct mg_planner *pl, struct mg_tplan *tp,
 			return mg_err_hint(err, "drop or change it in a sql step of an earlier migration");
 		}
 		mg_planner_add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op, col,
-			 NULL)->dep = d;
+				    NULL)->dep = d;
 	}
 	return 0;
 }
@@ -83,8 +83,8 @@ int mg_planner_objects(struct mg_planner *pl, struct mg_tplan *tp,
 /* Triggers whose code names the column: they must be rewritten for the
  * new column first, or listed under drops: (dropped at contract). */
 int mg_planner_code(struct mg_planner *pl, struct mg_tplan *tp,
-		     const struct mg_op *op, const char *col,
-		     const struct mg_dependents *ds, struct mg_err *err)
+		    const struct mg_op *op, const char *col,
+		    const struct mg_dependents *ds, struct mg_err *err)
 {
 	for (size_t i = 0; i < ds->n; i++) {
 		const struct mg_dependent *d = &ds->v[i];
@@ -93,7 +93,7 @@ int mg_planner_code(struct mg_planner *pl, struct mg_tplan *tp,
 			continue;
 		if (mg_op_drops(op, d->name)) {
 			mg_planner_add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op,
-				 col, NULL)->dep = d;
+					    col, NULL)->dep = d;
 			continue;
 		}
 		mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
@@ -113,7 +113,7 @@ static void plan_grants_indexes(struct mg_planner *pl, struct mg_tplan *tp,
 	for (size_t i = 0; i < ds->n; i++)
 		if (ds->v[i].kind == MG_DEP_GRANT)
 			mg_planner_add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_GRANT, op, new_col,
-				 NULL)->dep = &ds->v[i];
+					    NULL)->dep = &ds->v[i];
 	for (size_t i = 0; i < ds->n; i++)
 		if (ds->v[i].kind == MG_DEP_INDEX && !mg_op_drops(op, ds->v[i].name))
 			copy_index(pl, tp, op, &ds->v[i], old, new_col);
@@ -171,9 +171,9 @@ static int plan_constraints(struct mg_planner *pl, struct mg_tplan *tp,
 /* Foreign keys of other tables referencing the column: copied onto the
  * new column at switch-reads (rename), refused or dropped otherwise. */
 int mg_planner_inbound(struct mg_planner *pl, struct mg_tplan *tp,
-			const struct mg_op *op, const char *old,
-			const char *new_col, const struct mg_dependents *ds,
-			struct mg_err *err)
+		       const struct mg_op *op, const char *old,
+		       const char *new_col, const struct mg_dependents *ds,
+		       struct mg_err *err)
 {
 	for (size_t i = 0; i < ds->n; i++) {
 		const struct mg_dependent *d = &ds->v[i];
@@ -192,23 +192,23 @@ int mg_planner_inbound(struct mg_planner *pl, struct mg_tplan *tp,
 		}
 		if (mg_op_drops(op, d->name)) {
 			mg_planner_add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op,
-				 old, NULL)->dep = d;
+					    old, NULL)->dep = d;
 			continue;
 		}
 		copy = mg_planner_copy_name(pl, tp, d->name);
 		p = mg_planner_add_prim(tp, MG_SLOT_INBOUND, MG_PRIM_COPY_INBOUND_FK, op,
-			     new_col, copy);
+					new_col, copy);
 		p->dep = d;
 		mg_strlist_push(&p->from, old);
 		mg_strlist_push(&p->to, new_col);
 		mg_planner_add_prim(tp, MG_SLOT_INBOUND_VALIDATE, MG_PRIM_VALIDATE_INBOUND_FK,
-			 op, new_col, copy)->dep = d;
+				    op, new_col, copy)->dep = d;
 		mg_planner_add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op, old,
-			 NULL)->dep = d;
+				    NULL)->dep = d;
 		mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_INBOUND_FK, op,
-			 new_col, copy)->dep = d;
+				    new_col, copy)->dep = d;
 		mg_planner_add_prim(tp, MG_SLOT_ROLLBACK_PRE, MG_PRIM_DROP_INBOUND_COPY, op,
-			 new_col, copy)->dep = d;
+				    new_col, copy)->dep = d;
 		free(copy);
 	}
 	return 0;
@@ -218,8 +218,8 @@ int mg_planner_inbound(struct mg_planner *pl, struct mg_tplan *tp,
  * listed under drops: or not) is dropped at contract with the column,
  * once per table. */
 void mg_planner_drop_indexes(struct mg_planner *pl, struct mg_tplan *tp,
-			 const struct mg_op *op, const char *col,
-			 const struct mg_dependents *ds)
+			     const struct mg_op *op, const char *col,
+			     const struct mg_dependents *ds)
 {
 	const struct mg_prims *pre = &tp->slot[MG_SLOT_CONTRACT_PRE];
 
@@ -238,17 +238,17 @@ void mg_planner_drop_indexes(struct mg_planner *pl, struct mg_tplan *tp,
 				dropped = 1;
 		if (!dropped)
 			mg_planner_add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT,
-				 op, col, NULL)->dep = d;
+					    op, col, NULL)->dep = d;
 	}
 }
 
 /* Ask the driver for the column's dependents (kept in the table plan:
  * primitives point at them). */
 const struct mg_dependents *mg_planner_dependents(struct mg_planner *pl,
-					      struct mg_tplan *tp,
-					      const char *col,
-					      const struct mg_column_desc *c,
-					      struct mg_err *err)
+						  struct mg_tplan *tp,
+						  const char *col,
+						  const struct mg_column_desc *c,
+						  struct mg_err *err)
 {
 	struct mg_dependents *ds = mg_xcalloc(1, sizeof(*ds));
 
