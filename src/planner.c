@@ -644,6 +644,9 @@ static int plan_alter_in_place(struct mg_planner *pl, size_t i,
 			    tmp, op->column);
 	/* later operations of the migration see it as replaced */
 	overlay_add(pl, tp->t.id, op->column, 1);
+	if (op->up)
+		add_lossy(pl, mg_xasprintf("contract of %04d keeps only up (%s) of every value of column '%s' of %s, which may lose information",
+					   pl->m->id, op->up, op->column, tp->t.q));
 	rc = 0;
 out:
 	free(tmp);
