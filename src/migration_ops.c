@@ -76,10 +76,12 @@ static const struct field rename_column_fields[] = {
 static const struct field alter_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
-	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
+	/* without `to`: a type change in place (up optional, no down);
+	 * with it, up and down are required (check_alter) */
+	{ "to", F_NAME, 0, "a column name", OFF(to), 0, OFF(to_pos) },
 	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
-	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
-	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, OFF(down_pos) },
+	{ "up", F_STR, 0, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, OFF(down_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -755,6 +757,32 @@ static int check_create_index(struct parse *p, const struct mg_op *op)
 	return 0;
 }
 
+/* alter_column: with `to`, up and down are required; without it (a type
+ * change in place) down has no use: both versions of the application
+ * write the column itself until contract. */
+static int check_alter(struct parse *p, const yaml_node_t *opkey,
+		       const struct mg_op *op)
+{
+	const char *missing = !op->up ? "up" : !op->down ? "down" : NULL;
+
+	if (op->to && missing) {
+		mg_err_set(p->err, MG_EINPUT, "missing key '%s' in alter_column "
+			   "at " AT, missing, AT_ARGS(p, opkey));
+		return mg_err_hint(p->err, "alter_column with 'to' requires: "
+				   "table, column, to, type, up, down");
+	}
+	if (!op->to && op->down) {
+		mg_err_set(p->err, MG_EINPUT, "'down' at %s:%d:%d has no use in "
+			   "alter_column without 'to'", p->path,
+			   op->down_pos.line, op->down_pos.column);
+		return mg_err_hint(p->err, "without 'to' the column keeps its "
+				   "name and both versions of the application "
+				   "write it until contract: remove 'down', or "
+				   "give 'to' to change the type into a new column");
+	}
+	return 0;
+}
+
 /* The rules of one operation that need no database. */
 static int check_op(struct parse *p, const yaml_node_t *opkey,
 		    const struct mg_op *op)
@@ -778,7 +806,9 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 		break;
 	case MG_OP_RENAME_COLUMN:
 	case MG_OP_ALTER_COLUMN:
-		if (strcmp(op->column, op->to))
+		if (op->kind == MG_OP_ALTER_COLUMN && check_alter(p, opkey, op) < 0)
+			return -1;
+		if (!op->to || strcmp(op->column, op->to))
 			break;
 		mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d must differ "
 			   "from '%s' ('%s')", p->path, op->to_pos.line,

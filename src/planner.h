@@ -120,7 +120,11 @@ enum mg_expr_use {
 
 /* ---- what the core builds ----------------------------------------------- */
 
-enum mg_pair_kind { MG_PAIR_REPLACE, MG_PAIR_ADD, MG_PAIR_DROP };
+/* MG_PAIR_SHADOW: a type change in place. Both versions write the old
+ * column; the new one (a temporary name) is up over the row on every
+ * insert and update, whoever writes; it has no down. */
+enum mg_pair_kind { MG_PAIR_REPLACE, MG_PAIR_ADD, MG_PAIR_DROP,
+		    MG_PAIR_SHADOW };
 
 /* One column pair the dual-write trigger keeps in step. */
 struct mg_pair {
@@ -154,7 +158,11 @@ enum mg_prim_kind {
 	MG_PRIM_FINISH_INDEX,	/* name: the copy, renamed to dep->name (or,
 				 * UNIQUE, the constraint added using it) */
 	MG_PRIM_FINISH_INBOUND_FK,	/* name: the copy on dep->child, renamed */
-	MG_PRIM_DROP_INBOUND_COPY	/* name: the copy on dep->child (rollback) */
+	MG_PRIM_DROP_INBOUND_COPY,	/* name: the copy on dep->child (rollback) */
+	MG_PRIM_RENAME_COLUMN	/* contract, after the drops: column (the
+				 * temporary one of a type change in place)
+				 * renamed to name, in the transaction that
+				 * dropped the old column; guarded: done once */
 };
 
 struct mg_prim {
@@ -294,6 +302,13 @@ int mg_plan_pos_error(struct mg_err *err, int code,
 char *mg_planner_name(size_t max_ident, const char *base, const char *suffix);
 /* The same, base cut at a UTF-8 character boundary (t->utf8_names). */
 char *mg_planner_name_utf8(size_t max_ident, const char *base, const char *suffix);
+
+/* Whether op is an alter_column without `to:`: a type change that keeps
+ * the column's name (a temporary column renamed into place at contract). */
+static inline int mg_op_in_place(const struct mg_op *op)
+{
+	return op->kind == MG_OP_ALTER_COLUMN && !op->to;
+}
 
 /* Whether op lists name under drops:. */
 int mg_op_drops(const struct mg_op *op, const char *name);

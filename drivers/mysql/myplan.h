@@ -110,6 +110,12 @@ struct tplan {
 	struct mg_strlist rollback_defaults;	/* ALTER COLUMN `new` SET DEFAULT zero */
 	struct mg_strlist rollback_default_cols;	/* those columns' names, unquoted */
 	struct mg_strlist rollback_cols;	/* DROP COLUMN IF EXISTS `new` */
+	/* type changes in place: RENAME COLUMN `tmp` TO `c` in the ALTER
+	 * that drops the old columns, the temporary columns' raw names (the
+	 * guard: all go in that one statement), their final defaults */
+	struct mg_strlist renames;
+	struct mg_strlist renamed;
+	struct mg_strlist inplace_defaults;
 };
 
 /* What rendering needs of the planning session. */

@@ -30,6 +30,9 @@ static void tplan_release(struct tplan *tp)
 	mg_strlist_release(&tp->rollback_defaults);
 	mg_strlist_release(&tp->rollback_default_cols);
 	mg_strlist_release(&tp->rollback_cols);
+	mg_strlist_release(&tp->renames);
+	mg_strlist_release(&tp->renamed);
+	mg_strlist_release(&tp->inplace_defaults);
 }
 
 static char *index_exists(struct mydrv_conn *mc, const struct tplan *tp, const char *name)
@@ -127,6 +130,10 @@ static void add_new_column(struct planner *pl, struct tplan *tp, const struct mg
 {
 	const struct mycolumn *like = p->op->kind == MG_OP_RENAME_COLUMN && p->old ?
 				      mycolumn_of(p->old) : NULL;
+	/* in place: the comment stays, and the column its place (an instant
+	 * ADD COLUMN ... AFTER on MariaDB 10.4+ and MySQL 8.0.29+) */
+	const struct mycolumn *in_place = mg_op_in_place(p->op) && p->old ?
+					  mycolumn_of(p->old) : NULL;
 	struct mg_buf b = MG_BUF_INIT;
 	char *qc = qi(p->column);
 	const char *zero = p->notnull ? p->text : NULL;
@@ -148,6 +155,16 @@ static void add_new_column(struct planner *pl, struct tplan *tp, const struct mg
 	if (like && like->comment) {
 		mg_buf_adds(&b, " COMMENT ");
 		add_literal(pl->mc, &b, like->comment);
+	}
+	if (in_place) {
+		char *qo = qi(p->op->column);
+
+		if (in_place->comment) {
+			mg_buf_adds(&b, " COMMENT ");
+			add_literal(pl->mc, &b, in_place->comment);
+		}
+		mg_buf_addf(&b, " AFTER %s", qo);
+		free(qo);
 	}
 	mg_strlist_push_owned(&tp->add_cols, mg_buf_detach(&b));
 	mg_strlist_push_owned(&tp->rollback_cols, mg_xasprintf("DROP COLUMN IF EXISTS %s", qc));
@@ -181,11 +198,23 @@ static void contract_default(struct planner *pl, struct tplan *tp, const struct 
 {
 	char *qc = qi(p->column);
 
-	mg_strlist_push_owned(&tp->contract_defaults,
+	mg_strlist_push_owned(mg_op_in_place(p->op) ? &tp->inplace_defaults : &tp->contract_defaults,
 			      mg_xasprintf(pl->mc->mysql_dialect && p->op->kind == MG_OP_ADD_COLUMN ?
 					   "ALTER COLUMN %s SET DEFAULT (%s)" :
 					   "ALTER COLUMN %s SET DEFAULT %s", qc, p->text));
 	free(qc);
+}
+
+/* A type change in place: the temporary column renamed into place in
+ * the ALTER that drops the old one. */
+static void rename_column(struct tplan *tp, const struct mg_prim *p)
+{
+	char *qc = qi(p->column), *qn = qi(p->name);
+
+	mg_strlist_push_owned(&tp->renames, mg_xasprintf("RENAME COLUMN %s TO %s", qc, qn));
+	mg_strlist_push(&tp->renamed, p->column);
+	free(qc);
+	free(qn);
 }
 
 /* A copy of index p->dep on the new column(s), built at switch-reads. */
@@ -233,9 +262,14 @@ static void tplan_derive(struct planner *pl, const struct mg_tplan *ctp, struct 
 		add_new_column(pl, tp, sl[MG_SLOT_ADD_COLUMNS].v[i]);
 	for (size_t i = 0; i < sl[MG_SLOT_INDEX_COPIES].n; i++)
 		index_copy(tp, sl[MG_SLOT_INDEX_COPIES].v[i]);
-	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_POST].n; i++)
-		if (sl[MG_SLOT_CONTRACT_POST].v[i]->kind == MG_PRIM_SET_DEFAULT)
-			contract_default(pl, tp, sl[MG_SLOT_CONTRACT_POST].v[i]);
+	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_POST].n; i++) {
+		const struct mg_prim *p = sl[MG_SLOT_CONTRACT_POST].v[i];
+
+		if (p->kind == MG_PRIM_SET_DEFAULT)
+			contract_default(pl, tp, p);
+		if (p->kind == MG_PRIM_RENAME_COLUMN)
+			rename_column(tp, p);
+	}
 	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_PRE].n; i++)
 		plan_listed_drop(pl, tp, sl[MG_SLOT_CONTRACT_PRE].v[i]->dep);
 	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_COLUMNS].n; i++)
@@ -433,6 +467,41 @@ static void any_column_exists(struct planner *pl, struct mg_buf *cond, const str
 	mg_buf_adds(cond, "))");
 }
 
+/* render_drop_columns with renames: one ALTER (drops, RENAME COLUMN),
+ * guarded by the temporary columns (in the MySQL dialect the key
+ * clauses go first under the same guard, see "the MySQL dialect"). */
+static void render_drop_rename(struct planner *pl, struct mg_buf *b, const struct tplan *tp,
+			       struct mg_strlist *parts, int keys)
+{
+	const char *alg = keys ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT;
+	struct mg_buf alter = MG_BUF_INIT, cond = MG_BUF_INIT;
+
+	for (size_t i = 0; i < tp->renames.n; i++)
+		mg_strlist_push(parts, tp->renames.items[i]);
+	any_column_exists(pl, &cond, tp, &tp->renamed);
+	if (pl->mc->mysql_dialect) {
+		/* two ALTERs (keys, then columns), both under the guard */
+		struct mg_strlist kp = MG_STRLIST_INIT, cp = MG_STRLIST_INIT;
+
+		for (size_t i = 0; i < parts->n; i++)
+			mg_strlist_push(strstr(parts->items[i], " COLUMN ") ? &cp : &kp,
+					parts->items[i]);
+		if (kp.n)
+			dialect_alter(pl->mc, b, tp->t.q, tp->t.lit, &kp, NULL, MYDRV_ALG_NOCOPY,
+				      cond.buf, NULL);
+		dialect_alter(pl->mc, b, tp->t.q, tp->t.lit, &cp, NULL, MYDRV_ALG_INSTANT,
+			      cond.buf, NULL);
+		mg_strlist_release(&kp);
+		mg_strlist_release(&cp);
+	} else {
+		join_alter(&alter, tp->t.q, parts, NULL, alg);
+		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
+		add_guarded(pl->mc, b, cond.buf, alter.buf);
+	}
+	mg_buf_release(&alter);
+	mg_buf_release(&cond);
+}
+
 /*
  * The ALTER that drops columns (and with them, explicitly, their indexes
  * and listed constraints). In the MySQL dialect the drops of indexes and
@@ -440,7 +509,9 @@ static void any_column_exists(struct planner *pl, struct mg_buf *cond, const str
  * and the columns follow (see "the MySQL dialect"). When it drops indexes it runs only while one
  * of the columns is still there: after a crash past it the copies may
  * already carry the originals' names, and DROP INDEX IF EXISTS would drop
- * them.
+ * them. With type changes in place the temporary columns are renamed
+ * into place in the same ALTER, which runs only while they are there
+ * (after it the old names exist again, as the new columns).
  */
 static void render_drop_columns(struct planner *pl, struct mg_buf *b, const struct tplan *tp,
 				const struct mg_strlist *drops, const struct mg_strlist *cols,
@@ -458,6 +529,11 @@ static void render_drop_columns(struct planner *pl, struct mg_buf *b, const stru
 
 		mg_strlist_push_owned(&parts, mg_xasprintf("DROP COLUMN IF EXISTS %s", qm));
 		free(qm);
+	}
+	if (tp->renames.n) {
+		render_drop_rename(pl, b, tp, &parts, drops && drops->n);
+		mg_strlist_release(&parts);
+		return;
 	}
 	join_alter(&alter, tp->t.q, &parts, NULL,
 		   drops && drops->n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
@@ -495,16 +571,36 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->drop_defaults, NULL, MYDRV_ALG_INSTANT);
 	else
 		add_defaults_of_dropped(pl, tp, &tp->drop_defaults, &tp->drop_default_cols, &b);
+	/*
+	 * In place: the temporary columns' final defaults while they are
+	 * there; then no write may fall between the triggers and the ALTER
+	 * that renames them into place (it would reach the old column only,
+	 * and be lost with it): LOCK TABLES ... WRITE over both, a metadata
+	 * lock for as long as the ALTER takes (drops and renames in place,
+	 * no rebuild).
+	 */
+	if (tp->renames.n) {
+		add_defaults_of_dropped(pl, tp, &tp->inplace_defaults, &tp->renamed, &b);
+		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
+	}
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	mg_buf_adds(&b, tp->contract_pre.buf);
 	render_drop_columns(pl, &b, tp, &tp->contract_drops, &tp->contract_cols, &tp->dropped);
+	if (tp->renames.n)
+		mg_buf_adds(&b, "UNLOCK TABLES;\n");
 	render_index_renames(pl, &b, tp);
 	mg_buf_addf(&d, "contract %s: drop trigger", tp->t.q);
 	for (size_t i = 0; i < tp->dropped.n; i++)
 		mg_buf_addf(&d, ", `%s`", tp->dropped.items[i]);
 	if (tp->has_marker)
 		mg_buf_addf(&d, ", `%s`", pl->marker_raw);
+	for (size_t i = 0; i < tp->renames.n; i++) {
+		const char *r = tp->renames.items[i] + strlen("RENAME COLUMN ");
+		const char *to = strstr(r, "` TO `");
+
+		mg_buf_addf(&d, ", %.*s renamed to %s", (int)(to - r + 1), r, to + 5);
+	}
 	mg_buf_adds(&d, " (never CASCADE); defaults and names moved to the new columns");
 	allow(mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL), tp);
 	mg_buf_release(&b);
@@ -599,6 +695,8 @@ static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 			mg_buf_addf(&set, "%s%s = (%s)", set.len ? ", " : "", qn, p->up);
 		if (p->kind == MG_PAIR_REPLACE)
 			mg_buf_addf(&mm, " OR NOT (%s <=> (%s) OR %s <=> (%s))", qn, p->up, qo, p->down);
+		if (p->kind == MG_PAIR_SHADOW)
+			mg_buf_addf(&mm, " OR NOT (%s <=> (%s))", qn, p->up);
 		free(qn);
 		free(qo);
 	}
@@ -717,6 +815,13 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 		n = pl->mc->mysql_dialect ?
 		    mg_xasprintf("contract of %s drops indexes and constraints of the columns first, ALGORITHM=INPLACE, LOCK=NONE (in place without locks and, per the MySQL manual, without a rebuild), then the columns, ALGORITHM=INSTANT", tp->t.q) :
 		    mg_xasprintf("contract of %s drops indexes with the columns: ALGORITHM=NOCOPY, LOCK=NONE, in place without locks", tp->t.q);
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+	if (tp->renames.n) {
+		n = mg_xasprintf("contract of %s: a type change in place: the triggers are dropped and the old column%s dropped and the new one%s renamed into place under LOCK TABLES %s WRITE (writes wait for as long as the ALTER takes, in place without a rebuild: no write may reach only the old column); the ALTER runs only while the temporary column%s exist%s, so a run again after a crash finishes the step",
+				 tp->t.q, tp->renames.n > 1 ? "s are" : " is", tp->renames.n > 1 ? "s" : "",
+				 tp->t.q, tp->renames.n > 1 ? "s" : "", tp->renames.n > 1 ? "" : "s");
 		mg_plan_add_note(pl->plan, n);
 		free(n);
 	}

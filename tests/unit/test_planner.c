@@ -187,6 +187,7 @@ static const char *const prim_names[] = {
 	[MG_PRIM_FINISH_INDEX] = "finish-index",
 	[MG_PRIM_FINISH_INBOUND_FK] = "finish-inbound-fk",
 	[MG_PRIM_DROP_INBOUND_COPY] = "drop-inbound-copy",
+	[MG_PRIM_RENAME_COLUMN] = "rename-column",
 };
 
 /* "kind(name or column) " for each primitive of the slots. */
@@ -631,6 +632,64 @@ static void test_explicit_index_drops(void **arg)
 	world_free(w);
 }
 
+/* alter_column without `to`: a temporary column named with the suffix,
+ * a shadow pair (up defaults to the column), the column's NOT NULL,
+ * default and index carried, and at contract the old column dropped then
+ * the temporary one renamed into place after the copies' renames; the
+ * same type is bad input; later operations see the column as replaced. */
+static void test_alter_in_place(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_op *op;
+	(void)arg;
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "b", 3);
+	op->type = "bigint";
+	w->drops[0] = "v";	/* the view over b */
+	op->drops = w->drops;
+	op->n_drops = 1;
+	assert_int_equal(build(w), 0);
+	assert_string_equal(w->plan.steps[MG_PLAN_EXPAND][0].sql,
+			    "add-column(b_mg1) copy-constraint(b_mg1_not_null_mg1) ");
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-dependent(b) drop-column(b) set-not-null(b_mg1_not_null_mg1) set-default(b_mg1) rename-column(b) ");
+	assert_string_equal(w->plan.steps[MG_PLAN_ROLLBACK][0].sql, "drop-column(b_mg1) ");
+	assert_int_equal(w->plan.n_lossy, 0);
+	world_free(w);
+
+	w = world_new(&mysqlish_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "a", 3);
+	op->type = "varchar(20)";
+	op->up = "substr(a, 1, 20)";
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_SWITCH_READS, "copy-index t_a_idx_mg1");
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-dependent(a) drop-column(a) finish-index(t_a_idx_mg1) rename-column(a) ");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "n", 3);
+	op->type = "INT";
+	op->type_pos = (struct mg_pos){ 5, 13 };
+	assert_refused(w, MG_EINPUT,
+		       "column 'n' is of type int already at 0001_test.yaml:5:13");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "n", 3);
+	op->type = "bigint";
+	rename_op(w, "n", "n2", 8);
+	assert_refused(w, MG_EINPUT,
+		       "column 'n' does not exist in \"t\" at 0001_test.yaml:9:13");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "ident", 3);
+	op->type = "bigint";
+	assert_refused(w, MG_EREFUSED,
+		       "column 'ident' of \"t\" is an identity column: not supported at 0001_test.yaml:4:13");
+	world_free(w);
+}
+
 /* Caseless column names: a column an earlier operation added is there
  * in any case; the latest operation on a column counts. */
 static void test_caseless_and_latest(void **arg)
@@ -676,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_placeholder_not_null),
 		cmocka_unit_test(test_explicit_index_drops),
 		cmocka_unit_test(test_caseless_and_latest),
+		cmocka_unit_test(test_alter_in_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
