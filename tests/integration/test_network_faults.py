@@ -46,6 +46,10 @@ from harness.env import _clean_env, _free_port
 from harness.result import Watch, _CheckedPopen
 
 MARKER = "_migrate_1"
+# rows of the tests that fault a running backfill (--batch-size 500, --sleep
+# 10): the fault comes after 3000 rows, with 190+ batches (2 s or more)
+# still to go; the rerun copies the rest, most of these tests' time
+ROWS = 100000
 
 ALTER = {
     "pg": """
@@ -280,10 +284,11 @@ def index_ready(target):
 # 1. a frozen proxy
 
 
-def backfill_until_fault(target, start, fault, what, bound, n=200000):
+def backfill_until_fault(target, start, fault, what, bound, n=None):
     """Expand, start a backfill with start(), apply fault() once 3000 rows
     are copied, and check that migrate gives up within bound seconds with
     exit 3. Returns (seconds after the fault, the Watch)."""
+    n = n or ROWS
     project = target.project
     make_items(target, n)
     project.write("0001_alter_n.yaml", ALTER[target.kind])
@@ -306,7 +311,7 @@ def backfill_until_fault(target, start, fault, what, bound, n=200000):
 
 
 def frozen_backfill(target, proxy, extra, bound):
-    n = 200000
+    n = ROWS
     project = target.project
     took, w = backfill_until_fault(
         target, lambda: project.popen("-d", proxy.url(project.db), *extra, "backfill",
@@ -340,7 +345,7 @@ def test_sigterm_while_the_proxy_is_frozen(target, proxy):
     """The default bound is long (about 20 s); a signal does not wait for
     it: the cancel request (PostgreSQL) or KILL QUERY (MariaDB) cannot get
     through either, and is given up after a few seconds."""
-    n = 200000
+    n = ROWS
     project = target.project
     make_items(target, n)
     project.write("0001_alter_n.yaml", ALTER[target.kind])
@@ -430,7 +435,7 @@ def netns(target):
 @pytest.mark.targets("postgres")
 @pytest.mark.parametrize("extra, bound", [(["--network-timeout", "2000"], 12), ([], 60)])
 def test_link_down_mid_backfill(target, netns, extra, bound):
-    n = 200000
+    n = ROWS
     project = target.project
     backfill_until_fault(
         target, lambda: netns.popen(project, "-d", netns.url(project.db), *extra,
