@@ -24,6 +24,9 @@ static const char *const kind_names[] = {
 	[MG_OP_DROP_COLUMN] = "drop_column",
 	[MG_OP_CREATE_INDEX] = "create_index",
 	[MG_OP_SQL] = "sql",
+	[MG_OP_CREATE_TABLE] = "create_table",
+	[MG_OP_DROP_TABLE] = "drop_table",
+	[MG_OP_RENAME_TABLE] = "rename_table",
 };
 
 static const char *const phase_names[] = {
@@ -405,6 +408,7 @@ static void op_release(struct mg_op *op)
 	free(op->where);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
+	mg_table_def_free(op->tdef);
 }
 
 void mg_migration_release(struct mg_migration *m)
