@@ -29,17 +29,18 @@ static const char *bare(const char *name)
  * breaks when t is dropped or renamed; other tables' foreign keys keep t
  * from being dropped (InnoDB moves them along with a rename).
  */
-static char *views_sql(struct mydrv_conn *mc, const char *name)
+static char *views_sql(struct mydrv_conn *mc, const char *name, const char *own)
 {
-	char *nl = lit(mc, name);
+	char *nl = lit(mc, name), *ol = lit(mc, own ? own : name);
 	char *s = mg_xasprintf(
 		"SELECT 'v' AS k, TABLE_NAME AS name, CONCAT('view `', TABLE_NAME, '`') AS what, '' AS child "
 		"FROM information_schema.VIEWS "
-		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> %s "
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN (%s, %s) "
 		"AND LOCATE(CONCAT('`', DATABASE(), '`.`', %s, '`'), VIEW_DEFINITION) > 0",
-		nl, nl);
+		nl, ol, nl);
 
 	free(nl);
+	free(ol);
 	return s;
 }
 
@@ -63,7 +64,7 @@ int mydrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
 {
 	struct mydrv_conn *mc = downcast(c);
 	struct mg_rows r = MG_ROWS_INIT;
-	char *views = views_sql(mc, t->relname);
+	char *views = views_sql(mc, t->relname, NULL);
 	char *fks = fks_sql(mc, t->relname);
 	char *sql = by_name ? mg_xstrdup(views) :
 		    mg_xasprintf("%s UNION ALL %s ORDER BY 1 DESC, 2", views, fks);
@@ -309,7 +310,8 @@ static void assert_no_new(struct planner *pl, const struct mg_tableop *top,
 {
 	struct mydrv_conn *mc = pl->mc;
 	struct mg_buf b = MG_BUF_INIT;
-	char *views = views_sql(mc, top->t.relname);
+	/* rename_table's own view (op->to) names the table too */
+	char *views = views_sql(mc, top->t.relname, top->op->to);
 	char *fks = fks_sql(mc, top->t.relname);
 
 	mg_buf_addf(&b, "SELECT CONCAT(x.what, ' %s %s') FROM (%s%s%s) AS x",
