@@ -190,6 +190,7 @@ int pgdrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
 			   struct mg_dependents *out, struct mg_err *err);
 int pgdrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
 			 const struct mg_tableop *top, struct mg_err *err);
-int pgdrv_render_table_op(const struct mg_render *r, struct mg_plan *out);
+int pgdrv_render_table_op(struct mg_conn *c, const struct mg_render *r,
+			  struct mg_plan *out);
 
 #endif

@@ -891,7 +891,7 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 	case MG_RENDER_ADD_VIEW:
 	case MG_RENDER_DROP_VIEW:
 	case MG_RENDER_FINISH_RENAME:
-		return pgdrv_render_table_op(r, out);
+		return pgdrv_render_table_op(c, r, out);
 	}
 	return 0;
 }

@@ -280,7 +280,8 @@ static char *view_name(const struct mg_tableop *top, const char *name)
 	return s;
 }
 
-int pgdrv_render_table_op(const struct mg_render *r, struct mg_plan *out)
+int pgdrv_render_table_op(struct mg_conn *c, const struct mg_render *r,
+			  struct mg_plan *out)
 {
 	const struct mg_tableop *top = r->tableop;
 	struct mg_buf b = MG_BUF_INIT;
@@ -307,7 +308,12 @@ int pgdrv_render_table_op(const struct mg_render *r, struct mg_plan *out)
 		desc = mg_xasprintf("drop table %s (no CASCADE)", qt);
 		break;
 	case MG_RENDER_ADD_VIEW:
-		mg_buf_addf(&b, "CREATE VIEW %s AS SELECT * FROM %s;\n", qv, qt);
+		/* security_invoker (PostgreSQL 15+): the view checks the
+		 * privileges and row security policies of whoever uses it, as
+		 * the table does, not those of its owner */
+		mg_buf_addf(&b, "CREATE VIEW %s%s AS SELECT * FROM %s;\n", qv,
+			    PQserverVersion(downcast(c)->pg) >= 150000 ?
+			    " WITH (security_invoker = true)" : "", qt);
 		copy_grants(&b, qt, qv);
 		desc = mg_xasprintf("view %s over %s: both names read and write", qv, qt);
 		break;
