@@ -29,18 +29,22 @@ static const char *bare(const char *name)
  * breaks when t is dropped or renamed; other tables' foreign keys keep t
  * from being dropped (InnoDB moves them along with a rename).
  */
-static char *views_sql(struct mydrv_conn *mc, const char *name, const char *own)
+static char *views_sql(struct mydrv_conn *mc, const char *name,
+		       const struct mg_tableop *own)
 {
-	char *nl = lit(mc, name), *ol = lit(mc, own ? own : name);
+	char *nl = lit(mc, name);
+	char *ol = lit(mc, own ? own->op->to : name);
+	char *tl = lit(mc, own ? own->view_tmp : name);
 	char *s = mg_xasprintf(
 		"SELECT 'v' AS k, TABLE_NAME AS name, CONCAT('view `', TABLE_NAME, '`') AS what, '' AS child "
 		"FROM information_schema.VIEWS "
-		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN (%s, %s) "
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN (%s, %s, %s) "
 		"AND LOCATE(CONCAT('`', DATABASE(), '`.`', %s, '`'), VIEW_DEFINITION) > 0",
-		nl, ol, nl);
+		nl, ol, tl, nl);
 
 	free(nl);
 	free(ol);
+	free(tl);
 	return s;
 }
 
@@ -310,8 +314,9 @@ static void assert_no_new(struct planner *pl, const struct mg_tableop *top,
 {
 	struct mydrv_conn *mc = pl->mc;
 	struct mg_buf b = MG_BUF_INIT;
-	/* rename_table's own view (op->to) names the table too */
-	char *views = views_sql(mc, top->t.relname, top->op->to);
+	/* rename_table's own view (op->to, then view_tmp) names the table too */
+	char *views = views_sql(mc, top->t.relname,
+				top->op->kind == MG_OP_RENAME_TABLE ? top : NULL);
 	char *fks = fks_sql(mc, top->t.relname);
 
 	mg_buf_addf(&b, "SELECT CONCAT(x.what, ' %s %s') FROM (%s%s%s) AS x",
