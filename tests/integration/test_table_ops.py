@@ -409,3 +409,38 @@ def snapshot_of(target, db):
         return {k: v for k, v in snap.items()}
     snap = db.snapshot()
     return snap
+
+
+# ---------------------------------------------------------------- later operations
+
+CREATE_THEN_INDEX = CREATE + """
+  - create_index:
+      table: orders
+      name: orders_user_idx
+      columns: [user_id]
+"""
+
+
+@pytest.mark.targets("postgres", "mariadb")
+def test_create_table_then_create_index(target):
+    """PostgreSQL plans create_index on a table an earlier create_table of
+    the migration creates (the planning transaction created it), and runs
+    it through contract and rollback; MariaDB refuses it, naming the
+    create_table, and changes nothing."""
+    make_schema(target)
+    project = target.project
+    before = snapshot(target)
+    project.write("0001_create_orders.yaml", CREATE_THEN_INDEX)
+    if target.is_mysql:
+        r = project.expect(1, "expand", "1")
+        assert "is created by the create_table at line 3" in r.err, r.describe()
+        assert snapshot(target) == before
+        return
+    phase(project, "expand")
+    assert target.db.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'orders_user_idx'"
+                           ) == [("CREATE INDEX orders_user_idx ON public.orders USING btree (user_id)",)]
+    project.ok("rollback", "1")
+    assert snapshot(target) == before
+    for command in PHASES:
+        phase(project, command)
+    assert target.db.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_idx'") == [(1,)]
