@@ -165,13 +165,15 @@ static int check_action(const struct mg_planner *pl, const char *action,
 	return mg_err_hint(err, "use set_null, cascade, restrict or no_action");
 }
 
+static int probe_create(struct mg_planner *pl, struct mydrv_conn *mc,
+			const struct mg_tableop *top, struct mg_err *err);
+
 int mydrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
 			 const struct mg_tableop *top, struct mg_err *err)
 {
 	const struct mg_table_def *d = top->op->tdef;
 	int seen = 0;
 
-	(void)c;
 	if (top->op->kind != MG_OP_CREATE_TABLE)
 		return 0;
 	for (size_t i = 0; i < d->n_columns; i++) {
@@ -192,7 +194,7 @@ int mydrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
 		    check_action(pl, r->on_update, r->on_update_pos, err) < 0)
 			return -1;
 	}
-	return 0;
+	return probe_create(pl, downcast(c), top, err);
 }
 
 /* ---- rendering ----------------------------------------------------------- */
@@ -251,8 +253,6 @@ static void add_column(struct mydrv_conn *mc, struct mg_buf *b,
 		mg_buf_adds(b, " COMMENT ");
 		add_literal(mc, b, c->comment);
 	}
-	if (c->check)
-		mg_buf_addf(b, " CHECK (%s)", c->check);
 }
 
 static void add_table_constraint(struct mg_buf *b,
@@ -276,15 +276,21 @@ static void add_table_constraint(struct mg_buf *b,
 	add_names(b, k->columns, k->n_columns);
 }
 
-/* One statement: columns, keys, checks, then every foreign key at table
- * level (MySQL ignores a REFERENCES written on a column). */
-static char *create_sql(struct mydrv_conn *mc, const struct mg_tableop *top)
+/*
+ * One statement: columns, then each column's check and foreign key at
+ * table level (a column-level CHECK may name only its own column, and
+ * MySQL ignores a REFERENCES written on a column), then the table
+ * constraints. probe: the same table as a temporary one named probe,
+ * without foreign keys (a temporary table takes none), for plan time.
+ */
+static char *create_sql(struct mydrv_conn *mc, const struct mg_tableop *top,
+			const char *probe)
 {
 	const struct mg_table_def *d = top->op->tdef;
 	struct mg_buf b = MG_BUF_INIT;
 
-	mg_buf_adds(&b, "CREATE TABLE IF NOT EXISTS ");
-	mydrv_quote_ident(&b, bare(top->op->table));
+	mg_buf_adds(&b, probe ? "CREATE TEMPORARY TABLE " : "CREATE TABLE IF NOT EXISTS ");
+	mydrv_quote_ident(&b, probe ? probe : bare(top->op->table));
 	mg_buf_adds(&b, " (\n");
 	for (size_t i = 0; i < d->n_columns; i++) {
 		if (i)
@@ -292,11 +298,15 @@ static char *create_sql(struct mydrv_conn *mc, const struct mg_tableop *top)
 		add_column(mc, &b, &d->columns[i], top->types[i]);
 	}
 	for (size_t i = 0; i < d->n_columns; i++)
+		if (d->columns[i].check)
+			mg_buf_addf(&b, ",\n\tCHECK (%s)", d->columns[i].check);
+	for (size_t i = 0; !probe && i < d->n_columns; i++)
 		if (d->columns[i].references)
 			add_fk(&b, d->columns[i].references->name,
 			       &d->columns[i].name, 1, d->columns[i].references);
 	for (size_t i = 0; i < d->n_constraints; i++)
-		add_table_constraint(&b, &d->constraints[i]);
+		if (!probe || d->constraints[i].kind != MG_TCON_FOREIGN_KEY)
+			add_table_constraint(&b, &d->constraints[i]);
 	mg_buf_adds(&b, "\n) ENGINE=InnoDB");
 	if (d->comment) {
 		mg_buf_adds(&b, " COMMENT=");
@@ -304,6 +314,33 @@ static char *create_sql(struct mydrv_conn *mc, const struct mg_tableop *top)
 	}
 	mg_buf_adds(&b, ";\n");
 	return mg_buf_detach(&b);
+}
+
+/* create_table tried as a temporary table (no implicit commit, gone with
+ * the session): the server checks types, defaults, checks and keys at
+ * plan time. */
+static int probe_create(struct mg_planner *pl, struct mydrv_conn *mc,
+			const struct mg_tableop *top, struct mg_err *err)
+{
+	char *name = mkname(bare(top->op->table), "_mg_probe");
+	char *sql = create_sql(mc, top, name);
+	char *drop = mg_xasprintf("DROP TEMPORARY TABLE IF EXISTS `%s`", name);
+	int rc = exec_mc(mc, sql, err);
+
+	if (rc < 0) {
+		char msg[sizeof(err->msg)];
+
+		memcpy(msg, err->msg, sizeof(msg));
+		mg_plan_pos_error(err, MG_EINPUT, pl->m, top->op->pos,
+				  "create_table '%s' fails on the server: %s", top->op->table, msg);
+		mg_err_hint(err, "check the types, defaults and checks of its columns");
+	} else {
+		rc = exec_mc(mc, drop, err);
+	}
+	free(name);
+	free(sql);
+	free(drop);
+	return rc;
 }
 
 /* At contract, before the drop: nothing depends on the table that is not
@@ -397,7 +434,7 @@ int mydrv_render_table_op(struct planner *pl, const struct mg_render *r)
 
 	switch (r->kind) {
 	case MG_RENDER_CREATE_TABLE:
-		sql = create_sql(pl->mc, top);
+		sql = create_sql(pl->mc, top, NULL);
 		mg_buf_adds(&b, sql);
 		free(sql);
 		desc = mg_xasprintf("create table %s (%zu column%s)", qt,
