@@ -25,6 +25,9 @@ static const char *const kind_names[] = {
 	[MG_OP_CREATE_INDEX] = "create_index",
 	[MG_OP_SQL] = "sql",
 	[MG_OP_DROP_INDEX] = "drop_index",
+	[MG_OP_CREATE_TABLE] = "create_table",
+	[MG_OP_DROP_TABLE] = "drop_table",
+	[MG_OP_RENAME_TABLE] = "rename_table",
 };
 
 static const char *const phase_names[] = {
@@ -417,6 +420,7 @@ static void op_release(struct mg_op *op)
 	free(op->storage);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
+	mg_table_def_free(op->tdef);
 }
 
 void mg_migration_release(struct mg_migration *m)

@@ -24,7 +24,10 @@ enum mg_op_kind {
 	MG_OP_DROP_COLUMN,
 	MG_OP_CREATE_INDEX,
 	MG_OP_SQL,
-	MG_OP_DROP_INDEX
+	MG_OP_DROP_INDEX,
+	MG_OP_CREATE_TABLE,
+	MG_OP_DROP_TABLE,
+	MG_OP_RENAME_TABLE
 };
 
 /* 1-based position in the YAML file (libyaml marks are 0-based: add 1). */
@@ -44,6 +47,9 @@ struct mg_pos {
  *                  where, column_opts, include, storage, constraint
  *   drop_index:    table, index_name (= name)
  *   sql:           sql[MG_SQL_*], in_transaction
+ *   create_table:  table, tdef (columns, constraints, comment)
+ *   drop_table:    table, drops
+ *   rename_table:  table, to, drops
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
  * Every operation takes `allow_copy` and `allow_rebuild` (default false):
@@ -82,6 +88,69 @@ struct mg_param {
 	char *value;
 	struct mg_pos pos;		/* of the key */
 	struct mg_pos value_pos;
+};
+
+/* create_table (migration_tables.c): a foreign key's target. */
+struct mg_ref {
+	char *table;			/* as written */
+	struct mg_pos table_pos;
+	char **columns;			/* column-level: one (`column`) */
+	size_t n_columns;
+	struct mg_pos columns_pos;
+	char *name;			/* optional constraint name */
+	char *on_delete;		/* SQL words ("SET NULL"), or NULL */
+	struct mg_pos on_delete_pos;
+	char *on_update;
+	struct mg_pos on_update_pos;
+};
+
+/* create_table: one column. */
+struct mg_column_def {
+	struct mg_pos pos;		/* of the item */
+	char *name;
+	struct mg_pos name_pos;
+	char *type;
+	struct mg_pos type_pos;
+	char *default_expr;
+	struct mg_pos default_pos;
+	int nullable;			/* default 1 */
+	int primary_key;
+	int unique;
+	char *check;
+	struct mg_pos check_pos;
+	struct mg_ref *references;	/* or NULL */
+	char *comment;
+	char *identity;			/* "always", "by_default" or NULL */
+	struct mg_pos identity_pos;
+};
+
+enum mg_tcon_kind {
+	MG_TCON_PRIMARY_KEY,
+	MG_TCON_UNIQUE,
+	MG_TCON_CHECK,
+	MG_TCON_FOREIGN_KEY
+};
+
+/* create_table: one table-level constraint. */
+struct mg_table_constraint {
+	enum mg_tcon_kind kind;
+	struct mg_pos pos;		/* of its key (primary_key: ...) */
+	char *name;			/* optional */
+	char **columns;			/* primary key, unique, foreign key */
+	size_t n_columns;
+	struct mg_pos columns_pos;
+	char *expression;		/* check */
+	struct mg_pos expression_pos;
+	struct mg_ref ref;		/* foreign key: table, columns, actions */
+};
+
+struct mg_table_def {
+	struct mg_column_def *columns;
+	size_t n_columns;
+	struct mg_pos columns_pos;
+	struct mg_table_constraint *constraints;
+	size_t n_constraints;
+	char *comment;
 };
 
 struct mg_op {
@@ -129,6 +198,7 @@ struct mg_op {
 	int in_transaction;		/* sql: default 1 */
 	int allow_copy;			/* any: the server may copy the table */
 	int allow_rebuild;		/* any: the server may rebuild it in place */
+	struct mg_table_def *tdef;	/* create_table, else NULL */
 };
 
 struct mg_migration {

@@ -29,7 +29,9 @@ enum ftype {
 	F_BOOL,		/* true or false */
 	F_NAMES,	/* a sequence of names */
 	F_INDEX_COLUMNS,	/* create_index columns: names or mappings */
-	F_PARAMS	/* a mapping of parameter names to scalar values */
+	F_PARAMS,	/* a mapping of parameter names to scalar values */
+	F_TABLEDEF	/* create_table's columns, constraints, comment
+			 * (migration_tables.c) */
 };
 
 #define NO_POS ((size_t)-1)
@@ -129,6 +131,29 @@ static const struct field sql_fields[] = {
 	ALLOW_FIELDS,
 };
 
+/* create_table, drop_table, rename_table: migration_tables.c walks the
+ * nested keys (F_TABLEDEF). */
+static const struct field create_table_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "columns", F_TABLEDEF, 1, "a non-empty sequence of columns", 0, 0, NO_POS },
+	{ "constraints", F_TABLEDEF, 0, "a sequence of constraints", 0, 0, NO_POS },
+	{ "comment", F_TABLEDEF, 0, "a string", 0, 0, NO_POS },
+	ALLOW_FIELDS,
+};
+
+static const struct field drop_table_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field rename_table_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "to", F_NAME, 1, "a table name", OFF(to), 0, OFF(to_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
 struct opdef {
 	const char *name;
 	enum mg_op_kind kind;
@@ -147,10 +172,14 @@ static const struct opdef opdefs[] = {
 	OPDEF(create_index, MG_OP_CREATE_INDEX),
 	OPDEF(sql, MG_OP_SQL),
 	OPDEF(drop_index, MG_OP_DROP_INDEX),
+	OPDEF(create_table, MG_OP_CREATE_TABLE),
+	OPDEF(drop_table, MG_OP_DROP_TABLE),
+	OPDEF(rename_table, MG_OP_RENAME_TABLE),
 };
 
 #define OP_NAMES "add_column, rename_column, alter_column, drop_column, " \
-		 "create_index, sql, drop_index"
+		 "create_index, sql, drop_index, create_table, drop_table, " \
+		 "rename_table"
 #define TOP_KEYS "description, operations"
 #define SQL_PHASES "expand, backfill, switch_reads, contract, rollback"
 
@@ -215,6 +244,9 @@ static int closest(const char *word, const char *list, char *out, size_t size)
 }
 
 /* ---- the YAML walk ------------------------------------------------------- */
+
+/* struct mg_walk of migration_int.h */
+#define parse mg_walk
 
 struct parse {
 	const char *path;
@@ -703,6 +735,8 @@ static int set_field(struct parse *p, const struct field *f,
 		return get_index_columns(p, f, key, val, op);
 	case F_PARAMS:
 		return get_params(p, f, key, val, op);
+	case F_TABLEDEF:
+		return mg_walk_table_key(p, key, val, op);
 	case F_STR:
 	case F_NAME:
 	case F_TABLE:
@@ -830,10 +864,21 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 					  "of: " SQL_PHASES ")",
 					  AT_ARGS(p, opkey));
 		break;
+	case MG_OP_CREATE_TABLE:
+		return mg_walk_check_create_table(p, opkey, op);
+	case MG_OP_RENAME_TABLE:
+		if (strchr(op->to, '.'))
+			return mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d "
+					  "must be a table name without a schema "
+					  "(the table stays in its schema)",
+					  p->path, op->to_pos.line,
+					  op->to_pos.column);
+		break;
 	case MG_OP_CREATE_INDEX:
 		return check_create_index(p, op);
 	case MG_OP_DROP_COLUMN:
 	case MG_OP_DROP_INDEX:
+	case MG_OP_DROP_TABLE:
 		break;
 	}
 	return 0;
@@ -1002,4 +1047,72 @@ int mg_migration_walk(struct mg_migration *m, yaml_document_t *doc,
 	struct parse p = { path, doc, err, max_name };
 
 	return parse_root(&p, m);
+}
+
+/* ---- the helpers migration_tables.c shares ------------------------------- */
+
+const char *mg_walk_path(const struct mg_walk *p)
+{
+	return p->path;
+}
+
+struct mg_err *mg_walk_err(struct mg_walk *p)
+{
+	return p->err;
+}
+
+yaml_node_t *mg_walk_node(struct mg_walk *p, int i)
+{
+	return node_at(p, i);
+}
+
+yaml_node_t *mg_walk_pair_key(struct mg_walk *p, const yaml_node_pair_t *pair)
+{
+	return pair_key(p, pair);
+}
+
+int mg_walk_check_duplicate(struct mg_walk *p, const yaml_node_t *map,
+			    const yaml_node_pair_t *pair, const yaml_node_t *key)
+{
+	return check_duplicate(p, map, pair, key);
+}
+
+int mg_walk_unknown(struct mg_walk *p, const char *what, const yaml_node_t *key,
+		    const char *expected)
+{
+	return unknown(p, what, key, expected);
+}
+
+int mg_walk_string(struct mg_walk *p, const char *keyname, const char *what,
+		   const yaml_node_t *key, const yaml_node_t *val, const char **out)
+{
+	return get_string(p, keyname, what, key, val, out);
+}
+
+int mg_walk_name(struct mg_walk *p, const char *keyname, const yaml_node_t *val,
+		 const char *s)
+{
+	return check_name(p, keyname, val, s, strlen(s));
+}
+
+int mg_walk_table(struct mg_walk *p, const char *keyname, const yaml_node_t *val,
+		  const char *s)
+{
+	return check_table(p, keyname, val, s);
+}
+
+int mg_walk_bool(struct mg_walk *p, const char *keyname, const yaml_node_t *key,
+		 const yaml_node_t *val, int *out)
+{
+	return get_bool(p, keyname, key, val, out);
+}
+
+int mg_walk_is_empty(const yaml_node_t *n)
+{
+	return is_empty(n);
+}
+
+const char *mg_walk_describe(char buf[SHOW_SIZE + 2], const yaml_node_t *n)
+{
+	return describe(buf, n);
 }

@@ -192,6 +192,7 @@ static void planner_release(struct mg_planner *pl)
 		free(pl->overlay[i].column);
 	}
 	free(pl->overlay);
+	mg_planner_tables_release(pl);
 }
 
 struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
@@ -703,6 +704,8 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 		int rc = 0;
 
 		pl->op = &m->ops[i];
+		if (mg_planner_table_check(pl, i, err) < 0)
+			return -1;
 		switch (m->ops[i].kind) {
 		case MG_OP_ADD_COLUMN:
 			rc = plan_add_column(pl, i, err);
@@ -724,6 +727,15 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 			break;
 		case MG_OP_SQL:
 			rc = mg_db_check_sql(pl->conn, pl, &m->ops[i], err);
+			break;
+		case MG_OP_CREATE_TABLE:
+			rc = mg_plan_create_table(pl, i, err);
+			break;
+		case MG_OP_DROP_TABLE:
+			rc = mg_plan_drop_table(pl, i, err);
+			break;
+		case MG_OP_RENAME_TABLE:
+			rc = mg_plan_rename_table(pl, i, err);
 			break;
 		}
 		if (rc < 0)
@@ -759,6 +771,7 @@ int mg_plan_build(struct mg_conn *c, const struct mg_migration *m,
 	pl.plan = out;
 	pl.caps = c->drv->caps;
 	pl.index_tables = mg_xcalloc(m->n_ops + 1, sizeof(*pl.index_tables));
+	pl.table_ops = mg_xcalloc(m->n_ops + 1, sizeof(*pl.table_ops));
 	snprintf(pl.marker, sizeof(pl.marker), "_migrate_%d", m->id);
 	snprintf(pl.suffix, sizeof(pl.suffix), "_mg%d", m->id);
 	if (mg_db_plan_begin(c, &pl, err) < 0)

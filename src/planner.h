@@ -233,6 +233,29 @@ struct mg_overlay_col {
 	int replaced;		/* 1: replaced or dropped, 0: added */
 };
 
+/*
+ * create_table, drop_table, rename_table (planner_tables.c): one per such
+ * operation, what its steps need.
+ */
+struct mg_tableop {
+	const struct mg_op *op;
+	struct mg_table_desc t;		/* drop/rename: the table as described */
+	char **types;			/* create: each column's canonical type */
+	struct mg_dependents deps;	/* drop/rename: dependents contract drops
+					 * first (listed under drops:) */
+	char *view_tmp;			/* rename: raw name the view under the
+					 * new name takes at contract, just
+					 * before it is dropped */
+};
+
+/* A table a create_table, drop_table or rename_table of the migration
+ * names (a later operation cannot name it again). */
+struct mg_overlay_table {
+	char *name;			/* as written */
+	char *id;			/* describe_table's identity, or NULL (created) */
+	size_t op_index;
+};
+
 struct mg_planner {
 	struct mg_conn *conn;
 	const struct mg_migration *m;
@@ -243,6 +266,9 @@ struct mg_planner {
 	struct mg_table_desc **index_tables;	/* per operation: create_index's table */
 	struct mg_overlay_col *overlay;
 	size_t n_overlay, alloc_overlay;
+	struct mg_tableop **table_ops;	/* per operation: create/drop/rename_table */
+	struct mg_overlay_table *otables;
+	size_t n_otables, alloc_otables;
 	char marker[32];		/* raw marker column: "_migrate_3" */
 	char suffix[32];		/* of copies' names: "_mg3" */
 	void *drv;			/* the driver's planning session */
@@ -265,7 +291,19 @@ enum mg_render_kind {
 	MG_RENDER_ASSERT_DEPENDENTS,	/* tp, prim */
 	MG_RENDER_CONTRACT_TABLE,	/* tp: triggers, PRE, COLUMNS + marker, POST */
 	MG_RENDER_ROLLBACK_TABLE,	/* tp: triggers, PRE, COLUMNS + marker */
-	MG_RENDER_SQL			/* op, sql_phase: a sql step's SQL */
+	MG_RENDER_SQL,			/* op, sql_phase: a sql step's SQL */
+	MG_RENDER_CREATE_TABLE,		/* tableop: create_table (expand) */
+	MG_RENDER_DROP_CREATED_TABLE,	/* tableop: its rollback */
+	MG_RENDER_DROP_TABLE,		/* tableop: drop_table (contract): the
+					 * listed dependents, then the table,
+					 * never with CASCADE */
+	MG_RENDER_ADD_VIEW,		/* tableop: rename_table (expand): an
+					 * updatable view named op->to over
+					 * the table */
+	MG_RENDER_DROP_VIEW,		/* tableop: its rollback */
+	MG_RENDER_FINISH_RENAME		/* tableop: rename_table (contract): the
+					 * listed dependents, the view, then
+					 * the table takes op->to */
 };
 
 struct mg_render {
@@ -278,6 +316,7 @@ struct mg_render {
 	const struct mg_table_desc *table;	/* BUILD/DROP_INDEX */
 	enum mg_sql_phase sql_phase;		/* SQL */
 	const struct mg_strlist *objects;	/* ASSERT_INDEXES: step objects */
+	const struct mg_tableop *tableop;	/* table operations */
 };
 
 /* ---- the core's entry and helpers ---------------------------------------- */

@@ -77,4 +77,17 @@ int mg_planner_carry_over(struct mg_planner *pl, struct mg_tplan *tp,
 			  const struct mg_op *op, const struct mg_column_desc *c,
 			  const char *new_col, int is_alter, struct mg_err *err);
 
+/* planner_tables.c: create_table, drop_table, rename_table. */
+/* Refuse an operation naming a table that an earlier table operation of
+ * the migration creates (unless the planning session sees it), drops or
+ * renames. 0 or -1. */
+int mg_planner_table_check(struct mg_planner *pl, size_t i, struct mg_err *err);
+int mg_plan_create_table(struct mg_planner *pl, size_t i, struct mg_err *err);
+int mg_plan_drop_table(struct mg_planner *pl, size_t i, struct mg_err *err);
+int mg_plan_rename_table(struct mg_planner *pl, size_t i, struct mg_err *err);
+/* 1 and *out: what op renders in phase; 0: nothing. */
+int mg_tableop_render_kind(const struct mg_op *op, enum mg_plan_phase phase,
+			   enum mg_render_kind *out);
+void mg_planner_tables_release(struct mg_planner *pl);
+
 #endif

@@ -222,6 +222,14 @@ void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct m
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,
 		 struct mg_err *err);
 
+/* tables.c: create_table, drop_table, rename_table */
+int mydrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_table_desc *t, int by_name,
+			   struct mg_dependents *out, struct mg_err *err);
+int mydrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_tableop *top, struct mg_err *err);
+int mydrv_render_table_op(struct planner *pl, const struct mg_render *r);
+
 static inline void planner_init(struct planner *pl, struct mg_conn *c,
 				const struct mg_planner *core, struct mg_plan *plan)
 {

@@ -951,6 +951,13 @@ int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *o
 	case MG_RENDER_SQL:
 		emit_sql_step(&pl, r->op, r->sql_phase, r->phase);
 		return 0;
+	case MG_RENDER_CREATE_TABLE:
+	case MG_RENDER_DROP_CREATED_TABLE:
+	case MG_RENDER_DROP_TABLE:
+	case MG_RENDER_ADD_VIEW:
+	case MG_RENDER_DROP_VIEW:
+	case MG_RENDER_FINISH_RENAME:
+		return mydrv_render_table_op(&pl, r);
 	case MG_RENDER_VALIDATE:
 	case MG_RENDER_INBOUND:
 	case MG_RENDER_VALIDATE_INBOUND:

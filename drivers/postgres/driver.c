@@ -51,5 +51,7 @@ const struct mg_driver mg_postgres_driver = {
 	.plan_end = pgdrv_plan_end,
 	.check_index = pgdrv_check_index,
 	.check_sql = pgdrv_check_sql,
+	.table_dependents = pgdrv_table_dependents,
+	.check_table_op = pgdrv_check_table_op,
 	.plan_notes = pgdrv_plan_notes,
 };

@@ -198,4 +198,13 @@ int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
 int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 int64_t *out, struct mg_err *err);
 
+/* tables.c: create_table, drop_table, rename_table */
+int pgdrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_table_desc *t, int by_name,
+			   struct mg_dependents *out, struct mg_err *err);
+int pgdrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_tableop *top, struct mg_err *err);
+int pgdrv_render_table_op(struct mg_conn *c, const struct mg_render *r,
+			  struct mg_plan *out);
+
 #endif

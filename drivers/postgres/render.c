@@ -891,6 +891,13 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 	case MG_RENDER_SQL:
 		render_sql(r, out);
 		break;
+	case MG_RENDER_CREATE_TABLE:
+	case MG_RENDER_DROP_CREATED_TABLE:
+	case MG_RENDER_DROP_TABLE:
+	case MG_RENDER_ADD_VIEW:
+	case MG_RENDER_DROP_VIEW:
+	case MG_RENDER_FINISH_RENAME:
+		return pgdrv_render_table_op(c, r, out);
 	}
 	return 0;
 }

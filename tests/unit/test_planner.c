@@ -167,6 +167,12 @@ static const char *const render_names[] = {
 	[MG_RENDER_CONTRACT_TABLE] = "contract",
 	[MG_RENDER_ROLLBACK_TABLE] = "rollback",
 	[MG_RENDER_SQL] = "sql",
+	[MG_RENDER_CREATE_TABLE] = "create-table",
+	[MG_RENDER_DROP_CREATED_TABLE] = "drop-created-table",
+	[MG_RENDER_DROP_TABLE] = "drop-table",
+	[MG_RENDER_ADD_VIEW] = "add-view",
+	[MG_RENDER_DROP_VIEW] = "drop-view",
+	[MG_RENDER_FINISH_RENAME] = "finish-rename",
 };
 
 static const char *const prim_names[] = {
@@ -229,6 +235,8 @@ static int fake_render(struct mg_conn *c, const struct mg_render *r,
 		mg_buf_addf(&d, " %s", r->prim->name ? r->prim->name : r->prim->column);
 	else if (r->op && r->op->index_name)
 		mg_buf_addf(&d, " %s", r->op->index_name);
+	else if (r->tableop)
+		mg_buf_addf(&d, " %s", r->op->table);
 	else if (r->tp)
 		mg_buf_addf(&d, " %s", r->tp->t.q);
 	else if (r->objects)
@@ -721,6 +729,57 @@ static void test_caseless_and_latest(void **arg)
 	world_free(w);
 }
 
+/* ---- table operations ------------------------------------------------------ */
+
+/* rename_table: a view at expand, the swap at contract, the view dropped
+ * at rollback; a later operation naming either name is refused. */
+static void test_rename_table(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_RENAME_TABLE, "t", NULL, 3);
+	op->to = "t2";
+	op->to_pos = (struct mg_pos){ 5, 11 };
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_EXPAND, "add-view t");
+	assert_phase(w, MG_PLAN_CONTRACT, "finish-rename t");
+	assert_phase(w, MG_PLAN_ROLLBACK, "drop-view t");
+	assert_int_equal(w->plan.n_lossy, 0);
+	mg_plan_release(&w->plan);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t2", "c", 9);
+	op->type = "int";
+	assert_refused(w, MG_EREFUSED,
+		       "table 't2' is renamed by the rename_table at line 3 of this migration: add_column cannot name it in the same migration at 0001_test.yaml:11:12");
+	world_free(w);
+}
+
+/* drop_table after another operation on its table is refused; alone it
+ * drops at contract, is lossy, and rollback has nothing to do. */
+static void test_drop_table(void **arg)
+{
+	struct world *w = world_new(&serial_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	add_op(w, MG_OP_DROP_TABLE, "t", NULL, 3);
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_EXPAND, "");
+	assert_phase(w, MG_PLAN_CONTRACT, "drop-table t");
+	assert_phase(w, MG_PLAN_ROLLBACK, "");
+	assert_int_equal(w->plan.n_lossy, 1);
+	world_free(w);
+
+	w = world_new(&serial_driver);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t", "c", 3);
+	op->type = "int";
+	add_op(w, MG_OP_DROP_TABLE, "t", NULL, 8);
+	assert_refused(w, MG_EREFUSED,
+		       "table 't' is changed by an earlier operation of this migration: drop_table cannot follow it in the same migration at 0001_test.yaml:10:12");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -736,6 +795,8 @@ int main(void)
 		cmocka_unit_test(test_explicit_index_drops),
 		cmocka_unit_test(test_caseless_and_latest),
 		cmocka_unit_test(test_alter_in_place),
+		cmocka_unit_test(test_rename_table),
+		cmocka_unit_test(test_drop_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
