@@ -531,6 +531,14 @@ class CaseRun:
                 f"sessions {prefix}* still connected after {timeout}s")
             time.sleep(0.02)
 
+    def recount(self):
+        """Count rows from now on: the row counts now are the seed, and
+        nothing is inserted yet (after a rollback, which drops what the
+        migration created, and the rows written into it)."""
+        with self.tally.mu:
+            self.tally.rows = {}
+        self.seed_counts = row_counts(self.db)
+
     # -- checks
     def check_expect(self, when):
         for q in self.case.expectations(self.name):
@@ -581,6 +589,49 @@ class CaseRun:
         left = leftovers(self.db, before_schema)
         assert not left, (f"{self.case.name} on {self.name}: migrate left "
                           f"{', '.join(left)} {when}")
+
+
+def _proc_cpu(pid, with_children):
+    """CPU seconds of a process (and of its children it has reaped)."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = int(f[11]) + int(f[12])         # utime, stime
+    if with_children:
+        ticks += int(f[13]) + int(f[14])    # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid):
+    try:
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def server_cpu(server):
+    """CPU seconds the server has used so far: PostgreSQL's postmaster
+    with the backends it has reaped and the ones alive; mariadbd."""
+    try:
+        if hasattr(server, "datadir"):
+            pid = int(Path(server.datadir, "postmaster.pid").read_text().split()[0])
+            return _proc_cpu(pid, True) + sum(_proc_cpu(c, False) for c in _children(pid))
+        d = Path(server.dir)
+        root = Path((d / "root").read_text().strip()) if (d / "root").exists() else d
+        pid = int((root / "mariadbd.pid").read_text().split()[0])
+        return _proc_cpu(pid, True)
+    except (OSError, ValueError, IndexError, TypeError):
+        return 0.0
+
+
+def cpu_now(server):
+    """CPU seconds used so far by this test process, the migrate processes
+    it ran, and the server: what a check costs on a machine that other
+    work slows down (its wall time there says little)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system + server_cpu(server)
 
 
 def kill_slice():
