@@ -44,8 +44,8 @@ checks, each its own item, test_operation[<case>-<target>-<check>]:
   the run without kills, the `expect` queries hold, nothing of migrate's
   is left, no row is lost (a rollback ends with the schema from before
   expand). MG_OPERATIONS_KILL_SLICE=N (tests/CMakeLists.txt sets it)
-  runs only N consecutive points per case and target, starting at a place
-  that moves every day (MG_OPERATIONS_KILL_SEED=<day> repeats a day's
+  runs only N points per case and target, spread over the list from a
+  place that moves every day (MG_OPERATIONS_KILL_SEED=<day> repeats a day's
   slice); a failure names the point, and the seed when sliced.
 
 For each target in `refused:`, test_operation[<case>-<target>-refused]:
@@ -58,7 +58,9 @@ MG_OPERATIONS_TARGETS=postgres|mariadb (one target; the ctest entries are
 per target so each process starts one server), MG_OPERATIONS_SHARD=i/k
 (every k-th case from the i-th: tests/CMakeLists.txt splits the matrix
 into several ctest entries so `ctest -j` packs them),
-MG_OPERATIONS_STATS=<file> (a JSON line per check with its time:
+MG_OPERATIONS_ROTATE=N (every N-th case, from a place that moves each
+day: the sanitizer build's budget), MG_OPERATIONS_STATS=<file> (a JSON
+line per check with its wall and CPU time:
 tests/bench/operations_fault_loop.py).
 """
 
@@ -99,6 +101,18 @@ def selected_targets():
     return names
 
 
+def rotated(cases):
+    """With MG_OPERATIONS_ROTATE=N (a build with less time: the sanitizer
+    build's entries), the cases of today's turn: every N-th from a place
+    that moves each day (MG_OPERATIONS_KILL_SEED's day), and at least one."""
+    n = int(os.environ.get("MG_OPERATIONS_ROTATE", "0") or 0)
+    if n <= 1 or not cases:
+        return cases
+    day = kill_slice()[1]
+    turn = [c for j, c in enumerate(cases) if j % n == day % n]
+    return turn or [cases[day % len(cases)]]
+
+
 CHECKS = ("writers", "rollbacks", "kills")
 
 
@@ -120,9 +134,7 @@ def pytest_generate_tests(metafunc):
         return
     targets = selected_targets()
     items = []
-    for c in cases:
-        if isinstance(c, CaseError):
-            continue
+    for c in rotated([c for c in cases if not isinstance(c, CaseError)]):
         for t in TARGET_NAMES:
             if t not in targets:
                 continue

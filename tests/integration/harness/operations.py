@@ -646,12 +646,14 @@ def kill_slice():
 
 
 def pick_slice(points, size, seed):
-    """size consecutive points (wrapping) starting at a place that moves
-    with seed; every point when size is 0 or covers them all."""
+    """size points spread evenly over the list (so over the phases), from
+    a place that moves by one with seed: in len(points) days every point
+    has run; every point when size is 0 or covers them all."""
     if size <= 0 or size >= len(points):
         return list(points)
-    start = (seed * size) % len(points)
-    return [points[(start + j) % len(points)] for j in range(size)]
+    start = seed % len(points)
+    return [points[(start + j * len(points) // size) % len(points)]
+            for j in range(size)]
 
 
 def fail_case_format(case):
