@@ -391,7 +391,7 @@ def statement_writer(db, side, index, sql, id_max, tally):
     name = f"{'blue' if side == 'old' else 'green'}{index + 1}"
     w = Writer(db.connect, name, insert, unused, insert_ratio=1.0,
                application_name=f"app/{'blue' if side == 'old' else 'green'}/{index + 1}",
-               sleep=(0.001, 0.004))
+               sleep=(0.004, 0.008))
     return w
 
 
