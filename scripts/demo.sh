@@ -18,7 +18,9 @@
 #   5. for each migration: `migrate plan` (step list only), then expand,
 #      backfill, switch-reads and contract; after expand of 0001 and 0003 it
 #      writes one row as the old application version and one as the new one,
-#      to show the dual-write trigger filling the other side;
+#      to show the dual-write trigger filling the other side; after contract
+#      of 0004 it checks the archive (0009 drops it), after 0008 it writes
+#      through the renamed table;
 #   6. `migrate status`, then checks that no row was lost and the data moved
 #      as the migrations say.
 # Exit status: 0 when everything passed, non-zero on the first failure.
@@ -182,6 +184,23 @@ traffic() {  # id: what the old (blue) and the new (green) version write mid-mig
   esac
 }
 
+after_contract() {  # id: what must be true right after that migration's contract
+  case $1 in
+    4)
+      # 0009 drops the archive table: check what 0004 archived while it exists.
+      [ "$(sql "SELECT count(*) FROM legacy_flag_archive")" = "$FLAGGED_BEFORE" ] ||
+        fail "legacy_flag was not archived before it was dropped"
+      echo "ok: legacy_flag archived before it was dropped ($FLAGGED_BEFORE rows)"
+      ;;
+    8)
+      echo "-- the new version writes through the new table name:"
+      sql "INSERT INTO products (sku, name, price) VALUES ('demo-1', 'Demo product', 9.90)"
+      sql "INSERT INTO order_items (order_id, product_id, qty) SELECT 1, id, 2 FROM products WHERE sku = 'demo-1'"
+      [ "$(sql "SELECT count(*) FROM order_items")" = 1 ] || fail "order_items does not hold the new row"
+      ;;
+  esac
+}
+
 shopt -s nullglob
 files=(migrations/[0-9]*_*.yaml)
 [ ${#files[@]} -gt 0 ] || fail "no migration files in $EXAMPLES/migrations"
@@ -200,6 +219,7 @@ for f in "${files[@]}"; do
       traffic "$id"
     fi
   done
+  after_contract "$id"
 done
 
 # ---- 6. where we ended, and what must still be true ----------------------------
@@ -229,8 +249,15 @@ check "users.age_years holds every old age" \
   "SELECT md5(string_agg(coalesce(age_years::text, '-'), ',' ORDER BY id)) FROM users WHERE id <= $USERS_BEFORE" "$AGES_BEFORE"
 check "orders.priority computed for every row" \
   "SELECT count(*) FROM orders WHERE priority IS DISTINCT FROM (CASE WHEN total > 1000 THEN 1 ELSE 0 END)" 0
-check "legacy_flag archived before it was dropped" \
-  "SELECT count(*) FROM legacy_flag_archive" "$FLAGGED_BEFORE"
+check "legacy_flag_archive dropped, order_lines renamed to order_items" \
+  "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'" \
+  "_migrate_history,order_items,orders,products,users"
+check "orders.priority is an integer and still holds every value" \
+  "SELECT data_type || ':' || (SELECT count(*) FROM orders WHERE priority IS DISTINCT FROM (CASE WHEN total > 1000 THEN 1 ELSE 0 END)) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'priority'" \
+  "integer:0"
+check "orders_user_id_idx dropped, its replacement and the unique constraint in place" \
+  "SELECT (SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_id_idx') || ',' || (SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_total_idx') || ',' || (SELECT count(*) FROM pg_constraint WHERE conname = 'order_lines_order_product_key' AND contype = 'u')" \
+  "0,1,1"
 check "old columns gone" \
   "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name IN ('user_name', 'age', 'legacy_flag')" 0
 check "no marker column, trigger or function left" \
