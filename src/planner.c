@@ -187,11 +187,7 @@ static void planner_release(struct mg_planner *pl)
 		free(pl->index_tables[i]);
 	}
 	free(pl->index_tables);
-	for (size_t i = 0; i < pl->n_overlay; i++) {
-		free(pl->overlay[i].table_id);
-		free(pl->overlay[i].column);
-	}
-	free(pl->overlay);
+	mg_overlay_release(pl);
 }
 
 static struct mg_prim *add_prim(struct mg_tplan *tp, enum mg_slot slot,
@@ -220,16 +216,6 @@ static struct mg_prim *find_prim(const struct mg_tplan *tp, enum mg_slot slot,
 	return NULL;
 }
 
-static void overlay_add(struct mg_planner *pl, const char *id, const char *col,
-			int replaced)
-{
-	MG_ALLOC_GROW(pl->overlay, pl->n_overlay + 1, pl->alloc_overlay);
-	pl->overlay[pl->n_overlay].table_id = mg_xstrdup(id);
-	pl->overlay[pl->n_overlay].column = mg_xstrdup(col);
-	pl->overlay[pl->n_overlay].replaced = replaced;
-	pl->n_overlay++;
-}
-
 /* Do two column names name the same column? */
 static int same_column(const struct mg_planner *pl, const char *a, const char *b)
 {
@@ -243,13 +229,9 @@ static int same_column(const struct mg_planner *pl, const char *a, const char *b
 static int overlay_find(const struct mg_planner *pl, const char *id,
 			const char *col)
 {
-	int found = -1;
+	const struct mg_overlay_col *oc = mg_overlay_find(pl, id, col);
 
-	for (size_t i = 0; i < pl->n_overlay; i++)
-		if (!strcmp(pl->overlay[i].table_id, id) &&
-		    same_column(pl, pl->overlay[i].column, col))
-			found = pl->overlay[i].replaced;
-	return found;
+	return oc ? oc->replaced : -1;
 }
 
 /* The table's plan, created on first use (asking the driver about it). */
@@ -352,6 +334,9 @@ static int require_column(struct mg_planner *pl, struct mg_tplan *tp,
 
 	if (rc < 0)
 		return -1;
+	if (rc == 1 && overlay_find(pl, tp->t.id, name) == 1)
+		return mg_overlay_refuse(err, pl, &tp->t,
+					 mg_overlay_find(pl, tp->t.id, name), pos);
 	if (rc == 1) {
 		mg_plan_pos_error(err, MG_EINPUT, pl->m, pos,
 				  "column '%s' does not exist in %s", name, tp->t.q);
@@ -774,7 +759,7 @@ static int plan_add_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 		add_not_null_check(pl, tp, op, op->column);
 	if (op->default_expr)
 		set_default(tp, op, op->column, op->default_expr);
-	overlay_add(pl, tp->t.id, op->column, 0);
+	mg_overlay_add_column(pl, &tp->t, op->column, p->type, NULL);
 	add_lossy(pl, mg_xasprintf("rollback of %04d drops column '%s' of %s with every value the new version wrote into it",
 				   pl->m->id, op->column, tp->t.q));
 	return 0;
@@ -844,8 +829,8 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 	     add_placeholder(pl, op, p, err) < 0))
 		goto out;
 	drop_old_column(pl, tp, op, op->column, c);
-	overlay_add(pl, tp->t.id, op->column, 1);
-	overlay_add(pl, tp->t.id, op->to, 0);
+	mg_overlay_remove_column(pl, &tp->t, op->column, op->to);
+	mg_overlay_add_column(pl, &tp->t, op->to, p->type, p->collation);
 	if (is_alter)
 		add_lossy(pl, mg_xasprintf("rows the new version writes reach '%s' through down (%s), which may lose information",
 					   op->column, op->down));
@@ -887,7 +872,7 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 	drop_old_column(pl, tp, op, op->column, c);
 	add_lossy(pl, mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
 				   pl->m->id, op->column, tp->t.q));
-	overlay_add(pl, tp->t.id, op->column, 1);
+	mg_overlay_remove_column(pl, &tp->t, op->column, NULL);
 	return 0;
 }
 
@@ -917,6 +902,10 @@ static int check_create_index(struct mg_planner *pl, size_t i,
 			return -1;
 		if (rc == 0)
 			mg_column_desc_release(&c);
+		if (ov == 1)
+			return mg_overlay_refuse(err, pl, t,
+						 mg_overlay_find(pl, t->id, op->columns[k]),
+						 op->columns_pos);
 		if (rc == 1)
 			return mg_plan_pos_error(err, MG_EINPUT, pl->m, op->pos,
 						 "column '%s' of index '%s' does not exist in %s",

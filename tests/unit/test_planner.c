@@ -510,7 +510,23 @@ static void test_overlay(void **arg)
 	rename_op(w, "a", "a2", 3);
 	rename_op(w, "a", "a3", 8);
 	assert_refused(w, MG_EINPUT,
-		       "column 'a' does not exist in \"t\" at 0001_test.yaml:9:13");
+		       "column 'a' of \"t\" is renamed to 'a2' by an earlier operation of this migration (rename_column at 0001_test.yaml:3:3) at 0001_test.yaml:9:13");
+	world_free(w);
+
+	/* an index over a column dropped earlier names the drop_column */
+	w = world_new(&concurrent_driver);
+	add_op(w, MG_OP_DROP_COLUMN, "t", "a", 3);
+	index_op(w, "t_a_idx", "a", 8);
+	w->ops[1].columns_pos = (struct mg_pos){ 11, 16 };
+	assert_refused(w, MG_EINPUT,
+		       "column 'a' of \"t\" is dropped by an earlier operation of this migration (drop_column at 0001_test.yaml:3:3) at 0001_test.yaml:11:16");
+	world_free(w);
+
+	/* an index over a column added earlier is fine */
+	w = world_new(&concurrent_driver);
+	add_op(w, MG_OP_ADD_COLUMN, "t", "c", 3)->type = "int";
+	index_op(w, "t_c_idx", "c", 8);
+	assert_int_equal(build(w), 0);
 	world_free(w);
 
 	w = world_new(&concurrent_driver);
