@@ -187,7 +187,14 @@ static void planner_release(struct mg_planner *pl)
 		free(pl->index_tables[i]);
 	}
 	free(pl->index_tables);
-	mg_overlay_release(pl);
+	for (size_t i = 0; i < pl->n_overlay; i++) {
+		free(pl->overlay[i].table_id);
+		free(pl->overlay[i].column);
+		free(pl->overlay[i].table_q);
+		free(pl->overlay[i].type);
+		free(pl->overlay[i].renamed_to);
+	}
+	free(pl->overlay);
 }
 
 static struct mg_prim *add_prim(struct mg_tplan *tp, enum mg_slot slot,
@@ -216,6 +223,36 @@ static struct mg_prim *find_prim(const struct mg_tplan *tp, enum mg_slot slot,
 	return NULL;
 }
 
+/* Record in the overlay (planner_overlay.c) what the operation being
+ * planned does to column col of the table whose identity is id: added
+ * (its type is that of its ADD_COLUMN primitive) or, replaced, removed
+ * from the new version's view (renamed into the operation's `to`, or
+ * dropped). */
+static void overlay_add(struct mg_planner *pl, const char *id, const char *col,
+			int replaced)
+{
+	const struct mg_op *op = pl->op;
+	struct mg_tplan *tp = NULL;
+	const struct mg_prim *p = NULL;
+
+	for (size_t i = 0; i < pl->n_tables && !tp; i++)
+		if (!strcmp(pl->tables[i]->t.id, id))
+			tp = pl->tables[i];
+	if (!tp)
+		return;
+	if (replaced) {
+		int renamed = op->to && op->column && !strcmp(op->column, col);
+
+		mg_overlay_remove_column(pl, &tp->t, col, renamed ? op->to : NULL);
+		return;
+	}
+	for (size_t k = 0; k < tp->slot[MG_SLOT_ADD_COLUMNS].n; k++)
+		if (!strcmp(tp->slot[MG_SLOT_ADD_COLUMNS].v[k]->column, col))
+			p = tp->slot[MG_SLOT_ADD_COLUMNS].v[k];
+	mg_overlay_add_column(pl, &tp->t, col, p ? p->type : NULL,
+			      p ? p->collation : NULL);
+}
+
 /* Do two column names name the same column? */
 static int same_column(const struct mg_planner *pl, const char *a, const char *b)
 {
@@ -229,9 +266,13 @@ static int same_column(const struct mg_planner *pl, const char *a, const char *b
 static int overlay_find(const struct mg_planner *pl, const char *id,
 			const char *col)
 {
-	const struct mg_overlay_col *oc = mg_overlay_find(pl, id, col);
+	int found = -1;
 
-	return oc ? oc->replaced : -1;
+	for (size_t i = 0; i < pl->n_overlay; i++)
+		if (!strcmp(pl->overlay[i].table_id, id) &&
+		    same_column(pl, pl->overlay[i].column, col))
+			found = pl->overlay[i].replaced;
+	return found;
 }
 
 /* The table's plan, created on first use (asking the driver about it). */
@@ -759,7 +800,7 @@ static int plan_add_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 		add_not_null_check(pl, tp, op, op->column);
 	if (op->default_expr)
 		set_default(tp, op, op->column, op->default_expr);
-	mg_overlay_add_column(pl, &tp->t, op->column, p->type, NULL);
+	overlay_add(pl, tp->t.id, op->column, 0);
 	add_lossy(pl, mg_xasprintf("rollback of %04d drops column '%s' of %s with every value the new version wrote into it",
 				   pl->m->id, op->column, tp->t.q));
 	return 0;
@@ -829,8 +870,8 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 	     add_placeholder(pl, op, p, err) < 0))
 		goto out;
 	drop_old_column(pl, tp, op, op->column, c);
-	mg_overlay_remove_column(pl, &tp->t, op->column, op->to);
-	mg_overlay_add_column(pl, &tp->t, op->to, p->type, p->collation);
+	overlay_add(pl, tp->t.id, op->column, 1);
+	overlay_add(pl, tp->t.id, op->to, 0);
 	if (is_alter)
 		add_lossy(pl, mg_xasprintf("rows the new version writes reach '%s' through down (%s), which may lose information",
 					   op->column, op->down));
@@ -872,7 +913,7 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 	drop_old_column(pl, tp, op, op->column, c);
 	add_lossy(pl, mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
 				   pl->m->id, op->column, tp->t.q));
-	mg_overlay_remove_column(pl, &tp->t, op->column, NULL);
+	overlay_add(pl, tp->t.id, op->column, 1);
 	return 0;
 }
 

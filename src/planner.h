@@ -235,16 +235,15 @@ struct mg_tplan {
  * with mg_overlay_find().
  */
 struct mg_overlay_col {
-	char *table_id;		/* the table's identity (mg_table_desc.id) */
-	char *table_q;		/* its quoted, qualified name (for SQL) */
-	char *column;		/* raw */
-	int replaced;		/* 1: removed (dropped, renamed, replaced),
-				 * 0: added */
+	char *table_id;
+	char *column;
+	char *table_q;		/* the table's quoted, qualified name (SQL) */
 	char *type;		/* added: as the server spells it (with a
 				 * COLLATE clause where it has one), or NULL */
 	char *renamed_to;	/* removed by a rename or replace: the new
 				 * column's name; NULL: dropped */
 	const struct mg_op *op;	/* the operation that added or removed it */
+	int replaced;		/* 1: replaced or dropped, 0: added */
 };
 
 struct mg_planner {

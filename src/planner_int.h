@@ -8,7 +8,4 @@
  * the order of each phase (planner_emit.c). 0 or -1. */
 int mg_planner_emit(struct mg_planner *pl, struct mg_err *err);
 
-/* Free the overlay's entries (planner_overlay.c). */
-void mg_overlay_release(struct mg_planner *pl);
-
 #endif

@@ -13,7 +13,6 @@
  * new columns in the planning transaction before a sql step's SQL runs.
  */
 #include "planner.h"
-#include "planner_int.h"
 #include "driver.h"
 
 #include <stdlib.h>
@@ -53,22 +52,6 @@ void mg_overlay_remove_column(struct mg_planner *pl,
 {
 	overlay_push(pl, t, col, 1);
 	pl->overlay[pl->n_overlay - 1].renamed_to = mg_xstrdup(to);
-}
-
-void mg_overlay_release(struct mg_planner *pl)
-{
-	for (size_t i = 0; i < pl->n_overlay; i++) {
-		struct mg_overlay_col *oc = &pl->overlay[i];
-
-		free(oc->table_id);
-		free(oc->table_q);
-		free(oc->column);
-		free(oc->type);
-		free(oc->renamed_to);
-	}
-	free(pl->overlay);
-	pl->overlay = NULL;
-	pl->n_overlay = pl->alloc_overlay = 0;
 }
 
 const struct mg_overlay_col *mg_overlay_find(const struct mg_planner *pl,
