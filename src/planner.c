@@ -872,6 +872,9 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 	drop_old_column(pl, tp, op, op->column, c);
 	overlay_add(pl, tp->t.id, op->column, 1);
 	overlay_add(pl, tp->t.id, op->to, 0);
+	if (is_alter && mg_db_check_expr(pl->conn, pl, &tp->t, MG_EXPR_NEW_ROW,
+					 op->down, op->down_pos, err) < 0)
+		goto out;
 	if (is_alter)
 		add_lossy(pl, mg_xasprintf("rows the new version writes reach '%s' through down (%s), which may lose information",
 					   op->column, op->down));
@@ -914,6 +917,9 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 	add_lossy(pl, mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
 				   pl->m->id, op->column, tp->t.q));
 	overlay_add(pl, tp->t.id, op->column, 1);
+	if (op->down && mg_db_check_expr(pl->conn, pl, &tp->t, MG_EXPR_NEW_ROW,
+					 op->down, op->down_pos, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -122,8 +122,13 @@ enum mg_expr_use {
 	MG_EXPR_TEXT,		/* one expression, lexically (a down) */
 	MG_EXPR_ROW,		/* one expression over the old row (up,
 				 * backfill, default) */
-	MG_EXPR_WHERE		/* a boolean over the table as it will be
+	MG_EXPR_WHERE,		/* a boolean over the table as it will be
 				 * (create_index where:) */
+	MG_EXPR_NEW_ROW		/* one expression over the new row (down),
+				 * as WHERE sees the table: checked after the
+				 * operation recorded its own changes, so its
+				 * new column is in it and the column it
+				 * computes is not */
 };
 
 /* ---- what the core builds ----------------------------------------------- */
@@ -351,7 +356,8 @@ const struct mg_overlay_col *mg_overlay_find(const struct mg_planner *pl,
 int mg_overlay_touches(const struct mg_planner *pl,
 		       const struct mg_table_desc *t);
 /* Whether an expression of this use cannot see column oc (enum
- * mg_expr_use): ROW a column added earlier, WHERE one removed. */
+ * mg_expr_use): ROW a column added earlier, WHERE and NEW_ROW one
+ * removed. */
 int mg_overlay_hidden(const struct mg_overlay_col *oc, enum mg_expr_use use);
 /*
  * The refusal of a use (at pos) of a column that an earlier operation

@@ -87,7 +87,7 @@ int mg_overlay_hidden(const struct mg_overlay_col *oc, enum mg_expr_use use)
 		return 0;
 	if (use == MG_EXPR_ROW)
 		return !oc->replaced;
-	if (use == MG_EXPR_WHERE)
+	if (use == MG_EXPR_WHERE || use == MG_EXPR_NEW_ROW)
 		return oc->replaced;
 	return 0;
 }
@@ -98,6 +98,8 @@ int mg_overlay_refuse(struct mg_err *err, const struct mg_planner *pl,
 {
 	const struct mg_migration *m = pl->m;
 	const char *kind = mg_op_kind_name(oc->op->kind);
+	const char *by = oc->op == pl->op ? "this operation" :
+			 "an earlier operation of this migration";
 	int line = oc->op->pos.line, column = oc->op->pos.column;
 
 	if (!oc->replaced) {
@@ -108,14 +110,14 @@ int mg_overlay_refuse(struct mg_err *err, const struct mg_planner *pl,
 	}
 	if (oc->renamed_to) {
 		mg_plan_pos_error(err, MG_EINPUT, m, pos,
-				  "column '%s' of %s is %s '%s' by an earlier operation of this migration (%s at %s:%d:%d)",
+				  "column '%s' of %s is %s '%s' by %s (%s at %s:%d:%d)",
 				  oc->column, t->q,
 				  oc->op->kind == MG_OP_RENAME_COLUMN ? "renamed to" : "replaced by",
-				  oc->renamed_to, kind, m->path, line, column);
+				  oc->renamed_to, by, kind, m->path, line, column);
 		return mg_err_hint(err, "use its new name '%s': the old one is gone at contract", oc->renamed_to);
 	}
 	mg_plan_pos_error(err, MG_EINPUT, m, pos,
-			  "column '%s' of %s is dropped by an earlier operation of this migration (%s at %s:%d:%d)",
-			  oc->column, t->q, kind, m->path, line, column);
+			  "column '%s' of %s is dropped by %s (%s at %s:%d:%d)",
+			  oc->column, t->q, by, kind, m->path, line, column);
 	return mg_err_hint(err, "the column is gone at contract: leave it out, or keep it by removing the drop_column");
 }

@@ -616,24 +616,64 @@ static int check_expr_text(struct planner *pl, const char *what, const char *exp
 	return mg_err_hint(err, "write one SQL expression: no ';', no comments, balanced parentheses, no backslash in a string; statements of their own belong in a sql step");
 }
 
+/* The new row (enum mg_expr_use NEW_ROW) as a derived table named as
+ * the table: its columns but those earlier operations remove, and NULLs
+ * named as the columns they add. Owned. */
+static char *new_row_relation(const struct planner *pl, const struct mg_table_desc *td)
+{
+	const struct mytable *t = mytable_of(td);
+	struct mg_buf b = MG_BUF_INIT;
+	size_t n = 0;
+
+	mg_buf_adds(&b, "(SELECT ");
+	for (size_t i = 0; i < t->cols.n; i++) {
+		char *q;
+
+		if (mg_overlay_hidden(overlay_entry(pl->core, td->id, t->cols.items[i]),
+				      MG_EXPR_NEW_ROW))
+			continue;
+		q = qi(t->cols.items[i]);
+		mg_buf_addf(&b, "%s%s", n++ ? ", " : "", q);
+		free(q);
+	}
+	for (size_t i = 0; i < pl->core->n_overlay; i++) {
+		const struct mg_overlay_col *oc = &pl->core->overlay[i];
+		char *q;
+
+		if (strcmp(oc->table_id, td->id) != 0 || oc->replaced ||
+		    overlay_entry(pl->core, td->id, oc->column) != oc ||
+		    mg_strlist_contains(&t->cols, oc->column))
+			continue;
+		q = qi(oc->column);
+		mg_buf_addf(&b, "%sNULL AS %s", n++ ? ", " : "", q);
+		free(q);
+	}
+	mg_buf_addf(&b, " FROM %s) AS %s", t->q, t->q);
+	return mg_buf_detach(&b);
+}
+
 /* A typo in an expression would break every write through the trigger:
  * evaluate it against the table (no rows read) before anything changes.
  * Planning changes nothing here, so the table is the old row (enum
- * mg_expr_use ROW): a column an earlier operation adds is not in it. */
+ * mg_expr_use ROW): a column an earlier operation adds is not in it; the
+ * new row (NEW_ROW) is a derived table (new_row_relation). */
 static int check_row_expr(struct planner *pl, const struct mg_table_desc *td,
-			  const char *expr, struct mg_pos pos, struct mg_err *err)
+			  enum mg_expr_use use, const char *expr, struct mg_pos pos,
+			  struct mg_err *err)
 {
 	const struct mytable *t = mytable_of(td);
-	char *sql;
+	char *sql, *rel;
 	int rc;
 
 	if (check_expr_text(pl, "expression", expr, pos, err) < 0)
 		return -1;
-	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, t->q);
+	rel = use == MG_EXPR_NEW_ROW ? new_row_relation(pl, td) : mg_xstrdup(t->q);
+	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, rel);
+	free(rel);
 	rc = exec_mc(pl->mc, sql, err);
 	free(sql);
 	if (rc < 0 && stmt_errno(pl->mc) == ER_BAD_FIELD_ERROR &&
-	    overlay_refusal(pl, td, MG_EXPR_ROW, err->msg, pos, err))
+	    overlay_refusal(pl, td, use, err->msg, pos, err))
 		return -1;
 	if (rc < 0) {
 		char msg[sizeof(err->msg)];
@@ -711,7 +751,7 @@ int mydrv_check_expr(struct mg_conn *c, const struct mg_planner *core,
 	planner_init(&pl, c, core, core->plan);
 	if (use == MG_EXPR_TEXT)
 		return check_expr_text(&pl, "expression", expr, pos, err);
-	return check_row_expr(&pl, t, expr, pos, err);
+	return check_row_expr(&pl, t, use, expr, pos, err);
 }
 
 int mydrv_canonical_type(struct mg_conn *c, const struct mg_planner *core,

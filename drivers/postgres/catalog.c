@@ -535,9 +535,11 @@ static int check_expr_text(struct planner *pl, const char *what, const char *exp
 }
 
 /* A typo in an expression would break every write through the trigger:
- * evaluate it against the table (no rows read) before anything changes. */
+ * evaluate it against the table (no rows read) before anything changes,
+ * as the use sees it (the old row, or the new row: overlay.c). */
 static int check_row_expr(struct planner *pl, const struct mg_table_desc *t,
-			  const char *expr, struct mg_pos pos, struct mg_err *err)
+			  enum mg_expr_use use, const char *expr,
+			  struct mg_pos pos, struct mg_err *err)
 {
 	char msg[PGDRV_MSG], state[6];
 	char *sql, *rel;
@@ -545,14 +547,14 @@ static int check_row_expr(struct planner *pl, const struct mg_table_desc *t,
 
 	if (check_expr_text(pl, "expression", expr, pos, err) < 0)
 		return -1;
-	rel = pgdrv_overlay_relation(pl->pc, pl->core, t, MG_EXPR_ROW, err);
+	rel = pgdrv_overlay_relation(pl->pc, pl->core, t, use, err);
 	if (!rel)
 		return -1;
 	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, rel);
 	rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
 	free(sql);
 	free(rel);
-	if (rc == 1 && pgdrv_overlay_refusal(pl->core, t, MG_EXPR_ROW, state, msg,
+	if (rc == 1 && pgdrv_overlay_refusal(pl->core, t, use, state, msg,
 					     pos, err))
 		return -1;
 	if (rc == 1) {
@@ -602,7 +604,8 @@ int pgdrv_check_expr(struct mg_conn *c, const struct mg_planner *pl,
 
 	switch (use) {
 	case MG_EXPR_ROW:
-		return check_row_expr(&p, t, expr, pos, err);
+	case MG_EXPR_NEW_ROW:
+		return check_row_expr(&p, t, use, expr, pos, err);
 	case MG_EXPR_WHERE:
 		return check_where(&p, expr, pos, t, err);
 	case MG_EXPR_TEXT:

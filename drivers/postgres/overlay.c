@@ -67,7 +67,7 @@ char *pgdrv_overlay_relation(struct pgdrv_conn *pc, const struct mg_planner *pl,
 		if (!mg_overlay_hidden(oc, use))
 			add_column_item(&cols, NULL, live.items[i]);
 	}
-	for (size_t i = 0; use == MG_EXPR_WHERE && i < pl->n_overlay; i++) {
+	for (size_t i = 0; use != MG_EXPR_ROW && i < pl->n_overlay; i++) {
 		const struct mg_overlay_col *oc = &pl->overlay[i];
 		char *null;
 

@@ -12,8 +12,9 @@ migration leave it, and runs against it, on every target.
   operation adds is built at expand; a typo in such a where: is refused at
   plan (exit 2 at the key), where before it was let through to expand.
 - A column dropped or renamed away earlier is refused where the new
-  version's catalog counts (an index's columns) naming the earlier
-  operation and its position; an expression over the old row (a backfill)
+  version's catalog counts (an index's columns, a down over the new row)
+  naming the earlier operation and its position; a typo in a down is
+  found at plan time (it was only checked as text); an expression over the old row (a backfill)
   may not use a column added earlier (the backfill computes it from the
   row as it was) and is refused the same way. Nothing changes.
 """
@@ -171,6 +172,29 @@ operations:
 """, "backfill", "column 'level' of {t} is added by an earlier operation of"
                  " this migration (add_column at {path}:3:5): an expression"
                  " over the old row cannot use it"),
+    "down_typo": ("""
+description: a typo in down (it was only checked as text)
+operations:
+  - alter_column:
+      table: accounts
+      column: score
+      to: score_big
+      type: bigint
+      up: "score"
+      down: "scor_big"
+""", "down", "expression 'scor_big' does not work on {t}"),
+    "down_dropped": ("""
+description: a drop_column's down over a column dropped earlier
+operations:
+  - drop_column:
+      table: accounts
+      column: email
+  - drop_column:
+      table: accounts
+      column: note
+      down: "email"
+""", "down", "column 'email' of {t} is dropped by an earlier operation of"
+             " this migration (drop_column at {path}:3:5)"),
 }
 
 
