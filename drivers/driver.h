@@ -271,7 +271,10 @@ struct mg_driver {
 				 const struct mg_column_desc *cd,
 				 struct mg_dependents *out, struct mg_err *err);
 	/* Check an expression of the migration at pos (enum mg_expr_use):
-	 * MG_EINPUT when it is not one expression or does not work on t. */
+	 * MG_EINPUT when it is not one expression or does not work on t as
+	 * the use sees it through the overlay (planner.h: a column hidden
+	 * from the use, mg_overlay_hidden, is refused with
+	 * mg_overlay_refuse, naming the operation that changed it). */
 	int (*check_expr)(struct mg_conn *c, const struct mg_planner *pl,
 			  const struct mg_table_desc *t, enum mg_expr_use use,
 			  const char *expr, struct mg_pos pos, struct mg_err *err);
@@ -359,7 +362,9 @@ struct mg_driver {
 			   const struct mg_op *op, const struct mg_table_desc *t,
 			   struct mg_err *err);
 	/* A sql operation at plan time (PostgreSQL runs its expand SQL in
-	 * the planning transaction, so later operations see its tables). */
+	 * the planning transaction, so later operations see its tables,
+	 * after adding there the columns the overlay's earlier operations
+	 * add, so the SQL meets the table as expand leaves it). */
 	int (*check_sql)(struct mg_conn *c, struct mg_planner *pl,
 			 const struct mg_op *op, struct mg_err *err);
 	/* What depends on table t (appended to out): with by_name, only

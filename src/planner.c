@@ -190,6 +190,9 @@ static void planner_release(struct mg_planner *pl)
 	for (size_t i = 0; i < pl->n_overlay; i++) {
 		free(pl->overlay[i].table_id);
 		free(pl->overlay[i].column);
+		free(pl->overlay[i].table_q);
+		free(pl->overlay[i].type);
+		free(pl->overlay[i].renamed_to);
 	}
 	free(pl->overlay);
 	mg_planner_tables_release(pl);
@@ -221,14 +224,34 @@ struct mg_prim *mg_planner_find_prim(const struct mg_tplan *tp, enum mg_slot slo
 	return NULL;
 }
 
+/* Record in the overlay (planner_overlay.c) what the operation being
+ * planned does to column col of the table whose identity is id: added
+ * (its type is that of its ADD_COLUMN primitive) or, replaced, removed
+ * from the new version's view (renamed into the operation's `to`, or
+ * dropped). */
 static void overlay_add(struct mg_planner *pl, const char *id, const char *col,
 			int replaced)
 {
-	MG_ALLOC_GROW(pl->overlay, pl->n_overlay + 1, pl->alloc_overlay);
-	pl->overlay[pl->n_overlay].table_id = mg_xstrdup(id);
-	pl->overlay[pl->n_overlay].column = mg_xstrdup(col);
-	pl->overlay[pl->n_overlay].replaced = replaced;
-	pl->n_overlay++;
+	const struct mg_op *op = pl->op;
+	struct mg_tplan *tp = NULL;
+	const struct mg_prim *p = NULL;
+
+	for (size_t i = 0; i < pl->n_tables && !tp; i++)
+		if (!strcmp(pl->tables[i]->t.id, id))
+			tp = pl->tables[i];
+	if (!tp)
+		return;
+	if (replaced) {
+		int renamed = op->to && op->column && !strcmp(op->column, col);
+
+		mg_overlay_remove_column(pl, &tp->t, col, renamed ? op->to : NULL);
+		return;
+	}
+	for (size_t k = 0; k < tp->slot[MG_SLOT_ADD_COLUMNS].n; k++)
+		if (!strcmp(tp->slot[MG_SLOT_ADD_COLUMNS].v[k]->column, col))
+			p = tp->slot[MG_SLOT_ADD_COLUMNS].v[k];
+	mg_overlay_add_column(pl, &tp->t, col, p ? p->type : NULL,
+			      p ? p->collation : NULL);
 }
 
 /* Do two column names name the same column? */
@@ -359,6 +382,9 @@ static int require_column(struct mg_planner *pl, struct mg_tplan *tp,
 
 	if (rc < 0)
 		return -1;
+	if (rc == 1 && overlay_find(pl, tp->t.id, name) == 1)
+		return mg_overlay_refuse(err, pl, &tp->t,
+					 mg_overlay_find(pl, tp->t.id, name), pos);
 	if (rc == 1) {
 		mg_plan_pos_error(err, MG_EINPUT, pl->m, pos,
 				  "column '%s' does not exist in %s", name, tp->t.q);
@@ -581,6 +607,9 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 	drop_old_column(pl, tp, op, op->column, c);
 	overlay_add(pl, tp->t.id, op->column, 1);
 	overlay_add(pl, tp->t.id, op->to, 0);
+	if (is_alter && mg_db_check_expr(pl->conn, pl, &tp->t, MG_EXPR_NEW_ROW,
+					 op->down, op->down_pos, err) < 0)
+		goto out;
 	if (is_alter)
 		add_lossy(pl, mg_xasprintf("rows the new version writes reach '%s' through down (%s), which may lose information",
 					   op->column, op->down));
@@ -693,6 +722,9 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 	add_lossy(pl, mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
 				   pl->m->id, op->column, tp->t.q));
 	overlay_add(pl, tp->t.id, op->column, 1);
+	if (op->down && mg_db_check_expr(pl->conn, pl, &tp->t, MG_EXPR_NEW_ROW,
+					 op->down, op->down_pos, err) < 0)
+		return -1;
 	return 0;
 }
 

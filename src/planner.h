@@ -111,11 +111,24 @@ struct mg_dependent *mg_dependents_add(struct mg_dependents *d,
 				       enum mg_dep_kind kind);
 void mg_dependents_release(struct mg_dependents *d);
 
-/* What check_expr checks. */
+/* What check_expr checks. The catalog an expression sees (planner.h's
+ * overlay): ROW the old row, as the old version writes it: columns
+ * earlier operations drop or rename are in it until contract, columns
+ * they add are not (the backfill computes every new column from the row
+ * as it was: refused with mg_overlay_refuse); WHERE the table as it will
+ * be: columns added earlier are in it, columns dropped or renamed away
+ * are not (refused likewise). */
 enum mg_expr_use {
 	MG_EXPR_TEXT,		/* one expression, lexically (a down) */
-	MG_EXPR_ROW,		/* one expression over a row of the table */
-	MG_EXPR_WHERE		/* a boolean over the table (create_index where:) */
+	MG_EXPR_ROW,		/* one expression over the old row (up,
+				 * backfill, default) */
+	MG_EXPR_WHERE,		/* a boolean over the table as it will be
+				 * (create_index where:) */
+	MG_EXPR_NEW_ROW		/* one expression over the new row (down),
+				 * as WHERE sees the table: checked after the
+				 * operation recorded its own changes, so its
+				 * new column is in it and the column it
+				 * computes is not */
 };
 
 /* ---- what the core builds ----------------------------------------------- */
@@ -226,10 +239,23 @@ struct mg_tplan {
 	void (*drv_free)(void *drv);
 };
 
-/* A column an earlier operation of the migration adds, replaces or drops. */
+/*
+ * The catalog as it will be (src/planner_overlay.c): a column an earlier
+ * operation of the migration adds, or removes from the new version's view
+ * (drops, renames or replaces). Entries are in file order; the latest
+ * entry of a column is its state. Operations record what they change with
+ * mg_overlay_add_column() / mg_overlay_remove_column(); checks read it
+ * with mg_overlay_find().
+ */
 struct mg_overlay_col {
 	char *table_id;
 	char *column;
+	char *table_q;		/* the table's quoted, qualified name (SQL) */
+	char *type;		/* added: as the server spells it (with a
+				 * COLLATE clause where it has one), or NULL */
+	char *renamed_to;	/* removed by a rename or replace: the new
+				 * column's name; NULL: dropped */
+	const struct mg_op *op;	/* the operation that added or removed it */
 	int replaced;		/* 1: replaced or dropped, 0: added */
 };
 
@@ -352,10 +378,51 @@ static inline int mg_op_in_place(const struct mg_op *op)
 /* Whether op lists name under drops:. */
 int mg_op_drops(const struct mg_op *op, const char *name);
 
-/* Whether an earlier operation of the migration adds a column to t
- * (a where: over it cannot be checked before expand). */
+/* Whether an earlier operation of the migration adds a column to t. */
 int mg_planner_adds_columns(const struct mg_planner *pl,
 			    const struct mg_table_desc *t);
+
+/* ---- the catalog as it will be (src/planner_overlay.c) -------------------- */
+
+/*
+ * What the operation being planned (pl->op) changes in the catalog the
+ * later operations of the migration are checked against. Every
+ * plan_<operation> that adds, drops, renames or replaces a column calls
+ * these once its own checks passed (a new operation such as create_table
+ * adds each of its columns; drop_table or rename_table will need a table
+ * entry of their own). type: as the server spells it (canonical_type, or
+ * a described column's type and collation), NULL when unknown.
+ */
+void mg_overlay_add_column(struct mg_planner *pl, const struct mg_table_desc *t,
+			   const char *col, const char *type,
+			   const char *collation);
+/* to: the column that replaces col (rename_column, alter_column), or
+ * NULL (dropped). */
+void mg_overlay_remove_column(struct mg_planner *pl,
+			      const struct mg_table_desc *t, const char *col,
+			      const char *to);
+/* The latest entry of column col of the table whose identity is table_id
+ * (names compare as the database does: MG_CAP_CASELESS_COLUMNS), or NULL
+ * when no earlier operation touches it. Borrowed. */
+const struct mg_overlay_col *mg_overlay_find(const struct mg_planner *pl,
+					     const char *table_id,
+					     const char *col);
+/* Whether an earlier operation adds or removes a column of t. */
+int mg_overlay_touches(const struct mg_planner *pl,
+		       const struct mg_table_desc *t);
+/* Whether an expression of this use cannot see column oc (enum
+ * mg_expr_use): ROW a column added earlier, WHERE and NEW_ROW one
+ * removed. */
+int mg_overlay_hidden(const struct mg_overlay_col *oc, enum mg_expr_use use);
+/*
+ * The refusal of a use (at pos) of a column that an earlier operation
+ * changed (oc), naming that operation and where it is: a column dropped
+ * or renamed away used where the new version's catalog counts, or a
+ * column added used in an expression over the old row. MG_EINPUT, -1.
+ */
+int mg_overlay_refuse(struct mg_err *err, const struct mg_planner *pl,
+		      const struct mg_table_desc *t,
+		      const struct mg_overlay_col *oc, struct mg_pos pos);
 
 void mg_table_desc_release(struct mg_table_desc *t);
 void mg_column_desc_release(struct mg_column_desc *c);

@@ -39,6 +39,11 @@ static int check_columns_exist(struct mg_planner *pl, const struct mg_op *op,
 			return -1;
 		if (rc == 0)
 			mg_column_desc_release(&c);
+		if (ov == 1)	/* dropped or renamed away earlier: say by what,
+				 * at the key that names it */
+			return mg_overlay_refuse(err, pl, t,
+						 mg_overlay_find(pl, t->id, cols[k]),
+						 cols == op->columns ? op->columns_pos : pos);
 		if (rc == 1)
 			return mg_plan_pos_error(err, MG_EINPUT, pl->m, pos,
 						 "column '%s' of index '%s' does not exist in %s",

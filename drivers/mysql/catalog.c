@@ -493,18 +493,36 @@ int mydrv_column_dependents(struct mg_conn *c, const struct mg_planner *pl,
 
 /* ==== the planner's questions ============================================================ */
 
-/* -1 when no earlier operation of the migration adds, replaces or drops
- * column col of the table named name, else 1 (replaced or dropped) or 0
- * (added); the latest counts. Column names compare without case. */
-static int overlay_find(const struct mg_planner *core, const char *name, const char *col)
+/* The overlay's entry of column col of the table named name (planner.h:
+ * the latest operation of the migration that adds or removes it), or
+ * NULL. Column names compare without case (MG_CAP_CASELESS_COLUMNS). */
+static const struct mg_overlay_col *overlay_entry(const struct mg_planner *core,
+						  const char *name, const char *col)
 {
-	int found = -1;
+	return mg_overlay_find(core, name, col);
+}
 
-	for (size_t i = 0; i < core->n_overlay; i++)
-		if (!strcmp(core->overlay[i].table_id, name) &&
-		    !strcasecmp(core->overlay[i].column, col))
-			found = core->overlay[i].replaced;
-	return found;
+/* A probe of an expression of this use failed with error 1054 (unknown
+ * column): 1 (err set, naming the earlier operation) when the column is
+ * one the overlay hides from the use, else 0. */
+static int overlay_refusal(struct planner *pl, const struct mg_table_desc *td,
+			   enum mg_expr_use use, const char *msg, struct mg_pos pos,
+			   struct mg_err *err)
+{
+	const char *at = strstr(msg, "Unknown column '");
+	const struct mg_overlay_col *oc;
+	char *name;
+
+	if (!at)
+		return 0;
+	at += strlen("Unknown column '");
+	name = mg_xstrndup(at, strcspn(at, "'"));
+	oc = overlay_entry(pl->core, td->id, name);
+	free(name);
+	if (!mg_overlay_hidden(oc, use))
+		return 0;
+	mg_overlay_refuse(err, pl->core, td, oc, pos);
+	return 1;
 }
 
 static void mytable_free(void *p)
@@ -598,19 +616,65 @@ static int check_expr_text(struct planner *pl, const char *what, const char *exp
 	return mg_err_hint(err, "write one SQL expression: no ';', no comments, balanced parentheses, no backslash in a string; statements of their own belong in a sql step");
 }
 
-/* A typo in an expression would break every write through the trigger:
- * evaluate it against the table (no rows read) before anything changes. */
-static int check_row_expr(struct planner *pl, const struct mytable *t, const char *expr,
-			  struct mg_pos pos, struct mg_err *err)
+/* The new row (enum mg_expr_use NEW_ROW) as a derived table named as
+ * the table: its columns but those earlier operations remove, and NULLs
+ * named as the columns they add. Owned. */
+static char *new_row_relation(const struct planner *pl, const struct mg_table_desc *td)
 {
-	char *sql;
+	const struct mytable *t = mytable_of(td);
+	struct mg_buf b = MG_BUF_INIT;
+	size_t n = 0;
+
+	mg_buf_adds(&b, "(SELECT ");
+	for (size_t i = 0; i < t->cols.n; i++) {
+		char *q;
+
+		if (mg_overlay_hidden(overlay_entry(pl->core, td->id, t->cols.items[i]),
+				      MG_EXPR_NEW_ROW))
+			continue;
+		q = qi(t->cols.items[i]);
+		mg_buf_addf(&b, "%s%s", n++ ? ", " : "", q);
+		free(q);
+	}
+	for (size_t i = 0; i < pl->core->n_overlay; i++) {
+		const struct mg_overlay_col *oc = &pl->core->overlay[i];
+		char *q;
+
+		if (strcmp(oc->table_id, td->id) != 0 || oc->replaced ||
+		    overlay_entry(pl->core, td->id, oc->column) != oc ||
+		    mg_strlist_contains(&t->cols, oc->column))
+			continue;
+		q = qi(oc->column);
+		mg_buf_addf(&b, "%sNULL AS %s", n++ ? ", " : "", q);
+		free(q);
+	}
+	mg_buf_addf(&b, " FROM %s) AS %s", t->q, t->q);
+	return mg_buf_detach(&b);
+}
+
+/* A typo in an expression would break every write through the trigger:
+ * evaluate it against the table (no rows read) before anything changes.
+ * Planning changes nothing here, so the table is the old row (enum
+ * mg_expr_use ROW): a column an earlier operation adds is not in it; the
+ * new row (NEW_ROW) is a derived table (new_row_relation). */
+static int check_row_expr(struct planner *pl, const struct mg_table_desc *td,
+			  enum mg_expr_use use, const char *expr, struct mg_pos pos,
+			  struct mg_err *err)
+{
+	const struct mytable *t = mytable_of(td);
+	char *sql, *rel;
 	int rc;
 
 	if (check_expr_text(pl, "expression", expr, pos, err) < 0)
 		return -1;
-	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, t->q);
+	rel = use == MG_EXPR_NEW_ROW ? new_row_relation(pl, td) : mg_xstrdup(t->q);
+	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, rel);
+	free(rel);
 	rc = exec_mc(pl->mc, sql, err);
 	free(sql);
+	if (rc < 0 && stmt_errno(pl->mc) == ER_BAD_FIELD_ERROR &&
+	    overlay_refusal(pl, td, use, err->msg, pos, err))
+		return -1;
 	if (rc < 0) {
 		char msg[sizeof(err->msg)];
 
@@ -687,7 +751,7 @@ int mydrv_check_expr(struct mg_conn *c, const struct mg_planner *core,
 	planner_init(&pl, c, core, core->plan);
 	if (use == MG_EXPR_TEXT)
 		return check_expr_text(&pl, "expression", expr, pos, err);
-	return check_row_expr(&pl, mytable_of(t), expr, pos, err);
+	return check_row_expr(&pl, t, use, expr, pos, err);
 }
 
 int mydrv_canonical_type(struct mg_conn *c, const struct mg_planner *core,
@@ -770,8 +834,9 @@ out:
  * step over a generated column.
  */
 static int check_create_index(struct planner *pl, const struct mg_op *op,
-			      const struct mytable *t, struct mg_err *err)
+			      const struct mg_table_desc *td, struct mg_err *err)
 {
+	const struct mytable *t = mytable_of(td);
 
 	if (op->where) {
 		mg_plan_pos_error(err, MG_EINPUT, pl->m, op->where_pos,
@@ -786,13 +851,22 @@ static int check_create_index(struct planner *pl, const struct mg_op *op,
 	}
 	for (size_t k = 0; k < op->n_columns; k++) {
 		struct mycolumn c;
-		int ov = overlay_find(pl->core, t->name, op->columns[k]);
+		const struct mg_overlay_col *oc = overlay_entry(pl->core, t->name, op->columns[k]);
 		int rc;
 
-		if (ov == 0)
-			continue;	/* added earlier in this migration */
+		if (oc && oc->replaced)
+			return mg_overlay_refuse(err, pl->core, td, oc, op->columns_pos);
 		memset(&c, 0, sizeof(c));
-		rc = ov == 1 ? 1 : fetch_column(pl->mc, t, op->columns[k], &c, err);
+		if (oc) {
+			/* added earlier in this migration: its type as the file
+			 * gives it (canonical: lowercase, the name first) */
+			if (!oc->type)
+				continue;
+			c.data_type = mg_xstrndup(oc->type, strcspn(oc->type, "( "));
+			rc = 0;
+		} else {
+			rc = fetch_column(pl->mc, t, op->columns[k], &c, err);
+		}
 		if (rc < 0)
 			return -1;
 		if (rc == 1)
@@ -824,7 +898,7 @@ int mydrv_check_index(struct mg_conn *c, const struct mg_planner *core,
 		return mydrv_check_drop_index(&pl, op, mytable_of(t), err);
 	if (mydrv_check_index_options(&pl, op, mytable_of(t), err) < 0)
 		return -1;
-	return check_create_index(&pl, op, mytable_of(t), err);
+	return check_create_index(&pl, op, t, err);
 }
 
 

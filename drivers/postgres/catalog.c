@@ -535,19 +535,28 @@ static int check_expr_text(struct planner *pl, const char *what, const char *exp
 }
 
 /* A typo in an expression would break every write through the trigger:
- * evaluate it against the table (no rows read) before anything changes. */
+ * evaluate it against the table (no rows read) before anything changes,
+ * as the use sees it (the old row, or the new row: overlay.c). */
 static int check_row_expr(struct planner *pl, const struct mg_table_desc *t,
-			  const char *expr, struct mg_pos pos, struct mg_err *err)
+			  enum mg_expr_use use, const char *expr,
+			  struct mg_pos pos, struct mg_err *err)
 {
 	char msg[PGDRV_MSG], state[6];
-	char *sql;
+	char *sql, *rel;
 	int rc;
 
 	if (check_expr_text(pl, "expression", expr, pos, err) < 0)
 		return -1;
-	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, t->q);
+	rel = pgdrv_overlay_relation(pl->pc, pl->core, t, use, err);
+	if (!rel)
+		return -1;
+	sql = mg_xasprintf("SELECT (%s) FROM %s LIMIT 0", expr, rel);
 	rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
 	free(sql);
+	free(rel);
+	if (rc == 1 && pgdrv_overlay_refusal(pl->core, t, use, state, msg,
+					     pos, err))
+		return -1;
 	if (rc == 1) {
 		pos_error(err, MG_EINPUT, pl->m, pos,
 			  "expression '%s' does not work on %s: %s", expr, t->q, msg);
@@ -556,23 +565,29 @@ static int check_row_expr(struct planner *pl, const struct mg_table_desc *t,
 	return rc;
 }
 
-/* `where:` is one boolean expression over t. A column that an earlier
- * operation adds does not exist while planning: then only the text is
- * checked here, and the server checks the rest at expand. */
+/* `where:` is one boolean expression over t as it will be: columns that
+ * earlier operations add are in it (typed NULLs of a derived table),
+ * columns they drop or rename away are not. */
 static int check_where(struct planner *pl, const char *where, struct mg_pos pos,
 		       const struct mg_table_desc *t, struct mg_err *err)
 {
 	char msg[PGDRV_MSG], state[6];
-	char *sql;
+	char *sql, *rel;
 	int rc;
 
 	if (check_expr_text(pl, "where", where, pos, err) < 0)
 		return -1;
-	sql = mg_xasprintf("SELECT 1 FROM %s WHERE (%s) LIMIT 0", t->q, where);
+	rel = pgdrv_overlay_relation(pl->pc, pl->core, t, MG_EXPR_WHERE, err);
+	if (!rel)
+		return -1;
+	sql = mg_xasprintf("SELECT 1 FROM %s WHERE (%s) LIMIT 0", rel, where);
 	rc = probe(pl, sql, 0, NULL, NULL, msg, state, err);
 	free(sql);
-	if (rc == 1 && !(strcmp(state, "42703") == 0 &&
-			 mg_planner_adds_columns(pl->core, t))) {
+	free(rel);
+	if (rc == 1 && pgdrv_overlay_refusal(pl->core, t, MG_EXPR_WHERE, state,
+					     msg, pos, err))
+		return -1;
+	if (rc == 1) {
 		pos_error(err, MG_EINPUT, pl->m, pos,
 			  "where '%s' is not a boolean expression over %s: %s",
 			  where, t->q, msg);
@@ -589,7 +604,8 @@ int pgdrv_check_expr(struct mg_conn *c, const struct mg_planner *pl,
 
 	switch (use) {
 	case MG_EXPR_ROW:
-		return check_row_expr(&p, t, expr, pos, err);
+	case MG_EXPR_NEW_ROW:
+		return check_row_expr(&p, t, use, expr, pos, err);
 	case MG_EXPR_WHERE:
 		return check_where(&p, expr, pos, t, err);
 	case MG_EXPR_TEXT:
@@ -894,7 +910,9 @@ int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
 }
 
 /* A sql step's expand SQL runs in the planning transaction (in a
- * savepoint), so that later operations see the tables it creates. */
+ * savepoint), so that later operations see the tables it creates; the
+ * columns earlier operations add are added there first (overlay.c), as
+ * expand will have added them when the step runs. */
 int pgdrv_check_sql(struct mg_conn *c, struct mg_planner *pl,
 			   const struct mg_op *op, struct mg_err *err)
 {
@@ -904,7 +922,8 @@ int pgdrv_check_sql(struct mg_conn *c, struct mg_planner *pl,
 		return -1;
 	if (!op->sql[MG_SQL_EXPAND] || !op->in_transaction)
 		return 0;
-	if (exec_pc(p.pc, "SAVEPOINT mg_sql", err) < 0)
+	if (exec_pc(p.pc, "SAVEPOINT mg_sql", err) < 0 ||
+	    pgdrv_overlay_apply(p.pc, pl, err) < 0)
 		return -1;
 	if (exec_pc(p.pc, op->sql[MG_SQL_EXPAND], err) < 0) {
 		char msg[sizeof(err->msg)];

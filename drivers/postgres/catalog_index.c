@@ -317,9 +317,40 @@ static int probe_parts(struct pgdrv_conn *pc, const struct mg_planner *pl,
 	return 0;
 }
 
-/* The probe needs every column in the catalog now; a column an earlier
- * operation adds is checked by the server at expand. Without the right
- * to create temporary tables, the same. */
+/* The probe's table is the table as it will be (planner.h's overlay):
+ * the columns earlier operations add are added to the copy. 1 when one
+ * of them has no known type (the server checks at expand), else as
+ * try_sql. */
+static int add_overlay_columns(struct pgdrv_conn *pc, const struct mg_planner *pl,
+			       const struct mg_table_desc *t, char *msg,
+			       size_t size, struct mg_err *err)
+{
+	for (size_t i = 0; i < pl->n_overlay; i++) {
+		const struct mg_overlay_col *oc = &pl->overlay[i];
+		char *q, *sql;
+		int rc;
+
+		if (strcmp(oc->table_id, t->id) != 0 || oc->replaced ||
+		    mg_overlay_find(pl, t->id, oc->column) != oc)
+			continue;
+		if (!oc->type)
+			return 1;
+		q = qi(oc->column);
+		sql = mg_xasprintf("ALTER TABLE " PROBE_TABLE " ADD COLUMN IF NOT EXISTS %s %s",
+				   q, oc->type);
+		rc = try_sql(pc, sql, msg, size, err);
+		free(q);
+		free(sql);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The probe needs every column: the table's now and those earlier
+ * operations add (added to the copy). Without the right to create
+ * temporary tables, or a column of unknown type, the server checks at
+ * expand. */
 static int probe_index(struct pgdrv_conn *pc, const struct mg_planner *pl,
 		       const struct mg_op *op, const struct mg_table_desc *t,
 		       struct mg_err *err)
@@ -328,13 +359,13 @@ static int probe_index(struct pgdrv_conn *pc, const struct mg_planner *pl,
 	char *like;
 	int rc;
 
-	if (mg_planner_adds_columns(pl, t))
-		return 0;
 	if (exec_pc(pc, "SAVEPOINT mg_index_probe", err) < 0)
 		return -1;
 	like = mg_xasprintf("CREATE TEMP TABLE " PROBE_TABLE " (LIKE %s)", t->q);
 	rc = try_sql(pc, like, msg, sizeof(msg), err);
 	free(like);
+	if (rc == 0)
+		rc = add_overlay_columns(pc, pl, t, msg, sizeof(msg), err);
 	if (rc == 0)
 		rc = probe_parts(pc, pl, op, msg, sizeof(msg), err);
 	else if (rc == 1)

@@ -109,6 +109,25 @@ int pgdrv_history_read(struct mg_conn *c, struct mg_history *out,
 int pgdrv_history_write(struct mg_conn *c, const struct mg_history_write *w,
 			struct mg_err *err);
 
+/* overlay.c: the catalog as it will be (planner.h's overlay) */
+/* The relation an expression of this use is probed against: t->q when no
+ * earlier operation changes t, else a derived table with the columns the
+ * use sees (added ones as typed NULLs), aliased as the table's name.
+ * Owned; NULL with err set. */
+char *pgdrv_overlay_relation(struct pgdrv_conn *pc, const struct mg_planner *pl,
+			     const struct mg_table_desc *t, enum mg_expr_use use,
+			     struct mg_err *err);
+/* A probe failed with state and msg: 1 (err set, naming the earlier
+ * operation) when it names a column the overlay hides from this use, else
+ * 0. */
+int pgdrv_overlay_refusal(const struct mg_planner *pl, const struct mg_table_desc *t,
+			  enum mg_expr_use use, const char *state, const char *msg,
+			  struct mg_pos pos, struct mg_err *err);
+/* Add, in the planning transaction, the columns earlier operations add
+ * (before a sql step's expand SQL runs there). */
+int pgdrv_overlay_apply(struct pgdrv_conn *pc, const struct mg_planner *pl,
+			struct mg_err *err);
+
 /* catalog.c: the planner's questions */
 /* What the renderer needs to know of a table beyond struct mg_table_desc
  * (its drv). */

@@ -553,7 +553,23 @@ static void test_overlay(void **arg)
 	rename_op(w, "a", "a2", 3);
 	rename_op(w, "a", "a3", 8);
 	assert_refused(w, MG_EINPUT,
-		       "column 'a' does not exist in \"t\" at 0001_test.yaml:9:13");
+		       "column 'a' of \"t\" is renamed to 'a2' by an earlier operation of this migration (rename_column at 0001_test.yaml:3:3) at 0001_test.yaml:9:13");
+	world_free(w);
+
+	/* an index over a column dropped earlier names the drop_column */
+	w = world_new(&concurrent_driver);
+	add_op(w, MG_OP_DROP_COLUMN, "t", "a", 3);
+	index_op(w, "t_a_idx", "a", 8);
+	w->ops[1].columns_pos = (struct mg_pos){ 11, 16 };
+	assert_refused(w, MG_EINPUT,
+		       "column 'a' of \"t\" is dropped by an earlier operation of this migration (drop_column at 0001_test.yaml:3:3) at 0001_test.yaml:11:16");
+	world_free(w);
+
+	/* an index over a column added earlier is fine */
+	w = world_new(&concurrent_driver);
+	add_op(w, MG_OP_ADD_COLUMN, "t", "c", 3)->type = "int";
+	index_op(w, "t_c_idx", "c", 8);
+	assert_int_equal(build(w), 0);
 	world_free(w);
 
 	w = world_new(&concurrent_driver);
@@ -566,6 +582,57 @@ static void test_overlay(void **arg)
 	w = world_new(&concurrent_driver);
 	rename_op(w, "a", "b", 3);
 	assert_refused(w, MG_EINPUT, "column 'b' already exists in \"t\" at 0001_test.yaml:4:20");
+	world_free(w);
+}
+
+/* The overlay's entries: the latest counts, names compare as the
+ * database does, each use sees what it should, and a refusal names the
+ * operation that changed the column. */
+static void test_overlay_entries(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_table_desc t = { .id = "1", .q = "\"t\"" };
+	struct mg_planner pl;
+	const struct mg_overlay_col *oc;
+	struct mg_err err = MG_ERR_INIT;
+
+	(void)arg;
+	memset(&pl, 0, sizeof(pl));
+	pl.m = &w->m;
+	pl.op = rename_op(w, "a", "a2", 3);
+	mg_overlay_remove_column(&pl, &t, "a", "a2");
+	mg_overlay_add_column(&pl, &t, "a2", "integer", "\"C\"");
+	pl.op = add_op(w, MG_OP_DROP_COLUMN, "t", "b", 8);
+	mg_overlay_remove_column(&pl, &t, "b", NULL);
+	pl.op = add_op(w, MG_OP_ADD_COLUMN, "t", "b", 12);
+	mg_overlay_add_column(&pl, &t, "b", "text", NULL);
+
+	assert_true(mg_overlay_touches(&pl, &t));
+	assert_null(mg_overlay_find(&pl, "1", "A"));	/* case matters here */
+	assert_null(mg_overlay_find(&pl, "2", "a"));
+	oc = mg_overlay_find(&pl, "1", "a2");
+	assert_string_equal(oc->type, "integer COLLATE \"C\"");
+	assert_true(mg_overlay_hidden(oc, MG_EXPR_ROW));
+	assert_false(mg_overlay_hidden(oc, MG_EXPR_WHERE));
+	oc = mg_overlay_find(&pl, "1", "b");	/* dropped, then added again */
+	assert_false(oc->replaced);
+	oc = mg_overlay_find(&pl, "1", "a");
+	assert_false(mg_overlay_hidden(oc, MG_EXPR_ROW));
+	assert_true(mg_overlay_hidden(oc, MG_EXPR_NEW_ROW));
+	assert_int_equal(mg_overlay_refuse(&err, &pl, &t, oc, (struct mg_pos){ 20, 7 }), -1);
+	assert_int_equal(err.code, MG_EINPUT);
+	assert_string_equal(err.msg, "column 'a' of \"t\" is renamed to 'a2' by an earlier operation of this migration (rename_column at 0001_test.yaml:3:3) at 0001_test.yaml:20:7");
+
+	pl.caps = MG_CAP_CASELESS_COLUMNS;
+	assert_non_null(mg_overlay_find(&pl, "1", "A"));
+	for (size_t i = 0; i < pl.n_overlay; i++) {
+		free(pl.overlay[i].table_id);
+		free(pl.overlay[i].table_q);
+		free(pl.overlay[i].column);
+		free(pl.overlay[i].type);
+		free(pl.overlay[i].renamed_to);
+	}
+	free(pl.overlay);
 	world_free(w);
 }
 
@@ -790,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_key_and_unsupported),
 		cmocka_unit_test(test_dependents_refused_or_dropped),
 		cmocka_unit_test(test_overlay),
+		cmocka_unit_test(test_overlay_entries),
 		cmocka_unit_test(test_no_key),
 		cmocka_unit_test(test_placeholder_not_null),
 		cmocka_unit_test(test_explicit_index_drops),
