@@ -24,6 +24,13 @@ static const char *const kind_names[] = {
 	[MG_OP_DROP_COLUMN] = "drop_column",
 	[MG_OP_CREATE_INDEX] = "create_index",
 	[MG_OP_SQL] = "sql",
+	[MG_OP_DROP_NOT_NULL] = "drop_not_null",
+	[MG_OP_SET_DEFAULT] = "set_default",
+	[MG_OP_DROP_DEFAULT] = "drop_default",
+	[MG_OP_SET_COMMENT] = "set_comment",
+	[MG_OP_SET_REPLICA_IDENTITY] = "set_replica_identity",
+	[MG_OP_DROP_CONSTRAINT] = "drop_constraint",
+	[MG_OP_RENAME_CONSTRAINT] = "rename_constraint",
 };
 
 static const char *const phase_names[] = {
@@ -403,6 +410,9 @@ static void op_release(struct mg_op *op)
 	free_list(op->columns, op->n_columns);
 	free(op->method);
 	free(op->where);
+	free(op->comment);
+	free(op->identity);
+	free(op->constraint);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
 }

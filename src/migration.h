@@ -23,7 +23,15 @@ enum mg_op_kind {
 	MG_OP_ALTER_COLUMN,
 	MG_OP_DROP_COLUMN,
 	MG_OP_CREATE_INDEX,
-	MG_OP_SQL
+	MG_OP_SQL,
+	/* column and table attributes, constraints (planner_attrs.c) */
+	MG_OP_DROP_NOT_NULL,
+	MG_OP_SET_DEFAULT,
+	MG_OP_DROP_DEFAULT,
+	MG_OP_SET_COMMENT,
+	MG_OP_SET_REPLICA_IDENTITY,
+	MG_OP_DROP_CONSTRAINT,
+	MG_OP_RENAME_CONSTRAINT
 };
 
 /* 1-based position in the YAML file (libyaml marks are 0-based: add 1). */
@@ -42,6 +50,13 @@ struct mg_pos {
  *   create_index:  table, index_name (= name), columns, unique, method,
  *                  where
  *   sql:           sql[MG_SQL_*], in_transaction
+ *   drop_not_null: table, column, down (the value of NULLs at rollback)
+ *   set_default:   table, column, default_expr
+ *   drop_default:  table, column
+ *   set_comment:   table, column (NULL: the table's comment), comment
+ *   set_replica_identity: table, identity, index_name (= index)
+ *   drop_constraint:   table, constraint (= name), drops
+ *   rename_constraint: table, constraint (= from), to
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
  * Every operation takes `allow_copy` and `allow_rebuild` (default false):
@@ -90,6 +105,14 @@ struct mg_op {
 	struct mg_pos where_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
+	/* attrs (issue 13): set_comment, set_replica_identity, constraints */
+	char *comment;			/* set_comment */
+	struct mg_pos comment_pos;
+	char *identity;			/* set_replica_identity: default|full|nothing|index */
+	struct mg_pos identity_pos;
+	struct mg_pos index_pos;	/* set_replica_identity: of `index` */
+	char *constraint;		/* drop_constraint: name; rename_constraint: from */
+	struct mg_pos constraint_pos;
 	int allow_copy;			/* any: the server may copy the table */
 	int allow_rebuild;		/* any: the server may rebuild it in place */
 };

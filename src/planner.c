@@ -192,6 +192,7 @@ static void planner_release(struct mg_planner *pl)
 		free(pl->overlay[i].column);
 	}
 	free(pl->overlay);
+	mg_planner_attrs_release(pl);
 }
 
 static struct mg_prim *add_prim(struct mg_tplan *tp, enum mg_slot slot,
@@ -949,6 +950,10 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 			break;
 		case MG_OP_SQL:
 			rc = mg_db_check_sql(pl->conn, pl, &m->ops[i], err);
+			break;
+		default:	/* attributes: planner_attrs.c */
+			if (mg_op_is_attr(&m->ops[i]))
+				rc = mg_planner_plan_attr(pl, i, err);
 			break;
 		}
 		if (rc < 0)

@@ -8,4 +8,12 @@
  * the order of each phase (planner_emit.c). 0 or -1. */
 int mg_planner_emit(struct mg_planner *pl, struct mg_err *err);
 
+/* planner_attrs.c: plan the attribute operation ops[i] (drop_not_null,
+ * set_default, drop_default, set_comment, set_replica_identity,
+ * drop_constraint, rename_constraint) into pl->attrs[i]. 0 or -1. */
+int mg_planner_plan_attr(struct mg_planner *pl, size_t i, struct mg_err *err);
+/* Whether op is one of them. */
+int mg_op_is_attr(const struct mg_op *op);
+void mg_planner_attrs_release(struct mg_planner *pl);
+
 #endif

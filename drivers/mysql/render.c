@@ -902,6 +902,9 @@ int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *o
 	case MG_RENDER_SQL:
 		emit_sql_step(&pl, r->op, r->sql_phase, r->phase);
 		return 0;
+	case MG_RENDER_ATTR:
+	case MG_RENDER_ATTR_UNDO:
+		return mydrv_render_attr(&pl, r, err);
 	case MG_RENDER_VALIDATE:
 	case MG_RENDER_INBOUND:
 	case MG_RENDER_VALIDATE_INBOUND:

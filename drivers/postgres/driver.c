@@ -52,4 +52,8 @@ const struct mg_driver mg_postgres_driver = {
 	.check_index = pgdrv_check_index,
 	.check_sql = pgdrv_check_sql,
 	.plan_notes = pgdrv_plan_notes,
+	.describe_constraint = pgdrv_describe_constraint,
+	.name_taken = pgdrv_name_taken,
+	.describe_table_attrs = pgdrv_describe_table_attrs,
+	.check_attr = pgdrv_check_attr,
 };

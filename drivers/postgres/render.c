@@ -885,6 +885,9 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 	case MG_RENDER_SQL:
 		render_sql(r, out);
 		break;
+	case MG_RENDER_ATTR:
+	case MG_RENDER_ATTR_UNDO:
+		return pgdrv_render_attr(r, out);
 	}
 	return 0;
 }
