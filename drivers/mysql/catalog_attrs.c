@@ -92,8 +92,12 @@ static int fk_def(struct mydrv_conn *mc, const struct mytable *t, const char *nl
 		mydrv_quote_ident(out, mg_rows_get(&r, 0, 4));
 		mg_buf_adds(out, " ");
 		add_col_list(out, mg_rows_get(&r, 0, 1));
-		mg_buf_addf(out, " ON DELETE %s ON UPDATE %s", mg_rows_get(&r, 0, 5),
-			    mg_rows_get(&r, 0, 6));
+		/* RESTRICT is what the catalog says of a key that named no
+		 * rule; written out, MariaDB would store NO ACTION instead */
+		if (strcmp(mg_rows_get(&r, 0, 5), "RESTRICT"))
+			mg_buf_addf(out, " ON DELETE %s", mg_rows_get(&r, 0, 5));
+		if (strcmp(mg_rows_get(&r, 0, 6), "RESTRICT"))
+			mg_buf_addf(out, " ON UPDATE %s", mg_rows_get(&r, 0, 6));
 	}
 	mg_rows_release(&r);
 	return 0;

@@ -169,8 +169,23 @@ def pg_snapshot(db):
     }
 
 
+def sorted_keys(ddl):
+    """SHOW CREATE TABLE with its KEY lines in name order: MariaDB drops
+    and re-creates a foreign key's own index when the key is renamed (it
+    is named after the key), so after a rename and back the index is the
+    same but listed last (documented in docs/file-format.d/i13-attrs.md)."""
+    lines = ddl.split("\n")
+    keys = sorted(l.rstrip(",") for l in lines if l.startswith("  KEY "))
+    rest = [l for l in lines if not l.startswith("  KEY ")]
+    return rest, keys
+
+
 def snapshot(target):
-    return pg_snapshot(target.db) if target.is_pg else schema_snapshot(target.db)
+    if target.is_pg:
+        return pg_snapshot(target.db)
+    snap = schema_snapshot(target.db)
+    return {k: sorted_keys(v) if k.startswith("table ") else v
+            for k, v in snap.items()}
 
 
 def make_case(target, case):
@@ -238,7 +253,9 @@ def test_attr_op_rollback_restores_schema(target, case, upto):
     if case not in ("drop_constraint",):
         write(target, CASES[case][1])
     target.project.ok("rollback", "1")
-    assert snapshot(target) == before
+    after = snapshot(target)
+    for k in before:
+        assert after.get(k) == before[k], "%s:\n%s\n---\n%s" % (k, before[k], after.get(k))
     write(target, OLD_INSERT)
 
 
