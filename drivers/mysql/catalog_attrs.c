@@ -305,6 +305,33 @@ int mydrv_null_is_instant(struct mydrv_conn *mc, const struct mytable *t, int *o
 	return redundant_rows(mc, t, out, err);
 }
 
+/*
+ * MODIFY COLUMN rewrites the whole column: on MariaDB a CHECK written in
+ * the column's definition (LEVEL 'Column', named after the column) that
+ * the MODIFY does not repeat is dropped with no word. Refused rather than
+ * lost.
+ */
+static int refuse_column_check(const struct mg_planner *pl, struct mydrv_conn *mc,
+			       const struct mg_attr *a, struct mg_err *err)
+{
+	const struct mytable *t = mytable_of(&a->t);
+	char *nl = lit(mc, a->op->column);
+	char *sql = mg_xasprintf("SELECT COUNT(*) FROM information_schema.CHECK_CONSTRAINTS "
+				 "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+				 "AND CONSTRAINT_NAME = %s AND LEVEL = 'Column'", t->lit, nl);
+	int64_t n = 0;
+	int rc = mc->mariadb ? query_int(mc, sql, &n, err) : 0;
+
+	free(sql);
+	free(nl);
+	if (rc < 0 || n == 0)
+		return rc;
+	mg_plan_pos_error(err, MG_EREFUSED, pl->m, a->op->column_pos,
+			  "column '%s' of %s has a CHECK in its definition, which the MODIFY COLUMN that %s needs would drop",
+			  a->op->column, t->q, mg_op_kind_name(a->op->kind));
+	return mg_err_hint(err, "make it a table constraint first (a sql step: ALTER TABLE ... ADD CONSTRAINT ... CHECK ...), in an earlier migration");
+}
+
 int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 		     const struct mg_attr *a, struct mg_err *err)
 {
@@ -321,7 +348,8 @@ int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 				  server_name(mc));
 		return mg_err_hint(err, "remove the operation; for the whole row before and after each change (what REPLICA IDENTITY FULL gives) set binlog_row_image = FULL on the server, and give tables a primary key so that replicas find rows fast");
 	case MG_OP_DROP_NOT_NULL:
-		if (redundant_rows(mc, t, &instant, err) < 0)
+		if (refuse_column_check(pl, mc, a, err) < 0 ||
+		    redundant_rows(mc, t, &instant, err) < 0)
 			return -1;
 		if (!instant && !op->allow_rebuild) {
 			alter = mg_xasprintf("ALTER TABLE %s MODIFY COLUMN `%s` ... NULL", t->q, op->column);
@@ -333,6 +361,8 @@ int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 			return mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->column_pos,
 						 "column '%s' of %s is a generated column: its comment is changed with MODIFY COLUMN and its whole definition, which migrate does not rewrite",
 						 op->column, t->q);
+		if (op->column && refuse_column_check(pl, mc, a, err) < 0)
+			return -1;
 		break;
 	case MG_OP_DROP_CONSTRAINT:
 	case MG_OP_RENAME_CONSTRAINT: {

@@ -121,8 +121,8 @@ static char *describe(const struct mg_attr *a, int undo)
 	case MG_OP_DROP_DEFAULT:
 		return mg_xasprintf("drop the default of column %s of %s", c, a->t.q);
 	case MG_OP_SET_COMMENT:
-		return mg_xasprintf("%s the comment of %s%s%s", undo ? "restore" : "set",
-				    c ? "column " : "", c ? c : a->t.q, c ? " of " : "");
+		return mg_xasprintf("%s the comment of %s%s%s%s", undo ? "restore" : "set",
+				    c ? "column " : "", c ? c : "", c ? " of " : "", a->t.q);
 	case MG_OP_SET_REPLICA_IDENTITY:
 		return undo ? mg_xasprintf("restore the replica identity of %s (%s)", a->t.q,
 					   a->ta.identity) :
