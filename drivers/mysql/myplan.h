@@ -216,6 +216,7 @@ int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 int mydrv_null_is_instant(struct mydrv_conn *mc, const struct mytable *t, int *out,
 			  struct mg_err *err);
 int mydrv_render_attr(struct planner *pl, const struct mg_render *r, struct mg_err *err);
+void mydrv_attr_notes(struct planner *pl);
 /* render.c */
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out);
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,

@@ -832,6 +832,7 @@ void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct m
 	for (size_t i = 0; i < core->m->n_ops; i++)
 		if (core->m->ops[i].kind == MG_OP_CREATE_INDEX)
 			emit_index_notes(&pl, &core->m->ops[i], mytable_of(core->index_tables[i]));
+	mydrv_attr_notes(&pl);
 	emit_sql_notes(&pl);
 }
 

@@ -323,3 +323,33 @@ int mydrv_render_attr(struct planner *pl, const struct mg_render *r, struct mg_e
 	mg_buf_release(&b);
 	return 0;
 }
+
+/* What the attribute operations cost the application, for plan. */
+void mydrv_attr_notes(struct planner *pl)
+{
+	const struct mg_planner *core = pl->core;
+
+	for (size_t i = 0; core->attrs && i < core->m->n_ops; i++) {
+		const struct mg_attr *a = core->attrs[i];
+		char *n = NULL;
+
+		if (!a)
+			continue;
+		if (a->op->kind == MG_OP_DROP_NOT_NULL &&
+		    !strcmp(null_alg(pl, a), MYDRV_ALG_INPLACE))
+			n = mg_xasprintf("drop_not_null of `%s` on %s: MODIFY COLUMN, ALGORITHM=INPLACE, LOCK=NONE rebuilds the table online (allow_rebuild: true), at expand and again at rollback; reads and writes go on, a short metadata lock at the start and the end, replicas replay the rebuild single-threaded",
+					 a->op->column, mytable_of(&a->t)->q);
+		else if (a->op->kind == MG_OP_RENAME_CONSTRAINT &&
+			 a->con.kind == MG_CON_FOREIGN_KEY)
+			n = mg_xasprintf("rename of foreign key `%s` on %s: DROP FOREIGN KEY and ADD CONSTRAINT in one ALTER with foreign_key_checks = 0 (in place, no copy, no check of the rows: the key held under its old name); an index the server made for the key is re-created under the new name",
+					 a->op->constraint, mytable_of(&a->t)->q);
+		else if (a->has_con && (a->con.kind == MG_CON_PRIMARY_KEY || (a->op->kind == MG_OP_RENAME_CONSTRAINT &&
+							       a->con.kind == MG_CON_CHECK)))
+			n = mg_xasprintf("%s of `%s` on %s: ALGORITHM=COPY (allow_copy: true): the table is copied while writes to it wait",
+					 mg_op_kind_name(a->op->kind), a->op->constraint,
+					 mytable_of(&a->t)->q);
+		if (n)
+			mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
+}
