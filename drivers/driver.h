@@ -351,7 +351,10 @@ struct mg_driver {
 	int (*plan_end)(struct mg_conn *c, struct mg_planner *pl, int failed,
 			struct mg_err *err);
 	/* What create_index op asks of this database beyond its columns
-	 * (method, where:); the core checks the columns. */
+	 * (method, where:, column options, include, storage); the core
+	 * checks the columns. For a drop_index op: whether the index
+	 * exists on t and may be dropped on its own (MG_EINPUT naming the
+	 * constraint that owns it or the foreign key that needs it). */
 	int (*check_index)(struct mg_conn *c, const struct mg_planner *pl,
 			   const struct mg_op *op, const struct mg_table_desc *t,
 			   struct mg_err *err);

@@ -24,6 +24,7 @@ static const char *const kind_names[] = {
 	[MG_OP_DROP_COLUMN] = "drop_column",
 	[MG_OP_CREATE_INDEX] = "create_index",
 	[MG_OP_SQL] = "sql",
+	[MG_OP_DROP_INDEX] = "drop_index",
 	[MG_OP_DROP_NOT_NULL] = "drop_not_null",
 	[MG_OP_SET_DEFAULT] = "set_default",
 	[MG_OP_DROP_DEFAULT] = "drop_default",
@@ -410,9 +411,20 @@ static void op_release(struct mg_op *op)
 	free_list(op->columns, op->n_columns);
 	free(op->method);
 	free(op->where);
+	for (size_t i = 0; op->column_opts && i < op->n_columns; i++) {
+		free(op->column_opts[i].opclass);
+		free(op->column_opts[i].collate);
+	}
+	free(op->column_opts);
+	free_list(op->include, op->n_include);
+	for (size_t i = 0; i < op->n_storage; i++) {
+		free(op->storage[i].key);
+		free(op->storage[i].value);
+	}
+	free(op->storage);
 	free(op->comment);
 	free(op->identity);
-	free(op->constraint);
+	free(op->constraint_name);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
 }

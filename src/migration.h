@@ -24,6 +24,7 @@ enum mg_op_kind {
 	MG_OP_DROP_COLUMN,
 	MG_OP_CREATE_INDEX,
 	MG_OP_SQL,
+	MG_OP_DROP_INDEX,
 	/* column and table attributes, constraints (planner_attrs.c) */
 	MG_OP_DROP_NOT_NULL,
 	MG_OP_SET_DEFAULT,
@@ -48,15 +49,16 @@ struct mg_pos {
  *   alter_column:  table, column, to, type, up, down
  *   drop_column:   table, column, down
  *   create_index:  table, index_name (= name), columns, unique, method,
- *                  where
+ *                  where, column_opts, include, storage, constraint
+ *   drop_index:    table, index_name (= name)
  *   sql:           sql[MG_SQL_*], in_transaction
  *   drop_not_null: table, column, down (the value of NULLs at rollback)
  *   set_default:   table, column, default_expr
  *   drop_default:  table, column
  *   set_comment:   table, column (NULL: the table's comment), comment
  *   set_replica_identity: table, identity, index_name (= index)
- *   drop_constraint:   table, constraint (= name), drops
- *   rename_constraint: table, constraint (= from), to
+ *   drop_constraint:   table, constraint_name (= name), drops
+ *   rename_constraint: table, constraint_name (= from), to
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
  * Every operation takes `allow_copy` and `allow_rebuild` (default false):
@@ -70,6 +72,31 @@ enum mg_sql_phase {
 	MG_SQL_CONTRACT,
 	MG_SQL_ROLLBACK,
 	MG_SQL_NPHASES
+};
+
+/* create_index: the options of one `columns` entry (written as a mapping
+ * {name, opclass, collate, order, nulls}; a plain name leaves them unset). */
+enum mg_index_order { MG_ORDER_DEFAULT, MG_ORDER_ASC, MG_ORDER_DESC };
+enum mg_index_nulls { MG_NULLS_DEFAULT, MG_NULLS_FIRST, MG_NULLS_LAST };
+
+struct mg_index_col {
+	struct mg_pos pos;		/* of the entry */
+	char *opclass;			/* operator class, or NULL */
+	struct mg_pos opclass_pos;
+	char *collate;			/* collation, or NULL */
+	struct mg_pos collate_pos;
+	enum mg_index_order order;
+	struct mg_pos order_pos;
+	enum mg_index_nulls nulls;
+	struct mg_pos nulls_pos;
+};
+
+/* create_index `storage:` one parameter, as written (the value is text). */
+struct mg_param {
+	char *key;
+	char *value;
+	struct mg_pos pos;		/* of the key */
+	struct mg_pos value_pos;
 };
 
 struct mg_op {
@@ -103,6 +130,16 @@ struct mg_op {
 	struct mg_pos method_pos;
 	char *where;			/* create_index: partial index predicate, optional */
 	struct mg_pos where_pos;
+	struct mg_pos index_name_pos;	/* create_index, drop_index: of `name` */
+	struct mg_index_col *column_opts;	/* create_index: n_columns of them */
+	char **include;			/* create_index: `include` columns */
+	size_t n_include;
+	struct mg_pos include_pos;
+	struct mg_param *storage;	/* create_index: `storage` parameters */
+	size_t n_storage;
+	struct mg_pos storage_pos;
+	int constraint;			/* create_index: the unique index becomes a UNIQUE constraint */
+	struct mg_pos constraint_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
 	/* attrs (issue 13): set_comment, set_replica_identity, constraints */
@@ -111,8 +148,8 @@ struct mg_op {
 	char *identity;			/* set_replica_identity: default|full|nothing|index */
 	struct mg_pos identity_pos;
 	struct mg_pos index_pos;	/* set_replica_identity: of `index` */
-	char *constraint;		/* drop_constraint: name; rename_constraint: from */
-	struct mg_pos constraint_pos;
+	char *constraint_name;		/* drop_constraint: name; rename_constraint: from */
+	struct mg_pos constraint_name_pos;
 	int allow_copy;			/* any: the server may copy the table */
 	int allow_rebuild;		/* any: the server may rebuild it in place */
 };

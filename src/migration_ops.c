@@ -27,7 +27,9 @@ enum ftype {
 	F_NAME,		/* an identifier: 1..max_name bytes */
 	F_TABLE,	/* "table" or "schema.table", each part a name */
 	F_BOOL,		/* true or false */
-	F_NAMES		/* a sequence of names */
+	F_NAMES,	/* a sequence of names */
+	F_INDEX_COLUMNS,	/* create_index columns: names or mappings */
+	F_PARAMS	/* a mapping of parameter names to scalar values */
 };
 
 #define NO_POS ((size_t)-1)
@@ -92,12 +94,24 @@ static const struct field drop_column_fields[] = {
 
 static const struct field create_index_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
-	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, NO_POS },
-	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
+	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, OFF(index_name_pos) },
+	{ "columns", F_INDEX_COLUMNS, 1, "a non-empty sequence of column names",
 	  OFF(columns), OFF(n_columns), OFF(columns_pos) },
 	{ "unique", F_BOOL, 0, "true or false", OFF(unique), 0, NO_POS },
 	{ "method", F_NAME, 0, "an index method", OFF(method), 0, OFF(method_pos) },
 	{ "where", F_STR, 0, "an SQL expression", OFF(where), 0, OFF(where_pos) },
+	{ "include", F_NAMES, 0, "a sequence of column names", OFF(include),
+	  OFF(n_include), OFF(include_pos) },
+	{ "storage", F_PARAMS, 0, "a mapping of storage parameters",
+	  OFF(storage), OFF(n_storage), OFF(storage_pos) },
+	{ "constraint", F_BOOL, 0, "true or false", OFF(constraint), 0,
+	  OFF(constraint_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field drop_index_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, OFF(index_name_pos) },
 	ALLOW_FIELDS,
 };
 
@@ -151,14 +165,14 @@ static const struct field set_replica_identity_fields[] = {
 
 static const struct field drop_constraint_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
-	{ "name", F_NAME, 1, "a constraint name", OFF(constraint), 0, OFF(constraint_pos) },
+	{ "name", F_NAME, 1, "a constraint name", OFF(constraint_name), 0, OFF(constraint_name_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
 
 static const struct field rename_constraint_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
-	{ "from", F_NAME, 1, "a constraint name", OFF(constraint), 0, OFF(constraint_pos) },
+	{ "from", F_NAME, 1, "a constraint name", OFF(constraint_name), 0, OFF(constraint_name_pos) },
 	{ "to", F_NAME, 1, "a constraint name", OFF(to), 0, OFF(to_pos) },
 	ALLOW_FIELDS,
 };
@@ -180,6 +194,7 @@ static const struct opdef opdefs[] = {
 	OPDEF(drop_column, MG_OP_DROP_COLUMN),
 	OPDEF(create_index, MG_OP_CREATE_INDEX),
 	OPDEF(sql, MG_OP_SQL),
+	OPDEF(drop_index, MG_OP_DROP_INDEX),
 	OPDEF(drop_not_null, MG_OP_DROP_NOT_NULL),
 	OPDEF(set_default, MG_OP_SET_DEFAULT),
 	OPDEF(drop_default, MG_OP_DROP_DEFAULT),
@@ -190,7 +205,7 @@ static const struct opdef opdefs[] = {
 };
 
 #define OP_NAMES "add_column, rename_column, alter_column, drop_column, " \
-		 "create_index, sql, drop_not_null, set_default, " \
+		 "create_index, sql, drop_index, drop_not_null, set_default, " \
 		 "drop_default, set_comment, set_replica_identity, " \
 		 "drop_constraint, rename_constraint"
 #define TOP_KEYS "description, operations"
@@ -531,6 +546,201 @@ static int get_names(struct parse *p, const struct field *f,
 	return 0;
 }
 
+/* ---- create_index: columns with options, storage parameters ------------- */
+
+#define INDEX_COL_KEYS "name, opclass, collate, order, nulls"
+
+/* One word of a closed set (order: asc|desc, nulls: first|last): 1 + its
+ * index in words, written in lowercase. */
+static int get_choice(struct parse *p, const char *keyname,
+		      const yaml_node_t *key, const yaml_node_t *val,
+		      const char *const *words, const char *expected, int *out)
+{
+	char got[SHOW_SIZE + 2];
+
+	for (int i = 0; val->type == YAML_SCALAR_NODE && words[i]; i++)
+		if (scalar_is(val, words[i])) {
+			*out = i + 1;
+			return 0;
+		}
+	return mg_err_set(p->err, MG_EINPUT, "wrong value for '%s' at " AT
+			  ": expected %s, got %s", keyname,
+			  AT_ARGS(p, is_empty(val) ? key : val), expected,
+			  describe(got, val));
+}
+
+/* A name-like string option of a column entry (opclass, collate). */
+static int get_col_name(struct parse *p, const char *keyname,
+			const yaml_node_t *key, const yaml_node_t *val,
+			char **out, struct mg_pos *pos)
+{
+	const char *s;
+
+	if (get_string(p, keyname, "a name", key, val, &s) < 0 ||
+	    check_name(p, keyname, val, s, strlen(s)) < 0)
+		return -1;
+	*out = mg_xstrdup(s);
+	*pos = node_pos(val);
+	return 0;
+}
+
+static int get_index_col_key(struct parse *p, const yaml_node_t *key,
+			     const yaml_node_t *val, char **name,
+			     struct mg_index_col *c)
+{
+	static const char *const orders[] = { "asc", "desc", NULL };
+	static const char *const nulls[] = { "first", "last", NULL };
+	const char *s;
+	int v = 0;
+
+	if (scalar_is(key, "name")) {
+		if (get_string(p, "name", "a column name", key, val, &s) < 0 ||
+		    check_name(p, "name", val, s, strlen(s)) < 0)
+			return -1;
+		*name = mg_xstrdup(s);
+		return 0;
+	}
+	if (scalar_is(key, "opclass"))
+		return get_col_name(p, "opclass", key, val, &c->opclass,
+				    &c->opclass_pos);
+	if (scalar_is(key, "collate"))
+		return get_col_name(p, "collate", key, val, &c->collate,
+				    &c->collate_pos);
+	if (scalar_is(key, "order")) {
+		c->order_pos = node_pos(val);
+		if (get_choice(p, "order", key, val, orders, "asc or desc", &v) < 0)
+			return -1;
+		c->order = v == 1 ? MG_ORDER_ASC : MG_ORDER_DESC;
+		return 0;
+	}
+	if (scalar_is(key, "nulls")) {
+		c->nulls_pos = node_pos(val);
+		if (get_choice(p, "nulls", key, val, nulls, "first or last", &v) < 0)
+			return -1;
+		c->nulls = v == 1 ? MG_NULLS_FIRST : MG_NULLS_LAST;
+		return 0;
+	}
+	return unknown(p, "key", key, INDEX_COL_KEYS);
+}
+
+/* A `columns` entry written as a mapping: {name, opclass?, collate?,
+ * order?, nulls?}. */
+static int get_index_col_map(struct parse *p, const yaml_node_t *item,
+			     char **name, struct mg_index_col *c)
+{
+	for (yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+	     pair < item->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = pair_key(p, pair);
+
+		if (!key || check_duplicate(p, item, pair, key) < 0 ||
+		    get_index_col_key(p, key, node_at(p, pair->value), name, c) < 0)
+			return -1;
+	}
+	if (!*name) {
+		mg_err_set(p->err, MG_EINPUT, "missing key 'name' in a column "
+			   "of 'columns' at " AT, AT_ARGS(p, item));
+		return mg_err_hint(p->err, "a column entry is a name, or a "
+				   "mapping with keys " INDEX_COL_KEYS);
+	}
+	return 0;
+}
+
+/* create_index `columns`: each entry a name, or a mapping with options. */
+static int get_index_columns(struct parse *p, const struct field *f,
+			     const yaml_node_t *key, const yaml_node_t *val,
+			     struct mg_op *op)
+{
+	char got[SHOW_SIZE + 2];
+	size_t count;
+
+	if (val->type != YAML_SEQUENCE_NODE)
+		return get_names(p, f, key, val, op);	/* its messages */
+	count = N_ITEMS(val);
+	if (!count)
+		return get_names(p, f, key, val, op);
+	op->columns = mg_xcalloc(count, sizeof(*op->columns));
+	op->column_opts = mg_xcalloc(count, sizeof(*op->column_opts));
+	op->n_columns = count;
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = node_at(p, val->data.sequence.items.start[i]);
+		const char *s;
+
+		op->column_opts[i].pos = node_pos(item);
+		if (item->type == YAML_MAPPING_NODE) {
+			if (get_index_col_map(p, item, &op->columns[i],
+					      &op->column_opts[i]) < 0)
+				return -1;
+			continue;
+		}
+		if (item->type != YAML_SCALAR_NODE)
+			return mg_err_set(p->err, MG_EINPUT, "wrong type for "
+					  "'%s' at " AT ": expected a column name "
+					  "or a mapping {" INDEX_COL_KEYS "}, got "
+					  "%s as item %zu", f->key, AT_ARGS(p, item),
+					  describe(got, item), i + 1);
+		if (get_string(p, f->key, "a name", item, item, &s) < 0 ||
+		    check_name(p, f->key, item, s, strlen(s)) < 0)
+			return -1;
+		op->columns[i] = mg_xstrdup(s);
+	}
+	return 0;
+}
+
+/* A storage parameter's name: lowercase letters, digits and '_' (the
+ * database checks it is one of its own; here only that it is a word). */
+static int is_param_name(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
+		      *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int get_params(struct parse *p, const struct field *f,
+		      const yaml_node_t *key, const yaml_node_t *val,
+		      struct mg_op *op)
+{
+	struct mg_param **items = (struct mg_param **)((char *)op + f->off);
+	size_t *n = (size_t *)((char *)op + f->n_off);
+	char got[SHOW_SIZE + 2], shown[SHOW_SIZE];
+
+	if (val->type != YAML_MAPPING_NODE || !N_PAIRS(val))
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				  AT ": expected %s, e.g. {fillfactor: 70}, "
+				  "got %s", f->key,
+				  AT_ARGS(p, is_empty(val) ? key : val), f->what,
+				  val->type == YAML_MAPPING_NODE ?
+				  "an empty mapping" : describe(got, val));
+	*items = mg_xcalloc(N_PAIRS(val), sizeof(**items));
+	for (yaml_node_pair_t *pair = val->data.mapping.pairs.start;
+	     pair < val->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = pair_key(p, pair), *v;
+		struct mg_param *prm = &(*items)[*n];
+		const char *s;
+
+		if (!k || check_duplicate(p, val, pair, k) < 0)
+			return -1;
+		if (!is_param_name(SVAL(k)) || strlen(SVAL(k)) != SLEN(k))
+			return mg_err_set(p->err, MG_EINPUT, "bad storage "
+					  "parameter name '%s' at " AT ": expected "
+					  "a lowercase word such as fillfactor",
+					  mg_migration_show(shown, SVAL(k), SLEN(k)),
+					  AT_ARGS(p, k));
+		v = node_at(p, pair->value);
+		if (get_string(p, SVAL(k), "a value", k, v, &s) < 0)
+			return -1;
+		prm->key = mg_xstrdup(SVAL(k));
+		prm->value = mg_xstrdup(s);
+		prm->pos = node_pos(k);
+		prm->value_pos = node_pos(v);
+		(*n)++;
+	}
+	return 0;
+}
+
 static int set_field(struct parse *p, const struct field *f,
 		     const yaml_node_t *key, const yaml_node_t *val,
 		     struct mg_op *op)
@@ -546,6 +756,10 @@ static int set_field(struct parse *p, const struct field *f,
 		return get_bool(p, f->key, key, val, (int *)(base + f->off));
 	case F_NAMES:
 		return get_names(p, f, key, val, op);
+	case F_INDEX_COLUMNS:
+		return get_index_columns(p, f, key, val, op);
+	case F_PARAMS:
+		return get_params(p, f, key, val, op);
 	case F_STR:
 	case F_NAME:
 	case F_TABLE:
@@ -605,6 +819,32 @@ static int check_identity(struct parse *p, const struct mg_op *op)
 	return 0;
 }
 
+/* create_index's rules that need no database: a constraint is over a
+ * unique index; a column is a key column or an included one, once. */
+static int check_create_index(struct parse *p, const struct mg_op *op)
+{
+	char shown[SHOW_SIZE];
+
+	if (op->constraint && !op->unique) {
+		mg_err_set(p->err, MG_EINPUT, "'constraint: true' at %s:%d:%d "
+			   "needs 'unique: true': the constraint made from the "
+			   "index is a UNIQUE constraint", p->path,
+			   op->constraint_pos.line, op->constraint_pos.column);
+		return mg_err_hint(p->err, "add 'unique: true', or remove 'constraint'");
+	}
+	for (size_t i = 0; i < op->n_include; i++)
+		for (size_t k = 0; k < op->n_columns; k++)
+			if (!strcmp(op->include[i], op->columns[k]))
+				return mg_err_set(p->err, MG_EINPUT, "column '%s' "
+						  "of 'include' at %s:%d:%d is "
+						  "already a key column of the index",
+						  mg_migration_show(shown, op->include[i],
+								    strlen(op->include[i])),
+						  p->path, op->include_pos.line,
+						  op->include_pos.column);
+	return 0;
+}
+
 /* The rules of one operation that need no database. */
 static int check_op(struct parse *p, const yaml_node_t *opkey,
 		    const struct mg_op *op)
@@ -653,12 +893,14 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 	case MG_OP_SET_REPLICA_IDENTITY:
 		return check_identity(p, op);
 	case MG_OP_RENAME_CONSTRAINT:
-		if (strcmp(op->constraint, op->to))
+		if (strcmp(op->constraint_name, op->to))
 			break;
 		return mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d must "
 				  "differ from 'from' ('%s')", p->path,
 				  op->to_pos.line, op->to_pos.column,
 				  mg_migration_show(shown, op->to, strlen(op->to)));
+	case MG_OP_CREATE_INDEX:
+		return check_create_index(p, op);
 	default:
 		break;
 	}

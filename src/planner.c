@@ -253,6 +253,12 @@ static int overlay_find(const struct mg_planner *pl, const char *id,
 	return found;
 }
 
+int mg_planner_overlay_find(const struct mg_planner *pl, const char *id,
+			    const char *col)
+{
+	return overlay_find(pl, id, col);
+}
+
 /* The table's plan, created on first use (asking the driver about it). */
 static struct mg_tplan *planner_table(struct mg_planner *pl, size_t op_index,
 				      struct mg_err *err)
@@ -892,40 +898,6 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 	return 0;
 }
 
-/* create_index: the table, what the driver checks (method, where:), and
- * the columns; its steps are rendered in planner_emit.c. */
-static int check_create_index(struct mg_planner *pl, size_t i,
-			      struct mg_err *err)
-{
-	const struct mg_op *op = &pl->m->ops[i];
-	struct mg_table_desc *t = mg_xcalloc(1, sizeof(*t));
-
-	pl->index_tables[i] = t;
-	if (mg_db_describe_table(pl->conn, pl, op, t, err) < 0 ||
-	    mg_db_check_index(pl->conn, pl, op, t, err) < 0)
-		return -1;
-	for (size_t k = 0; k < op->n_columns; k++) {
-		struct mg_column_desc c;
-		int ov = overlay_find(pl, t->id, op->columns[k]);
-		int rc = ov;
-
-		if (ov == 0)
-			continue;
-		if (ov < 0)
-			rc = mg_db_describe_column(pl->conn, pl, t, op->columns[k],
-						   &c, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			mg_column_desc_release(&c);
-		if (rc == 1)
-			return mg_plan_pos_error(err, MG_EINPUT, pl->m, op->pos,
-						 "column '%s' of index '%s' does not exist in %s",
-						 op->columns[k], op->index_name, t->q);
-	}
-	return 0;
-}
-
 static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 {
 	const struct mg_migration *m = pl->m;
@@ -946,7 +918,10 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 			rc = plan_drop_column(pl, i, err);
 			break;
 		case MG_OP_CREATE_INDEX:
-			rc = check_create_index(pl, i, err);
+			rc = mg_planner_create_index(pl, i, err);
+			break;
+		case MG_OP_DROP_INDEX:
+			rc = mg_planner_drop_index(pl, i, err);
 			break;
 		case MG_OP_SQL:
 			rc = mg_db_check_sql(pl->conn, pl, &m->ops[i], err);

@@ -295,7 +295,8 @@ enum mg_render_kind {
 	MG_RENDER_COPY_INDEX,		/* tp, prim: build one index copy */
 	MG_RENDER_BACKFILL,		/* tp: add its mg_backfill_spec */
 	MG_RENDER_BUILD_INDEX,		/* op, table: create_index */
-	MG_RENDER_DROP_INDEX,		/* op, table: create_index undone (rollback) */
+	MG_RENDER_DROP_INDEX,		/* op, table: create_index undone (rollback),
+					 * or drop_index (contract) */
 	MG_RENDER_ASSERT_INDEXES,	/* objects: every index built is valid */
 	MG_RENDER_VALIDATE,		/* tp, prim */
 	MG_RENDER_INBOUND,		/* tp: the INBOUND slot, one transaction */

@@ -309,20 +309,20 @@ static int plan_set_replica_identity(struct mg_planner *pl, struct mg_attr *a,
 	return 0;
 }
 
-/* op->constraint as the catalog has it, into a->con. */
+/* op->constraint_name as the catalog has it, into a->con. */
 static int attr_constraint(struct mg_planner *pl, struct mg_attr *a,
 			   struct mg_err *err)
 {
 	const struct mg_op *op = a->op;
-	int rc = mg_db_describe_constraint(pl->conn, pl, &a->t, op->constraint,
+	int rc = mg_db_describe_constraint(pl->conn, pl, &a->t, op->constraint_name,
 					   &a->con, err);
 
 	if (rc < 0)
 		return -1;
 	if (rc == 1) {
-		mg_plan_pos_error(err, MG_EINPUT, pl->m, op->constraint_pos,
+		mg_plan_pos_error(err, MG_EINPUT, pl->m, op->constraint_name_pos,
 				  "constraint '%s' does not exist on %s",
-				  op->constraint, a->t.q);
+				  op->constraint_name, a->t.q);
 		return mg_err_hint(err, "check the name (plan lists what the table has: \\d in psql, SHOW CREATE TABLE in MariaDB)");
 	}
 	a->has_con = 1;
@@ -341,7 +341,7 @@ static int refuse_touched(struct mg_planner *pl, const struct mg_attr *a,
 
 		if (!e || !e->has_con || strcmp(e->t.id, a->t.id))
 			continue;
-		if (!strcmp(e->op->constraint, name) ||
+		if (!strcmp(e->op->constraint_name, name) ||
 		    (e->op->kind == MG_OP_RENAME_CONSTRAINT && !strcmp(e->op->to, name))) {
 			mg_plan_pos_error(err, MG_EINPUT, pl->m, pos,
 					  "constraint '%s' of %s is changed by an earlier operation of this migration (%s at line %d)",
@@ -359,7 +359,7 @@ static int plan_drop_constraint(struct mg_planner *pl, struct mg_attr *a,
 	const struct mg_op *op = a->op;
 	const struct mg_dependents *ds;
 
-	if (refuse_touched(pl, a, i, op->constraint_pos, op->constraint, err) < 0 ||
+	if (refuse_touched(pl, a, i, op->constraint_name_pos, op->constraint_name, err) < 0 ||
 	    attr_constraint(pl, a, err) < 0)
 		return -1;
 	ds = &a->con.deps;
@@ -367,14 +367,14 @@ static int plan_drop_constraint(struct mg_planner *pl, struct mg_attr *a,
 		if (ds->v[k].kind != MG_DEP_INBOUND_FK) {
 			mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
 					  "%s depends on constraint '%s' of %s",
-					  ds->v[k].what, op->constraint, a->t.q);
+					  ds->v[k].what, op->constraint_name, a->t.q);
 			return mg_err_hint(err, "drop or change it first, in an earlier migration (migrate never drops with CASCADE)");
 		}
 		if (mg_op_drops(op, ds->v[k].name))
 			continue;
 		mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
 				  "%s on %s needs constraint '%s' of %s (it references the columns of its index)",
-				  ds->v[k].what, ds->v[k].child, op->constraint, a->t.q);
+				  ds->v[k].what, ds->v[k].child, op->constraint_name, a->t.q);
 		return mg_err_hint(err, "name '%s' under 'drops:' to drop it at contract first (never CASCADE), or drop it in an earlier migration",
 				   ds->v[k].name);
 	}
@@ -386,7 +386,7 @@ static int plan_drop_constraint(struct mg_planner *pl, struct mg_attr *a,
 		if (!found) {
 			mg_plan_pos_error(err, MG_EINPUT, pl->m, op->pos,
 					  "'drops' names '%s', which does not depend on constraint '%s' of %s",
-					  op->drops[k], op->constraint, a->t.q);
+					  op->drops[k], op->constraint_name, a->t.q);
 			return mg_err_hint(err, "list only the foreign keys of other tables that need the constraint");
 		}
 	}
@@ -401,7 +401,7 @@ static int plan_rename_constraint(struct mg_planner *pl, struct mg_attr *a,
 	char *what = NULL;
 	int rc;
 
-	if (refuse_touched(pl, a, i, op->constraint_pos, op->constraint, err) < 0 ||
+	if (refuse_touched(pl, a, i, op->constraint_name_pos, op->constraint_name, err) < 0 ||
 	    refuse_touched(pl, a, i, op->to_pos, op->to, err) < 0 ||
 	    attr_constraint(pl, a, err) < 0)
 		return -1;
@@ -411,7 +411,7 @@ static int plan_rename_constraint(struct mg_planner *pl, struct mg_attr *a,
 	if (rc == 1) {
 		mg_plan_pos_error(err, MG_EINPUT, pl->m, op->to_pos,
 				  "cannot rename constraint '%s' of %s to '%s': the name is taken by %s",
-				  op->constraint, a->t.q, op->to, what);
+				  op->constraint_name, a->t.q, op->to, what);
 		free(what);
 		return mg_err_hint(err, "choose another name");
 	}

@@ -190,7 +190,8 @@ static void emit_switch_reads(struct emitter *e)
 }
 
 /* Contract: re-check dependents, then one transaction per table (where
- * its first operation is) and the sql steps, in file order. */
+ * its first operation is) and the sql steps, in file order; then
+ * drop_index's drops. */
 static void emit_contract(struct emitter *e)
 {
 	struct mg_planner *pl = e->pl;
@@ -208,6 +209,15 @@ static void emit_contract(struct emitter *e)
 			render_sql(e, &pl->m->ops[i], MG_SQL_CONTRACT,
 				   MG_PLAN_CONTRACT);
 	}
+	/* drop_index: the old version may use the index until now. Last,
+	 * after the tables' transactions: an index over a column another
+	 * operation renames is copied, and the copy takes the original's
+	 * name in that transaction; dropping the name after it drops the
+	 * index whichever one carries it. */
+	for (size_t i = 0; i < pl->m->n_ops; i++)
+		if (pl->m->ops[i].kind == MG_OP_DROP_INDEX)
+			render_index_op(e, i, MG_RENDER_DROP_INDEX,
+					MG_PLAN_CONTRACT);
 }
 
 /* Rollback: reverse file order. A sql step that changes something at

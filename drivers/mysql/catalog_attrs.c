@@ -369,11 +369,11 @@ int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 		const struct mycon *con = a->con.drv;
 
 		if (con->column_level)
-			return mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->constraint_pos,
+			return mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->constraint_name_pos,
 						 "constraint '%s' of %s is a CHECK written in the definition of column '%s': %s changes it only with the column",
-						 op->constraint, t->q, op->constraint, server_name(mc));
+						 op->constraint_name, t->q, op->constraint_name, server_name(mc));
 		if (a->con.kind == MG_CON_PRIMARY_KEY && op->kind == MG_OP_RENAME_CONSTRAINT)
-			return mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->constraint_pos,
+			return mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->constraint_name_pos,
 						 "the primary key of %s cannot be renamed: on %s it is always named PRIMARY",
 						 t->q, server_name(mc));
 		if (a->con.kind == MG_CON_PRIMARY_KEY && !op->allow_copy) {
@@ -382,7 +382,7 @@ int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 		} else if (a->con.kind == MG_CON_CHECK && op->kind == MG_OP_RENAME_CONSTRAINT &&
 			   !op->allow_copy) {
 			alter = mg_xasprintf("ALTER TABLE %s DROP CONSTRAINT `%s`, ADD CONSTRAINT `%s` %s",
-					     t->q, op->constraint, op->to, a->con.def);
+					     t->q, op->constraint_name, op->to, a->con.def);
 			rc = refuse_alter(pl, mc, a, alter, 1, err);
 		}
 		break;

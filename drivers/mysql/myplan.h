@@ -188,6 +188,17 @@ void alter_stmt(const struct planner *pl, struct mg_buf *b, const char *table_q,
 		const char *algorithm);
 void alter_one(const struct planner *pl, struct mg_buf *b, const char *table_q,
 	       const char *tlit, const char *clause, const char *algorithm);
+/* catalog_index.c: check_index's create_index options and drop_index */
+int mydrv_check_index_options(struct planner *pl, const struct mg_op *op,
+			      const struct mytable *t, struct mg_err *err);
+int mydrv_check_drop_index(struct planner *pl, const struct mg_op *op,
+			   const struct mytable *t, struct mg_err *err);
+/* render_index.c: create_index's build, its drop at rollback, drop_index's
+ * drop at contract (phase), and their notes */
+void mydrv_emit_index_op(struct planner *pl, const struct mg_op *op, const struct mytable *t);
+void mydrv_emit_index_drop(struct planner *pl, const struct mg_op *op, const struct mytable *t,
+			   enum mg_plan_phase phase);
+void mydrv_emit_index_notes(struct planner *pl, const struct mg_op *op, const struct mytable *t);
 /* triggers.c */
 char *trigger_name(const struct planner *pl, const struct tplan *tp, const char *event);
 char *follows_clause(struct planner *pl, const struct tplan *tp, const char *event,

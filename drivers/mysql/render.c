@@ -622,52 +622,6 @@ static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 	free(qm);
 }
 
-/*
- * create_index: built at expand with ALTER TABLE ... ADD INDEX, ALGORITHM=
- * NOCOPY, LOCK=NONE (InnoDB's online build: reads and writes go on, a
- * short exclusive metadata lock at the start and at the end), dropped at
- * rollback. A unique build that meets a duplicate (in the rows or written
- * meanwhile) fails with ER_DUP_ENTRY naming the value, and InnoDB throws
- * the half-built index away: the step fails, exit 1, nothing changed.
- */
-static void emit_index_op(struct planner *pl, const struct mg_op *op, const struct mytable *t)
-{
-	struct mg_buf b = MG_BUF_INIT, clause = MG_BUF_INIT;
-	char *qn = qi(op->index_name), *desc;
-
-	mg_buf_addf(&clause, "ADD %sINDEX IF NOT EXISTS %s (", op->unique ? "UNIQUE " : "", qn);
-	for (size_t k = 0; k < op->n_columns; k++) {
-		if (k)
-			mg_buf_adds(&clause, ", ");
-		mydrv_quote_ident(&clause, op->columns[k]);
-	}
-	mg_buf_adds(&clause, ")");
-	alter_one(pl, &b, t->q, t->lit, clause.buf, MYDRV_ALG_NOCOPY);
-	mg_buf_release(&clause);
-	desc = mg_xasprintf("build %sindex %s on %s online", op->unique ? "unique " : "", qn, t->q);
-	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_NOTX, t->q, desc, b.buf,
-			 NULL)->options = allow_options(op->allow_rebuild, op->allow_copy);
-	free(desc);
-	free(qn);
-	mg_buf_release(&b);
-}
-
-static void emit_index_drop(struct planner *pl, const struct mg_op *op, const struct mytable *t)
-{
-	char *qn = qi(op->index_name);
-	char *clause = mg_xasprintf("DROP INDEX IF EXISTS %s", qn);
-	char *desc = mg_xasprintf("drop index %s on %s", qn, t->q);
-	struct mg_buf b = MG_BUF_INIT;
-
-	alter_one(pl, &b, t->q, t->lit, clause, MYDRV_ALG_NOCOPY);
-	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, b.buf,
-			 NULL)->options = allow_options(op->allow_rebuild, op->allow_copy);
-	mg_buf_release(&b);
-	free(desc);
-	free(clause);
-	free(qn);
-}
-
 /* switch-reads: every index create_index built is there (MySQL has no
  * invalid indexes: a failed build leaves none, and expand would have
  * failed). */
@@ -787,17 +741,6 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 	mg_buf_release(&sql);
 }
 
-static void emit_index_notes(struct planner *pl, const struct mg_op *op, const struct mytable *t)
-{
-	char *n = mg_xasprintf("index `%s` on %s: ALTER TABLE ... ADD %sINDEX, %s: built online, reads and writes go on during the build; a short exclusive metadata lock at its start and at its end, each queued behind running transactions on the table for at most --lock-timeout (if the one at the end is not granted, the build is undone and retried); replicas replay the build single-threaded, so expect replication lag for its duration%s",
-			       op->index_name, t->q, op->unique ? "UNIQUE " : "",
-			       pl->mc->mysql_dialect ? "ALGORITHM=INPLACE, LOCK=NONE (MySQL: in place, and per its manual without a rebuild of the table)" : "ALGORITHM=NOCOPY, LOCK=NONE",
-			       op->unique ? "; a duplicate key, in the rows or written during the build, fails the step naming the value (exit 1), and the server removes the half-built index" : "");
-
-	mg_plan_add_note(pl->plan, n);
-	free(n);
-}
-
 static void emit_sql_notes(struct planner *pl)
 {
 	int tx = 0, notx = 0;
@@ -815,8 +758,8 @@ static void emit_sql_notes(struct planner *pl)
 		mg_plan_add_note(pl->plan, "migrate does not know which tables sql steps touch: no long-transaction check before them, no algorithm fallback; each of their statements waits at most --lock-timeout (whole seconds) for a metadata lock and is retried like the table steps");
 }
 
-/* The notes, in the order plan shows them: per table, per create_index,
- * for the sql steps. */
+/* The notes, in the order plan shows them: per table, per create_index
+ * and drop_index, for the sql steps. */
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out)
 {
 	struct planner pl;
@@ -830,8 +773,9 @@ void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct m
 		tplan_release(&tp);
 	}
 	for (size_t i = 0; i < core->m->n_ops; i++)
-		if (core->m->ops[i].kind == MG_OP_CREATE_INDEX)
-			emit_index_notes(&pl, &core->m->ops[i], mytable_of(core->index_tables[i]));
+		if (core->m->ops[i].kind == MG_OP_CREATE_INDEX ||
+		    core->m->ops[i].kind == MG_OP_DROP_INDEX)
+			mydrv_emit_index_notes(&pl, &core->m->ops[i], mytable_of(core->index_tables[i]));
 	mydrv_attr_notes(&pl);
 	emit_sql_notes(&pl);
 }
@@ -892,10 +836,10 @@ int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *o
 	planner_init(&pl, c, r->pl, out);
 	switch (r->kind) {
 	case MG_RENDER_BUILD_INDEX:
-		emit_index_op(&pl, r->op, mytable_of(r->table));
+		mydrv_emit_index_op(&pl, r->op, mytable_of(r->table));
 		return 0;
 	case MG_RENDER_DROP_INDEX:
-		emit_index_drop(&pl, r->op, mytable_of(r->table));
+		mydrv_emit_index_drop(&pl, r->op, mytable_of(r->table), r->phase);
 		return 0;
 	case MG_RENDER_ASSERT_INDEXES:
 		emit_index_assert(&pl);

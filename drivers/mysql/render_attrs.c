@@ -141,7 +141,7 @@ static void rename_constraint(struct planner *pl, struct mg_buf *b, const struct
 static void drop_constraint(struct planner *pl, struct mg_buf *b, const struct mg_attr *a)
 {
 	const struct mytable *t = mytable_of(&a->t);
-	char *qn = qi(a->op->constraint), *clause;
+	char *qn = qi(a->op->constraint_name), *clause;
 
 	for (size_t i = 0; i < a->con.deps.n; i++) {
 		const struct mg_dependent *d = &a->con.deps.v[i];
@@ -251,11 +251,11 @@ static char *describe(const struct mg_attr *a, int undo)
 						 undo ? "restore" : "set", op->column, q) :
 				    mg_xasprintf("%s the comment of %s", undo ? "restore" : "set", q);
 	case MG_OP_DROP_CONSTRAINT:
-		return mg_xasprintf("drop constraint `%s` of %s", op->constraint, q);
+		return mg_xasprintf("drop constraint `%s` of %s", op->constraint_name, q);
 	case MG_OP_RENAME_CONSTRAINT:
 		return undo ? mg_xasprintf("rename constraint `%s` of %s back to `%s`", op->to, q,
-					   op->constraint) :
-			      mg_xasprintf("rename constraint `%s` of %s to `%s`", op->constraint, q,
+					   op->constraint_name) :
+			      mg_xasprintf("rename constraint `%s` of %s to `%s`", op->constraint_name, q,
 					   op->to);
 	default:
 		return mg_xstrdup("?");
@@ -307,8 +307,8 @@ int mydrv_render_attr(struct planner *pl, const struct mg_render *r, struct mg_e
 		drop_constraint(pl, &b, a);
 		break;
 	case MG_OP_RENAME_CONSTRAINT:
-		rename_constraint(pl, &b, a, undo ? op->to : op->constraint,
-				  undo ? op->constraint : op->to);
+		rename_constraint(pl, &b, a, undo ? op->to : op->constraint_name,
+				  undo ? op->constraint_name : op->to);
 		break;
 	default:
 		break;
@@ -342,11 +342,11 @@ void mydrv_attr_notes(struct planner *pl)
 		else if (a->op->kind == MG_OP_RENAME_CONSTRAINT &&
 			 a->con.kind == MG_CON_FOREIGN_KEY)
 			n = mg_xasprintf("rename of foreign key `%s` on %s: DROP FOREIGN KEY and ADD CONSTRAINT in one ALTER with foreign_key_checks = 0 (in place, no copy, no check of the rows: the key held under its old name); an index the server made for the key is re-created under the new name",
-					 a->op->constraint, mytable_of(&a->t)->q);
+					 a->op->constraint_name, mytable_of(&a->t)->q);
 		else if (a->has_con && (a->con.kind == MG_CON_PRIMARY_KEY || (a->op->kind == MG_OP_RENAME_CONSTRAINT &&
 							       a->con.kind == MG_CON_CHECK)))
 			n = mg_xasprintf("%s of `%s` on %s: ALGORITHM=COPY (allow_copy: true): the table is copied while writes to it wait",
-					 mg_op_kind_name(a->op->kind), a->op->constraint,
+					 mg_op_kind_name(a->op->kind), a->op->constraint_name,
 					 mytable_of(&a->t)->q);
 		if (n)
 			mg_plan_add_note(pl->plan, n);

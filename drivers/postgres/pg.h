@@ -168,6 +168,20 @@ int pgdrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
 int pgdrv_render_attr(const struct mg_render *r, struct mg_plan *out);
 int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 		 struct mg_plan *out, struct mg_err *err);
+/* render_index.c: create_index's build (and constraint), its drop at
+ * rollback, drop_index's drop at contract */
+void pgdrv_render_index_op(const struct mg_render *r, struct mg_plan *out);
+/* CREATE INDEX's text after "ON table": USING, key columns with their
+ * options, INCLUDE, WITH, WHERE */
+void pgdrv_index_body(struct mg_buf *b, const struct mg_op *op);
+
+/* catalog_index.c: check_index's create_index options and drop_index */
+int pgdrv_check_index_options(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_op *op, const struct mg_table_desc *t,
+			      struct mg_err *err);
+int pgdrv_check_drop_index(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_op *op, const struct mg_table_desc *t,
+			   struct mg_err *err);
 
 /* runner.c */
 int is_lock_timeout(const char *state);

@@ -599,44 +599,6 @@ static void render_backfill(const struct mg_planner *pl, const struct mg_tplan *
 	free(qm);
 }
 
-/* The index create_index builds (or, at rollback, drops) concurrently. */
-static void render_index_op(const struct mg_render *r, struct mg_plan *out)
-{
-	const struct mg_op *op = r->op;
-	const struct mg_table_desc *t = r->table;
-	struct mg_buf b = MG_BUF_INIT;
-	char *qn = qi(op->index_name);
-	char *obj = mg_xasprintf("%s.%s", pgdesc(t)->qschema, qn);
-	char *desc;
-
-	if (r->kind == MG_RENDER_DROP_INDEX) {
-		desc = mg_xasprintf("drop index %s", obj);
-		mg_buf_addf(&b, "DROP INDEX CONCURRENTLY IF EXISTS %s", obj);
-		mg_plan_add_step(out, r->phase, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
-	} else {
-		mg_buf_addf(&b, "CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %s ON %s",
-			    op->unique ? "UNIQUE " : "", qn, t->q);
-		if (op->method)
-			mg_buf_addf(&b, " USING %s", op->method);
-		mg_buf_adds(&b, " (");
-		for (size_t k = 0; k < op->n_columns; k++) {
-			if (k)
-				mg_buf_adds(&b, ", ");
-			pgdrv_quote_ident(&b, op->columns[k]);
-		}
-		mg_buf_adds(&b, ")");
-		if (op->where)
-			mg_buf_addf(&b, " WHERE %s", op->where);
-		desc = mg_xasprintf("build %sindex %s on %s concurrently",
-				    op->unique ? "unique " : "", qn, t->q);
-		mg_plan_add_step(out, r->phase, MG_STEP_NOTX, t->q, desc, b.buf, obj);
-	}
-	free(desc);
-	free(qn);
-	free(obj);
-	mg_buf_release(&b);
-}
-
 /* An ASSERT step: every listed index exists and is valid. */
 static void render_index_assert(const struct mg_render *r, struct mg_plan *out)
 {
@@ -862,7 +824,7 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 		break;
 	case MG_RENDER_BUILD_INDEX:
 	case MG_RENDER_DROP_INDEX:
-		render_index_op(r, out);
+		pgdrv_render_index_op(r, out);
 		break;
 	case MG_RENDER_ASSERT_INDEXES:
 		render_index_assert(r, out);

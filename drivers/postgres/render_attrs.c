@@ -92,7 +92,7 @@ static void set_default(struct mg_buf *b, const struct mg_attr *a, const char *e
  * depend on it since plan time fails the step instead of going with it. */
 static void drop_constraint(struct mg_buf *b, const struct mg_attr *a)
 {
-	char *qn = qi(a->op->constraint);
+	char *qn = qi(a->op->constraint_name);
 
 	for (size_t i = 0; i < a->con.deps.n; i++) {
 		const struct mg_dependent *d = &a->con.deps.v[i];
@@ -129,12 +129,12 @@ static char *describe(const struct mg_attr *a, int undo)
 			      mg_xasprintf("set the replica identity of %s to %s", a->t.q,
 					   op->identity);
 	case MG_OP_DROP_CONSTRAINT:
-		return mg_xasprintf("drop constraint %s of %s (never CASCADE)", op->constraint,
+		return mg_xasprintf("drop constraint %s of %s (never CASCADE)", op->constraint_name,
 				    a->t.q);
 	case MG_OP_RENAME_CONSTRAINT:
 		return undo ? mg_xasprintf("rename constraint %s of %s back to %s", op->to, a->t.q,
-					   op->constraint) :
-			      mg_xasprintf("rename constraint %s of %s to %s", op->constraint,
+					   op->constraint_name) :
+			      mg_xasprintf("rename constraint %s of %s to %s", op->constraint_name,
 					   a->t.q, op->to);
 	default:
 		return mg_xstrdup("?");
@@ -249,8 +249,8 @@ int pgdrv_render_attr(const struct mg_render *r, struct mg_plan *out)
 		drop_constraint(&b, a);
 		break;
 	case MG_OP_RENAME_CONSTRAINT:
-		rename_constraint(&b, &a->t, undo ? op->to : op->constraint,
-				  undo ? op->constraint : op->to);
+		rename_constraint(&b, &a->t, undo ? op->to : op->constraint_name,
+				  undo ? op->constraint_name : op->to);
 		break;
 	default:
 		break;

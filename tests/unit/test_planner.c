@@ -424,6 +424,40 @@ static void test_order_serial(void **arg)
 	world_free(w);
 }
 
+/* drop_index drops at contract (after the tables' transactions, even
+ * when written before their operations) and has nothing to undo at
+ * rollback; a create_index made a
+ * constraint takes a plain B-tree index only, refused at the option. */
+static void test_drop_index_and_constraint_rule(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_index_col opts[1];
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_DROP_INDEX, "t", NULL, 3);
+	op->index_name = (char *)"t_b_idx";
+	rename_op(w, "a", "a2", 8);
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_CONTRACT,
+		     "assert-dependents a | contract \"t\" | drop-index t_b_idx");
+	assert_phase(w, MG_PLAN_ROLLBACK, "rollback \"t\"");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	memset(opts, 0, sizeof(opts));
+	opts[0].order = MG_ORDER_DESC;
+	opts[0].order_pos.line = 9;
+	opts[0].order_pos.column = 7;
+	op = index_op(w, "t_b_key", "b", 3);
+	op->unique = 1;
+	op->constraint = 1;
+	op->column_opts = opts;
+	assert_refused(w, MG_EINPUT,
+		       "index 't_b_key' cannot become a UNIQUE constraint: a UNIQUE constraint needs its columns in ascending order ('order: desc') at 0001_test.yaml:9:7");
+	world_free(w);
+}
+
 /* A NOT NULL column gets a CHECK NOT VALID validated at switch-reads and
  * its default at contract; a sql step without rollback SQL refuses the
  * rollback; lossy texts name the migration. */
@@ -633,6 +667,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_concurrent),
 		cmocka_unit_test(test_order_serial),
+		cmocka_unit_test(test_drop_index_and_constraint_rule),
 		cmocka_unit_test(test_add_column_and_sql),
 		cmocka_unit_test(test_refuses_key_and_unsupported),
 		cmocka_unit_test(test_dependents_refused_or_dropped),
