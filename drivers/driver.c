@@ -426,6 +426,51 @@ int mg_db_check_table_op(struct mg_conn *c, struct mg_planner *pl,
 	return c->drv->check_table_op(c, pl, top, err);
 }
 
+/* An attribute operation on a driver that cannot answer for it. */
+static int attrs_unsupported(const struct mg_planner *pl, struct mg_err *err)
+{
+	return mg_err_set(err, MG_EREFUSED, "%s is not supported by the driver '%s' at %s:%d:%d",
+			  mg_op_kind_name(pl->op->kind), pl->conn->drv->name, pl->m->path,
+			  pl->op->pos.line, pl->op->pos.column);
+}
+
+int mg_db_describe_constraint(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_table_desc *t, const char *name,
+			      struct mg_constraint_desc *out, struct mg_err *err)
+{
+	if (!c->drv->describe_constraint)
+		return attrs_unsupported(pl, err);
+	return c->drv->describe_constraint(c, pl, t, name, out, err);
+}
+
+int mg_db_name_taken(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, const char *name,
+		     const struct mg_constraint_desc *like, char **what,
+		     struct mg_err *err)
+{
+	*what = NULL;
+	if (!c->drv->name_taken)
+		return 0;
+	return c->drv->name_taken(c, pl, t, name, like, what, err);
+}
+
+int mg_db_describe_table_attrs(struct mg_conn *c, const struct mg_planner *pl,
+			       const struct mg_table_desc *t,
+			       struct mg_table_attrs *out, struct mg_err *err)
+{
+	if (!c->drv->describe_table_attrs)
+		return attrs_unsupported(pl, err);
+	return c->drv->describe_table_attrs(c, pl, t, out, err);
+}
+
+int mg_db_check_attr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_attr *a, struct mg_err *err)
+{
+	if (!c->drv->check_attr)
+		return 0;
+	return c->drv->check_attr(c, pl, a, err);
+}
+
 char *mg_db_placeholder_value(struct mg_conn *c, const char *type)
 {
 	if (!c->drv->placeholder_value)

@@ -388,6 +388,31 @@ struct mg_driver {
 	 * while nothing real is in a NOT NULL column (SQL, owned), or NULL
 	 * when the type has none. */
 	char *(*placeholder_value)(struct mg_conn *c, const char *type);
+	/*
+	 * Attribute operations (src/planner_attrs.c). describe_constraint:
+	 * the constraint name of t now: 0 found (out filled, with what
+	 * needs it), 1 absent, -1 error. name_taken: whether a constraint
+	 * like `like` could not be renamed to name on t (a constraint, or
+	 * an index the rename would clash with): 0 free, 1 taken (*what:
+	 * "index public.x", owned). describe_table_attrs: t's comment and
+	 * replica identity. check_attr: what this database asks of the
+	 * operation beyond the catalog (an ALTER it can only do by a rebuild
+	 * or a copy, refused naming allow_rebuild/allow_copy; a replica
+	 * identity it has no such thing as): MG_EREFUSED or MG_EINPUT at
+	 * the operation's position.
+	 */
+	int (*describe_constraint)(struct mg_conn *c, const struct mg_planner *pl,
+				   const struct mg_table_desc *t, const char *name,
+				   struct mg_constraint_desc *out, struct mg_err *err);
+	int (*name_taken)(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_table_desc *t, const char *name,
+			  const struct mg_constraint_desc *like, char **what,
+			  struct mg_err *err);
+	int (*describe_table_attrs)(struct mg_conn *c, const struct mg_planner *pl,
+				    const struct mg_table_desc *t,
+				    struct mg_table_attrs *out, struct mg_err *err);
+	int (*check_attr)(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_attr *a, struct mg_err *err);
 	/* Notes plan shows (triggers a backfill fires, lock impact), added
 	 * with mg_plan_add_note after every step is rendered. */
 	void (*plan_notes)(struct mg_conn *c, const struct mg_planner *pl,
@@ -554,6 +579,22 @@ int mg_db_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
 			   struct mg_dependents *out, struct mg_err *err);
 int mg_db_check_table_op(struct mg_conn *c, struct mg_planner *pl,
 			 const struct mg_tableop *top, struct mg_err *err);
+/* Attribute operations: without describe_constraint or
+ * describe_table_attrs, MG_EREFUSED at the operation ("not supported by
+ * the driver"); without name_taken nothing is taken; without check_attr
+ * nothing to check. */
+int mg_db_describe_constraint(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_table_desc *t, const char *name,
+			      struct mg_constraint_desc *out, struct mg_err *err);
+int mg_db_name_taken(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, const char *name,
+		     const struct mg_constraint_desc *like, char **what,
+		     struct mg_err *err);
+int mg_db_describe_table_attrs(struct mg_conn *c, const struct mg_planner *pl,
+			       const struct mg_table_desc *t,
+			       struct mg_table_attrs *out, struct mg_err *err);
+int mg_db_check_attr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_attr *a, struct mg_err *err);
 /* NULL when the driver has no placeholder_value. */
 char *mg_db_placeholder_value(struct mg_conn *c, const char *type);
 int mg_db_render(struct mg_conn *c, const struct mg_render *r,

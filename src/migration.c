@@ -28,6 +28,13 @@ static const char *const kind_names[] = {
 	[MG_OP_CREATE_TABLE] = "create_table",
 	[MG_OP_DROP_TABLE] = "drop_table",
 	[MG_OP_RENAME_TABLE] = "rename_table",
+	[MG_OP_DROP_NOT_NULL] = "drop_not_null",
+	[MG_OP_SET_DEFAULT] = "set_default",
+	[MG_OP_DROP_DEFAULT] = "drop_default",
+	[MG_OP_SET_COMMENT] = "set_comment",
+	[MG_OP_SET_REPLICA_IDENTITY] = "set_replica_identity",
+	[MG_OP_DROP_CONSTRAINT] = "drop_constraint",
+	[MG_OP_RENAME_CONSTRAINT] = "rename_constraint",
 };
 
 static const char *const phase_names[] = {
@@ -418,6 +425,9 @@ static void op_release(struct mg_op *op)
 		free(op->storage[i].value);
 	}
 	free(op->storage);
+	free(op->comment);
+	free(op->identity);
+	free(op->constraint_name);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
 	mg_table_def_free(op->tdef);

@@ -27,7 +27,15 @@ enum mg_op_kind {
 	MG_OP_DROP_INDEX,
 	MG_OP_CREATE_TABLE,
 	MG_OP_DROP_TABLE,
-	MG_OP_RENAME_TABLE
+	MG_OP_RENAME_TABLE,
+	/* column and table attributes, constraints (planner_attrs.c) */
+	MG_OP_DROP_NOT_NULL,
+	MG_OP_SET_DEFAULT,
+	MG_OP_DROP_DEFAULT,
+	MG_OP_SET_COMMENT,
+	MG_OP_SET_REPLICA_IDENTITY,
+	MG_OP_DROP_CONSTRAINT,
+	MG_OP_RENAME_CONSTRAINT
 };
 
 /* 1-based position in the YAML file (libyaml marks are 0-based: add 1). */
@@ -50,6 +58,13 @@ struct mg_pos {
  *   create_table:  table, tdef (columns, constraints, comment)
  *   drop_table:    table, drops
  *   rename_table:  table, to, drops
+ *   drop_not_null: table, column, down (the value of NULLs at rollback)
+ *   set_default:   table, column, default_expr
+ *   drop_default:  table, column
+ *   set_comment:   table, column (NULL: the table's comment), comment
+ *   set_replica_identity: table, identity, index_name (= index)
+ *   drop_constraint:   table, constraint_name (= name), drops
+ *   rename_constraint: table, constraint_name (= from), to
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
  * Every operation takes `allow_copy` and `allow_rebuild` (default false):
@@ -196,6 +211,14 @@ struct mg_op {
 	struct mg_pos constraint_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
+	/* attrs (issue 13): set_comment, set_replica_identity, constraints */
+	char *comment;			/* set_comment */
+	struct mg_pos comment_pos;
+	char *identity;			/* set_replica_identity: default|full|nothing|index */
+	struct mg_pos identity_pos;
+	struct mg_pos index_pos;	/* set_replica_identity: of `index` */
+	char *constraint_name;		/* drop_constraint: name; rename_constraint: from */
+	struct mg_pos constraint_name_pos;
 	int allow_copy;			/* any: the server may copy the table */
 	int allow_rebuild;		/* any: the server may rebuild it in place */
 	struct mg_table_def *tdef;	/* create_table, else NULL */

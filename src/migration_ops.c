@@ -131,6 +131,42 @@ static const struct field sql_fields[] = {
 	ALLOW_FIELDS,
 };
 
+/* Column and table attributes, constraints (planner_attrs.c). */
+static const struct field drop_not_null_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, OFF(down_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field set_default_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "default", F_STR, 1, "an SQL expression", OFF(default_expr), 0, OFF(default_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field drop_default_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field set_comment_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 0, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "comment", F_STR, 1, "the comment's text", OFF(comment), 0, OFF(comment_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field set_replica_identity_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "identity", F_NAME, 1, "one of: default, full, nothing, index",
+	  OFF(identity), 0, OFF(identity_pos) },
+	{ "index", F_NAME, 0, "an index name", OFF(index_name), 0, OFF(index_pos) },
+	ALLOW_FIELDS,
+};
+
 /* create_table, drop_table, rename_table: migration_tables.c walks the
  * nested keys (F_TABLEDEF). */
 static const struct field create_table_fields[] = {
@@ -147,10 +183,24 @@ static const struct field drop_table_fields[] = {
 	ALLOW_FIELDS,
 };
 
+static const struct field drop_constraint_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "name", F_NAME, 1, "a constraint name", OFF(constraint_name), 0, OFF(constraint_name_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
 static const struct field rename_table_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "to", F_NAME, 1, "a table name", OFF(to), 0, OFF(to_pos) },
 	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field rename_constraint_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "from", F_NAME, 1, "a constraint name", OFF(constraint_name), 0, OFF(constraint_name_pos) },
+	{ "to", F_NAME, 1, "a constraint name", OFF(to), 0, OFF(to_pos) },
 	ALLOW_FIELDS,
 };
 
@@ -175,11 +225,20 @@ static const struct opdef opdefs[] = {
 	OPDEF(create_table, MG_OP_CREATE_TABLE),
 	OPDEF(drop_table, MG_OP_DROP_TABLE),
 	OPDEF(rename_table, MG_OP_RENAME_TABLE),
+	OPDEF(drop_not_null, MG_OP_DROP_NOT_NULL),
+	OPDEF(set_default, MG_OP_SET_DEFAULT),
+	OPDEF(drop_default, MG_OP_DROP_DEFAULT),
+	OPDEF(set_comment, MG_OP_SET_COMMENT),
+	OPDEF(set_replica_identity, MG_OP_SET_REPLICA_IDENTITY),
+	OPDEF(drop_constraint, MG_OP_DROP_CONSTRAINT),
+	OPDEF(rename_constraint, MG_OP_RENAME_CONSTRAINT),
 };
 
 #define OP_NAMES "add_column, rename_column, alter_column, drop_column, " \
 		 "create_index, sql, drop_index, create_table, drop_table, " \
-		 "rename_table"
+		 "rename_table, drop_not_null, set_default, drop_default, " \
+		 "set_comment, set_replica_identity, drop_constraint, " \
+		 "rename_constraint"
 #define TOP_KEYS "description, operations"
 #define SQL_PHASES "expand, backfill, switch_reads, contract, rollback"
 
@@ -765,6 +824,37 @@ static char *field_list(const struct opdef *d, int required_only)
 	return mg_buf_detach(&b);
 }
 
+/* set_replica_identity: one of four words; `index` with index only. */
+static int check_identity(struct parse *p, const struct mg_op *op)
+{
+	static const char *const words[] = { "default", "full", "nothing", "index" };
+	char shown[SHOW_SIZE];
+	int known = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		known |= !strcmp(op->identity, words[i]);
+	if (!known)
+		return mg_err_set(p->err, MG_EINPUT, "wrong value for 'identity' "
+				  "at %s:%d:%d: expected one of: default, full, "
+				  "nothing, index, got '%s'", p->path,
+				  op->identity_pos.line, op->identity_pos.column,
+				  mg_migration_show(shown, op->identity,
+						    strlen(op->identity)));
+	if (!strcmp(op->identity, "index") && !op->index_name) {
+		mg_err_set(p->err, MG_EINPUT, "'identity: index' at %s:%d:%d "
+			   "needs 'index' (the unique index to use)", p->path,
+			   op->identity_pos.line, op->identity_pos.column);
+		return mg_err_hint(p->err, "add 'index: <name>' naming a unique "
+				   "index over NOT NULL columns of the table");
+	}
+	if (strcmp(op->identity, "index") && op->index_name)
+		return mg_err_set(p->err, MG_EINPUT, "'index' at %s:%d:%d is "
+				  "only for 'identity: index' (got '%s')",
+				  p->path, op->index_pos.line,
+				  op->index_pos.column, op->identity);
+	return 0;
+}
+
 /* create_index's rules that need no database: a constraint is over a
  * unique index; a column is a key column or an included one, once. */
 static int check_create_index(struct parse *p, const struct mg_op *op)
@@ -864,6 +954,15 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 					  "of: " SQL_PHASES ")",
 					  AT_ARGS(p, opkey));
 		break;
+	case MG_OP_SET_REPLICA_IDENTITY:
+		return check_identity(p, op);
+	case MG_OP_RENAME_CONSTRAINT:
+		if (strcmp(op->constraint_name, op->to))
+			break;
+		return mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d must "
+				  "differ from 'from' ('%s')", p->path,
+				  op->to_pos.line, op->to_pos.column,
+				  mg_migration_show(shown, op->to, strlen(op->to)));
 	case MG_OP_CREATE_TABLE:
 		return mg_walk_check_create_table(p, opkey, op);
 	case MG_OP_RENAME_TABLE:
@@ -879,6 +978,7 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 	case MG_OP_DROP_COLUMN:
 	case MG_OP_DROP_INDEX:
 	case MG_OP_DROP_TABLE:
+	default:
 		break;
 	}
 	return 0;

@@ -196,6 +196,7 @@ static void planner_release(struct mg_planner *pl)
 	}
 	free(pl->overlay);
 	mg_planner_tables_release(pl);
+	mg_planner_attrs_release(pl);
 }
 
 struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
@@ -768,6 +769,10 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 			break;
 		case MG_OP_RENAME_TABLE:
 			rc = mg_plan_rename_table(pl, i, err);
+			break;
+		default:	/* attributes: planner_attrs.c */
+			if (mg_op_is_attr(&m->ops[i]))
+				rc = mg_planner_plan_attr(pl, i, err);
 			break;
 		}
 		if (rc < 0)

@@ -131,6 +131,34 @@ enum mg_expr_use {
 				 * computes is not */
 };
 
+/* describe_constraint's answer (drop_constraint, rename_constraint). */
+enum mg_con_kind {
+	MG_CON_PRIMARY_KEY,
+	MG_CON_UNIQUE,
+	MG_CON_CHECK,
+	MG_CON_FOREIGN_KEY,
+	MG_CON_OTHER		/* exclusion ... */
+};
+
+struct mg_constraint_desc {
+	enum mg_con_kind kind;
+	char *def;		/* as the server prints it (messages) */
+	/* what needs it: foreign keys of other tables (INBOUND_FK) over the
+	 * index a primary key or unique constraint owns */
+	struct mg_dependents deps;
+	void *drv;		/* the driver's own data (MySQL: columns) */
+	void (*drv_free)(void *drv);
+};
+
+/* describe_table_attrs' answer. */
+struct mg_table_attrs {
+	char *comment;		/* NULL: none */
+	char *identity;		/* replica identity: "default", "full",
+				 * "nothing", "index"; NULL where the
+				 * database has no such thing */
+	char *identity_index;	/* raw, with "index" */
+};
+
 /* ---- what the core builds ----------------------------------------------- */
 
 /* MG_PAIR_SHADOW: a type change in place. Both versions write the old
@@ -299,6 +327,25 @@ struct mg_planner {
 	char suffix[32];		/* of copies' names: "_mg3" */
 	void *drv;			/* the driver's planning session */
 	const struct mg_op *op;		/* the operation being planned now */
+	struct mg_attr **attrs;		/* per operation: an attribute op's plan */
+};
+
+/*
+ * What an attribute operation (drop_not_null, set_default, drop_default,
+ * set_comment, set_replica_identity, drop_constraint, rename_constraint)
+ * does, decided by planner_attrs.c: the catalog as it was at plan time
+ * (what rollback restores) and the phase the change is made in.
+ */
+struct mg_attr {
+	const struct mg_op *op;
+	struct mg_table_desc t;
+	int has_col;
+	struct mg_column_desc col;	/* op->column as it is now */
+	struct mg_table_attrs ta;	/* the table's comment and identity */
+	int has_con;
+	struct mg_constraint_desc con;	/* op->constraint as it is now */
+	enum mg_plan_phase phase;	/* MG_PLAN_EXPAND or MG_PLAN_CONTRACT */
+	int undo;			/* rollback restores it (phase EXPAND) */
 };
 
 /* What render() renders. */
@@ -329,7 +376,9 @@ enum mg_render_kind {
 	MG_RENDER_DROP_VIEW,		/* tableop: its rollback */
 	MG_RENDER_FINISH_RENAME		/* tableop: rename_table (contract): the
 					 * listed dependents, the view, then
-					 * the table takes op->to */
+					 * the table takes op->to */,
+	MG_RENDER_ATTR,			/* attr: the change, in attr->phase */
+	MG_RENDER_ATTR_UNDO		/* attr: what it was again (rollback) */
 };
 
 struct mg_render {
@@ -343,6 +392,7 @@ struct mg_render {
 	enum mg_sql_phase sql_phase;		/* SQL */
 	const struct mg_strlist *objects;	/* ASSERT_INDEXES: step objects */
 	const struct mg_tableop *tableop;	/* table operations */
+	const struct mg_attr *attr;		/* ATTR, ATTR_UNDO */
 };
 
 /* ---- the core's entry and helpers ---------------------------------------- */

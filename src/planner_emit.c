@@ -97,6 +97,22 @@ static void render_table_op(struct emitter *e, size_t i, enum mg_plan_phase phas
 				       .op = top->op, .tableop = top });
 }
 
+/* An attribute operation's change in phase (planner_attrs.c decided
+ * which), or at rollback its undo. */
+static void render_attr(struct emitter *e, size_t i, enum mg_plan_phase phase)
+{
+	const struct mg_attr *a = e->pl->attrs ? e->pl->attrs[i] : NULL;
+
+	if (!a)
+		return;
+	if (phase == MG_PLAN_ROLLBACK && a->undo)
+		render(e, &(struct mg_render){ .kind = MG_RENDER_ATTR_UNDO,
+					       .phase = phase, .attr = a });
+	else if (phase != MG_PLAN_ROLLBACK && a->phase == phase)
+		render(e, &(struct mg_render){ .kind = MG_RENDER_ATTR,
+					       .phase = phase, .attr = a });
+}
+
 static struct mg_tplan *table_of_first_op(struct mg_planner *pl, size_t i)
 {
 	for (size_t k = 0; k < pl->n_tables; k++)
@@ -131,6 +147,7 @@ static void emit_expand(struct emitter *e)
 				render_index_op(e, i, MG_RENDER_DROP_INDEX,
 						MG_PLAN_ROLLBACK);
 		}
+		render_attr(e, i, MG_PLAN_EXPAND);
 		if (m->ops[i].kind == MG_OP_SQL) {
 			render_sql(e, &m->ops[i], MG_SQL_EXPAND, MG_PLAN_EXPAND);
 			render_sql(e, &m->ops[i], MG_SQL_BACKFILL, MG_PLAN_BACKFILL);
@@ -201,6 +218,7 @@ static void emit_contract(struct emitter *e)
 		render_table_op(e, i, MG_PLAN_CONTRACT);
 		if (tp)
 			render_table(e, MG_RENDER_CONTRACT_TABLE, MG_PLAN_CONTRACT, tp);
+		render_attr(e, i, MG_PLAN_CONTRACT);
 		if (pl->m->ops[i].kind == MG_OP_SQL)
 			render_sql(e, &pl->m->ops[i], MG_SQL_CONTRACT,
 				   MG_PLAN_CONTRACT);
@@ -242,6 +260,7 @@ static void emit_rollback(struct emitter *e)
 		if (tp)
 			render_table(e, MG_RENDER_ROLLBACK_TABLE, MG_PLAN_ROLLBACK, tp);
 		render_table_op(e, i, MG_PLAN_ROLLBACK);
+		render_attr(e, i, MG_PLAN_ROLLBACK);
 	}
 }
 

@@ -89,5 +89,12 @@ int mg_plan_rename_table(struct mg_planner *pl, size_t i, struct mg_err *err);
 int mg_tableop_render_kind(const struct mg_op *op, enum mg_plan_phase phase,
 			   enum mg_render_kind *out);
 void mg_planner_tables_release(struct mg_planner *pl);
+/* planner_attrs.c: plan the attribute operation ops[i] (drop_not_null,
+ * set_default, drop_default, set_comment, set_replica_identity,
+ * drop_constraint, rename_constraint) into pl->attrs[i]. 0 or -1. */
+int mg_planner_plan_attr(struct mg_planner *pl, size_t i, struct mg_err *err);
+/* Whether op is one of them. */
+int mg_op_is_attr(const struct mg_op *op);
+void mg_planner_attrs_release(struct mg_planner *pl);
 
 #endif

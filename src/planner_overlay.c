@@ -116,6 +116,12 @@ int mg_overlay_refuse(struct mg_err *err, const struct mg_planner *pl,
 				  oc->renamed_to, by, kind, m->path, line, column);
 		return mg_err_hint(err, "use its new name '%s': the old one is gone at contract", oc->renamed_to);
 	}
+	if (mg_op_in_place(oc->op)) {
+		mg_plan_pos_error(err, MG_EINPUT, m, pos,
+				  "column '%s' of %s changes type in place by %s (%s at %s:%d:%d)",
+				  oc->column, t->q, by, kind, m->path, line, column);
+		return mg_err_hint(err, "a column whose type changes in place cannot be changed again by the same migration: move this operation to a migration of its own");
+	}
 	mg_plan_pos_error(err, MG_EINPUT, m, pos,
 			  "column '%s' of %s is dropped by %s (%s at %s:%d:%d)",
 			  oc->column, t->q, by, kind, m->path, line, column);

@@ -217,6 +217,23 @@ void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 void render_drop_triggers(struct mg_buf *b, const struct planner *pl, const struct tplan *tp);
 int emit_dialect_triggers(struct planner *pl, struct tplan *tp, struct mg_buf *b,
 			  struct mg_err *err);
+/* catalog_attrs.c, render_attrs.c: the attribute operations */
+int mydrv_describe_constraint(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_table_desc *t, const char *name,
+			      struct mg_constraint_desc *out, struct mg_err *err);
+int mydrv_name_taken(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, const char *name,
+		     const struct mg_constraint_desc *like, char **what,
+		     struct mg_err *err);
+int mydrv_describe_table_attrs(struct mg_conn *c, const struct mg_planner *pl,
+			       const struct mg_table_desc *t, struct mg_table_attrs *out,
+			       struct mg_err *err);
+int mydrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_attr *a, struct mg_err *err);
+int mydrv_null_is_instant(struct mydrv_conn *mc, const struct mytable *t, int *out,
+			  struct mg_err *err);
+int mydrv_render_attr(struct planner *pl, const struct mg_render *r, struct mg_err *err);
+void mydrv_attr_notes(struct planner *pl);
 /* render.c */
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out);
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,

@@ -881,6 +881,7 @@ void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct m
 		if (core->m->ops[i].kind == MG_OP_CREATE_INDEX ||
 		    core->m->ops[i].kind == MG_OP_DROP_INDEX)
 			mydrv_emit_index_notes(&pl, &core->m->ops[i], mytable_of(core->index_tables[i]));
+	mydrv_attr_notes(&pl);
 	emit_sql_notes(&pl);
 }
 
@@ -958,6 +959,9 @@ int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *o
 	case MG_RENDER_DROP_VIEW:
 	case MG_RENDER_FINISH_RENAME:
 		return mydrv_render_table_op(&pl, r);
+	case MG_RENDER_ATTR:
+	case MG_RENDER_ATTR_UNDO:
+		return mydrv_render_attr(&pl, r, err);
 	case MG_RENDER_VALIDATE:
 	case MG_RENDER_INBOUND:
 	case MG_RENDER_VALIDATE_INBOUND:

@@ -136,13 +136,16 @@ static int is_ours(const struct mg_step *s)
 }
 
 /* After a failed try: a step that failed under LOCK TABLES must not keep
- * them, nor a sql step its open transaction. */
+ * them, nor a sql step its open transaction, nor a step its
+ * foreign_key_checks = 0. */
 static void undo_open_state(struct mydrv_conn *mc)
 {
 	struct mg_err ignored = MG_ERR_INIT;
 
 	exec_mc(mc, "ROLLBACK", &ignored);
 	exec_mc(mc, "UNLOCK TABLES", &ignored);
+	/* a constraint rename that failed between its SET lines */
+	exec_mc(mc, "SET foreign_key_checks = 1", &ignored);
 }
 
 /*

@@ -171,6 +171,20 @@ void pgdrv_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
 		      struct mg_plan *out);
 
 /* render.c */
+/* catalog_attrs.c, render_attrs.c: the attribute operations */
+int pgdrv_describe_constraint(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_table_desc *t, const char *name,
+			      struct mg_constraint_desc *out, struct mg_err *err);
+int pgdrv_name_taken(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_table_desc *t, const char *name,
+		     const struct mg_constraint_desc *like, char **what,
+		     struct mg_err *err);
+int pgdrv_describe_table_attrs(struct mg_conn *c, const struct mg_planner *pl,
+			       const struct mg_table_desc *t, struct mg_table_attrs *out,
+			       struct mg_err *err);
+int pgdrv_check_attr(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_attr *a, struct mg_err *err);
+int pgdrv_render_attr(const struct mg_render *r, struct mg_plan *out);
 int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 		 struct mg_plan *out, struct mg_err *err);
 /* render_index.c: create_index's build (and constraint), its drop at

@@ -898,6 +898,9 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 	case MG_RENDER_DROP_VIEW:
 	case MG_RENDER_FINISH_RENAME:
 		return pgdrv_render_table_op(c, r, out);
+	case MG_RENDER_ATTR:
+	case MG_RENDER_ATTR_UNDO:
+		return pgdrv_render_attr(r, out);
 	}
 	return 0;
 }

@@ -754,7 +754,7 @@ static void test_alter_in_place(void **arg)
 	op->type = "bigint";
 	rename_op(w, "n", "n2", 8);
 	assert_refused(w, MG_EINPUT,
-		       "column 'n' does not exist in \"t\" at 0001_test.yaml:9:13");
+		       "column 'n' of \"t\" changes type in place by an earlier operation of this migration (alter_column at 0001_test.yaml:3:3) at 0001_test.yaml:9:13");
 	world_free(w);
 
 	w = world_new(&concurrent_driver);

@@ -1,0 +1,2 @@
+CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(200) NOT NULL, CONSTRAINT customers_email_key UNIQUE (email)) ENGINE=InnoDB;
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, customer_email varchar(200), status varchar(20) NOT NULL DEFAULT 'new', total int NOT NULL, note text COMMENT 'free text', CONSTRAINT orders_total_check CHECK (total >= 0), CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id), CONSTRAINT orders_email_fk FOREIGN KEY (customer_email) REFERENCES customers (email)) ENGINE=InnoDB;
