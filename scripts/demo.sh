@@ -258,6 +258,13 @@ check "orders.priority is an integer and still holds every value" \
 check "orders_user_id_idx dropped, its replacement and the unique constraint in place" \
   "SELECT (SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_id_idx') || ',' || (SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_total_idx') || ',' || (SELECT count(*) FROM pg_constraint WHERE conname = 'order_lines_order_product_key' AND contype = 'u')" \
   "0,1,1"
+check "0010: constraint renamed, CHECK dropped, comment, default and replica identity set" \
+  "SELECT (SELECT count(*) FROM pg_constraint WHERE conname = 'order_items_order_fk')
+        || ',' || (SELECT count(*) FROM pg_constraint WHERE conname = 'order_lines_qty_positive')
+        || ',' || obj_description('users'::regclass, 'pg_class')
+        || ',' || (SELECT column_default FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'total')
+        || ',' || (SELECT relreplident FROM pg_class WHERE oid = 'orders'::regclass)" \
+  "1,0,one row per customer account,0,f"
 check "old columns gone" \
   "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name IN ('user_name', 'age', 'legacy_flag')" 0
 check "no marker column, trigger or function left" \
