@@ -263,7 +263,7 @@ check "0010: constraint renamed, CHECK dropped, comment, default and replica ide
         || ',' || (SELECT count(*) FROM pg_constraint WHERE conname = 'order_lines_qty_positive')
         || ',' || obj_description('users'::regclass, 'pg_class')
         || ',' || (SELECT column_default FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'total')
-        || ',' || (SELECT relreplident FROM pg_class WHERE oid = 'orders'::regclass)" \
+        || ',' || (SELECT relreplident::text FROM pg_class WHERE oid = 'orders'::regclass)" \
   "1,0,one row per customer account,0,f"
 check "old columns gone" \
   "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name IN ('user_name', 'age', 'legacy_flag')" 0
