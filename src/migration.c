@@ -24,6 +24,10 @@ static const char *const kind_names[] = {
 	[MG_OP_DROP_COLUMN] = "drop_column",
 	[MG_OP_CREATE_INDEX] = "create_index",
 	[MG_OP_SQL] = "sql",
+	[MG_OP_SET_NOT_NULL] = "set_not_null",
+	[MG_OP_ADD_CHECK] = "add_check",
+	[MG_OP_ADD_UNIQUE] = "add_unique",
+	[MG_OP_ADD_FOREIGN_KEY] = "add_foreign_key",
 };
 
 static const char *const phase_names[] = {
@@ -403,6 +407,11 @@ static void op_release(struct mg_op *op)
 	free_list(op->columns, op->n_columns);
 	free(op->method);
 	free(op->where);
+	free(op->check);
+	free(op->ref_table);
+	free_list(op->ref_columns, op->n_ref_columns);
+	free(op->on_delete);
+	free(op->on_update);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
 }
