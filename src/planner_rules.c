@@ -88,8 +88,17 @@ static int plan_fix(struct mg_planner *pl, struct mg_tplan *tp,
 {
 	char *words;
 
-	if (!op->up)
+	if (!op->up) {
+		words = rule_words(op);
+		char *n = mg_xasprintf("%s has no 'up': from the moment it exists (%s), a write that breaks it fails, the old version's too, and rows of %s that break it already make %s fail",
+				       words, has_not_valid(pl) && op->kind != MG_OP_ADD_UNIQUE ? "expand" : "switch-reads",
+				       tp->t.q, op->kind == MG_OP_ADD_UNIQUE ? "the unique index build" : "its validation");
+
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+		free(words);
 		return 0;
+	}
 	if (mg_db_check_expr(pl->conn, pl, &tp->t, MG_EXPR_ROW, op->up,
 			     op->up_pos, err) < 0)
 		return -1;

@@ -246,7 +246,8 @@ static char *column_list(const struct mg_op *op, char *const *cols, size_t n)
 static char *rule_alter(struct planner *pl, const struct tplan *tp, const struct mg_prim *p)
 {
 	const struct mg_op *op = p->op;
-	char *qn = qi(op->index_name ? op->index_name : p->name), *s = NULL;
+	const char *name = op->index_name ? op->index_name : p->name;
+	char *qn = name ? qi(name) : NULL, *s = NULL;
 
 	switch (op->kind) {
 	case MG_OP_SET_NOT_NULL: {
