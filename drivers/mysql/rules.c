@@ -121,23 +121,32 @@ static void broken(struct mg_buf *b, const struct tplan *tp, const struct mg_op 
 	}
 	default:	/* MG_OP_ADD_UNIQUE */
 		all_not_null(b, row, op->columns, op->n_columns);
+		mg_buf_addf(b, " AND EXISTS (SELECT 1 FROM %s AS _mg_o WHERE TRUE", tp->t.q);
+		columns_equal(b, "_mg_o", op->columns, row, op->columns, op->n_columns);
+		/* an update breaks it when it writes a value another row
+		 * holds, or keeps one an earlier row holds (the backfill's
+		 * rule: a row the trigger marks done must hold it) */
 		if (how == 'U') {
-			mg_buf_adds(b, " AND NOT (");
+			mg_buf_adds(b, " AND ");
+			key_tuple(b, tp, "_mg_o.");
+			mg_buf_adds(b, " <> ");
+			key_tuple(b, tp, row);
+			mg_buf_adds(b, " AND (");
 			for (size_t k = 0; k < op->n_columns; k++) {
 				char *q = qi(op->columns[k]);
 
-				mg_buf_addf(b, "%sNEW.%s <=> OLD.%s", k ? " AND " : "", q, q);
+				mg_buf_addf(b, "%sNOT (NEW.%s <=> OLD.%s)", k ? " OR " : "", q, q);
 				free(q);
 			}
-			mg_buf_adds(b, ")");
+			mg_buf_adds(b, " OR ");
+		} else if (how == 'B') {
+			mg_buf_adds(b, " AND (");
 		}
-		mg_buf_addf(b, " AND EXISTS (SELECT 1 FROM %s AS _mg_o WHERE TRUE", tp->t.q);
-		columns_equal(b, "_mg_o", op->columns, row, op->columns, op->n_columns);
 		if (how != 'I') {
-			mg_buf_adds(b, " AND ");
 			key_tuple(b, tp, "_mg_o.");
-			mg_buf_adds(b, how == 'B' ? " < " : " <> ");
+			mg_buf_adds(b, " < ");
 			key_tuple(b, tp, row);
+			mg_buf_adds(b, ")");
 		}
 		mg_buf_adds(b, ")");
 		break;
