@@ -38,7 +38,7 @@ PACKAGES=(
   libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev
-  python3 python3-pytest python3-psycopg python3-pymysql
+  python3 python3-pytest python3-psycopg python3-pymysql python3-yaml
   socat
 )
 
@@ -78,7 +78,7 @@ if [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null; th
   echo "MariaDB server programs missing: apt-get install -y mariadb-server" >&2; exit 1
 fi
 echo "MariaDB for tests: $(/usr/sbin/mariadbd --version) (own server per test file, temp dir, free port)"
-/usr/bin/python3 -c 'import pytest, psycopg, pymysql; print("pytest", pytest.__version__, "/ psycopg", psycopg.__version__, "/ PyMySQL", pymysql.__version__)'
+/usr/bin/python3 -c 'import pytest, psycopg, pymysql, yaml; print("pytest", pytest.__version__, "/ psycopg", psycopg.__version__, "/ PyMySQL", pymysql.__version__, "/ PyYAML", yaml.__version__)'
 
 run_suite() {  # build-dir, extra cmake args...
   local dir=$1; shift
