@@ -352,7 +352,8 @@ ERROR_CASE(unknown_operation, "0005_unknown_operation.yaml",
 	   "unknown operation 'add_colum' at ",
 	   "0005_unknown_operation.yaml:3:5 ",
 	   "(expected one of: add_column, rename_column, alter_column, "
-	   "drop_column, create_index, sql)");
+	   "drop_column, create_index, sql, set_not_null, add_check, "
+	   "add_unique, add_foreign_key)");
 ERROR_CASE(syntax_error, "0006_syntax_error.yaml", NULL,
 	   "YAML syntax error at ", "0006_syntax_error.yaml:5:1: ",
 	   "found unexpected end of stream",
