@@ -125,7 +125,9 @@ enum mg_expr_use {
  * add_unique, add_foreign_key): one column that keeps its name; a row
  * that breaks op's rule gets column := up, in the trigger (every write,
  * before the server checks its constraints) and in the backfill (the
- * rows already there). old_col == new_col: the column; down NULL. The
+ * rows already there). old_col == new_col: the column; down NULL, or for
+ * add_foreign_key the referenced table as the catalog names it (quoted,
+ * qualified; also the `text` of its primitives). The
  * driver writes "the row breaks the rule" from op (enum mg_op_kind) and,
  * for add_unique, the table's key (the first row in key order keeps its
  * value).

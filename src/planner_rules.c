@@ -221,7 +221,7 @@ int mg_plan_add_unique(struct mg_planner *pl, size_t i, struct mg_err *err)
  * the catalog has it: an earlier operation's new columns are not there
  * before expand). */
 static int check_references(struct mg_planner *pl, const struct mg_op *op,
-			    struct mg_err *err)
+			    char **ref_q, struct mg_err *err)
 {
 	struct mg_op ref = *op;
 	struct mg_table_desc t;
@@ -247,8 +247,24 @@ static int check_references(struct mg_planner *pl, const struct mg_op *op,
 					       "column '%s' does not exist in %s",
 					       op->ref_columns[k], t.q);
 	}
+	if (rc == 0)
+		*ref_q = mg_xstrdup(t.q);
 	mg_table_desc_release(&t);
 	return rc < 0 ? -1 : 0;
+}
+
+/* The referenced table as the catalog names it (quoted, qualified), for
+ * the driver: the pair's down, the prims' text (planner.h). */
+static void set_referenced(struct mg_tplan *tp, const struct mg_op *op,
+			   const char *ref_q)
+{
+	for (size_t i = 0; i < tp->n_pairs; i++)
+		if (tp->pairs[i].op == op && !tp->pairs[i].down)
+			tp->pairs[i].down = mg_xstrdup(ref_q);
+	for (size_t s = 0; s < MG_NSLOTS; s++)
+		for (size_t k = 0; k < tp->slot[s].n; k++)
+			if (tp->slot[s].v[k]->op == op && !tp->slot[s].v[k]->text)
+				tp->slot[s].v[k]->text = mg_xstrdup(ref_q);
 }
 
 int mg_plan_add_foreign_key(struct mg_planner *pl, size_t i,
@@ -257,12 +273,17 @@ int mg_plan_add_foreign_key(struct mg_planner *pl, size_t i,
 	const struct mg_op *op = &pl->m->ops[i];
 	struct mg_tplan *tp;
 	struct mg_column_desc *cd;
+	char *ref_q = NULL;
 
-	if (check_references(pl, op, err) < 0 ||
-	    plan_rule(pl, i, op->index_name, 1, &tp, &cd, err) < 0)
+	if (check_references(pl, op, &ref_q, err) < 0 ||
+	    plan_rule(pl, i, op->index_name, 1, &tp, &cd, err) < 0) {
+		free(ref_q);
 		return -1;
+	}
 	if (!has_not_valid(pl))
 		rule_at_switch_reads(tp, op, op->index_name, cd);
+	set_referenced(tp, op, ref_q);
+	free(ref_q);
 	if (!op->on_delete || !strcmp(op->on_delete, "NO ACTION") ||
 	    !strcmp(op->on_delete, "RESTRICT")) {
 		char *n = mg_xasprintf("from the moment foreign key '%s' exists (%s), deleting a row of %s that rows of %s reference fails, for the old version too: give it on_delete (set null, cascade) if the old version deletes such rows",

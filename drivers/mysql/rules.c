@@ -91,7 +91,7 @@ static void key_tuple(struct mg_buf *b, const struct tplan *tp, const char *row)
  * MariaDB 10.3+ lets an UPDATE read its own table in a subquery.
  */
 static void broken(struct mg_buf *b, const struct tplan *tp, const struct mg_op *op,
-		   const char *row, char how)
+		   const char *ref, const char *row, char how)
 {
 	switch (op->kind) {
 	case MG_OP_SET_NOT_NULL: {
@@ -109,16 +109,12 @@ static void broken(struct mg_buf *b, const struct tplan *tp, const struct mg_op 
 			mg_buf_adds(b, " IS FALSE");
 		}
 		break;
-	case MG_OP_ADD_FOREIGN_KEY: {
-		char *ref = quote_written_table(op->ref_table);
-
+	case MG_OP_ADD_FOREIGN_KEY:
 		all_not_null(b, row, op->columns, op->n_columns);
 		mg_buf_addf(b, " AND NOT EXISTS (SELECT 1 FROM %s AS _mg_p WHERE TRUE", ref);
 		columns_equal(b, "_mg_p", op->ref_columns, row, op->columns, op->n_columns);
 		mg_buf_adds(b, ")");
-		free(ref);
 		break;
-	}
 	default:	/* MG_OP_ADD_UNIQUE */
 		all_not_null(b, row, op->columns, op->n_columns);
 		mg_buf_addf(b, " AND EXISTS (SELECT 1 FROM %s AS _mg_o WHERE TRUE", tp->t.q);
@@ -165,7 +161,7 @@ void mydrv_fix_trigger(struct mg_buf *b, const struct tplan *tp, int update)
 			continue;
 		qc = qi(p->new_col);
 		mg_buf_adds(b, "    IF ");
-		broken(b, tp, p->op, "NEW.", update ? 'U' : 'I');
+		broken(b, tp, p->op, p->down, "NEW.", update ? 'U' : 'I');
 		mg_buf_addf(b, " THEN\n      SET NEW.%s = ", qc);
 		new_row_expr(b, tp, p->up);
 		mg_buf_adds(b, ";\n    END IF;\n");
@@ -185,7 +181,7 @@ void mydrv_fix_backfill(struct mg_buf *set, struct mg_buf *mm, const struct tpla
 		if (p->kind != MG_PAIR_FIX)
 			continue;
 		mg_buf_adds(mm, " OR (");
-		broken(mm, tp, p->op, row, 'B');
+		broken(mm, tp, p->op, p->down, row, 'B');
 		mg_buf_adds(mm, ")");
 		for (size_t k = 0; k < i; k++)
 			if (tp->pairs[k].kind == MG_PAIR_FIX &&
@@ -201,7 +197,7 @@ void mydrv_fix_backfill(struct mg_buf *set, struct mg_buf *mm, const struct tpla
 			if (q->kind != MG_PAIR_FIX || strcmp(q->new_col, p->new_col))
 				continue;
 			mg_buf_adds(set, " WHEN ");
-			broken(set, tp, q->op, row, 'B');
+			broken(set, tp, q->op, q->down, row, 'B');
 			mg_buf_addf(set, " THEN (%s)", q->up);
 		}
 		mg_buf_addf(set, " ELSE %s END", qc);
@@ -271,7 +267,7 @@ static char *rule_alter(struct planner *pl, const struct tplan *tp, const struct
 				 op->check, MYDRV_ALG_COPY);
 		break;
 	case MG_OP_ADD_FOREIGN_KEY: {
-		char *ref = quote_written_table(op->ref_table);
+		char *ref = p->text ? mg_xstrdup(p->text) : quote_written_table(op->ref_table);
 		char *cols = column_list(op, op->columns, op->n_columns);
 		char *rcols = column_list(op, op->ref_columns, op->n_ref_columns);
 
@@ -401,7 +397,7 @@ static void render_rule(struct planner *pl, const struct tplan *tp, const struct
 				char *row = mg_xasprintf("%s.", tp->t.q), *qc = qi(p->column);
 
 				mg_buf_addf(&b, "UPDATE %s SET %s = (%s) WHERE ", tp->t.q, qc, op->up);
-				broken(&b, tp, op, row, 'B');
+				broken(&b, tp, op, p->text, row, 'B');
 				mg_buf_adds(&b, ";\n");
 				free(row);
 				free(qc);
@@ -428,7 +424,7 @@ static void render_rule(struct planner *pl, const struct tplan *tp, const struct
 		mg_buf_adds(&b, "SELECT ");
 		add_literal(pl->mc, &b, what);
 		mg_buf_addf(&b, " FROM %s WHERE ", tp->t.q);
-		broken(&b, tp, op, row, 'B');
+		broken(&b, tp, op, p->text, row, 'B');
 		mg_buf_adds(&b, " LIMIT 1");
 		mg_plan_add_step(pl->plan, r->phase, MG_STEP_ASSERT, tp->t.q,
 				 "every row satisfies the foreign key added without checks", b.buf, NULL);

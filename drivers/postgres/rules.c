@@ -98,7 +98,7 @@ static void key_tuple(struct mg_buf *b, const struct mg_tplan *tp, const char *r
  * value.
  */
 static void broken(struct mg_buf *b, const struct mg_tplan *tp, const struct mg_op *op,
-		   const char *row, char how)
+		   const char *ref, const char *row, char how)
 {
 	char *qc = op->column ? qi(op->column) : NULL;
 
@@ -114,16 +114,12 @@ static void broken(struct mg_buf *b, const struct mg_tplan *tp, const struct mg_
 			mg_buf_adds(b, " IS FALSE");
 		}
 		break;
-	case MG_OP_ADD_FOREIGN_KEY: {
-		char *ref = quote_written_table(op->ref_table);
-
+	case MG_OP_ADD_FOREIGN_KEY:
 		all_not_null(b, row, op->columns, op->n_columns);
 		mg_buf_addf(b, " AND NOT EXISTS (SELECT 1 FROM %s AS _mg_p WHERE true", ref);
 		columns_equal(b, "_mg_p", op->ref_columns, row, op->columns, op->n_columns);
 		mg_buf_adds(b, ")");
-		free(ref);
 		break;
-	}
 	default:	/* MG_OP_ADD_UNIQUE */
 		all_not_null(b, row, op->columns, op->n_columns);
 		mg_buf_addf(b, " AND EXISTS (SELECT 1 FROM %s AS _mg_o WHERE true", tp->t.q);
@@ -171,7 +167,7 @@ void pgdrv_fix_trigger(struct mg_buf *b, const struct mg_tplan *tp, int update)
 			continue;
 		qc = qi(p->new_col);
 		mg_buf_adds(b, "    IF ");
-		broken(b, tp, p->op, "NEW.", update ? 'U' : 'I');
+		broken(b, tp, p->op, p->down, "NEW.", update ? 'U' : 'I');
 		mg_buf_addf(b, " THEN\n      NEW.%s := ", qc);
 		new_row_expr(b, p->up);
 		mg_buf_adds(b, ";\n    END IF;\n");
@@ -191,7 +187,7 @@ void pgdrv_fix_backfill(struct mg_buf *set, struct mg_buf *mm, const struct mg_t
 		if (p->kind != MG_PAIR_FIX)
 			continue;
 		mg_buf_adds(mm, " OR (");
-		broken(mm, tp, p->op, row, 'B');
+		broken(mm, tp, p->op, p->down, row, 'B');
 		mg_buf_adds(mm, ")");
 		/* one assignment per column: the rules on it in file order */
 		for (size_t k = 0; k < i; k++)
@@ -208,7 +204,7 @@ void pgdrv_fix_backfill(struct mg_buf *set, struct mg_buf *mm, const struct mg_t
 			if (q->kind != MG_PAIR_FIX || strcmp(q->new_col, p->new_col))
 				continue;
 			mg_buf_adds(set, " WHEN ");
-			broken(set, tp, q->op, row, 'B');
+			broken(set, tp, q->op, q->down, row, 'B');
 			mg_buf_addf(set, " THEN (%s)", q->up);
 		}
 		mg_buf_addf(set, " ELSE %s END", qc);
@@ -220,8 +216,9 @@ void pgdrv_fix_backfill(struct mg_buf *set, struct mg_buf *mm, const struct mg_t
 /* ==== expand: the constraint NOT VALID ================================== */
 
 /* The constraint's definition, without NOT VALID. Owned. */
-static char *rule_def(const struct mg_op *op)
+static char *rule_def(const struct mg_prim *p)
 {
+	const struct mg_op *op = p->op;
 	struct mg_buf b = MG_BUF_INIT;
 
 	switch (op->kind) {
@@ -236,7 +233,7 @@ static char *rule_def(const struct mg_op *op)
 		mg_buf_addf(&b, "CHECK (%s)", op->check);
 		break;
 	default: {	/* MG_OP_ADD_FOREIGN_KEY */
-		char *ref = quote_written_table(op->ref_table);
+		char *ref = p->text ? mg_xstrdup(p->text) : quote_written_table(op->ref_table);
 
 		mg_buf_adds(&b, "FOREIGN KEY (");
 		for (size_t k = 0; k < op->n_columns; k++) {
@@ -275,7 +272,7 @@ static char *constraint_absent(const struct mg_tplan *tp, const char *name)
 void pgdrv_render_add_rule(struct mg_buf *b, const struct mg_tplan *tp,
 			   const struct mg_prim *p)
 {
-	char *def = rule_def(p->op), *qn = qi(p->name);
+	char *def = rule_def(p), *qn = qi(p->name);
 	char *cond = constraint_absent(tp, p->name);
 
 	mg_buf_addf(b, "DO $mg$ BEGIN IF %s THEN ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID; END IF; END $mg$;\n",
