@@ -1012,17 +1012,6 @@ struct mg_pair *mg_planner_add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
 	return add_pair(tp, kind, old_col, new_col, up, down);
 }
 
-char *mg_planner_copy_name(const struct mg_planner *pl,
-			   const struct mg_tplan *tp, const char *base)
-{
-	return copy_name(pl, tp, base);
-}
-
-void mg_planner_add_lossy(struct mg_planner *pl, char *text)
-{
-	add_lossy(pl, text);
-}
-
 /* ==== entry =============================================================== */
 
 int mg_plan_build(struct mg_conn *c, const struct mg_migration *m,

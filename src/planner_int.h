@@ -22,11 +22,6 @@ struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
 struct mg_pair *mg_planner_add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
 				    const char *old_col, const char *new_col,
 				    const char *up, const char *down);
-/* base + the migration's suffix, fitting the table's identifiers. Owned. */
-char *mg_planner_copy_name(const struct mg_planner *pl,
-			   const struct mg_tplan *tp, const char *base);
-/* The plan's lossy list gets text (freed). */
-void mg_planner_add_lossy(struct mg_planner *pl, char *text);
 
 /* The rules on existing columns (planner_rules.c): plan_ops' cases. */
 int mg_plan_set_not_null(struct mg_planner *pl, size_t i, struct mg_err *err);

@@ -40,6 +40,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* base + the migration's suffix, fitting the table's identifiers. Owned. */
+static char *copy_name(const struct mg_planner *pl, const struct mg_tplan *tp,
+		       const char *base)
+{
+	if (tp->t.utf8_names)
+		return mg_planner_name_utf8(tp->t.max_ident, base, pl->suffix);
+	return mg_planner_name(tp->t.max_ident, base, pl->suffix);
+}
+
 static int has_not_valid(const struct mg_planner *pl)
 {
 	/* the capability says: no NOT VALID constraints (driver.h) */
@@ -86,7 +95,7 @@ static int rule_columns(struct mg_planner *pl, struct mg_tplan *tp,
 static int plan_fix(struct mg_planner *pl, struct mg_tplan *tp,
 		    const struct mg_op *op, const char *col, struct mg_err *err)
 {
-	char *words;
+	char *words, *lossy;
 
 	if (!op->up) {
 		words = rule_words(op);
@@ -104,8 +113,10 @@ static int plan_fix(struct mg_planner *pl, struct mg_tplan *tp,
 		return -1;
 	mg_planner_add_pair(tp, MG_PAIR_FIX, col, col, op->up, NULL)->op = op;
 	words = rule_words(op);
-	mg_planner_add_lossy(pl, mg_xasprintf("rows of %s that break %s get '%s' = %s (in the backfill and on every write until contract); rollback does not restore the values it replaced",
-					      tp->t.q, words, col, op->up));
+	lossy = mg_xasprintf("rows of %s that break %s get '%s' = %s (in the backfill and on every write until contract); rollback does not restore the values it replaced",
+			     tp->t.q, words, col, op->up);
+	mg_plan_add_lossy(pl->plan, lossy);
+	free(lossy);
 	free(words);
 	return 0;
 }
@@ -174,7 +185,7 @@ int mg_plan_set_not_null(struct mg_planner *pl, size_t i, struct mg_err *err)
 					 op->column, tp->t.q);
 	/* the CHECK (c IS NOT NULL) that goes before SET NOT NULL */
 	base = mg_xasprintf("%s_not_null", op->column);
-	check = mg_planner_copy_name(pl, tp, base);
+	check = copy_name(pl, tp, base);
 	free(base);
 	rc = plan_rule(pl, i, check, 1, &tp, &cd, err);
 	if (rc == 0)
@@ -207,7 +218,7 @@ int mg_plan_add_unique(struct mg_planner *pl, size_t i, struct mg_err *err)
 	if (plan_rule(pl, i, op->index_name, 0, &tp, &cd, err) < 0)
 		return -1;
 	if (op->up) {
-		char *helper = mg_planner_copy_name(pl, tp, op->index_name);
+		char *helper = copy_name(pl, tp, op->index_name);
 
 		mg_planner_add_prim(tp, MG_SLOT_RULES_EXPAND, MG_PRIM_RULE_HELPER,
 				    op, op->columns[0], helper);
