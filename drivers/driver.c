@@ -418,6 +418,23 @@ int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
 	return c->drv->check_plan(c, pl, err);
 }
 
+int mg_db_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_table_desc *t, int by_name,
+			   struct mg_dependents *out, struct mg_err *err)
+{
+	if (!c->drv->table_dependents)
+		return 0;
+	return c->drv->table_dependents(c, pl, t, by_name, out, err);
+}
+
+int mg_db_check_table_op(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_tableop *top, struct mg_err *err)
+{
+	if (!c->drv->check_table_op)
+		return 0;
+	return c->drv->check_table_op(c, pl, top, err);
+}
+
 char *mg_db_placeholder_value(struct mg_conn *c, const char *type)
 {
 	if (!c->drv->placeholder_value)

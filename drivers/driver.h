@@ -351,7 +351,10 @@ struct mg_driver {
 	int (*plan_end)(struct mg_conn *c, struct mg_planner *pl, int failed,
 			struct mg_err *err);
 	/* What create_index op asks of this database beyond its columns
-	 * (method, where:); the core checks the columns. */
+	 * (method, where:, column options, include, storage); the core
+	 * checks the columns. For a drop_index op: whether the index
+	 * exists on t and may be dropped on its own (MG_EINPUT naming the
+	 * constraint that owns it or the foreign key that needs it). */
 	int (*check_index)(struct mg_conn *c, const struct mg_planner *pl,
 			   const struct mg_op *op, const struct mg_table_desc *t,
 			   struct mg_err *err);
@@ -369,6 +372,19 @@ struct mg_driver {
 	 * the planning transaction, so later operations see its tables). */
 	int (*check_sql)(struct mg_conn *c, struct mg_planner *pl,
 			 const struct mg_op *op, struct mg_err *err);
+	/* What depends on table t (appended to out): with by_name, only
+	 * what names it and breaks when it is renamed (MySQL views); else
+	 * everything that keeps it from being dropped: views (OBJECT,
+	 * droppable) and other tables' foreign keys (INBOUND_FK). */
+	int (*table_dependents)(struct mg_conn *c, const struct mg_planner *pl,
+				const struct mg_table_desc *t, int by_name,
+				struct mg_dependents *out, struct mg_err *err);
+	/* A table operation at plan time, beyond what the core checks:
+	 * create_table what this database cannot map (MG_EREFUSED at the
+	 * key's position), or the whole statement tried in the planning
+	 * transaction, where later operations then see the table. */
+	int (*check_table_op)(struct mg_conn *c, struct mg_planner *pl,
+			      const struct mg_tableop *top, struct mg_err *err);
 	/* Last check with every table planned, before rendering (MySQL: the
 	 * right to create triggers). */
 	int (*check_plan)(struct mg_conn *c, const struct mg_planner *pl,
@@ -540,6 +556,12 @@ int mg_db_check_rule(struct mg_conn *c, const struct mg_planner *pl,
 		     const struct mg_column_desc *cd, struct mg_err *err);
 int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
 		     struct mg_err *err);
+/* Without the method: no dependents, nothing to check. */
+int mg_db_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_table_desc *t, int by_name,
+			   struct mg_dependents *out, struct mg_err *err);
+int mg_db_check_table_op(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_tableop *top, struct mg_err *err);
 /* NULL when the driver has no placeholder_value. */
 char *mg_db_placeholder_value(struct mg_conn *c, const char *type);
 int mg_db_render(struct mg_conn *c, const struct mg_render *r,

@@ -95,7 +95,10 @@ run_suite build
 if [ "$SKIP_ASAN" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_suite build-asan -DMIGRATE_SANITIZE=ON -DCMAKE_C_COMPILER=clang
+  # the upgrade tests' previous release is built without the tree's
+  # compiler or sanitizer: the plain tree's build serves this one too
+  run_suite build-asan -DMIGRATE_SANITIZE=ON -DCMAKE_C_COMPILER=clang \
+    -DMIGRATE_PREVIOUS_RELEASE_DIR="$ROOT/build/previous-release"
 fi
 
 # Fuzzing (tests/fuzz/): each libFuzzer target (ASan + UBSan) replays its

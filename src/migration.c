@@ -24,6 +24,10 @@ static const char *const kind_names[] = {
 	[MG_OP_DROP_COLUMN] = "drop_column",
 	[MG_OP_CREATE_INDEX] = "create_index",
 	[MG_OP_SQL] = "sql",
+	[MG_OP_DROP_INDEX] = "drop_index",
+	[MG_OP_CREATE_TABLE] = "create_table",
+	[MG_OP_DROP_TABLE] = "drop_table",
+	[MG_OP_RENAME_TABLE] = "rename_table",
 	[MG_OP_SET_NOT_NULL] = "set_not_null",
 	[MG_OP_ADD_CHECK] = "add_check",
 	[MG_OP_ADD_UNIQUE] = "add_unique",
@@ -407,6 +411,17 @@ static void op_release(struct mg_op *op)
 	free_list(op->columns, op->n_columns);
 	free(op->method);
 	free(op->where);
+	for (size_t i = 0; op->column_opts && i < op->n_columns; i++) {
+		free(op->column_opts[i].opclass);
+		free(op->column_opts[i].collate);
+	}
+	free(op->column_opts);
+	free_list(op->include, op->n_include);
+	for (size_t i = 0; i < op->n_storage; i++) {
+		free(op->storage[i].key);
+		free(op->storage[i].value);
+	}
+	free(op->storage);
 	free(op->check);
 	free(op->ref_table);
 	free_list(op->ref_columns, op->n_ref_columns);
@@ -414,6 +429,7 @@ static void op_release(struct mg_op *op)
 	free(op->on_update);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
+	mg_table_def_free(op->tdef);
 }
 
 void mg_migration_release(struct mg_migration *m)

@@ -24,6 +24,10 @@ enum mg_op_kind {
 	MG_OP_DROP_COLUMN,
 	MG_OP_CREATE_INDEX,
 	MG_OP_SQL,
+	MG_OP_DROP_INDEX,
+	MG_OP_CREATE_TABLE,
+	MG_OP_DROP_TABLE,
+	MG_OP_RENAME_TABLE,
 	MG_OP_SET_NOT_NULL,
 	MG_OP_ADD_CHECK,
 	MG_OP_ADD_UNIQUE,
@@ -44,8 +48,12 @@ struct mg_pos {
  *   alter_column:  table, column, to, type, up, down
  *   drop_column:   table, column, down
  *   create_index:  table, index_name (= name), columns, unique, method,
- *                  where
+ *                  where, column_opts, include, storage, constraint
+ *   drop_index:    table, index_name (= name)
  *   sql:           sql[MG_SQL_*], in_transaction
+ *   create_table:  table, tdef (columns, constraints, comment)
+ *   drop_table:    table, drops
+ *   rename_table:  table, to, drops
  *   set_not_null:  table, column, up
  *   add_check:     table, column, index_name (= name), check, up
  *   add_unique:    table, index_name (= name), columns, up (optional)
@@ -68,6 +76,94 @@ enum mg_sql_phase {
 	MG_SQL_CONTRACT,
 	MG_SQL_ROLLBACK,
 	MG_SQL_NPHASES
+};
+
+/* create_index: the options of one `columns` entry (written as a mapping
+ * {name, opclass, collate, order, nulls}; a plain name leaves them unset). */
+enum mg_index_order { MG_ORDER_DEFAULT, MG_ORDER_ASC, MG_ORDER_DESC };
+enum mg_index_nulls { MG_NULLS_DEFAULT, MG_NULLS_FIRST, MG_NULLS_LAST };
+
+struct mg_index_col {
+	struct mg_pos pos;		/* of the entry */
+	char *opclass;			/* operator class, or NULL */
+	struct mg_pos opclass_pos;
+	char *collate;			/* collation, or NULL */
+	struct mg_pos collate_pos;
+	enum mg_index_order order;
+	struct mg_pos order_pos;
+	enum mg_index_nulls nulls;
+	struct mg_pos nulls_pos;
+};
+
+/* create_index `storage:` one parameter, as written (the value is text). */
+struct mg_param {
+	char *key;
+	char *value;
+	struct mg_pos pos;		/* of the key */
+	struct mg_pos value_pos;
+};
+
+/* create_table (migration_tables.c): a foreign key's target. */
+struct mg_ref {
+	char *table;			/* as written */
+	struct mg_pos table_pos;
+	char **columns;			/* column-level: one (`column`) */
+	size_t n_columns;
+	struct mg_pos columns_pos;
+	char *name;			/* optional constraint name */
+	char *on_delete;		/* SQL words ("SET NULL"), or NULL */
+	struct mg_pos on_delete_pos;
+	char *on_update;
+	struct mg_pos on_update_pos;
+};
+
+/* create_table: one column. */
+struct mg_column_def {
+	struct mg_pos pos;		/* of the item */
+	char *name;
+	struct mg_pos name_pos;
+	char *type;
+	struct mg_pos type_pos;
+	char *default_expr;
+	struct mg_pos default_pos;
+	int nullable;			/* default 1 */
+	int primary_key;
+	int unique;
+	char *check;
+	struct mg_pos check_pos;
+	struct mg_ref *references;	/* or NULL */
+	char *comment;
+	char *identity;			/* "always", "by_default" or NULL */
+	struct mg_pos identity_pos;
+};
+
+enum mg_tcon_kind {
+	MG_TCON_PRIMARY_KEY,
+	MG_TCON_UNIQUE,
+	MG_TCON_CHECK,
+	MG_TCON_FOREIGN_KEY
+};
+
+/* create_table: one table-level constraint. */
+struct mg_table_constraint {
+	enum mg_tcon_kind kind;
+	struct mg_pos pos;		/* of its key (primary_key: ...) */
+	char *name;			/* optional */
+	char **columns;			/* primary key, unique, foreign key */
+	size_t n_columns;
+	struct mg_pos columns_pos;
+	char *expression;		/* check */
+	struct mg_pos expression_pos;
+	struct mg_ref ref;		/* foreign key: table, columns, actions */
+};
+
+struct mg_table_def {
+	struct mg_column_def *columns;
+	size_t n_columns;
+	struct mg_pos columns_pos;
+	struct mg_table_constraint *constraints;
+	size_t n_constraints;
+	char *comment;
 };
 
 struct mg_op {
@@ -101,6 +197,16 @@ struct mg_op {
 	struct mg_pos method_pos;
 	char *where;			/* create_index: partial index predicate, optional */
 	struct mg_pos where_pos;
+	struct mg_pos index_name_pos;	/* create_index, drop_index: of `name` */
+	struct mg_index_col *column_opts;	/* create_index: n_columns of them */
+	char **include;			/* create_index: `include` columns */
+	size_t n_include;
+	struct mg_pos include_pos;
+	struct mg_param *storage;	/* create_index: `storage` parameters */
+	size_t n_storage;
+	struct mg_pos storage_pos;
+	int constraint;			/* create_index: the unique index becomes a UNIQUE constraint */
+	struct mg_pos constraint_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
 	int in_transaction;		/* sql: default 1 */
 	struct mg_pos name_pos;		/* of `name` (create_index, rules) */
@@ -118,6 +224,7 @@ struct mg_op {
 	struct mg_pos references_pos;	/* of the `references` mapping */
 	int allow_copy;			/* any: the server may copy the table */
 	int allow_rebuild;		/* any: the server may rebuild it in place */
+	struct mg_table_def *tdef;	/* create_table, else NULL */
 };
 
 struct mg_migration {

@@ -28,6 +28,10 @@ enum ftype {
 	F_TABLE,	/* "table" or "schema.table", each part a name */
 	F_BOOL,		/* true or false */
 	F_NAMES,	/* a sequence of names */
+	F_INDEX_COLUMNS,	/* create_index columns: names or mappings */
+	F_PARAMS,	/* a mapping of parameter names to scalar values */
+	F_TABLEDEF,	/* create_table's columns, constraints, comment
+			 * (migration_tables.c) */
 	F_MAP		/* a mapping whose keys are fields too, stored into
 			 * struct mg_op like the operation's own: `off` is
 			 * the index of their table in submaps[] */
@@ -77,10 +81,12 @@ static const struct field rename_column_fields[] = {
 static const struct field alter_column_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
 	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
-	{ "to", F_NAME, 1, "a column name", OFF(to), 0, OFF(to_pos) },
+	/* without `to`: a type change in place (up optional, no down);
+	 * with it, up and down are required (check_alter) */
+	{ "to", F_NAME, 0, "a column name", OFF(to), 0, OFF(to_pos) },
 	{ "type", F_STR, 1, "a column type", OFF(type), 0, OFF(type_pos) },
-	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
-	{ "down", F_STR, 1, "an SQL expression", OFF(down), 0, OFF(down_pos) },
+	{ "up", F_STR, 0, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	{ "down", F_STR, 0, "an SQL expression", OFF(down), 0, OFF(down_pos) },
 	DROPS,
 	ALLOW_FIELDS,
 };
@@ -95,12 +101,24 @@ static const struct field drop_column_fields[] = {
 
 static const struct field create_index_fields[] = {
 	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
-	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, NO_POS },
-	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
+	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, OFF(index_name_pos) },
+	{ "columns", F_INDEX_COLUMNS, 1, "a non-empty sequence of column names",
 	  OFF(columns), OFF(n_columns), OFF(columns_pos) },
 	{ "unique", F_BOOL, 0, "true or false", OFF(unique), 0, NO_POS },
 	{ "method", F_NAME, 0, "an index method", OFF(method), 0, OFF(method_pos) },
 	{ "where", F_STR, 0, "an SQL expression", OFF(where), 0, OFF(where_pos) },
+	{ "include", F_NAMES, 0, "a sequence of column names", OFF(include),
+	  OFF(n_include), OFF(include_pos) },
+	{ "storage", F_PARAMS, 0, "a mapping of storage parameters",
+	  OFF(storage), OFF(n_storage), OFF(storage_pos) },
+	{ "constraint", F_BOOL, 0, "true or false", OFF(constraint), 0,
+	  OFF(constraint_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field drop_index_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "name", F_NAME, 1, "an index name", OFF(index_name), 0, OFF(index_name_pos) },
 	ALLOW_FIELDS,
 };
 
@@ -113,6 +131,29 @@ static const struct field sql_fields[] = {
 	{ "rollback", F_STR, 0, "SQL", OFF(sql[MG_SQL_ROLLBACK]), 0, NO_POS },
 	{ "in_transaction", F_BOOL, 0, "true or false", OFF(in_transaction), 0,
 	  NO_POS },
+	ALLOW_FIELDS,
+};
+
+/* create_table, drop_table, rename_table: migration_tables.c walks the
+ * nested keys (F_TABLEDEF). */
+static const struct field create_table_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "columns", F_TABLEDEF, 1, "a non-empty sequence of columns", 0, 0, NO_POS },
+	{ "constraints", F_TABLEDEF, 0, "a sequence of constraints", 0, 0, NO_POS },
+	{ "comment", F_TABLEDEF, 0, "a string", 0, 0, NO_POS },
+	ALLOW_FIELDS,
+};
+
+static const struct field drop_table_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	DROPS,
+	ALLOW_FIELDS,
+};
+
+static const struct field rename_table_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "to", F_NAME, 1, "a table name", OFF(to), 0, OFF(to_pos) },
+	DROPS,
 	ALLOW_FIELDS,
 };
 
@@ -191,6 +232,10 @@ static const struct opdef opdefs[] = {
 	OPDEF(drop_column, MG_OP_DROP_COLUMN),
 	OPDEF(create_index, MG_OP_CREATE_INDEX),
 	OPDEF(sql, MG_OP_SQL),
+	OPDEF(drop_index, MG_OP_DROP_INDEX),
+	OPDEF(create_table, MG_OP_CREATE_TABLE),
+	OPDEF(drop_table, MG_OP_DROP_TABLE),
+	OPDEF(rename_table, MG_OP_RENAME_TABLE),
 	OPDEF(set_not_null, MG_OP_SET_NOT_NULL),
 	OPDEF(add_check, MG_OP_ADD_CHECK),
 	OPDEF(add_unique, MG_OP_ADD_UNIQUE),
@@ -198,7 +243,8 @@ static const struct opdef opdefs[] = {
 };
 
 #define OP_NAMES "add_column, rename_column, alter_column, drop_column, " \
-		 "create_index, sql, set_not_null, add_check, add_unique, " \
+		 "create_index, sql, drop_index, create_table, drop_table, " \
+		 "rename_table, set_not_null, add_check, add_unique, " \
 		 "add_foreign_key"
 #define TOP_KEYS "description, operations"
 #define SQL_PHASES "expand, backfill, switch_reads, contract, rollback"
@@ -264,6 +310,9 @@ static int closest(const char *word, const char *list, char *out, size_t size)
 }
 
 /* ---- the YAML walk ------------------------------------------------------- */
+
+/* struct mg_walk of migration_int.h */
+#define parse mg_walk
 
 struct parse {
 	const char *path;
@@ -538,6 +587,201 @@ static int get_names(struct parse *p, const struct field *f,
 	return 0;
 }
 
+/* ---- create_index: columns with options, storage parameters ------------- */
+
+#define INDEX_COL_KEYS "name, opclass, collate, order, nulls"
+
+/* One word of a closed set (order: asc|desc, nulls: first|last): 1 + its
+ * index in words, written in lowercase. */
+static int get_choice(struct parse *p, const char *keyname,
+		      const yaml_node_t *key, const yaml_node_t *val,
+		      const char *const *words, const char *expected, int *out)
+{
+	char got[SHOW_SIZE + 2];
+
+	for (int i = 0; val->type == YAML_SCALAR_NODE && words[i]; i++)
+		if (scalar_is(val, words[i])) {
+			*out = i + 1;
+			return 0;
+		}
+	return mg_err_set(p->err, MG_EINPUT, "wrong value for '%s' at " AT
+			  ": expected %s, got %s", keyname,
+			  AT_ARGS(p, is_empty(val) ? key : val), expected,
+			  describe(got, val));
+}
+
+/* A name-like string option of a column entry (opclass, collate). */
+static int get_col_name(struct parse *p, const char *keyname,
+			const yaml_node_t *key, const yaml_node_t *val,
+			char **out, struct mg_pos *pos)
+{
+	const char *s;
+
+	if (get_string(p, keyname, "a name", key, val, &s) < 0 ||
+	    check_name(p, keyname, val, s, strlen(s)) < 0)
+		return -1;
+	*out = mg_xstrdup(s);
+	*pos = node_pos(val);
+	return 0;
+}
+
+static int get_index_col_key(struct parse *p, const yaml_node_t *key,
+			     const yaml_node_t *val, char **name,
+			     struct mg_index_col *c)
+{
+	static const char *const orders[] = { "asc", "desc", NULL };
+	static const char *const nulls[] = { "first", "last", NULL };
+	const char *s;
+	int v = 0;
+
+	if (scalar_is(key, "name")) {
+		if (get_string(p, "name", "a column name", key, val, &s) < 0 ||
+		    check_name(p, "name", val, s, strlen(s)) < 0)
+			return -1;
+		*name = mg_xstrdup(s);
+		return 0;
+	}
+	if (scalar_is(key, "opclass"))
+		return get_col_name(p, "opclass", key, val, &c->opclass,
+				    &c->opclass_pos);
+	if (scalar_is(key, "collate"))
+		return get_col_name(p, "collate", key, val, &c->collate,
+				    &c->collate_pos);
+	if (scalar_is(key, "order")) {
+		c->order_pos = node_pos(val);
+		if (get_choice(p, "order", key, val, orders, "asc or desc", &v) < 0)
+			return -1;
+		c->order = v == 1 ? MG_ORDER_ASC : MG_ORDER_DESC;
+		return 0;
+	}
+	if (scalar_is(key, "nulls")) {
+		c->nulls_pos = node_pos(val);
+		if (get_choice(p, "nulls", key, val, nulls, "first or last", &v) < 0)
+			return -1;
+		c->nulls = v == 1 ? MG_NULLS_FIRST : MG_NULLS_LAST;
+		return 0;
+	}
+	return unknown(p, "key", key, INDEX_COL_KEYS);
+}
+
+/* A `columns` entry written as a mapping: {name, opclass?, collate?,
+ * order?, nulls?}. */
+static int get_index_col_map(struct parse *p, const yaml_node_t *item,
+			     char **name, struct mg_index_col *c)
+{
+	for (yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+	     pair < item->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = pair_key(p, pair);
+
+		if (!key || check_duplicate(p, item, pair, key) < 0 ||
+		    get_index_col_key(p, key, node_at(p, pair->value), name, c) < 0)
+			return -1;
+	}
+	if (!*name) {
+		mg_err_set(p->err, MG_EINPUT, "missing key 'name' in a column "
+			   "of 'columns' at " AT, AT_ARGS(p, item));
+		return mg_err_hint(p->err, "a column entry is a name, or a "
+				   "mapping with keys " INDEX_COL_KEYS);
+	}
+	return 0;
+}
+
+/* create_index `columns`: each entry a name, or a mapping with options. */
+static int get_index_columns(struct parse *p, const struct field *f,
+			     const yaml_node_t *key, const yaml_node_t *val,
+			     struct mg_op *op)
+{
+	char got[SHOW_SIZE + 2];
+	size_t count;
+
+	if (val->type != YAML_SEQUENCE_NODE)
+		return get_names(p, f, key, val, op);	/* its messages */
+	count = N_ITEMS(val);
+	if (!count)
+		return get_names(p, f, key, val, op);
+	op->columns = mg_xcalloc(count, sizeof(*op->columns));
+	op->column_opts = mg_xcalloc(count, sizeof(*op->column_opts));
+	op->n_columns = count;
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = node_at(p, val->data.sequence.items.start[i]);
+		const char *s;
+
+		op->column_opts[i].pos = node_pos(item);
+		if (item->type == YAML_MAPPING_NODE) {
+			if (get_index_col_map(p, item, &op->columns[i],
+					      &op->column_opts[i]) < 0)
+				return -1;
+			continue;
+		}
+		if (item->type != YAML_SCALAR_NODE)
+			return mg_err_set(p->err, MG_EINPUT, "wrong type for "
+					  "'%s' at " AT ": expected a column name "
+					  "or a mapping {" INDEX_COL_KEYS "}, got "
+					  "%s as item %zu", f->key, AT_ARGS(p, item),
+					  describe(got, item), i + 1);
+		if (get_string(p, f->key, "a name", item, item, &s) < 0 ||
+		    check_name(p, f->key, item, s, strlen(s)) < 0)
+			return -1;
+		op->columns[i] = mg_xstrdup(s);
+	}
+	return 0;
+}
+
+/* A storage parameter's name: lowercase letters, digits and '_' (the
+ * database checks it is one of its own; here only that it is a word). */
+static int is_param_name(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
+		      *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int get_params(struct parse *p, const struct field *f,
+		      const yaml_node_t *key, const yaml_node_t *val,
+		      struct mg_op *op)
+{
+	struct mg_param **items = (struct mg_param **)((char *)op + f->off);
+	size_t *n = (size_t *)((char *)op + f->n_off);
+	char got[SHOW_SIZE + 2], shown[SHOW_SIZE];
+
+	if (val->type != YAML_MAPPING_NODE || !N_PAIRS(val))
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				  AT ": expected %s, e.g. {fillfactor: 70}, "
+				  "got %s", f->key,
+				  AT_ARGS(p, is_empty(val) ? key : val), f->what,
+				  val->type == YAML_MAPPING_NODE ?
+				  "an empty mapping" : describe(got, val));
+	*items = mg_xcalloc(N_PAIRS(val), sizeof(**items));
+	for (yaml_node_pair_t *pair = val->data.mapping.pairs.start;
+	     pair < val->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = pair_key(p, pair), *v;
+		struct mg_param *prm = &(*items)[*n];
+		const char *s;
+
+		if (!k || check_duplicate(p, val, pair, k) < 0)
+			return -1;
+		if (!is_param_name(SVAL(k)) || strlen(SVAL(k)) != SLEN(k))
+			return mg_err_set(p->err, MG_EINPUT, "bad storage "
+					  "parameter name '%s' at " AT ": expected "
+					  "a lowercase word such as fillfactor",
+					  mg_migration_show(shown, SVAL(k), SLEN(k)),
+					  AT_ARGS(p, k));
+		v = node_at(p, pair->value);
+		if (get_string(p, SVAL(k), "a value", k, v, &s) < 0)
+			return -1;
+		prm->key = mg_xstrdup(SVAL(k));
+		prm->value = mg_xstrdup(s);
+		prm->pos = node_pos(k);
+		prm->value_pos = node_pos(v);
+		(*n)++;
+	}
+	return 0;
+}
+
 static int parse_fields(struct parse *p, const char *owner,
 			const yaml_node_t *owner_key, const yaml_node_t *map,
 			const struct field *fields, size_t n_fields,
@@ -574,6 +818,12 @@ static int set_field(struct parse *p, const struct field *f,
 		return get_bool(p, f->key, key, val, (int *)(base + f->off));
 	case F_NAMES:
 		return get_names(p, f, key, val, op);
+	case F_INDEX_COLUMNS:
+		return get_index_columns(p, f, key, val, op);
+	case F_PARAMS:
+		return get_params(p, f, key, val, op);
+	case F_TABLEDEF:
+		return mg_walk_table_key(p, key, val, op);
 	case F_MAP:
 		return get_map(p, f, key, val, op);
 	case F_STR:
@@ -602,6 +852,58 @@ static char *field_list(const struct field *fields, size_t n, int required_only)
 			mg_buf_addf(&b, "%s%s", b.len ? ", " : "",
 				    fields[i].key);
 	return mg_buf_detach(&b);
+}
+
+/* create_index's rules that need no database: a constraint is over a
+ * unique index; a column is a key column or an included one, once. */
+static int check_create_index(struct parse *p, const struct mg_op *op)
+{
+	char shown[SHOW_SIZE];
+
+	if (op->constraint && !op->unique) {
+		mg_err_set(p->err, MG_EINPUT, "'constraint: true' at %s:%d:%d "
+			   "needs 'unique: true': the constraint made from the "
+			   "index is a UNIQUE constraint", p->path,
+			   op->constraint_pos.line, op->constraint_pos.column);
+		return mg_err_hint(p->err, "add 'unique: true', or remove 'constraint'");
+	}
+	for (size_t i = 0; i < op->n_include; i++)
+		for (size_t k = 0; k < op->n_columns; k++)
+			if (!strcmp(op->include[i], op->columns[k]))
+				return mg_err_set(p->err, MG_EINPUT, "column '%s' "
+						  "of 'include' at %s:%d:%d is "
+						  "already a key column of the index",
+						  mg_migration_show(shown, op->include[i],
+								    strlen(op->include[i])),
+						  p->path, op->include_pos.line,
+						  op->include_pos.column);
+	return 0;
+}
+
+/* alter_column: with `to`, up and down are required; without it (a type
+ * change in place) down has no use: both versions of the application
+ * write the column itself until contract. */
+static int check_alter(struct parse *p, const yaml_node_t *opkey,
+		       const struct mg_op *op)
+{
+	const char *missing = !op->up ? "up" : !op->down ? "down" : NULL;
+
+	if (op->to && missing) {
+		mg_err_set(p->err, MG_EINPUT, "missing key '%s' in alter_column "
+			   "at " AT, missing, AT_ARGS(p, opkey));
+		return mg_err_hint(p->err, "alter_column with 'to' requires: "
+				   "table, column, to, type, up, down");
+	}
+	if (!op->to && op->down) {
+		mg_err_set(p->err, MG_EINPUT, "'down' at %s:%d:%d has no use in "
+			   "alter_column without 'to'", p->path,
+			   op->down_pos.line, op->down_pos.column);
+		return mg_err_hint(p->err, "without 'to' the column keeps its "
+				   "name and both versions of the application "
+				   "write it until contract: remove 'down', or "
+				   "give 'to' to change the type into a new column");
+	}
+	return 0;
 }
 
 /*
@@ -726,7 +1028,9 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 		break;
 	case MG_OP_RENAME_COLUMN:
 	case MG_OP_ALTER_COLUMN:
-		if (strcmp(op->column, op->to))
+		if (op->kind == MG_OP_ALTER_COLUMN && check_alter(p, opkey, op) < 0)
+			return -1;
+		if (!op->to || strcmp(op->column, op->to))
 			break;
 		mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d must differ "
 			   "from '%s' ('%s')", p->path, op->to_pos.line,
@@ -748,10 +1052,23 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 					  "of: " SQL_PHASES ")",
 					  AT_ARGS(p, opkey));
 		break;
+	case MG_OP_CREATE_TABLE:
+		return mg_walk_check_create_table(p, opkey, op);
+	case MG_OP_RENAME_TABLE:
+		if (strchr(op->to, '.'))
+			return mg_err_set(p->err, MG_EINPUT, "'to' at %s:%d:%d "
+					  "must be a table name without a schema "
+					  "(the table stays in its schema)",
+					  p->path, op->to_pos.line,
+					  op->to_pos.column);
+		break;
+	case MG_OP_CREATE_INDEX:
+		return check_create_index(p, op);
+	case MG_OP_DROP_COLUMN:
+	case MG_OP_DROP_INDEX:
+	case MG_OP_DROP_TABLE:
 	case MG_OP_ADD_FOREIGN_KEY:
 		return check_foreign_key(p, op);
-	case MG_OP_DROP_COLUMN:
-	case MG_OP_CREATE_INDEX:
 	case MG_OP_SET_NOT_NULL:
 	case MG_OP_ADD_CHECK:
 	case MG_OP_ADD_UNIQUE:
@@ -891,4 +1208,72 @@ int mg_migration_walk(struct mg_migration *m, yaml_document_t *doc,
 	struct parse p = { path, doc, err, max_name };
 
 	return parse_root(&p, m);
+}
+
+/* ---- the helpers migration_tables.c shares ------------------------------- */
+
+const char *mg_walk_path(const struct mg_walk *p)
+{
+	return p->path;
+}
+
+struct mg_err *mg_walk_err(struct mg_walk *p)
+{
+	return p->err;
+}
+
+yaml_node_t *mg_walk_node(struct mg_walk *p, int i)
+{
+	return node_at(p, i);
+}
+
+yaml_node_t *mg_walk_pair_key(struct mg_walk *p, const yaml_node_pair_t *pair)
+{
+	return pair_key(p, pair);
+}
+
+int mg_walk_check_duplicate(struct mg_walk *p, const yaml_node_t *map,
+			    const yaml_node_pair_t *pair, const yaml_node_t *key)
+{
+	return check_duplicate(p, map, pair, key);
+}
+
+int mg_walk_unknown(struct mg_walk *p, const char *what, const yaml_node_t *key,
+		    const char *expected)
+{
+	return unknown(p, what, key, expected);
+}
+
+int mg_walk_string(struct mg_walk *p, const char *keyname, const char *what,
+		   const yaml_node_t *key, const yaml_node_t *val, const char **out)
+{
+	return get_string(p, keyname, what, key, val, out);
+}
+
+int mg_walk_name(struct mg_walk *p, const char *keyname, const yaml_node_t *val,
+		 const char *s)
+{
+	return check_name(p, keyname, val, s, strlen(s));
+}
+
+int mg_walk_table(struct mg_walk *p, const char *keyname, const yaml_node_t *val,
+		  const char *s)
+{
+	return check_table(p, keyname, val, s);
+}
+
+int mg_walk_bool(struct mg_walk *p, const char *keyname, const yaml_node_t *key,
+		 const yaml_node_t *val, int *out)
+{
+	return get_bool(p, keyname, key, val, out);
+}
+
+int mg_walk_is_empty(const yaml_node_t *n)
+{
+	return is_empty(n);
+}
+
+const char *mg_walk_describe(char buf[SHOW_SIZE + 2], const yaml_node_t *n)
+{
+	return describe(buf, n);
 }

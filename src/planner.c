@@ -192,11 +192,12 @@ static void planner_release(struct mg_planner *pl)
 		free(pl->overlay[i].column);
 	}
 	free(pl->overlay);
+	mg_planner_tables_release(pl);
 }
 
-static struct mg_prim *add_prim(struct mg_tplan *tp, enum mg_slot slot,
-				enum mg_prim_kind kind, const struct mg_op *op,
-				const char *column, const char *name)
+struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
+				    enum mg_prim_kind kind, const struct mg_op *op,
+				    const char *column, const char *name)
 {
 	struct mg_prims *l = &tp->slot[slot];
 	struct mg_prim *p = mg_xcalloc(1, sizeof(*p));
@@ -210,8 +211,8 @@ static struct mg_prim *add_prim(struct mg_tplan *tp, enum mg_slot slot,
 	return p;
 }
 
-static struct mg_prim *find_prim(const struct mg_tplan *tp, enum mg_slot slot,
-				 const char *name)
+struct mg_prim *mg_planner_find_prim(const struct mg_tplan *tp, enum mg_slot slot,
+				     const char *name)
 {
 	for (size_t i = 0; i < tp->slot[slot].n; i++)
 		if (tp->slot[slot].v[i]->name &&
@@ -250,6 +251,12 @@ static int overlay_find(const struct mg_planner *pl, const char *id,
 		    same_column(pl, pl->overlay[i].column, col))
 			found = pl->overlay[i].replaced;
 	return found;
+}
+
+int mg_planner_overlay_find(const struct mg_planner *pl, const char *id,
+			    const char *col)
+{
+	return overlay_find(pl, id, col);
 }
 
 /* The table's plan, created on first use (asking the driver about it). */
@@ -304,8 +311,8 @@ static char *quoted(const struct mg_planner *pl, const char *name)
 	return mg_buf_detach(&b);
 }
 
-static char *copy_name(const struct mg_planner *pl, const struct mg_tplan *tp,
-		       const char *base)
+char *mg_planner_copy_name(const struct mg_planner *pl, const struct mg_tplan *tp,
+			   const char *base)
 {
 	if (tp->t.utf8_names)
 		return mg_planner_name_utf8(tp->t.max_ident, base, pl->suffix);
@@ -414,17 +421,17 @@ static struct mg_prim *add_column(struct mg_tplan *tp, const struct mg_op *op,
 				  const char *collation,
 				  const struct mg_column_desc *old)
 {
-	struct mg_prim *p = add_prim(tp, MG_SLOT_ADD_COLUMNS, MG_PRIM_ADD_COLUMN,
-				     op, col, NULL);
+	struct mg_prim *p = mg_planner_add_prim(tp, MG_SLOT_ADD_COLUMNS, MG_PRIM_ADD_COLUMN,
+						op, col, NULL);
 
 	p->type = mg_xstrdup(type);
 	p->collation = mg_xstrdup(collation);
 	p->old = old;
-	add_prim(tp, MG_SLOT_ROLLBACK_COLUMNS, MG_PRIM_DROP_COLUMN, op, col, NULL);
+	mg_planner_add_prim(tp, MG_SLOT_ROLLBACK_COLUMNS, MG_PRIM_DROP_COLUMN, op, col, NULL);
 	return p;
 }
 
-static int placeholder_not_null(const struct mg_planner *pl)
+int mg_planner_placeholder_not_null(const struct mg_planner *pl)
 {
 	return (pl->caps & MG_CAP_PLACEHOLDER_NOT_NULL) != 0;
 }
@@ -453,297 +460,53 @@ static void drop_old_column(struct mg_planner *pl, struct mg_tplan *tp,
 			    const struct mg_op *op, const char *col,
 			    const struct mg_column_desc *c)
 {
-	struct mg_prim *p = add_prim(tp, MG_SLOT_CONTRACT_COLUMNS,
-				     MG_PRIM_DROP_COLUMN, op, col, NULL);
+	struct mg_prim *p = mg_planner_add_prim(tp, MG_SLOT_CONTRACT_COLUMNS,
+						MG_PRIM_DROP_COLUMN, op, col, NULL);
 
 	p->old = c;
-	if (placeholder_not_null(pl) && c->notnull && !c->default_expr)
+	/* in place: both versions write the column itself until it goes */
+	if (mg_planner_placeholder_not_null(pl) && c->notnull && !c->default_expr &&
+	    !mg_op_in_place(op))
 		p->text = mg_db_placeholder_value(pl->conn, c->type);
 }
 
 /* Add a NOT VALID constraint at expand, validated at switch-reads, renamed
  * to the original's name at contract when it copies one (dep). */
-static struct mg_prim *copy_constraint(struct mg_tplan *tp,
-				       const struct mg_op *op,
-				       const char *name,
-				       const struct mg_dependent *dep,
-				       const char *column)
+struct mg_prim *mg_planner_copy_constraint(struct mg_tplan *tp,
+					   const struct mg_op *op,
+					   const char *name,
+					   const struct mg_dependent *dep,
+					   const char *column)
 {
-	struct mg_prim *p = add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_COPY_CONSTRAINT,
-				     op, column, name);
+	struct mg_prim *p = mg_planner_add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_COPY_CONSTRAINT,
+						op, column, name);
 
 	p->dep = dep;
-	add_prim(tp, MG_SLOT_VALIDATE, MG_PRIM_VALIDATE, op, column, name);
+	mg_planner_add_prim(tp, MG_SLOT_VALIDATE, MG_PRIM_VALIDATE, op, column, name);
 	if (dep)
-		add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_CONSTRAINT,
-			 op, column, name)->dep = dep;
+		mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_CONSTRAINT,
+				    op, column, name)->dep = dep;
 	return p;
 }
 
 /* NOT NULL on a new column: a CHECK NOT VALID until contract sets it. */
-static void add_not_null_check(struct mg_planner *pl, struct mg_tplan *tp,
+void mg_planner_not_null_check(struct mg_planner *pl, struct mg_tplan *tp,
 			       const struct mg_op *op, const char *col)
 {
 	char *base = mg_xasprintf("%s_not_null", col);
-	char *name = copy_name(pl, tp, base);
+	char *name = mg_planner_copy_name(pl, tp, base);
 
-	copy_constraint(tp, op, name, NULL, col);
-	add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_SET_NOT_NULL, op, col, name);
+	mg_planner_copy_constraint(tp, op, name, NULL, col);
+	mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_SET_NOT_NULL, op, col, name);
 	free(base);
 	free(name);
 }
 
-static void set_default(struct mg_tplan *tp, const struct mg_op *op,
-			const char *col, const char *expr)
+void mg_planner_set_default(struct mg_tplan *tp, const struct mg_op *op,
+			    const char *col, const char *expr)
 {
-	add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_SET_DEFAULT, op, col,
-		 NULL)->text = mg_xstrdup(expr);
-}
-
-/* ==== dependents of a replaced or dropped column ========================== */
-
-/* A copy of an index on the new column, built beside the original and
- * given its name at contract. An index over two columns this migration
- * replaces is copied once, with both renamed. */
-static void copy_index(struct mg_planner *pl, struct mg_tplan *tp,
-		       const struct mg_op *op, const struct mg_dependent *dep,
-		       const char *old, const char *new_col)
-{
-	char *name = copy_name(pl, tp, dep->name);
-	struct mg_prim *p = find_prim(tp, MG_SLOT_INDEX_COPIES, name);
-
-	if (!p) {
-		p = add_prim(tp, MG_SLOT_INDEX_COPIES, MG_PRIM_COPY_INDEX, op,
-			     new_col, name);
-		p->dep = dep;
-		add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_INDEX, op,
-			 new_col, name)->dep = dep;
-	}
-	mg_strlist_push(&p->from, old);
-	mg_strlist_push(&p->to, new_col);
-	free(name);
-}
-
-/* Views, policies, triggers ... on the column: refused unless listed
- * under drops:, then dropped at contract; re-checked before contract. */
-static int plan_objects(struct mg_planner *pl, struct mg_tplan *tp,
-			const struct mg_op *op, const char *col,
-			const struct mg_dependents *ds, struct mg_err *err)
-{
-	struct mg_buf who = MG_BUF_INIT;
-	size_t n = 0;
-
-	for (size_t i = 0; i < ds->n; i++) {
-		if (ds->v[i].kind != MG_DEP_OBJECT || mg_op_drops(op, ds->v[i].name))
-			continue;
-		mg_buf_addf(&who, "%s%s", n++ ? ", " : "", ds->v[i].what);
-	}
-	if (n) {
-		mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
-				  "%s %s on column '%s' of %s, which migrate cannot carry over%s",
-				  who.buf, n > 1 ? "depend" : "depends", col, tp->t.q,
-				  ds->refusal_tail ? ds->refusal_tail : "");
-		mg_buf_release(&who);
-		return mg_err_hint(err, "%s", ds->refusal_hint ? ds->refusal_hint :
-				   "change or drop it first, or name it under 'drops:' in the operation to drop it at contract");
-	}
-	mg_buf_release(&who);
-	add_prim(tp, MG_SLOT_DEP_CHECKS, MG_PRIM_ASSERT_NO_DEPENDENTS, op, col,
-		 NULL);
-	for (size_t i = 0; i < ds->n; i++) {
-		const struct mg_dependent *d = &ds->v[i];
-
-		if (d->kind != MG_DEP_OBJECT || !mg_op_drops(op, d->name))
-			continue;
-		if (!d->droppable) {
-			mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
-					  "%s depends on column '%s' of %s and migrate cannot drop it",
-					  d->what, col, tp->t.q);
-			return mg_err_hint(err, "drop or change it in a sql step of an earlier migration");
-		}
-		add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op, col,
-			 NULL)->dep = d;
-	}
-	return 0;
-}
-
-/* Triggers whose code names the column: they must be rewritten for the
- * new column first, or listed under drops: (dropped at contract). */
-static int plan_code(struct mg_planner *pl, struct mg_tplan *tp,
-		     const struct mg_op *op, const char *col,
-		     const struct mg_dependents *ds, struct mg_err *err)
-{
-	for (size_t i = 0; i < ds->n; i++) {
-		const struct mg_dependent *d = &ds->v[i];
-
-		if (d->kind != MG_DEP_CODE)
-			continue;
-		if (mg_op_drops(op, d->name)) {
-			add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op,
-				 col, NULL)->dep = d;
-			continue;
-		}
-		mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
-				  "trigger '%s' on %s runs %s, whose code names column '%s'",
-				  d->name, tp->t.q, d->what, col);
-		return mg_err_hint(err, "make the function handle both columns first (a sql step in an earlier migration), or name the trigger under 'drops:' and re-create it in this migration's contract SQL");
-	}
-	return 0;
-}
-
-/* Grants and indexes of the old column, carried to the new one. */
-static void plan_grants_indexes(struct mg_planner *pl, struct mg_tplan *tp,
-				const struct mg_op *op, const char *old,
-				const char *new_col,
-				const struct mg_dependents *ds)
-{
-	for (size_t i = 0; i < ds->n; i++)
-		if (ds->v[i].kind == MG_DEP_GRANT)
-			add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_GRANT, op, new_col,
-				 NULL)->dep = &ds->v[i];
-	for (size_t i = 0; i < ds->n; i++)
-		if (ds->v[i].kind == MG_DEP_INDEX && !mg_op_drops(op, ds->v[i].name))
-			copy_index(pl, tp, op, &ds->v[i], old, new_col);
-}
-
-static int is_constraint(enum mg_dep_kind k)
-{
-	return k == MG_DEP_CHECK || k == MG_DEP_UNIQUE ||
-	       k == MG_DEP_FOREIGN_KEY || k == MG_DEP_CONSTRAINT;
-}
-
-/* Constraints of the table over the column: copied NOT VALID (a foreign
- * key only when the type stays), unique ones as index copies. */
-static int plan_constraints(struct mg_planner *pl, struct mg_tplan *tp,
-			    const struct mg_op *op, const char *old,
-			    const char *new_col, int same_type,
-			    const struct mg_dependents *ds, struct mg_err *err)
-{
-	for (size_t i = 0; i < ds->n; i++) {
-		const struct mg_dependent *d = &ds->v[i];
-		char *copy;
-		int copied;
-
-		if (!is_constraint(d->kind) || mg_op_drops(op, d->name))
-			continue;
-		copy = copy_name(pl, tp, d->name);
-		copied = find_prim(tp, MG_SLOT_VALIDATE, copy) != NULL;
-		if (d->kind != MG_DEP_UNIQUE && copied) {
-			free(copy);
-			mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
-					  "constraint '%s' on %s spans two columns this migration replaces",
-					  d->name, tp->t.q);
-			return mg_err_hint(err, "replace those columns in separate migrations");
-		}
-		if (d->kind == MG_DEP_CHECK ||
-		    (d->kind == MG_DEP_FOREIGN_KEY && same_type)) {
-			struct mg_prim *p = copy_constraint(tp, op, copy, d, new_col);
-
-			mg_strlist_push(&p->from, old);
-			mg_strlist_push(&p->to, new_col);
-		} else if (d->kind == MG_DEP_UNIQUE) {
-			copy_index(pl, tp, op, d, old, new_col);
-		} else {
-			free(copy);
-			mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
-					  "constraint '%s' (%s) on column '%s' of %s cannot be carried over to '%s'",
-					  d->name, d->def, old, tp->t.q, new_col);
-			return mg_err_hint(err, "name it under 'drops:' to drop it at contract, and add what the new column needs in a later migration");
-		}
-		free(copy);
-	}
-	return 0;
-}
-
-/* Foreign keys of other tables referencing the column: copied onto the
- * new column at switch-reads (rename), refused or dropped otherwise. */
-static int plan_inbound(struct mg_planner *pl, struct mg_tplan *tp,
-			const struct mg_op *op, const char *old,
-			const char *new_col, const struct mg_dependents *ds,
-			struct mg_err *err)
-{
-	for (size_t i = 0; i < ds->n; i++) {
-		const struct mg_dependent *d = &ds->v[i];
-		struct mg_prim *p;
-		char *copy;
-
-		if (d->kind != MG_DEP_INBOUND_FK)
-			continue;
-		if (!mg_strlist_contains(&tp->children, d->child))
-			mg_strlist_push(&tp->children, d->child);
-		if (!mg_op_drops(op, d->name) && !new_col) {
-			mg_plan_pos_error(err, MG_EREFUSED, pl->m, op->pos,
-					  "foreign key '%s' on %s references column '%s' of %s",
-					  d->name, d->child, old, tp->t.q);
-			return mg_err_hint(err, "name it under 'drops:' to drop it at contract");
-		}
-		if (mg_op_drops(op, d->name)) {
-			add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op,
-				 old, NULL)->dep = d;
-			continue;
-		}
-		copy = copy_name(pl, tp, d->name);
-		p = add_prim(tp, MG_SLOT_INBOUND, MG_PRIM_COPY_INBOUND_FK, op,
-			     new_col, copy);
-		p->dep = d;
-		mg_strlist_push(&p->from, old);
-		mg_strlist_push(&p->to, new_col);
-		add_prim(tp, MG_SLOT_INBOUND_VALIDATE, MG_PRIM_VALIDATE_INBOUND_FK,
-			 op, new_col, copy)->dep = d;
-		add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT, op, old,
-			 NULL)->dep = d;
-		add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_FINISH_INBOUND_FK, op,
-			 new_col, copy)->dep = d;
-		add_prim(tp, MG_SLOT_ROLLBACK_PRE, MG_PRIM_DROP_INBOUND_COPY, op,
-			 new_col, copy)->dep = d;
-		free(copy);
-	}
-	return 0;
-}
-
-/* MG_CAP_EXPLICIT_INDEX_DROPS: every index over the column (copied,
- * listed under drops: or not) is dropped at contract with the column,
- * once per table. */
-static void drop_indexes(struct mg_planner *pl, struct mg_tplan *tp,
-			 const struct mg_op *op, const char *col,
-			 const struct mg_dependents *ds)
-{
-	const struct mg_prims *pre = &tp->slot[MG_SLOT_CONTRACT_PRE];
-
-	if (!(pl->caps & MG_CAP_EXPLICIT_INDEX_DROPS))
-		return;
-	for (size_t i = 0; i < ds->n; i++) {
-		const struct mg_dependent *d = &ds->v[i];
-		int dropped = 0;
-
-		if (d->kind != MG_DEP_INDEX)
-			continue;
-		for (size_t k = 0; k < pre->n; k++)
-			if (pre->v[k]->kind == MG_PRIM_DROP_DEPENDENT &&
-			    pre->v[k]->dep->kind == MG_DEP_INDEX &&
-			    !strcmp(pre->v[k]->dep->name, d->name))
-				dropped = 1;
-		if (!dropped)
-			add_prim(tp, MG_SLOT_CONTRACT_PRE, MG_PRIM_DROP_DEPENDENT,
-				 op, col, NULL)->dep = d;
-	}
-}
-
-/* Ask the driver for the column's dependents (kept in the table plan:
- * primitives point at them). */
-static const struct mg_dependents *dependents(struct mg_planner *pl,
-					      struct mg_tplan *tp,
-					      const char *col,
-					      const struct mg_column_desc *c,
-					      struct mg_err *err)
-{
-	struct mg_dependents *ds = mg_xcalloc(1, sizeof(*ds));
-
-	MG_ALLOC_GROW(tp->depsets, tp->n_depsets + 1, tp->alloc_depsets);
-	tp->depsets[tp->n_depsets++] = ds;
-	if (mg_db_column_dependents(pl->conn, pl, &tp->t, col, c, ds, err) < 0)
-		return NULL;
-	return ds;
+	mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_SET_DEFAULT, op, col,
+			    NULL)->text = mg_xstrdup(expr);
 }
 
 /* ==== operations ========================================================== */
@@ -767,46 +530,18 @@ static int plan_add_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 		return -1;
 	p = add_column(tp, op, op->column, type, NULL, NULL);
 	free(type);
-	if (!op->nullable && placeholder_not_null(pl) &&
+	if (!op->nullable && mg_planner_placeholder_not_null(pl) &&
 	    add_placeholder(pl, op, p, err) < 0)
 		return -1;
 	if (up)
 		add_pair(tp, MG_PAIR_ADD, NULL, op->column, up, NULL);
-	if (!op->nullable && !placeholder_not_null(pl))
-		add_not_null_check(pl, tp, op, op->column);
+	if (!op->nullable && !mg_planner_placeholder_not_null(pl))
+		mg_planner_not_null_check(pl, tp, op, op->column);
 	if (op->default_expr)
-		set_default(tp, op, op->column, op->default_expr);
+		mg_planner_set_default(tp, op, op->column, op->default_expr);
 	overlay_add(pl, tp->t.id, op->column, 0);
 	add_lossy(pl, mg_xasprintf("rollback of %04d drops column '%s' of %s with every value the new version wrote into it",
 				   pl->m->id, op->column, tp->t.q));
-	return 0;
-}
-
-/* What a replaced column carries to the new one, and its dependents. */
-static int carry_over(struct mg_planner *pl, struct mg_tplan *tp,
-		      const struct mg_op *op, const struct mg_column_desc *c,
-		      int is_alter, struct mg_err *err)
-{
-	const struct mg_dependents *ds;
-
-	if (c->notnull && !placeholder_not_null(pl))
-		add_not_null_check(pl, tp, op, op->to);
-	if (c->comment)
-		add_prim(tp, MG_SLOT_EXPAND, MG_PRIM_COMMENT, op, op->to,
-			 NULL)->text = mg_xstrdup(c->comment);
-	if (c->default_expr)
-		set_default(tp, op, op->to, c->default_expr);
-	ds = dependents(pl, tp, op->column, c, err);
-	if (!ds || plan_objects(pl, tp, op, op->column, ds, err) < 0 ||
-	    plan_code(pl, tp, op, op->column, ds, err) < 0)
-		return -1;
-	drop_indexes(pl, tp, op, op->column, ds);
-	plan_grants_indexes(pl, tp, op, op->column, op->to, ds);
-	if (plan_constraints(pl, tp, op, op->column, op->to, !is_alter, ds,
-			     err) < 0 ||
-	    plan_inbound(pl, tp, op, op->column, is_alter ? NULL : op->to, ds,
-			 err) < 0)
-		return -1;
 	return 0;
 }
 
@@ -841,8 +576,8 @@ static int plan_replace_column(struct mg_planner *pl, size_t i,
 		 is_alter ? op->up : qold, is_alter ? op->down : qnew);
 	/* the placeholder after the dependents: a refusal of those comes
 	 * first */
-	if (carry_over(pl, tp, op, c, is_alter, err) < 0 ||
-	    (c->notnull && placeholder_not_null(pl) &&
+	if (mg_planner_carry_over(pl, tp, op, c, op->to, is_alter, err) < 0 ||
+	    (c->notnull && mg_planner_placeholder_not_null(pl) &&
 	     add_placeholder(pl, op, p, err) < 0))
 		goto out;
 	drop_old_column(pl, tp, op, op->column, c);
@@ -856,6 +591,76 @@ out:
 	free(qold);
 	free(qnew);
 	free(type);
+	return rc;
+}
+
+/* The new type of a change in place (canonical; owned by *type): not the
+ * type the column has already. */
+static int in_place_type(struct mg_planner *pl, const struct mg_op *op,
+			 const struct mg_column_desc *c, char **type,
+			 struct mg_err *err)
+{
+	if (mg_db_canonical_type(pl->conn, pl, op, type, err) < 0)
+		return -1;
+	if (strcasecmp(*type, c->type))
+		return 0;
+	mg_plan_pos_error(err, MG_EINPUT, pl->m, op->type_pos,
+			  "column '%s' is of type %s already", op->column, c->type);
+	return mg_err_hint(err, "give the type the column should have, or remove the operation");
+}
+
+/*
+ * alter_column without `to:`: a type change that keeps the name. A
+ * temporary column of the new type (the column's name with the
+ * migration's suffix) is added beside it, kept equal to up over the row
+ * by the trigger on every write of either version (MG_PAIR_SHADOW) and
+ * by the backfill, and given the column's dependents like any replacing
+ * column. Contract drops the old column and renames the temporary one
+ * into its place in the same transaction (MG_PRIM_RENAME_COLUMN, after
+ * the copies' renames): the new type takes effect at once. Rollback
+ * drops the temporary column with its copies. Without up the old value
+ * is assigned as it is (the database converts it as an assignment
+ * would).
+ */
+static int plan_alter_in_place(struct mg_planner *pl, size_t i,
+			       struct mg_err *err)
+{
+	const struct mg_op *op = &pl->m->ops[i];
+	struct mg_tplan *tp = planner_table(pl, i, err);
+	struct mg_column_desc *c = NULL;
+	struct mg_prim *p;
+	char *tmp = NULL, *type = NULL, *up = NULL;
+	int rc = -1;
+
+	if (!tp || require_column(pl, tp, op->column, op->column_pos, &c, err) < 0 ||
+	    refuse_special(pl, tp, op, op->column, c, err) < 0)
+		goto out;
+	tmp = mg_planner_copy_name(pl, tp, op->column);
+	if (require_absent(pl, tp, tmp, op->column_pos, err) < 0 ||
+	    (op->up && mg_db_check_expr(pl->conn, pl, &tp->t, MG_EXPR_ROW, op->up,
+					op->up_pos, err) < 0) ||
+	    in_place_type(pl, op, c, &type, err) < 0)
+		goto out;
+	up = op->up ? mg_xstrdup(op->up) : quoted(pl, op->column);
+	p = add_column(tp, op, tmp, type, NULL, c);
+	add_pair(tp, MG_PAIR_SHADOW, op->column, tmp, up, NULL);
+	if (mg_planner_carry_over(pl, tp, op, c, tmp, 1, err) < 0 ||
+	    (c->notnull && mg_planner_placeholder_not_null(pl) &&
+	     add_placeholder(pl, op, p, err) < 0))
+		goto out;
+	drop_old_column(pl, tp, op, op->column, c);
+	mg_planner_add_prim(tp, MG_SLOT_CONTRACT_POST, MG_PRIM_RENAME_COLUMN, op,
+			    tmp, op->column);
+	/* later operations of the migration see it as replaced */
+	overlay_add(pl, tp->t.id, op->column, 1);
+	if (op->up)
+		add_lossy(pl, mg_xasprintf("contract of %04d keeps only up (%s) of every value of column '%s' of %s, which may lose information",
+					   pl->m->id, op->up, op->column, tp->t.q));
+	rc = 0;
+out:
+	free(tmp);
+	free(type);
+	free(up);
 	return rc;
 }
 
@@ -880,50 +685,16 @@ static int plan_drop_column(struct mg_planner *pl, size_t i, struct mg_err *err)
 		return -1;
 	if (op->down)
 		add_pair(tp, MG_PAIR_DROP, op->column, NULL, NULL, op->down);
-	ds = dependents(pl, tp, op->column, c, err);
-	if (!ds || plan_objects(pl, tp, op, op->column, ds, err) < 0 ||
-	    plan_code(pl, tp, op, op->column, ds, err) < 0 ||
-	    plan_inbound(pl, tp, op, op->column, NULL, ds, err) < 0)
+	ds = mg_planner_dependents(pl, tp, op->column, c, err);
+	if (!ds || mg_planner_objects(pl, tp, op, op->column, ds, err) < 0 ||
+	    mg_planner_code(pl, tp, op, op->column, ds, err) < 0 ||
+	    mg_planner_inbound(pl, tp, op, op->column, NULL, ds, err) < 0)
 		return -1;
-	drop_indexes(pl, tp, op, op->column, ds);
+	mg_planner_drop_indexes(pl, tp, op, op->column, ds);
 	drop_old_column(pl, tp, op, op->column, c);
 	add_lossy(pl, mg_xasprintf("contract of %04d drops column '%s' of %s and its data",
 				   pl->m->id, op->column, tp->t.q));
 	overlay_add(pl, tp->t.id, op->column, 1);
-	return 0;
-}
-
-/* create_index: the table, what the driver checks (method, where:), and
- * the columns; its steps are rendered in planner_emit.c. */
-static int check_create_index(struct mg_planner *pl, size_t i,
-			      struct mg_err *err)
-{
-	const struct mg_op *op = &pl->m->ops[i];
-	struct mg_table_desc *t = mg_xcalloc(1, sizeof(*t));
-
-	pl->index_tables[i] = t;
-	if (mg_db_describe_table(pl->conn, pl, op, t, err) < 0 ||
-	    mg_db_check_index(pl->conn, pl, op, t, err) < 0)
-		return -1;
-	for (size_t k = 0; k < op->n_columns; k++) {
-		struct mg_column_desc c;
-		int ov = overlay_find(pl, t->id, op->columns[k]);
-		int rc = ov;
-
-		if (ov == 0)
-			continue;
-		if (ov < 0)
-			rc = mg_db_describe_column(pl->conn, pl, t, op->columns[k],
-						   &c, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			mg_column_desc_release(&c);
-		if (rc == 1)
-			return mg_plan_pos_error(err, MG_EINPUT, pl->m, op->pos,
-						 "column '%s' of index '%s' does not exist in %s",
-						 op->columns[k], op->index_name, t->q);
-	}
 	return 0;
 }
 
@@ -935,22 +706,38 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 		int rc = 0;
 
 		pl->op = &m->ops[i];
+		if (mg_planner_table_check(pl, i, err) < 0)
+			return -1;
 		switch (m->ops[i].kind) {
 		case MG_OP_ADD_COLUMN:
 			rc = plan_add_column(pl, i, err);
 			break;
 		case MG_OP_RENAME_COLUMN:
 		case MG_OP_ALTER_COLUMN:
-			rc = plan_replace_column(pl, i, err);
+			rc = mg_op_in_place(&m->ops[i]) ?
+			     plan_alter_in_place(pl, i, err) :
+			     plan_replace_column(pl, i, err);
 			break;
 		case MG_OP_DROP_COLUMN:
 			rc = plan_drop_column(pl, i, err);
 			break;
 		case MG_OP_CREATE_INDEX:
-			rc = check_create_index(pl, i, err);
+			rc = mg_planner_create_index(pl, i, err);
+			break;
+		case MG_OP_DROP_INDEX:
+			rc = mg_planner_drop_index(pl, i, err);
 			break;
 		case MG_OP_SQL:
 			rc = mg_db_check_sql(pl->conn, pl, &m->ops[i], err);
+			break;
+		case MG_OP_CREATE_TABLE:
+			rc = mg_plan_create_table(pl, i, err);
+			break;
+		case MG_OP_DROP_TABLE:
+			rc = mg_plan_drop_table(pl, i, err);
+			break;
+		case MG_OP_RENAME_TABLE:
+			rc = mg_plan_rename_table(pl, i, err);
 			break;
 		case MG_OP_SET_NOT_NULL:
 			rc = mg_plan_set_not_null(pl, i, err);
@@ -997,14 +784,6 @@ int mg_planner_require_column(struct mg_planner *pl, struct mg_tplan *tp,
 	return require_column(pl, tp, name, pos, out, err);
 }
 
-struct mg_prim *mg_planner_add_prim(struct mg_tplan *tp, enum mg_slot slot,
-				    enum mg_prim_kind kind,
-				    const struct mg_op *op, const char *column,
-				    const char *name)
-{
-	return add_prim(tp, slot, kind, op, column, name);
-}
-
 struct mg_pair *mg_planner_add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
 				    const char *old_col, const char *new_col,
 				    const char *up, const char *down)
@@ -1028,6 +807,7 @@ int mg_plan_build(struct mg_conn *c, const struct mg_migration *m,
 	pl.plan = out;
 	pl.caps = c->drv->caps;
 	pl.index_tables = mg_xcalloc(m->n_ops + 1, sizeof(*pl.index_tables));
+	pl.table_ops = mg_xcalloc(m->n_ops + 1, sizeof(*pl.table_ops));
 	snprintf(pl.marker, sizeof(pl.marker), "_migrate_%d", m->id);
 	snprintf(pl.suffix, sizeof(pl.suffix), "_mg%d", m->id);
 	if (mg_db_plan_begin(c, &pl, err) < 0)

@@ -120,6 +120,9 @@ enum mg_expr_use {
 
 /* ---- what the core builds ----------------------------------------------- */
 
+/* MG_PAIR_SHADOW: a type change in place. Both versions write the old
+ * column; the new one (a temporary name) is up over the row on every
+ * insert and update, whoever writes; it has no down. */
 /*
  * MG_PAIR_FIX (the rules of issue 13: set_not_null, add_check,
  * add_unique, add_foreign_key): one column that keeps its name; a row
@@ -132,7 +135,8 @@ enum mg_expr_use {
  * for add_unique, the table's key (the first row in key order keeps its
  * value).
  */
-enum mg_pair_kind { MG_PAIR_REPLACE, MG_PAIR_ADD, MG_PAIR_DROP, MG_PAIR_FIX };
+enum mg_pair_kind { MG_PAIR_REPLACE, MG_PAIR_ADD, MG_PAIR_DROP,
+		    MG_PAIR_SHADOW, MG_PAIR_FIX };
 
 /* One column pair the dual-write trigger keeps in step. */
 struct mg_pair {
@@ -168,6 +172,10 @@ enum mg_prim_kind {
 				 * UNIQUE, the constraint added using it) */
 	MG_PRIM_FINISH_INBOUND_FK,	/* name: the copy on dep->child, renamed */
 	MG_PRIM_DROP_INBOUND_COPY,	/* name: the copy on dep->child (rollback) */
+	MG_PRIM_RENAME_COLUMN,	/* contract, after the drops: column (the
+				 * temporary one of a type change in place)
+				 * renamed to name, in the transaction that
+				 * dropped the old column; guarded: done once */
 	/* the rules (planner_rules.c); op says which, name is the rule's
 	 * (for set_not_null: the CHECK (column IS NOT NULL) that goes
 	 * before it), column the one `up` writes, old its description */
@@ -254,6 +262,29 @@ struct mg_overlay_col {
 	int replaced;		/* 1: replaced or dropped, 0: added */
 };
 
+/*
+ * create_table, drop_table, rename_table (planner_tables.c): one per such
+ * operation, what its steps need.
+ */
+struct mg_tableop {
+	const struct mg_op *op;
+	struct mg_table_desc t;		/* drop/rename: the table as described */
+	char **types;			/* create: each column's canonical type */
+	struct mg_dependents deps;	/* drop/rename: dependents contract drops
+					 * first (listed under drops:) */
+	char *view_tmp;			/* rename: raw name the view under the
+					 * new name takes at contract, just
+					 * before it is dropped */
+};
+
+/* A table a create_table, drop_table or rename_table of the migration
+ * names (a later operation cannot name it again). */
+struct mg_overlay_table {
+	char *name;			/* as written */
+	char *id;			/* describe_table's identity, or NULL (created) */
+	size_t op_index;
+};
+
 struct mg_planner {
 	struct mg_conn *conn;
 	const struct mg_migration *m;
@@ -264,6 +295,9 @@ struct mg_planner {
 	struct mg_table_desc **index_tables;	/* per operation: create_index's table */
 	struct mg_overlay_col *overlay;
 	size_t n_overlay, alloc_overlay;
+	struct mg_tableop **table_ops;	/* per operation: create/drop/rename_table */
+	struct mg_overlay_table *otables;
+	size_t n_otables, alloc_otables;
 	char marker[32];		/* raw marker column: "_migrate_3" */
 	char suffix[32];		/* of copies' names: "_mg3" */
 	void *drv;			/* the driver's planning session */
@@ -277,7 +311,8 @@ enum mg_render_kind {
 	MG_RENDER_COPY_INDEX,		/* tp, prim: build one index copy */
 	MG_RENDER_BACKFILL,		/* tp: add its mg_backfill_spec */
 	MG_RENDER_BUILD_INDEX,		/* op, table: create_index */
-	MG_RENDER_DROP_INDEX,		/* op, table: create_index undone (rollback) */
+	MG_RENDER_DROP_INDEX,		/* op, table: create_index undone (rollback),
+					 * or drop_index (contract) */
 	MG_RENDER_ASSERT_INDEXES,	/* objects: every index built is valid */
 	MG_RENDER_VALIDATE,		/* tp, prim */
 	MG_RENDER_INBOUND,		/* tp: the INBOUND slot, one transaction */
@@ -286,6 +321,18 @@ enum mg_render_kind {
 	MG_RENDER_CONTRACT_TABLE,	/* tp: triggers, PRE, COLUMNS + marker, POST */
 	MG_RENDER_ROLLBACK_TABLE,	/* tp: triggers, PRE, COLUMNS + marker */
 	MG_RENDER_SQL,			/* op, sql_phase: a sql step's SQL */
+	MG_RENDER_CREATE_TABLE,		/* tableop: create_table (expand) */
+	MG_RENDER_DROP_CREATED_TABLE,	/* tableop: its rollback */
+	MG_RENDER_DROP_TABLE,		/* tableop: drop_table (contract): the
+					 * listed dependents, then the table,
+					 * never with CASCADE */
+	MG_RENDER_ADD_VIEW,		/* tableop: rename_table (expand): an
+					 * updatable view named op->to over
+					 * the table */
+	MG_RENDER_DROP_VIEW,		/* tableop: its rollback */
+	MG_RENDER_FINISH_RENAME,	/* tableop: rename_table (contract): the
+					 * listed dependents, the view, then
+					 * the table takes op->to */
 	MG_RENDER_RULE			/* tp, prim: RULE_HELPER, RULE or
 					 * DROP_RULE, steps of their own */
 };
@@ -300,6 +347,7 @@ struct mg_render {
 	const struct mg_table_desc *table;	/* BUILD/DROP_INDEX */
 	enum mg_sql_phase sql_phase;		/* SQL */
 	const struct mg_strlist *objects;	/* ASSERT_INDEXES: step objects */
+	const struct mg_tableop *tableop;	/* table operations */
 };
 
 /* ---- the core's entry and helpers ---------------------------------------- */
@@ -324,6 +372,13 @@ int mg_plan_pos_error(struct mg_err *err, int code,
 char *mg_planner_name(size_t max_ident, const char *base, const char *suffix);
 /* The same, base cut at a UTF-8 character boundary (t->utf8_names). */
 char *mg_planner_name_utf8(size_t max_ident, const char *base, const char *suffix);
+
+/* Whether op is an alter_column without `to:`: a type change that keeps
+ * the column's name (a temporary column renamed into place at contract). */
+static inline int mg_op_in_place(const struct mg_op *op)
+{
+	return op->kind == MG_OP_ALTER_COLUMN && !op->to;
+}
 
 /* Whether op lists name under drops:. */
 int mg_op_drops(const struct mg_op *op, const char *name);

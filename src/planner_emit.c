@@ -85,6 +85,18 @@ static void render_index_op(struct emitter *e, size_t i,
 		render(e, &r);
 }
 
+/* What a create/drop/rename_table does in phase, if anything. */
+static void render_table_op(struct emitter *e, size_t i, enum mg_plan_phase phase)
+{
+	const struct mg_tableop *top = e->pl->table_ops[i];
+	enum mg_render_kind kind;
+
+	if (!top || !mg_tableop_render_kind(top->op, phase, &kind))
+		return;
+	render(e, &(struct mg_render){ .kind = kind, .phase = phase,
+				       .op = top->op, .tableop = top });
+}
+
 static struct mg_tplan *table_of_first_op(struct mg_planner *pl, size_t i)
 {
 	for (size_t k = 0; k < pl->n_tables; k++)
@@ -109,6 +121,7 @@ static void emit_expand(struct emitter *e)
 	for (size_t i = 0; i < m->n_ops; i++) {
 		struct mg_tplan *tp = table_of_first_op(pl, i);
 
+		render_table_op(e, i, MG_PLAN_EXPAND);
 		if (tp)
 			render_table(e, MG_RENDER_EXPAND_TABLE, MG_PLAN_EXPAND, tp);
 		if (m->ops[i].kind == MG_OP_CREATE_INDEX) {
@@ -177,7 +190,8 @@ static void emit_switch_reads(struct emitter *e)
 }
 
 /* Contract: re-check dependents, then one transaction per table (where
- * its first operation is) and the sql steps, in file order. */
+ * its first operation is) and the sql steps, in file order; then
+ * drop_index's drops. */
 static void emit_contract(struct emitter *e)
 {
 	struct mg_planner *pl = e->pl;
@@ -188,12 +202,22 @@ static void emit_contract(struct emitter *e)
 	for (size_t i = 0; i < pl->m->n_ops; i++) {
 		struct mg_tplan *tp = table_of_first_op(pl, i);
 
+		render_table_op(e, i, MG_PLAN_CONTRACT);
 		if (tp)
 			render_table(e, MG_RENDER_CONTRACT_TABLE, MG_PLAN_CONTRACT, tp);
 		if (pl->m->ops[i].kind == MG_OP_SQL)
 			render_sql(e, &pl->m->ops[i], MG_SQL_CONTRACT,
 				   MG_PLAN_CONTRACT);
 	}
+	/* drop_index: the old version may use the index until now. Last,
+	 * after the tables' transactions: an index over a column another
+	 * operation renames is copied, and the copy takes the original's
+	 * name in that transaction; dropping the name after it drops the
+	 * index whichever one carries it. */
+	for (size_t i = 0; i < pl->m->n_ops; i++)
+		if (pl->m->ops[i].kind == MG_OP_DROP_INDEX)
+			render_index_op(e, i, MG_RENDER_DROP_INDEX,
+					MG_PLAN_CONTRACT);
 }
 
 /* Rollback: reverse file order. A sql step that changes something at
@@ -226,6 +250,7 @@ static void emit_rollback(struct emitter *e)
 				    MG_SLOT_ROLLBACK_RULES, 0);
 			render_table(e, MG_RENDER_ROLLBACK_TABLE, MG_PLAN_ROLLBACK, tp);
 		}
+		render_table_op(e, i, MG_PLAN_ROLLBACK);
 	}
 }
 

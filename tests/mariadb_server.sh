@@ -129,6 +129,46 @@ do_stop() {
 	rm -rf "$dir"
 }
 
+# DIR's data directory, as mariadb-install-db makes it. root@localhost and
+# root@127.0.0.1 without a password; the bootstrap's temporary tables in the
+# server root, not /tmp, where bootstraps of servers started side by side
+# collided (#sql-temptable-...).
+# With MG_SERVER_TEMPLATES naming a directory (ctest sets it to one in the
+# build tree), the first start keeps a copy of the fresh data directory
+# there, under a key naming the server's version, the OS user and these
+# options, and later starts copy it instead of bootstrapping again: the
+# same files, without the several seconds mariadb-install-db takes once per
+# test file. The copy is published by a rename, so a start running beside
+# it sees a whole template or none.
+INSTALL_OPTS="--auth-root-authentication-method=normal --skip-test-db --skip-name-resolve --innodb-log-file-size=48M"
+install_datadir() {
+	tpl=
+	if [ -n "${MG_SERVER_TEMPLATES:-}" ]; then
+		key=$({ "$mariadbd" --version; id -u; echo "$INSTALL_OPTS"; } | cksum | cut -d' ' -f1)
+		tpl=$MG_SERVER_TEMPLATES/mariadb-$key
+		if [ -d "$tpl/data" ] && cp -a --sparse=always "$tpl/data" "$root/data"; then
+			echo "data directory copied from $tpl" >"$root/install-db.log"
+			return 0
+		fi
+		rm -rf "$root/data"
+	fi
+	# shellcheck disable=SC2086 # user_opt is one word or none, INSTALL_OPTS words
+	if ! (cd "$root" && "$install_db" --no-defaults $user_opt \
+		--datadir="$root/data" --tmpdir="$root" $INSTALL_OPTS) \
+		>"$root/install-db.log" 2>&1; then
+		cat "$root/install-db.log" >&2
+		die "mariadb-install-db failed"
+	fi
+	[ -n "$tpl" ] || return 0
+	# keeping the template is an optimisation: a failure here is not one
+	tmp=$MG_SERVER_TEMPLATES/.mariadb-$key.$$
+	if mkdir -p "$tmp" && cp -a --sparse=always "$root/data" "$tmp/data" &&
+		mv -T "$tmp" "$tpl" 2>/dev/null; then
+		return 0
+	fi
+	rm -rf "$tmp"
+}
+
 do_start() {
 	for p in "$mariadbd" "$install_db" "$admin" "$client"; do
 		[ -n "$p" ] ||
@@ -150,17 +190,7 @@ install them with: apt-get install -y mariadb-server"
 	user_opt=
 	[ $as_root -eq 1 ] && user_opt=--user=root
 
-	# root@localhost and root@127.0.0.1 without a password; the bootstrap's
-	# temporary tables in the server root, not /tmp, where bootstraps of
-	# servers started side by side collided (#sql-temptable-...)
-	# shellcheck disable=SC2086 # user_opt is one word or none
-	if ! (cd "$root" && "$install_db" --no-defaults $user_opt \
-		--datadir="$root/data" --tmpdir="$root" \
-		--auth-root-authentication-method=normal \
-		--skip-test-db --skip-name-resolve) >"$root/install-db.log" 2>&1; then
-		cat "$root/install-db.log" >&2
-		die "mariadb-install-db failed"
-	fi
+	install_datadir
 
 	started=0
 	for attempt in 1 2 3 4 5; do

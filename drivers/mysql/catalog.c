@@ -820,6 +820,10 @@ int mydrv_check_index(struct mg_conn *c, const struct mg_planner *core,
 	struct planner pl;
 
 	planner_init(&pl, c, core, core->plan);
+	if (op->kind == MG_OP_DROP_INDEX)
+		return mydrv_check_drop_index(&pl, op, mytable_of(t), err);
+	if (mydrv_check_index_options(&pl, op, mytable_of(t), err) < 0)
+		return -1;
 	return check_create_index(&pl, op, mytable_of(t), err);
 }
 

@@ -110,6 +110,12 @@ struct tplan {
 	struct mg_strlist rollback_defaults;	/* ALTER COLUMN `new` SET DEFAULT zero */
 	struct mg_strlist rollback_default_cols;	/* those columns' names, unquoted */
 	struct mg_strlist rollback_cols;	/* DROP COLUMN IF EXISTS `new` */
+	/* type changes in place: RENAME COLUMN `tmp` TO `c` in the ALTER
+	 * that drops the old columns, the temporary columns' raw names (the
+	 * guard: all go in that one statement), their final defaults */
+	struct mg_strlist renames;
+	struct mg_strlist renamed;
+	struct mg_strlist inplace_defaults;
 };
 
 /* What rendering needs of the planning session. */
@@ -188,6 +194,17 @@ void alter_stmt(const struct planner *pl, struct mg_buf *b, const char *table_q,
 		const char *algorithm);
 void alter_one(const struct planner *pl, struct mg_buf *b, const char *table_q,
 	       const char *tlit, const char *clause, const char *algorithm);
+/* catalog_index.c: check_index's create_index options and drop_index */
+int mydrv_check_index_options(struct planner *pl, const struct mg_op *op,
+			      const struct mytable *t, struct mg_err *err);
+int mydrv_check_drop_index(struct planner *pl, const struct mg_op *op,
+			   const struct mytable *t, struct mg_err *err);
+/* render_index.c: create_index's build, its drop at rollback, drop_index's
+ * drop at contract (phase), and their notes */
+void mydrv_emit_index_op(struct planner *pl, const struct mg_op *op, const struct mytable *t);
+void mydrv_emit_index_drop(struct planner *pl, const struct mg_op *op, const struct mytable *t,
+			   enum mg_plan_phase phase);
+void mydrv_emit_index_notes(struct planner *pl, const struct mg_op *op, const struct mytable *t);
 /* triggers.c */
 char *trigger_name(const struct planner *pl, const struct tplan *tp, const char *event);
 char *follows_clause(struct planner *pl, const struct tplan *tp, const char *event,
@@ -211,6 +228,14 @@ int mydrv_check_rule(struct mg_conn *c, const struct mg_planner *core, const str
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out);
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,
 		 struct mg_err *err);
+
+/* tables.c: create_table, drop_table, rename_table */
+int mydrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_table_desc *t, int by_name,
+			   struct mg_dependents *out, struct mg_err *err);
+int mydrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_tableop *top, struct mg_err *err);
+int mydrv_render_table_op(struct planner *pl, const struct mg_render *r);
 
 static inline void planner_init(struct planner *pl, struct mg_conn *c,
 				const struct mg_planner *core, struct mg_plan *plan)

@@ -30,6 +30,9 @@ static void tplan_release(struct tplan *tp)
 	mg_strlist_release(&tp->rollback_defaults);
 	mg_strlist_release(&tp->rollback_default_cols);
 	mg_strlist_release(&tp->rollback_cols);
+	mg_strlist_release(&tp->renames);
+	mg_strlist_release(&tp->renamed);
+	mg_strlist_release(&tp->inplace_defaults);
 }
 
 static char *index_exists(struct mydrv_conn *mc, const struct tplan *tp, const char *name)
@@ -127,6 +130,10 @@ static void add_new_column(struct planner *pl, struct tplan *tp, const struct mg
 {
 	const struct mycolumn *like = p->op->kind == MG_OP_RENAME_COLUMN && p->old ?
 				      mycolumn_of(p->old) : NULL;
+	/* in place: the comment stays, and the column its place (an instant
+	 * ADD COLUMN ... AFTER on MariaDB 10.4+ and MySQL 8.0.29+) */
+	const struct mycolumn *in_place = mg_op_in_place(p->op) && p->old ?
+					  mycolumn_of(p->old) : NULL;
 	struct mg_buf b = MG_BUF_INIT;
 	char *qc = qi(p->column);
 	const char *zero = p->notnull ? p->text : NULL;
@@ -148,6 +155,16 @@ static void add_new_column(struct planner *pl, struct tplan *tp, const struct mg
 	if (like && like->comment) {
 		mg_buf_adds(&b, " COMMENT ");
 		add_literal(pl->mc, &b, like->comment);
+	}
+	if (in_place) {
+		char *qo = qi(p->op->column);
+
+		if (in_place->comment) {
+			mg_buf_adds(&b, " COMMENT ");
+			add_literal(pl->mc, &b, in_place->comment);
+		}
+		mg_buf_addf(&b, " AFTER %s", qo);
+		free(qo);
 	}
 	mg_strlist_push_owned(&tp->add_cols, mg_buf_detach(&b));
 	mg_strlist_push_owned(&tp->rollback_cols, mg_xasprintf("DROP COLUMN IF EXISTS %s", qc));
@@ -181,11 +198,23 @@ static void contract_default(struct planner *pl, struct tplan *tp, const struct 
 {
 	char *qc = qi(p->column);
 
-	mg_strlist_push_owned(&tp->contract_defaults,
+	mg_strlist_push_owned(mg_op_in_place(p->op) ? &tp->inplace_defaults : &tp->contract_defaults,
 			      mg_xasprintf(pl->mc->mysql_dialect && p->op->kind == MG_OP_ADD_COLUMN ?
 					   "ALTER COLUMN %s SET DEFAULT (%s)" :
 					   "ALTER COLUMN %s SET DEFAULT %s", qc, p->text));
 	free(qc);
+}
+
+/* A type change in place: the temporary column renamed into place in
+ * the ALTER that drops the old one. */
+static void rename_column(struct tplan *tp, const struct mg_prim *p)
+{
+	char *qc = qi(p->column), *qn = qi(p->name);
+
+	mg_strlist_push_owned(&tp->renames, mg_xasprintf("RENAME COLUMN %s TO %s", qc, qn));
+	mg_strlist_push(&tp->renamed, p->column);
+	free(qc);
+	free(qn);
 }
 
 /* A copy of index p->dep on the new column(s), built at switch-reads. */
@@ -233,9 +262,14 @@ static void tplan_derive(struct planner *pl, const struct mg_tplan *ctp, struct 
 		add_new_column(pl, tp, sl[MG_SLOT_ADD_COLUMNS].v[i]);
 	for (size_t i = 0; i < sl[MG_SLOT_INDEX_COPIES].n; i++)
 		index_copy(tp, sl[MG_SLOT_INDEX_COPIES].v[i]);
-	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_POST].n; i++)
-		if (sl[MG_SLOT_CONTRACT_POST].v[i]->kind == MG_PRIM_SET_DEFAULT)
-			contract_default(pl, tp, sl[MG_SLOT_CONTRACT_POST].v[i]);
+	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_POST].n; i++) {
+		const struct mg_prim *p = sl[MG_SLOT_CONTRACT_POST].v[i];
+
+		if (p->kind == MG_PRIM_SET_DEFAULT)
+			contract_default(pl, tp, p);
+		if (p->kind == MG_PRIM_RENAME_COLUMN)
+			rename_column(tp, p);
+	}
 	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_PRE].n; i++)
 		plan_listed_drop(pl, tp, sl[MG_SLOT_CONTRACT_PRE].v[i]->dep);
 	for (size_t i = 0; i < sl[MG_SLOT_CONTRACT_COLUMNS].n; i++)
@@ -433,6 +467,41 @@ static void any_column_exists(struct planner *pl, struct mg_buf *cond, const str
 	mg_buf_adds(cond, "))");
 }
 
+/* render_drop_columns with renames: one ALTER (drops, RENAME COLUMN),
+ * guarded by the temporary columns (in the MySQL dialect the key
+ * clauses go first under the same guard, see "the MySQL dialect"). */
+static void render_drop_rename(struct planner *pl, struct mg_buf *b, const struct tplan *tp,
+			       struct mg_strlist *parts, int keys)
+{
+	const char *alg = keys ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT;
+	struct mg_buf alter = MG_BUF_INIT, cond = MG_BUF_INIT;
+
+	for (size_t i = 0; i < tp->renames.n; i++)
+		mg_strlist_push(parts, tp->renames.items[i]);
+	any_column_exists(pl, &cond, tp, &tp->renamed);
+	if (pl->mc->mysql_dialect) {
+		/* two ALTERs (keys, then columns), both under the guard */
+		struct mg_strlist kp = MG_STRLIST_INIT, cp = MG_STRLIST_INIT;
+
+		for (size_t i = 0; i < parts->n; i++)
+			mg_strlist_push(strstr(parts->items[i], " COLUMN ") ? &cp : &kp,
+					parts->items[i]);
+		if (kp.n)
+			dialect_alter(pl->mc, b, tp->t.q, tp->t.lit, &kp, NULL, MYDRV_ALG_NOCOPY,
+				      cond.buf, NULL);
+		dialect_alter(pl->mc, b, tp->t.q, tp->t.lit, &cp, NULL, MYDRV_ALG_INSTANT,
+			      cond.buf, NULL);
+		mg_strlist_release(&kp);
+		mg_strlist_release(&cp);
+	} else {
+		join_alter(&alter, tp->t.q, parts, NULL, alg);
+		alter.buf[alter.len - 2] = '\0';	/* the statement, without ";\n" */
+		add_guarded(pl->mc, b, cond.buf, alter.buf);
+	}
+	mg_buf_release(&alter);
+	mg_buf_release(&cond);
+}
+
 /*
  * The ALTER that drops columns (and with them, explicitly, their indexes
  * and listed constraints). In the MySQL dialect the drops of indexes and
@@ -440,7 +509,9 @@ static void any_column_exists(struct planner *pl, struct mg_buf *cond, const str
  * and the columns follow (see "the MySQL dialect"). When it drops indexes it runs only while one
  * of the columns is still there: after a crash past it the copies may
  * already carry the originals' names, and DROP INDEX IF EXISTS would drop
- * them.
+ * them. With type changes in place the temporary columns are renamed
+ * into place in the same ALTER, which runs only while they are there
+ * (after it the old names exist again, as the new columns).
  */
 static void render_drop_columns(struct planner *pl, struct mg_buf *b, const struct tplan *tp,
 				const struct mg_strlist *drops, const struct mg_strlist *cols,
@@ -458,6 +529,11 @@ static void render_drop_columns(struct planner *pl, struct mg_buf *b, const stru
 
 		mg_strlist_push_owned(&parts, mg_xasprintf("DROP COLUMN IF EXISTS %s", qm));
 		free(qm);
+	}
+	if (tp->renames.n) {
+		render_drop_rename(pl, b, tp, &parts, drops && drops->n);
+		mg_strlist_release(&parts);
+		return;
 	}
 	join_alter(&alter, tp->t.q, &parts, NULL,
 		   drops && drops->n ? MYDRV_ALG_NOCOPY : MYDRV_ALG_INSTANT);
@@ -495,16 +571,36 @@ static void emit_table_contract(struct planner *pl, struct tplan *tp)
 		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->drop_defaults, NULL, MYDRV_ALG_INSTANT);
 	else
 		add_defaults_of_dropped(pl, tp, &tp->drop_defaults, &tp->drop_default_cols, &b);
+	/*
+	 * In place: the temporary columns' final defaults while they are
+	 * there; then no write may fall between the triggers and the ALTER
+	 * that renames them into place (it would reach the old column only,
+	 * and be lost with it): LOCK TABLES ... WRITE over both, a metadata
+	 * lock for as long as the ALTER takes (drops and renames in place,
+	 * no rebuild).
+	 */
+	if (tp->renames.n) {
+		add_defaults_of_dropped(pl, tp, &tp->inplace_defaults, &tp->renamed, &b);
+		mg_buf_addf(&b, "LOCK TABLES %s WRITE;\n", tp->t.q);
+	}
 	if (tp->n_pairs)
 		render_drop_triggers(&b, pl, tp);
 	mg_buf_adds(&b, tp->contract_pre.buf);
 	render_drop_columns(pl, &b, tp, &tp->contract_drops, &tp->contract_cols, &tp->dropped);
+	if (tp->renames.n)
+		mg_buf_adds(&b, "UNLOCK TABLES;\n");
 	render_index_renames(pl, &b, tp);
 	mg_buf_addf(&d, "contract %s: drop trigger", tp->t.q);
 	for (size_t i = 0; i < tp->dropped.n; i++)
 		mg_buf_addf(&d, ", `%s`", tp->dropped.items[i]);
 	if (tp->has_marker)
 		mg_buf_addf(&d, ", `%s`", pl->marker_raw);
+	for (size_t i = 0; i < tp->renames.n; i++) {
+		const char *r = tp->renames.items[i] + strlen("RENAME COLUMN ");
+		const char *to = strstr(r, "` TO `");
+
+		mg_buf_addf(&d, ", %.*s renamed to %s", (int)(to - r + 1), r, to + 5);
+	}
 	mg_buf_adds(&d, " (never CASCADE); defaults and names moved to the new columns");
 	allow(mg_plan_add_step(pl->plan, MG_PLAN_CONTRACT, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL), tp);
 	mg_buf_release(&b);
@@ -599,6 +695,8 @@ static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 			mg_buf_addf(&set, "%s%s = (%s)", set.len ? ", " : "", qn, p->up);
 		if (p->kind == MG_PAIR_REPLACE)
 			mg_buf_addf(&mm, " OR NOT (%s <=> (%s) OR %s <=> (%s))", qn, p->up, qo, p->down);
+		if (p->kind == MG_PAIR_SHADOW)
+			mg_buf_addf(&mm, " OR NOT (%s <=> (%s))", qn, p->up);
 		free(qn);
 		free(qo);
 	}
@@ -621,52 +719,6 @@ static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 				      "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", pl->m->id);
 	mg_buf_release(&mm);
 	free(qm);
-}
-
-/*
- * create_index: built at expand with ALTER TABLE ... ADD INDEX, ALGORITHM=
- * NOCOPY, LOCK=NONE (InnoDB's online build: reads and writes go on, a
- * short exclusive metadata lock at the start and at the end), dropped at
- * rollback. A unique build that meets a duplicate (in the rows or written
- * meanwhile) fails with ER_DUP_ENTRY naming the value, and InnoDB throws
- * the half-built index away: the step fails, exit 1, nothing changed.
- */
-static void emit_index_op(struct planner *pl, const struct mg_op *op, const struct mytable *t)
-{
-	struct mg_buf b = MG_BUF_INIT, clause = MG_BUF_INIT;
-	char *qn = qi(op->index_name), *desc;
-
-	mg_buf_addf(&clause, "ADD %sINDEX IF NOT EXISTS %s (", op->unique ? "UNIQUE " : "", qn);
-	for (size_t k = 0; k < op->n_columns; k++) {
-		if (k)
-			mg_buf_adds(&clause, ", ");
-		mydrv_quote_ident(&clause, op->columns[k]);
-	}
-	mg_buf_adds(&clause, ")");
-	alter_one(pl, &b, t->q, t->lit, clause.buf, MYDRV_ALG_NOCOPY);
-	mg_buf_release(&clause);
-	desc = mg_xasprintf("build %sindex %s on %s online", op->unique ? "unique " : "", qn, t->q);
-	mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_NOTX, t->q, desc, b.buf,
-			 NULL)->options = allow_options(op->allow_rebuild, op->allow_copy);
-	free(desc);
-	free(qn);
-	mg_buf_release(&b);
-}
-
-static void emit_index_drop(struct planner *pl, const struct mg_op *op, const struct mytable *t)
-{
-	char *qn = qi(op->index_name);
-	char *clause = mg_xasprintf("DROP INDEX IF EXISTS %s", qn);
-	char *desc = mg_xasprintf("drop index %s on %s", qn, t->q);
-	struct mg_buf b = MG_BUF_INIT;
-
-	alter_one(pl, &b, t->q, t->lit, clause, MYDRV_ALG_NOCOPY);
-	mg_plan_add_step(pl->plan, MG_PLAN_ROLLBACK, MG_STEP_NOTX, t->q, desc, b.buf,
-			 NULL)->options = allow_options(op->allow_rebuild, op->allow_copy);
-	mg_buf_release(&b);
-	free(desc);
-	free(clause);
-	free(qn);
 }
 
 /* switch-reads: every index create_index built is there (MySQL has no
@@ -767,6 +819,13 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 		mg_plan_add_note(pl->plan, n);
 		free(n);
 	}
+	if (tp->renames.n) {
+		n = mg_xasprintf("contract of %s: a type change in place: the triggers are dropped and the old column%s dropped and the new one%s renamed into place under LOCK TABLES %s WRITE (writes wait for as long as the ALTER takes, in place without a rebuild: no write may reach only the old column); the ALTER runs only while the temporary column%s exist%s, so a run again after a crash finishes the step",
+				 tp->t.q, tp->renames.n > 1 ? "s are" : " is", tp->renames.n > 1 ? "s" : "",
+				 tp->t.q, tp->renames.n > 1 ? "s" : "", tp->renames.n > 1 ? "" : "s");
+		mg_plan_add_note(pl->plan, n);
+		free(n);
+	}
 	if (pl->mc->mysql_dialect)
 		n = mg_xasprintf("every ALTER TABLE on %s names its algorithm: if the server refuses ALGORITHM=INSTANT, the step falls back to ALGORITHM=INPLACE, LOCK=NONE, which on MySQL may rebuild the table (in place without locks, but the table is rewritten and replicas replay it single-threaded; MySQL has no NOCOPY to refuse just the rebuild), so it is refused unless the operation has allow_rebuild: true%s; a table copy (blocks writes) is refused unless allow_copy: true%s",
 				 tp->t.q, tp->allow_rebuild ? " (it has)" : "", tp->allow_copy ? " (it has)" : "");
@@ -788,17 +847,6 @@ static void emit_notes(struct planner *pl, struct tplan *tp)
 	mg_buf_release(&sql);
 }
 
-static void emit_index_notes(struct planner *pl, const struct mg_op *op, const struct mytable *t)
-{
-	char *n = mg_xasprintf("index `%s` on %s: ALTER TABLE ... ADD %sINDEX, %s: built online, reads and writes go on during the build; a short exclusive metadata lock at its start and at its end, each queued behind running transactions on the table for at most --lock-timeout (if the one at the end is not granted, the build is undone and retried); replicas replay the build single-threaded, so expect replication lag for its duration%s",
-			       op->index_name, t->q, op->unique ? "UNIQUE " : "",
-			       pl->mc->mysql_dialect ? "ALGORITHM=INPLACE, LOCK=NONE (MySQL: in place, and per its manual without a rebuild of the table)" : "ALGORITHM=NOCOPY, LOCK=NONE",
-			       op->unique ? "; a duplicate key, in the rows or written during the build, fails the step naming the value (exit 1), and the server removes the half-built index" : "");
-
-	mg_plan_add_note(pl->plan, n);
-	free(n);
-}
-
 static void emit_sql_notes(struct planner *pl)
 {
 	int tx = 0, notx = 0;
@@ -816,8 +864,8 @@ static void emit_sql_notes(struct planner *pl)
 		mg_plan_add_note(pl->plan, "migrate does not know which tables sql steps touch: no long-transaction check before them, no algorithm fallback; each of their statements waits at most --lock-timeout (whole seconds) for a metadata lock and is retried like the table steps");
 }
 
-/* The notes, in the order plan shows them: per table, per create_index,
- * for the sql steps. */
+/* The notes, in the order plan shows them: per table, per create_index
+ * and drop_index, for the sql steps. */
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out)
 {
 	struct planner pl;
@@ -831,8 +879,9 @@ void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct m
 		tplan_release(&tp);
 	}
 	for (size_t i = 0; i < core->m->n_ops; i++)
-		if (core->m->ops[i].kind == MG_OP_CREATE_INDEX)
-			emit_index_notes(&pl, &core->m->ops[i], mytable_of(core->index_tables[i]));
+		if (core->m->ops[i].kind == MG_OP_CREATE_INDEX ||
+		    core->m->ops[i].kind == MG_OP_DROP_INDEX)
+			mydrv_emit_index_notes(&pl, &core->m->ops[i], mytable_of(core->index_tables[i]));
 	emit_sql_notes(&pl);
 }
 
@@ -895,10 +944,10 @@ int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *o
 	planner_init(&pl, c, r->pl, out);
 	switch (r->kind) {
 	case MG_RENDER_BUILD_INDEX:
-		emit_index_op(&pl, r->op, mytable_of(r->table));
+		mydrv_emit_index_op(&pl, r->op, mytable_of(r->table));
 		return 0;
 	case MG_RENDER_DROP_INDEX:
-		emit_index_drop(&pl, r->op, mytable_of(r->table));
+		mydrv_emit_index_drop(&pl, r->op, mytable_of(r->table), r->phase);
 		return 0;
 	case MG_RENDER_ASSERT_INDEXES:
 		emit_index_assert(&pl);
@@ -906,6 +955,13 @@ int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *o
 	case MG_RENDER_SQL:
 		emit_sql_step(&pl, r->op, r->sql_phase, r->phase);
 		return 0;
+	case MG_RENDER_CREATE_TABLE:
+	case MG_RENDER_DROP_CREATED_TABLE:
+	case MG_RENDER_DROP_TABLE:
+	case MG_RENDER_ADD_VIEW:
+	case MG_RENDER_DROP_VIEW:
+	case MG_RENDER_FINISH_RENAME:
+		return mydrv_render_table_op(&pl, r);
 	case MG_RENDER_VALIDATE:
 	case MG_RENDER_INBOUND:
 	case MG_RENDER_VALIDATE_INBOUND:

@@ -188,6 +188,10 @@ void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
 			mg_buf_addf(b, ";\n      SET _mg_new = TRUE;\n    ELSE\n      SET NEW.%s = ", qn);
 			row_expr(b, tp, p->up);
 			mg_buf_adds(b, ";\n    END IF;\n");
+		} else if (p->kind == MG_PAIR_SHADOW) {
+			mg_buf_addf(b, "    SET NEW.%s = ", qn);
+			row_expr(b, tp, p->up);
+			mg_buf_adds(b, ";\n");
 		} else if (p->kind == MG_PAIR_ADD) {
 			mg_buf_adds(b, "    IF ");
 			new_side_written(b, tp, p->new_col, qn, transitional);
@@ -223,9 +227,9 @@ void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
 		char *qn = p->new_col ? qi(p->new_col) : NULL;
 
-		if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_FIX && p->up)
+		if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_SHADOW && p->kind != MG_PAIR_FIX && p->up)
 			mg_buf_addf(b, "    SET _mg_new = _mg_new OR NOT (NEW.%s <=> OLD.%s);\n", qn, qn);
-		if (p->kind == MG_PAIR_REPLACE)
+		if (p->kind == MG_PAIR_REPLACE || p->kind == MG_PAIR_SHADOW)
 			mg_buf_addf(b, "    SET _mg_old = _mg_old OR NOT (NEW.%s <=> OLD.%s);\n", qo, qo);
 		free(qo);
 		free(qn);
@@ -247,6 +251,11 @@ void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 				    qo, qo, qm, qn);
 			row_expr(b, tp, p->up);
 			mg_buf_adds(b, ";\n    END IF;\n");
+		} else if (p->kind == MG_PAIR_SHADOW) {
+			/* whoever writes: both versions write the old column */
+			mg_buf_addf(b, "    SET NEW.%s = ", qn);
+			row_expr(b, tp, p->up);
+			mg_buf_adds(b, ";\n");
 		} else if (p->kind == MG_PAIR_ADD && p->up) {
 			/* not "IS NULL" as on PostgreSQL: a NOT NULL column holds
 			 * its placeholder until the row is written */

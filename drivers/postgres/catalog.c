@@ -801,12 +801,13 @@ static char *same_index_sql(const struct mg_op *op, const char *oid)
 	char *method = lit(op->method ? op->method : "btree");
 
 	mg_buf_addf(&b, "i.indrelid = %s AND i.indisunique = %s AND am.amname = %s "
-		    "AND i.indnatts = %zu AND i.indexprs IS NULL AND ARRAY(SELECT a.attname::text "
+		    "AND i.indnkeyatts = %zu AND i.indnatts = %zu AND i.indexprs IS NULL AND ARRAY(SELECT a.attname::text "
 		    "FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a "
 		    "ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) = ARRAY[",
-		    oid, op->unique ? "true" : "false", method, op->n_columns);
-	for (size_t k = 0; k < op->n_columns; k++) {
-		char *col = lit(op->columns[k]);
+		    oid, op->unique ? "true" : "false", method, op->n_columns,
+		    op->n_columns + op->n_include);
+	for (size_t k = 0; k < op->n_columns + op->n_include; k++) {
+		char *col = lit(k < op->n_columns ? op->columns[k] : op->include[k - op->n_columns]);
 
 		mg_buf_addf(&b, "%s%s", k ? ", " : "", col);
 		free(col);
@@ -874,16 +875,20 @@ static int check_existing_index(struct planner *pl, const struct mg_op *op,
 	return rc;
 }
 
-/* create_index beyond its columns: the method's name, where:, and a name
- * already taken. */
+/* create_index beyond its columns: the method's name, where:, the
+ * options (catalog_index.c), and a name already taken; drop_index:
+ * catalog_index.c. */
 int pgdrv_check_index(struct mg_conn *c, const struct mg_planner *pl,
 			     const struct mg_op *op, const struct mg_table_desc *t,
 			     struct mg_err *err)
 {
 	struct planner p = planner_of(c, pl);
 
+	if (op->kind == MG_OP_DROP_INDEX)
+		return pgdrv_check_drop_index(c, pl, op, t, err);
 	if ((op->method && check_method(&p, op, err) < 0) ||
-	    (op->where && check_where(&p, op->where, op->where_pos, t, err) < 0))
+	    (op->where && check_where(&p, op->where, op->where_pos, t, err) < 0) ||
+	    pgdrv_check_index_options(c, pl, op, t, err) < 0)
 		return -1;
 	return check_existing_index(&p, op, t, err);
 }

@@ -53,5 +53,7 @@ const struct mg_driver mg_postgres_driver = {
 	.check_index = pgdrv_check_index,
 	.check_rule = pgdrv_check_rule,
 	.check_sql = pgdrv_check_sql,
+	.table_dependents = pgdrv_table_dependents,
+	.check_table_op = pgdrv_check_table_op,
 	.plan_notes = pgdrv_plan_notes,
 };

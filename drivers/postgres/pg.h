@@ -154,6 +154,20 @@ void pgdrv_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
 /* render.c */
 int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 		 struct mg_plan *out, struct mg_err *err);
+/* render_index.c: create_index's build (and constraint), its drop at
+ * rollback, drop_index's drop at contract */
+void pgdrv_render_index_op(const struct mg_render *r, struct mg_plan *out);
+/* CREATE INDEX's text after "ON table": USING, key columns with their
+ * options, INCLUDE, WITH, WHERE */
+void pgdrv_index_body(struct mg_buf *b, const struct mg_op *op);
+
+/* catalog_index.c: check_index's create_index options and drop_index */
+int pgdrv_check_index_options(struct mg_conn *c, const struct mg_planner *pl,
+			      const struct mg_op *op, const struct mg_table_desc *t,
+			      struct mg_err *err);
+int pgdrv_check_drop_index(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_op *op, const struct mg_table_desc *t,
+			   struct mg_err *err);
 
 /* runner.c */
 int is_lock_timeout(const char *state);
@@ -183,5 +197,14 @@ int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
 int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 int64_t *out, struct mg_err *err);
+
+/* tables.c: create_table, drop_table, rename_table */
+int pgdrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
+			   const struct mg_table_desc *t, int by_name,
+			   struct mg_dependents *out, struct mg_err *err);
+int pgdrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
+			 const struct mg_tableop *top, struct mg_err *err);
+int pgdrv_render_table_op(struct mg_conn *c, const struct mg_render *r,
+			  struct mg_plan *out);
 
 #endif

@@ -228,6 +228,10 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 			mg_buf_addf(b, ";\n      _mg_new := true;\n    ELSE\n      NEW.%s := ", qn);
 			row_expr(b, p->up);
 			mg_buf_adds(b, ";\n    END IF;\n");
+		} else if (p->kind == MG_PAIR_SHADOW) {
+			mg_buf_addf(b, "    NEW.%s := ", qn);
+			row_expr(b, p->up);
+			mg_buf_adds(b, ";\n");
 		} else if (p->kind == MG_PAIR_ADD) {
 			mg_buf_addf(b, "    IF NEW.%s IS NOT NULL OR _mg_writer = 'new' THEN\n"
 				    "      _mg_new := true;\n    ELSE\n      NEW.%s := ", qn, qn);
@@ -250,9 +254,9 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 			char *qo = p->old_col ? qi(p->old_col) : NULL;
 			char *qn = p->new_col ? qi(p->new_col) : NULL;
 
-			if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_FIX && p->up)
+			if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_SHADOW && p->kind != MG_PAIR_FIX && p->up)
 				mg_buf_addf(b, "    _mg_new := _mg_new OR NEW.%s IS DISTINCT FROM OLD.%s;\n", qn, qn);
-			if (p->kind == MG_PAIR_REPLACE)
+			if (p->kind == MG_PAIR_REPLACE || p->kind == MG_PAIR_SHADOW)
 				mg_buf_addf(b, "    _mg_old := _mg_old OR NEW.%s IS DISTINCT FROM OLD.%s;\n", qo, qo);
 			free(qo);
 			free(qn);
@@ -274,6 +278,11 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 					    qo, qo, qm, qn);
 				row_expr(b, p->up);
 				mg_buf_adds(b, ";\n    END IF;\n");
+			} else if (p->kind == MG_PAIR_SHADOW) {
+				/* whoever writes: both versions write the old column */
+				mg_buf_addf(b, "    NEW.%s := ", qn);
+				row_expr(b, p->up);
+				mg_buf_adds(b, ";\n");
 			} else if (p->kind == MG_PAIR_ADD && p->up) {
 				mg_buf_addf(b, "    IF NEW.%s IS NULL AND NEW.%s = 0 AND _mg_writer IS DISTINCT FROM 'new' THEN\n      NEW.%s := ",
 					    qn, qm, qn);
@@ -586,6 +595,8 @@ static void render_backfill(const struct mg_planner *pl, const struct mg_tplan *
 		if (p->kind == MG_PAIR_REPLACE)
 			mg_buf_addf(&mm, " OR NOT (%s IS NOT DISTINCT FROM (%s) OR %s IS NOT DISTINCT FROM (%s))",
 				    qn, p->up, qo, p->down);
+		if (p->kind == MG_PAIR_SHADOW)
+			mg_buf_addf(&mm, " OR %s IS DISTINCT FROM (%s)", qn, p->up);
 		free(qn);
 		free(qo);
 	}
@@ -605,44 +616,6 @@ static void render_backfill(const struct mg_planner *pl, const struct mg_tplan *
 	s->session_sql = mg_xasprintf("SET migrate.backfill = '%d'", pl->m->id);
 	mg_buf_release(&mm);
 	free(qm);
-}
-
-/* The index create_index builds (or, at rollback, drops) concurrently. */
-static void render_index_op(const struct mg_render *r, struct mg_plan *out)
-{
-	const struct mg_op *op = r->op;
-	const struct mg_table_desc *t = r->table;
-	struct mg_buf b = MG_BUF_INIT;
-	char *qn = qi(op->index_name);
-	char *obj = mg_xasprintf("%s.%s", pgdesc(t)->qschema, qn);
-	char *desc;
-
-	if (r->kind == MG_RENDER_DROP_INDEX) {
-		desc = mg_xasprintf("drop index %s", obj);
-		mg_buf_addf(&b, "DROP INDEX CONCURRENTLY IF EXISTS %s", obj);
-		mg_plan_add_step(out, r->phase, MG_STEP_NOTX, t->q, desc, b.buf, NULL);
-	} else {
-		mg_buf_addf(&b, "CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %s ON %s",
-			    op->unique ? "UNIQUE " : "", qn, t->q);
-		if (op->method)
-			mg_buf_addf(&b, " USING %s", op->method);
-		mg_buf_adds(&b, " (");
-		for (size_t k = 0; k < op->n_columns; k++) {
-			if (k)
-				mg_buf_adds(&b, ", ");
-			pgdrv_quote_ident(&b, op->columns[k]);
-		}
-		mg_buf_adds(&b, ")");
-		if (op->where)
-			mg_buf_addf(&b, " WHERE %s", op->where);
-		desc = mg_xasprintf("build %sindex %s on %s concurrently",
-				    op->unique ? "unique " : "", qn, t->q);
-		mg_plan_add_step(out, r->phase, MG_STEP_NOTX, t->q, desc, b.buf, obj);
-	}
-	free(desc);
-	free(qn);
-	free(obj);
-	mg_buf_release(&b);
 }
 
 /* An ASSERT step: every listed index exists and is valid. */
@@ -749,6 +722,24 @@ static void render_drop_dependent(struct mg_buf *b, const struct mg_tplan *tp,
 	free(qn);
 }
 
+/* A type change in place: the temporary column takes the name of the
+ * column the same transaction dropped (guarded like every step: once). */
+static void render_rename_column(struct mg_buf *b, const struct mg_tplan *tp,
+				 const struct mg_prim *p)
+{
+	char *qc = qi(p->column), *qn = qi(p->name), *cl = lit(p->column);
+	char *cond = mg_xasprintf("EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped)",
+				  pgdesc(&tp->t)->qlit, cl);
+	char *stmt = mg_xasprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", tp->t.q, qc, qn);
+
+	add_guarded(b, cond, stmt);
+	free(qc);
+	free(qn);
+	free(cl);
+	free(cond);
+	free(stmt);
+}
+
 /* The primitives of a slot of the contract or rollback transaction. */
 static void render_end_slot(struct mg_buf *b, const struct mg_tplan *tp,
 			    enum mg_slot slot)
@@ -789,6 +780,9 @@ static void render_end_slot(struct mg_buf *b, const struct mg_tplan *tp,
 		case MG_PRIM_DROP_INBOUND_COPY:
 			mg_buf_addf(b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n",
 				    p->dep->child, qn);
+			break;
+		case MG_PRIM_RENAME_COLUMN:
+			render_rename_column(b, tp, p);
 			break;
 		default:
 			break;
@@ -833,6 +827,18 @@ static void render_table_end(const struct mg_planner *pl, const struct mg_tplan 
 	mg_buf_addf(&d, "%s %s: drop trigger", contract ? "contract" : "roll back", tp->t.q);
 	for (size_t i = 0; i < cols.n; i++)
 		mg_buf_addf(&d, ", %s", cols.items[i] + strlen("DROP COLUMN IF EXISTS "));
+	for (size_t i = 0; contract && i < tp->slot[MG_SLOT_CONTRACT_POST].n; i++) {
+		const struct mg_prim *p = tp->slot[MG_SLOT_CONTRACT_POST].v[i];
+		char *qc, *qn;
+
+		if (p->kind != MG_PRIM_RENAME_COLUMN)
+			continue;
+		qc = qi(p->column);
+		qn = qi(p->name);
+		mg_buf_addf(&d, ", %s renamed to %s", qc, qn);
+		free(qc);
+		free(qn);
+	}
 	if (contract)
 		mg_buf_adds(&d, " (never CASCADE); defaults, NOT NULL and names moved to the new columns");
 	mg_plan_add_step(out, phase, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
@@ -870,7 +876,7 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 		break;
 	case MG_RENDER_BUILD_INDEX:
 	case MG_RENDER_DROP_INDEX:
-		render_index_op(r, out);
+		pgdrv_render_index_op(r, out);
 		break;
 	case MG_RENDER_ASSERT_INDEXES:
 		render_index_assert(r, out);
@@ -893,6 +899,13 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 	case MG_RENDER_SQL:
 		render_sql(r, out);
 		break;
+	case MG_RENDER_CREATE_TABLE:
+	case MG_RENDER_DROP_CREATED_TABLE:
+	case MG_RENDER_DROP_TABLE:
+	case MG_RENDER_ADD_VIEW:
+	case MG_RENDER_DROP_VIEW:
+	case MG_RENDER_FINISH_RENAME:
+		return pgdrv_render_table_op(c, r, out);
 	case MG_RENDER_RULE:
 		pgdrv_render_rule(r, out);
 		break;

@@ -48,30 +48,38 @@ def run(target, a, binary, stats):
 
 
 def table(records):
+    """One row per case and target: wall and CPU seconds of each check
+    (CPU: the test process, the migrate runs and the server)."""
     by = collections.defaultdict(dict)
     points = {}
     for r in records:
         key = (r["case"], r["target"])
-        by[key][r["check"]] = r["seconds"]
+        by[key][r["check"]] = (r["seconds"], r.get("cpu", 0.0))
         if "points" in r:
             points[key] = "%d/%d" % (r["points_run"], r["points"])
-    head = ("case", "target", "writers s", "3 rollbacks s", "kill points",
-            "kills s", "total s")
+    head = ("case", "target", "writers s/cpu", "rollbacks s/cpu", "kill points",
+            "kills s/cpu", "total s/cpu")
     rows = []
+
+    def cell(v):
+        return "%.1f/%.1f" % v if v else "-"
     for (case, target), checks in sorted(by.items()):
-        rb = sum(v for k, v in checks.items() if k.startswith("rollback"))
-        rows.append((case, target, "%.1f" % checks.get("writers", 0), "%.1f" % rb,
-                     points.get((case, target), "-"),
-                     "%.1f" % checks.get("kills", 0),
-                     "%.1f" % sum(checks.values())))
+        total = (sum(v[0] for v in checks.values()), sum(v[1] for v in checks.values()))
+        rows.append((case, target, cell(checks.get("writers")),
+                     cell(checks.get("rollbacks")), points.get((case, target), "-"),
+                     cell(checks.get("kills")), cell(total)))
     out = [head] + rows
     widths = [max(len(str(r[i])) for r in out) for i in range(len(head))]
     for k, r in enumerate(out):
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
         if k == 0:
             print("  ".join("-" * w for w in widths))
-    total = sum(r["seconds"] for r in records)
-    print("\nsum of the checks: %.0f s over %d cases x targets" % (total, len(rows)))
+    wall = sum(r["seconds"] for r in records)
+    cpu = sum(r.get("cpu", 0.0) for r in records)
+    loads = [r["load"] for r in records if "load" in r]
+    print("\nsum of the checks: %.0f s wall, %.0f CPU s, over %d cases x targets"
+          " (load average %.1f..%.1f)" % (wall, cpu, len(rows),
+                                          min(loads or [0]), max(loads or [0])))
 
 
 def main():
@@ -83,6 +91,7 @@ def main():
                     help="pytest -k expression over the checks, or 'all' (default: kills)")
     ap.add_argument("--slice", type=int, default=0,
                     help="kill points per case and target (default 0: every point)")
+    ap.add_argument("--keep-stats", help="copy the JSON lines (one per check) here")
     a = ap.parse_args()
     binary = Path(a.bin).resolve()
     failed = False
@@ -96,6 +105,8 @@ def main():
                 failed = True
                 print(out[-6000:])
         records = [json.loads(line) for line in stats.read_text().splitlines() if line]
+        if a.keep_stats:
+            Path(a.keep_stats).write_text(stats.read_text())
     print()
     table(records)
     return 1 if failed else 0

@@ -126,7 +126,8 @@ def composite_key(k):
 class RowLock(threading.Thread):
     """An application transaction holding a row lock on items.id = key. It
     lets go `hold` seconds after it sees migrate's backfill waiting for it
-    (so the wait is real, whatever the speed of the machine)."""
+    (so the wait is real, whatever the speed of the machine), or as soon
+    as the test calls let_go()."""
 
     def __init__(self, db, key, hold):
         super().__init__(daemon=True)
@@ -134,6 +135,7 @@ class RowLock(threading.Thread):
         self.hold = hold
         self.blocked = False
         self.error = None
+        self._released = threading.Event()
         self.conn = db.connect(autocommit=False, application_name="app/locker")
         self.conn.execute("SELECT id FROM items WHERE id = %s FOR UPDATE", (key,))
         self.pid = self.conn.info.backend_pid
@@ -151,12 +153,16 @@ class RowLock(threading.Thread):
                 if not self.blocked:
                     time.sleep(0.02)
             if self.blocked:
-                time.sleep(self.hold)
+                self._released.wait(self.hold)
         except Exception as e:      # reported by the test
             self.error = e
         finally:
             self.conn.rollback()
             self.conn.close()
+
+    def let_go(self):
+        """End the hold now (a sleep would sit out all of it)."""
+        self._released.set()
 
 
 def sessions_sleeping(db, n, seconds):
@@ -490,7 +496,7 @@ def test_sigterm_while_waiting_for_a_locked_row(project):
     assert copied(p.db) == 5000         # the waiting batch did not commit
     assert lock.is_alive()              # the application's lock was never broken
     lock.conn.cancel()
-    lock.hold = 0
+    lock.let_go()
     lock.join(40)
     p.ok("backfill")
     assert_all_copied(p.db, n)

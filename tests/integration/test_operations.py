@@ -15,7 +15,7 @@ has the format and how to add one):
                             before it are run to contract first);
                             migrations.<target>/ replaces it for a target
 
-For each case and each target in `targets:`, test_operation runs five
+For each case and each target in `targets:`, test_operation runs three
 checks, each its own item, test_operation[<case>-<target>-<check>]:
 
 - writers: blue (the old version: writers.old, one thread per statement,
@@ -27,11 +27,13 @@ checks, each its own item, test_operation[<case>-<target>-<check>]:
   `expect` query returns true, nothing of migrate's is left, and every
   table holds its seed rows plus the rows the writers' INSERTs reported
   (renamed tables under their new name).
-- rollback-after-expand, -backfill, -switch-reads: the writers as above
-  up to that phase, green stopped first, then rollback with blue paused:
-  the schema equals the one before expand, nothing of migrate's is left,
-  the original columns of every table hold exactly what they held before
-  the rollback; then blue writes again without an error.
+- rollbacks: one database, three releases of the migration rolled back:
+  after expand, after backfill, after switch-reads. Blue writes all along;
+  green from the end of each expand until it is stopped before that
+  release's rollback, which runs with blue paused: then the schema equals
+  the one before expand, nothing of migrate's is left, the original
+  columns of every table hold exactly what they held before the rollback,
+  and no row is lost; blue writes on, and the next release expands again.
 - kills: for every step k of every phase (counted from `plan --json`;
   MIGRATE_FAULT=<phase>:<k>, and on MariaDB also <phase>-unrecorded:<k>
   for a step whose statements commit before its history row) and for the
@@ -42,8 +44,8 @@ checks, each its own item, test_operation[<case>-<target>-<check>]:
   the run without kills, the `expect` queries hold, nothing of migrate's
   is left, no row is lost (a rollback ends with the schema from before
   expand). MG_OPERATIONS_KILL_SLICE=N (tests/CMakeLists.txt sets it)
-  runs only N consecutive points per case and target, starting at a place
-  that moves every day (MG_OPERATIONS_KILL_SEED=<day> repeats a day's
+  runs only N points per case and target, spread over the list from a
+  place that moves every day (MG_OPERATIONS_KILL_SEED=<day> repeats a day's
   slice); a failure names the point, and the seed when sliced.
 
 For each target in `refused:`, test_operation[<case>-<target>-refused]:
@@ -56,7 +58,9 @@ MG_OPERATIONS_TARGETS=postgres|mariadb (one target; the ctest entries are
 per target so each process starts one server), MG_OPERATIONS_SHARD=i/k
 (every k-th case from the i-th: tests/CMakeLists.txt splits the matrix
 into several ctest entries so `ctest -j` packs them),
-MG_OPERATIONS_STATS=<file> (a JSON line per check with its time:
+MG_OPERATIONS_ROTATE=N (every N-th case, from a place that moves each
+day: the sanitizer build's budget), MG_OPERATIONS_STATS=<file> (a JSON
+line per check with its wall and CPU time:
 tests/bench/operations_fault_loop.py).
 """
 
@@ -66,7 +70,7 @@ import time
 
 import pytest
 
-from harness.operations import (CaseError, CaseRun, case_names, content,
+from harness.operations import (CaseError, CaseRun, case_names, content, cpu_now,
                                  fail_case_format, kill_slice, load_case,
                                  pick_slice, schema, shard_of, table_columns,
                                  user_tables, TARGET_NAMES)
@@ -97,8 +101,19 @@ def selected_targets():
     return names
 
 
-CHECKS = ("writers", "rollback-after-expand", "rollback-after-backfill",
-          "rollback-after-switch-reads", "kills")
+def rotated(cases):
+    """With MG_OPERATIONS_ROTATE=N (a build with less time: the sanitizer
+    build's entries), the cases of today's turn: every N-th from a place
+    that moves each day (MG_OPERATIONS_KILL_SEED's day), and at least one."""
+    n = int(os.environ.get("MG_OPERATIONS_ROTATE", "0") or 0)
+    if n <= 1 or not cases:
+        return cases
+    day = kill_slice()[1]
+    turn = [c for j, c in enumerate(cases) if j % n == day % n]
+    return turn or [cases[day % len(cases)]]
+
+
+CHECKS = ("writers", "rollbacks", "kills")
 
 
 def pytest_generate_tests(metafunc):
@@ -119,9 +134,7 @@ def pytest_generate_tests(metafunc):
         return
     targets = selected_targets()
     items = []
-    for c in cases:
-        if isinstance(c, CaseError):
-            continue
+    for c in rotated([c for c in cases if not isinstance(c, CaseError)]):
         for t in TARGET_NAMES:
             if t not in targets:
                 continue
@@ -172,96 +185,111 @@ def test_case_is_well_formed(op_case):
 
 def test_operation(op_case, op_target, case_run, check):
     """One check of one case on one target (the module's docstring)."""
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), cpu_now(op_target.server)
     points = None
     if check == "writers":
         writers_through_every_phase(case_run)
-    elif check.startswith("rollback-after-"):
-        rollback_from(case_run, check[len("rollback-after-"):])
+    elif check == "rollbacks":
+        rollbacks_under_writers(case_run)
     elif check == "kills":
         points = kill_at_every_step(case_run)
     else:
         refused(case_run)
-    record(op_case.name, op_target.name, check, time.monotonic() - t0, points)
+    record(op_case.name, op_target.name, check, time.monotonic() - t0,
+           cpu_now(op_target.server) - cpu0, points)
 
 
-def record(case, target, check, seconds, points):
+def record(case, target, check, seconds, cpu, points):
     """One JSON line per check to $MG_OPERATIONS_STATS (the benchmark's)."""
     path = os.environ.get("MG_OPERATIONS_STATS")
     if not path:
         return
     line = {"case": case, "target": target, "check": check,
-            "seconds": round(seconds, 2)}
+            "seconds": round(seconds, 2), "cpu": round(cpu, 2),
+            "load": round(os.getloadavg()[0], 1)}
     if points is not None:
         line["points_run"], line["points"] = points
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
 
 
+def settle(writers):
+    """Let each writer run OPS more statements (and fail the check if one
+    stopped)."""
+    for w in writers:
+        wait_for_ops(w, OPS)
+
+
 def writers_through_every_phase(case_run):
+    """One release through contract under the application's writes (the
+    module's docstring)."""
     run = case_run("writers")
     before = schema(run.db)
     previous = run.ids[-2] if len(run.ids) > 1 else "0"
     run.colour("register", "blue", "--app-version", "old", "--requires", previous)
     blue = run.writers("old")
-    green = run.writers("new")
     with running(*blue, min_ops=OPS) as blue_run:
-        for w in blue:
-            wait_for_ops(w, OPS)
+        settle(blue)
         run.phase("expand")
+        green = run.writers("new")
         with running(*green, min_ops=OPS) as green_run:
             for phase in ("backfill", "switch-reads"):
-                for w in blue + green:
-                    wait_for_ops(w, OPS)
+                settle(blue + green)
                 run.phase(phase)
-            for w in blue + green:
-                wait_for_ops(w, OPS)
+            settle(blue + green)
             run.colour("register", "green", "--app-version", "new",
                        "--requires", run.mid)
             blue_run.finish()           # blue is retired before contract
             run.colour("set", "blue", "--state", "retired")
             run.phase("contract")
-            for w in green:
-                wait_for_ops(w, OPS)
+            settle(green)
             green_run.finish()
     run.check_expect("after contract")
     run.check_no_leftovers(before, "after contract")
     run.check_rows_kept("after contract")
 
 
-def rollback_from(case_run, stop):
-    run = case_run("rollback_" + stop.replace("-", "_"))
+def rollbacks_under_writers(case_run):
+    """Three releases in one database, rolled back after expand, after
+    backfill and after switch-reads, blue writing all along (the module's
+    docstring)."""
+    run = case_run("rollbacks")
     before = schema(run.db)
     original = {t: table_columns(run.db, t) for t in user_tables(run.db)}
     blue = run.writers("old")
-    green = run.writers("new")
     with running(*blue, min_ops=OPS):
-        for w in blue:
-            wait_for_ops(w, OPS)
-        run.phase("expand")
-        with running(*green, min_ops=OPS):
-            for phase in ROLLBACK_POINTS[1:ROLLBACK_POINTS.index(stop) + 1]:
-                for w in blue + green:
-                    wait_for_ops(w, OPS)
-                run.phase(phase)
-            for w in blue + green:
-                wait_for_ops(w, OPS)
-        # green is stopped: back to the old version only
-        with paused(*blue):
-            kept = content(run.db, original)
-            run.phase("rollback")
-            run.check_schema(before, f"after rollback from {stop}")
-            run.check_no_leftovers(before, f"after rollback from {stop}")
-            now = content(run.db, original)
-            for t in original:
-                assert now[t] == kept[t], (
-                    f"{run.case.name} on {run.name}: rollback from {stop} changed "
-                    f"the rows of {t} ({len(kept[t])} rows before, {len(now[t])} "
-                    "after; first difference: "
-                    f"{next(((a, b) for a, b in zip(kept[t], now[t]) if a != b), None)})")
-        for w in blue:
-            wait_for_ops(w, OPS)
-    run.check_rows_kept(f"after rollback from {stop}")
+        settle(blue)
+        for stop in ROLLBACK_POINTS:
+            release_rolled_back(run, blue, stop, before, original)
+
+
+def release_rolled_back(run, blue, stop, before, original):
+    """expand .. stop with green writing from the end of expand; green
+    stopped, then rollback with blue paused: the schema from before
+    expand, nothing of migrate's left, the original columns' rows as they
+    were just before the rollback; then blue writes on."""
+    run.phase("expand")
+    green = run.writers("new")
+    with running(*green, min_ops=OPS):
+        for phase in ROLLBACK_POINTS[1:ROLLBACK_POINTS.index(stop) + 1]:
+            settle(blue + green)
+            run.phase(phase)
+        settle(blue + green)
+    with paused(*blue):
+        kept = content(run.db, original)
+        run.phase("rollback")
+        run.check_schema(before, f"after rollback from {stop}")
+        run.check_no_leftovers(before, f"after rollback from {stop}")
+        now = content(run.db, original)
+        for t in original:
+            assert now[t] == kept[t], (
+                f"{run.case.name} on {run.name}: rollback from {stop} changed "
+                f"the rows of {t} ({len(kept[t])} rows before, {len(now[t])} "
+                "after; first difference: "
+                f"{next(((a, b) for a, b in zip(kept[t], now[t]) if a != b), None)})")
+        run.check_rows_kept(f"after rollback from {stop}")
+        run.recount()       # the next release counts from here
+    settle(blue)
 
 
 def writes_before_history(run, step):

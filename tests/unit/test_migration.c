@@ -243,6 +243,52 @@ static void test_defaults(void **state)
 	mg_migration_release(&m);
 }
 
+/* create_index's column entries (names or mappings), include, storage,
+ * constraint; drop_index's table and name with its position. */
+static void test_index_options(void **state)
+{
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_migration m;
+	char *path = fixture("valid/0013_index_options.yaml");
+	const struct mg_op *op;
+
+	(void)state;
+	assert_int_equal(mg_migration_load(&m, path, NAME_LIMIT, &err), 0);
+	free(path);
+	assert_int_equal(m.n_ops, 2);
+	op = &m.ops[0];
+	assert_int_equal(op->n_columns, 3);
+	assert_string_equal(op->columns[0], "title");
+	assert_string_equal(op->column_opts[0].collate, "C");
+	assert_string_equal(op->column_opts[0].opclass, "text_pattern_ops");
+	assert_int_equal(op->column_opts[0].order, MG_ORDER_DEFAULT);
+	assert_string_equal(op->columns[1], "rank");
+	assert_int_equal(op->column_opts[1].order, MG_ORDER_DESC);
+	assert_int_equal(op->column_opts[1].nulls, MG_NULLS_LAST);
+	assert_int_equal(op->column_opts[1].order_pos.line, 8);
+	assert_int_equal(op->column_opts[1].order_pos.column, 31);
+	assert_string_equal(op->columns[2], "id");
+	assert_null(op->column_opts[2].opclass);
+	assert_int_equal(op->n_include, 1);
+	assert_string_equal(op->include[0], "body");
+	assert_int_equal(op->n_storage, 2);
+	assert_string_equal(op->storage[0].key, "fillfactor");
+	assert_string_equal(op->storage[0].value, "70");
+	assert_string_equal(op->storage[1].key, "deduplicate_items");
+	assert_string_equal(op->storage[1].value, "off");
+	assert_int_equal(op->storage[1].value_pos.line, 11);
+	assert_int_equal(op->unique, 1);
+	assert_int_equal(op->constraint, 1);
+	op = &m.ops[1];
+	assert_int_equal(op->kind, MG_OP_DROP_INDEX);
+	assert_string_equal(op->table, "docs");
+	assert_string_equal(op->index_name, "docs_rank_idx");
+	assert_int_equal(op->index_name_pos.line, 16);
+	assert_int_equal(op->index_name_pos.column, 13);
+	assert_string_equal(mg_op_kind_name(op->kind), "drop_index");
+	mg_migration_release(&m);
+}
+
 static void test_checksum_is_sha256_of_the_bytes(void **state)
 {
 	struct mg_err err = MG_ERR_INIT;
@@ -352,8 +398,9 @@ ERROR_CASE(unknown_operation, "0005_unknown_operation.yaml",
 	   "unknown operation 'add_colum' at ",
 	   "0005_unknown_operation.yaml:3:5 ",
 	   "(expected one of: add_column, rename_column, alter_column, "
-	   "drop_column, create_index, sql, set_not_null, add_check, "
-	   "add_unique, add_foreign_key)");
+	   "drop_column, create_index, sql, drop_index, create_table, "
+	   "drop_table, rename_table, set_not_null, add_check, add_unique, "
+	   "add_foreign_key)");
 ERROR_CASE(syntax_error, "0006_syntax_error.yaml", NULL,
 	   "YAML syntax error at ", "0006_syntax_error.yaml:5:1: ",
 	   "found unexpected end of stream",
@@ -404,10 +451,12 @@ ERROR_CASE(quoted_bool, "0020_quoted_bool.yaml", "drop the quotes",
 ERROR_CASE(two_documents, "0021_two_documents.yaml", NULL,
 	   "more than one YAML document in '", "0021_two_documents.yaml' ",
 	   "(another at line 4)");
+/* a columns entry may be a mapping {name, opclass, ...} (issue 13): an
+ * unknown key in it is named */
 ERROR_CASE(columns_item_mapping, "0022_columns_item_mapping.yaml", NULL,
-	   "wrong type for 'columns' at ",
-	   "0022_columns_item_mapping.yaml:5:20: ",
-	   "expected a sequence of strings, got a mapping as item 2");
+	   "unknown key 'b' at ",
+	   "0022_columns_item_mapping.yaml:5:21 ",
+	   "(expected one of: name, opclass, collate, order, nulls)");
 ERROR_CASE(top_unknown_key, "0023_top_unknown_key.yaml",
 	   "did you mean 'description'?",
 	   "unknown key 'descripton' at ", "0023_top_unknown_key.yaml:1:1 ",
@@ -744,6 +793,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_operation),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_index_options),
 		cmocka_unit_test(test_checksum_is_sha256_of_the_bytes),
 		cmocka_unit_test(test_names),
 		ERROR_TEST(unknown_key),

@@ -167,6 +167,12 @@ static const char *const render_names[] = {
 	[MG_RENDER_CONTRACT_TABLE] = "contract",
 	[MG_RENDER_ROLLBACK_TABLE] = "rollback",
 	[MG_RENDER_SQL] = "sql",
+	[MG_RENDER_CREATE_TABLE] = "create-table",
+	[MG_RENDER_DROP_CREATED_TABLE] = "drop-created-table",
+	[MG_RENDER_DROP_TABLE] = "drop-table",
+	[MG_RENDER_ADD_VIEW] = "add-view",
+	[MG_RENDER_DROP_VIEW] = "drop-view",
+	[MG_RENDER_FINISH_RENAME] = "finish-rename",
 	[MG_RENDER_RULE] = "rule",
 };
 
@@ -189,6 +195,7 @@ static const char *const prim_names[] = {
 	[MG_PRIM_FINISH_INDEX] = "finish-index",
 	[MG_PRIM_FINISH_INBOUND_FK] = "finish-inbound-fk",
 	[MG_PRIM_DROP_INBOUND_COPY] = "drop-inbound-copy",
+	[MG_PRIM_RENAME_COLUMN] = "rename-column",
 };
 
 /* "kind(name or column) " for each primitive of the slots. */
@@ -230,6 +237,8 @@ static int fake_render(struct mg_conn *c, const struct mg_render *r,
 		mg_buf_addf(&d, " %s", r->prim->name ? r->prim->name : r->prim->column);
 	else if (r->op && r->op->index_name)
 		mg_buf_addf(&d, " %s", r->op->index_name);
+	else if (r->tableop)
+		mg_buf_addf(&d, " %s", r->op->table);
 	else if (r->tp)
 		mg_buf_addf(&d, " %s", r->tp->t.q);
 	else if (r->objects)
@@ -423,6 +432,40 @@ static void test_order_serial(void **arg)
 	assert_phase(w, MG_PLAN_EXPAND, "build-index t_b_idx | expand \"t\"");
 	assert_phase(w, MG_PLAN_SWITCH_READS, "assert-indexes 1 | copy-index t_a_idx_mg1");
 	assert_phase(w, MG_PLAN_ROLLBACK, "rollback \"t\" | drop-index t_b_idx");
+	world_free(w);
+}
+
+/* drop_index drops at contract (after the tables' transactions, even
+ * when written before their operations) and has nothing to undo at
+ * rollback; a create_index made a
+ * constraint takes a plain B-tree index only, refused at the option. */
+static void test_drop_index_and_constraint_rule(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_index_col opts[1];
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_DROP_INDEX, "t", NULL, 3);
+	op->index_name = (char *)"t_b_idx";
+	rename_op(w, "a", "a2", 8);
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_CONTRACT,
+		     "assert-dependents a | contract \"t\" | drop-index t_b_idx");
+	assert_phase(w, MG_PLAN_ROLLBACK, "rollback \"t\"");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	memset(opts, 0, sizeof(opts));
+	opts[0].order = MG_ORDER_DESC;
+	opts[0].order_pos.line = 9;
+	opts[0].order_pos.column = 7;
+	op = index_op(w, "t_b_key", "b", 3);
+	op->unique = 1;
+	op->constraint = 1;
+	op->column_opts = opts;
+	assert_refused(w, MG_EINPUT,
+		       "index 't_b_key' cannot become a UNIQUE constraint: a UNIQUE constraint needs its columns in ascending order ('order: desc') at 0001_test.yaml:9:7");
 	world_free(w);
 }
 
@@ -682,6 +725,64 @@ static void test_explicit_index_drops(void **arg)
 	world_free(w);
 }
 
+/* alter_column without `to`: a temporary column named with the suffix,
+ * a shadow pair (up defaults to the column), the column's NOT NULL,
+ * default and index carried, and at contract the old column dropped then
+ * the temporary one renamed into place after the copies' renames; the
+ * same type is bad input; later operations see the column as replaced. */
+static void test_alter_in_place(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_op *op;
+	(void)arg;
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "b", 3);
+	op->type = "bigint";
+	w->drops[0] = "v";	/* the view over b */
+	op->drops = w->drops;
+	op->n_drops = 1;
+	assert_int_equal(build(w), 0);
+	assert_string_equal(w->plan.steps[MG_PLAN_EXPAND][0].sql,
+			    "add-column(b_mg1) copy-constraint(b_mg1_not_null_mg1) ");
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-dependent(b) drop-column(b) set-not-null(b_mg1_not_null_mg1) set-default(b_mg1) rename-column(b) ");
+	assert_string_equal(w->plan.steps[MG_PLAN_ROLLBACK][0].sql, "drop-column(b_mg1) ");
+	assert_int_equal(w->plan.n_lossy, 0);
+	world_free(w);
+
+	w = world_new(&mysqlish_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "a", 3);
+	op->type = "varchar(20)";
+	op->up = "substr(a, 1, 20)";
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_SWITCH_READS, "copy-index t_a_idx_mg1");
+	assert_string_equal(w->plan.steps[MG_PLAN_CONTRACT][1].sql,
+			    "drop-dependent(a) drop-column(a) finish-index(t_a_idx_mg1) rename-column(a) ");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "n", 3);
+	op->type = "INT";
+	op->type_pos = (struct mg_pos){ 5, 13 };
+	assert_refused(w, MG_EINPUT,
+		       "column 'n' is of type int already at 0001_test.yaml:5:13");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "n", 3);
+	op->type = "bigint";
+	rename_op(w, "n", "n2", 8);
+	assert_refused(w, MG_EINPUT,
+		       "column 'n' does not exist in \"t\" at 0001_test.yaml:9:13");
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ALTER_COLUMN, "t", "ident", 3);
+	op->type = "bigint";
+	assert_refused(w, MG_EREFUSED,
+		       "column 'ident' of \"t\" is an identity column: not supported at 0001_test.yaml:4:13");
+	world_free(w);
+}
+
 /* Caseless column names: a column an earlier operation added is there
  * in any case; the latest operation on a column counts. */
 static void test_caseless_and_latest(void **arg)
@@ -713,11 +814,63 @@ static void test_caseless_and_latest(void **arg)
 	world_free(w);
 }
 
+/* ---- table operations ------------------------------------------------------ */
+
+/* rename_table: a view at expand, the swap at contract, the view dropped
+ * at rollback; a later operation naming either name is refused. */
+static void test_rename_table(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_RENAME_TABLE, "t", NULL, 3);
+	op->to = "t2";
+	op->to_pos = (struct mg_pos){ 5, 11 };
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_EXPAND, "add-view t");
+	assert_phase(w, MG_PLAN_CONTRACT, "finish-rename t");
+	assert_phase(w, MG_PLAN_ROLLBACK, "drop-view t");
+	assert_int_equal(w->plan.n_lossy, 0);
+	mg_plan_release(&w->plan);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t2", "c", 9);
+	op->type = "int";
+	assert_refused(w, MG_EREFUSED,
+		       "table 't2' is renamed by the rename_table at line 3 of this migration: add_column cannot name it in the same migration at 0001_test.yaml:11:12");
+	world_free(w);
+}
+
+/* drop_table after another operation on its table is refused; alone it
+ * drops at contract, is lossy, and rollback has nothing to do. */
+static void test_drop_table(void **arg)
+{
+	struct world *w = world_new(&serial_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	add_op(w, MG_OP_DROP_TABLE, "t", NULL, 3);
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_EXPAND, "");
+	assert_phase(w, MG_PLAN_CONTRACT, "drop-table t");
+	assert_phase(w, MG_PLAN_ROLLBACK, "");
+	assert_int_equal(w->plan.n_lossy, 1);
+	world_free(w);
+
+	w = world_new(&serial_driver);
+	op = add_op(w, MG_OP_ADD_COLUMN, "t", "c", 3);
+	op->type = "int";
+	add_op(w, MG_OP_DROP_TABLE, "t", NULL, 8);
+	assert_refused(w, MG_EREFUSED,
+		       "table 't' is changed by an earlier operation of this migration: drop_table cannot follow it in the same migration at 0001_test.yaml:10:12");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_concurrent),
 		cmocka_unit_test(test_order_serial),
+		cmocka_unit_test(test_drop_index_and_constraint_rule),
 		cmocka_unit_test(test_add_column_and_sql),
 		cmocka_unit_test(test_refuses_key_and_unsupported),
 		cmocka_unit_test(test_dependents_refused_or_dropped),
@@ -726,6 +879,9 @@ int main(void)
 		cmocka_unit_test(test_placeholder_not_null),
 		cmocka_unit_test(test_explicit_index_drops),
 		cmocka_unit_test(test_caseless_and_latest),
+		cmocka_unit_test(test_alter_in_place),
+		cmocka_unit_test(test_rename_table),
+		cmocka_unit_test(test_drop_table),
 		cmocka_unit_test(test_set_not_null),
 		cmocka_unit_test(test_rule_without_not_valid),
 		cmocka_unit_test(test_add_unique),

@@ -391,7 +391,7 @@ def statement_writer(db, side, index, sql, id_max, tally):
     name = f"{'blue' if side == 'old' else 'green'}{index + 1}"
     w = Writer(db.connect, name, insert, unused, insert_ratio=1.0,
                application_name=f"app/{'blue' if side == 'old' else 'green'}/{index + 1}",
-               sleep=(0.001, 0.004))
+               sleep=(0.004, 0.008))
     return w
 
 
@@ -531,6 +531,14 @@ class CaseRun:
                 f"sessions {prefix}* still connected after {timeout}s")
             time.sleep(0.02)
 
+    def recount(self):
+        """Count rows from now on: the row counts now are the seed, and
+        nothing is inserted yet (after a rollback, which drops what the
+        migration created, and the rows written into it)."""
+        with self.tally.mu:
+            self.tally.rows = {}
+        self.seed_counts = row_counts(self.db)
+
     # -- checks
     def check_expect(self, when):
         for q in self.case.expectations(self.name):
@@ -583,6 +591,49 @@ class CaseRun:
                           f"{', '.join(left)} {when}")
 
 
+def _proc_cpu(pid, with_children):
+    """CPU seconds of a process (and of its children it has reaped)."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = int(f[11]) + int(f[12])         # utime, stime
+    if with_children:
+        ticks += int(f[13]) + int(f[14])    # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid):
+    try:
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def server_cpu(server):
+    """CPU seconds the server has used so far: PostgreSQL's postmaster
+    with the backends it has reaped and the ones alive; mariadbd."""
+    try:
+        if hasattr(server, "datadir"):
+            pid = int(Path(server.datadir, "postmaster.pid").read_text().split()[0])
+            return _proc_cpu(pid, True) + sum(_proc_cpu(c, False) for c in _children(pid))
+        d = Path(server.dir)
+        root = Path((d / "root").read_text().strip()) if (d / "root").exists() else d
+        pid = int((root / "mariadbd.pid").read_text().split()[0])
+        return _proc_cpu(pid, True)
+    except (OSError, ValueError, IndexError, TypeError):
+        return 0.0
+
+
+def cpu_now(server):
+    """CPU seconds used so far by this test process, the migrate processes
+    it ran, and the server: what a check costs on a machine that other
+    work slows down (its wall time there says little)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system + server_cpu(server)
+
+
 def kill_slice():
     """(size, seed) of the bounded slice of kill points to run, from
     MG_OPERATIONS_KILL_SLICE (0 or unset: every point) and
@@ -595,12 +646,14 @@ def kill_slice():
 
 
 def pick_slice(points, size, seed):
-    """size consecutive points (wrapping) starting at a place that moves
-    with seed; every point when size is 0 or covers them all."""
+    """size points spread evenly over the list (so over the phases), from
+    a place that moves by one with seed: in len(points) days every point
+    has run; every point when size is 0 or covers them all."""
     if size <= 0 or size >= len(points):
         return list(points)
-    start = (seed * size) % len(points)
-    return [points[(start + j) % len(points)] for j in range(size)]
+    start = seed % len(points)
+    return [points[(start + j * len(points) // size) % len(points)]
+            for j in range(size)]
 
 
 def fail_case_format(case):

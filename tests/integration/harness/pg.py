@@ -4,6 +4,7 @@ and a fresh database per test owned by the non-superuser role `app`.
 PostgreSQL refuses to run as root, so when the tests run as root the server
 runs as Debian's `postgres` user (via runuser)."""
 
+import hashlib
 import itertools
 import os
 import pwd
@@ -51,6 +52,16 @@ def _find_bindir():
             pytrace=False)
     cands.sort()
     return cands[-1][1]
+
+
+INITDB_ARGS = ("-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+               "--auth-local=trust", "--auth-host=scram-sha-256")
+
+
+def _copy_tree(src, dst):
+    """cp -a (owner and modes kept: the postgres user's 0700 cluster)."""
+    return subprocess.run(["cp", "-a", str(src), str(dst)], stdin=subprocess.DEVNULL,
+                          capture_output=True).returncode == 0
 
 
 # --------------------------------------------------------------------------
@@ -128,9 +139,7 @@ class PgServer:
         self.datadir = os.path.join(self.root, "data")
         self.logfile = os.path.join(self.root, "server.log")
 
-        self._run("initdb", "-D", self.datadir, "-U", "postgres",
-                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-                  "--auth-local=trust", "--auth-host=scram-sha-256")
+        self._init_datadir()
         hba = os.path.join(self.datadir, "pg_hba.conf")
         with open(hba, "w") as f:
             f.write("# written by tests/integration/harness/pg.py\n"
@@ -172,6 +181,39 @@ class PgServer:
             c.execute(f"CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}' "
                       "NOSUPERUSER NOCREATEDB NOCREATEROLE")
         self.start_seconds = time.monotonic() - t0
+
+    def _init_datadir(self):
+        """initdb into self.datadir. With MG_SERVER_TEMPLATES naming a
+        directory (ctest sets it to one in the build tree), the first server
+        keeps a copy of the fresh cluster there, under a key naming the
+        server's version, the OS user and initdb's arguments, and later
+        servers copy it instead of running initdb again: the same files,
+        without initdb's seconds once per test file. The copy is published
+        by a rename, so a server starting beside it sees a whole template
+        or none; keeping it is an optimisation, so failing to is not an
+        error."""
+        cache = os.environ.get("MG_SERVER_TEMPLATES")
+        template = None
+        if cache:
+            version = subprocess.run([str(self.bindir / "initdb"), "--version"],
+                                     capture_output=True, text=True).stdout
+            uid = self._as_user.pw_uid if self._as_user else os.geteuid()
+            key = hashlib.sha256(repr((version, uid, INITDB_ARGS)).encode()).hexdigest()[:16]
+            template = Path(cache) / f"pg-{key}"
+            if (template / "data").is_dir() and _copy_tree(template / "data", self.datadir):
+                return
+            shutil.rmtree(self.datadir, ignore_errors=True)
+        self._run("initdb", "-D", self.datadir, *INITDB_ARGS)
+        if template is None:
+            return
+        tmp = Path(cache) / f".pg-{key}.{os.getpid()}"
+        try:
+            tmp.mkdir(parents=True)
+            if _copy_tree(self.datadir, tmp / "data"):
+                os.rename(tmp, template)    # fails if another start won
+        except OSError:
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def stop(self):
         if self.datadir and os.path.exists(os.path.join(self.datadir, "postmaster.pid")):
