@@ -393,6 +393,15 @@ int mg_db_check_index(struct mg_conn *c, const struct mg_planner *pl,
 	return c->drv->check_index(c, pl, op, t, err);
 }
 
+int mg_db_check_rule(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_op *op, const struct mg_table_desc *t,
+		     const struct mg_column_desc *cd, struct mg_err *err)
+{
+	if (!c->drv->check_rule)
+		return 0;
+	return c->drv->check_rule(c, pl, op, t, cd, err);
+}
+
 int mg_db_check_sql(struct mg_conn *c, struct mg_planner *pl,
 		    const struct mg_op *op, struct mg_err *err)
 {

@@ -361,6 +361,16 @@ struct mg_driver {
 	int (*check_index)(struct mg_conn *c, const struct mg_planner *pl,
 			   const struct mg_op *op, const struct mg_table_desc *t,
 			   struct mg_err *err);
+	/* What a rule on existing columns (set_not_null, add_check,
+	 * add_unique, add_foreign_key: op, on table t, the column `up`
+	 * writes described as cd) asks of this database: its name free on
+	 * the table (MG_EINPUT at op->name_pos), and where the database
+	 * cannot add it online, MG_EREFUSED naming the ALTER it would run
+	 * and the key (allow_rebuild, allow_copy) that accepts it, unless
+	 * op has that key. */
+	int (*check_rule)(struct mg_conn *c, const struct mg_planner *pl,
+			  const struct mg_op *op, const struct mg_table_desc *t,
+			  const struct mg_column_desc *cd, struct mg_err *err);
 	/* A sql operation at plan time (PostgreSQL runs its expand SQL in
 	 * the planning transaction, so later operations see its tables,
 	 * after adding there the columns the overlay's earlier operations
@@ -571,6 +581,9 @@ int mg_db_check_index(struct mg_conn *c, const struct mg_planner *pl,
 		      struct mg_err *err);
 int mg_db_check_sql(struct mg_conn *c, struct mg_planner *pl,
 		    const struct mg_op *op, struct mg_err *err);
+int mg_db_check_rule(struct mg_conn *c, const struct mg_planner *pl,
+		     const struct mg_op *op, const struct mg_table_desc *t,
+		     const struct mg_column_desc *cd, struct mg_err *err);
 int mg_db_check_plan(struct mg_conn *c, const struct mg_planner *pl,
 		     struct mg_err *err);
 /* Without the method: no dependents, nothing to check. */

@@ -35,6 +35,10 @@ static const char *const kind_names[] = {
 	[MG_OP_SET_REPLICA_IDENTITY] = "set_replica_identity",
 	[MG_OP_DROP_CONSTRAINT] = "drop_constraint",
 	[MG_OP_RENAME_CONSTRAINT] = "rename_constraint",
+	[MG_OP_SET_NOT_NULL] = "set_not_null",
+	[MG_OP_ADD_CHECK] = "add_check",
+	[MG_OP_ADD_UNIQUE] = "add_unique",
+	[MG_OP_ADD_FOREIGN_KEY] = "add_foreign_key",
 };
 
 static const char *const phase_names[] = {
@@ -428,6 +432,11 @@ static void op_release(struct mg_op *op)
 	free(op->comment);
 	free(op->identity);
 	free(op->constraint_name);
+	free(op->check);
+	free(op->ref_table);
+	free_list(op->ref_columns, op->n_ref_columns);
+	free(op->on_delete);
+	free(op->on_update);
 	for (int i = 0; i < MG_SQL_NPHASES; i++)
 		free(op->sql[i]);
 	mg_table_def_free(op->tdef);

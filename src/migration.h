@@ -35,7 +35,11 @@ enum mg_op_kind {
 	MG_OP_SET_COMMENT,
 	MG_OP_SET_REPLICA_IDENTITY,
 	MG_OP_DROP_CONSTRAINT,
-	MG_OP_RENAME_CONSTRAINT
+	MG_OP_RENAME_CONSTRAINT,
+	MG_OP_SET_NOT_NULL,
+	MG_OP_ADD_CHECK,
+	MG_OP_ADD_UNIQUE,
+	MG_OP_ADD_FOREIGN_KEY
 };
 
 /* 1-based position in the YAML file (libyaml marks are 0-based: add 1). */
@@ -65,6 +69,15 @@ struct mg_pos {
  *   set_replica_identity: table, identity, index_name (= index)
  *   drop_constraint:   table, constraint_name (= name), drops
  *   rename_constraint: table, constraint_name (= from), to
+ *   set_not_null:  table, column, up
+ *   add_check:     table, column, index_name (= name), check, up
+ *   add_unique:    table, index_name (= name), columns, up (optional)
+ *   add_foreign_key: table, index_name (= name), columns, ref_table and
+ *                  ref_columns (= references: {table, columns}),
+ *                  on_delete, on_update (optional, canonical SQL words:
+ *                  "CASCADE", "SET NULL" ...), up (optional)
+ *   The rules' `up` fixes a row that breaks the rule (assigned to
+ *   `column`, or to the first of `columns`).
  * add/rename/alter/drop also take an optional `drops: [name, ...]`: the
  * dependents of the replaced column the user accepts to drop at contract.
  * Every operation takes `allow_copy` and `allow_rebuild` (default false):
@@ -219,6 +232,19 @@ struct mg_op {
 	struct mg_pos index_pos;	/* set_replica_identity: of `index` */
 	char *constraint_name;		/* drop_constraint: name; rename_constraint: from */
 	struct mg_pos constraint_name_pos;
+	struct mg_pos name_pos;		/* of `name` (create_index, rules) */
+	char *check;			/* add_check: the CHECK expression */
+	struct mg_pos check_pos;
+	char *ref_table;		/* add_foreign_key: references.table */
+	struct mg_pos ref_table_pos;
+	char **ref_columns;		/* add_foreign_key: references.columns */
+	size_t n_ref_columns;
+	struct mg_pos ref_columns_pos;
+	char *on_delete;		/* add_foreign_key, optional */
+	struct mg_pos on_delete_pos;
+	char *on_update;		/* add_foreign_key, optional */
+	struct mg_pos on_update_pos;
+	struct mg_pos references_pos;	/* of the `references` mapping */
 	int allow_copy;			/* any: the server may copy the table */
 	int allow_rebuild;		/* any: the server may rebuild it in place */
 	struct mg_table_def *tdef;	/* create_table, else NULL */

@@ -30,8 +30,11 @@ enum ftype {
 	F_NAMES,	/* a sequence of names */
 	F_INDEX_COLUMNS,	/* create_index columns: names or mappings */
 	F_PARAMS,	/* a mapping of parameter names to scalar values */
-	F_TABLEDEF	/* create_table's columns, constraints, comment
+	F_TABLEDEF,	/* create_table's columns, constraints, comment
 			 * (migration_tables.c) */
+	F_MAP		/* a mapping whose keys are fields too, stored into
+			 * struct mg_op like the operation's own: `off` is
+			 * the index of their table in submaps[] */
 };
 
 #define NO_POS ((size_t)-1)
@@ -204,6 +207,64 @@ static const struct field rename_constraint_fields[] = {
 	ALLOW_FIELDS,
 };
 
+/* The rules on existing columns (issue 13): the operation's `up` fixes a
+ * row that breaks the rule, in the backfill and in the trigger. */
+#define RULE_NAME { "name", F_NAME, 1, "a constraint name", OFF(index_name), 0, \
+		    OFF(name_pos) }
+
+static const struct field set_not_null_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field add_check_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "column", F_NAME, 1, "a column name", OFF(column), 0, OFF(column_pos) },
+	RULE_NAME,
+	{ "check", F_STR, 1, "an SQL boolean expression", OFF(check), 0, OFF(check_pos) },
+	{ "up", F_STR, 1, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field add_unique_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
+	  OFF(columns), OFF(n_columns), OFF(columns_pos) },
+	RULE_NAME,
+	{ "up", F_STR, 0, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	ALLOW_FIELDS,
+};
+
+static const struct field references_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(ref_table), 0, OFF(ref_table_pos) },
+	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
+	  OFF(ref_columns), OFF(n_ref_columns), OFF(ref_columns_pos) },
+};
+
+/* The tables of the F_MAP fields, by the index in their `off`. */
+enum { SUB_REFERENCES };
+static const struct submap {
+	const struct field *fields;
+	size_t n;
+} submaps[] = {
+	[SUB_REFERENCES] = { references_fields, ARRAY_SIZE(references_fields) },
+};
+
+static const struct field add_foreign_key_fields[] = {
+	{ "table", F_TABLE, 1, "a table name", OFF(table), 0, OFF(table_pos) },
+	{ "columns", F_NAMES, 1, "a non-empty sequence of column names",
+	  OFF(columns), OFF(n_columns), OFF(columns_pos) },
+	RULE_NAME,
+	{ "references", F_MAP, 1, "a mapping with table and columns",
+	  SUB_REFERENCES, 0, OFF(references_pos) },
+	{ "on_delete", F_STR, 0, "an action", OFF(on_delete), 0, OFF(on_delete_pos) },
+	{ "on_update", F_STR, 0, "an action", OFF(on_update), 0, OFF(on_update_pos) },
+	{ "up", F_STR, 0, "an SQL expression", OFF(up), 0, OFF(up_pos) },
+	ALLOW_FIELDS,
+};
+
 struct opdef {
 	const char *name;
 	enum mg_op_kind kind;
@@ -232,13 +293,18 @@ static const struct opdef opdefs[] = {
 	OPDEF(set_replica_identity, MG_OP_SET_REPLICA_IDENTITY),
 	OPDEF(drop_constraint, MG_OP_DROP_CONSTRAINT),
 	OPDEF(rename_constraint, MG_OP_RENAME_CONSTRAINT),
+	OPDEF(set_not_null, MG_OP_SET_NOT_NULL),
+	OPDEF(add_check, MG_OP_ADD_CHECK),
+	OPDEF(add_unique, MG_OP_ADD_UNIQUE),
+	OPDEF(add_foreign_key, MG_OP_ADD_FOREIGN_KEY),
 };
 
 #define OP_NAMES "add_column, rename_column, alter_column, drop_column, " \
 		 "create_index, sql, drop_index, create_table, drop_table, " \
 		 "rename_table, drop_not_null, set_default, drop_default, " \
 		 "set_comment, set_replica_identity, drop_constraint, " \
-		 "rename_constraint"
+		 "rename_constraint, set_not_null, add_check, add_unique, " \
+		 "add_foreign_key"
 #define TOP_KEYS "description, operations"
 #define SQL_PHASES "expand, backfill, switch_reads, contract, rollback"
 
@@ -775,6 +841,27 @@ static int get_params(struct parse *p, const struct field *f,
 	return 0;
 }
 
+static int parse_fields(struct parse *p, const char *owner,
+			const yaml_node_t *owner_key, const yaml_node_t *map,
+			const struct field *fields, size_t n_fields,
+			struct mg_op *op);
+
+/* F_MAP: a mapping of the field's own keys (references: {table, ...}). */
+static int get_map(struct parse *p, const struct field *f,
+		   const yaml_node_t *key, const yaml_node_t *val,
+		   struct mg_op *op)
+{
+	char got[SHOW_SIZE + 2];
+
+	if (val->type != YAML_MAPPING_NODE)
+		return mg_err_set(p->err, MG_EINPUT, "wrong type for '%s' at "
+				  AT ": expected %s, got %s", f->key,
+				  AT_ARGS(p, is_empty(val) ? key : val), f->what,
+				  describe(got, val));
+	return parse_fields(p, f->key, key, val, submaps[f->off].fields,
+			    submaps[f->off].n, op);
+}
+
 static int set_field(struct parse *p, const struct field *f,
 		     const yaml_node_t *key, const yaml_node_t *val,
 		     struct mg_op *op)
@@ -796,6 +883,8 @@ static int set_field(struct parse *p, const struct field *f,
 		return get_params(p, f, key, val, op);
 	case F_TABLEDEF:
 		return mg_walk_table_key(p, key, val, op);
+	case F_MAP:
+		return get_map(p, f, key, val, op);
 	case F_STR:
 	case F_NAME:
 	case F_TABLE:
@@ -812,15 +901,15 @@ static int set_field(struct parse *p, const struct field *f,
 	return 0;
 }
 
-/* The keys of an operation (only the required ones), ", "-separated. */
-static char *field_list(const struct opdef *d, int required_only)
+/* The keys of a mapping (only the required ones), ", "-separated. */
+static char *field_list(const struct field *fields, size_t n, int required_only)
 {
 	struct mg_buf b = MG_BUF_INIT;
 
-	for (size_t i = 0; i < d->n_fields; i++)
-		if (!required_only || d->fields[i].required)
+	for (size_t i = 0; i < n; i++)
+		if (!required_only || fields[i].required)
 			mg_buf_addf(&b, "%s%s", b.len ? ", " : "",
-				    d->fields[i].key);
+				    fields[i].key);
 	return mg_buf_detach(&b);
 }
 
@@ -907,9 +996,108 @@ static int check_alter(struct parse *p, const yaml_node_t *opkey,
 	return 0;
 }
 
+/*
+ * The keys of one mapping (an operation's, or an F_MAP's) into op: each
+ * known, once, of its type; the required ones present. owner names the
+ * mapping in messages, at owner_key.
+ */
+static int parse_fields(struct parse *p, const char *owner,
+			const yaml_node_t *owner_key, const yaml_node_t *map,
+			const struct field *fields, size_t n_fields,
+			struct mg_op *op)
+{
+	unsigned seen = 0;
+
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = pair_key(p, pair);
+		size_t i;
+
+		if (!key || check_duplicate(p, map, pair, key) < 0)
+			return -1;
+		for (i = 0; i < n_fields; i++)
+			if (scalar_is(key, fields[i].key))
+				break;
+		if (i == n_fields) {
+			char *list = field_list(fields, n_fields, 0);
+
+			unknown(p, "key", key, list);
+			free(list);
+			return -1;
+		}
+		if (set_field(p, &fields[i], key, node_at(p, pair->value),
+			      op) < 0)
+			return -1;
+		seen |= 1u << i;
+	}
+
+	for (size_t i = 0; i < n_fields; i++)
+		if (fields[i].required && !(seen & (1u << i))) {
+			char *list = field_list(fields, n_fields, 1);
+
+			mg_err_set(p->err, MG_EINPUT, "missing key '%s' in %s "
+				   "at " AT, fields[i].key, owner,
+				   AT_ARGS(p, owner_key));
+			mg_err_hint(p->err, "%s requires: %s", owner, list);
+			free(list);
+			return -1;
+		}
+	return 0;
+}
+
+#define FK_ACTIONS "cascade, restrict, no action, set null, set default"
+
+/*
+ * on_delete / on_update: one of FK_ACTIONS, written in any case, with a
+ * space or an underscore ("set_null"); stored as the SQL words ("SET
+ * NULL"), the only text of the file that reaches the DDL unquoted.
+ */
+static int check_action(struct parse *p, const char *keyname, char **val,
+			struct mg_pos pos)
+{
+	static const char *const sql[] = { "CASCADE", "RESTRICT", "NO ACTION",
+					   "SET NULL", "SET DEFAULT" };
+	char norm[16], shown[SHOW_SIZE];
+	size_t n = strlen(*val);
+
+	for (size_t i = 0; i < n && n < sizeof(norm); i++)
+		norm[i] = (*val)[i] == '_' ? ' ' : (char)toupper((unsigned char)(*val)[i]);
+	if (n < sizeof(norm)) {
+		norm[n] = '\0';
+		for (size_t i = 0; i < ARRAY_SIZE(sql); i++)
+			if (!strcmp(norm, sql[i])) {
+				free(*val);
+				*val = mg_xstrdup(sql[i]);
+				return 0;
+			}
+	}
+	return mg_err_set(p->err, MG_EINPUT, "unknown action '%s' for '%s' at "
+			  "%s:%d:%d (expected one of: " FK_ACTIONS ")",
+			  mg_migration_show(shown, *val, n), keyname, p->path,
+			  pos.line, pos.column);
+}
+
+/* add_foreign_key: as many referenced columns as columns; known actions. */
+static int check_foreign_key(struct parse *p, struct mg_op *op)
+{
+	if (op->n_ref_columns != op->n_columns)
+		return mg_err_set(p->err, MG_EINPUT, "'columns' of 'references' "
+				  "at %s:%d:%d lists %zu column(s), but "
+				  "'columns' lists %zu", p->path,
+				  op->ref_columns_pos.line,
+				  op->ref_columns_pos.column,
+				  op->n_ref_columns, op->n_columns);
+	if ((op->on_delete && check_action(p, "on_delete", &op->on_delete,
+					   op->on_delete_pos) < 0) ||
+	    (op->on_update && check_action(p, "on_update", &op->on_update,
+					   op->on_update_pos) < 0))
+		return -1;
+	return 0;
+}
+
 /* The rules of one operation that need no database. */
 static int check_op(struct parse *p, const yaml_node_t *opkey,
-		    const struct mg_op *op)
+		    struct mg_op *op)
 {
 	char shown[SHOW_SIZE], shown2[SHOW_SIZE];
 	size_t i;
@@ -978,6 +1166,12 @@ static int check_op(struct parse *p, const yaml_node_t *opkey,
 	case MG_OP_DROP_COLUMN:
 	case MG_OP_DROP_INDEX:
 	case MG_OP_DROP_TABLE:
+		break;
+	case MG_OP_ADD_FOREIGN_KEY:
+		return check_foreign_key(p, op);
+	case MG_OP_SET_NOT_NULL:
+	case MG_OP_ADD_CHECK:
+	case MG_OP_ADD_UNIQUE:
 	default:
 		break;
 	}
@@ -989,7 +1183,6 @@ static int parse_op(struct parse *p, const yaml_node_t *item, struct mg_op *op)
 	const struct opdef *d = NULL;
 	yaml_node_t *opkey, *val, *other;
 	char got[SHOW_SIZE + 2], shown[SHOW_SIZE];
-	unsigned seen = 0;
 
 	if (item->type != YAML_MAPPING_NODE || !N_PAIRS(item))
 		return mg_err_set(p->err, MG_EINPUT, "wrong type for an "
@@ -1031,40 +1224,9 @@ static int parse_op(struct parse *p, const yaml_node_t *item, struct mg_op *op)
 				  d->name, AT_ARGS(p, at), describe(got, val));
 	}
 
-	for (yaml_node_pair_t *pair = val->data.mapping.pairs.start;
-	     pair < val->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = pair_key(p, pair);
-		size_t i;
-
-		if (!key || check_duplicate(p, val, pair, key) < 0)
-			return -1;
-		for (i = 0; i < d->n_fields; i++)
-			if (scalar_is(key, d->fields[i].key))
-				break;
-		if (i == d->n_fields) {
-			char *list = field_list(d, 0);
-
-			unknown(p, "key", key, list);
-			free(list);
-			return -1;
-		}
-		if (set_field(p, &d->fields[i], key,
-			      node_at(p, pair->value), op) < 0)
-			return -1;
-		seen |= 1u << i;
-	}
-
-	for (size_t i = 0; i < d->n_fields; i++)
-		if (d->fields[i].required && !(seen & (1u << i))) {
-			char *list = field_list(d, 1);
-
-			mg_err_set(p->err, MG_EINPUT, "missing key '%s' in %s "
-				   "at " AT, d->fields[i].key, d->name,
-				   AT_ARGS(p, opkey));
-			mg_err_hint(p->err, "%s requires: %s", d->name, list);
-			free(list);
-			return -1;
-		}
+	if (parse_fields(p, d->name, opkey, val, d->fields, d->n_fields,
+			 op) < 0)
+		return -1;
 	return check_op(p, opkey, op);
 }
 

@@ -308,9 +308,9 @@ static struct mg_tplan *planner_table(struct mg_planner *pl, size_t op_index,
 	return tp;
 }
 
-static void add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
-		     const char *old_col, const char *new_col, const char *up,
-		     const char *down)
+static struct mg_pair *add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
+				const char *old_col, const char *new_col,
+				const char *up, const char *down)
 {
 	struct mg_pair *p;
 
@@ -321,8 +321,10 @@ static void add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
 	p->new_col = mg_xstrdup(new_col);
 	p->up = mg_xstrdup(up);
 	p->down = mg_xstrdup(down);
+	p->op = NULL;
 	if (kind != MG_PAIR_DROP && up)
 		tp->has_marker = 1;
+	return p;
 }
 
 static char *quoted(const struct mg_planner *pl, const char *name)
@@ -770,6 +772,18 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 		case MG_OP_RENAME_TABLE:
 			rc = mg_plan_rename_table(pl, i, err);
 			break;
+		case MG_OP_SET_NOT_NULL:
+			rc = mg_plan_set_not_null(pl, i, err);
+			break;
+		case MG_OP_ADD_CHECK:
+			rc = mg_plan_add_check(pl, i, err);
+			break;
+		case MG_OP_ADD_UNIQUE:
+			rc = mg_plan_add_unique(pl, i, err);
+			break;
+		case MG_OP_ADD_FOREIGN_KEY:
+			rc = mg_plan_add_foreign_key(pl, i, err);
+			break;
 		default:	/* attributes: planner_attrs.c */
 			if (mg_op_is_attr(&m->ops[i]))
 				rc = mg_planner_plan_attr(pl, i, err);
@@ -790,6 +804,28 @@ static int plan_ops(struct mg_planner *pl, struct mg_err *err)
 		}
 	}
 	return mg_db_check_plan(pl->conn, pl, err);
+}
+
+/* ==== for planner_rules.c (planner_int.h) ================================ */
+
+struct mg_tplan *mg_planner_table(struct mg_planner *pl, size_t op_index,
+				  struct mg_err *err)
+{
+	return planner_table(pl, op_index, err);
+}
+
+int mg_planner_require_column(struct mg_planner *pl, struct mg_tplan *tp,
+			      const char *name, struct mg_pos pos,
+			      struct mg_column_desc **out, struct mg_err *err)
+{
+	return require_column(pl, tp, name, pos, out, err);
+}
+
+struct mg_pair *mg_planner_add_pair(struct mg_tplan *tp, enum mg_pair_kind kind,
+				    const char *old_col, const char *new_col,
+				    const char *up, const char *down)
+{
+	return add_pair(tp, kind, old_col, new_col, up, down);
 }
 
 /* ==== entry =============================================================== */

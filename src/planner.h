@@ -164,8 +164,20 @@ struct mg_table_attrs {
 /* MG_PAIR_SHADOW: a type change in place. Both versions write the old
  * column; the new one (a temporary name) is up over the row on every
  * insert and update, whoever writes; it has no down. */
+/*
+ * MG_PAIR_FIX (the rules of issue 13: set_not_null, add_check,
+ * add_unique, add_foreign_key): one column that keeps its name; a row
+ * that breaks op's rule gets column := up, in the trigger (every write,
+ * before the server checks its constraints) and in the backfill (the
+ * rows already there). old_col == new_col: the column; down NULL, or for
+ * add_foreign_key the referenced table as the catalog names it (quoted,
+ * qualified; also the `text` of its primitives). The
+ * driver writes "the row breaks the rule" from op (enum mg_op_kind) and,
+ * for add_unique, the table's key (the first row in key order keeps its
+ * value).
+ */
 enum mg_pair_kind { MG_PAIR_REPLACE, MG_PAIR_ADD, MG_PAIR_DROP,
-		    MG_PAIR_SHADOW };
+		    MG_PAIR_SHADOW, MG_PAIR_FIX };
 
 /* One column pair the dual-write trigger keeps in step. */
 struct mg_pair {
@@ -174,6 +186,7 @@ struct mg_pair {
 	char *new_col;		/* raw name, NULL for MG_PAIR_DROP */
 	char *up;		/* SQL over the old row, may be NULL */
 	char *down;		/* SQL over the new row, may be NULL */
+	const struct mg_op *op;	/* MG_PAIR_FIX: the rule's operation */
 };
 
 /* The primitives of a table plan. Fields each kind uses are named. */
@@ -200,10 +213,23 @@ enum mg_prim_kind {
 				 * UNIQUE, the constraint added using it) */
 	MG_PRIM_FINISH_INBOUND_FK,	/* name: the copy on dep->child, renamed */
 	MG_PRIM_DROP_INBOUND_COPY,	/* name: the copy on dep->child (rollback) */
-	MG_PRIM_RENAME_COLUMN	/* contract, after the drops: column (the
+	MG_PRIM_RENAME_COLUMN,	/* contract, after the drops: column (the
 				 * temporary one of a type change in place)
 				 * renamed to name, in the transaction that
 				 * dropped the old column; guarded: done once */
+	/* the rules (planner_rules.c); op says which, name is the rule's
+	 * (for set_not_null: the CHECK (column IS NOT NULL) that goes
+	 * before it), column the one `up` writes, old its description */
+	MG_PRIM_ADD_RULE,	/* expand (NOT VALID), in the table's transaction */
+	MG_PRIM_RULE_HELPER,	/* add_unique: a plain index over the columns
+				 * built at expand for the duplicate lookups
+				 * of the trigger and the backfill; name */
+	MG_PRIM_RULE,		/* switch-reads: the rule takes effect (SET
+				 * NOT NULL after the valid CHECK; the unique
+				 * index and constraint; where there is no NOT
+				 * VALID, the ALTER that adds it), own steps */
+	MG_PRIM_DROP_RULE	/* rollback: the rule (and helper) removed,
+				 * own steps before the table's rollback */
 };
 
 struct mg_prim {
@@ -242,6 +268,9 @@ enum mg_slot {
 	MG_SLOT_CONTRACT_POST,	/* contract: after the drops */
 	MG_SLOT_ROLLBACK_PRE,	/* rollback transaction: before the drops */
 	MG_SLOT_ROLLBACK_COLUMNS,	/* rollback: DROP_COLUMN */
+	MG_SLOT_RULES_EXPAND,	/* expand, after the tables: RULE_HELPER */
+	MG_SLOT_RULES,		/* switch-reads, after VALIDATE: RULE */
+	MG_SLOT_ROLLBACK_RULES,	/* rollback, before the table: DROP_RULE */
 	MG_NSLOTS
 };
 
@@ -374,11 +403,13 @@ enum mg_render_kind {
 					 * updatable view named op->to over
 					 * the table */
 	MG_RENDER_DROP_VIEW,		/* tableop: its rollback */
-	MG_RENDER_FINISH_RENAME		/* tableop: rename_table (contract): the
+	MG_RENDER_FINISH_RENAME,	/* tableop: rename_table (contract): the
 					 * listed dependents, the view, then
-					 * the table takes op->to */,
+					 * the table takes op->to */
 	MG_RENDER_ATTR,			/* attr: the change, in attr->phase */
-	MG_RENDER_ATTR_UNDO		/* attr: what it was again (rollback) */
+	MG_RENDER_ATTR_UNDO,		/* attr: what it was again (rollback) */
+	MG_RENDER_RULE			/* tp, prim: RULE_HELPER, RULE or
+					 * DROP_RULE, steps of their own */
 };
 
 struct mg_render {

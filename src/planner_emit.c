@@ -159,6 +159,9 @@ static void emit_expand(struct emitter *e)
 		if (concurrent_index(pl))
 			render_slot(e, MG_RENDER_COPY_INDEX, MG_PLAN_EXPAND, tp,
 				    MG_SLOT_INDEX_COPIES, 1);
+		/* the rules' helper indexes, once the triggers exist */
+		render_slot(e, MG_RENDER_RULE, MG_PLAN_EXPAND, tp,
+			    MG_SLOT_RULES_EXPAND, 0);
 		if (tp->has_marker)
 			render_table(e, MG_RENDER_BACKFILL, MG_PLAN_BACKFILL, tp);
 	}
@@ -191,6 +194,7 @@ static void emit_switch_reads(struct emitter *e)
 			render_slot(e, MG_RENDER_COPY_INDEX, ph, tp,
 				    MG_SLOT_INDEX_COPIES, 0);
 		render_slot(e, MG_RENDER_VALIDATE, ph, tp, MG_SLOT_VALIDATE, 0);
+		render_slot(e, MG_RENDER_RULE, ph, tp, MG_SLOT_RULES, 0);
 		if (tp->slot[MG_SLOT_INBOUND].n) {
 			render_table(e, MG_RENDER_INBOUND, ph, tp);
 			render_slot(e, MG_RENDER_VALIDATE_INBOUND, ph, tp,
@@ -257,8 +261,13 @@ static void emit_rollback(struct emitter *e)
 		}
 		if (op->kind == MG_OP_CREATE_INDEX && !concurrent_index(pl))
 			render_index_op(e, i, MG_RENDER_DROP_INDEX, MG_PLAN_ROLLBACK);
-		if (tp)
+		if (tp) {
+			/* the rules go first, while the triggers still fix
+			 * what the old version writes */
+			render_slot(e, MG_RENDER_RULE, MG_PLAN_ROLLBACK, tp,
+				    MG_SLOT_ROLLBACK_RULES, 0);
 			render_table(e, MG_RENDER_ROLLBACK_TABLE, MG_PLAN_ROLLBACK, tp);
+		}
 		render_table_op(e, i, MG_PLAN_ROLLBACK);
 		render_attr(e, i, MG_PLAN_ROLLBACK);
 	}

@@ -80,6 +80,7 @@ const struct mg_driver mg_mysql_driver = {
 	.analyze = mydrv_analyze,
 	.plan_begin = mydrv_plan_begin,
 	.check_index = mydrv_check_index,
+	.check_rule = mydrv_check_rule,
 	.check_plan = mydrv_check_plan,
 	.table_dependents = mydrv_table_dependents,
 	.check_table_op = mydrv_check_table_op,

@@ -234,6 +234,13 @@ int mydrv_null_is_instant(struct mydrv_conn *mc, const struct mytable *t, int *o
 			  struct mg_err *err);
 int mydrv_render_attr(struct planner *pl, const struct mg_render *r, struct mg_err *err);
 void mydrv_attr_notes(struct planner *pl);
+/* rules.c: the rules on existing columns (src/planner_rules.c) */
+void mydrv_fix_trigger(struct mg_buf *b, const struct tplan *tp, int update);
+void mydrv_fix_backfill(struct mg_buf *set, struct mg_buf *mm, const struct tplan *tp);
+void mydrv_render_rule(struct planner *pl, const struct tplan *tp, const struct mg_render *r);
+int mydrv_check_rule(struct mg_conn *c, const struct mg_planner *core, const struct mg_op *op,
+		     const struct mg_table_desc *t, const struct mg_column_desc *cd,
+		     struct mg_err *err);
 /* render.c */
 void mydrv_plan_notes(struct mg_conn *c, const struct mg_planner *core, struct mg_plan *out);
 int mydrv_render(struct mg_conn *c, const struct mg_render *r, struct mg_plan *out,

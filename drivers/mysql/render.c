@@ -691,7 +691,7 @@ static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 		char *qn = p->new_col ? qi(p->new_col) : NULL;
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
 
-		if (p->kind != MG_PAIR_DROP && p->up)
+		if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_FIX && p->up)
 			mg_buf_addf(&set, "%s%s = (%s)", set.len ? ", " : "", qn, p->up);
 		if (p->kind == MG_PAIR_REPLACE)
 			mg_buf_addf(&mm, " OR NOT (%s <=> (%s) OR %s <=> (%s))", qn, p->up, qo, p->down);
@@ -700,6 +700,7 @@ static void emit_backfill_spec(struct planner *pl, struct tplan *tp)
 		free(qn);
 		free(qo);
 	}
+	mydrv_fix_backfill(&set, &mm, tp);
 	for (size_t i = 0; i < tp->t.on_update.n; i++)
 		mg_buf_addf(&set, ", %s = %s", tp->t.on_update.items[i], tp->t.on_update.items[i]);
 	s = mg_plan_add_backfill(pl->plan);
@@ -912,6 +913,9 @@ static int render_table(struct planner *pl, const struct mg_render *r, struct mg
 		for (size_t i = 0; i < tp.n_idx; i++)
 			if (!strcmp(tp.idx[i].copy, r->prim->name))
 				emit_index_copy(pl, &tp, &tp.idx[i]);
+		break;
+	case MG_RENDER_RULE:
+		mydrv_render_rule(pl, &tp, r);
 		break;
 	case MG_RENDER_ASSERT_DEPENDENTS: {
 		char *sql = dep_check_sql(pl, &tp, r->prim->op, r->prim->column);

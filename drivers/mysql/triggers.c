@@ -178,7 +178,9 @@ void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
 		char *qn = p->new_col ? qi(p->new_col) : NULL;
 
-		if (p->kind == MG_PAIR_REPLACE) {
+		if (p->kind == MG_PAIR_FIX) {
+			/* mydrv_fix_trigger, after the other pairs */
+		} else if (p->kind == MG_PAIR_REPLACE) {
 			mg_buf_adds(b, "    IF COALESCE(_mg_writer = 'new', ");
 			new_side_written(b, tp, p->new_col, qn, transitional);
 			mg_buf_addf(b, ") THEN\n      SET NEW.%s = ", qo);
@@ -205,6 +207,7 @@ void render_insert_trigger(struct mg_buf *b, const struct planner *pl,
 		free(qo);
 		free(qn);
 	}
+	mydrv_fix_trigger(b, tp, 0);
 	if (tp->has_marker)
 		mg_buf_addf(b, "    SET NEW.%s = IF(_mg_new, 2, 1);\n", qm);
 	trigger_tail(b);
@@ -224,7 +227,7 @@ void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
 		char *qn = p->new_col ? qi(p->new_col) : NULL;
 
-		if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_SHADOW && p->up)
+		if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_SHADOW && p->kind != MG_PAIR_FIX && p->up)
 			mg_buf_addf(b, "    SET _mg_new = _mg_new OR NOT (NEW.%s <=> OLD.%s);\n", qn, qn);
 		if (p->kind == MG_PAIR_REPLACE || p->kind == MG_PAIR_SHADOW)
 			mg_buf_addf(b, "    SET _mg_old = _mg_old OR NOT (NEW.%s <=> OLD.%s);\n", qo, qo);
@@ -264,6 +267,7 @@ void render_update_trigger(struct mg_buf *b, const struct planner *pl,
 		free(qo);
 		free(qn);
 	}
+	mydrv_fix_trigger(b, tp, 1);
 	mg_buf_addf(b, "    IF _mg_new THEN\n      SET NEW.%s = 2;\n    ELSEIF _mg_old OR NEW.%s = 0 THEN\n"
 		    "      SET NEW.%s = 1;\n    END IF;\n", qm, qm, qm);
 	trigger_tail(b);

@@ -7,6 +7,7 @@
  * sessions); postgres/pg.h declares what they share.
  */
 #include "postgres/pg.h"
+#include "postgres/pgrules.h"
 
 const struct mg_driver mg_postgres_driver = {
 	.name = "postgres",
@@ -50,6 +51,7 @@ const struct mg_driver mg_postgres_driver = {
 	.plan_begin = pgdrv_plan_begin,
 	.plan_end = pgdrv_plan_end,
 	.check_index = pgdrv_check_index,
+	.check_rule = pgdrv_check_rule,
 	.check_sql = pgdrv_check_sql,
 	.table_dependents = pgdrv_table_dependents,
 	.check_table_op = pgdrv_check_table_op,

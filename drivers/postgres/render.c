@@ -12,6 +12,7 @@
  * session through a WHEN clause, so the backfill pays no PL/pgSQL cost.
  */
 #include "postgres/pg.h"
+#include "postgres/pgrules.h"
 
 /* ==== planning: rendering =========================================================== */
 
@@ -219,7 +220,9 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
 		char *qn = p->new_col ? qi(p->new_col) : NULL;
 
-		if (p->kind == MG_PAIR_REPLACE) {
+		if (p->kind == MG_PAIR_FIX) {
+			/* pgdrv_fix_trigger, after the other pairs */
+		} else if (p->kind == MG_PAIR_REPLACE) {
 			mg_buf_addf(b, "    IF coalesce(_mg_writer = 'new', NEW.%s IS NOT NULL) THEN\n      NEW.%s := ", qn, qo);
 			row_expr(b, p->down);
 			mg_buf_addf(b, ";\n      _mg_new := true;\n    ELSE\n      NEW.%s := ", qn);
@@ -242,6 +245,7 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 		free(qo);
 		free(qn);
 	}
+	pgdrv_fix_trigger(b, tp, 0);
 	if (!only_drop) {
 		mg_buf_addf(b, "    NEW.%s := CASE WHEN _mg_new THEN 2 ELSE 1 END;\n", qm);
 		mg_buf_adds(b, "  ELSE\n");
@@ -250,7 +254,7 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 			char *qo = p->old_col ? qi(p->old_col) : NULL;
 			char *qn = p->new_col ? qi(p->new_col) : NULL;
 
-			if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_SHADOW && p->up)
+			if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_SHADOW && p->kind != MG_PAIR_FIX && p->up)
 				mg_buf_addf(b, "    _mg_new := _mg_new OR NEW.%s IS DISTINCT FROM OLD.%s;\n", qn, qn);
 			if (p->kind == MG_PAIR_REPLACE || p->kind == MG_PAIR_SHADOW)
 				mg_buf_addf(b, "    _mg_old := _mg_old OR NEW.%s IS DISTINCT FROM OLD.%s;\n", qo, qo);
@@ -288,6 +292,7 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 			free(qo);
 			free(qn);
 		}
+		pgdrv_fix_trigger(b, tp, 1);
 		mg_buf_addf(b, "    IF _mg_new THEN\n      NEW.%s := 2;\n    ELSIF _mg_old OR NEW.%s = 0 THEN\n"
 			    "      NEW.%s := 1;\n    END IF;\n", qm, qm, qm);
 	}
@@ -435,6 +440,8 @@ static void render_expand_extra(struct mg_buf *b, const struct mg_tplan *tp)
 
 			mg_buf_addf(b, "COMMENT ON COLUMN %s.%s IS %s;\n", tp->t.q, qc, cl);
 			free(cl);
+		} else if (p->kind == MG_PRIM_ADD_RULE) {
+			pgdrv_render_add_rule(b, tp, p);
 		} else if (p->kind == MG_PRIM_GRANT) {
 			mg_buf_addf(b, "GRANT %s (%s) ON %s TO %s%s;\n", p->dep->def, qc,
 				    tp->t.q, p->dep->child,
@@ -583,7 +590,7 @@ static void render_backfill(const struct mg_planner *pl, const struct mg_tplan *
 		char *qn = p->new_col ? qi(p->new_col) : NULL;
 		char *qo = p->old_col ? qi(p->old_col) : NULL;
 
-		if (p->kind != MG_PAIR_DROP && p->up)
+		if (p->kind != MG_PAIR_DROP && p->kind != MG_PAIR_FIX && p->up)
 			mg_buf_addf(&set, "%s%s = (%s)", set.len ? ", " : "", qn, p->up);
 		if (p->kind == MG_PAIR_REPLACE)
 			mg_buf_addf(&mm, " OR NOT (%s IS NOT DISTINCT FROM (%s) OR %s IS NOT DISTINCT FROM (%s))",
@@ -593,6 +600,7 @@ static void render_backfill(const struct mg_planner *pl, const struct mg_tplan *
 		free(qn);
 		free(qo);
 	}
+	pgdrv_fix_backfill(&set, &mm, tp);
 	s = mg_plan_add_backfill(out);
 	s->table = mg_xstrdup(tp->t.q);
 	s->n_keys = tp->t.key.n;
@@ -901,6 +909,9 @@ int pgdrv_render(struct mg_conn *c, const struct mg_render *r,
 	case MG_RENDER_ATTR:
 	case MG_RENDER_ATTR_UNDO:
 		return pgdrv_render_attr(r, out);
+	case MG_RENDER_RULE:
+		pgdrv_render_rule(r, out);
+		break;
 	}
 	return 0;
 }

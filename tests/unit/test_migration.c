@@ -401,7 +401,8 @@ ERROR_CASE(unknown_operation, "0005_unknown_operation.yaml",
 	   "drop_column, create_index, sql, drop_index, create_table, "
 	   "drop_table, rename_table, drop_not_null, set_default, "
 	   "drop_default, set_comment, set_replica_identity, "
-	   "drop_constraint, rename_constraint)");
+	   "drop_constraint, rename_constraint, set_not_null, add_check, "
+	   "add_unique, add_foreign_key)");
 ERROR_CASE(syntax_error, "0006_syntax_error.yaml", NULL,
 	   "YAML syntax error at ", "0006_syntax_error.yaml:5:1: ",
 	   "found unexpected end of stream",

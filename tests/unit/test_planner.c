@@ -173,9 +173,11 @@ static const char *const render_names[] = {
 	[MG_RENDER_ADD_VIEW] = "add-view",
 	[MG_RENDER_DROP_VIEW] = "drop-view",
 	[MG_RENDER_FINISH_RENAME] = "finish-rename",
+	[MG_RENDER_RULE] = "rule",
 };
 
 static const char *const prim_names[] = {
+	[MG_PRIM_ADD_RULE] = "add-rule",
 	[MG_PRIM_ADD_COLUMN] = "add-column",
 	[MG_PRIM_COPY_CONSTRAINT] = "copy-constraint",
 	[MG_PRIM_COMMENT] = "comment",
@@ -685,6 +687,89 @@ static void test_placeholder_not_null(void **arg)
 	world_free(w);
 }
 
+/* ---- the rules on existing columns (planner_rules.c) ----------------------- */
+
+/* With NOT VALID (PostgreSQL): set_not_null's CHECK NOT VALID at expand,
+ * validated, then SET NOT NULL at switch-reads; the fix pair makes a
+ * marker and a backfill; rollback removes the rule before the table's
+ * triggers go; `up` is lossy. A NOT NULL column is refused. */
+static void test_set_not_null(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_SET_NOT_NULL, "t", "a", 3);
+	op->up = "'x'";
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_EXPAND, "expand \"t\"");
+	assert_string_equal(w->plan.steps[MG_PLAN_EXPAND][0].sql, "add-rule(a_not_null_mg1) ");
+	assert_int_equal(w->plan.n_backfills, 1);
+	assert_phase(w, MG_PLAN_SWITCH_READS, "validate a_not_null_mg1 | rule a_not_null_mg1");
+	assert_phase(w, MG_PLAN_CONTRACT, "contract \"t\"");
+	assert_phase(w, MG_PLAN_ROLLBACK, "rule a_not_null_mg1 | rollback \"t\"");
+	assert_int_equal(w->plan.n_lossy, 1);
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_SET_NOT_NULL, "t", "n", 3);
+	op->up = "1";
+	assert_refused(w, MG_EINPUT, "column 'n' of \"t\" is NOT NULL already at 0001_test.yaml:4:13");
+	world_free(w);
+}
+
+/* Without NOT VALID (MySQL): the rule is one step of its own at
+ * switch-reads, after the backfill; nothing NOT VALID at expand. */
+static void test_rule_without_not_valid(void **arg)
+{
+	struct world *w = world_new(&mysqlish_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_ADD_CHECK, "t", "b", 3);
+	op->index_name = "b_positive";
+	op->check = "b > 0";
+	op->up = "1";
+	assert_int_equal(build(w), 0);
+	assert_string_equal(w->plan.steps[MG_PLAN_EXPAND][0].sql, "");
+	assert_phase(w, MG_PLAN_SWITCH_READS, "rule b_positive");
+	assert_phase(w, MG_PLAN_ROLLBACK, "rule b_positive | rollback \"t\"");
+	world_free(w);
+}
+
+/* add_unique with up: a helper index at expand after the table, the
+ * unique index at switch-reads; without up, no trigger pair, no backfill
+ * and a note. */
+static void test_add_unique(void **arg)
+{
+	struct world *w = world_new(&concurrent_driver);
+	struct mg_op *op;
+
+	(void)arg;
+	op = add_op(w, MG_OP_ADD_UNIQUE, "t", NULL, 3);
+	w->columns[0] = "a";
+	op->columns = w->columns;
+	op->n_columns = 1;
+	op->index_name = "t_a_key";
+	op->up = "NULL";
+	assert_int_equal(build(w), 0);
+	assert_phase(w, MG_PLAN_EXPAND, "expand \"t\" | rule t_a_key_mg1");
+	assert_phase(w, MG_PLAN_SWITCH_READS, "rule t_a_key");
+	assert_int_equal(w->plan.n_backfills, 1);
+	world_free(w);
+
+	w = world_new(&concurrent_driver);
+	op = add_op(w, MG_OP_ADD_UNIQUE, "t", NULL, 3);
+	w->columns[0] = "a";
+	op->columns = w->columns;
+	op->n_columns = 1;
+	op->index_name = "t_a_key";
+	assert_int_equal(build(w), 0);
+	assert_int_equal(w->plan.n_backfills, 0);
+	assert_int_equal(w->plan.n_notes, 1);
+	world_free(w);
+}
+
 /* Where dropping a column keeps its indexes, contract drops every index
  * over a replaced or dropped column itself, before the column. */
 static void test_explicit_index_drops(void **arg)
@@ -865,6 +950,9 @@ int main(void)
 		cmocka_unit_test(test_alter_in_place),
 		cmocka_unit_test(test_rename_table),
 		cmocka_unit_test(test_drop_table),
+		cmocka_unit_test(test_set_not_null),
+		cmocka_unit_test(test_rule_without_not_valid),
+		cmocka_unit_test(test_add_unique),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

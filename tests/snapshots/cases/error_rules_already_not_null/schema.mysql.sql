@@ -1,0 +1,1 @@
+CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100) NOT NULL) ENGINE=InnoDB;

@@ -1,0 +1,3 @@
+CREATE TABLE customers (id bigint PRIMARY KEY) ENGINE=InnoDB;
+CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100), score int, customer_id bigint) ENGINE=InnoDB;
+ALTER TABLE accounts ADD CONSTRAINT accounts_score_positive CHECK (score >= 0);
