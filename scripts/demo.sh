@@ -18,7 +18,10 @@
 #   5. for each migration: `migrate plan` (step list only), then expand,
 #      backfill, switch-reads and contract; after expand of 0001 and 0003 it
 #      writes one row as the old application version and one as the new one,
-#      to show the dual-write trigger filling the other side;
+#      to show the dual-write trigger filling the other side (after expand of
+#      0011, the fix-up trigger of the rules); after contract
+#      of 0004 it checks the archive (0009 drops it), after 0008 it writes
+#      through the renamed table;
 #   6. `migrate status`, then checks that no row was lost and the data moved
 #      as the migrations say.
 # Exit status: 0 when everything passed, non-zero on the first failure.
@@ -151,6 +154,7 @@ export MIGRATE_DATABASE_URL=$URL
 export MIGRATE_STATE=$WORK/state/state.db
 cd "$EXAMPLES"
 USERS_ADDED=0
+ORDERS_ADDED=0
 
 run() {  # run a migrate command, showing it; its step lines go to stderr
   echo "\$ migrate $*"
@@ -179,6 +183,36 @@ traffic() {  # id: what the old (blue) and the new (green) version write mid-mig
       [ "$(sql "SELECT count(*) FROM users WHERE username IN ('blue_writer_3', 'green_writer_3') AND age::bigint = age_years")" = 2 ] ||
         fail "the dual-write trigger of 0003 did not fill both columns"
       ;;
+    11)
+      echo "-- blue (version 10) does not know the rules: its rule-breaking writes are fixed by the trigger with 'up':"
+      sql "INSERT INTO users (username, email) VALUES ('blue_writer_11', NULL)"
+      sql "INSERT INTO orders (user_id, total) VALUES (1, -5)"
+      "$PSQL" -X -q -v ON_ERROR_STOP=1 "$URL" -c \
+        "SELECT id, username, email FROM users WHERE username = 'blue_writer_11'"
+      USERS_ADDED=$((USERS_ADDED + 1))
+      ORDERS_ADDED=$((ORDERS_ADDED + 1))
+      [ "$(sql "SELECT email FROM users WHERE username = 'blue_writer_11'")" = "blue_writer_11@unknown.invalid" ] ||
+        fail "the fix-up trigger of 0011 did not give the NULL email its 'up' value"
+      [ "$(sql "SELECT count(*) FROM orders WHERE total < 0")" = 0 ] ||
+        fail "the fix-up trigger of 0011 did not fix the negative total"
+      ;;
+  esac
+}
+
+after_contract() {  # id: what must be true right after that migration's contract
+  case $1 in
+    4)
+      # 0009 drops the archive table: check what 0004 archived while it exists.
+      [ "$(sql "SELECT count(*) FROM legacy_flag_archive")" = "$FLAGGED_BEFORE" ] ||
+        fail "legacy_flag was not archived before it was dropped"
+      echo "ok: legacy_flag archived before it was dropped ($FLAGGED_BEFORE rows)"
+      ;;
+    8)
+      echo "-- the new version writes through the new table name:"
+      sql "INSERT INTO products (sku, name, price) VALUES ('demo-1', 'Demo product', 9.90)"
+      sql "INSERT INTO order_items (order_id, product_id, qty) SELECT 1, id, 2 FROM products WHERE sku = 'demo-1'"
+      [ "$(sql "SELECT count(*) FROM order_items")" = 1 ] || fail "order_items does not hold the new row"
+      ;;
   esac
 }
 
@@ -200,6 +234,7 @@ for f in "${files[@]}"; do
       traffic "$id"
     fi
   done
+  after_contract "$id"
 done
 
 # ---- 6. where we ended, and what must still be true ----------------------------
@@ -220,7 +255,7 @@ check "every migration contracted" \
 check "users: no row lost" \
   "SELECT count(*) FROM users" "$((USERS_BEFORE + USERS_ADDED))"
 check "orders: no row lost" \
-  "SELECT count(*) FROM orders" "$ORDERS_BEFORE"
+  "SELECT count(*) FROM orders" "$((ORDERS_BEFORE + ORDERS_ADDED))"
 check "orders: totals unchanged" \
   "SELECT sum(total) FROM orders" "$TOTAL_BEFORE"
 check "users.username holds every old user_name" \
@@ -229,8 +264,28 @@ check "users.age_years holds every old age" \
   "SELECT md5(string_agg(coalesce(age_years::text, '-'), ',' ORDER BY id)) FROM users WHERE id <= $USERS_BEFORE" "$AGES_BEFORE"
 check "orders.priority computed for every row" \
   "SELECT count(*) FROM orders WHERE priority IS DISTINCT FROM (CASE WHEN total > 1000 THEN 1 ELSE 0 END)" 0
-check "legacy_flag archived before it was dropped" \
-  "SELECT count(*) FROM legacy_flag_archive" "$FLAGGED_BEFORE"
+check "legacy_flag_archive dropped, order_lines renamed to order_items" \
+  "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'" \
+  "_migrate_history,order_items,orders,products,users"
+check "orders.priority is an integer and still holds every value" \
+  "SELECT data_type || ':' || (SELECT count(*) FROM orders WHERE priority IS DISTINCT FROM (CASE WHEN total > 1000 THEN 1 ELSE 0 END)) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'priority'" \
+  "integer:0"
+check "orders_user_id_idx dropped, its replacement and the unique constraint in place" \
+  "SELECT (SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_id_idx') || ',' || (SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_user_total_idx') || ',' || (SELECT count(*) FROM pg_constraint WHERE conname = 'order_lines_order_product_key' AND contype = 'u')" \
+  "0,1,1"
+check "0010: constraint renamed, CHECK dropped, comment, default and replica identity set" \
+  "SELECT (SELECT count(*) FROM pg_constraint WHERE conname = 'order_items_order_fk')
+        || ',' || (SELECT count(*) FROM pg_constraint WHERE conname = 'order_lines_qty_positive')
+        || ',' || obj_description('users'::regclass, 'pg_class')
+        || ',' || (SELECT column_default FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'total')
+        || ',' || (SELECT relreplident::text FROM pg_class WHERE oid = 'orders'::regclass)" \
+  "1,0,one row per customer account,0,f"
+check "0011: every email set, usernames unique, the rules in place" \
+  "SELECT (SELECT count(*) FROM users WHERE email IS NULL)
+        || ',' || (SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint
+                   WHERE conname IN ('users_username_key', 'orders_total_not_negative', 'products_replaced_by_fk') AND convalidated)
+        || ',' || (SELECT is_nullable FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email')" \
+  "0,orders_total_not_negative,products_replaced_by_fk,users_username_key,NO"
 check "old columns gone" \
   "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name IN ('user_name', 'age', 'legacy_flag')" 0
 check "no marker column, trigger or function left" \

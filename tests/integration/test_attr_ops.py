@@ -173,7 +173,7 @@ def sorted_keys(ddl):
     """SHOW CREATE TABLE with its KEY lines in name order: MariaDB drops
     and re-creates a foreign key's own index when the key is renamed (it
     is named after the key), so after a rename and back the index is the
-    same but listed last (documented in docs/file-format.d/i13-attrs.md)."""
+    same but listed last (documented in docs/file-format.md, rename_constraint)."""
     lines = ddl.split("\n")
     keys = sorted(l.rstrip(",") for l in lines if l.startswith("  KEY "))
     rest = [l for l in lines if not l.startswith("  KEY ")]
