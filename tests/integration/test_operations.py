@@ -59,7 +59,7 @@ per target so each process starts one server), MG_OPERATIONS_SHARD=i/k
 (every k-th case from the i-th: tests/CMakeLists.txt splits the matrix
 into several ctest entries so `ctest -j` packs them),
 MG_OPERATIONS_ROTATE=N (every N-th case, from a place that moves each
-day: the sanitizer build's budget), MG_OPERATIONS_STATS=<file> (a JSON
+day: CI's budget, tests/CMakeLists.txt), MG_OPERATIONS_STATS=<file> (a JSON
 line per check with its wall and CPU time:
 tests/bench/operations_fault_loop.py).
 """
@@ -102,7 +102,7 @@ def selected_targets():
 
 
 def rotated(cases):
-    """With MG_OPERATIONS_ROTATE=N (a build with less time: the sanitizer
+    """With MG_OPERATIONS_ROTATE=N (CI's budget, tests/CMakeLists.txt: the plain
     build's entries), the cases of today's turn: every N-th from a place
     that moves each day (MG_OPERATIONS_KILL_SEED's day), and at least one."""
     n = int(os.environ.get("MG_OPERATIONS_ROTATE", "0") or 0)
