@@ -33,12 +33,12 @@ static int check_columns_exist(struct mg_planner *pl, const struct mg_op *op,
 
 		if (ov == 0)
 			continue;	/* added earlier in this migration */
+		memset(&c, 0, sizeof(c));
 		if (ov < 0)
 			rc = mg_db_describe_column(pl->conn, pl, t, cols[k], &c, err);
+		mg_column_desc_release(&c);
 		if (rc < 0)
 			return -1;
-		if (rc == 0)
-			mg_column_desc_release(&c);
 		if (ov == 1)	/* dropped or renamed away earlier: say by what,
 				 * at the key that names it */
 			return mg_overlay_refuse(err, pl, t,

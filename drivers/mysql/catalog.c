@@ -588,8 +588,13 @@ int mydrv_describe_column(struct mg_conn *c, const struct mg_planner *core,
 	out->drv = mcol;
 	out->drv_free = mycolumn_free;
 	rc = fetch_column(downcast(c), mytable_of(t), name, mcol, err);
-	if (rc != 0)
+	if (rc != 0) {
+		/* as PostgreSQL's: nothing to release unless the column exists */
+		mycolumn_free(mcol);
+		out->drv = NULL;
+		out->drv_free = NULL;
 		return rc;
+	}
 	out->type = mg_xstrdup(mcol->column_type);
 	out->notnull = mcol->notnull;
 	out->default_expr = mg_xstrdup(mcol->default_expr);
