@@ -53,7 +53,7 @@ static struct planner planner_of(struct mg_conn *c, const struct mg_planner *pl)
 }
 
 /* Quote "schema.table" or "table" as written in a migration. */
-static char *quote_table_name(const char *name)
+char *pgdrv_quote_table_name(const char *name)
 {
 	const char *dot = strchr(name, '.');
 	struct mg_buf b = MG_BUF_INIT;
@@ -120,7 +120,7 @@ int pgdrv_describe_table(struct mg_conn *c, const struct mg_planner *pl,
 {
 	struct pgdrv_conn *pc = downcast(c);
 	struct mg_buf sql = MG_BUF_INIT;
-	char *q = quote_table_name(op->table);
+	char *q = pgdrv_quote_table_name(op->table);
 	char *ql = lit(q);
 	struct pgdesc *d;
 	const char *kind;

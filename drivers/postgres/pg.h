@@ -70,6 +70,11 @@ void pgdrv_close(struct mg_conn *c);
 int pgdrv_connect(struct mg_conn **out, const char *url,
 		  const struct mg_conn_opts *opts, struct mg_err *err);
 void pgdrv_quote_ident(struct mg_buf *out, const char *name);
+/* "schema.table" or "table" as written in a migration, quoted (catalog.c). */
+char *pgdrv_quote_table_name(const char *name);
+/* An expression of the file over the row being written, for a trigger:
+ * NEW.col for a bare quoted column, else a subquery over NEW (render.c). */
+void pgdrv_row_expr(struct mg_buf *b, const char *expr);
 char *qi(const char *name);
 void add_literal(struct mg_buf *b, const char *s);
 char *lit(const char *s);

@@ -161,7 +161,7 @@ static int is_quoted_ident(const char *s)
 }
 
 /* An expression over the row being written, usable in the trigger. */
-static void row_expr(struct mg_buf *b, const char *expr)
+void pgdrv_row_expr(struct mg_buf *b, const char *expr)
 {
 	if (is_quoted_ident(expr))
 		mg_buf_addf(b, "NEW.%s", expr);
@@ -224,22 +224,22 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 			/* pgdrv_fix_trigger, after the other pairs */
 		} else if (p->kind == MG_PAIR_REPLACE) {
 			mg_buf_addf(b, "    IF coalesce(_mg_writer = 'new', NEW.%s IS NOT NULL) THEN\n      NEW.%s := ", qn, qo);
-			row_expr(b, p->down);
+			pgdrv_row_expr(b, p->down);
 			mg_buf_addf(b, ";\n      _mg_new := true;\n    ELSE\n      NEW.%s := ", qn);
-			row_expr(b, p->up);
+			pgdrv_row_expr(b, p->up);
 			mg_buf_adds(b, ";\n    END IF;\n");
 		} else if (p->kind == MG_PAIR_SHADOW) {
 			mg_buf_addf(b, "    NEW.%s := ", qn);
-			row_expr(b, p->up);
+			pgdrv_row_expr(b, p->up);
 			mg_buf_adds(b, ";\n");
 		} else if (p->kind == MG_PAIR_ADD) {
 			mg_buf_addf(b, "    IF NEW.%s IS NOT NULL OR _mg_writer = 'new' THEN\n"
 				    "      _mg_new := true;\n    ELSE\n      NEW.%s := ", qn, qn);
-			row_expr(b, p->up);
+			pgdrv_row_expr(b, p->up);
 			mg_buf_adds(b, ";\n    END IF;\n");
 		} else {
 			mg_buf_addf(b, "    IF NEW.%s IS NULL THEN\n      NEW.%s := ", qo, qo);
-			row_expr(b, p->down);
+			pgdrv_row_expr(b, p->down);
 			mg_buf_adds(b, ";\n    END IF;\n");
 		}
 		free(qo);
@@ -273,20 +273,20 @@ static void render_trigger(struct mg_buf *b, const struct mg_planner *pl,
 			if (p->kind == MG_PAIR_REPLACE) {
 				mg_buf_addf(b, "    IF _mg_writer = 'new' OR (_mg_writer IS NULL AND NEW.%s IS DISTINCT FROM OLD.%s) THEN\n      NEW.%s := ",
 					    qn, qn, qo);
-				row_expr(b, p->down);
+				pgdrv_row_expr(b, p->down);
 				mg_buf_addf(b, ";\n    ELSIF _mg_writer = 'old' OR NEW.%s IS DISTINCT FROM OLD.%s OR NEW.%s = 0 THEN\n      NEW.%s := ",
 					    qo, qo, qm, qn);
-				row_expr(b, p->up);
+				pgdrv_row_expr(b, p->up);
 				mg_buf_adds(b, ";\n    END IF;\n");
 			} else if (p->kind == MG_PAIR_SHADOW) {
 				/* whoever writes: both versions write the old column */
 				mg_buf_addf(b, "    NEW.%s := ", qn);
-				row_expr(b, p->up);
+				pgdrv_row_expr(b, p->up);
 				mg_buf_adds(b, ";\n");
 			} else if (p->kind == MG_PAIR_ADD && p->up) {
 				mg_buf_addf(b, "    IF NEW.%s IS NULL AND NEW.%s = 0 AND _mg_writer IS DISTINCT FROM 'new' THEN\n      NEW.%s := ",
 					    qn, qm, qn);
-				row_expr(b, p->up);
+				pgdrv_row_expr(b, p->up);
 				mg_buf_adds(b, ";\n    END IF;\n");
 			}
 			free(qo);

@@ -33,27 +33,6 @@ static char *quote_written_table(const char *name)
 	return mg_buf_detach(&b);
 }
 
-static int is_quoted_ident(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
-		return 0;
-	for (size_t i = 1; i < n - 1; i++)
-		if (s[i] == '"' && s[++i] != '"')
-			return 0;
-	return 1;
-}
-
-/* An expression of the file over the row being written (the trigger). */
-static void new_row_expr(struct mg_buf *b, const char *expr)
-{
-	if (is_quoted_ident(expr))
-		mg_buf_addf(b, "NEW.%s", expr);
-	else
-		mg_buf_addf(b, "(SELECT (%s) FROM (SELECT NEW.*) AS _mg_row)", expr);
-}
-
 /* "row.c1 IS NOT NULL AND row.c2 IS NOT NULL" over the columns. */
 static void all_not_null(struct mg_buf *b, const char *row, char *const *cols,
 			 size_t n)
@@ -110,7 +89,7 @@ static void broken(struct mg_buf *b, const struct mg_tplan *tp, const struct mg_
 		if (how == 'B')
 			mg_buf_addf(b, "(%s) IS FALSE", op->check);
 		else {
-			new_row_expr(b, op->check);
+			pgdrv_row_expr(b, op->check);
 			mg_buf_adds(b, " IS FALSE");
 		}
 		break;
@@ -169,7 +148,7 @@ void pgdrv_fix_trigger(struct mg_buf *b, const struct mg_tplan *tp, int update)
 		mg_buf_adds(b, "    IF ");
 		broken(b, tp, p->op, p->down, "NEW.", update ? 'U' : 'I');
 		mg_buf_addf(b, " THEN\n      NEW.%s := ", qc);
-		new_row_expr(b, p->up);
+		pgdrv_row_expr(b, p->up);
 		mg_buf_adds(b, ";\n    END IF;\n");
 		free(qc);
 	}

@@ -9,25 +9,6 @@
  */
 #include "postgres/pg.h"
 
-/* "schema.table" or "table" as written in a migration, quoted. */
-static char *quote_name(const char *name)
-{
-	const char *dot = strchr(name, '.');
-	struct mg_buf b = MG_BUF_INIT;
-
-	if (dot) {
-		char *schema = mg_xstrndup(name, (size_t)(dot - name));
-
-		pgdrv_quote_ident(&b, schema);
-		mg_buf_addc(&b, '.');
-		free(schema);
-		pgdrv_quote_ident(&b, dot + 1);
-	} else {
-		pgdrv_quote_ident(&b, name);
-	}
-	return mg_buf_detach(&b);
-}
-
 static void add_names(struct mg_buf *b, char *const *names, size_t n)
 {
 	mg_buf_adds(b, "(");
@@ -49,7 +30,7 @@ static void add_constraint_name(struct mg_buf *b, const char *name)
 
 static void add_ref(struct mg_buf *b, const struct mg_ref *r)
 {
-	char *qt = quote_name(r->table);
+	char *qt = pgdrv_quote_table_name(r->table);
 
 	mg_buf_addf(b, " REFERENCES %s ", qt);
 	add_names(b, r->columns, r->n_columns);
@@ -128,7 +109,7 @@ static char *create_sql(const struct mg_tableop *top)
 {
 	const struct mg_table_def *d = top->op->tdef;
 	struct mg_buf b = MG_BUF_INIT;
-	char *qt = quote_name(top->op->table);
+	char *qt = pgdrv_quote_table_name(top->op->table);
 
 	mg_buf_addf(&b, "CREATE TABLE %s (\n", qt);
 	for (size_t i = 0; i < d->n_columns; i++) {
@@ -285,7 +266,7 @@ int pgdrv_render_table_op(struct mg_conn *c, const struct mg_render *r,
 {
 	const struct mg_tableop *top = r->tableop;
 	struct mg_buf b = MG_BUF_INIT;
-	char *qt = top->t.q ? mg_xstrdup(top->t.q) : quote_name(top->op->table);
+	char *qt = top->t.q ? mg_xstrdup(top->t.q) : pgdrv_quote_table_name(top->op->table);
 	char *qv = top->op->to ? view_name(top, top->op->to) : NULL;
 	char *desc = NULL, *sql;
 
