@@ -53,34 +53,52 @@ static unsigned side_timeout_s(const struct mydrv_conn *mc)
 }
 
 
-static volatile int mydrv_unreachable;
+/*
+ * Does the server still run mc's statement? Asked on a side session:
+ *  PROBE_RUNNING  yes;
+ *  PROBE_ENDED    the session sleeps: the statement ended, its result is
+ *                 on the way or lost;
+ *  PROBE_LOST     no side session within network_timeout_ms, the session
+ *                 is gone, or it is stuck sending its result to us.
+ */
+enum mydrv_probe { PROBE_LOST, PROBE_ENDED, PROBE_RUNNING };
 
-/* Does the server still run mc's statement? 1 yes, 0 no or cannot tell
- * within network_timeout_ms (see above). */
-static int probe_alive(struct mydrv_conn *mc)
+/* When a probe last found the server unreachable (0: never); another
+ * probe within network_timeout_ms of that does not wait to find the same. */
+static int64_t mydrv_unreachable_at;
+
+static int is_one(const char *cell)
+{
+	return cell && !strcmp(cell, "1");
+}
+
+static enum mydrv_probe probe_statement(struct mydrv_conn *mc)
 {
 	struct mg_rows r = MG_ROWS_INIT;
 	struct mg_err ignored = MG_ERR_INIT;
 	struct mydrv_conn *side;
-	char sql[200];
-	int alive = 0;
+	int64_t seen = __atomic_load_n(&mydrv_unreachable_at, __ATOMIC_RELAXED);
+	enum mydrv_probe found = PROBE_LOST;
+	char sql[300];
 
-	if (__atomic_load_n(&mydrv_unreachable, __ATOMIC_RELAXED))
-		return 0;
+	if (seen && mg_now_ms() - seen < mc->opts.network_timeout_ms)
+		return PROBE_LOST;
 	side = side_session(mc, side_timeout_s(mc));
-	__atomic_store_n(&mydrv_unreachable, !side, __ATOMIC_RELAXED);
+	__atomic_store_n(&mydrv_unreachable_at, side ? 0 : mg_now_ms(), __ATOMIC_RELAXED);
 	if (!side)
-		return 0;
+		return PROBE_LOST;
 	snprintf(sql, sizeof(sql),
-		 "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %lu "
-		 "AND COMMAND IN ('Query', 'Execute') "
-		 "AND COALESCE(STATE, '') NOT IN ('Writing to net', 'Sending to client')",
+		 "SELECT COMMAND IN ('Query', 'Execute') "
+		 "AND COALESCE(STATE, '') NOT IN ('Writing to net', 'Sending to client'), "
+		 "COMMAND = 'Sleep' "
+		 "FROM information_schema.PROCESSLIST WHERE ID = %lu",
 		 mysql_thread_id(mc->my));
 	if (query_mc(side, sql, &r, &ignored) == 0 && r.nrows == 1)
-		alive = 1;
+		found = is_one(mg_rows_get(&r, 0, 0)) ? PROBE_RUNNING :
+			is_one(mg_rows_get(&r, 0, 1)) ? PROBE_ENDED : PROBE_LOST;
 	mg_rows_release(&r);
 	mydrv_close(&side->base);
-	return alive;
+	return found;
 }
 
 /* Stop using mc's link: shut its socket down, so that neither a pending
@@ -114,6 +132,7 @@ static int kill_query(struct mydrv_conn *mc)
 
 struct mydrv_wait {
 	int64_t last;		/* when the server last sent or took something */
+	int ended_seen;		/* a probe found the statement ended since */
 	int64_t stop_at;	/* when the grace after a stop ends, 0: no stop */
 	int killed;		/* KILL QUERY sent: only finishing the call */
 };
@@ -148,19 +167,27 @@ static int await_status(struct mydrv_conn *mc, int status, struct mydrv_wait *w)
 			}
 		}
 		if (now - w->last >= nt) {
-			if (w->killed || mc->side || !probe_alive(mc)) {
+			enum mydrv_probe p = w->killed || mc->side ? PROBE_LOST :
+					     probe_statement(mc);
+
+			/* an ended statement's result gets one more
+			 * network_timeout_ms to arrive */
+			if (p == PROBE_LOST || (p == PROBE_ENDED && w->ended_seen)) {
 				if (!w->killed)
 					snprintf(mc->net_error, sizeof(mc->net_error), "no answer from the server for %d ms, and it does not show the statement running to a second session: gave up the connection",
-						 (int)(mg_now_ms() - w->last));
+						 (int)(mg_now_ms() - w->last) +
+						 (w->ended_seen ? nt : 0));
 				give_up(mc);
 				return 0;
 			}
+			w->ended_seen = p == PROBE_ENDED;
 			w->last = mg_now_ms();
 		}
 		if (poll(&pfd, 1, MYDRV_SLICE_MS) > 0) {
 			int ready = 0;
 
 			w->last = mg_now_ms();
+			w->ended_seen = 0;
 			if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
 				ready |= MYSQL_WAIT_READ;
 			if (pfd.revents & (POLLOUT | POLLERR | POLLHUP))

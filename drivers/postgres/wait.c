@@ -18,7 +18,9 @@
  *    whether our backend is still running the statement (an index build
  *    is silent for as long as it takes, and that is fine). When it is not,
  *    or the second connection gets no answer within network_timeout_ms
- *    either, the statement is cancelled and the connection given up.
+ *    either, the statement is cancelled and the connection given up. A
+ *    statement the server shows as just ended gets one more
+ *    network_timeout_ms for its result to arrive.
  * PQcancel in libpq 15 blocks with no timeout of its own (a frozen link
  * swallows the request), so it runs in a thread waited for a bounded time.
  */
@@ -163,45 +165,55 @@ static PGconn *probe_connect(struct pgdrv_conn *pc, int64_t until)
 
 /*
  * Is the server still running pc's statement? Asked on a second
- * connection. 1 yes (also when it waits for a lock, and when a stop cut
- * the question short: the caller handles the stop), 0 no: the probe got
- * no answer within network_timeout_ms, or the backend is idle (its result
- * is lost on the way) or blocked writing to us.
+ * connection:
+ *  PROBE_RUNNING  yes (also when it waits for a lock, and when a stop cut
+ *                 the question short: the caller handles the stop);
+ *  PROBE_ENDED    the backend is idle: the statement ended, and its result
+ *                 is on the way or lost (the backend reports itself idle
+ *                 just before it flushes the result, so a result can
+ *                 still arrive after this answer);
+ *  PROBE_LOST     no answer within network_timeout_ms, the backend is
+ *                 gone, or it is blocked writing to us.
  */
-static volatile int pgdrv_unreachable;
+enum pgdrv_probe { PROBE_LOST, PROBE_ENDED, PROBE_RUNNING };
 
-static int probe_alive(struct pgdrv_conn *pc)
+/* When a probe last found the server unreachable (0: never). Another
+ * connection's probe within network_timeout_ms of that does not wait to
+ * find the same. */
+static int64_t pgdrv_unreachable_at;
+
+static enum pgdrv_probe probe_statement(struct pgdrv_conn *pc)
 {
-	int64_t until = mg_now_ms() + pc->opts.network_timeout_ms;
+	int64_t now = mg_now_ms(), until = now + pc->opts.network_timeout_ms;
+	int64_t seen = __atomic_load_n(&pgdrv_unreachable_at, __ATOMIC_RELAXED);
+	enum pgdrv_probe found = PROBE_LOST;
 	PGconn *pg;
-	char sql[200];
+	char sql[240];
 	PGresult *res;
-	int alive = 0;
 
-	/* another connection found the server unreachable just now: do not
-	 * wait for a second probe to find the same */
-	if (__atomic_load_n(&pgdrv_unreachable, __ATOMIC_RELAXED))
-		return 0;
+	if (seen && now - seen < pc->opts.network_timeout_ms)
+		return PROBE_LOST;
 	pg = probe_connect(pc, until);
 	if (!pg && mg_stop_requested)
-		return 1;
-	__atomic_store_n(&pgdrv_unreachable, !pg, __ATOMIC_RELAXED);
+		return PROBE_RUNNING;
+	__atomic_store_n(&pgdrv_unreachable_at, pg ? 0 : mg_now_ms(), __ATOMIC_RELAXED);
 	if (!pg)
-		return 0;
+		return PROBE_LOST;
 	snprintf(sql, sizeof(sql),
-		 "SELECT 1 FROM pg_stat_activity WHERE pid = %d AND state = 'active' "
-		 "AND wait_event IS DISTINCT FROM 'ClientWrite'", PQbackendPID(pc->pg));
+		 "SELECT state = 'active' AND wait_event IS DISTINCT FROM 'ClientWrite', "
+		 "state = 'active' FROM pg_stat_activity WHERE pid = %d", PQbackendPID(pc->pg));
 	if (PQsendQuery(pg, sql) && await_idle(pg, until - mg_now_ms())) {
 		while ((res = PQgetResult(pg))) {
 			if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-				alive = 1;
+				found = PQgetvalue(res, 0, 0)[0] == 't' ? PROBE_RUNNING :
+					PQgetvalue(res, 0, 1)[0] == 't' ? PROBE_LOST : PROBE_ENDED;
 			PQclear(res);
 		}
 	}
 	if (PQisBusy(pg))
 		PQsetnonblocking(pg, 1);	/* PQfinish must not wait either */
 	PQfinish(pg);
-	return alive;
+	return found;
 }
 
 /* Stop using pc's connection: nothing more is sent or waited for. */
@@ -237,8 +249,8 @@ static void cancel_statement(struct pgdrv_conn *pc, int link_ok, const char *why
  */
 static int await_result(struct pgdrv_conn *pc)
 {
-	int64_t last = mg_now_ms(), stop_at = 0;
-	int nt = pc->opts.network_timeout_ms;
+	int64_t last = mg_now_ms(), heard = last, stop_at = 0;
+	int nt = pc->opts.network_timeout_ms, ended_seen = 0;
 	char why[512];
 
 	while (PQisBusy(pc->pg)) {
@@ -253,18 +265,24 @@ static int await_result(struct pgdrv_conn *pc)
 			return 0;
 		}
 		if (now - last >= nt) {
-			if (!probe_alive(pc)) {
+			enum pgdrv_probe p = probe_statement(pc);
+
+			/* an ended statement's result gets one more
+			 * network_timeout_ms to arrive */
+			if (p == PROBE_LOST || (p == PROBE_ENDED && ended_seen)) {
 				snprintf(why, sizeof(why), "no answer from the server for %d ms, and it does not show the statement running to a second connection: gave up the connection",
-					 (int)(mg_now_ms() - last));
+					 (int)(mg_now_ms() - heard));
 				cancel_statement(pc, 0, why);
 				return 0;
 			}
+			ended_seen = p == PROBE_ENDED;
 			last = mg_now_ms();
 		}
 		if (wait_socket(PQsocket(pc->pg), POLLIN, PGDRV_SLICE_MS)) {
 			if (!PQconsumeInput(pc->pg))
 				return 1;
-			last = mg_now_ms();
+			last = heard = mg_now_ms();
+			ended_seen = 0;
 		}
 	}
 	return 1;
