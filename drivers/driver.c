@@ -499,3 +499,51 @@ void mg_db_plan_notes(struct mg_conn *c, const struct mg_planner *pl,
 	if (c->drv->plan_notes)
 		c->drv->plan_notes(c, pl, out);
 }
+
+/* ---- lint ------------------------------------------------------------------ */
+
+void mg_sql_facts_add(struct mg_sql_facts *f, enum mg_fact_kind kind,
+		      unsigned flags, int offset, const char *table,
+		      const char *name, const char *detail)
+{
+	struct mg_sql_fact *x;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 8;
+		f->items = mg_xrealloc(f->items, f->cap * sizeof(*f->items));
+	}
+	x = &f->items[f->n++];
+	x->kind = kind;
+	x->flags = flags;
+	x->offset = offset;
+	x->table = table ? mg_xstrdup(table) : NULL;
+	x->name = name ? mg_xstrdup(name) : NULL;
+	x->detail = detail ? mg_xstrdup(detail) : NULL;
+}
+
+void mg_sql_facts_release(struct mg_sql_facts *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->items[i].table);
+		free(f->items[i].name);
+		free(f->items[i].detail);
+	}
+	free(f->items);
+	f->items = NULL;
+	f->n = f->cap = 0;
+}
+
+const struct mg_driver *mg_driver_named(const char *name)
+{
+	for (size_t i = 0; mg_drivers[i]; i++)
+		if (!strcmp(mg_drivers[i]->name, name))
+			return mg_drivers[i];
+	return NULL;
+}
+
+void mg_driver_lint_sql(const struct mg_driver *d, const char *text,
+			enum mg_lint_text kind, struct mg_sql_facts *out)
+{
+	if (d && d->lint_sql && text)
+		d->lint_sql(text, kind, out);
+}

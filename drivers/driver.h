@@ -182,6 +182,98 @@ enum mg_driver_caps {
 	MG_CAP_CASELESS_COLUMNS = 1 << 4
 };
 
+/* ---- lint (issue 14): what a driver reads in SQL text, offline ---------- */
+
+/* What the text given to lint_sql is: a sql step's statements, an
+ * expression (up, down, default, backfill, where, check), or a type. */
+enum mg_lint_text { MG_LINT_STATEMENTS, MG_LINT_EXPRESSION, MG_LINT_TYPE };
+
+/* One thing a statement does that a lint rule (src/lint_rules.c) may care
+ * about. Database-neutral: the driver parses, the core decides. */
+enum mg_fact_kind {
+	MG_FACT_SYNTAX_ERROR,	/* detail: the parser's message */
+	MG_FACT_CREATE_TABLE,	/* table */
+	MG_FACT_DROP_TABLE,	/* table */
+	MG_FACT_RENAME_TABLE,	/* table, name: the new name */
+	MG_FACT_ADD_COLUMN,	/* table, name */
+	MG_FACT_DROP_COLUMN,	/* table, name */
+	MG_FACT_RENAME_COLUMN,	/* table, name: old, detail: new */
+	MG_FACT_ALTER_TYPE,	/* table, name, detail: the new type */
+	MG_FACT_SET_NOT_NULL,	/* table, name */
+	MG_FACT_DROP_NOT_NULL,	/* table, name */
+	MG_FACT_SET_DEFAULT,	/* table, name (also DROP DEFAULT: no HAS_DEFAULT) */
+	MG_FACT_ADD_CONSTRAINT,	/* table, name (or NULL); flags say which kind */
+	MG_FACT_VALIDATE_CONSTRAINT,	/* table, name */
+	MG_FACT_DROP_CONSTRAINT,	/* table, name */
+	MG_FACT_CREATE_INDEX,	/* table, name (or NULL) */
+	MG_FACT_DROP_INDEX,	/* name */
+	MG_FACT_REINDEX,	/* table or name */
+	MG_FACT_VACUUM_FULL,	/* table (or NULL: the database) */
+	MG_FACT_CLUSTER,	/* table */
+	MG_FACT_LOCK_TABLE,	/* table */
+	MG_FACT_TRANSACTION,	/* BEGIN, COMMIT...: detail the word */
+	MG_FACT_COLUMN_TYPE,	/* a declared column type (CREATE TABLE, ADD
+				 * COLUMN, ALTER TYPE, or MG_LINT_TYPE text):
+				 * table, name (column, or NULL), detail: the
+				 * type as written; MG_FACTF_TYPE_* and
+				 * PRIMARY_KEY flags */
+	MG_FACT_VOLATILE_CALL,	/* detail: the function (random, now, nextval,
+				 * gen_random_uuid, clock_timestamp...) */
+	MG_FACT_UPDATE,		/* table; NO_WHERE when every row */
+	MG_FACT_DELETE,		/* table; NO_WHERE when every row */
+	MG_FACT_OTHER		/* any other statement; detail: its kind
+				 * ("CREATE FUNCTION") */
+};
+
+enum mg_fact_flags {
+	MG_FACTF_IF_EXISTS = 1u << 0,
+	MG_FACTF_IF_NOT_EXISTS = 1u << 1,
+	MG_FACTF_CONCURRENTLY = 1u << 2,
+	MG_FACTF_NOT_VALID = 1u << 3,	/* ADD CONSTRAINT ... NOT VALID */
+	MG_FACTF_USING_INDEX = 1u << 4,	/* ADD UNIQUE/PRIMARY KEY USING INDEX */
+	MG_FACTF_UNIQUE = 1u << 5,	/* index or constraint */
+	MG_FACTF_PRIMARY_KEY = 1u << 6,	/* constraint, or a column type's column */
+	MG_FACTF_FOREIGN_KEY = 1u << 7,
+	MG_FACTF_CHECK = 1u << 8,	/* detail: the CHECK expression */
+	MG_FACTF_NOT_NULL = 1u << 9,	/* ADD COLUMN ... NOT NULL */
+	MG_FACTF_HAS_DEFAULT = 1u << 10,
+	MG_FACTF_VOLATILE_DEFAULT = 1u << 11,	/* the default calls a volatile function */
+	MG_FACTF_REWRITES = 1u << 12,	/* ALTER TYPE: the table is rewritten */
+	MG_FACTF_NARROWS = 1u << 13,	/* ALTER TYPE: fewer values fit */
+	MG_FACTF_CASCADE = 1u << 14,
+	MG_FACTF_NO_WHERE = 1u << 15,	/* UPDATE/DELETE of every row */
+	MG_FACTF_TYPE_JSON = 1u << 16,	/* json where jsonb exists */
+	MG_FACTF_TYPE_TIMESTAMP = 1u << 17,	/* timestamp without time zone */
+	MG_FACTF_TYPE_SERIAL = 1u << 18,	/* serial/bigserial/smallserial */
+	MG_FACTF_TYPE_CHAR = 1u << 19,	/* char(n) / character(n) */
+	MG_FACTF_TYPE_INT4 = 1u << 20,	/* a 32-bit (or smaller) integer */
+	MG_FACTF_IN_BLOCK = 1u << 21	/* after a BEGIN of the same text */
+};
+
+struct mg_sql_fact {
+	enum mg_fact_kind kind;
+	unsigned flags;		/* enum mg_fact_flags */
+	int offset;		/* byte offset in the text of what the fact is
+				 * about (the statement, or the clause), -1 unknown */
+	char *table;		/* as written ("s.t" or "t"), or NULL */
+	char *name;		/* column, index, constraint, new table name */
+	char *detail;
+};
+
+struct mg_sql_facts {
+	struct mg_sql_fact *items;
+	size_t n, cap;
+};
+
+#define MG_SQL_FACTS_INIT { NULL, 0, 0 }
+
+/* Append a fact; the strings (each may be NULL) are copied. */
+void mg_sql_facts_add(struct mg_sql_facts *f, enum mg_fact_kind kind,
+		      unsigned flags, int offset, const char *table,
+		      const char *name, const char *detail);
+void mg_sql_facts_release(struct mg_sql_facts *f);
+
+
 struct mg_driver {
 	const char *name;		/* "postgres" */
 	int version;			/* MG_DRIVER_VERSION */
@@ -439,6 +531,15 @@ struct mg_driver {
 			       struct mg_err *err);
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
 			      int64_t *out, struct mg_err *err);
+	/*
+	 * Lint (issue 14), offline: no connection. What text (a sql step's
+	 * statements, an expression or a type, as kind says) does, appended
+	 * to out, each fact with its byte offset in text. Text that does not
+	 * parse is an MG_FACT_SYNTAX_ERROR fact, never a failure. NULL: the
+	 * driver reads no SQL (lint's file rules still apply).
+	 */
+	void (*lint_sql)(const char *text, enum mg_lint_text kind,
+			 struct mg_sql_facts *out);
 };
 
 extern const struct mg_driver mg_postgres_driver;
@@ -491,7 +592,14 @@ void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n);
  * "A, B, or C". */
 void mg_driver_url_help(struct mg_buf *out);
 
+/* The driver named name ("postgres", "mysql"), or NULL. */
+const struct mg_driver *mg_driver_named(const char *name);
+
 /* ---- wrappers the core calls --------------------------------------------- */
+
+/* d's lint_sql, or nothing when d has none (offline: no connection). */
+void mg_driver_lint_sql(const struct mg_driver *d, const char *text,
+			enum mg_lint_text kind, struct mg_sql_facts *out);
 
 int mg_db_connect(struct mg_conn **out, const char *url,
 		  const struct mg_conn_opts *opts, struct mg_err *err);

@@ -223,6 +223,7 @@ struct mg_op {
 	int constraint;			/* create_index: the unique index becomes a UNIQUE constraint */
 	struct mg_pos constraint_pos;
 	char *sql[MG_SQL_NPHASES];	/* sql: expand, backfill, switch_reads, contract, rollback */
+	struct mg_pos sql_pos[MG_SQL_NPHASES];	/* of each phase's SQL value */
 	int in_transaction;		/* sql: default 1 */
 	/* attrs (issue 13): set_comment, set_replica_identity, constraints */
 	char *comment;			/* set_comment */
