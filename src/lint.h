@@ -69,12 +69,36 @@ struct mg_lint_report {
 
 #define MG_LINT_REPORT_INIT { NULL, 0, 0, 0, 0, 0, 0 }
 
+/*
+ * One SQL-bearing value of the file and what the driver read in it, read
+ * once by the engine before the rules run: every sql step's phases, every
+ * expression (add_column default and backfill, alter_column up and down,
+ * drop_column down, create_index where, add_check check, the rules' up,
+ * set_default default, create_table's column defaults and checks and its
+ * table checks), every type (add_column, alter_column, create_table's
+ * columns).
+ */
+struct mg_lint_value {
+	size_t op;			/* index in m->ops */
+	const char *field;		/* "expand" ... "rollback", "up", "down",
+					 * "default", "backfill", "where",
+					 * "check", "type" */
+	enum mg_sql_phase phase;	/* sql steps; MG_SQL_NPHASES otherwise */
+	enum mg_lint_text kind;		/* statements, expression or type */
+	const char *column;		/* create_table: the column, else NULL */
+	const char *value;		/* the text (owned by the migration) */
+	struct mg_pos pos;		/* of the value */
+	struct mg_sql_facts facts;
+};
+
 /* What a rule sees of one file. */
 struct mg_lint_ctx {
 	const struct mg_driver *drv;	/* reads the SQL; NULL: none */
 	const struct mg_migration *m;	/* the loaded file */
 	const char *text;		/* the file's bytes, NUL-terminated */
 	size_t len;
+	struct mg_lint_value *values;	/* in file order */
+	size_t n_values;
 	struct mg_lint_report *out;
 	const struct mg_lint_rule *rule;	/* the rule running */
 };
