@@ -262,6 +262,20 @@ static int transactional_ddl(const struct mg_lint_ctx *c)
 	return c->drv && (c->drv->caps & MG_CAP_TRANSACTIONAL_DDL);
 }
 
+/* Done without blocking writes: CONCURRENTLY on PostgreSQL; on MySQL the
+ * driver sets it for ALGORITHM=INSTANT or LOCK=NONE (the server then
+ * refuses what it cannot do online instead of taking the lock). */
+static int online(const struct mg_sql_fact *f)
+{
+	return (f->flags & MG_FACTF_CONCURRENTLY) != 0;
+}
+
+/* TRUNCATE: a DELETE fact whose detail says so (MySQL driver). */
+static int is_truncate(const struct mg_sql_fact *f)
+{
+	return f->kind == MG_FACT_DELETE && f->detail && same_name(f->detail, "TRUNCATE");
+}
+
 /* ---- file ------------------------------------------------------------- */
 
 void mg_lint_sql_syntax(struct mg_lint_ctx *c)
@@ -404,6 +418,14 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 			    "DROP DEFAULT on '%s.%s' at %s breaks the old version: its inserts that leave the column out get NULL (or fail on NOT NULL)",
 			    t, n, ph);
 		return;
+	case MG_FACT_DELETE:
+		if (!is_truncate(f) || table_unknown_to_old(c, f->table, at))
+			return;
+		mg_lint_add(c, v->pos, v->value, f->offset,
+			    "empty it at contract, when the old version is gone, or delete only the rows no version needs (in batches)",
+			    "TRUNCATE '%s' at %s empties a table the old version still reads and writes until contract",
+			    t, ph);
+		return;
 	default:
 		return;
 	}
@@ -510,7 +532,7 @@ static const char *rerun_guard(const struct mg_sql_fact *f)
 		return f->flags & MG_FACTF_IF_NOT_EXISTS ? NULL : "a guard";
 	case MG_FACT_RENAME_TABLE:
 	case MG_FACT_RENAME_COLUMN:
-		return "a guard";
+		return f->flags & MG_FACTF_IF_EXISTS ? NULL : "a guard";
 	default:
 		return NULL;
 	}
@@ -559,6 +581,9 @@ void mg_lint_expand_not_rerunnable(struct mg_lint_ctx *c)
 		op = op_of(c, v);
 		if (op->in_transaction && tx_ddl)
 			continue;
+		const char *how = !op->in_transaction ? "runs outside a transaction"
+				  : "commits on its own (this database commits every DDL statement)";
+
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 			const char *guard = rerun_guard(f);
@@ -571,14 +596,14 @@ void mg_lint_expand_not_rerunnable(struct mg_lint_ctx *c)
 				mg_lint_add(c, v->pos, v->value, f->offset,
 					    tx_ddl ? "keep in_transaction: true for it (only CONCURRENTLY needs false); or a DO block that checks the catalog first"
 						   : "check the catalog first (a prepared statement chosen by a query on information_schema, as migrate's own MySQL plans do), or use the native operation",
-					    "%s '%s' at %s runs outside a transaction: after a crash once it is done, the re-run fails because it is already done",
-					    fact_verb(f->kind), obj, mg_sql_phase_name(v->phase));
+					    "%s '%s' at %s %s: after a crash once it is done, the re-run fails because it is already done",
+					    fact_verb(f->kind), obj, mg_sql_phase_name(v->phase), how);
 			else
 				mg_lint_add(c, v->pos, v->value, f->offset,
 					    tx_ddl ? "write it with IF [NOT] EXISTS (CREATE INDEX CONCURRENTLY IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS), or keep in_transaction: true when it needs no CONCURRENTLY"
 						   : "write it with IF [NOT] EXISTS (MariaDB takes it on ADD/DROP COLUMN and INDEX too; on MySQL check information_schema first), or use the native operation",
-					    "%s '%s' without %s at %s runs outside a transaction: after a crash once it is done, the re-run fails",
-					    fact_verb(f->kind), obj, guard, mg_sql_phase_name(v->phase));
+					    "%s '%s' without %s at %s %s: after a crash once it is done, the re-run fails",
+					    fact_verb(f->kind), obj, guard, mg_sql_phase_name(v->phase), how);
 		}
 	}
 }
@@ -735,15 +760,15 @@ void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 
 			if (f->kind != MG_FACT_ADD_CONSTRAINT
 			    || !(f->flags & (MG_FACTF_FOREIGN_KEY | MG_FACTF_CHECK))
-			    || (f->flags & MG_FACTF_NOT_VALID)
+			    || (f->flags & MG_FACTF_NOT_VALID) || online(f)
 			    || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? (fk ? "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID at expand, then ALTER TABLE ... VALIDATE CONSTRAINT at switch_reads (writes go on); or the native add_foreign_key operation"
 					     : "ADD CONSTRAINT ... CHECK (...) NOT VALID at expand, then ALTER TABLE ... VALIDATE CONSTRAINT at switch_reads (writes go on); or the native add_check operation")
-				       : (fk ? "use the native add_foreign_key operation (online, foreign_key_checks=0 and a check of the rows after)"
-					     : "use the native add_check operation"),
-				    "%s constraint %s on '%s' without NOT VALID checks every row while holding a lock that blocks writes%s",
+				       : (fk ? "SET foreign_key_checks = 0 before it in the same SQL (then ALGORITHM=INPLACE reads no row), and check the rows yourself; or the native add_foreign_key operation"
+					     : "ADD CONSTRAINT ... CHECK (...) NOT ENFORCED, later ALTER CHECK ... ENFORCED; or the native add_check operation"),
+				    "%s constraint %s on '%s' checks every row while holding a lock that blocks writes%s",
 				    fk ? "FOREIGN KEY" : "CHECK", f->name ? f->name : "(unnamed)",
 				    shown(f->table), fk ? " (on both tables)" : "");
 		}
@@ -824,20 +849,25 @@ void mg_lint_set_not_null(struct mg_lint_ctx *c)
 			const struct mg_sql_fact *f = &v->facts.items[j];
 			struct at at = { v, j };
 
-			if (f->kind != MG_FACT_SET_NOT_NULL || table_is_new(c, f->table, at)
+			if (f->kind != MG_FACT_SET_NOT_NULL || online(f)
+			    || table_is_new(c, f->table, at)
 			    || validated_not_null_check(c, f->table, f->name, at))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? "first ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT c (writes go on), then SET NOT NULL (reads no row) and DROP CONSTRAINT c; or the native set_not_null operation"
-				       : "use the native set_not_null operation (an online rebuild with allow_rebuild: true)",
-				    "SET NOT NULL on '%s.%s' reads every row under an ACCESS EXCLUSIVE lock: reads and writes of the table wait",
-				    shown(f->table), shown(f->name));
+				       : "add ALGORITHM=INPLACE, LOCK=NONE (an online rebuild: writes go on), or use the native set_not_null operation (allow_rebuild: true)",
+				    "SET NOT NULL on '%s.%s' %s: reads and writes of the table wait",
+				    shown(f->table), shown(f->name),
+				    pg ? "reads every row under an ACCESS EXCLUSIVE lock"
+				       : "rebuilds the table without LOCK=NONE");
 		}
 	}
 }
 
 void mg_lint_type_rewrite(struct mg_lint_ctx *c)
 {
+	int pg = transactional_ddl(c);
+
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
@@ -847,11 +877,13 @@ void mg_lint_type_rewrite(struct mg_lint_ctx *c)
 			const struct mg_sql_fact *f = &v->facts.items[j];
 
 			if (f->kind != MG_FACT_ALTER_TYPE || !(f->flags & MG_FACTF_REWRITES)
-			    || table_is_new(c, f->table, (struct at){ v, j }))
+			    || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
-				    "use the native alter_column operation (type, up, down): it adds a column of the new type, backfills it in batches and switches at contract, with no long lock",
-				    "changing '%s.%s' to %s rewrites the whole table and its indexes under an exclusive lock: reads and writes wait until it is done",
+				    pg ? "use the native alter_column operation (type, up): it adds a column of the new type, backfills it in batches and switches at contract, with no long lock"
+				       : "add ALGORITHM=INPLACE, LOCK=NONE (the server refuses what it cannot do online), or use the native alter_column operation (type, up)",
+				    pg ? "changing '%s.%s' to %s rewrites the whole table and its indexes under an exclusive lock: reads and writes wait until it is done"
+				       : "changing '%s.%s' to %s may copy the whole table, blocking writes until it is done (lint cannot know the type before)",
 				    shown(f->table), shown(f->name), shown(f->detail));
 		}
 	}
@@ -868,7 +900,7 @@ void mg_lint_volatile_default(struct mg_lint_ctx *c)
 			const struct mg_sql_fact *f = &v->facts.items[j];
 
 			if (f->kind != MG_FACT_ADD_COLUMN || !(f->flags & MG_FACTF_VOLATILE_DEFAULT)
-			    || table_is_new(c, f->table, (struct at){ v, j }))
+			    || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    "add the column without a default (or with a constant one), then SET DEFAULT (new rows only) and fill the rows in batches; the native add_column operation with `backfill` does that",
@@ -883,7 +915,7 @@ static const char *maintenance_hint(const struct mg_sql_fact *f, int pg)
 	switch (f->kind) {
 	case MG_FACT_VACUUM_FULL:
 		return pg ? "plain VACUUM (no lock against writes), or pg_repack outside migrate"
-			  : "OPTIMIZE rebuilds online on InnoDB; run it outside a migration";
+			  : "ALTER TABLE ... FORCE, ALGORITHM=INPLACE, LOCK=NONE (an online rebuild), outside a migration";
 	case MG_FACT_CLUSTER:
 		return "pg_repack --order-by outside migrate, or leave the order to new rows";
 	case MG_FACT_LOCK_TABLE:
@@ -908,15 +940,13 @@ void mg_lint_blocking_maintenance(struct mg_lint_ctx *c)
 			const char *what;
 
 			switch (f->kind) {
-			case MG_FACT_VACUUM_FULL: what = "VACUUM FULL"; break;
+			case MG_FACT_VACUUM_FULL: what = pg ? "VACUUM FULL" : "rebuilding"; break;
 			case MG_FACT_CLUSTER: what = "CLUSTER"; break;
-			case MG_FACT_LOCK_TABLE: what = "LOCK TABLE"; break;
-			case MG_FACT_REINDEX:
-				what = f->flags & MG_FACTF_CONCURRENTLY ? NULL : "REINDEX";
-				break;
+			case MG_FACT_LOCK_TABLE: what = pg ? "LOCK TABLE" : "LOCK TABLES"; break;
+			case MG_FACT_REINDEX: what = "REINDEX"; break;
 			default: what = NULL; break;
 			}
-			if (!what || table_is_new(c, f->table, (struct at){ v, j }))
+			if (!what || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset, maintenance_hint(f, pg),
 				    "%s %s blocks %s until it is done",
@@ -942,7 +972,7 @@ void mg_lint_unique_without_index(struct mg_lint_ctx *c)
 
 			if (f->kind != MG_FACT_ADD_CONSTRAINT
 			    || !(f->flags & (MG_FACTF_UNIQUE | MG_FACTF_PRIMARY_KEY))
-			    || (f->flags & (MG_FACTF_USING_INDEX | MG_FACTF_CONCURRENTLY))
+			    || (f->flags & MG_FACTF_USING_INDEX) || online(f)
 			    || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
@@ -965,8 +995,9 @@ void mg_lint_update_in_expand(struct mg_lint_ctx *c)
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 
+			/* TRUNCATE locks the table only for a moment */
 			if ((f->kind != MG_FACT_UPDATE && f->kind != MG_FACT_DELETE)
-			    || !(f->flags & MG_FACTF_NO_WHERE)
+			    || !(f->flags & MG_FACTF_NO_WHERE) || is_truncate(f)
 			    || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
