@@ -476,8 +476,8 @@ static void adds_at_contract(struct mg_lint_ctx *c, const struct mg_lint_value *
 	case MG_FACT_ADD_CONSTRAINT:
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "add it NOT VALID at expand and VALIDATE CONSTRAINT at switch_reads, or use the native add_check, add_foreign_key or add_unique operation",
-			    "ADD CONSTRAINT %s on '%s' at contract: the new version has relied on the rule since switch-reads without it being enforced",
-			    f->name ? f->name : "(unnamed)", t);
+			    "ADD CONSTRAINT '%s' on '%s' at contract: the new version has relied on the rule since switch-reads without it being enforced",
+			    f->name ? f->name : "unnamed", t);
 		return;
 	default:
 		return;
@@ -649,7 +649,7 @@ void mg_lint_index_not_concurrent(struct mg_lint_ctx *c)
 				mg_lint_add(c, v->pos, v->value, f->offset,
 					    pg ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS ... in a sql step of its own with in_transaction: false, or the native create_index operation (builds it concurrently)"
 					       : "add ALGORITHM=INPLACE, LOCK=NONE (the server then refuses instead of blocking), or use the native create_index operation",
-					    "CREATE INDEX %s on '%s' blocks writes to the table until the index is built (the old and the new version wait)",
+					    "CREATE INDEX '%s' on '%s' blocks writes to the table until the index is built (the old and the new version wait)",
 					    shown(f->name), shown(f->table));
 			else if (f->kind == MG_FACT_DROP_INDEX
 				 && !(f->table ? table_is_new(c, f->table, at)
@@ -657,7 +657,7 @@ void mg_lint_index_not_concurrent(struct mg_lint_ctx *c)
 				mg_lint_add(c, v->pos, v->value, f->offset,
 					    pg ? "DROP INDEX CONCURRENTLY IF EXISTS ... in a sql step of its own with in_transaction: false, or the native drop_index operation"
 					       : "add ALGORITHM=INPLACE, LOCK=NONE, or use the native drop_index operation",
-					    "DROP INDEX %s takes an exclusive lock on its table: it waits behind every running query and blocks all reads and writes queued after it",
+					    "DROP INDEX '%s' takes an exclusive lock on its table: it waits behind every running query and blocks all reads and writes queued after it",
 					    shown(f->name));
 		}
 	}
@@ -739,7 +739,7 @@ void mg_lint_concurrently_in_transaction(struct mg_lint_ctx *c)
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    "put the CONCURRENTLY statement alone in a sql step with in_transaction: false (and IF [NOT] EXISTS), or use the native create_index/drop_index operation",
-				    "%s CONCURRENTLY %s %s fails: it cannot run inside a transaction block",
+				    "%s CONCURRENTLY '%s' %s fails: it cannot run inside a transaction block",
 				    fact_verb(f->kind), shown(f->name ? f->name : f->table), why);
 		}
 	}
@@ -768,8 +768,8 @@ void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 					     : "ADD CONSTRAINT ... CHECK (...) NOT VALID at expand, then ALTER TABLE ... VALIDATE CONSTRAINT at switch_reads (writes go on); or the native add_check operation")
 				       : (fk ? "SET foreign_key_checks = 0 before it in the same SQL (then ALGORITHM=INPLACE reads no row), and check the rows yourself; or the native add_foreign_key operation"
 					     : "ADD CONSTRAINT ... CHECK (...) NOT ENFORCED, later ALTER CHECK ... ENFORCED; or the native add_check operation"),
-				    "%s constraint %s on '%s' checks every row while holding a lock that blocks writes%s",
-				    fk ? "FOREIGN KEY" : "CHECK", f->name ? f->name : "(unnamed)",
+				    "%s constraint '%s' on '%s' checks every row while holding a lock that blocks writes%s",
+				    fk ? "FOREIGN KEY" : "CHECK", f->name ? f->name : "unnamed",
 				    shown(f->table), fk ? " (on both tables)" : "");
 		}
 	}
@@ -940,7 +940,7 @@ void mg_lint_blocking_maintenance(struct mg_lint_ctx *c)
 			const char *what;
 
 			switch (f->kind) {
-			case MG_FACT_VACUUM_FULL: what = pg ? "VACUUM FULL" : "rebuilding"; break;
+			case MG_FACT_VACUUM_FULL: what = pg ? "VACUUM FULL" : "rebuilding (OPTIMIZE, FORCE, ENGINE=)"; break;
 			case MG_FACT_CLUSTER: what = "CLUSTER"; break;
 			case MG_FACT_LOCK_TABLE: what = pg ? "LOCK TABLE" : "LOCK TABLES"; break;
 			case MG_FACT_REINDEX: what = "REINDEX"; break;
@@ -949,8 +949,8 @@ void mg_lint_blocking_maintenance(struct mg_lint_ctx *c)
 			if (!what || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset, maintenance_hint(f, pg),
-				    "%s %s blocks %s until it is done",
-				    what, f->table ? f->table : f->name ? f->name : "(every table)",
+				    "%s '%s' blocks %s until it is done",
+				    what, f->table ? f->table : f->name ? f->name : "every table",
 				    f->kind == MG_FACT_REINDEX ? "writes to the table (and reads using the index)"
 				    : "every read and write of the table");
 		}
@@ -978,8 +978,8 @@ void mg_lint_unique_without_index(struct mg_lint_ctx *c)
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? "CREATE UNIQUE INDEX CONCURRENTLY i ... (its own step, in_transaction: false), then ADD CONSTRAINT c " "UNIQUE USING INDEX i (or PRIMARY KEY USING INDEX i); or the native add_unique operation"
 				       : "add ALGORITHM=INPLACE, LOCK=NONE, or use the native add_unique operation",
-				    "%s constraint %s on '%s' builds its index while holding a lock that blocks writes (and reads) of the table",
-				    pk ? "PRIMARY KEY" : "UNIQUE", f->name ? f->name : "(unnamed)",
+				    "%s constraint '%s' on '%s' builds its index while holding a lock that blocks writes (and reads) of the table",
+				    pk ? "PRIMARY KEY" : "UNIQUE", f->name ? f->name : "unnamed",
 				    shown(f->table));
 		}
 	}
