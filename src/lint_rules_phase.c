@@ -65,6 +65,10 @@ static int same_table(const char *a, const char *b)
 	return !strcmp(da ? da + 1 : fa, db ? db + 1 : fb);
 }
 
+/* A constraint's name for "%s%s%s" in a message: "'name' ", or nothing
+ * when it has none. */
+#define QUOTED_NAME(n) (n) ? "'" : "", (n) ? (n) : "", (n) ? "' " : ""
+
 static const char *shown(const char *s)
 {
 	return s ? s : "?";
@@ -476,8 +480,8 @@ static void adds_at_contract(struct mg_lint_ctx *c, const struct mg_lint_value *
 	case MG_FACT_ADD_CONSTRAINT:
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "add it NOT VALID at expand and VALIDATE CONSTRAINT at switch_reads, or use the native add_check, add_foreign_key or add_unique operation",
-			    "ADD CONSTRAINT '%s' on '%s' at contract: the new version has relied on the rule since switch-reads without it being enforced",
-			    f->name ? f->name : "unnamed", t);
+			    "ADD CONSTRAINT %s%s%son '%s' at contract: the new version has relied on the rule since switch-reads without it being enforced",
+			    QUOTED_NAME(f->name), t);
 		return;
 	default:
 		return;
@@ -768,8 +772,8 @@ void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 					     : "ADD CONSTRAINT ... CHECK (...) NOT VALID at expand, then ALTER TABLE ... VALIDATE CONSTRAINT at switch_reads (writes go on); or the native add_check operation")
 				       : (fk ? "SET foreign_key_checks = 0 before it in the same SQL (then ALGORITHM=INPLACE reads no row), and check the rows yourself; or the native add_foreign_key operation"
 					     : "ADD CONSTRAINT ... CHECK (...) NOT ENFORCED, later ALTER CHECK ... ENFORCED; or the native add_check operation"),
-				    "%s constraint '%s' on '%s' checks every row while holding a lock that blocks writes%s",
-				    fk ? "FOREIGN KEY" : "CHECK", f->name ? f->name : "unnamed",
+				    "%s constraint %s%s%son '%s' checks every row while holding a lock that blocks writes%s",
+				    fk ? "FOREIGN KEY" : "CHECK", QUOTED_NAME(f->name),
 				    shown(f->table), fk ? " (on both tables)" : "");
 		}
 	}
@@ -978,8 +982,8 @@ void mg_lint_unique_without_index(struct mg_lint_ctx *c)
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? "CREATE UNIQUE INDEX CONCURRENTLY i ... (its own step, in_transaction: false), then ADD CONSTRAINT c " "UNIQUE USING INDEX i (or PRIMARY KEY USING INDEX i); or the native add_unique operation"
 				       : "add ALGORITHM=INPLACE, LOCK=NONE, or use the native add_unique operation",
-				    "%s constraint '%s' on '%s' builds its index while holding a lock that blocks writes (and reads) of the table",
-				    pk ? "PRIMARY KEY" : "UNIQUE", f->name ? f->name : "unnamed",
+				    "%s constraint %s%s%son '%s' builds its index while holding a lock that blocks writes (and reads) of the table",
+				    pk ? "PRIMARY KEY" : "UNIQUE", QUOTED_NAME(f->name),
 				    shown(f->table));
 		}
 	}
