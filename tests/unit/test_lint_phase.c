@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lint_facts.h"
 #include "lint_rules.h"
 
 /* ---- the recorder ------------------------------------------------------ */
