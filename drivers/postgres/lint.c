@@ -81,14 +81,14 @@ char *pglint_dotted(json_t *list)
 
 int pglint_offset(const struct pglint_walk *w, long location)
 {
-	long len = (long)strlen(w->text) - w->shift;
-
+	/* a position in what we wrapped around an expression is its
+	 * nearest end */
 	if (location < 0)
 		return -1;
 	location -= w->shift;
 	if (location < 0)
 		return 0;
-	return (int)(location > len ? len : location);
+	return (int)(location > w->len ? w->len : location);
 }
 
 /* Past a comment at p (-- to the end of the line, nested slash-star), or p
@@ -334,7 +334,7 @@ static void create_table(struct pglint_walk *w, json_t *s, int start)
 
 static void create_table_as(struct pglint_walk *w, json_t *s, int start)
 {
-	json_t *into = pglint_node(json_object_get(s, "into"), "IntoClause");
+	json_t *into = json_object_get(s, "into");
 	char *table = pglint_range_name(json_object_get(into, "rel"));
 	const char *objtype = pglint_str(s, "objtype");
 
@@ -346,6 +346,16 @@ static void create_table_as(struct pglint_walk *w, json_t *s, int start)
 				   ? MG_FACTF_IF_NOT_EXISTS : 0,
 			   start, table, NULL, "AS");
 	}
+	free(table);
+}
+
+static void select_into(struct pglint_walk *w, json_t *s, int start)
+{
+	json_t *into = json_object_get(s, "intoClause");
+	char *table = pglint_range_name(json_object_get(into, "rel"));
+
+	pglint_add(w, MG_FACT_CREATE_TABLE, 0, start, table, NULL,
+		   "SELECT INTO");
 	free(table);
 }
 
@@ -562,6 +572,8 @@ static void statement(struct pglint_walk *w, json_t *raw)
 		lock_table(w, s, start);
 	else if (!strcmp(kind, "TransactionStmt"))
 		transaction(w, s, start);
+	else if (!strcmp(kind, "SelectStmt") && json_object_get(s, "intoClause"))
+		select_into(w, s, start);
 	else if (!strcmp(kind, "UpdateStmt"))
 		update_delete(w, s, start, MG_FACT_UPDATE);
 	else if (!strcmp(kind, "DeleteStmt"))
@@ -589,23 +601,35 @@ static void lint_statements(struct pglint_walk *w)
 /* The one statement of root when it is the only one, else NULL after a
  * syntax error fact: "1; DROP TABLE x" must not pass as an expression. */
 static json_t *only_statement(struct pglint_walk *w, json_t *root,
-			      const char *what)
+			      const char *what, const char *error)
 {
 	json_t *stmts = json_object_get(root, "stmts");
 	json_t *raw = json_array_get(stmts, 0);
 
-	if (json_array_size(stmts) == 1)
+	long len = pglint_int(raw, "stmt_len", 0);
+
+	/* one statement with a length ends at a ';' before the text's end */
+	if (json_array_size(stmts) == 1 && !len)
 		return pglint_node(json_object_get(raw, "stmt"), what);
-	syntax_error(w, w->shift, json_array_size(stmts)
-			  ? "not one expression (a ';' ends it)"
-			  : "empty expression");
+	syntax_error(w, len ? pglint_int(raw, "stmt_location", 0) + len
+			    : w->shift, error);
 	return NULL;
+}
+
+/* Nothing but blanks and comments: no expression or type at all. */
+static int blank(struct pglint_walk *w, const char *error)
+{
+	if (pglint_token_at(w, w->shift) < w->len)
+		return 0;
+	syntax_error(w, w->shift, error);
+	return 1;
 }
 
 static void lint_expression(struct pglint_walk *w)
 {
-	json_t *root = parse(w);
-	json_t *sel = root ? only_statement(w, root, "SelectStmt") : NULL;
+	json_t *root = blank(w, "empty expression") ? NULL : parse(w);
+	json_t *sel = root ? only_statement(w, root, "SelectStmt",
+		"not one expression (a ';' ends it)") : NULL;
 	json_t *targets = json_object_get(sel, "targetList");
 	size_t n = json_object_size(sel);
 
@@ -621,8 +645,9 @@ static void lint_expression(struct pglint_walk *w)
 
 static void lint_type(struct pglint_walk *w)
 {
-	json_t *root = parse(w);
-	json_t *create = root ? only_statement(w, root, "CreateStmt") : NULL;
+	json_t *root = blank(w, "empty type") ? NULL : parse(w);
+	json_t *create = root ? only_statement(w, root, "CreateStmt",
+		"not one type (a ';' ends it)") : NULL;
 	json_t *elts = json_object_get(create, "tableElts");
 	json_t *col = pglint_node(json_array_get(elts, 0), "ColumnDef");
 	json_t *type = json_object_get(col, "typeName");
@@ -646,7 +671,8 @@ static void lint_type(struct pglint_walk *w)
 void pgdrv_lint_sql(const char *text, enum mg_lint_text kind,
 		    struct mg_sql_facts *out)
 {
-	struct pglint_walk w = { .text = text, .out = out };
+	struct pglint_walk w = { .text = text, .out = out,
+				 .len = (int)strlen(text) };
 	char *wrapped = NULL;
 
 	switch (kind) {

@@ -435,7 +435,7 @@ void pglint_alter_table(struct pglint_walk *w, json_t *stmt, int start,
 	if (objtype && strcmp(objtype, "OBJECT_TABLE")) {
 		char *what = object_words(objtype);
 
-		pglint_add(w, MG_FACT_OTHER, 0, start, table, NULL, what);
+		pglint_add(w, MG_FACT_OTHER, 0, start, NULL, table, what);
 		free(what);
 		goto out;
 	}

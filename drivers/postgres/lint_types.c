@@ -10,6 +10,11 @@
 
 /* ---- reading a TypeName ---------------------------------------------------- */
 
+static int is(const struct pglint_type *t, const char *base)
+{
+	return !t->schema && !strcmp(t->base, base);
+}
+
 /* Catalog names as PostgreSQL's format_type prints them. */
 static const struct { const char *base, *shown; } shown_names[] = {
 	{ "int2", "smallint" }, { "int4", "integer" }, { "int8", "bigint" },
@@ -20,6 +25,7 @@ static const struct { const char *base, *shown; } shown_names[] = {
 	{ "timestamptz", "timestamp with time zone" },
 	{ "time", "time without time zone" },
 	{ "timetz", "time with time zone" },
+	{ "char", "\"char\"" },
 };
 
 static void type_text(struct pglint_type *t, const char *schema)
@@ -31,6 +37,9 @@ static void type_text(struct pglint_type *t, const char *schema)
 	for (size_t i = 0; i < sizeof(shown_names) / sizeof(shown_names[0]); i++)
 		if (!t->schema && !strcmp(t->base, shown_names[i].base))
 			shown = shown_names[i].shown;
+	/* bpchar without a length has no limit: not character(1) */
+	if (is(t, "bpchar") && !t->nmods)
+		shown = "bpchar";
 	/* timestamp(3) without time zone: the precision goes before. */
 	if (!t->schema && !strncmp(shown, "time", 4) && strchr(shown, ' ')) {
 		zone = strchr(shown, ' ');
@@ -88,11 +97,6 @@ void pglint_type_release(struct pglint_type *t)
 {
 	free(t->text);
 	t->text = NULL;
-}
-
-static int is(const struct pglint_type *t, const char *base)
-{
-	return !t->schema && !strcmp(t->base, base);
 }
 
 static int is_any(const struct pglint_type *t, const char *const *bases)

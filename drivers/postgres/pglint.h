@@ -34,6 +34,7 @@ struct pglint_known {
 struct pglint_walk {
 	const char *text;	/* what libpg_query parsed */
 	int shift;		/* bytes of it before the caller's text */
+	int len;		/* the caller's text's length */
 	struct mg_sql_facts *out;
 	unsigned block;		/* MG_FACTF_IN_BLOCK after a BEGIN */
 	struct pglint_known *known;
