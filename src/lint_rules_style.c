@@ -200,10 +200,25 @@ static void native_column(struct native *n, const struct mg_lint_value *v,
 	}
 }
 
-static void native_table(struct native *n, const struct mg_sql_fact *f, const char *t)
+/* Does the same value declare columns of table t? CREATE TABLE ... AS
+ * SELECT, (LIKE ...) and PARTITION OF declare none: create_table cannot
+ * say those. */
+static int declares_columns(const struct mg_lint_value *v, const char *t)
+{
+	for (size_t i = 0; i < v->facts.n; i++)
+		if (v->facts.items[i].kind == MG_FACT_COLUMN_TYPE &&
+		    same_name(v->facts.items[i].table, t))
+			return 1;
+	return 0;
+}
+
+static void native_table(struct native *n, const struct mg_lint_value *v,
+			 const struct mg_sql_fact *f, const char *t)
 {
 	switch (f->kind) {
 	case MG_FACT_CREATE_TABLE:
+		if (!declares_columns(v, f->table))
+			break;
 		n->op = "create_table";
 		n->what = mg_xasprintf("creates table '%s'", t);
 		n->yaml = mg_xasprintf("create_table: {table: %s, columns: [{name: id, type: bigint, primary_key: true, identity: by_default}, ...]}", t);
@@ -250,7 +265,7 @@ static void native_table(struct native *n, const struct mg_sql_fact *f, const ch
 		native_constraint(n, f, t);
 		break;
 	default:
-		native_column(n, NULL, f, t);
+		native_column(n, v, f, t);
 		break;
 	}
 }
@@ -263,10 +278,7 @@ static void native_for(struct native *n, const struct mg_lint_value *v, size_t i
 	const char *t = or_blank(f->table, "<table>");
 
 	memset(n, 0, sizeof(*n));
-	if (f->kind == MG_FACT_ADD_COLUMN)
-		native_column(n, v, f, t);	/* the type from the same value */
-	else
-		native_table(n, f, t);
+	native_table(n, v, f, t);
 }
 
 /*
