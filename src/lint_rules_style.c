@@ -63,6 +63,13 @@ static const char *fact_column(const struct mg_lint_ctx *c,
 	return or_blank(op->column, "?");
 }
 
+/* Rollback SQL restores what was there before: its types were chosen by
+ * an earlier migration, and are not this file's to change. */
+static int is_rollback(const struct mg_lint_value *v)
+{
+	return v->phase == MG_SQL_ROLLBACK;
+}
+
 /* ==== prefer-native ====================================================== */
 
 /* The type a column gets in the same value (ADD COLUMN's COLUMN_TYPE fact),
@@ -292,7 +299,7 @@ void mg_lint_prefer_native(struct mg_lint_ctx *c)
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
-		if (v->phase == MG_SQL_NPHASES || v->phase == MG_SQL_ROLLBACK ||
+		if (v->phase == MG_SQL_NPHASES || is_rollback(v) ||
 		    v->kind != MG_LINT_STATEMENTS)
 			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
@@ -330,6 +337,8 @@ static void report_types(struct mg_lint_ctx *c, unsigned flag, const char *what,
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
+		if (is_rollback(v))
+			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
 			const struct mg_sql_fact *f = &v->facts.items[i];
 			char *hint;
@@ -369,6 +378,8 @@ void mg_lint_type_serial(struct mg_lint_ctx *c)
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
+		if (is_rollback(v))
+			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
 			const struct mg_sql_fact *f = &v->facts.items[i];
 			const char *hint;
@@ -443,6 +454,8 @@ void mg_lint_int_primary_key(struct mg_lint_ctx *c)
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
+		if (is_rollback(v))
+			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
 			const struct mg_sql_fact *f = &v->facts.items[i];
 			const char *hint;
