@@ -152,8 +152,10 @@ static void native_column(struct native *n, const struct mg_lint_value *v,
 	case MG_FACT_ADD_COLUMN:
 		n->op = "add_column";
 		n->what = mg_xasprintf("adds column '%s' to '%s'", col, t);
-		n->yaml = mg_xasprintf("add_column: {table: %s, column: %s, type: %s}",
-				       t, col, or_blank(added_type(v, f), "..."));
+		n->yaml = mg_xasprintf("add_column: {table: %s, column: %s, type: %s%s%s}",
+				       t, col, or_blank(added_type(v, f), "..."),
+				       f->flags & MG_FACTF_NOT_NULL ? ", nullable: false" : "",
+				       f->flags & MG_FACTF_HAS_DEFAULT ? ", default: ..." : "");
 		n->why = "existing rows backfilled in batches, NOT NULL and the default at contract, dropped by rollback";
 		break;
 	case MG_FACT_DROP_COLUMN:

@@ -173,7 +173,7 @@ static void rollback_sql_is_not_reported(void **state)
 		  f.m.ops[0].sql[MG_SQL_ROLLBACK], drop, 1);
 	mg_lint_prefer_native(&f.ctx);
 	assert_int_equal(n_found, 1);
-	assert_contains(found[0].hint, "`add_column: {table: orders, column: priority, type: smallint}`");
+	assert_contains(found[0].hint, "`add_column: {table: orders, column: priority, type: smallint, nullable: false, default: ...}`");
 	release_file(&f);
 }
 
