@@ -130,12 +130,13 @@ void mylint_skip_to_comma(struct mylint_stmt *p)
 	}
 }
 
-/* The cursor's offset, or the statement's when the cursor is at its end. */
+/* The cursor's offset, or its last token's when the cursor is at the
+ * statement's end (where something is missing). */
 int mylint_off(const struct mylint_stmt *p)
 {
 	const struct mylint_token *t = mylint_tok(p);
 
-	return t ? t->off : p->lx->t[p->first].off;
+	return t ? t->off : p->lx->t[p->end > p->first ? p->end - 1 : p->first].off;
 }
 
 void mylint_syntax(struct mylint_stmt *p, int off, const char *why)
@@ -244,14 +245,16 @@ static int is_compound(const struct mylint_lex *lx, size_t start)
 	return WORD_IN(lx, start, "if", "case", "loop", "while", "repeat");
 }
 
-/* Whether IF at k is the function IF(a, b, c): a ',' in its parentheses. */
+/* Whether IF at k is the function IF(a, b, c): a ',' in its parentheses
+ * (looked for in a bounded stretch, so that nested IF( stay linear). */
 static int if_function(const struct mylint_lex *lx, size_t k)
 {
+	size_t stop = k + 4096 < lx->n ? k + 4096 : lx->n;
 	int depth = 0;
 
 	if (k + 1 >= lx->n || !mylint_punct_is(lx, k + 1, '('))
 		return 0;
-	for (k++; k < lx->n; k++) {
+	for (k++; k < stop; k++) {
 		if (mylint_punct_is(lx, k, '('))
 			depth++;
 		else if (mylint_punct_is(lx, k, ')') && --depth == 0)

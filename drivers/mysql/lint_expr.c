@@ -85,10 +85,10 @@ int mylint_volatile_in(const struct mylint_stmt *p, size_t from, size_t to,
  * token it names, else the start. */
 static int expr_error_offset(const struct mylint_lex *lx, const char *why)
 {
-	char c = strstr(why, "';'") ? ';' : strstr(why, "','") ? ',' :
-		 strstr(why, "')'") ? ')' : strstr(why, "'('") ? '(' : 0;
+	const char *q = strchr(why, '\'');	/* the first character it quotes */
+	char c = q && q[1] && q[2] == '\'' && strchr(";,()", q[1]) ? q[1] : 0;
 	int depth = 0;
-	size_t open = lx->n;
+	size_t open = lx->n, k0;
 
 	if (strstr(why, "comment") && lx->first_comment >= 0)
 		return lx->first_comment;
@@ -104,7 +104,8 @@ static int expr_error_offset(const struct mylint_lex *lx, const char *why)
 	}
 	if (c == '(' && open < lx->n)
 		return lx->t[open].off;
-	return (int)strspn(lx->s, " \t\r\n");
+	k0 = strspn(lx->s, " \t\r\n");
+	return lx->s[k0] ? (int)k0 : 0;
 }
 
 void mylint_expression(const char *text, struct mg_sql_facts *out)
