@@ -292,9 +292,8 @@ static void other_spec(struct mylint_stmt *p, const char *table, int off, size_t
 
 /* The facts of a column's new definition (CHANGE, MODIFY). */
 static void redefine(struct mylint_stmt *p, const char *table, const char *col,
-		     const char *new_name, int off, const struct coldef *c)
+		     const char *new_name, int off, const struct coldef *c, unsigned on)
 {
-	unsigned on = p->online;
 
 	ADD(p, MG_FACT_ALTER_TYPE, on | (p->alg_instant ? 0 : MG_FACTF_REWRITES), off,
 	    table, col, c->type);
@@ -397,7 +396,8 @@ static void add_constraint(struct mylint_stmt *p, const char *table, int off)
 	char *name = NULL, *ref = NULL;
 
 	if (mylint_accept(p, "constraint")) {
-		mylint_accept(p, "if not exists");
+		if (mylint_accept(p, "if not exists"))
+			flags |= MG_FACTF_IF_NOT_EXISTS;
 		if (!mylint_at(p, "primary") && !mylint_at(p, "unique") &&
 		    !mylint_at(p, "foreign") && !mylint_at(p, "check"))
 			name = mylint_read_name(p);
@@ -407,12 +407,14 @@ static void add_constraint(struct mylint_stmt *p, const char *table, int off)
 	} else if (mylint_accept(p, "unique")) {
 		if (!mylint_accept(p, "index"))
 			mylint_accept(p, "key");
-		mylint_accept(p, "if not exists");
+		if (mylint_accept(p, "if not exists"))
+			flags |= MG_FACTF_IF_NOT_EXISTS;
 		if (!name && !mylint_at_punct(p, '(') && !mylint_at(p, "using"))
 			name = mylint_read_name(p);
 		ADD(p, MG_FACT_ADD_CONSTRAINT, flags | MG_FACTF_UNIQUE, off, table, name, NULL);
 	} else if (mylint_accept(p, "foreign key")) {
-		mylint_accept(p, "if not exists");
+		if (mylint_accept(p, "if not exists"))
+			flags |= MG_FACTF_IF_NOT_EXISTS;
 		if (!mylint_at_punct(p, '('))
 			free(mylint_read_name(p));	/* the index's name */
 		skip_group(p);
@@ -526,11 +528,13 @@ static void rename_spec(struct mylint_stmt *p, const char *table, int off, size_
  * EXISTS] c type ... */
 static void redefine_spec(struct mylint_stmt *p, const char *table, int off, int change)
 {
+	unsigned flags = p->online;
 	char *old, *new = NULL;
 	struct coldef c;
 
 	mylint_accept(p, "column");
-	mylint_accept(p, "if exists");
+	if (mylint_accept(p, "if exists"))
+		flags |= MG_FACTF_IF_EXISTS;
 	old = mylint_read_name(p);
 	if (old && change)
 		new = mylint_read_name(p);
@@ -539,8 +543,8 @@ static void redefine_spec(struct mylint_stmt *p, const char *table, int off, int
 						       : "MODIFY needs: MODIFY column type");
 	} else if (read_coldef(p, &c, old) == 0) {
 		if (change && strcasecmp(old, new))	/* column names are caseless */
-			ADD(p, MG_FACT_RENAME_COLUMN, p->online, off, table, old, new);
-		redefine(p, table, old, change ? new : old, off, &c);
+			ADD(p, MG_FACT_RENAME_COLUMN, flags, off, table, old, new);
+		redefine(p, table, old, change ? new : old, off, &c, flags);
 		coldef_release(&c);
 	}
 	free(old);
