@@ -283,8 +283,9 @@ static int block_step(const struct mylint_lex *lx, size_t start, size_t *k)
 {
 	const struct mylint_token *t = &lx->t[*k];
 
-	if (t->kind != MYTOK_WORD || (*k > 0 && mylint_punct_is(lx, *k - 1, '.')))
-		return 0;
+	if (t->kind != MYTOK_WORD || (*k > 0 && (mylint_punct_is(lx, *k - 1, '.') ||
+						  mylint_punct_is(lx, *k - 1, '@'))))
+		return 0;	/* t.end, @end: names */
 	if (WORD_IN(lx, *k, "begin", "case"))
 		return 1;
 	if (WORD_IN(lx, *k, "if", "loop", "while", "repeat") &&

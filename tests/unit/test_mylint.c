@@ -326,6 +326,14 @@ static const char proc[] =
 	"END;\n"
 	"DROP TABLE x";
 
+/* labels, LOOP, nested IF, REPEAT the statement and REPEAT() the function,
+ * IF() in a CASE, @end */
+static const char loops[] =
+	"CREATE PROCEDURE p() BEGIN DECLARE done INT; SET @end = 1; "
+	"lbl: LOOP IF done THEN LEAVE lbl; ELSE IF x THEN SELECT 1; END IF; END IF; END LOOP lbl; "
+	"REPEAT SET x = REPEAT('a', 2); UNTIL x END REPEAT; "
+	"SELECT CASE WHEN a THEN 1 ELSE IF(a,1,2) END; END; DROP TABLE after_proc";
+
 static const char delimited[] =
 	"DELIMITER $$\n"
 	"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; END$$\n"
@@ -353,6 +361,10 @@ static const struct want lexing[] = {
 	/* a compound body's ';' do not end the routine */
 	{ proc, ST, MG_FACT_OTHER, 0, 0, 0, "CREATE", NULL, NULL, "CREATE PROCEDURE" },
 	{ proc, ST, MG_FACT_DROP_TABLE, 0, 0, 0, "DROP", "x", NULL, NULL },
+	{ loops, ST, MG_FACT_DROP_TABLE, 0, 0, 0, "DROP", "after_proc", NULL, NULL },
+	{ "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW UPDATE c SET n = n + 1; DROP TABLE x", ST,
+	  MG_FACT_DROP_TABLE, 0, 0, 0, "DROP", "x", NULL, NULL },
+	{ "IF 1 THEN SELECT 1; END IF; DROP TABLE z", ST, MG_FACT_DROP_TABLE, 0, 0, 0, "DROP", "z", NULL, NULL },
 	{ "BEGIN NOT ATOMIC UPDATE t SET a = 1; END; DROP TABLE w", ST, MG_FACT_DROP_TABLE, 0, 0, 0, "DROP", "w", NULL, NULL },
 	/* DELIMITER is the client's */
 	{ delimited, ST, MG_FACT_SYNTAX_ERROR, 0, 0, 0, "DELIMITER $$", NULL, NULL, ANY },
@@ -367,6 +379,8 @@ static void test_lexing(void **state)
 	CHECK_ALL(lexing);
 	assert_int_equal(count(proc, ST, MG_FACT_UPDATE), 0);	/* routine bodies are not read */
 	assert_int_equal(count(proc, ST, MG_FACT_SYNTAX_ERROR), 0);
+	assert_int_equal(count(loops, ST, MG_FACT_OTHER), 1);
+	assert_int_equal(count(loops, ST, MG_FACT_SYNTAX_ERROR), 0);
 	assert_int_equal(count("# DROP TABLE a\n-- DROP TABLE b\n/* DROP TABLE c */", ST, MG_FACT_DROP_TABLE), 0);
 	assert_int_equal(count("UPDATE t SET a = 'a''b', b = 'c\\\\d' WHERE 1", ST, MG_FACT_SYNTAX_ERROR), 0);
 	/* a column called delimiter is no client command */
