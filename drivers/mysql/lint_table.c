@@ -34,6 +34,30 @@ static char *text_between(const struct mylint_stmt *p, size_t from, size_t to)
 	return mg_xstrndup(p->lx->s + a->off, (size_t)(b->off + b->len - a->off));
 }
 
+/* Every type name of MySQL 8 and MariaDB 11 (and their synonyms): a
+ * column whose type is another word does not parse. */
+static int known_type(const struct mylint_stmt *p, size_t k)
+{
+	static const char *const types[] = {
+		"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "int1",
+		"int2", "int3", "int4", "int8", "middleint", "serial", "decimal", "dec",
+		"numeric", "fixed", "number", "float", "float4", "float8", "double",
+		"real", "bit", "bool", "boolean", "char", "character", "nchar",
+		"national", "varchar", "nvarchar", "varchar2", "varcharacter",
+		"binary", "varbinary", "tinytext", "text", "mediumtext", "longtext",
+		"long", "tinyblob", "blob", "mediumblob", "longblob", "clob", "raw",
+		"date", "time", "datetime", "timestamp", "year", "enum", "set", "json",
+		"uuid", "inet4", "inet6", "vector", "geometry", "point", "linestring",
+		"polygon", "multipoint", "multilinestring", "multipolygon",
+		"geometrycollection", "geomcollection", "sys_refcursor", "row",
+	};
+
+	for (size_t j = 0; j < sizeof(types) / sizeof(types[0]); j++)
+		if (mylint_is_word(p->lx, &p->lx->t[k], types[j]))
+			return 1;
+	return 0;
+}
+
 /* Skip a (...) group at the cursor, if any. */
 static void skip_group(struct mylint_stmt *p)
 {
@@ -56,6 +80,10 @@ static void read_type(struct mylint_stmt *p, struct coldef *c)
 	c->type_off = -1;
 	if (!t || t->kind != MYTOK_WORD)
 		return;
+	if (!known_type(p, p->i)) {
+		c->type_off = -2;	/* a word that names no type */
+		return;
+	}
 	if (mylint_at(p, "national") || (mylint_at(p, "long") && p->i + 1 < p->end &&
 					  p->lx->t[p->i + 1].kind == MYTOK_WORD))
 		p->i++;
@@ -146,6 +174,15 @@ static int read_coldef(struct mylint_stmt *p, struct coldef *c, const char *col)
 {
 	memset(c, 0, sizeof(*c));
 	read_type(p, c);
+	if (c->type_off == -2) {
+		const struct mylint_token *t = mylint_tok(p);
+		char *msg = mg_xasprintf("'%.*s' is not a MySQL/MariaDB column type", t->len > 64 ? 64 : t->len,
+					 p->lx->s + t->off);
+
+		mylint_syntax(p, t->off, msg);
+		free(msg);
+		return -1;
+	}
 	if (c->type_off < 0) {
 		mylint_syntax(p, mylint_off(p), col ? "a column definition needs a type after the column's name"
 						    : "a column definition needs a type");

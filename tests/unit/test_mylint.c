@@ -404,6 +404,10 @@ static const struct want errors[] = {
 	{ "DROP INDEX i", ST, MG_FACT_SYNTAX_ERROR, 0, 0, 0, "i", NULL, NULL, ANY },
 	{ "RENAME TABLE a b", ST, MG_FACT_SYNTAX_ERROR, 0, 0, 0, "b", NULL, NULL, ANY },
 	{ "DELIMITER //", ST, MG_FACT_SYNTAX_ERROR, 0, 0, 0, "DELIMITER", NULL, NULL, ANY },
+	/* ADD COLUM nickname text: the column would be COLUM of type nickname */
+	{ "ALTER TABLE users ADD COLUM nickname text", ST, MG_FACT_SYNTAX_ERROR, 0, 0, 0, "nickname", NULL, NULL,
+	  "'nickname' is not a MySQL/MariaDB column type" },
+	{ "CREATE TABLE t (id bigint, at timestamptz)", ST, MG_FACT_SYNTAX_ERROR, 0, 0, 0, "timestamptz", NULL, NULL, ANY },
 };
 
 static void test_errors(void **state)
