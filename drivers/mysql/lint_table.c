@@ -327,21 +327,27 @@ static void other_spec(struct mylint_stmt *p, const char *table, int off, size_t
 	mg_buf_release(&b);
 }
 
-/* The facts of a column's new definition (CHANGE, MODIFY). */
+/*
+ * The facts of a column's new definition (CHANGE, MODIFY). The definition
+ * is restated whole, so its NOT NULL, NULL and DEFAULT may be what the
+ * column already had: their facts' detail names the spec ("MODIFY") so
+ * that a rule can tell them from an explicit SET NOT NULL.
+ */
 static void redefine(struct mylint_stmt *p, const char *table, const char *col,
-		     const char *new_name, int off, const struct coldef *c, unsigned on)
+		     const char *new_name, int off, const struct coldef *c, unsigned on,
+		     const char *spec)
 {
 
 	ADD(p, MG_FACT_ALTER_TYPE, on | (p->alg_instant ? 0 : MG_FACTF_REWRITES), off,
 	    table, col, c->type);
 	add_column_type(p, table, new_name, c);
 	if (c->not_null)
-		ADD(p, MG_FACT_SET_NOT_NULL, on, off, table, new_name, NULL);
+		ADD(p, MG_FACT_SET_NOT_NULL, on, off, table, new_name, spec);
 	else if (c->null_written)
-		ADD(p, MG_FACT_DROP_NOT_NULL, on, off, table, new_name, NULL);
+		ADD(p, MG_FACT_DROP_NOT_NULL, on, off, table, new_name, spec);
 	if (c->has_default)
 		ADD(p, MG_FACT_SET_DEFAULT, on | MG_FACTF_HAS_DEFAULT |
-		    (c->volatile_default ? MG_FACTF_VOLATILE_DEFAULT : 0), off, table, new_name, NULL);
+		    (c->volatile_default ? MG_FACTF_VOLATILE_DEFAULT : 0), off, table, new_name, spec);
 }
 
 /* ADD [COLUMN] [IF NOT EXISTS] c type ... */
@@ -581,7 +587,8 @@ static void redefine_spec(struct mylint_stmt *p, const char *table, int off, int
 	} else if (read_coldef(p, &c, old) == 0) {
 		if (change && strcasecmp(old, new))	/* column names are caseless */
 			ADD(p, MG_FACT_RENAME_COLUMN, flags, off, table, old, new);
-		redefine(p, table, old, change ? new : old, off, &c, flags);
+		redefine(p, table, old, change ? new : old, off, &c, flags,
+			 change ? "CHANGE" : "MODIFY");
 		coldef_release(&c);
 	}
 	free(old);
