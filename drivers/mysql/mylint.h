@@ -1,7 +1,9 @@
 /*
  * mylint.h - private to the MySQL/MariaDB driver's lint (drivers/mysql/
- * lint_lex.c, lint.c, lint_table.c): the tokens of MySQL SQL text and the
- * reader of one statement. Nothing outside these files includes it.
+ * lint_lex.c: tokens; lint.c: statements; lint_table.c: CREATE and ALTER
+ * TABLE; lint_expr.c: expressions, types, volatile functions): the tokens
+ * of MySQL SQL text and the reader of one statement. Nothing outside
+ * these files includes it.
  *
  * There is no packaged parser for MySQL, so lint reads SQL at the level
  * of tokens: it splits the text into statements the way the server does
