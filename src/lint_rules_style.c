@@ -63,6 +63,13 @@ static const char *fact_column(const struct mg_lint_ctx *c,
 	return or_blank(op->column, "?");
 }
 
+/* Rollback SQL restores what was there before: its types were chosen by
+ * an earlier migration, and are not this file's to change. */
+static int is_rollback(const struct mg_lint_value *v)
+{
+	return v->phase == MG_SQL_ROLLBACK;
+}
+
 /* ==== prefer-native ====================================================== */
 
 /* The type a column gets in the same value (ADD COLUMN's COLUMN_TYPE fact),
@@ -145,8 +152,10 @@ static void native_column(struct native *n, const struct mg_lint_value *v,
 	case MG_FACT_ADD_COLUMN:
 		n->op = "add_column";
 		n->what = mg_xasprintf("adds column '%s' to '%s'", col, t);
-		n->yaml = mg_xasprintf("add_column: {table: %s, column: %s, type: %s}",
-				       t, col, or_blank(added_type(v, f), "..."));
+		n->yaml = mg_xasprintf("add_column: {table: %s, column: %s, type: %s%s%s}",
+				       t, col, or_blank(added_type(v, f), "..."),
+				       f->flags & MG_FACTF_NOT_NULL ? ", nullable: false" : "",
+				       f->flags & MG_FACTF_HAS_DEFAULT ? ", default: ..." : "");
 		n->why = "existing rows backfilled in batches, NOT NULL and the default at contract, dropped by rollback";
 		break;
 	case MG_FACT_DROP_COLUMN:
@@ -200,10 +209,25 @@ static void native_column(struct native *n, const struct mg_lint_value *v,
 	}
 }
 
-static void native_table(struct native *n, const struct mg_sql_fact *f, const char *t)
+/* Does the same value declare columns of table t? CREATE TABLE ... AS
+ * SELECT, (LIKE ...) and PARTITION OF declare none: create_table cannot
+ * say those. */
+static int declares_columns(const struct mg_lint_value *v, const char *t)
+{
+	for (size_t i = 0; i < v->facts.n; i++)
+		if (v->facts.items[i].kind == MG_FACT_COLUMN_TYPE &&
+		    same_name(v->facts.items[i].table, t))
+			return 1;
+	return 0;
+}
+
+static void native_table(struct native *n, const struct mg_lint_value *v,
+			 const struct mg_sql_fact *f, const char *t)
 {
 	switch (f->kind) {
 	case MG_FACT_CREATE_TABLE:
+		if (!declares_columns(v, f->table))
+			break;
 		n->op = "create_table";
 		n->what = mg_xasprintf("creates table '%s'", t);
 		n->yaml = mg_xasprintf("create_table: {table: %s, columns: [{name: id, type: bigint, primary_key: true, identity: by_default}, ...]}", t);
@@ -250,7 +274,7 @@ static void native_table(struct native *n, const struct mg_sql_fact *f, const ch
 		native_constraint(n, f, t);
 		break;
 	default:
-		native_column(n, NULL, f, t);
+		native_column(n, v, f, t);
 		break;
 	}
 }
@@ -263,10 +287,7 @@ static void native_for(struct native *n, const struct mg_lint_value *v, size_t i
 	const char *t = or_blank(f->table, "<table>");
 
 	memset(n, 0, sizeof(*n));
-	if (f->kind == MG_FACT_ADD_COLUMN)
-		native_column(n, v, f, t);	/* the type from the same value */
-	else
-		native_table(n, f, t);
+	native_table(n, v, f, t);
 }
 
 /*
@@ -280,7 +301,7 @@ void mg_lint_prefer_native(struct mg_lint_ctx *c)
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
-		if (v->phase == MG_SQL_NPHASES || v->phase == MG_SQL_ROLLBACK ||
+		if (v->phase == MG_SQL_NPHASES || is_rollback(v) ||
 		    v->kind != MG_LINT_STATEMENTS)
 			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
@@ -308,8 +329,9 @@ void mg_lint_prefer_native(struct mg_lint_ctx *c)
 
 /*
  * Report every declared column type carrying flag (MG_FACTF_TYPE_*), in
- * sql statements and in `type` values alike. why completes the message;
- * better is the type to write instead.
+ * sql statements and in `type` values alike, named as written (what when
+ * the driver did not say). why completes the message; better is the type
+ * to write instead.
  */
 static void report_types(struct mg_lint_ctx *c, unsigned flag, const char *what,
 			 const char *why, const char *better)
@@ -317,6 +339,8 @@ static void report_types(struct mg_lint_ctx *c, unsigned flag, const char *what,
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
+		if (is_rollback(v))
+			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
 			const struct mg_sql_fact *f = &v->facts.items[i];
 			char *hint;
@@ -328,9 +352,9 @@ static void report_types(struct mg_lint_ctx *c, unsigned flag, const char *what,
 			else
 				hint = mg_xasprintf("declare the column `%s`", better);
 			mg_lint_add(c, v->pos, v->value, f->offset, hint,
-				    "column '%s' of '%s' is %s (%s): %s",
-				    fact_column(c, v, f), fact_table(c, v, f), what,
-				    or_blank(f->detail, v->value), why);
+				    "column '%s' of '%s' is %s: %s",
+				    fact_column(c, v, f), fact_table(c, v, f),
+				    or_blank(f->detail, what), why);
 			free(hint);
 		}
 	}
@@ -345,7 +369,7 @@ void mg_lint_type_json(struct mg_lint_ctx *c)
 
 void mg_lint_type_timestamp(struct mg_lint_ctx *c)
 {
-	report_types(c, MG_FACTF_TYPE_TIMESTAMP, "a timestamp without time zone",
+	report_types(c, MG_FACTF_TYPE_TIMESTAMP, "timestamp without time zone",
 		     "it stores no instant, so the same value means another time in each session's time zone",
 		     "timestamptz");
 }
@@ -356,6 +380,8 @@ void mg_lint_type_serial(struct mg_lint_ctx *c)
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
+		if (is_rollback(v))
+			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
 			const struct mg_sql_fact *f = &v->facts.items[i];
 			const char *hint;
@@ -367,7 +393,7 @@ void mg_lint_type_serial(struct mg_lint_ctx *c)
 			else
 				hint = "declare the column `bigint GENERATED BY DEFAULT AS IDENTITY`";
 			mg_lint_add(c, v->pos, v->value, f->offset, hint,
-				    "column '%s' of '%s' is %s: its sequence is a separate object (own grants, not copied by LIKE, shared by copies of the table) where an identity column belongs to its column",
+				    "column '%s' of '%s' is %s: its sequence is an object of its own (its own grants; a copy of the table made with LIKE shares it), where an identity belongs to its column",
 				    fact_column(c, v, f), fact_table(c, v, f),
 				    or_blank(f->detail, v->value));
 		}
@@ -430,6 +456,8 @@ void mg_lint_int_primary_key(struct mg_lint_ctx *c)
 	for (size_t k = 0; k < c->n_values; k++) {
 		const struct mg_lint_value *v = &c->values[k];
 
+		if (is_rollback(v))
+			continue;
 		for (size_t i = 0; i < v->facts.n; i++) {
 			const struct mg_sql_fact *f = &v->facts.items[i];
 			const char *hint;
@@ -504,7 +532,7 @@ void mg_lint_non_deterministic(struct mg_lint_ctx *c)
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    "compute it from the row's own columns; a value drawn once per row belongs in an add_column backfill (computed once), copied by a later migration",
-				    "%s() in alter_column's `%s` gives another value each time: the trigger recomputes it on writes and switch-reads, checking every row against it, finds rows that differ",
+				    "%s() in alter_column's `%s` gives another value each time it runs: the trigger recomputes it on writes, and switch-reads, which checks every row against it, finds rows that differ",
 				    or_blank(f->detail, "a volatile function"), v->field);
 		}
 	}

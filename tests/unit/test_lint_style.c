@@ -173,19 +173,22 @@ static void rollback_sql_is_not_reported(void **state)
 		  f.m.ops[0].sql[MG_SQL_ROLLBACK], drop, 1);
 	mg_lint_prefer_native(&f.ctx);
 	assert_int_equal(n_found, 1);
-	assert_contains(found[0].hint, "`add_column: {table: orders, column: priority, type: smallint}`");
+	assert_contains(found[0].hint, "`add_column: {table: orders, column: priority, type: smallint, nullable: false, default: ...}`");
 	release_file(&f);
 }
 
-/* A CREATE TABLE's own constraints are not changes of their own; an index
- * built CONCURRENTLY is already the safe way; a PRIMARY KEY has no
- * operation. */
+/* A CREATE TABLE's own constraints are not changes of their own; a table
+ * without declared columns (AS SELECT, LIKE) is nothing create_table says;
+ * an index built CONCURRENTLY is already the safe way; a PRIMARY KEY has
+ * no operation. */
 static void one_finding_per_change(void **state)
 {
 	struct file f;
 	const struct mg_sql_fact facts[] = {
 		FACT(CREATE_TABLE, 0, 0, "coupons", NULL, NULL),
+		FACT(COLUMN_TYPE, 0, 20, "coupons", "code", "text"),
 		FACT(ADD_CONSTRAINT, MG_FACTF_UNIQUE, 30, "coupons", NULL, NULL),
+		FACT(CREATE_TABLE, 0, 60, "coupons_copy", NULL, NULL),	/* AS SELECT */
 		FACT(CREATE_INDEX, MG_FACTF_CONCURRENTLY, 90, "coupons", "coupons_code_idx", NULL),
 		FACT(ADD_CONSTRAINT, MG_FACTF_PRIMARY_KEY, 120, "orders", "orders_pkey", NULL),
 		FACT(SET_DEFAULT, 0, 150, "orders", "status", NULL),
@@ -195,7 +198,7 @@ static void one_finding_per_change(void **state)
 	(void)state;
 	load_case(&f, "prefer-native/0003_fail_foreign_key_not_valid.yaml");
 	add_value(&f, 0, "expand", MG_SQL_EXPAND, MG_LINT_STATEMENTS, NULL,
-		  f.m.ops[0].sql[MG_SQL_EXPAND], facts, 6);
+		  f.m.ops[0].sql[MG_SQL_EXPAND], facts, 8);
 	mg_lint_prefer_native(&f.ctx);
 	assert_int_equal(n_found, 3);
 	assert_contains(found[0].hint, "create_table: {table: coupons");
@@ -221,12 +224,17 @@ static void json_type_value_names_the_column(void **state)
 	assert_int_equal(n_found, 1);
 	assert_contains(found[0].message, "column 'payment_payload' of 'orders' is json");
 	assert_contains(found[0].hint, "`type: jsonb`");
+	/* rollback SQL restores an earlier migration's type: not reported */
+	add_value(&f, 0, "rollback", MG_SQL_ROLLBACK, MG_LINT_STATEMENTS, NULL,
+		  "ALTER TABLE orders ALTER COLUMN payment_payload TYPE json", facts, 1);
+	mg_lint_type_json(&f.ctx);
+	assert_int_equal(n_found, 2);	/* the type value's again, not the rollback's */
 	/* the other type rules do not see a json fact */
 	mg_lint_type_timestamp(&f.ctx);
 	mg_lint_type_char(&f.ctx);
 	mg_lint_type_serial(&f.ctx);
 	mg_lint_int_primary_key(&f.ctx);
-	assert_int_equal(n_found, 1);
+	assert_int_equal(n_found, 2);
 	release_file(&f);
 }
 
