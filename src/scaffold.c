@@ -400,10 +400,12 @@ static void add_quoted(struct mg_buf *b, const char *s)
 	mg_buf_addc(b, '"');
 }
 
-/* s plain when it is a name YAML reads as that string, else quoted. */
-static void add_scalar(struct mg_buf *b, const char *s)
+/* s plain when it is a name YAML reads as that string (or, for a value
+ * that is text to the loader anyway, a number: digits), else quoted. */
+static void add_plain_or_quoted(struct mg_buf *b, const char *s, int digits_ok)
 {
-	int plain = (isalpha((unsigned char)*s) || *s == '_') && !is_yaml_word(s);
+	int plain = (isalpha((unsigned char)*s) || *s == '_' ||
+		     (digits_ok && isdigit((unsigned char)*s))) && !is_yaml_word(s);
 
 	for (const char *p = s; *p && plain; p++)
 		plain = isalnum((unsigned char)*p) || *p == '_' || *p == '.';
@@ -411,6 +413,11 @@ static void add_scalar(struct mg_buf *b, const char *s)
 		mg_buf_adds(b, s);
 	else
 		add_quoted(b, s);
+}
+
+static void add_scalar(struct mg_buf *b, const char *s)
+{
+	add_plain_or_quoted(b, s, 0);
 }
 
 /* The next item of a comma-separated list at *p, outside parentheses,
@@ -483,7 +490,7 @@ static int add_params(struct mg_buf *b, const char *key, const char *value,
 		mg_buf_adds(b, n++ ? ", " : "");
 		add_scalar(b, item);
 		mg_buf_adds(b, ": ");
-		add_scalar(b, eq + 1);
+		add_plain_or_quoted(b, eq + 1, 1);
 		free(item);
 	}
 	mg_buf_addc(b, '}');
@@ -736,8 +743,7 @@ static void emit_header(struct writer *w, const char *file_name)
 		     "file, naming the line, until it has a value. Optional "
 		     "keys are commented out with their default: uncomment "
 		     "the ones you need. Every key: docs/file-format.md. "
-		     "Then check the file with 'migrate lint' (or 'migrate "
-		     "check --offline').");
+		     "Then check the file: migrate lint FILE.");
 	mg_buf_release(&c);
 }
 

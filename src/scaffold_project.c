@@ -79,9 +79,11 @@ int mg_scaffold_name(char **out, const char *arg, struct mg_err *err)
 	while (b.len && b.buf[b.len - 1] == '_')
 		b.buf[--b.len] = '\0';
 	if (!b.len || b.len > NAME_MAX_BYTES) {
+		const char *why = b.len ? "longer than 100 characters" :
+				  "it has no letter or digit";
+
 		mg_buf_release(&b);
-		return bad_name(err, arg, b.len ? "longer than 100 characters" :
-				"it has no letter or digit");
+		return bad_name(err, arg, why);
 	}
 	*out = mg_buf_detach(&b);
 	return 0;

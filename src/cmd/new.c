@@ -21,8 +21,6 @@
 #include "output.h"
 #include "scaffold.h"
 
-/* What the next command to run on a new file is. */
-#define NEXT_CHECK "migrate check --offline"
 
 /* The options of init or new taken out of argv (one command per process). */
 static struct mg_scaffold_args cmdline;
@@ -242,7 +240,7 @@ static void print_result(const struct mg_options *opt, const char *path, int id,
 			       info->placeholders[i]);
 		printf("\nmigrate refuses the file until then: %s\n", load->msg);
 	}
-	printf("next: %s%s\n", NEXT_CHECK, info->n_placeholders ? ", once filled in" : "");
+	printf("next: migrate lint %s%s\n", path, info->n_placeholders ? ", once filled in" : "");
 }
 
 static int new_migration(struct mg_options *opt, const char *name,
