@@ -531,10 +531,7 @@ static int add_value(struct mg_buf *b, const struct field *f, int indent,
 		     const char *key, const char *value, struct mg_err *err)
 {
 	switch (f->type) {
-	case F_STR:
-		mg_buf_addc(b, ' ');
-		add_quoted(b, value);
-		return 0;
+	case F_STR:	/* SQL: quoted unless a plain word (a type) */
 	case F_NAME:
 	case F_TABLE:
 		mg_buf_addc(b, ' ');
