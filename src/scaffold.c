@@ -17,11 +17,10 @@
 #include "scaffold.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "migration_int.h"
 #include "migration_keys.h"

@@ -259,18 +259,23 @@ static int new_migration(struct mg_options *opt, const char *name,
 	path = mg_xasprintf("%s%s%s", opt->migrations,
 			    opt->migrations[strlen(opt->migrations) - 1] == '/' ? "" : "/",
 			    file);
-	if (mg_scaffold_migration(&text, &info, file, name, &cmdline, err) < 0 ||
-	    write_new_file(path, text.buf, err) < 0)
+	if (mg_scaffold_migration(&text, &info, file, name, &cmdline, err) < 0)
 		goto out;
-	/* what `check` will say of it: refused while a value is to fill in */
-	if (mg_migration_load(&m, path, mg_driver_name_limit(opt->database), &load) == 0)
+	/* what `lint` and `check` will say of it: refused while a value is
+	 * to fill in; a file that does not load for a value given is not
+	 * written (exit 2 changes nothing) */
+	if (mg_migration_load_bytes(&m, path, text.buf, text.len,
+				    mg_driver_name_limit(opt->database), &load) == 0)
 		mg_migration_release(&m);
 	if (load.code && !info.n_placeholders) {
 		*err = load;
-		mg_err_hint(err, "%s was written from the values given: fix the "
-			    "value in it, or delete it and run migrate new again", path);
+		mg_err_prefix(err, "%s not written, the values given do not load: ", path);
+		if (!err->hint[0])
+			mg_err_hint(err, "see 'migrate new --help' and docs/file-format.md");
 		goto out;
 	}
+	if (write_new_file(path, text.buf, err) < 0)
+		goto out;
 	print_result(opt, path, id, &info, &load);
 	rc = 0;
 out:

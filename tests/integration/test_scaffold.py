@@ -114,7 +114,8 @@ def test_init_writes_config_and_folder_that_load(migrate_bin, tmp_path):
     assert "next: migrate new" in r.stdout
     # the project as written passes the offline gate and lint
     assert "0 migration file(s) in 'migrations'" in d.ok("check", "--offline").stdout
-    d.ok("lint")
+    # nothing in the folder is a file migrate would not read (.gitkeep)
+    assert json.loads(d.ok("lint", "--format", "json").stdout)["findings"] == []
 
 
 def test_init_config_names_every_setting_and_its_defaults_load(migrate_bin, tmp_path):
@@ -279,6 +280,23 @@ def test_booleans_lists_and_maps(proj):
     r = proj.fails(2, "new", "bad", "--op", "create_table", "--table", "t", "--columns", "id")
     assert "name:type" in r.stderr
     assert proj.files() == ["0001_idx.yaml"]
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--op", "alter_column", "--table", "t", "--column", "c", "--type", "bigint",
+      "--down", "c::int"], "'down' at migrations/0001_x.yaml:"),
+    (["--op", "set_replica_identity", "--table", "t", "--identity", "bogus"],
+     "wrong value for 'identity'"),
+    (["--op", "rename_column", "--table", "t", "--from", "a", "--to", "a"],
+     "must differ from 'from'"),
+    (["--op", "add_column", "--table", "t", "--column", "c", "--type", "int",
+      "--nullable", "false"], "neither 'default' nor 'backfill'"),
+])
+def test_values_that_do_not_load_write_nothing(proj, args, says):
+    r = proj.fails(2, "new", "x", *args)
+    assert "migrations/0001_x.yaml not written, the values given do not load" in r.stderr
+    assert says in r.stderr, r.stderr
+    assert proj.files() == []
 
 
 # ---- new: numbering and names -----------------------------------------------
