@@ -149,6 +149,9 @@ def test_init_refuses_to_overwrite_then_force_replaces(migrate_bin, tmp_path):
     d.fails(2, "init")
     r = d.ok("init", "--force")
     assert "replaced migrate.yaml" in r.stdout
+    assert json.loads(d.ok("init", "--force", "--json").stdout) == {
+        "command": "init", "config": "migrate.yaml", "migrations": "migrations",
+        "replaced": True}
     assert "migrations: \"migrations\"" in (tmp_path / "migrate.yaml").read_text()
     d.ok("check", "--offline")
 
