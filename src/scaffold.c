@@ -99,15 +99,15 @@ static const struct keydoc keydocs[] = {
 	{ "drop_index", "name", "the index", NULL, "users_email_idx" },
 	{ "sql", "expand", "SQL run during expand, at its place in the file "
 	  "(at least one of the five phases)", "none",
-	  "\"CREATE TABLE audit (id bigint PRIMARY KEY)\"" },
+	  "\"CREATE OR REPLACE VIEW active_users AS SELECT id, email FROM users WHERE active\"" },
 	{ "sql", "backfill", "SQL run during backfill, after the row batches",
-	  "none", "\"ANALYZE audit\"" },
+	  "none", "\"ANALYZE users\"" },
 	{ "sql", "switch_reads", "SQL run during switch-reads, after the "
 	  "validations", "none", "\"SELECT 1\"" },
 	{ "sql", "contract", "SQL run during contract, at its place in the file",
-	  "none", "\"DROP TABLE old_audit\"" },
+	  "none", "\"DROP VIEW IF EXISTS users_report\"" },
 	{ "sql", "rollback", "SQL that undoes expand (without it, rollback of "
-	  "this migration is refused)", "none", "\"DROP TABLE audit\"" },
+	  "this migration is refused)", "none", "\"DROP VIEW IF EXISTS active_users\"" },
 	{ "sql", "in_transaction", "false: run outside a transaction (CREATE "
 	  "INDEX CONCURRENTLY); the SQL must then be idempotent", "true", "false" },
 	{ "create_table", "columns", "the columns, one mapping each: name, type "

@@ -26,8 +26,8 @@ REQUIRED = {
     "alter_column": ["--table", "users", "--column", "score", "--type", "bigint"],
     "drop_column": ["--table", "users", "--column", "legacy_flag"],
     "create_index": ["--table", "users", "--name", "users_email_idx", "--columns", "email"],
-    "sql": ["--expand", "CREATE TABLE audit (id bigint PRIMARY KEY)",
-            "--rollback", "DROP TABLE audit"],
+    "sql": ["--expand", "CREATE OR REPLACE VIEW active_users AS SELECT id FROM users",
+            "--rollback", "DROP VIEW IF EXISTS active_users"],
     "drop_index": ["--table", "users", "--name", "users_email_idx"],
     "create_table": ["--table", "orders", "--columns", "id:bigint, total:numeric(10,2)"],
     "drop_table": ["--table", "legacy"],
@@ -222,7 +222,8 @@ def test_new_with_required_values_loads_and_passes_lint(proj, op):
     # every key the loader takes for op is in the file, set or commented
     for key in loader_keys(proj, op):
         assert re.search(rf"^ +(# )?{key}:", text, re.M), f"{key} missing:\n{text}"
-    proj.ok("lint", str(path))
+    for dialect in ("postgres", "mysql"):
+        proj.ok("lint", "--dialect", dialect, str(path))
     proj.ok("check", "--offline")
 
 
