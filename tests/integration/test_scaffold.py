@@ -384,3 +384,14 @@ def test_new_needs_the_migrations_folder(migrate_bin, tmp_path):
     assert "migrate init" in r.stderr
     r = d.fails(2, "-m", "elsewhere", "new", "a")
     assert "'elsewhere'" in r.stderr
+
+
+def test_the_words_init_and_new_elsewhere_on_the_line(migrate_bin, tmp_path):
+    """Only the command takes init's and new's options: 'new' as the value
+    of a global option, or as an argument of another command, is not it."""
+    d = Dir(migrate_bin, tmp_path)
+    (tmp_path / "new").mkdir()
+    r = d.ok("-m", "new", "new", "x", "--op", "drop_table", "--table", "t")
+    assert "wrote new/0001_x.yaml" in r.stdout
+    r = d.fails(2, "log", "new", "--op", "sql")
+    assert "unknown option '--op'" in r.stderr
