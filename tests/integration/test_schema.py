@@ -722,3 +722,21 @@ def test_create_table_keys_match_migration_tables_c():
     assert kinds["primary_key"]["required"] == kinds["unique"]["required"] == ["columns"]
     for node in (column, ref, fk_ref, *kinds.values(), DEFS["table_constraint"]):
         assert node["additionalProperties"] is False
+
+
+# ---- docs/editors.md ------------------------------------------------------------
+
+def test_the_editor_guide_shows_what_works():
+    """Its YAML examples validate, its settings parse and name the schemas."""
+    text = (ROOT / "docs" / "editors.md").read_text()
+    blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
+    yaml_blocks = [b for lang, b in blocks if lang == "yaml"]
+    assert yaml_blocks and all(schema_errors(MIGRATION, b) == [] for b in yaml_blocks)
+    assert any(b.startswith("# yaml-language-server: $schema=") for b in yaml_blocks)
+    settings = [json.loads(b) for lang, b in blocks if lang == "json"]
+    assert settings
+    for s in settings:
+        for path in s["yaml.schemas"]:
+            assert (ROOT / path).is_file(), path
+    for name in re.findall(r"docs/schema/([\w.]+\.json)", text):
+        assert (SCHEMA_DIR / name).is_file(), name
