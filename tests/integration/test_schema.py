@@ -21,11 +21,13 @@ with PyYAML's YAML 1.1 rules.
   sources, so that a new key cannot be forgotten.
 """
 
+import concurrent.futures
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -297,20 +299,15 @@ def test_the_allow_lists_name_files_that_exist():
 
 # ---- the loader as the oracle -----------------------------------------------------
 
-@pytest.fixture(scope="module")
-def loader(migrate_bin, tmp_path_factory):
-    """loader(text) -> (ok, message): `migrate check --offline` on the text
-    as the only migration of a directory."""
-    base = tmp_path_factory.mktemp("oracle")
+def run_loader(migrate_bin, base, data, config=None):
+    """(ok, message): `migrate check --offline` on data as the only
+    migration of a fresh directory, with config as its settings file."""
     env = {k: v for k, v in os.environ.items()
            if not (k.startswith(("MIGRATE_", "PG", "MYSQL")) or k == "DATABASE_URL")}
     env["NO_COLOR"] = "1"
-    count = [0]
-
-    def run(data, config=None):
-        count[0] += 1
-        work = base / str(count[0])
-        (work / "m").mkdir(parents=True)
+    work = Path(tempfile.mkdtemp(dir=base))
+    try:
+        (work / "m").mkdir()
         (work / "m" / "0001_case.yaml").write_bytes(
             data if isinstance(data, bytes) else data.encode())
         args = [migrate_bin, "check", "--offline", "--migrations", "m"]
@@ -318,10 +315,32 @@ def loader(migrate_bin, tmp_path_factory):
             (work / "settings.yaml").write_text(config)
             args += ["--config", "settings.yaml"]
         p = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=60)
-        assert p.returncode in (0, 2), f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    finally:
         shutil.rmtree(work)
-        return p.returncode == 0, p.stderr.strip()
-    return run
+    assert p.returncode in (0, 2), f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p.returncode == 0, p.stderr.strip()
+
+
+@pytest.fixture(scope="module")
+def loader(migrate_bin, tmp_path_factory):
+    """loader(data, config=None) -> (ok, message), the loader's verdict.
+    Every file and case of this module is run once, four at a time (the
+    binary mostly waits on process start-up), on first use."""
+    base = tmp_path_factory.mktemp("oracle")
+    inputs = [(p.read_bytes(), None) for p in migration_files()]
+    inputs += [(text.encode(), None) for text in EDGE_CASES.values()]
+    inputs += [(text.encode(), None) for text, _ in SCHEMA_STRICTER.values() if text]
+    inputs += [(CONFIG_MIGRATION.encode(), text) for text in CONFIG_CASES.values()]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        verdicts = dict(zip(inputs, pool.map(
+            lambda i: run_loader(migrate_bin, base, *i), inputs)))
+
+    def verdict(data, config=None):
+        key = (data if isinstance(data, bytes) else data.encode(), config)
+        if key not in verdicts:
+            verdicts[key] = run_loader(migrate_bin, base, *key)
+        return verdicts[key]
+    return verdict
 
 
 ALL_FILES = migration_files()
@@ -490,6 +509,8 @@ def test_edge_cases_cover_both_verdicts(loader):
 
 # ---- migrate.yaml ---------------------------------------------------------------
 
+CONFIG_MIGRATION = "operations:\n  - drop_index: {table: t, name: i}\n"
+
 CONFIG_CASES = {
     "empty": "",
     "comments_only": "# nothing\n",
@@ -521,7 +542,7 @@ CONFIG_CASES = {
 @pytest.mark.parametrize("name", sorted(CONFIG_CASES))
 def test_config_schema_agrees_with_the_loader(loader, name):
     text = CONFIG_CASES[name]
-    ok, message = loader(op_file("drop_index", "table: t\nname: i"), config=text)
+    ok, message = loader(CONFIG_MIGRATION, config=text)
     errors = schema_errors(CONFIG, text)
     if ok:
         assert errors == [], f"migrate accepts it, the schema does not: {errors}"
@@ -740,3 +761,16 @@ def test_the_editor_guide_shows_what_works():
             assert (ROOT / path).is_file(), path
     for name in re.findall(r"docs/schema/([\w.]+\.json)", text):
         assert (SCHEMA_DIR / name).is_file(), name
+
+
+def test_every_operation_completes_with_its_required_keys():
+    """The snippet an editor inserts for an operation has its required keys,
+    and, with the placeholders typed over, is a valid operation."""
+    for name, ref in DEFS["operation"]["properties"].items():
+        op = resolve(ref)
+        (snippet,) = op["defaultSnippets"]
+        body = snippet["body"]
+        assert set(op.get("required", [])) <= set(body), name
+        filled = json.loads(re.sub(r"\$\{\d+:([^}]*)\}", r"\1", json.dumps(body)))
+        errors = list(MIGRATION.iter_errors({"operations": [{name: filled}]}))
+        assert not errors, (name, [e.message for e in errors])
