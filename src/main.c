@@ -199,6 +199,36 @@ static const struct command commands[] = {
 	  "no database and no state (--requires cannot be answered offline: exit 2).\n\n",
 	  "exit status: 0 pass; 1 fail (every reason listed); 2 bad input (a file that does not\n"
 	  "load, an unknown V); 3 the database or the state file cannot be read\n" },
+	{ "lint", mg_cmd_lint, "offline safety rules over migration files: locks, phases, hygiene",
+	  "usage: migrate lint [PATH...] [--format text|json|sarif|github|gcc]\n"
+	  "                    [--dialect postgres|mysql] [--error RULE] [--warning RULE]\n"
+	  "                    [--disable RULE]\n"
+	  "       migrate lint --list-rules [--format json]\n\n"
+	  "Reads each migration file (default: every file of the migrations folder; a folder\n"
+	  "PATH means every file in it) and the SQL of its sql steps and expressions, and\n"
+	  "reports what would break the version still running, lock a table, or fail on a\n"
+	  "re-run: file:line:column, the rule, and what to write instead. Files migrate\n"
+	  "would not read (.sql, a wrong name) are reported as file-ignored. Needs no\n"
+	  "database: no connection is opened. The rules: 'migrate lint --list-rules' and\n"
+	  "docs/lint.md.\n\n"
+	  "lint options:\n"
+	  "      --format F        text (default; a summary on stderr), json (also --json),\n"
+	  "                        sarif (SARIF 2.1.0, for GitHub code scanning), github\n"
+	  "                        (workflow annotations), gcc (file:line:col: error: ...)\n"
+	  "      --dialect D       postgres or mysql (MySQL, MariaDB): the SQL's dialect;\n"
+	  "                        default: the --database URL's, else postgres\n"
+	  "      --error RULE      report RULE as an error (fails the run); repeatable,\n"
+	  "                        or a comma list\n"
+	  "      --warning RULE    report RULE as a warning (does not fail the run)\n"
+	  "      --disable RULE    do not run RULE\n"
+	  "      --list-rules      the rules: id, default severity, category, summary\n"
+	  "  -v                    text: show suppressed findings too\n\n"
+	  "A finding is suppressed in the file with a reason:\n"
+	  "  # migrate-lint: ignore RULE[,RULE] -- reason   (the node below, or its own line)\n"
+	  "  # migrate-lint: ignore-file RULE -- reason     (the whole file)\n\n",
+	  "exit status: 0 no error-level finding (warnings allowed); 1 an error-level finding\n"
+	  "that is not suppressed; 2 bad input (an unknown option, format, dialect or rule, a\n"
+	  "path that does not exist)\n" },
 	{ "log", mg_cmd_log, "the event log: phase runs, gate decisions, refusals, colour changes",
 	  "usage: migrate log [--limit N] [--json]\n\n"
 	  "Prints the newest N events (default 50), oldest first: when, which command, which\n"
