@@ -39,10 +39,10 @@ const struct mg_lint_rule mg_lint_rules[] = {
 	RULE("type-json", WARNING, "hygiene", "json where jsonb is available", mg_lint_type_json),
 	RULE("type-timestamp", WARNING, "hygiene", "timestamp without time zone", mg_lint_type_timestamp),
 	RULE("type-serial", WARNING, "hygiene", "serial instead of an identity column", mg_lint_type_serial),
-	RULE("int-primary-key", WARNING, "hygiene", "a 32-bit integer primary key runs out", mg_lint_int_primary_key),
+	RULE("int-primary-key", WARNING, "hygiene", "a single-column primary key of a 32-bit integer type runs out at 2^31", mg_lint_int_primary_key),
 	RULE("type-char", WARNING, "hygiene", "char(n) pads and truncates: use varchar(n) or text", mg_lint_type_char),
-	RULE("down-missing", WARNING, "hygiene", "no `down` where the old version keeps writing the column", mg_lint_down_missing),
-	RULE("non-deterministic", WARNING, "hygiene", "a volatile function in an expression that must give the same value each time (up, down, backfill)", mg_lint_non_deterministic),
+	RULE("down-missing", WARNING, "hygiene", "drop_column without `down` (the old version reads NULL in the new version's rows) or drop_not_null without it (rollback stops at the NULLs)", mg_lint_down_missing),
+	RULE("non-deterministic", WARNING, "hygiene", "a volatile function (now(), random()...) in alter_column's up or down, which switch-reads recomputes and compares", mg_lint_non_deterministic),
 };
 
 const size_t mg_lint_n_rules = sizeof(mg_lint_rules) / sizeof(mg_lint_rules[0]);
