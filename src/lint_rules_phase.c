@@ -47,7 +47,7 @@ void mg_lint_sql_syntax(struct mg_lint_ctx *c)
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    "fix the SQL: plan would refuse the file (exit 2) and nothing after it runs",
 				    "the %s of %s `%s` does not parse: %s", what,
-				    mg_op_kind_name((&c->m->ops[v->op])->kind), v->field,
+				    mg_op_kind_name(c->m->ops[v->op].kind), v->field,
 				    shown(f->detail));
 		}
 	}
@@ -72,7 +72,8 @@ static int column_has_new_default(const struct mg_lint_ctx *c, const char *table
 
 		if ((op->kind == MG_OP_ADD_COLUMN || op->kind == MG_OP_SET_DEFAULT)
 		    && op->default_expr && mg_lint_same_table(op->table, table)
-		    && mg_lint_same_name(op->column, col) && mg_lint_native_runs_before(i, MG_SQL_EXPAND, at))
+		    && mg_lint_same_name(op->column, col)
+		    && mg_lint_native_runs_before(i, MG_SQL_EXPAND, at))
 			return 1;
 	}
 	for (size_t i = 0; i < c->n_values; i++) {
@@ -335,7 +336,7 @@ void mg_lint_expand_not_rerunnable(struct mg_lint_ctx *c)
 
 		if (!mg_lint_is_sql_step(c, v))
 			continue;
-		op = (&c->m->ops[v->op]);
+		op = &c->m->ops[v->op];
 		if (op->in_transaction && tx_ddl)
 			continue;
 		const char *how = !op->in_transaction ? "runs outside a transaction"
@@ -479,7 +480,7 @@ void mg_lint_concurrently_in_transaction(struct mg_lint_ctx *c)
 
 		if (!mg_lint_is_sql_step(c, v))
 			continue;
-		op = (&c->m->ops[v->op]);
+		op = &c->m->ops[v->op];
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 			const char *why;
