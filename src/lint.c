@@ -169,7 +169,7 @@ static size_t escape_len(const char *f, size_t left, char quote, char want)
 {
 	if (quote == '\'' && left >= 2 && f[0] == '\'' && f[1] == '\'' && want == '\'')
 		return 2;
-	if (quote != '"' || left < 2 || f[0] != '\\')
+	if (quote != '"' || left < 2 || f[0] != '\\' || f[1] == '\n')
 		return 0;
 	switch (f[1]) {
 	case 'x':
@@ -202,6 +202,13 @@ static size_t align(const char *text, size_t len, size_t f, const char *value,
 	while (v < offset) {
 		if (f >= len)
 			return (size_t)-1;
+		if (quote && (n = escape_len(text + f, len - f, quote, value[v]))) {
+			f += n;
+			v++;
+			while (v < vlen && ((unsigned char)value[v] & 0xC0) == 0x80)
+				v++;
+			continue;
+		}
 		if (is_space(value[v])) {
 			while (v < offset && is_space(value[v]))
 				v++;
@@ -217,11 +224,6 @@ static size_t align(const char *text, size_t len, size_t f, const char *value,
 		if (text[f] == value[v]) {
 			f++;
 			v++;
-		} else if (quote && (n = escape_len(text + f, len - f, quote, value[v]))) {
-			f += n;
-			v++;
-			while (v < vlen && ((unsigned char)value[v] & 0xC0) == 0x80)
-				v++;
 		} else if (quote == '"' && text[f] == '\\' && f + 1 < len && text[f + 1] == '\n') {
 			f += 2;
 			while (f < len && is_space(text[f]))
@@ -234,6 +236,10 @@ static size_t align(const char *text, size_t len, size_t f, const char *value,
 			return (size_t)-1;
 		}
 	}
+	/* the value's byte is not white space: the file's indentation or
+	 * line break before it is not where it is */
+	while (f < len && is_space(text[f]) && !is_space(value[v]))
+		f++;
 	return f;
 }
 
