@@ -43,7 +43,7 @@ PACKAGES=(
   libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev
-  python3 python3-pytest python3-psycopg python3-pymysql python3-yaml
+  python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
   socat
 )
 

@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "lint.h"
+#include "lint_int.h"
 
 /* The value of the scalar that follows the key `key` in text, and its
  * position, as the loader sees them (libyaml). */
@@ -234,6 +235,98 @@ static void test_suppression_without_reason_or_rule(void **state)
 	mg_lint_report_release(&r);
 }
 
+/* ---- suppressions over findings placed by hand ----------------------------- */
+
+static const char SUPPRESSED_FILE[] =
+	"operations:\n"						/* 1 */
+	"  # migrate-lint: ignore index-not-concurrent -- tiny lookup table\n"	/* 2 */
+	"  - sql:\n"							/* 3 */
+	"      expand: |\n"						/* 4 */
+	"        CREATE INDEX a ON t (c);\n"				/* 5 */
+	"      rollback: DROP INDEX a;\n"				/* 6 */
+	"  - sql:\n"							/* 7 */
+	"      expand: CREATE INDEX b ON t (c)  # migrate-lint: ignore index-not-concurrent,type-json -- built before launch\n" /* 8 */
+	"      rollback: DROP INDEX b;\n"				/* 9 */
+	"  - sql:\n"							/* 10 */
+	"      expand: CREATE INDEX c ON t (c)\n"			/* 11 */
+	"# migrate-lint: ignore-file type-char -- the legacy schema\n"	/* 12 */
+	"# migrate-lint: ignore file-invalid -- no\n";			/* 13 */
+
+static void place(struct mg_lint_report *r, const char *id, int line)
+{
+	mg_lint_report_add(r, mg_lint_rule_find(id), "0001_s.yaml", line, 9, NULL,
+			   strdup("placed"));
+}
+
+static const struct mg_lint_finding *at_line(const struct mg_lint_report *r, const char *id,
+					     int line)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->items[i].rule->id, id) && r->items[i].line == line)
+			return &r->items[i];
+	fail_msg("no %s finding at line %d", id, line);
+	return NULL;
+}
+
+static void test_suppression_scopes(void **state)
+{
+	struct mg_lint_report r = MG_LINT_REPORT_INIT;
+	struct mg_lint_opts o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	place(&r, "index-not-concurrent", 5);	/* in the node below line 2 */
+	place(&r, "index-not-concurrent", 8);	/* trailing comment's own line */
+	place(&r, "index-not-concurrent", 11);	/* no comment covers it */
+	place(&r, "type-char", 11);		/* ignore-file */
+	mg_lint_suppress(&o, &r, 0, "0001_s.yaml", SUPPRESSED_FILE, strlen(SUPPRESSED_FILE), 1);
+	assert_string_equal(at_line(&r, "index-not-concurrent", 5)->suppressed, "tiny lookup table");
+	assert_string_equal(at_line(&r, "index-not-concurrent", 8)->suppressed, "built before launch");
+	assert_null(at_line(&r, "index-not-concurrent", 11)->suppressed);
+	assert_string_equal(at_line(&r, "type-char", 11)->suppressed, "the legacy schema");
+	/* line 8's comment also named type-json, which it did suppress: used */
+	for (size_t i = 0; i < r.n; i++)
+		if (!strcmp(r.items[i].rule->id, "suppression-unused"))
+			fail_msg("unused at line %d", r.items[i].line);
+	/* the engine's own rules cannot be suppressed */
+	assert_non_null(strstr(at_line(&r, "suppression-invalid", 13)->message, "cannot be suppressed"));
+	mg_lint_report_release(&r);
+}
+
+static void test_suppression_of_a_key_covers_its_items(void **state)
+{
+	static const char text[] =
+		"# migrate-lint: ignore type-json -- every column of this file\n"
+		"operations:\n"
+		"- add_column:\n"
+		"    table: t\n"
+		"- add_column:\n"
+		"    type: json\n"
+		"description: x\n"
+		"# migrate-lint: ignore type-json -- nothing below\n";
+	struct mg_lint_report r = MG_LINT_REPORT_INIT;
+	struct mg_lint_opts o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	place(&r, "type-json", 6);
+	place(&r, "type-json", 7);
+	mg_lint_suppress(&o, &r, 0, "0001_s.yaml", text, strlen(text), 1);
+	assert_non_null(at_line(&r, "type-json", 6)->suppressed);
+	assert_null(at_line(&r, "type-json", 7)->suppressed);
+	assert_int_equal(at_line(&r, "suppression-unused", 8)->column, 1);
+	/* a rule disabled on the command line: its suppression is not unused */
+	mg_lint_report_release(&r);
+	{
+		const char *off[] = { "type-json" };
+
+		o.disabled = off;
+		o.n_disabled = 1;
+		mg_lint_suppress(&o, &r, 0, "0001_s.yaml", text, strlen(text), 1);
+		assert_int_equal(r.n, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +342,8 @@ int main(void)
 		cmocka_unit_test(test_bad_yaml_is_file_invalid_at_its_position),
 		cmocka_unit_test(test_bad_name_is_file_ignored),
 		cmocka_unit_test(test_suppression_without_reason_or_rule),
+		cmocka_unit_test(test_suppression_scopes),
+		cmocka_unit_test(test_suppression_of_a_key_covers_its_items),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
