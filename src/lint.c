@@ -378,7 +378,8 @@ void mg_lint_engine_add(const struct mg_lint_opts *o, struct mg_lint_report *r,
 	va_start(ap, fmt);
 	mg_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	mg_lint_report_add(r, rule, path, line, column, hint, mg_buf_detach(&msg));
+	mg_lint_report_add(r, rule, path, line, column, hint,
+			   mg_buf_detach(&msg))->severity = mg_lint_effective(o, rule);
 }
 
 /*
