@@ -547,3 +547,46 @@ def test_check_still_refuses_a_file_that_does_not_load(lint, tmp_path):
     r = lint("-m", "m", "check", "--offline")
     assert r.rc == 2, r.describe()
     assert "0001_bad.yaml:6:7" in r.err
+
+
+# --------------------------------------------------------------------------
+# migrate.yaml's lint: key
+
+
+def test_settings_file_lint_key(lint, folder, tmp_path):
+    write(tmp_path, "migrate.yaml",
+          "migrations: m\n"
+          "lint:\n"
+          "  disable: [file-ignored]\n"
+          "  warning:\n"
+          "    - file-invalid\n"
+          "    - suppression-invalid\n"
+          "  dialect: mysql\n")
+    r = lint("lint", "--format", "json")
+    assert r.rc == 0, r.describe()
+    got = [(f["rule"], f["severity"]) for f in json.loads(r.out)["findings"]]
+    assert got == [("file-invalid", "warning"), ("suppression-invalid", "warning"),
+                   ("file-invalid", "warning")]
+    # the command line's option replaces the file's
+    r = lint("lint", "--format", "json", "--warning", "file-invalid")
+    assert r.rc == 1, r.describe()
+    # check reads it too
+    assert lint("check", "--offline", "--no-lint").rc == 2      # the files do not load
+    write(tmp_path, "migrate.yaml", "lint:\n  disable: [nope]\n")
+    r = lint("lint", "-m", "m")
+    assert r.rc == 2 and "unknown rule 'nope' in --disable" in r.err, r.describe()
+
+
+@pytest.mark.parametrize("settings,words", [
+    ("lint: [file-ignored]\n", ["wrong type for 'lint' at migrate.yaml:1:7"]),
+    ("lint:\n  ignore: [x]\n", ["unknown key 'lint: ignore' at migrate.yaml:2:3"]),
+    ("lint:\n  disable: {a: b}\n", ["wrong type for 'lint: disable' at migrate.yaml:2:12"]),
+    ("lint:\n  error: [[a]]\n", ["wrong type in 'lint: error' at migrate.yaml:2:11"]),
+])
+def test_settings_file_lint_key_errors(lint, tmp_path, settings, words):
+    write(tmp_path, "m/0001_clean.yaml", CLEAN)
+    write(tmp_path, "migrate.yaml", settings)
+    r = lint("lint", "-m", "m")
+    assert r.rc == 2, r.describe()
+    for w in words:
+        assert w in r.err, r.describe()
