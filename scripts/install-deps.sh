@@ -14,7 +14,7 @@
 MIGRATE_BUILD_PACKAGES=(
   cmake gcc pkg-config make
   libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev
-  default-libmysqlclient-dev
+  default-libmysqlclient-dev libpg-query-dev
 )
 # A PostgreSQL server (initdb, pg_ctl under /usr/lib/postgresql/*/bin) and psql,
 # for the demo's throw-away database. migrate itself needs only the client

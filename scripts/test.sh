@@ -41,6 +41,7 @@ section() { printf '\n==== %s ====\n' "$*"; }
 PACKAGES=(
   cmake gcc clang pkg-config make git
   libpq-dev libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev
+  libpg-query-dev
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev
   python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema

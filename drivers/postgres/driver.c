@@ -56,6 +56,7 @@ const struct mg_driver mg_postgres_driver = {
 	.table_dependents = pgdrv_table_dependents,
 	.check_table_op = pgdrv_check_table_op,
 	.plan_notes = pgdrv_plan_notes,
+	.lint_sql = pgdrv_lint_sql,
 	.describe_constraint = pgdrv_describe_constraint,
 	.name_taken = pgdrv_name_taken,
 	.describe_table_attrs = pgdrv_describe_table_attrs,

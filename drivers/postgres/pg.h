@@ -245,4 +245,9 @@ int pgdrv_check_table_op(struct mg_conn *c, struct mg_planner *pl,
 int pgdrv_render_table_op(struct mg_conn *c, const struct mg_render *r,
 			  struct mg_plan *out);
 
+/* lint.c: what the SQL of a migration does, read offline with libpg_query
+ * (driver.h, lint_sql). */
+void pgdrv_lint_sql(const char *text, enum mg_lint_text kind,
+		    struct mg_sql_facts *out);
+
 #endif
