@@ -382,12 +382,56 @@ void mg_lint_engine_add(const struct mg_lint_opts *o, struct mg_lint_report *r,
 			   mg_buf_detach(&msg))->severity = mg_lint_effective(o, rule);
 }
 
+/* The length of the line break at text[i] as YAML counts them (LF, CR
+ * LF, a lone CR, NEL, LS, PS; libyaml's marks do), or 0. */
+static size_t line_break(const char *text, size_t len, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)text + i;
+
+	if (u[0] == '\n')
+		return 1;
+	if (u[0] == '\r')
+		return i + 1 < len && u[1] == '\n' ? 2 : 1;
+	if (u[0] == 0xC2 && i + 1 < len && u[1] == 0x85)
+		return 2;
+	if (u[0] == 0xE2 && i + 2 < len && u[1] == 0x80 && (u[2] == 0xA8 || u[2] == 0xA9))
+		return 3;
+	return 0;
+}
+
+/*
+ * A syntax error at the end of the input is placed by libyaml on a line
+ * after the last one: put it at the end of the last line, which an editor
+ * and a SARIF viewer can show.
+ */
+static void clamp_to_text(const char *text, size_t len, int *line, int *col)
+{
+	int lines = 1, last_len = 0;
+
+	if (!text || *line < 1)
+		return;
+	for (size_t i = 0, n; i < len; i += n ? n : 1) {
+		n = line_break(text, len, i);
+		if (n) {
+			lines++;
+			last_len = 0;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+			last_len++;
+		}
+	}
+	if (*line > lines) {
+		*line = lines;
+		*col = last_len + 1;
+	}
+}
+
 /*
  * The loader's message names the place as "PATH:L:C": take the position
  * from it and drop " at PATH:L:C" (the finding shows it already).
  */
 static void invalid_from_error(const struct mg_lint_opts *o, struct mg_lint_report *r,
-			       const char *path, const struct mg_err *err)
+			       const char *path, const char *text, size_t len,
+			       const struct mg_err *err)
 {
 	char msg[sizeof(err->msg)];
 	const char *at = err->msg;
@@ -409,6 +453,7 @@ static void invalid_from_error(const struct mg_lint_opts *o, struct mg_lint_repo
 		else if (!strncmp(err->msg + end, ": ", 2))
 			end += 2;
 		snprintf(msg + start, sizeof(msg) - start, "%s", err->msg + end);
+		clamp_to_text(text, len, &line, &col);
 	}
 	mg_lint_engine_add(o, r, "file-invalid", path, line, col,
 			   err->hint[0] ? err->hint
@@ -533,7 +578,7 @@ void mg_lint_buffer(const struct mg_lint_opts *o, const char *path,
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	if (mg_migration_load_bytes(&m, path, copy, len, o->max_name, &err) < 0) {
-		invalid_from_error(o, out, path, &err);
+		invalid_from_error(o, out, path, copy, len, &err);
 	} else {
 		lint_loaded(o, &m, copy, len, out);
 		mg_migration_release(&m);

@@ -21,12 +21,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static FILE *devnull;
 
-static int lines_of(const uint8_t *data, size_t size)
+/* Lines as YAML counts them: LF, CR LF, a lone CR, NEL, LS, PS. */
+static int lines_of(const uint8_t *d, size_t size)
 {
 	int n = 1;
 
-	for (size_t i = 0; i < size; i++)
-		n += data[i] == '\n';
+	for (size_t i = 0; i < size; i++) {
+		if (d[i] == '\n' || (d[i] == '\r' && (i + 1 >= size || d[i + 1] != '\n')))
+			n++;
+		else if (d[i] == 0xC2 && i + 1 < size && d[i + 1] == 0x85)
+			n++;
+		else if (d[i] == 0xE2 && i + 2 < size && d[i + 1] == 0x80 &&
+			 (d[i + 2] == 0xA8 || d[i + 2] == 0xA9))
+			n++;
+	}
 	return n;
 }
 
