@@ -102,20 +102,15 @@ char *mylint_read_name(struct mylint_stmt *p)
 	return mg_buf_detach(&b);
 }
 
-static int punct_is(const struct mylint_lex *lx, size_t k, char c)
-{
-	return lx->t[k].kind == MYTOK_PUNCT && lx->s[lx->t[k].off] == c;
-}
-
 /* The ')' closing the '(' at open, or p->end when none does. */
 size_t mylint_group_end(const struct mylint_stmt *p, size_t open)
 {
 	int depth = 0;
 
 	for (size_t k = open; k < p->end; k++) {
-		if (punct_is(p->lx, k, '('))
+		if (mylint_punct_is(p->lx, k, '('))
 			depth++;
-		else if (punct_is(p->lx, k, ')') && --depth == 0)
+		else if (mylint_punct_is(p->lx, k, ')') && --depth == 0)
 			return k;
 	}
 	return p->end;
@@ -135,12 +130,13 @@ void mylint_skip_to_comma(struct mylint_stmt *p)
 	}
 }
 
-/* The cursor's offset, or the statement's when the cursor is at its end. */
+/* The cursor's offset, or its last token's when the cursor is at the
+ * statement's end (where something is missing). */
 int mylint_off(const struct mylint_stmt *p)
 {
 	const struct mylint_token *t = mylint_tok(p);
 
-	return t ? t->off : p->lx->t[p->first].off;
+	return t ? t->off : p->lx->t[p->end > p->first ? p->end - 1 : p->first].off;
 }
 
 void mylint_syntax(struct mylint_stmt *p, int off, const char *why)
@@ -168,10 +164,10 @@ void mylint_read_online(struct mylint_stmt *p)
 		int is_alg = mylint_is_word(lx, &lx->t[k], "algorithm");
 		size_t v = k + 1;
 
-		depth += punct_is(lx, k, '(') - punct_is(lx, k, ')');
+		depth += mylint_punct_is(lx, k, '(') - mylint_punct_is(lx, k, ')');
 		if (depth || (!is_alg && !mylint_is_word(lx, &lx->t[k], "lock")))
 			continue;
-		if (punct_is(lx, v, '=') && v + 1 < p->end)
+		if (mylint_punct_is(lx, v, '=') && v + 1 < p->end)
 			v++;
 		for (int j = 0; j < (is_alg ? 5 : 4); j++)
 			if (mylint_is_word(lx, &lx->t[v], is_alg ? algs[j] : locks[j]))
@@ -179,71 +175,6 @@ void mylint_read_online(struct mylint_stmt *p)
 	}
 	p->alg_instant = alg == 1;
 	p->online = alg == 1 || (lock == 1 && alg != 3) ? MG_FACTF_CONCURRENTLY : 0;
-}
-
-/* ==== functions whose value is not the same each time ======================== */
-
-static const struct volatile_fn {
-	const char *name;
-	int per_row;		/* a new value at each call (else: the time of
-				 * the statement, the same for every row) */
-	int bare;		/* also written without parentheses */
-} volatile_fns[] = {
-	{ "rand", 1, 0 }, { "uuid", 1, 0 }, { "uuid_short", 1, 0 },
-	{ "sys_guid", 1, 0 }, { "sysdate", 1, 0 }, { "random_bytes", 1, 0 },
-	{ "nextval", 1, 0 },
-	{ "now", 0, 0 }, { "current_timestamp", 0, 1 }, { "localtime", 0, 1 },
-	{ "localtimestamp", 0, 1 }, { "curdate", 0, 0 }, { "current_date", 0, 1 },
-	{ "curtime", 0, 0 }, { "current_time", 0, 1 }, { "utc_timestamp", 0, 1 },
-	{ "utc_date", 0, 1 }, { "utc_time", 0, 1 }, { "unix_timestamp", 0, 0 },
-};
-
-/* The volatile function called at token k, or NULL. */
-static const struct volatile_fn *volatile_at(const struct mylint_lex *lx, size_t k, size_t end)
-{
-	const struct mylint_token *t = &lx->t[k];
-	int call = k + 1 < end && punct_is(lx, k + 1, '(');
-
-	if (t->kind != MYTOK_WORD || (k > 0 && punct_is(lx, k - 1, '.')))
-		return NULL;
-	if (k + 2 < end && mylint_is_word(lx, t, "next") &&
-	    mylint_is_word(lx, &lx->t[k + 1], "value") && mylint_is_word(lx, &lx->t[k + 2], "for"))
-		return &volatile_fns[6];	/* MariaDB's NEXT VALUE FOR seq */
-	for (size_t j = 0; j < sizeof(volatile_fns) / sizeof(volatile_fns[0]); j++) {
-		const struct volatile_fn *f = &volatile_fns[j];
-
-		if (!mylint_is_word(lx, t, f->name) || (!call && !f->bare))
-			continue;
-		/* UNIX_TIMESTAMP(date) converts its argument: only () is now */
-		if (!strcmp(f->name, "unix_timestamp") &&
-		    !(k + 2 < end && punct_is(lx, k + 2, ')')))
-			return NULL;
-		return f;
-	}
-	return NULL;
-}
-
-/*
- * How many calls of volatile functions tokens [from, to) make (only those
- * with a new value per call when per_row_only); each is a VOLATILE_CALL
- * fact in calls when calls is not NULL.
- */
-int mylint_volatile_in(const struct mylint_stmt *p, size_t from, size_t to,
-		       int per_row_only, struct mg_sql_facts *calls)
-{
-	int n = 0;
-
-	for (size_t k = from; k < to && k < p->lx->n; k++) {
-		const struct volatile_fn *f = volatile_at(p->lx, k, to);
-
-		if (!f || (per_row_only && !f->per_row))
-			continue;
-		n++;
-		if (calls)
-			mg_sql_facts_add(calls, MG_FACT_VOLATILE_CALL, 0, p->lx->t[k].off,
-					 NULL, NULL, f->name);
-	}
-	return n;
 }
 
 /* ==== splitting the text into statements ===================================== */
@@ -276,8 +207,8 @@ static size_t object_word(const struct mylint_lex *lx, size_t k, size_t end)
 		if (j == sizeof(mods) / sizeof(mods[0]))
 			break;
 		/* DEFINER = user@host: skip the user's words too */
-		if (!strcmp(mods[j], "definer") && k + 2 < end && punct_is(lx, k + 1, '='))
-			for (k += 2; k + 2 < end && punct_is(lx, k + 1, '@'); k += 2)
+		if (!strcmp(mods[j], "definer") && k + 2 < end && mylint_punct_is(lx, k + 1, '='))
+			for (k += 2; k + 2 < end && mylint_punct_is(lx, k + 1, '@'); k += 2)
 				;
 	}
 	return k < end ? k : end;
@@ -309,26 +240,28 @@ static int is_compound(const struct mylint_lex *lx, size_t start)
 	}
 	if (start + 1 < lx->n && mylint_is_word(lx, &lx->t[start], "begin"))
 		return mylint_is_word(lx, &lx->t[start + 1], "not");
-	if (start + 1 < lx->n && lx->t[start].kind == MYTOK_WORD && punct_is(lx, start + 1, ':'))
+	if (start + 1 < lx->n && lx->t[start].kind == MYTOK_WORD && mylint_punct_is(lx, start + 1, ':'))
 		return 1;	/* label: BEGIN ... END */
 	return WORD_IN(lx, start, "if", "case", "loop", "while", "repeat");
 }
 
-/* Whether IF at k is the function IF(a, b, c): a ',' in its parentheses. */
+/* Whether IF at k is the function IF(a, b, c): a ',' in its parentheses
+ * (looked for in a bounded stretch, so that nested IF( stay linear). */
 static int if_function(const struct mylint_lex *lx, size_t k)
 {
+	size_t stop = k + 4096 < lx->n ? k + 4096 : lx->n;
 	int depth = 0;
 
-	if (k + 1 >= lx->n || !punct_is(lx, k + 1, '('))
+	if (k + 1 >= lx->n || !mylint_punct_is(lx, k + 1, '('))
 		return 0;
-	for (k++; k < lx->n; k++) {
-		if (punct_is(lx, k, '('))
+	for (k++; k < stop; k++) {
+		if (mylint_punct_is(lx, k, '('))
 			depth++;
-		else if (punct_is(lx, k, ')') && --depth == 0)
+		else if (mylint_punct_is(lx, k, ')') && --depth == 0)
 			return 0;
-		else if (depth == 1 && punct_is(lx, k, ','))
+		else if (depth == 1 && mylint_punct_is(lx, k, ','))
 			return 1;
-		else if (punct_is(lx, k, ';'))
+		else if (mylint_punct_is(lx, k, ';'))
 			return 0;
 	}
 	return 0;
@@ -338,7 +271,7 @@ static int if_function(const struct mylint_lex *lx, size_t k)
  * when it is IF, LOOP, WHILE or REPEAT there (not REPEAT('a', 3)). */
 static int at_body_statement(const struct mylint_lex *lx, size_t start, size_t k)
 {
-	if (k == start || punct_is(lx, k - 1, ';') || punct_is(lx, k - 1, ':'))
+	if (k == start || mylint_punct_is(lx, k - 1, ';') || mylint_punct_is(lx, k - 1, ':'))
 		return 1;
 	return WORD_IN(lx, k - 1, "begin", "then", "else", "do", "loop", "repeat",
 		       "atomic", "row");
@@ -350,8 +283,9 @@ static int block_step(const struct mylint_lex *lx, size_t start, size_t *k)
 {
 	const struct mylint_token *t = &lx->t[*k];
 
-	if (t->kind != MYTOK_WORD || (*k > 0 && punct_is(lx, *k - 1, '.')))
-		return 0;
+	if (t->kind != MYTOK_WORD || (*k > 0 && (mylint_punct_is(lx, *k - 1, '.') ||
+						  mylint_punct_is(lx, *k - 1, '@'))))
+		return 0;	/* t.end, @end: names */
 	if (WORD_IN(lx, *k, "begin", "case"))
 		return 1;
 	if (WORD_IN(lx, *k, "if", "loop", "while", "repeat") &&
@@ -393,7 +327,7 @@ static size_t statement_end(const struct mylint_lex *lx, const struct split *sp,
 				;
 			return k;
 		}
-		if (punct_is(lx, k, ';') && depth <= 0) {
+		if (mylint_punct_is(lx, k, ';') && depth <= 0) {
 			*next = k + 1;
 			return k;
 		}
@@ -593,7 +527,7 @@ static int has_top_word(const struct mylint_stmt *p, size_t from, const char *w)
 	int depth = 0;
 
 	for (size_t k = from; k < p->end; k++) {
-		depth += punct_is(p->lx, k, '(') - punct_is(p->lx, k, ')');
+		depth += mylint_punct_is(p->lx, k, '(') - mylint_punct_is(p->lx, k, ')');
 		if (!depth && mylint_is_word(p->lx, &p->lx->t[k], w))
 			return 1;
 	}
@@ -634,7 +568,7 @@ static size_t after_with(struct mylint_stmt *p)
 	int depth = 0;
 
 	for (size_t k = p->first + 1; k < p->end; k++) {
-		depth += punct_is(p->lx, k, '(') - punct_is(p->lx, k, ')');
+		depth += mylint_punct_is(p->lx, k, '(') - mylint_punct_is(p->lx, k, ')');
 		if (!depth && WORD_IN(p->lx, k, "update", "delete", "select", "insert",
 				      "replace", "table", "values"))
 			return k;
@@ -691,9 +625,9 @@ static void set_statement(struct mylint_stmt *p, struct split *sp)
 
 		if (!mylint_is_word(p->lx, &p->lx->t[k], "foreign_key_checks"))
 			continue;
-		if (punct_is(p->lx, v, ':') && v + 2 < p->end)
+		if (mylint_punct_is(p->lx, v, ':') && v + 2 < p->end)
 			v++;	/* := */
-		if (!punct_is(p->lx, v, '='))
+		if (!mylint_punct_is(p->lx, v, '='))
 			continue;
 		sp->fk_checks_off = WORD_IN(p->lx, v + 1, "0", "off", "false");
 	}
@@ -732,7 +666,7 @@ static void read_ddl(struct mylint_stmt *p, size_t obj)
 	size_t verb = p->first;
 
 	if (obj >= p->end) {
-		mylint_syntax(p, lx->t[verb].off, "the statement names nothing after its first word");
+		mylint_syntax(p, lx->t[verb].off, "the statement ends after its first word");
 		return;
 	}
 	if (mylint_is_word(lx, &lx->t[verb], "create") && mylint_is_word(lx, &lx->t[obj], "table"))
@@ -783,10 +717,10 @@ static void dispatch(struct mylint_stmt *p, struct split *sp)
 	else if (verb < p->end && (verb != p->first ||
 		 word_in(lx, verb, other_statements, sizeof(other_statements) / sizeof(other_statements[0]))))
 		add_other(p, verb);
-	else if (t->kind == MYTOK_WORD && p->first + 1 < p->end && punct_is(lx, p->first + 1, ':'))
+	else if (t->kind == MYTOK_WORD && p->first + 1 < p->end && mylint_punct_is(lx, p->first + 1, ':'))
 		ADD(p, MG_FACT_OTHER, 0, t->off, NULL, NULL, "BEGIN");	/* label: BEGIN ... END */
 	else
-		mylint_syntax(p, t->off, "the statement does not start with a MySQL/MariaDB statement's keyword");
+		mylint_syntax(p, t->off, "this is not the first word of a MySQL/MariaDB statement");
 }
 
 /* A '(' without its ')' or the reverse: the server refuses the statement. */
@@ -796,16 +730,16 @@ static int check_parentheses(struct mylint_stmt *p)
 	size_t open = p->end;
 
 	for (size_t k = p->first; k < p->end; k++) {
-		if (punct_is(p->lx, k, '(')) {
+		if (mylint_punct_is(p->lx, k, '(')) {
 			if (!depth++)
 				open = k;
-		} else if (punct_is(p->lx, k, ')') && --depth < 0) {
-			mylint_syntax(p, p->lx->t[k].off, "has a ')' without its '('");
+		} else if (mylint_punct_is(p->lx, k, ')') && --depth < 0) {
+			mylint_syntax(p, p->lx->t[k].off, "a ')' has no '(' before it");
 			return -1;
 		}
 	}
 	if (depth) {
-		mylint_syntax(p, p->lx->t[open].off, "has a '(' without its ')'");
+		mylint_syntax(p, p->lx->t[open].off, "a '(' is not closed by a ')'");
 		return -1;
 	}
 	return 0;
@@ -844,7 +778,7 @@ static void lint_statements(const char *text, struct mg_sql_facts *out)
 	while (i < lx.n) {
 		size_t end, next;
 
-		if (punct_is(&lx, i, ';')) {
+		if (mylint_punct_is(&lx, i, ';')) {
 			i++;
 			continue;
 		}
@@ -861,67 +795,14 @@ static void lint_statements(const char *text, struct mg_sql_facts *out)
 	mylint_lex_release(&lx);
 }
 
-/* ==== expressions and types =================================================== */
-
-static void lint_expression(const char *text, struct mg_sql_facts *out)
-{
-	const char *why = NULL;
-	struct mylint_lex lx;
-	struct mylint_stmt p;
-
-	if (mg_sqltext_check_expr(text, MG_SQL_MYSQL, &why) < 0) {
-		mg_sql_facts_add(out, MG_FACT_SYNTAX_ERROR, 0, 0, NULL, NULL, why);
-		return;
-	}
-	mylint_lex(&lx, text);
-	p = (struct mylint_stmt){ &lx, 0, 0, lx.n, out, 0, 0, 0 };
-	mylint_volatile_in(&p, 0, lx.n, 0, out);
-	mylint_lex_release(&lx);
-}
-
-/* The MG_FACTF_TYPE_* flags of a MySQL type whose name is the word at
- * s (see docs/lint-mysql.md for what is not flagged and why). */
-unsigned mylint_type_flags(const char *s, size_t n)
-{
-	static const char *const int4[] = { "int", "integer", "mediumint", "smallint",
-		"tinyint", "int1", "int2", "int3", "int4", "middleint" };
-	static const char *const chars[] = { "char", "character", "nchar" };
-
-	for (size_t j = 0; j < sizeof(int4) / sizeof(int4[0]); j++)
-		if (strlen(int4[j]) == n && !strncasecmp(s, int4[j], n))
-			return MG_FACTF_TYPE_INT4;
-	for (size_t j = 0; j < sizeof(chars) / sizeof(chars[0]); j++)
-		if (strlen(chars[j]) == n && !strncasecmp(s, chars[j], n))
-			return MG_FACTF_TYPE_CHAR;
-	return 0;
-}
-
-static void lint_type(const char *text, struct mg_sql_facts *out)
-{
-	const char *why = NULL;
-	char *canon = NULL;
-	size_t start = strspn(text, " \t\r\n"), n = 0;
-	unsigned flags;
-
-	if (mg_sqltext_mysql_type(text, &canon, &why) < 0) {
-		mg_sql_facts_add(out, MG_FACT_SYNTAX_ERROR, 0, (int)start, NULL, NULL, why);
-		return;
-	}
-	while (isalnum((unsigned char)canon[n]) || canon[n] == '_')
-		n++;
-	flags = mylint_type_flags(canon, n);
-	mg_sql_facts_add(out, MG_FACT_COLUMN_TYPE, flags, (int)start, NULL, NULL, text + start);
-	free(canon);
-}
-
 void mydrv_lint_sql(const char *text, enum mg_lint_text kind, struct mg_sql_facts *out)
 {
 	if (!text)
 		return;
 	if (kind == MG_LINT_EXPRESSION)
-		lint_expression(text, out);
+		mylint_expression(text, out);
 	else if (kind == MG_LINT_TYPE)
-		lint_type(text, out);
+		mylint_type(text, out);
 	else
 		lint_statements(text, out);
 }

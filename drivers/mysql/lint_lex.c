@@ -80,6 +80,12 @@ static void stop(struct mylint_lex *lx, size_t off, const char *why)
 	lx->stopped_at = (int)off;
 }
 
+static void note_comment(struct mylint_lex *lx, size_t off)
+{
+	if (lx->first_comment < 0)
+		lx->first_comment = (int)off;
+}
+
 /* A -- comment needs a space or a control character after it (MySQL's
  * rule: a--1 is a - -1). */
 static int line_comment_at(const char *s, size_t i)
@@ -119,12 +125,12 @@ static size_t string_end(struct mylint_lex *lx, size_t i)
 	size_t plain = quoted_end(s, i, s[i], 0);
 
 	if (!escaped) {
-		stop(lx, i, plain ? "has a string whose end depends on the server's sql_mode (a backslash before its closing quote: write '' for a quote and avoid a trailing backslash)"
-			     : "has a string or quoted name that is not closed");
+		stop(lx, i, plain ? "a string is not closed unless sql_mode has NO_BACKSLASH_ESCAPES (a backslash before its quote): write '' for a quote inside a string"
+			     : "a string or quoted name is not closed");
 		return 0;
 	}
 	if (plain != escaped)
-		add_issue(lx, i, "has a string whose end depends on the server's sql_mode (NO_BACKSLASH_ESCAPES: a backslash before a quote): write '' for a quote inside a string");
+		add_issue(lx, i, "where this string ends depends on the server's sql_mode (NO_BACKSLASH_ESCAPES: a backslash before a quote): write '' for a quote inside a string");
 	return escaped;
 }
 
@@ -137,6 +143,7 @@ void mylint_lex(struct mylint_lex *lx, const char *text)
 	memset(lx, 0, sizeof(*lx));
 	lx->s = text;
 	lx->stopped_at = -1;
+	lx->first_comment = -1;
 	if (strlen(text) > INT_MAX / 2) {
 		stop(lx, 0, "is too long to read");
 		return;
@@ -149,6 +156,7 @@ void mylint_lex(struct mylint_lex *lx, const char *text)
 			bol = bol || c == '\n';
 			i++;
 		} else if (line_comment_at(s, i)) {
+			note_comment(lx, i);
 			i += strcspn(s + i, "\n");
 		} else if (c == '/' && s[i + 1] == '*' && !in_versioned &&
 			   (n = versioned_open(s, i))) {
@@ -158,8 +166,9 @@ void mylint_lex(struct mylint_lex *lx, const char *text)
 		} else if (c == '/' && s[i + 1] == '*') {
 			const char *close = strstr(s + i + 2, "*/");
 
+			note_comment(lx, i);
 			if (!close) {
-				stop(lx, i, "has a comment that is not closed (/* without */)");
+				stop(lx, i, "a comment is not closed (/* without */)");
 				return;
 			}
 			i = (size_t)(close - s) + 2;
@@ -170,7 +179,7 @@ void mylint_lex(struct mylint_lex *lx, const char *text)
 			end = c == '`' ? quoted_end(s, i, '`', 0) : string_end(lx, i);
 			if (!end) {
 				if (c == '`')
-					stop(lx, i, "has a `quoted name` that is not closed");
+					stop(lx, i, "a `quoted name` is not closed");
 				return;
 			}
 			add_token(lx, c == '`' ? MYTOK_IDENT : c == '"' ? MYTOK_DQUOTE : MYTOK_STRING,
@@ -190,7 +199,7 @@ void mylint_lex(struct mylint_lex *lx, const char *text)
 		}
 	}
 	if (in_versioned)
-		stop(lx, versioned_at, "has a versioned comment (/*!) that is not closed");
+		stop(lx, versioned_at, "a versioned comment (/*!) is not closed");
 }
 
 void mylint_lex_release(struct mylint_lex *lx)
@@ -220,4 +229,9 @@ char *mylint_name_text(const struct mylint_lex *lx, const struct mylint_token *t
 			k++;	/* a doubled quote is one quote */
 	}
 	return mg_buf_detach(&b);
+}
+
+int mylint_punct_is(const struct mylint_lex *lx, size_t k, char c)
+{
+	return k < lx->n && lx->t[k].kind == MYTOK_PUNCT && lx->s[lx->t[k].off] == c;
 }

@@ -34,6 +34,30 @@ static char *text_between(const struct mylint_stmt *p, size_t from, size_t to)
 	return mg_xstrndup(p->lx->s + a->off, (size_t)(b->off + b->len - a->off));
 }
 
+/* Every type name of MySQL 8 and MariaDB 11 (and their synonyms): a
+ * column whose type is another word does not parse. */
+static int known_type(const struct mylint_stmt *p, size_t k)
+{
+	static const char *const types[] = {
+		"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "int1",
+		"int2", "int3", "int4", "int8", "middleint", "serial", "decimal", "dec",
+		"numeric", "fixed", "number", "float", "float4", "float8", "double",
+		"real", "bit", "bool", "boolean", "char", "character", "nchar",
+		"national", "varchar", "nvarchar", "varchar2", "varcharacter",
+		"binary", "varbinary", "tinytext", "text", "mediumtext", "longtext",
+		"long", "tinyblob", "blob", "mediumblob", "longblob", "clob", "raw",
+		"date", "time", "datetime", "timestamp", "year", "enum", "set", "json",
+		"uuid", "inet4", "inet6", "vector", "geometry", "point", "linestring",
+		"polygon", "multipoint", "multilinestring", "multipolygon",
+		"geometrycollection", "geomcollection", "sys_refcursor", "row",
+	};
+
+	for (size_t j = 0; j < sizeof(types) / sizeof(types[0]); j++)
+		if (mylint_is_word(p->lx, &p->lx->t[k], types[j]))
+			return 1;
+	return 0;
+}
+
 /* Skip a (...) group at the cursor, if any. */
 static void skip_group(struct mylint_stmt *p)
 {
@@ -56,6 +80,10 @@ static void read_type(struct mylint_stmt *p, struct coldef *c)
 	c->type_off = -1;
 	if (!t || t->kind != MYTOK_WORD)
 		return;
+	if (!known_type(p, p->i)) {
+		c->type_off = -2;	/* a word that names no type */
+		return;
+	}
 	if (mylint_at(p, "national") || (mylint_at(p, "long") && p->i + 1 < p->end &&
 					  p->lx->t[p->i + 1].kind == MYTOK_WORD))
 		p->i++;
@@ -146,6 +174,15 @@ static int read_coldef(struct mylint_stmt *p, struct coldef *c, const char *col)
 {
 	memset(c, 0, sizeof(*c));
 	read_type(p, c);
+	if (c->type_off == -2) {
+		const struct mylint_token *t = mylint_tok(p);
+		char *msg = mg_xasprintf("'%.*s' is not a MySQL/MariaDB column type", t->len > 64 ? 64 : t->len,
+					 p->lx->s + t->off);
+
+		mylint_syntax(p, t->off, msg);
+		free(msg);
+		return -1;
+	}
 	if (c->type_off < 0) {
 		mylint_syntax(p, mylint_off(p), col ? "a column definition needs a type after the column's name"
 						    : "a column definition needs a type");
@@ -290,22 +327,27 @@ static void other_spec(struct mylint_stmt *p, const char *table, int off, size_t
 	mg_buf_release(&b);
 }
 
-/* The facts of a column's new definition (CHANGE, MODIFY). */
+/*
+ * The facts of a column's new definition (CHANGE, MODIFY). The definition
+ * is restated whole, so its NOT NULL, NULL and DEFAULT may be what the
+ * column already had: their facts' detail names the spec ("MODIFY") so
+ * that a rule can tell them from an explicit SET NOT NULL.
+ */
 static void redefine(struct mylint_stmt *p, const char *table, const char *col,
-		     const char *new_name, int off, const struct coldef *c)
+		     const char *new_name, int off, const struct coldef *c, unsigned on,
+		     const char *spec)
 {
-	unsigned on = p->online;
 
 	ADD(p, MG_FACT_ALTER_TYPE, on | (p->alg_instant ? 0 : MG_FACTF_REWRITES), off,
 	    table, col, c->type);
 	add_column_type(p, table, new_name, c);
 	if (c->not_null)
-		ADD(p, MG_FACT_SET_NOT_NULL, on, off, table, new_name, NULL);
+		ADD(p, MG_FACT_SET_NOT_NULL, on, off, table, new_name, spec);
 	else if (c->null_written)
-		ADD(p, MG_FACT_DROP_NOT_NULL, on, off, table, new_name, NULL);
+		ADD(p, MG_FACT_DROP_NOT_NULL, on, off, table, new_name, spec);
 	if (c->has_default)
 		ADD(p, MG_FACT_SET_DEFAULT, on | MG_FACTF_HAS_DEFAULT |
-		    (c->volatile_default ? MG_FACTF_VOLATILE_DEFAULT : 0), off, table, new_name, NULL);
+		    (c->volatile_default ? MG_FACTF_VOLATILE_DEFAULT : 0), off, table, new_name, spec);
 }
 
 /* ADD [COLUMN] [IF NOT EXISTS] c type ... */
@@ -397,7 +439,8 @@ static void add_constraint(struct mylint_stmt *p, const char *table, int off)
 	char *name = NULL, *ref = NULL;
 
 	if (mylint_accept(p, "constraint")) {
-		mylint_accept(p, "if not exists");
+		if (mylint_accept(p, "if not exists"))
+			flags |= MG_FACTF_IF_NOT_EXISTS;
 		if (!mylint_at(p, "primary") && !mylint_at(p, "unique") &&
 		    !mylint_at(p, "foreign") && !mylint_at(p, "check"))
 			name = mylint_read_name(p);
@@ -407,12 +450,14 @@ static void add_constraint(struct mylint_stmt *p, const char *table, int off)
 	} else if (mylint_accept(p, "unique")) {
 		if (!mylint_accept(p, "index"))
 			mylint_accept(p, "key");
-		mylint_accept(p, "if not exists");
+		if (mylint_accept(p, "if not exists"))
+			flags |= MG_FACTF_IF_NOT_EXISTS;
 		if (!name && !mylint_at_punct(p, '(') && !mylint_at(p, "using"))
 			name = mylint_read_name(p);
 		ADD(p, MG_FACT_ADD_CONSTRAINT, flags | MG_FACTF_UNIQUE, off, table, name, NULL);
 	} else if (mylint_accept(p, "foreign key")) {
-		mylint_accept(p, "if not exists");
+		if (mylint_accept(p, "if not exists"))
+			flags |= MG_FACTF_IF_NOT_EXISTS;
 		if (!mylint_at_punct(p, '('))
 			free(mylint_read_name(p));	/* the index's name */
 		skip_group(p);
@@ -526,11 +571,13 @@ static void rename_spec(struct mylint_stmt *p, const char *table, int off, size_
  * EXISTS] c type ... */
 static void redefine_spec(struct mylint_stmt *p, const char *table, int off, int change)
 {
+	unsigned flags = p->online;
 	char *old, *new = NULL;
 	struct coldef c;
 
 	mylint_accept(p, "column");
-	mylint_accept(p, "if exists");
+	if (mylint_accept(p, "if exists"))
+		flags |= MG_FACTF_IF_EXISTS;
 	old = mylint_read_name(p);
 	if (old && change)
 		new = mylint_read_name(p);
@@ -539,8 +586,9 @@ static void redefine_spec(struct mylint_stmt *p, const char *table, int off, int
 						       : "MODIFY needs: MODIFY column type");
 	} else if (read_coldef(p, &c, old) == 0) {
 		if (change && strcasecmp(old, new))	/* column names are caseless */
-			ADD(p, MG_FACT_RENAME_COLUMN, p->online, off, table, old, new);
-		redefine(p, table, old, change ? new : old, off, &c);
+			ADD(p, MG_FACT_RENAME_COLUMN, flags, off, table, old, new);
+		redefine(p, table, old, change ? new : old, off, &c, flags,
+			 change ? "CHANGE" : "MODIFY");
 		coldef_release(&c);
 	}
 	free(old);

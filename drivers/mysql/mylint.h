@@ -1,7 +1,9 @@
 /*
  * mylint.h - private to the MySQL/MariaDB driver's lint (drivers/mysql/
- * lint_lex.c, lint.c, lint_table.c): the tokens of MySQL SQL text and the
- * reader of one statement. Nothing outside these files includes it.
+ * lint_lex.c: tokens; lint.c: statements; lint_table.c: CREATE and ALTER
+ * TABLE; lint_expr.c: expressions, types, volatile functions): the tokens
+ * of MySQL SQL text and the reader of one statement. Nothing outside
+ * these files includes it.
  *
  * There is no packaged parser for MySQL, so lint reads SQL at the level
  * of tokens: it splits the text into statements the way the server does
@@ -46,6 +48,7 @@ struct mylint_lex {
 	/* The text stops being read at an unclosed string, quoted name or
 	 * comment: its offset, or -1 when the text was read to its end. */
 	int stopped_at;
+	int first_comment;	/* offset of the first comment, or -1 */
 };
 
 /*
@@ -59,6 +62,8 @@ void mylint_lex_release(struct mylint_lex *lx);
 /* Whether token t is the word w (any case). */
 int mylint_is_word(const struct mylint_lex *lx, const struct mylint_token *t,
 		   const char *w);
+/* Whether token k is the punctuation c (false past the last token). */
+int mylint_punct_is(const struct mylint_lex *lx, size_t k, char c);
 /* A name token's text unquoted (`a``b` -> a`b): owned by the caller. */
 char *mylint_name_text(const struct mylint_lex *lx, const struct mylint_token *t);
 
@@ -88,6 +93,11 @@ void mylint_syntax(struct mylint_stmt *p, int off, const char *why);
 void mylint_read_online(struct mylint_stmt *p);
 int mylint_volatile_in(const struct mylint_stmt *p, size_t from, size_t to,
 		       int per_row_only, struct mg_sql_facts *calls);
+
+/* Expressions and types (lint_expr.c): MG_LINT_EXPRESSION and
+ * MG_LINT_TYPE text's facts. */
+void mylint_expression(const char *text, struct mg_sql_facts *out);
+void mylint_type(const char *text, struct mg_sql_facts *out);
 
 /* The MG_FACTF_TYPE_* flags of the type named by the n bytes at s. */
 unsigned mylint_type_flags(const char *s, size_t n);
