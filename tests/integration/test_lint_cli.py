@@ -4,8 +4,9 @@ check`'s lint. Offline: no server is started by this file.
 
 The rules themselves are classified by the corpus (test_lint_corpus.py);
 here the findings come from the engine's own rules (file-invalid,
-file-ignored, suppression-invalid, suppression-unused) and from
-index-not-concurrent, a rule whose finding every format has to carry.
+file-ignored, suppression-invalid, suppression-unused) and from type-json
+(a warning on a json column, PostgreSQL only), a rule's finding that
+suppressions, formats and dialects have to carry.
 """
 
 import json
@@ -53,12 +54,12 @@ operations:
       type: text
 """
 
-UNSAFE_INDEX = """\
+JSON_COLUMN = """\
 operations:
-  - sql:
-      expand: |
-        CREATE INDEX users_nick ON users (nick);
-      rollback: DROP INDEX users_nick;
+  - add_column:
+      table: events
+      column: payload
+      type: json
 """
 
 TEXT_HINT_INVALID = ("fix the file as the message says: migrate refuses to run a file "
@@ -505,6 +506,99 @@ def test_unused_suppressions(lint, tmp_path):
     r = lint("lint", "0001_x.yaml", "--format", "json", "--disable",
              "type-json,index-not-concurrent,type-char")
     assert json.loads(r.out)["findings"] == []
+
+
+def json_findings(lint, *args, extra_env=None):
+    r = lint("lint", "--format", "json", *args, extra_env=extra_env)
+    assert r.rc in (0, 1), r.describe()
+    return [(f["file"], f["rule"], f["line"], f["column"], f["suppressed"])
+            for f in json.loads(r.out)["findings"]]
+
+
+def test_suppressed_finding_in_every_format(lint, tmp_path):
+    write(tmp_path, "m/0001_json.yaml",
+          "operations:\n"
+          "  # migrate-lint: ignore type-json -- the provider signs the body: keep its bytes\n"
+          + JSON_COLUMN.split("operations:\n")[1])
+    write(tmp_path, "m/0002_json.yaml", JSON_COLUMN.replace("payload", "body"))
+    assert json_findings(lint, "-m", "m") == [
+        ("m/0001_json.yaml", "type-json", 6, 13,
+         "the provider signs the body: keep its bytes"),
+        ("m/0002_json.yaml", "type-json", 5, 13, None)]
+    r = lint("lint", "-m", "m", "--format", "json")
+    doc = json.loads(r.out)
+    assert (doc["errors"], doc["warnings"]) == (0, 1), "a suppressed finding is not counted"
+    # text hides the suppressed one unless -v; the summary counts it apart
+    r = lint("lint", "-m", "m")
+    assert "m/0001_json.yaml" not in r.out and "m/0002_json.yaml:5:13: warning[type-json]" in r.out
+    assert r.err == "2 files, 0 errors, 1 warning, 1 suppressed\n"
+    r = lint("lint", "-m", "m", "-v")
+    assert "m/0001_json.yaml:6:13: warning[type-json]: " in r.out
+    assert "(suppressed: the provider signs the body: keep its bytes)" in r.out
+    # SARIF keeps it, marked
+    _, doc = sarif(lint, "-m", "m")
+    res = doc["runs"][0]["results"]
+    assert [x["ruleId"] for x in res] == ["type-json", "type-json"]
+    assert res[0]["suppressions"] == [{"kind": "inSource",
+                                       "justification": "the provider signs the body: keep its bytes"}]
+    assert "suppressions" not in res[1]
+    assert res[1]["level"] == "warning"
+    # github and gcc leave it out
+    out = lint("lint", "-m", "m", "--format", "github").out
+    assert out.startswith("::warning file=m/0002_json.yaml,line=5,col=13,title=type-json::")
+    assert "0001_json" not in out and out.count("\n") == 1
+    out = lint("lint", "-m", "m", "--format", "gcc").out
+    assert out.startswith("m/0002_json.yaml:5:13: warning: ") and "0001_json" not in out
+    # a raised severity fails the run; the suppressed one still does not
+    assert lint("lint", "-m", "m", "--error", "type-json").rc == 1
+    (tmp_path / "m" / "0002_json.yaml").unlink()
+    assert lint("lint", "-m", "m", "--error", "type-json").rc == 0
+
+
+def test_suppression_scopes_in_a_file(lint, tmp_path):
+    two = JSON_COLUMN + JSON_COLUMN.split("operations:\n")[1].replace("payload", "body")
+    # on its own line: the operation below only
+    write(tmp_path, "0001_a.yaml",
+          "operations:\n  # migrate-lint: ignore type-json -- signed\n"
+          + two.split("operations:\n")[1])
+    assert [x[4] for x in json_findings(lint, "0001_a.yaml")] == ["signed", None]
+    # trailing the value: its own line
+    write(tmp_path, "0002_b.yaml", two.replace(
+        "type: json\n", "type: json  # migrate-lint: ignore type-json -- signed\n", 1))
+    assert [x[2:] for x in json_findings(lint, "0002_b.yaml")] == [
+        (5, 13, "signed"), (9, 13, None)]
+    # the whole file
+    write(tmp_path, "0003_c.yaml",
+          two + "# migrate-lint: ignore-file type-json -- a legacy schema\n")
+    assert [x[4] for x in json_findings(lint, "0003_c.yaml")] == ["a legacy schema"] * 2
+    # above the wrong operation: unused, and the finding stays
+    write(tmp_path, "0004_d.yaml",
+          "operations:\n  # migrate-lint: ignore type-json -- signed\n"
+          "  - drop_column: {table: t, column: c}\n" + JSON_COLUMN.split("operations:\n")[1])
+    assert [x[1:] for x in json_findings(lint, "0004_d.yaml")
+            if x[1] in ("type-json", "suppression-unused")] == [
+        ("suppression-unused", 2, 3, None), ("type-json", 7, 13, None)]
+
+
+def test_dialect_from_option_url_and_settings(lint, tmp_path):
+    """type-json is PostgreSQL's (MySQL's json is binary): which rules
+    report says which dialect read the file."""
+    write(tmp_path, "0001_j.yaml", JSON_COLUMN)
+
+    def rules(*args, extra_env=None):
+        return {x[1] for x in json_findings(lint, "0001_j.yaml", *args, extra_env=extra_env)}
+
+    assert "type-json" in rules()                                   # default: postgres
+    assert "type-json" not in rules("--dialect", "mysql")
+    assert "type-json" not in rules("--dialect", "mariadb")
+    assert "type-json" in rules("--dialect", "postgresql")
+    mysql_url = {"MIGRATE_DATABASE_URL": "mysql://app@127.0.0.1:1/shop"}
+    assert "type-json" not in rules(extra_env=mysql_url)            # the URL's driver
+    assert "type-json" in rules("--dialect", "postgres", extra_env=mysql_url)
+    pg_url = {"DATABASE_URL": "postgresql://app@127.0.0.1:1/shop"}
+    assert "type-json" in rules(extra_env=pg_url)
+    write(tmp_path, "migrate.yaml", "lint:\n  dialect: mysql\n")
+    assert "type-json" not in rules()
 
 
 # --------------------------------------------------------------------------
