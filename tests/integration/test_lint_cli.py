@@ -687,3 +687,13 @@ def test_settings_file_lint_key_errors(lint, tmp_path, settings, words):
     assert r.rc == 2, r.describe()
     for w in words:
         assert w in r.err, r.describe()
+
+
+def test_docs_index_lists_every_rule(lint):
+    """docs/lint.md's table: every rule, with its default severity and
+    category (the pages themselves: test_lint_corpus.py)."""
+    rules = json.loads(lint("lint", "--list-rules", "--format", "json").out)["rules"]
+    text = (ROOT / "docs" / "lint.md").read_text()
+    for r in rules:
+        row = f"| [{r['id']}](lint/{r['id']}.md) | {r['severity']} | {r['category']} |"
+        assert row in text, f"docs/lint.md: no row '{row}'"
