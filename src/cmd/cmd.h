@@ -16,6 +16,16 @@ struct mg_ctx;
 
 typedef int (*mg_cmd_fn)(struct mg_options *opt);
 
+/* init and new (scaffolding): their own options (--op, --table, --force
+ * ...) leave argv before the global parser sees it; the command reads
+ * them from mg_cmd_scaffold_args(). mg_cmd_scaffold_options: 0, or -1
+ * after reporting a bad option (exit 2). */
+struct mg_scaffold_args;
+int mg_cmd_init(struct mg_options *opt);
+int mg_cmd_new(struct mg_options *opt);
+int mg_cmd_scaffold_options(int *argc, char **argv);
+struct mg_scaffold_args *mg_cmd_scaffold_args(void);
+
 int mg_cmd_status(struct mg_options *opt);
 int mg_cmd_plan(struct mg_options *opt);
 int mg_cmd_expand(struct mg_options *opt);
