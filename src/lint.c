@@ -58,6 +58,20 @@ enum mg_lint_severity mg_lint_effective(const struct mg_lint_opts *o,
 
 /* ---- findings ---------------------------------------------------------- */
 
+/* A finding is one line in every format: a line break or tab that a
+ * rule quoted (the parser's "at or near" of an unterminated string holds
+ * the rest of the SQL) becomes a space, other control bytes '?'. */
+static char *one_line(char *s)
+{
+	for (char *p = s; p && *p; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return s;
+}
+
 struct mg_lint_finding *mg_lint_report_add(struct mg_lint_report *r,
 					   const struct mg_lint_rule *rule,
 					   const char *path, int line, int column,
@@ -73,8 +87,8 @@ struct mg_lint_finding *mg_lint_report_add(struct mg_lint_report *r,
 	f->path = mg_xstrdup(path);
 	f->line = line;
 	f->column = column;
-	f->message = message;
-	f->hint = hint ? mg_xstrdup(hint) : NULL;
+	f->message = one_line(message);
+	f->hint = one_line(hint ? mg_xstrdup(hint) : NULL);
 	return f;
 }
 

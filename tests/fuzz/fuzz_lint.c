@@ -50,7 +50,7 @@ static void check_report(const struct mg_lint_report *r, int max_line)
 		const struct mg_lint_finding *f = &r->items[i];
 
 		if (!f->rule || mg_lint_rule_find(f->rule->id) != f->rule || !f->message[0] ||
-		    strchr(f->message, '\n') || f->line < 0 || f->line > max_line ||
+		    strchr(f->message, '\n') || (f->hint && strchr(f->hint, '\n')) || f->line < 0 || f->line > max_line ||
 		    f->column < 0 || (f->line > 0) != (f->column > 0)) {
 			fprintf(stderr, "bad finding %s at %d:%d: %s\n",
 				f->rule ? f->rule->id : "?", f->line, f->column, f->message);

@@ -697,3 +697,20 @@ def test_docs_index_lists_every_rule(lint):
     for r in rules:
         row = f"| [{r['id']}](lint/{r['id']}.md) | {r['severity']} | {r['category']} |"
         assert row in text, f"docs/lint.md: no row '{row}'"
+
+
+def test_a_finding_is_one_line_whatever_a_rule_quotes(lint, tmp_path):
+    """The parser's 'at or near' of an unterminated string quotes the rest
+    of the SQL, line breaks included (fuzz_lint found it): the engine keeps
+    every format's one finding per line."""
+    write(tmp_path, "0001_q.yaml",
+          "operations:\n  - sql:\n      expand: |\n        UPDATE t SET a = 'x;\n"
+          "        UPDATE t\n        SET b = 1;\n      rollback: SELECT 1\n")
+    for dialect in ("postgres", "mysql"):
+        r = lint("lint", "0001_q.yaml", "--dialect", dialect, "--format", "json")
+        doc = json.loads(r.out)
+        assert any(f["rule"] == "sql-syntax" for f in doc["findings"]), r.out
+        for f in doc["findings"]:
+            assert "\n" not in f["message"] and "\n" not in (f["hint"] or ""), f
+        r = lint("lint", "0001_q.yaml", "--dialect", dialect, "--format", "gcc")
+        assert all(line.startswith("0001_q.yaml:") for line in r.out.splitlines()), r.out
