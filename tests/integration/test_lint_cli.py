@@ -262,6 +262,14 @@ def test_sarif_uri_is_relative_for_an_absolute_path(lint, tmp_path):
     assert loc["artifactLocation"]["uri"] == "m/0001_bad.yaml"
 
 
+def test_sarif_uri_outside_the_working_directory(lint, tmp_path_factory):
+    other = tmp_path_factory.mktemp("elsewhere dir")
+    p = write(other, "0001_bad.yaml", UNKNOWN_KEY)
+    _, doc = sarif(lint, str(p))
+    loc = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "file://" + str(p).replace(" ", "%20")
+
+
 def test_sarif_of_clean_files_validates(lint, tmp_path):
     write(tmp_path, "m/0001_clean.yaml", CLEAN)
     r, doc = sarif(lint, "-m", "m")
