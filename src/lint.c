@@ -162,6 +162,13 @@ static int is_space(char ch)
  * after an opening quote, or at a plain scalar's first character. */
 static size_t content_start(const char *text, size_t len, size_t at)
 {
+	/* a node's tag (!!str) or anchor (&a) comes before its scalar */
+	while (at < len && (text[at] == '!' || text[at] == '&')) {
+		while (at < len && !is_space(text[at]))
+			at++;
+		while (at < len && (text[at] == ' ' || text[at] == '\t'))
+			at++;
+	}
 	if (at >= len)
 		return at;
 	if (text[at] == '|' || text[at] == '>') {
@@ -703,6 +710,14 @@ static void report_duplicates(const struct mg_lint_opts *o, struct mg_lint_repor
 	free(ids);
 }
 
+static int cmp_path_finding(const void *a, const void *b)
+{
+	const struct mg_lint_finding *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	return c ? c : cmp_finding(a, b);
+}
+
 int mg_lint_paths(const struct mg_lint_opts *o, const char *const *paths,
 		  size_t n, struct mg_lint_report *out, struct mg_err *err)
 {
@@ -719,9 +734,15 @@ int mg_lint_paths(const struct mg_lint_opts *o, const char *const *paths,
 
 			if (list_files(&files, paths[i], err) < 0)
 				return -1;
+			size_t first = out->n;
+
 			for (size_t k = 0; k < files.n; k++)
 				lint_file(o, files.items[k], out);
 			report_duplicates(o, out, &files);
+			/* the duplicates' findings join their files' */
+			if (out->n - first > 1)
+				qsort(out->items + first, out->n - first, sizeof(*out->items),
+				      cmp_path_finding);
 			mg_strlist_release(&files);
 		} else {
 			lint_file(o, paths[i], out);

@@ -130,6 +130,19 @@ static void test_folded(void **state)
 	expect_at(text, "random", 5, 13);
 }
 
+static void test_tag_and_anchor_before_the_scalar(void **state)
+{
+	(void)state;
+	expect_at("sql:\n  expand: !!str |\n    SELECT 1;\n    DROP TABLE t;\n", "DROP", 4, 5);
+	expect_at("sql:\n  expand: &e \"SELECT 1; DROP TABLE t\"\n", "DROP", 2, 25);
+}
+
+static void test_crlf_line_breaks(void **state)
+{
+	(void)state;
+	expect_at("sql:\r\n  expand: |\r\n    SELECT 1;\r\n    DROP TABLE t;\r\n", "TABLE", 4, 10);
+}
+
 static void test_utf8_columns_count_characters(void **state)
 {
 	(void)state;
@@ -337,6 +350,8 @@ int main(void)
 		cmocka_unit_test(test_literal),
 		cmocka_unit_test(test_literal_with_header),
 		cmocka_unit_test(test_folded),
+		cmocka_unit_test(test_tag_and_anchor_before_the_scalar),
+		cmocka_unit_test(test_crlf_line_breaks),
 		cmocka_unit_test(test_utf8_columns_count_characters),
 		cmocka_unit_test(test_unmatched_gives_the_node),
 		cmocka_unit_test(test_bad_yaml_is_file_invalid_at_its_position),
