@@ -279,20 +279,95 @@ static int is_unset(const struct mg_options *o, const struct opt_def *d)
 	return 0;
 }
 
-static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_node_t *k,
-			   yaml_node_t *v, struct mg_err *err)
+/* One list of `lint:` (a rule id, or a sequence of them) into the option's
+ * comma list, unless the command line gave that option. */
+static int apply_lint_list(struct mg_options *o, const char *path, yaml_document_t *doc,
+			   yaml_node_t *k, yaml_node_t *v, struct mg_err *err)
+{
+	const char *key = (const char *)k->data.scalar.value;
+	const struct opt_def *d = find_long(key, strlen(key));
+	struct mg_buf list = MG_BUF_INIT;
+	char **field;
+
+	field = (char **)((char *)o + d->offset);
+	if (v->type == YAML_SCALAR_NODE) {
+		mg_buf_adds(&list, (const char *)v->data.scalar.value);
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = v->data.sequence.items.start;
+		     i < v->data.sequence.items.top; i++) {
+			yaml_node_t *item = yaml_document_get_node(doc, *i);
+
+			if (item->type != YAML_SCALAR_NODE) {
+				mg_buf_release(&list);
+				return mg_err_set(err, MG_EINPUT, "wrong type in 'lint: %s' at %s:%zu:%zu: expected a rule id",
+						  key, path, item->start_mark.line + 1, item->start_mark.column + 1);
+			}
+			mg_buf_addf(&list, "%s%s", list.len ? "," : "",
+				    (const char *)item->data.scalar.value);
+		}
+	} else {
+		return mg_err_set(err, MG_EINPUT, "wrong type for 'lint: %s' at %s:%zu:%zu: expected a list of rule ids",
+				  key, path, v->start_mark.line + 1, v->start_mark.column + 1);
+	}
+	if (!*field)
+		*field = mg_buf_detach(&list);
+	mg_buf_release(&list);
+	return 0;
+}
+
+static int apply_lint_dialect(struct mg_options *o, const char *dialect)
+{
+	if (!o->dialect)
+		o->dialect = mg_xstrdup(dialect);
+	return 0;
+}
+
+/*
+ * `lint: {disable: [...], error: [...], warning: [...], dialect: D}`: the
+ * lint options of `migrate lint` and `migrate check` (the command line's
+ * own option replaces a key's value). Rule ids are checked when lint runs.
+ */
+static int apply_lint(struct mg_options *o, const char *path, yaml_document_t *doc,
+		      yaml_node_t *v, struct mg_err *err)
+{
+	if (v->type != YAML_MAPPING_NODE)
+		return mg_err_set(err, MG_EINPUT, "wrong type for 'lint' at %s:%zu:%zu: expected a mapping (disable, error, warning, dialect)",
+				  path, v->start_mark.line + 1, v->start_mark.column + 1);
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(doc, p->value);
+		const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+		int rc;
+
+		if (!strcmp(key, "disable") || !strcmp(key, "error") || !strcmp(key, "warning"))
+			rc = apply_lint_list(o, path, doc, k, val, err);
+		else if (!strcmp(key, "dialect") && val->type == YAML_SCALAR_NODE)
+			rc = apply_lint_dialect(o, (const char *)val->data.scalar.value);
+		else
+			rc = mg_err_set(err, MG_EINPUT, "unknown key 'lint: %s' at %s:%zu:%zu (expected one of: disable, error, warning, dialect)",
+					key, path, k->start_mark.line + 1, k->start_mark.column + 1);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_document_t *doc,
+			   yaml_node_t *k, yaml_node_t *v, struct mg_err *err)
 {
 	const char *key = (const char *)k->data.scalar.value;
 	const struct yaml_key *yk;
 	const struct opt_def *d;
 	char shown[160];
 
+	if (!strcmp(key, "lint"))
+		return apply_lint(o, path, doc, v, err);
 	for (yk = yaml_keys; yk->key; yk++)
 		if (!strcmp(yk->key, key))
 			break;
 	if (!yk->key)
 		return mg_err_set(err, MG_EINPUT,
-				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, pause_file, network_timeout)",
+				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, pause_file, network_timeout, lint)",
 				  key, path, k->start_mark.line + 1, k->start_mark.column + 1);
 	if (v->type != YAML_SCALAR_NODE)
 		return mg_err_set(err, MG_EINPUT, "wrong type for '%s' at %s:%zu:%zu: expected a single value",
@@ -338,7 +413,7 @@ static int read_config(struct mg_options *o, const char *path, struct mg_err *er
 			rc = mg_err_set(err, MG_EINPUT, "%s:%zu:%zu: expected a setting name", path,
 					k->start_mark.line + 1, k->start_mark.column + 1);
 		else
-			rc = apply_yaml_pair(o, path, k, v, err);
+			rc = apply_yaml_pair(o, path, &doc, k, v, err);
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);

@@ -58,6 +58,20 @@ enum mg_lint_severity mg_lint_effective(const struct mg_lint_opts *o,
 
 /* ---- findings ---------------------------------------------------------- */
 
+/* A finding is one line in every format: a line break or tab that a
+ * rule quoted (the parser's "at or near" of an unterminated string holds
+ * the rest of the SQL) becomes a space, other control bytes '?'. */
+static char *one_line(char *s)
+{
+	for (char *p = s; p && *p; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return s;
+}
+
 struct mg_lint_finding *mg_lint_report_add(struct mg_lint_report *r,
 					   const struct mg_lint_rule *rule,
 					   const char *path, int line, int column,
@@ -73,8 +87,8 @@ struct mg_lint_finding *mg_lint_report_add(struct mg_lint_report *r,
 	f->path = mg_xstrdup(path);
 	f->line = line;
 	f->column = column;
-	f->message = message;
-	f->hint = hint ? mg_xstrdup(hint) : NULL;
+	f->message = one_line(message);
+	f->hint = one_line(hint ? mg_xstrdup(hint) : NULL);
 	return f;
 }
 
@@ -148,6 +162,13 @@ static int is_space(char ch)
  * after an opening quote, or at a plain scalar's first character. */
 static size_t content_start(const char *text, size_t len, size_t at)
 {
+	/* a node's tag (!!str) or anchor (&a) comes before its scalar */
+	while (at < len && (text[at] == '!' || text[at] == '&')) {
+		while (at < len && !is_space(text[at]))
+			at++;
+		while (at < len && (text[at] == ' ' || text[at] == '\t'))
+			at++;
+	}
 	if (at >= len)
 		return at;
 	if (text[at] == '|' || text[at] == '>') {
@@ -169,7 +190,7 @@ static size_t escape_len(const char *f, size_t left, char quote, char want)
 {
 	if (quote == '\'' && left >= 2 && f[0] == '\'' && f[1] == '\'' && want == '\'')
 		return 2;
-	if (quote != '"' || left < 2 || f[0] != '\\')
+	if (quote != '"' || left < 2 || f[0] != '\\' || f[1] == '\n')
 		return 0;
 	switch (f[1]) {
 	case 'x':
@@ -202,6 +223,13 @@ static size_t align(const char *text, size_t len, size_t f, const char *value,
 	while (v < offset) {
 		if (f >= len)
 			return (size_t)-1;
+		if (quote && (n = escape_len(text + f, len - f, quote, value[v]))) {
+			f += n;
+			v++;
+			while (v < vlen && ((unsigned char)value[v] & 0xC0) == 0x80)
+				v++;
+			continue;
+		}
 		if (is_space(value[v])) {
 			while (v < offset && is_space(value[v]))
 				v++;
@@ -217,11 +245,6 @@ static size_t align(const char *text, size_t len, size_t f, const char *value,
 		if (text[f] == value[v]) {
 			f++;
 			v++;
-		} else if (quote && (n = escape_len(text + f, len - f, quote, value[v]))) {
-			f += n;
-			v++;
-			while (v < vlen && ((unsigned char)value[v] & 0xC0) == 0x80)
-				v++;
 		} else if (quote == '"' && text[f] == '\\' && f + 1 < len && text[f + 1] == '\n') {
 			f += 2;
 			while (f < len && is_space(text[f]))
@@ -234,6 +257,10 @@ static size_t align(const char *text, size_t len, size_t f, const char *value,
 			return (size_t)-1;
 		}
 	}
+	/* the value's byte is not white space: the file's indentation or
+	 * line break before it is not where it is */
+	while (f < len && is_space(text[f]) && !is_space(value[v]))
+		f++;
 	return f;
 }
 
@@ -372,7 +399,51 @@ void mg_lint_engine_add(const struct mg_lint_opts *o, struct mg_lint_report *r,
 	va_start(ap, fmt);
 	mg_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	mg_lint_report_add(r, rule, path, line, column, hint, mg_buf_detach(&msg));
+	mg_lint_report_add(r, rule, path, line, column, hint,
+			   mg_buf_detach(&msg))->severity = mg_lint_effective(o, rule);
+}
+
+/* The length of the line break at text[i] as YAML counts them (LF, CR
+ * LF, a lone CR, NEL, LS, PS; libyaml's marks do), or 0. */
+static size_t line_break(const char *text, size_t len, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)text + i;
+
+	if (u[0] == '\n')
+		return 1;
+	if (u[0] == '\r')
+		return i + 1 < len && u[1] == '\n' ? 2 : 1;
+	if (u[0] == 0xC2 && i + 1 < len && u[1] == 0x85)
+		return 2;
+	if (u[0] == 0xE2 && i + 2 < len && u[1] == 0x80 && (u[2] == 0xA8 || u[2] == 0xA9))
+		return 3;
+	return 0;
+}
+
+/*
+ * A syntax error at the end of the input is placed by libyaml on a line
+ * after the last one: put it at the end of the last line, which an editor
+ * and a SARIF viewer can show.
+ */
+static void clamp_to_text(const char *text, size_t len, int *line, int *col)
+{
+	int lines = 1, last_len = 0;
+
+	if (!text || *line < 1)
+		return;
+	for (size_t i = 0, n; i < len; i += n ? n : 1) {
+		n = line_break(text, len, i);
+		if (n) {
+			lines++;
+			last_len = 0;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+			last_len++;
+		}
+	}
+	if (*line > lines) {
+		*line = lines;
+		*col = last_len + 1;
+	}
 }
 
 /*
@@ -380,7 +451,8 @@ void mg_lint_engine_add(const struct mg_lint_opts *o, struct mg_lint_report *r,
  * from it and drop " at PATH:L:C" (the finding shows it already).
  */
 static void invalid_from_error(const struct mg_lint_opts *o, struct mg_lint_report *r,
-			       const char *path, const struct mg_err *err)
+			       const char *path, const char *text, size_t len,
+			       const struct mg_err *err)
 {
 	char msg[sizeof(err->msg)];
 	const char *at = err->msg;
@@ -402,6 +474,7 @@ static void invalid_from_error(const struct mg_lint_opts *o, struct mg_lint_repo
 		else if (!strncmp(err->msg + end, ": ", 2))
 			end += 2;
 		snprintf(msg + start, sizeof(msg) - start, "%s", err->msg + end);
+		clamp_to_text(text, len, &line, &col);
 	}
 	mg_lint_engine_add(o, r, "file-invalid", path, line, col,
 			   err->hint[0] ? err->hint
@@ -526,7 +599,7 @@ void mg_lint_buffer(const struct mg_lint_opts *o, const char *path,
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	if (mg_migration_load_bytes(&m, path, copy, len, o->max_name, &err) < 0) {
-		invalid_from_error(o, out, path, &err);
+		invalid_from_error(o, out, path, copy, len, &err);
 	} else {
 		lint_loaded(o, &m, copy, len, out);
 		mg_migration_release(&m);
@@ -637,6 +710,14 @@ static void report_duplicates(const struct mg_lint_opts *o, struct mg_lint_repor
 	free(ids);
 }
 
+static int cmp_path_finding(const void *a, const void *b)
+{
+	const struct mg_lint_finding *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	return c ? c : cmp_finding(a, b);
+}
+
 int mg_lint_paths(const struct mg_lint_opts *o, const char *const *paths,
 		  size_t n, struct mg_lint_report *out, struct mg_err *err)
 {
@@ -653,9 +734,15 @@ int mg_lint_paths(const struct mg_lint_opts *o, const char *const *paths,
 
 			if (list_files(&files, paths[i], err) < 0)
 				return -1;
+			size_t first = out->n;
+
 			for (size_t k = 0; k < files.n; k++)
 				lint_file(o, files.items[k], out);
 			report_duplicates(o, out, &files);
+			/* the duplicates' findings join their files' */
+			if (out->n - first > 1)
+				qsort(out->items + first, out->n - first, sizeof(*out->items),
+				      cmp_path_finding);
 			mg_strlist_release(&files);
 		} else {
 			lint_file(o, paths[i], out);

@@ -199,7 +199,8 @@ static size_t rule_index(const struct mg_lint_rule *rule)
 }
 
 /* An artifact's URI: relative to the working directory (the repository's
- * root in CI) when it is below it, with what a URI cannot hold escaped. */
+ * root in CI) when it is below it, else file:///...; what a URI cannot
+ * hold is escaped. */
 static char *sarif_uri(const char *path)
 {
 	struct mg_buf b = MG_BUF_INIT;
@@ -211,6 +212,9 @@ static char *sarif_uri(const char *path)
 		path += n + 1;
 	while (path[0] == '.' && path[1] == '/')
 		path += 2;
+	/* outside the working directory: an absolute file URI */
+	if (path[0] == '/')
+		mg_buf_adds(&b, "file://");
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p))

@@ -11,8 +11,9 @@
  *
  * The reason is required: a suppression is a decision someone made, and
  * the next reader needs to know why. A comment that names no known rule
- * or gives no reason is suppression-invalid (it suppresses nothing); one
- * that suppresses nothing is suppression-unused.
+ * or gives no reason is suppression-invalid (it suppresses nothing), and
+ * so is one naming the engine's file-invalid, file-ignored or suppression
+ * rules; one that suppresses nothing is suppression-unused.
  *
  * The YAML parser drops comments, so they are read from the text, and a
  * node's extent is read from indentation: the block style every migration
@@ -112,6 +113,15 @@ static size_t node_end(const struct lines *l, size_t i)
 
 /* ---- reading one comment ----------------------------------------------- */
 
+/* The engine's own findings about the file and its comments: a file that
+ * does not load or is not read cannot be run whatever a comment says, and
+ * a comment cannot vouch for itself. */
+static int unsuppressible(const char *id)
+{
+	return !strcmp(id, "file-invalid") || !strcmp(id, "file-ignored") ||
+	       !strcmp(id, "suppression-invalid") || !strcmp(id, "suppression-unused");
+}
+
 static void free_suppression(struct suppression *s)
 {
 	for (size_t i = 0; i < s->n_rules; i++)
@@ -172,12 +182,18 @@ static const char *parse_directive(struct suppression *s, const char *p, const c
 	}
 	if (!s->n_rules)
 		return "names no rule";
-	for (size_t i = 0; i < s->n_rules; i++)
+	for (size_t i = 0; i < s->n_rules; i++) {
 		if (!mg_lint_rule_find(s->rules[i])) {
 			snprintf(bad_rule, 64, "%s", s->rules[i]);
 			*hint = "name a rule of 'migrate lint --list-rules'";
 			return "names an unknown rule";
 		}
+		if (!unsuppressible(s->rules[i]))
+			continue;
+		snprintf(bad_rule, 64, "%s", s->rules[i]);
+		*hint = "fix what the finding says (a file migrate cannot run stays one, whatever a comment says), or use --disable RULE";
+		return "names a rule that cannot be suppressed";
+	}
 	s->reason = dash < end ? trimmed(dash + 2, (size_t)(end - dash - 2)) : NULL;
 	if (!s->reason || !s->reason[0]) {
 		*hint = "add the reason after ' -- ': '# migrate-lint: ignore RULE -- why it is safe here'";

@@ -218,17 +218,21 @@ static const struct command commands[] = {
 	  "'--state' followed by live, standby or retired is the colour's state; any other\n"
 	  "value is the state file's path.\n\n", NULL },
 	{ "check", mg_cmd_check, "pre-deploy gate: files valid and unchanged, a version could go live",
-	  "usage: migrate check [--requires V] [--offline] [--json]\n\n"
+	  "usage: migrate check [--requires V] [--offline] [--no-lint] [--json]\n\n"
 	  "The gate a CI pipeline runs before deploying. Checks that every migration file\n"
 	  "loads and ids are unique; that no pending migration is numbered below an applied\n"
 	  "one; that no applied migration's file was edited; and with --requires V that an\n"
 	  "application version requiring schema V could go live now (V is inside the readable\n"
 	  "window), saying what to run first when not. Changes nothing but the event log.\n\n"
+	  "It also runs 'migrate lint' over the migrations folder (the lint options --dialect,\n"
+	  "--error, --warning and --disable apply): an error-level finding not suppressed in\n"
+	  "its file fails the check; --no-lint skips lint.\n\n"
 	  "Needs read access to the database; the state file is used when present, otherwise\n"
 	  "the database's own history table is enough. --offline checks the files alone, with\n"
 	  "no database and no state (--requires cannot be answered offline: exit 2).\n\n",
-	  "exit status: 0 pass; 1 fail (every reason listed); 2 bad input (a file that does not\n"
-	  "load, an unknown V); 3 the database or the state file cannot be read\n" },
+	  "exit status: 0 pass; 1 fail (every reason listed, lint's error findings too); 2 bad\n"
+	  "input (a file that does not load, an unknown V or rule); 3 the database or the\n"
+	  "state file cannot be read\n" },
 	{ "lint", mg_cmd_lint, "offline safety rules over migration files: locks, phases, hygiene",
 	  "usage: migrate lint [PATH...] [--format text|json|sarif|github|gcc]\n"
 	  "                    [--dialect postgres|mysql] [--error RULE] [--warning RULE]\n"

@@ -166,6 +166,8 @@ static const struct {
 	{ "max_lag", "0", "ms: pause while the slowest standby lags more (0: none)" },
 	{ "max_load", "0", "pause while more sessions of the database are active (0: none)" },
 	{ "pause_file", "/tmp/migrate.pause", "pause while this file exists (default: none)" },
+	{ NULL, NULL, "Lint (migrate lint, and check's lint): rule ids, docs/lint.md" },
+	{ "lint", "{disable: [], error: [], warning: []}", "severities; dialect: postgres|mysql too" },
 };
 
 static void add_quoted(struct mg_buf *b, const char *s)

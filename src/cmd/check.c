@@ -1,7 +1,9 @@
 /*
- * check.c - `migrate check [--requires V] [--offline]`: the pre-deploy gate.
+ * check.c - `migrate check [--requires V] [--offline] [--no-lint]`: the
+ * pre-deploy gate. It runs `migrate lint` over the migrations folder too
+ * (--no-lint skips it): an error-level finding fails the gate.
  *
- * Exit 0 pass, 1 fail (every reason listed), 2 bad input (a file that does
+ * Exit 0 pass, 1 fail (every reason listed, lint's error findings too), 2 bad input (a file that does
  * not load, an unknown V, --requires with --offline), 3 the database or
  * the state cannot be read. Without a state file the target's history table
  * is enough: a CI job needs read access to the database and nothing else.
@@ -18,6 +20,7 @@
 struct check_report {
 	json_t *checks;		/* [{name, ok, detail}] */
 	json_t *warnings;	/* [text] */
+	json_t *lint;		/* lint's document, or NULL (--no-lint) */
 	int failed;
 	int text;		/* print each result as a line */
 };
@@ -119,6 +122,47 @@ static int check_requires(struct check_report *r, struct mg_ctx *ctx, int *v,
 	return 0;
 }
 
+/*
+ * The lint rules over the migrations folder (the files loaded already):
+ * any unsuppressed error-level finding fails the gate. Text: a "lint" line
+ * with the counts, then the findings as `migrate lint` prints them; JSON:
+ * the "lint" member (lint's document without "command"). The checks array
+ * keeps its entries; clean files print nothing. 0, or -1 with err (an
+ * unknown rule in --error...).
+ */
+static int check_lint(struct check_report *r, const struct mg_options *opt,
+		      struct mg_err *err)
+{
+	struct mg_lint_report lr = MG_LINT_REPORT_INIT;
+	struct mg_lint_setup s;
+	const char *dir = opt->migrations;
+	int rc;
+
+	if (opt->no_lint)
+		return 0;
+	if (mg_lint_setup_init(&s, opt, err) < 0) {
+		mg_lint_setup_release(&s);
+		return -1;
+	}
+	rc = mg_lint_paths(&s.o, &dir, 1, &lr, err);
+	mg_lint_setup_release(&s);
+	if (rc < 0) {
+		mg_lint_report_release(&lr);
+		return -1;
+	}
+	if (lr.errors)
+		r->failed = 1;
+	/* clean files add no line: check's text stays what it was */
+	if (r->text && (lr.errors || (lr.warnings + lr.infos && mg_verbosity >= 0))) {
+		printf("%-4s %-10s ", lr.errors ? "FAIL" : "ok", "lint");
+		mg_lint_summary(stdout, &lr);
+		mg_lint_print(stdout, &lr, MG_LINT_TEXT);
+	}
+	r->lint = mg_lint_json(&lr);
+	mg_lint_report_release(&lr);
+	return 0;
+}
+
 static void print_result(const struct check_report *r, const struct mg_options *opt,
 			 struct mg_ctx *ctx, int requires)
 {
@@ -133,6 +177,7 @@ static void print_result(const struct check_report *r, const struct mg_options *
 			"checks", r->checks, "warnings", r->warnings);
 	json_object_set_new(doc, "requires", opt->requires ? json_integer(requires) : json_null());
 	json_object_set_new(doc, "window", ctx ? mg_window_json(ctx) : json_null());
+	json_object_set(doc, "lint", r->lint ? r->lint : json_null());
 	mg_json_print(doc);
 }
 
@@ -147,8 +192,10 @@ static int check_offline(struct mg_options *opt, struct check_report *r)
 				  mg_driver_name_limit(opt->database), &err) < 0)
 		return mg_cmd_fail(&err);
 	check_files(r, &files, opt->migrations);
-	print_result(r, opt, NULL, 0);
 	mg_migration_set_release(&files);
+	if (check_lint(r, opt, &err) < 0)
+		return mg_cmd_fail(&err);
+	print_result(r, opt, NULL, 0);
 	return r->failed ? MG_EREFUSED : 0;
 }
 
@@ -165,6 +212,10 @@ static int check_online(struct mg_options *opt, struct check_report *r)
 	check_files(r, &ctx.files, opt->migrations);
 	check_order(r, &ctx);
 	check_unchanged(r, &ctx);
+	if (check_lint(r, opt, &err) < 0) {
+		mg_ctx_close(&ctx);
+		return mg_cmd_fail(&err);
+	}
 	if (opt->requires && check_requires(r, &ctx, &requires, &err) < 0) {
 		mg_ctx_close(&ctx);
 		return mg_cmd_fail(&err);
@@ -178,7 +229,7 @@ static int check_online(struct mg_options *opt, struct check_report *r)
 int mg_cmd_check(struct mg_options *opt)
 {
 	struct mg_err err = MG_ERR_INIT;
-	struct check_report r = { json_array(), json_array(), 0, !opt->json };
+	struct check_report r = { json_array(), json_array(), NULL, 0, !opt->json };
 	int rc;
 
 	if (opt->n_args > 0) {
@@ -194,5 +245,6 @@ int mg_cmd_check(struct mg_options *opt)
 	}
 	json_decref(r.checks);
 	json_decref(r.warnings);
+	json_decref(r.lint);
 	return rc;
 }

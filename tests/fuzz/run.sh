@@ -6,7 +6,7 @@
 #
 # Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
 #   SECONDS  per target (default 25); TARGET: migration url config state
-#            (default: all four)
+#            lint (default: all five)
 # Environment: FUZZ_BUILD (build directory, default build-fuzz),
 #   FUZZ_WORK (corpus and crash directory, default $FUZZ_BUILD/fuzz-work),
 #   JOBS (build jobs, default 2), FUZZ_FLAGS (more libFuzzer flags),
@@ -20,7 +20,7 @@ ROOT=$(pwd)
 SECONDS_EACH=${1:-25}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(migration url config state)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(migration url config state lint)
 BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 WORK=${FUZZ_WORK:-$BUILD/fuzz-work}
 FIX=$ROOT/tests/unit/fixtures
@@ -35,7 +35,7 @@ fi
 # The per-target settings: max input length, dictionary, seed directories.
 max_len() {
   case $1 in
-    migration) echo 8192 ;; url) echo 512 ;; config) echo 2048 ;; state) echo 32768 ;;
+    migration|lint) echo 8192 ;; url) echo 512 ;; config) echo 2048 ;; state) echo 32768 ;;
   esac
 }
 seeds() {  # the target's read-only seed directories (made under $WORK)
@@ -46,6 +46,7 @@ seeds() {  # the target's read-only seed directories (made under $WORK)
     url) cp "$HERE"/seeds/url/* "$s"/ ;;
     config) cp "$FIX"/migration/set/migrate.yaml "$s"/ ; cp "$HERE"/seeds/config/* "$s"/ ;;
     state) "$BUILD"/tests/fuzz/fuzz_state_seed "$s"/state.db ;;
+    lint) cp "$ROOT"/migrations-examples/migrations/*.yaml "$HERE"/seeds/lint/* "$s"/ ;;
   esac
   echo "$s"
 }
@@ -55,7 +56,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 for t in "${TARGETS[@]}"; do
   bin=$BUILD/tests/fuzz/fuzz_$t
-  [ -x "$bin" ] || { echo "no target '$t' (expected one of: migration url config state)" >&2; exit 2; }
+  [ -x "$bin" ] || { echo "no target '$t' (expected one of: migration url config state lint)" >&2; exit 2; }
   mkdir -p "$WORK/$t/corpus" "$WORK/$t/crashes"
   seed_dir=$(seeds "$t")
   dict=()
