@@ -247,7 +247,11 @@ enum mg_fact_flags {
 	MG_FACTF_TYPE_SERIAL = 1u << 18,	/* serial/bigserial/smallserial */
 	MG_FACTF_TYPE_CHAR = 1u << 19,	/* char(n) / character(n) */
 	MG_FACTF_TYPE_INT4 = 1u << 20,	/* a 32-bit (or smaller) integer */
-	MG_FACTF_IN_BLOCK = 1u << 21	/* after a BEGIN of the same text */
+	MG_FACTF_IN_BLOCK = 1u << 21,	/* after a BEGIN of the same text */
+	MG_FACTF_RESTATED = 1u << 22	/* SET/DROP NOT NULL, SET DEFAULT of a
+					 * column definition restated whole
+					 * (MySQL's MODIFY, CHANGE): the column
+					 * may have had it already */
 };
 
 struct mg_sql_fact {

@@ -99,6 +99,10 @@ static int column_has_new_default(const struct mg_lint_ctx *c, const char *table
 static int set_not_null_breaks_old(const struct mg_lint_ctx *c,
 				   const struct mg_sql_fact *f, struct mg_lint_at at)
 {
+	/* a restated definition may keep the NOT NULL the column had: lint
+	 * cannot tell, and an error here would be a guess */
+	if (f->flags & MG_FACTF_RESTATED)
+		return 0;
 	if (mg_lint_table_unknown_to_old(c, f->table, at))
 		return 0;
 	if (mg_lint_column_unknown_to_old(c, f->table, f->name, at))
@@ -607,7 +611,9 @@ void mg_lint_set_not_null(struct mg_lint_ctx *c)
 			const struct mg_sql_fact *f = &v->facts.items[j];
 			struct mg_lint_at at = { v, j };
 
+			/* a restated definition's rebuild is type-rewrite's */
 			if (f->kind != MG_FACT_SET_NOT_NULL || mg_lint_fact_online(f)
+			    || (f->flags & MG_FACTF_RESTATED)
 			    || mg_lint_table_is_new(c, f->table, at)
 			    || validated_not_null_check(c, f->table, f->name, at))
 				continue;

@@ -148,6 +148,10 @@ static void native_column(struct native *n, const struct mg_lint_value *v,
 {
 	const char *col = or_blank(f->name, "<column>");
 
+	/* a restated definition (MODIFY) already has its ALTER_TYPE finding */
+	if (f->flags & MG_FACTF_RESTATED)
+		return;
+
 	switch (f->kind) {
 	case MG_FACT_ADD_COLUMN:
 		n->op = "add_column";

@@ -330,8 +330,9 @@ static void other_spec(struct mylint_stmt *p, const char *table, int off, size_t
 /*
  * The facts of a column's new definition (CHANGE, MODIFY). The definition
  * is restated whole, so its NOT NULL, NULL and DEFAULT may be what the
- * column already had: their facts' detail names the spec ("MODIFY") so
- * that a rule can tell them from an explicit SET NOT NULL.
+ * column already had: their facts are MG_FACTF_RESTATED, and their
+ * detail names the spec ("MODIFY"), so that a rule can tell them from an
+ * explicit SET NOT NULL.
  */
 static void redefine(struct mylint_stmt *p, const char *table, const char *col,
 		     const char *new_name, int off, const struct coldef *c, unsigned on,
@@ -341,6 +342,7 @@ static void redefine(struct mylint_stmt *p, const char *table, const char *col,
 	ADD(p, MG_FACT_ALTER_TYPE, on | (p->alg_instant ? 0 : MG_FACTF_REWRITES), off,
 	    table, col, c->type);
 	add_column_type(p, table, new_name, c);
+	on |= MG_FACTF_RESTATED;
 	if (c->not_null)
 		ADD(p, MG_FACT_SET_NOT_NULL, on, off, table, new_name, spec);
 	else if (c->null_written)
