@@ -400,13 +400,16 @@ static void rename_stmt(struct pglint_walk *w, json_t *s, int start)
 	const char *to = pglint_str(s, "newname");
 	const char *rel = pglint_str(s, "relationType");
 
-	if (!type || !table)
-		other(w, start, "ALTER", type ? type : "OBJECT");
-	else if (!strcmp(type, "OBJECT_TABLE"))
+	if (!type)
+		type = "OBJECT";
+	if (table && !strcmp(type, "OBJECT_TABLE"))
 		pglint_add(w, MG_FACT_RENAME_TABLE, 0, start, table, to, NULL);
-	else if (!strcmp(type, "OBJECT_COLUMN") && rel &&
+	else if (table && !strcmp(type, "OBJECT_COLUMN") && rel &&
 		 !strcmp(rel, "OBJECT_TABLE"))
 		pglint_add(w, MG_FACT_RENAME_COLUMN, 0, start, table, sub, to);
+	else if (table && !strcmp(type, "OBJECT_TABCONSTRAINT"))
+		pglint_add(w, MG_FACT_OTHER, 0, start, table, sub,
+			   "RENAME CONSTRAINT");
 	else
 		other(w, start, "RENAME", type);
 	free(table);

@@ -213,7 +213,7 @@ static void test_rename_table_and_column(void **arg)
 	     K(RENAME_COLUMN), 0, 0, "ALTER", "t", "a", "b");
 	/* a constraint's new name is no column's */
 	FACT("ALTER TABLE t RENAME CONSTRAINT a TO b", K(OTHER), 0, 0, "ALTER",
-	     NULL, NULL, "RENAME TABCONSTRAINT");
+	     "t", "a", "RENAME CONSTRAINT");
 	assert_int_equal(count(K(RENAME_COLUMN)), 0);
 	FACT("ALTER INDEX i RENAME TO j", K(OTHER), 0, 0, "ALTER", NULL, NULL,
 	     "RENAME INDEX");
