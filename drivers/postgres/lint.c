@@ -10,6 +10,34 @@
  * an expression or a type is the caller's text behind a prefix we wrote
  * (pgdrv_lint_walk.shift). ALTER TABLE is lint_alter.c, types and volatile
  * functions lint_types.c.
+ *
+ * What a rule can rely on (offsets are of the caller's text):
+ *  - a statement's facts point at its first word (after comments), an
+ *    ALTER TABLE subcommand's at the subcommand's first word ("DROP" of
+ *    ", DROP COLUMN c"), a COLUMN_TYPE at the type's first word;
+ *    a SYNTAX_ERROR at the parser's cursor (the text's length: at its
+ *    end), or at the ';' that ends an expression too early;
+ *  - table is "schema.table" or "table", unquoted and case-folded as
+ *    PostgreSQL reads it; DROP INDEX and REINDEX INDEX/SCHEMA give name;
+ *  - ADD_COLUMN flags: NOT_NULL (also PRIMARY KEY, serial), HAS_DEFAULT,
+ *    VOLATILE_DEFAULT (a volatile call in the default, or serial, identity
+ *    or a stored generated column: values per row, the table is
+ *    rewritten; now()/CURRENT_TIMESTAMP are STABLE: no flag), UNIQUE,
+ *    PRIMARY_KEY, FOREIGN_KEY (inline REFERENCES), CHECK, IF_NOT_EXISTS;
+ *  - ALTER_TYPE: REWRITES/NARROWS against the type the same text declared
+ *    (CREATE TABLE, ADD COLUMN, an earlier ALTER TYPE); with the old type
+ *    unknown, REWRITES unless the new type is text, varchar[(n)],
+ *    numeric[(p,s)] or inet without USING (taken for a widening), never
+ *    NARROWS; detail and COLUMN_TYPE detail are format_type's spelling
+ *    ("character varying(20)", "timestamp(3) without time zone");
+ *  - VOLATILE_CALL (expressions only): every call that is not the same
+ *    for every row and run, VOLATILE_DEFAULT set on the truly volatile
+ *    ones (random, gen_random_uuid, nextval, clock_timestamp...), not on
+ *    now(), CURRENT_TIMESTAMP, statement_timestamp(), txid_current();
+ *  - IN_BLOCK on everything after BEGIN/START TRANSACTION up to COMMIT,
+ *    END, ROLLBACK, ABORT or PREPARE TRANSACTION (those carry none);
+ *  - OTHER: detail "CREATE FUNCTION", "DROP VIEW", "ALTER TABLE SET
+ *    LOGGED", "RENAME CONSTRAINT" (table, name: the old name), ...
  */
 #include "postgres/pg.h"
 #include "postgres/pglint.h"
