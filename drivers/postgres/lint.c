@@ -196,13 +196,68 @@ static void syntax_error(struct pgdrv_lint_walk *w, long location,
 			 pgdrv_lint_offset(w, location), NULL, NULL, message);
 }
 
+/* The length of the UTF-8 sequence at p, or 0 when it is not one (an
+ * overlong form, a surrogate, past U+10FFFF, a cut sequence). */
+static int utf8_length(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	int n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/* PostgreSQL reads the text as UTF-8 (and the tree it hands back is JSON,
+ * which must be): the offset of the first byte that is not, or -1. */
+static long invalid_utf8(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		int n = utf8_length(p);
+
+		if (!n)
+			return (long)(p - (const unsigned char *)text);
+		p += n;
+	}
+	return -1;
+}
+
 /* Parse w->text: its tree, or NULL after a syntax error fact. */
 static json_t *parse(struct pgdrv_lint_walk *w)
 {
-	PgQueryParseResult r = pg_query_parse(w->text);
+	long bad = invalid_utf8(w->text);
+	PgQueryParseResult r;
 	json_t *root = NULL;
 	json_error_t jerr;
 
+	if (bad >= 0) {
+		syntax_error(w, bad, "invalid UTF-8 byte sequence");
+		return NULL;
+	}
+	r = pg_query_parse(w->text);
 	if (r.error) {
 		syntax_error(w, cursor_byte(w->text, r.error->cursorpos),
 			     r.error->message ? r.error->message
@@ -711,14 +766,14 @@ void pgdrv_lint_sql(const char *text, enum mg_lint_text kind,
 		lint_statements(&w);
 		break;
 	case MG_LINT_EXPRESSION:
-		/* A newline before the closing: a trailing -- comment of the
-		 * caller's text must not swallow what follows. */
-		wrapped = mg_xasprintf(EXPR_PREFIX "%s\n", text);
+		wrapped = mg_xasprintf(EXPR_PREFIX "%s", text);
 		w.text = wrapped;
 		w.shift = (int)strlen(EXPR_PREFIX);
 		lint_expression(&w);
 		break;
 	case MG_LINT_TYPE:
+		/* A newline before the closing: a trailing -- comment of the
+		 * caller's text must not swallow it. */
 		wrapped = mg_xasprintf(TYPE_PREFIX "%s\n)", text);
 		w.text = wrapped;
 		w.shift = (int)strlen(TYPE_PREFIX);
