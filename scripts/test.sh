@@ -44,7 +44,7 @@ PACKAGES=(
   libpg-query-dev
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev
-  python3 python3-pytest python3-psycopg python3-pymysql python3-yaml
+  python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
   socat
 )
 

@@ -43,12 +43,19 @@ void mg_options_release(struct mg_options *o)
 	free(o->colour_state);
 	free(o->match);
 	free(o->pause_file);
+	free(o->format);
+	free(o->dialect);
+	free(o->lint_error);
+	free(o->lint_warning);
+	free(o->lint_disable);
 	memset(o, 0, sizeof(*o));
 }
 
 /* ---- command line ------------------------------------------------------------ */
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_LONG, OPT_FLAG };
+/* OPT_LIST: repeatable, the values joined with ',' (a value may itself be
+ * a comma list) */
+enum opt_kind { OPT_STR, OPT_INT, OPT_LONG, OPT_FLAG, OPT_LIST };
 
 struct opt_def {
 	char short_name;
@@ -90,6 +97,13 @@ static const struct opt_def opt_defs[] = {
 	{ 0, "offline", OPT_FLAG, OFF(offline), NULL },
 	{ 0, "events", OPT_INT, OFF(events), "N" },
 	{ 0, "limit", OPT_INT, OFF(limit), "N" },
+	{ 0, "format", OPT_STR, OFF(format), "FORMAT" },
+	{ 0, "dialect", OPT_STR, OFF(dialect), "DIALECT" },
+	{ 0, "error", OPT_LIST, OFF(lint_error), "RULE" },
+	{ 0, "warning", OPT_LIST, OFF(lint_warning), "RULE" },
+	{ 0, "disable", OPT_LIST, OFF(lint_disable), "RULE" },
+	{ 0, "list-rules", OPT_FLAG, OFF(list_rules), NULL },
+	{ 0, "no-lint", OPT_FLAG, OFF(no_lint), NULL },
 	{ 0, NULL, OPT_FLAG, 0, NULL }
 };
 
@@ -120,6 +134,13 @@ static int set_opt(struct mg_options *o, const struct opt_def *d, const char *sh
 		free(*(char **)base);
 		*(char **)base = mg_xstrdup(value);
 		return 0;
+	case OPT_LIST: {
+		char *old = *(char **)base;
+
+		*(char **)base = old ? mg_xasprintf("%s,%s", old, value) : mg_xstrdup(value);
+		free(old);
+		return 0;
+	}
 	case OPT_INT:
 	case OPT_LONG:
 		if (mg_parse_long(value, &v) < 0 || (d->kind == OPT_INT && v > 1000000000L))
@@ -246,6 +267,7 @@ static int is_unset(const struct mg_options *o, const struct opt_def *d)
 
 	switch (d->kind) {
 	case OPT_STR:
+	case OPT_LIST:
 		return *(char *const *)base == NULL;
 	case OPT_INT:
 		return *(const int *)base == UNSET_INT;

@@ -43,6 +43,14 @@ struct mg_options {
 	int offline;		/* --offline */
 	int events;		/* --events N (status), 0 = none */
 	int limit;		/* --limit N (log), default 50 */
+	/* lint, check (issue 14) */
+	char *format;		/* --format text|json|sarif|github|gcc */
+	char *dialect;		/* --dialect postgres|mysql */
+	char *lint_error;	/* --error RULE (repeatable): comma-joined */
+	char *lint_warning;	/* --warning RULE */
+	char *lint_disable;	/* --disable RULE */
+	int list_rules;		/* --list-rules */
+	int no_lint;		/* check --no-lint */
 	/* what is left after the options: the command and its arguments */
 	const char *command;
 	char **args;

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <jansson.h>
 
 #include "migration.h"
 #include "../drivers/driver.h"
@@ -152,7 +153,17 @@ enum mg_lint_format {
 	MG_LINT_GCC	/* file:line:col: error: message [RULE] */
 };
 
-/* Print r to f in format (lint_output.c). */
+/* Print r to f in format (lint_output.c). Text hides suppressed findings
+ * unless -v (mg_verbosity > 0); gcc and github never show them. */
 void mg_lint_print(FILE *f, const struct mg_lint_report *r, enum mg_lint_format format);
+
+/* r as JSON: {"files","errors","warnings","infos","findings":[...]} (the
+ * lint document without "command"; check embeds it). New reference. */
+json_t *mg_lint_json(const struct mg_lint_report *r);
+
+/* --list-rules: one line per rule, or {"rules":[{id,severity,category,
+ * summary}]} when json. */
+void mg_lint_print_rules(FILE *f, int json);
+json_t *mg_lint_rules_json(void);
 
 #endif

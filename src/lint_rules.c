@@ -18,10 +18,10 @@ const struct mg_lint_rule mg_lint_rules[] = {
 	RULE("suppression-invalid", ERROR, "file", "a migrate-lint comment without a reason or naming no known rule", NULL),
 	RULE("suppression-unused", WARNING, "file", "a migrate-lint suppression that suppresses nothing", NULL),
 	/* phases: what only a tool that knows which version runs when can say */
-	RULE("expand-breaks-old", ERROR, "phase", "expand SQL drops, renames or narrows something the old version still uses", mg_lint_expand_breaks_old),
+	RULE("expand-breaks-old", ERROR, "phase", "SQL before contract (expand, backfill, switch_reads) drops, renames or narrows something the old version still uses", mg_lint_expand_breaks_old),
 	RULE("contract-adds", ERROR, "phase", "contract SQL adds something the new version needs (it ran without it since switch-reads)", mg_lint_contract_adds),
-	RULE("rollback-missing", ERROR, "phase", "a sql step changes the schema at expand and has no rollback SQL", mg_lint_rollback_missing),
-	RULE("expand-not-rerunnable", ERROR, "phase", "expand SQL outside a transaction that fails when run again after a crash", mg_lint_expand_not_rerunnable),
+	RULE("rollback-missing", ERROR, "phase", "a sql step has expand SQL and no rollback SQL: migrate rollback refuses the whole migration", mg_lint_rollback_missing),
+	RULE("expand-not-rerunnable", ERROR, "phase", "DDL no transaction undoes (in_transaction: false, or MySQL) that fails when run again after a crash", mg_lint_expand_not_rerunnable),
 	RULE("transaction-control", ERROR, "phase", "BEGIN, COMMIT or ROLLBACK in a sql step: migrate runs each step's transaction itself", mg_lint_transaction_control),
 	/* locks */
 	RULE("index-not-concurrent", ERROR, "lock", "CREATE or DROP INDEX without CONCURRENTLY on an existing table blocks writes", mg_lint_index_not_concurrent),
@@ -32,17 +32,17 @@ const struct mg_lint_rule mg_lint_rules[] = {
 	RULE("volatile-default", ERROR, "lock", "ADD COLUMN with a volatile default rewrites the table", mg_lint_volatile_default),
 	RULE("blocking-maintenance", ERROR, "lock", "VACUUM FULL, CLUSTER, LOCK TABLE or REINDEX without CONCURRENTLY blocks the table", mg_lint_blocking_maintenance),
 	RULE("unique-without-index", ERROR, "lock", "UNIQUE or PRIMARY KEY constraint added without USING INDEX builds its index under a lock", mg_lint_unique_without_index),
-	RULE("update-in-expand", WARNING, "lock", "an UPDATE or DELETE of a whole table in one statement: use a backfill", mg_lint_update_in_expand),
+	RULE("update-in-expand", WARNING, "lock", "an UPDATE or DELETE of every row in one statement: use a batched backfill", mg_lint_update_in_expand),
 	/* native operations that do it safely */
 	RULE("prefer-native", WARNING, "native", "a sql step doing what a native operation does safely for both versions", mg_lint_prefer_native),
 	/* hygiene */
 	RULE("type-json", WARNING, "hygiene", "json where jsonb is available", mg_lint_type_json),
 	RULE("type-timestamp", WARNING, "hygiene", "timestamp without time zone", mg_lint_type_timestamp),
 	RULE("type-serial", WARNING, "hygiene", "serial instead of an identity column", mg_lint_type_serial),
-	RULE("int-primary-key", WARNING, "hygiene", "a 32-bit integer primary key runs out", mg_lint_int_primary_key),
+	RULE("int-primary-key", WARNING, "hygiene", "a single-column primary key of a 32-bit integer type runs out at 2^31", mg_lint_int_primary_key),
 	RULE("type-char", WARNING, "hygiene", "char(n) pads and truncates: use varchar(n) or text", mg_lint_type_char),
-	RULE("down-missing", WARNING, "hygiene", "no `down` where the old version keeps writing the column", mg_lint_down_missing),
-	RULE("non-deterministic", WARNING, "hygiene", "a volatile function in an expression that must give the same value each time (up, down, backfill)", mg_lint_non_deterministic),
+	RULE("down-missing", WARNING, "hygiene", "drop_column without `down` (the old version reads NULL in the new version's rows) or drop_not_null without it (rollback stops at the NULLs)", mg_lint_down_missing),
+	RULE("non-deterministic", WARNING, "hygiene", "a volatile function (now(), random()...) in alter_column's up or down, which switch-reads recomputes and compares", mg_lint_non_deterministic),
 };
 
 const size_t mg_lint_n_rules = sizeof(mg_lint_rules) / sizeof(mg_lint_rules[0]);

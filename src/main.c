@@ -81,6 +81,36 @@ static const struct driver_paragraph {
 	"seconds (re-running resumes); a second signal exits at once\n"
 
 static const struct command commands[] = {
+	{ "init", mg_cmd_init, "start a project: migrate.yaml and the migrations folder",
+	  "usage: migrate init [--database URL] [--dir DIR] [--force] [--config PATH]\n\n"
+	  "Writes migrate.yaml (or --config PATH) with every setting commented out at its\n"
+	  "default, and creates the migrations folder (default ./migrations, or --dir DIR)\n"
+	  "with a .gitkeep. --database URL is written into migrate.yaml: a URL holding a\n"
+	  "password is refused (the file belongs in the repository; the password goes in\n"
+	  "PGPASSWORD, ~/.pgpass or ~/.my.cnf, or the whole URL in MIGRATE_DATABASE_URL).\n"
+	  "An existing migrate.yaml is kept (exit 2) unless --force; the folder and the\n"
+	  "files in it are never touched. Reads no settings and needs no database.\n\n", NULL },
+	{ "new", mg_cmd_new, "write the next numbered migration file, its keys to fill in",
+	  "usage: migrate new NAME [--op OPERATION] [--KEY VALUE ...] [--description TEXT]\n\n"
+	  "Writes NNNN_NAME.yaml in the migrations folder: NNNN is the highest id there plus\n"
+	  "one; NAME is lowercased, '-' and ' ' become '_' (letters, digits and '_' only).\n"
+	  "With --op, the file holds that operation with every key it takes: the ones given\n"
+	  "as --KEY VALUE filled in, the required ones left empty (migrate refuses the file,\n"
+	  "naming the line, until they are filled in), the optional ones commented out with\n"
+	  "their meaning and default. Without --op, a commented list of the operations.\n"
+	  "Never overwrites a file. Needs no database. Prints the path and what to fill in.\n\n"
+	  "  --op OPERATION     add_column, rename_column, alter_column, drop_column,\n"
+	  "                     create_index, drop_index, create_table, drop_table, sql, ...\n"
+	  "                     (docs/file-format.md; an unknown one names the closest)\n"
+	  "  --KEY VALUE        any key of the operation: --table users --column email\n"
+	  "                     --type text --to username --up \"age::bigint\" ...; '-' or '_'\n"
+	  "                     in KEY alike (--on-delete); lists comma-separated\n"
+	  "                     (--columns a,b); a boolean alone is true (--unique);\n"
+	  "                     add_foreign_key: --references-table T --references-columns C;\n"
+	  "                     create_table: --columns \"id:bigint, email:text\"\n"
+	  "  --description TEXT the file's description (default: NAME in words)\n\n"
+	  "example: migrate new add_priority --op add_column --table orders --column priority \\\n"
+	  "           --type smallint --default 0\n\n", NULL },
 	{ "status", mg_cmd_status, "migrations, colours, readable window, rollback safety, what to run next",
 	  "usage: migrate status [--events N] [--json]\n\n"
 	  "Shows every migration (files and recorded ones) with its phase, backfill progress,\n"
@@ -199,6 +229,36 @@ static const struct command commands[] = {
 	  "no database and no state (--requires cannot be answered offline: exit 2).\n\n",
 	  "exit status: 0 pass; 1 fail (every reason listed); 2 bad input (a file that does not\n"
 	  "load, an unknown V); 3 the database or the state file cannot be read\n" },
+	{ "lint", mg_cmd_lint, "offline safety rules over migration files: locks, phases, hygiene",
+	  "usage: migrate lint [PATH...] [--format text|json|sarif|github|gcc]\n"
+	  "                    [--dialect postgres|mysql] [--error RULE] [--warning RULE]\n"
+	  "                    [--disable RULE]\n"
+	  "       migrate lint --list-rules [--format json]\n\n"
+	  "Reads each migration file (default: every file of the migrations folder; a folder\n"
+	  "PATH means every file in it) and the SQL of its sql steps and expressions, and\n"
+	  "reports what would break the version still running, lock a table, or fail on a\n"
+	  "re-run: file:line:column, the rule, and what to write instead. Files migrate\n"
+	  "would not read (.sql, a wrong name) are reported as file-ignored. Needs no\n"
+	  "database: no connection is opened. The rules: 'migrate lint --list-rules' and\n"
+	  "docs/lint.md.\n\n"
+	  "lint options:\n"
+	  "      --format F        text (default; a summary on stderr), json (also --json),\n"
+	  "                        sarif (SARIF 2.1.0, for GitHub code scanning), github\n"
+	  "                        (workflow annotations), gcc (file:line:col: error: ...)\n"
+	  "      --dialect D       postgres or mysql (MySQL, MariaDB): the SQL's dialect;\n"
+	  "                        default: the --database URL's, else postgres\n"
+	  "      --error RULE      report RULE as an error (fails the run); repeatable,\n"
+	  "                        or a comma list\n"
+	  "      --warning RULE    report RULE as a warning (does not fail the run)\n"
+	  "      --disable RULE    do not run RULE\n"
+	  "      --list-rules      the rules: id, default severity, category, summary\n"
+	  "  -v                    text: show suppressed findings too\n\n"
+	  "A finding is suppressed in the file with a reason:\n"
+	  "  # migrate-lint: ignore RULE[,RULE] -- reason   (the node below, or its own line)\n"
+	  "  # migrate-lint: ignore-file RULE -- reason     (the whole file)\n\n",
+	  "exit status: 0 no error-level finding (warnings allowed); 1 an error-level finding\n"
+	  "that is not suppressed; 2 bad input (an unknown option, format, dialect or rule, a\n"
+	  "path that does not exist)\n" },
 	{ "log", mg_cmd_log, "the event log: phase runs, gate decisions, refusals, colour changes",
 	  "usage: migrate log [--limit N] [--json]\n\n"
 	  "Prints the newest N events (default 50), oldest first: when, which command, which\n"
@@ -318,6 +378,8 @@ int main(int argc, char **argv)
 	const struct command *cmd = NULL;
 	int rc;
 
+	if (mg_cmd_scaffold_options(&argc, argv) < 0)	/* init, new */
+		return MG_EINPUT;
 	mg_options_init(&opt);
 	if (mg_options_parse(&opt, argc, argv, &err) < 0) {
 		mg_report_error(&err);
@@ -357,7 +419,9 @@ int main(int argc, char **argv)
 		mg_options_release(&opt);
 		return 0;
 	}
-	if (mg_options_resolve(&opt, &err) < 0) {
+	/* init writes the settings: it reads none (a broken migrate.yaml is
+	 * what init --force replaces) */
+	if (cmd->fn != mg_cmd_init && mg_options_resolve(&opt, &err) < 0) {
 		mg_report_error(&err);
 		mg_options_release(&opt);
 		return err.code;

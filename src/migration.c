@@ -188,7 +188,7 @@ static char *suggest_name(const char *base)
  * Check that path's basename is NNNN_snake_name.yaml (or .yml) and take the
  * id from it. 0, or -1 with err set.
  */
-static int check_file_name(const char *path, int *id, struct mg_err *err)
+int mg_migration_check_name(const char *path, int *id, struct mg_err *err)
 {
 	const char *base = base_name(path), *p = base, *end;
 	size_t stem = yaml_stem_len(base);
@@ -370,30 +370,43 @@ out:
 	return ret;
 }
 
-int mg_migration_load(struct mg_migration *out, const char *path,
-		      size_t max_name, struct mg_err *err)
+int mg_migration_load_bytes(struct mg_migration *out, const char *path,
+			    const char *text, size_t len, size_t max_name,
+			    struct mg_err *err)
 {
-	struct mg_buf b = MG_BUF_INIT;
+	/* parse_bytes reads a buffer; this one borrows text */
+	const struct mg_buf b = { (char *)text, len, 0 };
 	const char *base = base_name(path);
 	int id;
 
 	memset(out, 0, sizeof(*out));
-	if (check_file_name(path, &id, err) < 0)
+	if (mg_migration_check_name(path, &id, err) < 0)
 		return -1;
-	if (read_file(&b, path, err) < 0)
-		return -1;
-
 	out->id = id;
 	out->path = mg_xstrdup(path);
 	out->name = mg_xstrndup(base, yaml_stem_len(base));
-	mg_sha256_hex(out->checksum, b.buf, b.len);
+	mg_sha256_hex(out->checksum, text, len);
 	if (parse_bytes(out, &b, path, max_name, err) < 0) {
-		mg_buf_release(&b);
 		mg_migration_release(out);
 		return -1;
 	}
-	mg_buf_release(&b);
 	return 0;
+}
+
+int mg_migration_load(struct mg_migration *out, const char *path,
+		      size_t max_name, struct mg_err *err)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	int id, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (mg_migration_check_name(path, &id, err) < 0)
+		return -1;
+	if (read_file(&b, path, err) < 0)
+		return -1;
+	rc = mg_migration_load_bytes(out, path, b.buf, b.len, max_name, err);
+	mg_buf_release(&b);
+	return rc;
 }
 
 static void free_list(char **items, size_t n)
@@ -538,7 +551,7 @@ int mg_migration_set_load(struct mg_migration_set *out, const char *dir,
 	/* A fixed order, so that a directory always gives the same error. */
 	qsort(e, n, sizeof(*e), cmp_path);
 	for (i = 0; i < n; i++)
-		if (check_file_name(e[i].path, &e[i].id, err) < 0)
+		if (mg_migration_check_name(e[i].path, &e[i].id, err) < 0)
 			goto out;
 	qsort(e, n, sizeof(*e), cmp_id);
 	for (i = 1; i < n; i++)

@@ -290,6 +290,22 @@ int mg_migration_load(struct mg_migration *out, const char *path,
 void mg_migration_release(struct mg_migration *m);
 
 /*
+ * mg_migration_load from bytes already read (text[0..len), borrowed; path
+ * names the file in messages and gives the id): lint reads each file once
+ * and keeps its text. 0 or -1 (MG_EINPUT).
+ */
+int mg_migration_load_bytes(struct mg_migration *out, const char *path,
+			    const char *text, size_t len, size_t max_name,
+			    struct mg_err *err);
+
+/*
+ * Is path's basename a migration file name (NNNN_snake_name.yaml or
+ * .yml, id above 0)? 0 with *id set, or -1 with err MG_EINPUT saying what
+ * is wrong and a hint with a better name when one is obvious.
+ */
+int mg_migration_check_name(const char *path, int *id, struct mg_err *err);
+
+/*
  * Load every *.yaml / *.yml file of dir, sorted by id. A badly named file,
  * a duplicate id (both files named) or any load error fails the whole scan
  * (MG_EINPUT). A directory that does not exist is MG_EINPUT too; an empty

@@ -93,4 +93,5 @@ const struct mg_driver mg_mysql_driver = {
 	.replication_lag_ms = mydrv_replication_lag_ms,
 	.active_sessions = mydrv_active_sessions,
 	.count_sessions = mydrv_count_sessions,
+	.lint_sql = mydrv_lint_sql,
 };

@@ -279,4 +279,8 @@ int mydrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 		       int64_t *mismatches, struct mg_strlist *sample_keys,
 		       char ***last_key, struct mg_err *err);
 
+/* lint.c (issue 14): what SQL text does, offline (driver.h lint_sql) */
+void mydrv_lint_sql(const char *text, enum mg_lint_text kind,
+		    struct mg_sql_facts *out);
+
 #endif

@@ -9,11 +9,22 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "lint.h"
 #include "state.h"
 
 struct mg_ctx;
 
 typedef int (*mg_cmd_fn)(struct mg_options *opt);
+
+/* init and new (scaffolding): their own options (--op, --table, --force
+ * ...) leave argv before the global parser sees it; the command reads
+ * them from mg_cmd_scaffold_args(). mg_cmd_scaffold_options: 0, or -1
+ * after reporting a bad option (exit 2). */
+struct mg_scaffold_args;
+int mg_cmd_init(struct mg_options *opt);
+int mg_cmd_new(struct mg_options *opt);
+int mg_cmd_scaffold_options(int *argc, char **argv);
+struct mg_scaffold_args *mg_cmd_scaffold_args(void);
 
 int mg_cmd_status(struct mg_options *opt);
 int mg_cmd_plan(struct mg_options *opt);
@@ -25,6 +36,20 @@ int mg_cmd_rollback(struct mg_options *opt);
 int mg_cmd_colour(struct mg_options *opt);
 int mg_cmd_check(struct mg_options *opt);
 int mg_cmd_log(struct mg_options *opt);
+int mg_cmd_lint(struct mg_options *opt);
+
+/* lint's options from the command line (cmd/lint.c; check runs lint too):
+ * --error/--warning/--disable checked against the rules, the dialect from
+ * --dialect or the configured URL (default postgres). */
+struct mg_lint_setup {
+	struct mg_lint_opts o;
+	struct mg_strlist errors, warnings, disabled;
+};
+int mg_lint_setup_init(struct mg_lint_setup *s, const struct mg_options *opt,
+		       struct mg_err *err);
+void mg_lint_setup_release(struct mg_lint_setup *s);
+/* "N files, E errors, W warnings" */
+void mg_lint_summary(FILE *f, const struct mg_lint_report *r);
 
 /* Print the newest `limit` events (text), or fill *json_out with them. */
 int mg_events_show(struct mg_state *st, int limit, json_t **json_out, struct mg_err *err);
