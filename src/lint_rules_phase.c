@@ -7,11 +7,9 @@
  * when: the old version runs through expand, backfill and switch-reads and
  * is gone at contract; the new version runs from switch-reads on.
  *
- * "New" objects are those this migration creates before the statement in
- * the order the phases run (expand of every operation in file order, then
- * backfill, switch-reads, contract, rollback; a native operation counts at
- * expand, at its place in the file): the old version cannot use them, and a
- * table created by this migration holds no rows worth a lock.
+ * What counts as "new" to the migration (the old version cannot use it, a
+ * table created by the migration holds no rows worth a lock) and the order
+ * statements run in: lint_facts.h.
  *
  * Each rule's page is docs/lint/<id>.md; the cases are tests/lint/cases/.
  */
@@ -19,261 +17,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lint_facts.h"
 #include "lint_rules.h"
 
-/* ---- names ------------------------------------------------------------ */
-
-/* Copy name into out (size n) without quotes, in lower case: the rules
- * compare names as the database would fold most of them. */
-static void fold_name(char *out, size_t n, const char *name)
-{
-	size_t j = 0;
-
-	for (const char *p = name; *p && j + 1 < n; p++)
-		if (*p != '"' && *p != '`')
-			out[j++] = (char)tolower((unsigned char)*p);
-	out[j] = '\0';
-}
-
-static int same_name(const char *a, const char *b)
-{
-	char fa[256], fb[256];
-
-	if (!a || !b)
-		return 0;
-	fold_name(fa, sizeof(fa), a);
-	fold_name(fb, sizeof(fb), b);
-	return !strcmp(fa, fb);
-}
-
-/* "s.t" and "t" name the same table when one of them gives no schema. */
-static int same_table(const char *a, const char *b)
-{
-	char fa[256], fb[256];
-	const char *da, *db;
-
-	if (!a || !b)
-		return 0;
-	fold_name(fa, sizeof(fa), a);
-	fold_name(fb, sizeof(fb), b);
-	if (!strcmp(fa, fb))
-		return 1;
-	da = strrchr(fa, '.');
-	db = strrchr(fb, '.');
-	if (da && db)
-		return 0;
-	return !strcmp(da ? da + 1 : fa, db ? db + 1 : fb);
-}
+/* A constraint's name for "%s%s%s" in a message: "'name' ", or nothing
+ * when it has none. */
+#define QUOTED_NAME(n) (n) ? "'" : "", (n) ? (n) : "", (n) ? "' " : ""
 
 static const char *shown(const char *s)
 {
 	return s ? s : "?";
-}
-
-/* ---- the file's values and their order ------------------------------- */
-
-static const struct mg_op *op_of(const struct mg_lint_ctx *c,
-				 const struct mg_lint_value *v)
-{
-	return &c->m->ops[v->op];
-}
-
-/* A sql step's SQL (the statements of one phase), not an expression. */
-static int is_sql_step(const struct mg_lint_ctx *c, const struct mg_lint_value *v)
-{
-	return v->phase < MG_SQL_NPHASES && op_of(c, v)->kind == MG_OP_SQL;
-}
-
-/* The phase a value runs in: a native operation's expressions at expand. */
-static enum mg_sql_phase phase_of(const struct mg_lint_value *v)
-{
-	return v->phase < MG_SQL_NPHASES ? v->phase : MG_SQL_EXPAND;
-}
-
-/* Does (phase a, op a, fact a) run before (b...)? The phases' enum order
- * is the order they run in. */
-static int runs_before(enum mg_sql_phase pa, size_t oa, size_t fa,
-		       enum mg_sql_phase pb, size_t ob, size_t fb)
-{
-	if (pa != pb)
-		return pa < pb;
-	if (oa != ob)
-		return oa < ob;
-	return fa < fb;
-}
-
-/* A statement of the same step runs before v's fact fi. */
-struct at {
-	const struct mg_lint_value *v;
-	size_t fi;
-};
-
-/* Is there a fact of kind that satisfies match, before `at`, in a sql
- * step's SQL of the phases that build the new schema (not rollback)? */
-typedef int (*fact_match)(const struct mg_sql_fact *f, const char *table,
-			  const char *name);
-
-static const struct mg_sql_fact *fact_before(const struct mg_lint_ctx *c,
-					     struct at at, enum mg_fact_kind kind,
-					     fact_match match, const char *table,
-					     const char *name)
-{
-	for (size_t i = 0; i < c->n_values; i++) {
-		const struct mg_lint_value *w = &c->values[i];
-
-		if (!is_sql_step(c, w) || w->phase == MG_SQL_ROLLBACK)
-			continue;
-		for (size_t j = 0; j < w->facts.n; j++) {
-			const struct mg_sql_fact *g = &w->facts.items[j];
-
-			if (g->kind != kind || !match(g, table, name))
-				continue;
-			if (runs_before(w->phase, w->op, j, phase_of(at.v),
-					at.v->op, at.fi))
-				return g;
-		}
-	}
-	return NULL;
-}
-
-/* Does a native operation (which runs at expand, at its place) run before
- * `at`? */
-static int native_before(size_t op, struct at at)
-{
-	return runs_before(MG_SQL_EXPAND, op, 0, phase_of(at.v), at.v->op, at.fi);
-}
-
-static int match_table(const struct mg_sql_fact *f, const char *table,
-		       const char *name)
-{
-	(void)name;
-	return same_table(f->table, table);
-}
-
-static int match_column(const struct mg_sql_fact *f, const char *table,
-			const char *name)
-{
-	return same_table(f->table, table) && same_name(f->name, name);
-}
-
-/* RENAME COLUMN: name is the old name, detail the new one. */
-static int match_renamed_column(const struct mg_sql_fact *f, const char *table,
-				const char *name)
-{
-	return same_table(f->table, table) && same_name(f->detail, name);
-}
-
-static int match_renamed_table(const struct mg_sql_fact *f, const char *table,
-			       const char *name)
-{
-	(void)name;
-	return same_name(f->name, table) || same_table(f->name, table);
-}
-
-static int match_index(const struct mg_sql_fact *f, const char *table,
-		       const char *name)
-{
-	(void)table;
-	return same_name(f->name, name);
-}
-
-/* Was table created by this migration before `at` (create_table, or a
- * CREATE TABLE of a sql step)? NULL: not known, so not new. */
-static int table_is_new(const struct mg_lint_ctx *c, const char *table, struct at at)
-{
-	if (!table)
-		return 0;
-	for (size_t i = 0; i < c->m->n_ops; i++) {
-		const struct mg_op *op = &c->m->ops[i];
-
-		if (op->kind == MG_OP_CREATE_TABLE && same_table(op->table, table)
-		    && native_before(i, at))
-			return 1;
-	}
-	return fact_before(c, at, MG_FACT_CREATE_TABLE, match_table, table, NULL) != NULL;
-}
-
-/* A name the old version cannot know: a table created, or renamed to this
- * name, by this migration before `at`. */
-static int table_unknown_to_old(const struct mg_lint_ctx *c, const char *table,
-				struct at at)
-{
-	if (table_is_new(c, table, at))
-		return 1;
-	for (size_t i = 0; i < c->m->n_ops; i++) {
-		const struct mg_op *op = &c->m->ops[i];
-
-		if (op->kind == MG_OP_RENAME_TABLE && same_table(op->to, table)
-		    && native_before(i, at))
-			return 1;
-	}
-	return fact_before(c, at, MG_FACT_RENAME_TABLE, match_renamed_table,
-			   table, NULL) != NULL;
-}
-
-/* A column the old version cannot know: of a new table, or added (or
- * renamed to this name) by this migration before `at`. */
-static int column_unknown_to_old(const struct mg_lint_ctx *c, const char *table,
-				 const char *col, struct at at)
-{
-	if (table_unknown_to_old(c, table, at))
-		return 1;
-	for (size_t i = 0; i < c->m->n_ops; i++) {
-		const struct mg_op *op = &c->m->ops[i];
-		const char *added = NULL;
-
-		if (op->kind == MG_OP_ADD_COLUMN)
-			added = op->column;
-		else if (op->kind == MG_OP_RENAME_COLUMN || op->kind == MG_OP_ALTER_COLUMN)
-			added = op->to;
-		if (added && same_table(op->table, table) && same_name(added, col)
-		    && native_before(i, at))
-			return 1;
-	}
-	return fact_before(c, at, MG_FACT_ADD_COLUMN, match_column, table, col)
-	       || fact_before(c, at, MG_FACT_RENAME_COLUMN, match_renamed_column,
-			      table, col);
-}
-
-/* Was an index of this name created by this migration before `at`, on a
- * table it created? (Then dropping it blocks nobody.) */
-static int index_on_new_table(const struct mg_lint_ctx *c, const char *name,
-			      struct at at)
-{
-	const struct mg_sql_fact *f;
-
-	if (!name)
-		return 0;
-	for (size_t i = 0; i < c->m->n_ops; i++) {
-		const struct mg_op *op = &c->m->ops[i];
-
-		if (op->kind == MG_OP_CREATE_INDEX && same_name(op->index_name, name)
-		    && native_before(i, at))
-			return table_is_new(c, op->table, at);
-	}
-	f = fact_before(c, at, MG_FACT_CREATE_INDEX, match_index, NULL, name);
-	return f && table_is_new(c, f->table, at);
-}
-
-/* PostgreSQL-like: DDL in transactions, CONCURRENTLY, NOT VALID. The
- * rules read the dialect only through its capabilities. */
-static int transactional_ddl(const struct mg_lint_ctx *c)
-{
-	return c->drv && (c->drv->caps & MG_CAP_TRANSACTIONAL_DDL);
-}
-
-/* Done without blocking writes: CONCURRENTLY on PostgreSQL; on MySQL the
- * driver sets it for ALGORITHM=INSTANT or LOCK=NONE (the server then
- * refuses what it cannot do online instead of taking the lock). */
-static int online(const struct mg_sql_fact *f)
-{
-	return (f->flags & MG_FACTF_CONCURRENTLY) != 0;
-}
-
-/* TRUNCATE: a DELETE fact whose detail says so (MySQL driver). */
-static int is_truncate(const struct mg_sql_fact *f)
-{
-	return f->kind == MG_FACT_DELETE && f->detail && same_name(f->detail, "TRUNCATE");
 }
 
 /* ---- file ------------------------------------------------------------- */
@@ -294,7 +47,7 @@ void mg_lint_sql_syntax(struct mg_lint_ctx *c)
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    "fix the SQL: plan would refuse the file (exit 2) and nothing after it runs",
 				    "the %s of %s `%s` does not parse: %s", what,
-				    mg_op_kind_name(op_of(c, v)->kind), v->field,
+				    mg_op_kind_name(c->m->ops[v->op].kind), v->field,
 				    shown(f->detail));
 		}
 	}
@@ -312,29 +65,29 @@ static int old_version_runs(enum mg_sql_phase p)
  * DEFAULT, SET DEFAULT, native add_column with default)? Then the old
  * version's inserts that leave it out do not write NULL. */
 static int column_has_new_default(const struct mg_lint_ctx *c, const char *table,
-				  const char *col, struct at at)
+				  const char *col, struct mg_lint_at at)
 {
 	for (size_t i = 0; i < c->m->n_ops; i++) {
 		const struct mg_op *op = &c->m->ops[i];
 
 		if ((op->kind == MG_OP_ADD_COLUMN || op->kind == MG_OP_SET_DEFAULT)
-		    && op->default_expr && same_table(op->table, table)
-		    && same_name(op->column, col) && native_before(i, at))
+		    && op->default_expr && mg_lint_same_table(op->table, table)
+		    && mg_lint_same_name(op->column, col)
+		    && mg_lint_native_runs_before(i, MG_SQL_EXPAND, at))
 			return 1;
 	}
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *w = &c->values[i];
 
-		if (!is_sql_step(c, w) || w->phase == MG_SQL_ROLLBACK)
+		if (!mg_lint_is_sql_step(c, w) || w->phase == MG_SQL_ROLLBACK)
 			continue;
 		for (size_t j = 0; j < w->facts.n; j++) {
 			const struct mg_sql_fact *g = &w->facts.items[j];
 
 			if ((g->kind == MG_FACT_ADD_COLUMN || g->kind == MG_FACT_SET_DEFAULT)
 			    && (g->flags & MG_FACTF_HAS_DEFAULT)
-			    && match_column(g, table, col)
-			    && runs_before(w->phase, w->op, j, phase_of(at.v),
-					   at.v->op, at.fi))
+			    && mg_lint_match_column(g, table, col)
+			    && mg_lint_fact_runs_before(w, j, at))
 				return 1;
 		}
 	}
@@ -344,24 +97,24 @@ static int column_has_new_default(const struct mg_lint_ctx *c, const char *table
 /* SET NOT NULL breaks the old version unless it cannot write NULL there:
  * a new table, or a column this migration added with a default. */
 static int set_not_null_breaks_old(const struct mg_lint_ctx *c,
-				   const struct mg_sql_fact *f, struct at at)
+				   const struct mg_sql_fact *f, struct mg_lint_at at)
 {
-	if (table_unknown_to_old(c, f->table, at))
+	if (mg_lint_table_unknown_to_old(c, f->table, at))
 		return 0;
-	if (column_unknown_to_old(c, f->table, f->name, at))
+	if (mg_lint_column_unknown_to_old(c, f->table, f->name, at))
 		return !column_has_new_default(c, f->table, f->name, at);
 	return 1;
 }
 
 static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
-		       const struct mg_sql_fact *f, struct at at)
+		       const struct mg_sql_fact *f, struct mg_lint_at at)
 {
 	const char *ph = mg_sql_phase_name(v->phase);
 	const char *t = shown(f->table), *n = shown(f->name);
 
 	switch (f->kind) {
 	case MG_FACT_DROP_TABLE:
-		if (table_unknown_to_old(c, f->table, at))
+		if (mg_lint_table_unknown_to_old(c, f->table, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "drop it at contract (move the statement to `contract:`), or use the native drop_table operation",
@@ -369,7 +122,7 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 			    t, ph);
 		return;
 	case MG_FACT_DROP_COLUMN:
-		if (column_unknown_to_old(c, f->table, f->name, at))
+		if (mg_lint_column_unknown_to_old(c, f->table, f->name, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "drop it at contract (move the statement to `contract:`), or use the native drop_column operation (with `down` for the old version's inserts)",
@@ -377,7 +130,7 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 			    t, n, ph);
 		return;
 	case MG_FACT_RENAME_TABLE:
-		if (table_unknown_to_old(c, f->table, at))
+		if (mg_lint_table_unknown_to_old(c, f->table, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "use the native rename_table operation: both names work until contract",
@@ -385,7 +138,7 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 			    t, n, ph);
 		return;
 	case MG_FACT_RENAME_COLUMN:
-		if (column_unknown_to_old(c, f->table, f->name, at))
+		if (mg_lint_column_unknown_to_old(c, f->table, f->name, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "use the native rename_column operation: the old version keeps the old name, the new version gets the new one, until contract",
@@ -394,7 +147,7 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 		return;
 	case MG_FACT_ALTER_TYPE:
 		if (!(f->flags & MG_FACTF_NARROWS)
-		    || column_unknown_to_old(c, f->table, f->name, at))
+		    || mg_lint_column_unknown_to_old(c, f->table, f->name, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "use the native alter_column operation (type, up, down): the new type goes in a new column the old version does not see",
@@ -411,7 +164,7 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 		return;
 	case MG_FACT_SET_DEFAULT:
 		if (f->flags & MG_FACTF_HAS_DEFAULT
-		    || column_unknown_to_old(c, f->table, f->name, at))
+		    || mg_lint_column_unknown_to_old(c, f->table, f->name, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "drop the default at contract, or use the native drop_default operation (which does it at contract)",
@@ -419,7 +172,7 @@ static void breaks_old(struct mg_lint_ctx *c, const struct mg_lint_value *v,
 			    t, n, ph);
 		return;
 	case MG_FACT_DELETE:
-		if (!is_truncate(f) || table_unknown_to_old(c, f->table, at))
+		if (!mg_lint_fact_truncate(f) || mg_lint_table_unknown_to_old(c, f->table, at))
 			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "empty it at contract, when the old version is gone, or delete only the rows no version needs (in batches)",
@@ -436,10 +189,10 @@ void mg_lint_expand_breaks_old(struct mg_lint_ctx *c)
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v) || !old_version_runs(v->phase))
+		if (!mg_lint_is_sql_step(c, v) || !old_version_runs(v->phase))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++)
-			breaks_old(c, v, &v->facts.items[j], (struct at){ v, j });
+			breaks_old(c, v, &v->facts.items[j], (struct mg_lint_at){ v, j });
 	}
 }
 
@@ -450,6 +203,8 @@ static void adds_at_contract(struct mg_lint_ctx *c, const struct mg_lint_value *
 
 	switch (f->kind) {
 	case MG_FACT_CREATE_TABLE:
+		if (mg_lint_fact_temporary(f))
+			return;
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "create it at expand (move the statement to `expand:`, with rollback SQL that drops it), or use the native create_table operation",
 			    "CREATE TABLE '%s' at contract comes too late: the new version has run without it since switch-reads",
@@ -476,8 +231,8 @@ static void adds_at_contract(struct mg_lint_ctx *c, const struct mg_lint_value *
 	case MG_FACT_ADD_CONSTRAINT:
 		mg_lint_add(c, v->pos, v->value, f->offset,
 			    "add it NOT VALID at expand and VALIDATE CONSTRAINT at switch_reads, or use the native add_check, add_foreign_key or add_unique operation",
-			    "ADD CONSTRAINT '%s' on '%s' at contract: the new version has relied on the rule since switch-reads without it being enforced",
-			    f->name ? f->name : "unnamed", t);
+			    "ADD CONSTRAINT %s%s%son '%s' at contract: the new version has relied on the rule since switch-reads without it being enforced",
+			    QUOTED_NAME(f->name), t);
 		return;
 	default:
 		return;
@@ -489,7 +244,7 @@ void mg_lint_contract_adds(struct mg_lint_ctx *c)
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v) || v->phase != MG_SQL_CONTRACT)
+		if (!mg_lint_is_sql_step(c, v) || v->phase != MG_SQL_CONTRACT)
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++)
 			adds_at_contract(c, v, &v->facts.items[j]);
@@ -520,6 +275,9 @@ static const char *rerun_guard(const struct mg_sql_fact *f)
 {
 	switch (f->kind) {
 	case MG_FACT_CREATE_TABLE:
+		if (mg_lint_fact_temporary(f))
+			return NULL;
+		/* fall through */
 	case MG_FACT_CREATE_INDEX:
 	case MG_FACT_ADD_COLUMN:
 		return f->flags & MG_FACTF_IF_NOT_EXISTS ? NULL : "IF NOT EXISTS";
@@ -570,15 +328,15 @@ static void fact_object(char *out, size_t n, const struct mg_sql_fact *f)
 
 void mg_lint_expand_not_rerunnable(struct mg_lint_ctx *c)
 {
-	int tx_ddl = transactional_ddl(c);
+	int tx_ddl = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 		const struct mg_op *op;
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
-		op = op_of(c, v);
+		op = &c->m->ops[v->op];
 		if (op->in_transaction && tx_ddl)
 			continue;
 		const char *how = !op->in_transaction ? "runs outside a transaction"
@@ -613,7 +371,7 @@ void mg_lint_transaction_control(struct mg_lint_ctx *c)
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
@@ -632,28 +390,28 @@ void mg_lint_transaction_control(struct mg_lint_ctx *c)
 
 void mg_lint_index_not_concurrent(struct mg_lint_ctx *c)
 {
-	int pg = transactional_ddl(c);
+	int pg = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
-			struct at at = { v, j };
+			struct mg_lint_at at = { v, j };
 
 			if (f->flags & MG_FACTF_CONCURRENTLY)
 				continue;
-			if (f->kind == MG_FACT_CREATE_INDEX && !table_is_new(c, f->table, at))
+			if (f->kind == MG_FACT_CREATE_INDEX && !mg_lint_table_is_new(c, f->table, at))
 				mg_lint_add(c, v->pos, v->value, f->offset,
 					    pg ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS ... in a sql step of its own with in_transaction: false, or the native create_index operation (builds it concurrently)"
 					       : "add ALGORITHM=INPLACE, LOCK=NONE (the server then refuses instead of blocking), or use the native create_index operation",
 					    "CREATE INDEX '%s' on '%s' blocks writes to the table until the index is built (the old and the new version wait)",
 					    shown(f->name), shown(f->table));
 			else if (f->kind == MG_FACT_DROP_INDEX
-				 && !(f->table ? table_is_new(c, f->table, at)
-					       : index_on_new_table(c, f->name, at)))
+				 && !(f->table ? mg_lint_table_is_new(c, f->table, at)
+					       : mg_lint_index_on_new_table(c, f->name, at)))
 				mg_lint_add(c, v->pos, v->value, f->offset,
 					    pg ? "DROP INDEX CONCURRENTLY IF EXISTS ... in a sql step of its own with in_transaction: false, or the native drop_index operation"
 					       : "add ALGORITHM=INPLACE, LOCK=NONE, or use the native drop_index operation",
@@ -714,15 +472,15 @@ void mg_lint_concurrently_in_transaction(struct mg_lint_ctx *c)
 {
 	/* Without transactional DDL (MySQL) an online ALTER in a step's
 	 * transaction commits it and runs: nothing fails. */
-	if (!transactional_ddl(c))
+	if (!mg_lint_transactional_ddl(c))
 		return;
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 		const struct mg_op *op;
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
-		op = op_of(c, v);
+		op = &c->m->ops[v->op];
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 			const char *why;
@@ -747,12 +505,12 @@ void mg_lint_concurrently_in_transaction(struct mg_lint_ctx *c)
 
 void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 {
-	int pg = transactional_ddl(c);
+	int pg = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
@@ -760,16 +518,16 @@ void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 
 			if (f->kind != MG_FACT_ADD_CONSTRAINT
 			    || !(f->flags & (MG_FACTF_FOREIGN_KEY | MG_FACTF_CHECK))
-			    || (f->flags & MG_FACTF_NOT_VALID) || online(f)
-			    || table_is_new(c, f->table, (struct at){ v, j }))
+			    || (f->flags & MG_FACTF_NOT_VALID) || mg_lint_fact_online(f)
+			    || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? (fk ? "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID at expand, then ALTER TABLE ... VALIDATE CONSTRAINT at switch_reads (writes go on); or the native add_foreign_key operation"
 					     : "ADD CONSTRAINT ... CHECK (...) NOT VALID at expand, then ALTER TABLE ... VALIDATE CONSTRAINT at switch_reads (writes go on); or the native add_check operation")
 				       : (fk ? "SET foreign_key_checks = 0 before it in the same SQL (then ALGORITHM=INPLACE reads no row), and check the rows yourself; or the native add_foreign_key operation"
 					     : "ADD CONSTRAINT ... CHECK (...) NOT ENFORCED, later ALTER CHECK ... ENFORCED; or the native add_check operation"),
-				    "%s constraint '%s' on '%s' checks every row while holding a lock that blocks writes%s",
-				    fk ? "FOREIGN KEY" : "CHECK", f->name ? f->name : "unnamed",
+				    "%s constraint %s%s%son '%s' checks every row while holding a lock that blocks writes%s",
+				    fk ? "FOREIGN KEY" : "CHECK", QUOTED_NAME(f->name),
 				    shown(f->table), fk ? " (on both tables)" : "");
 		}
 	}
@@ -795,7 +553,7 @@ static int is_not_null_check(const char *expr, const char *col)
 	if (!expr || !col)
 		return 0;
 	squeeze(e, sizeof(e), expr);
-	fold_name(folded, sizeof(folded), col);
+	squeeze(folded, sizeof(folded), col);
 	snprintf(want, sizeof(want), "%sisnotnull", folded);
 	return !strcmp(e, want);
 }
@@ -804,32 +562,32 @@ static int is_not_null_check(const char *expr, const char *col)
  * added without NOT VALID, or NOT VALID and then VALIDATEd? A native
  * add_check of that expression validates at switch-reads. */
 static int validated_not_null_check(const struct mg_lint_ctx *c,
-				    const char *table, const char *col, struct at at)
+				    const char *table, const char *col, struct mg_lint_at at)
 {
 	for (size_t i = 0; i < c->m->n_ops; i++) {
 		const struct mg_op *op = &c->m->ops[i];
 
-		if (op->kind == MG_OP_ADD_CHECK && same_table(op->table, table)
+		if (op->kind == MG_OP_ADD_CHECK && mg_lint_same_table(op->table, table)
 		    && is_not_null_check(op->check, col)
-		    && runs_before(MG_SQL_SWITCH_READS, i, 0, phase_of(at.v), at.v->op, at.fi))
+		    && mg_lint_native_runs_before(i, MG_SQL_SWITCH_READS, at))
 			return 1;
 	}
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *w = &c->values[i];
 
-		if (!is_sql_step(c, w) || w->phase == MG_SQL_ROLLBACK)
+		if (!mg_lint_is_sql_step(c, w) || w->phase == MG_SQL_ROLLBACK)
 			continue;
 		for (size_t j = 0; j < w->facts.n; j++) {
 			const struct mg_sql_fact *g = &w->facts.items[j];
 
 			if (g->kind != MG_FACT_ADD_CONSTRAINT || !(g->flags & MG_FACTF_CHECK)
-			    || !same_table(g->table, table) || !is_not_null_check(g->detail, col)
-			    || !runs_before(w->phase, w->op, j, phase_of(at.v), at.v->op, at.fi))
+			    || !mg_lint_same_table(g->table, table) || !is_not_null_check(g->detail, col)
+			    || !mg_lint_fact_runs_before(w, j, at))
 				continue;
 			if (!(g->flags & MG_FACTF_NOT_VALID))
 				return 1;
-			if (g->name && fact_before(c, at, MG_FACT_VALIDATE_CONSTRAINT,
-						   match_column, table, g->name))
+			if (g->name && mg_lint_fact_before(c, at, MG_FACT_VALIDATE_CONSTRAINT,
+						   mg_lint_match_column, table, g->name))
 				return 1;
 		}
 	}
@@ -838,19 +596,19 @@ static int validated_not_null_check(const struct mg_lint_ctx *c,
 
 void mg_lint_set_not_null(struct mg_lint_ctx *c)
 {
-	int pg = transactional_ddl(c);
+	int pg = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
-			struct at at = { v, j };
+			struct mg_lint_at at = { v, j };
 
-			if (f->kind != MG_FACT_SET_NOT_NULL || online(f)
-			    || table_is_new(c, f->table, at)
+			if (f->kind != MG_FACT_SET_NOT_NULL || mg_lint_fact_online(f)
+			    || mg_lint_table_is_new(c, f->table, at)
 			    || validated_not_null_check(c, f->table, f->name, at))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
@@ -866,18 +624,18 @@ void mg_lint_set_not_null(struct mg_lint_ctx *c)
 
 void mg_lint_type_rewrite(struct mg_lint_ctx *c)
 {
-	int pg = transactional_ddl(c);
+	int pg = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 
 			if (f->kind != MG_FACT_ALTER_TYPE || !(f->flags & MG_FACTF_REWRITES)
-			    || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
+			    || mg_lint_fact_online(f) || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? "use the native alter_column operation (type, up): it adds a column of the new type, backfills it in batches and switches at contract, with no long lock"
@@ -894,13 +652,13 @@ void mg_lint_volatile_default(struct mg_lint_ctx *c)
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 
 			if (f->kind != MG_FACT_ADD_COLUMN || !(f->flags & MG_FACTF_VOLATILE_DEFAULT)
-			    || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
+			    || mg_lint_fact_online(f) || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    "add the column without a default (or with a constant one), then SET DEFAULT (new rows only) and fill the rows in batches; the native add_column operation with `backfill` does that",
@@ -928,12 +686,12 @@ static const char *maintenance_hint(const struct mg_sql_fact *f, int pg)
 
 void mg_lint_blocking_maintenance(struct mg_lint_ctx *c)
 {
-	int pg = transactional_ddl(c);
+	int pg = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
@@ -946,7 +704,7 @@ void mg_lint_blocking_maintenance(struct mg_lint_ctx *c)
 			case MG_FACT_REINDEX: what = "REINDEX"; break;
 			default: what = NULL; break;
 			}
-			if (!what || online(f) || table_is_new(c, f->table, (struct at){ v, j }))
+			if (!what || mg_lint_fact_online(f) || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset, maintenance_hint(f, pg),
 				    "%s '%s' blocks %s until it is done",
@@ -959,12 +717,12 @@ void mg_lint_blocking_maintenance(struct mg_lint_ctx *c)
 
 void mg_lint_unique_without_index(struct mg_lint_ctx *c)
 {
-	int pg = transactional_ddl(c);
+	int pg = mg_lint_transactional_ddl(c);
 
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
@@ -972,14 +730,14 @@ void mg_lint_unique_without_index(struct mg_lint_ctx *c)
 
 			if (f->kind != MG_FACT_ADD_CONSTRAINT
 			    || !(f->flags & (MG_FACTF_UNIQUE | MG_FACTF_PRIMARY_KEY))
-			    || (f->flags & MG_FACTF_USING_INDEX) || online(f)
-			    || table_is_new(c, f->table, (struct at){ v, j }))
+			    || (f->flags & MG_FACTF_USING_INDEX) || mg_lint_fact_online(f)
+			    || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    pg ? "CREATE UNIQUE INDEX CONCURRENTLY i ... (its own step, in_transaction: false), then ADD CONSTRAINT c " "UNIQUE USING INDEX i (or PRIMARY KEY USING INDEX i); or the native add_unique operation"
 				       : "add ALGORITHM=INPLACE, LOCK=NONE, or use the native add_unique operation",
-				    "%s constraint '%s' on '%s' builds its index while holding a lock that blocks writes (and reads) of the table",
-				    pk ? "PRIMARY KEY" : "UNIQUE", f->name ? f->name : "unnamed",
+				    "%s constraint %s%s%son '%s' builds its index while holding a lock that blocks writes (and reads) of the table",
+				    pk ? "PRIMARY KEY" : "UNIQUE", QUOTED_NAME(f->name),
 				    shown(f->table));
 		}
 	}
@@ -990,15 +748,15 @@ void mg_lint_update_in_expand(struct mg_lint_ctx *c)
 	for (size_t i = 0; i < c->n_values; i++) {
 		const struct mg_lint_value *v = &c->values[i];
 
-		if (!is_sql_step(c, v))
+		if (!mg_lint_is_sql_step(c, v))
 			continue;
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 
 			/* TRUNCATE locks the table only for a moment */
 			if ((f->kind != MG_FACT_UPDATE && f->kind != MG_FACT_DELETE)
-			    || !(f->flags & MG_FACTF_NO_WHERE) || is_truncate(f)
-			    || table_is_new(c, f->table, (struct at){ v, j }))
+			    || !(f->flags & MG_FACTF_NO_WHERE) || mg_lint_fact_truncate(f)
+			    || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
 				continue;
 			mg_lint_add(c, v->pos, v->value, f->offset,
 				    f->kind == MG_FACT_UPDATE
