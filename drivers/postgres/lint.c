@@ -8,65 +8,93 @@
  * libpg_query hands back its parse tree as JSON; jansson walks it. The
  * tree's "location" fields are byte offsets into the parsed text, which for
  * an expression or a type is the caller's text behind a prefix we wrote
- * (pglint_walk.shift). ALTER TABLE is lint_alter.c, types and volatile
+ * (pgdrv_lint_walk.shift). ALTER TABLE is lint_alter.c, types and volatile
  * functions lint_types.c.
+ *
+ * What a rule can rely on (offsets are of the caller's text):
+ *  - a statement's facts point at its first word (after comments), an
+ *    ALTER TABLE subcommand's at the subcommand's first word ("DROP" of
+ *    ", DROP COLUMN c"), a COLUMN_TYPE at the type's first word;
+ *    a SYNTAX_ERROR at the parser's cursor (the text's length: at its
+ *    end), or at the ';' that ends an expression too early;
+ *  - table is "schema.table" or "table", unquoted and case-folded as
+ *    PostgreSQL reads it; DROP INDEX and REINDEX INDEX/SCHEMA give name;
+ *  - ADD_COLUMN flags: NOT_NULL (also PRIMARY KEY, serial), HAS_DEFAULT,
+ *    VOLATILE_DEFAULT (a volatile call in the default, or serial, identity
+ *    or a stored generated column: values per row, the table is
+ *    rewritten; now()/CURRENT_TIMESTAMP are STABLE: no flag), UNIQUE,
+ *    PRIMARY_KEY, FOREIGN_KEY (inline REFERENCES), CHECK, IF_NOT_EXISTS;
+ *  - ALTER_TYPE: REWRITES/NARROWS against the type the same text declared
+ *    (CREATE TABLE, ADD COLUMN, an earlier ALTER TYPE); with the old type
+ *    unknown, REWRITES unless the new type is text, varchar[(n)],
+ *    numeric[(p,s)] or inet without USING (taken for a widening), never
+ *    NARROWS; detail and COLUMN_TYPE detail are format_type's spelling
+ *    ("character varying(20)", "timestamp(3) without time zone");
+ *  - VOLATILE_CALL (expressions only): every call that is not the same
+ *    for every row and run, VOLATILE_DEFAULT set on the truly volatile
+ *    ones (random, gen_random_uuid, nextval, clock_timestamp...), not on
+ *    now(), CURRENT_TIMESTAMP, statement_timestamp(), txid_current();
+ *  - IN_BLOCK on everything after BEGIN/START TRANSACTION up to COMMIT,
+ *    END, ROLLBACK, ABORT or PREPARE TRANSACTION (those carry none);
+ *  - OTHER: detail "CREATE FUNCTION", "DROP VIEW", "ALTER TABLE SET
+ *    LOGGED", "RENAME CONSTRAINT" (table, name: the old name), ...
  */
 #include "postgres/pg.h"
 #include "postgres/pglint.h"
 
 #include <pg_query.h>
 
-/* ---- JSON helpers ---------------------------------------------------------- */
+/* ---- JSON helpers -------------------------------------------------------- */
 
-const char *pglint_str(json_t *obj, const char *key)
+const char *pgdrv_lint_str(json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
 }
 
-int pglint_true(json_t *obj, const char *key)
+int pgdrv_lint_true(json_t *obj, const char *key)
 {
 	return json_is_true(json_object_get(obj, key));
 }
 
-long pglint_int(json_t *obj, const char *key, long def)
+long pgdrv_lint_int(json_t *obj, const char *key, long def)
 {
 	json_t *v = json_object_get(obj, key);
 
 	return json_is_integer(v) ? (long)json_integer_value(v) : def;
 }
 
-json_t *pglint_node(json_t *wrapper, const char *kind)
+json_t *pgdrv_lint_node(json_t *wrapper, const char *kind)
 {
 	json_t *n = json_object_get(wrapper, kind);
 
 	return json_is_object(n) ? n : NULL;
 }
 
-const char *pglint_kind(json_t *wrapper)
+const char *pgdrv_lint_kind(json_t *wrapper)
 {
 	void *it = json_is_object(wrapper) ? json_object_iter(wrapper) : NULL;
 
 	return it ? json_object_iter_key(it) : "";
 }
 
-char *pglint_range_name(json_t *rv)
+char *pgdrv_lint_range_name(json_t *rv)
 {
-	const char *schema = pglint_str(rv, "schemaname");
-	const char *rel = pglint_str(rv, "relname");
+	const char *schema = pgdrv_lint_str(rv, "schemaname");
+	const char *rel = pgdrv_lint_str(rv, "relname");
 
 	if (!rel)
 		return NULL;
 	return schema ? mg_xasprintf("%s.%s", schema, rel) : mg_xstrdup(rel);
 }
 
-char *pglint_dotted(json_t *list)
+char *pgdrv_lint_dotted(json_t *list)
 {
 	struct mg_buf b = MG_BUF_INIT;
 	size_t i;
 	json_t *item;
 
 	json_array_foreach(list, i, item) {
-		const char *s = pglint_str(pglint_node(item, "String"), "sval");
+		const char *s = pgdrv_lint_str(pgdrv_lint_node(item, "String"), "sval");
 
 		if (!s)
 			continue;
@@ -77,9 +105,9 @@ char *pglint_dotted(json_t *list)
 	return b.len ? mg_buf_detach(&b) : NULL;
 }
 
-/* ---- offsets ----------------------------------------------------------------- */
+/* ---- offsets ------------------------------------------------------------- */
 
-int pglint_offset(const struct pglint_walk *w, long location)
+int pgdrv_lint_offset(const struct pgdrv_lint_walk *w, long location)
 {
 	/* a position in what we wrapped around an expression is its
 	 * nearest end */
@@ -115,7 +143,7 @@ static const char *skip_comment(const char *p)
 	return p;
 }
 
-int pglint_token_at(const struct pglint_walk *w, long location)
+int pgdrv_lint_token_at(const struct pgdrv_lint_walk *w, long location)
 {
 	const char *p, *q;
 	size_t len = strlen(w->text);
@@ -131,18 +159,18 @@ int pglint_token_at(const struct pglint_walk *w, long location)
 			break;
 		p = q;
 	}
-	return pglint_offset(w, p - w->text);
+	return pgdrv_lint_offset(w, p - w->text);
 }
 
-void pglint_add(struct pglint_walk *w, enum mg_fact_kind kind, unsigned flags,
-		int offset, const char *table, const char *name,
-		const char *detail)
+void pgdrv_lint_add(struct pgdrv_lint_walk *w, enum mg_fact_kind kind,
+		    unsigned flags, int offset, const char *table,
+		    const char *name, const char *detail)
 {
 	mg_sql_facts_add(w->out, kind, flags | w->block, offset, table, name,
 			 detail);
 }
 
-/* ---- parsing ------------------------------------------------------------------ */
+/* ---- parsing ------------------------------------------------------------- */
 
 /* The byte offset of PostgreSQL's 1-based character position cursor in
  * text (it counts characters, UTF-8 here), or -1 when it has none. */
@@ -161,20 +189,75 @@ static long cursor_byte(const char *text, int cursor)
 	return i;
 }
 
-static void syntax_error(struct pglint_walk *w, long location,
+static void syntax_error(struct pgdrv_lint_walk *w, long location,
 			 const char *message)
 {
 	mg_sql_facts_add(w->out, MG_FACT_SYNTAX_ERROR, 0,
-			 pglint_offset(w, location), NULL, NULL, message);
+			 pgdrv_lint_offset(w, location), NULL, NULL, message);
+}
+
+/* The length of the UTF-8 sequence at p, or 0 when it is not one (an
+ * overlong form, a surrogate, past U+10FFFF, a cut sequence). */
+static int utf8_length(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	int n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/* PostgreSQL reads the text as UTF-8 (and the tree it hands back is JSON,
+ * which must be): the offset of the first byte that is not, or -1. */
+static long invalid_utf8(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		int n = utf8_length(p);
+
+		if (!n)
+			return (long)(p - (const unsigned char *)text);
+		p += n;
+	}
+	return -1;
 }
 
 /* Parse w->text: its tree, or NULL after a syntax error fact. */
-static json_t *parse(struct pglint_walk *w)
+static json_t *parse(struct pgdrv_lint_walk *w)
 {
-	PgQueryParseResult r = pg_query_parse(w->text);
+	long bad = invalid_utf8(w->text);
+	PgQueryParseResult r;
 	json_t *root = NULL;
 	json_error_t jerr;
 
+	if (bad >= 0) {
+		syntax_error(w, bad, "invalid UTF-8 byte sequence");
+		return NULL;
+	}
+	r = pg_query_parse(w->text);
 	if (r.error) {
 		syntax_error(w, cursor_byte(w->text, r.error->cursorpos),
 			     r.error->message ? r.error->message
@@ -189,7 +272,7 @@ static json_t *parse(struct pglint_walk *w)
 	return root;
 }
 
-/* ---- statements ------------------------------------------------------------------ */
+/* ---- statements ---------------------------------------------------------- */
 
 /* "CreateFunctionStmt" -> "CREATE FUNCTION": the readable kind of a
  * statement no rule looks into. */
@@ -252,14 +335,14 @@ static char *object_words(const char *objtype)
 	return s;
 }
 
-static void other(struct pglint_walk *w, int start, const char *what,
+static void other(struct pgdrv_lint_walk *w, int start, const char *what,
 		  const char *objtype)
 {
 	char *words = objtype ? object_words(objtype) : NULL;
 	char *detail = words ? mg_xasprintf("%s %s", what, words)
 			     : readable_kind(what);
 
-	pglint_add(w, MG_FACT_OTHER, 0, start, NULL, NULL, detail);
+	pgdrv_lint_add(w, MG_FACT_OTHER, 0, start, NULL, NULL, detail);
 	free(detail);
 	free(words);
 }
@@ -273,11 +356,11 @@ static int defelem_true(json_t *def)
 
 	if (!arg)
 		return 1;
-	if (pglint_node(arg, "Integer"))
-		return pglint_int(pglint_node(arg, "Integer"), "ival", 0) != 0;
-	s = pglint_str(pglint_node(arg, "String"), "sval");
+	if (pgdrv_lint_node(arg, "Integer"))
+		return pgdrv_lint_int(pgdrv_lint_node(arg, "Integer"), "ival", 0) != 0;
+	s = pgdrv_lint_str(pgdrv_lint_node(arg, "String"), "sval");
 	if (!s)
-		s = pglint_str(pglint_node(arg, "Boolean"), "boolval");
+		s = pgdrv_lint_str(pgdrv_lint_node(arg, "Boolean"), "boolval");
 	return !s || !strcasecmp(s, "true") || !strcasecmp(s, "on") ||
 	       !strcmp(s, "1");
 }
@@ -289,8 +372,8 @@ static int option_on(json_t *list, const char *name)
 	json_t *item;
 
 	json_array_foreach(list, i, item) {
-		json_t *def = pglint_node(item, "DefElem");
-		const char *n = pglint_str(def, "defname");
+		json_t *def = pgdrv_lint_node(item, "DefElem");
+		const char *n = pgdrv_lint_str(def, "defname");
 
 		if (n && !strcmp(n, name))
 			return defelem_true(def);
@@ -298,70 +381,70 @@ static int option_on(json_t *list, const char *name)
 	return 0;
 }
 
-static void create_table(struct pglint_walk *w, json_t *s, int start)
+static void create_table(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	char *table = pglint_range_name(json_object_get(s, "relation"));
+	char *table = pgdrv_lint_range_name(json_object_get(s, "relation"));
 	json_t *elts = json_object_get(s, "tableElts");
 	const char *pk = NULL;
 	size_t i;
 	json_t *e;
 
-	pglint_add(w, MG_FACT_CREATE_TABLE,
-		   pglint_true(s, "if_not_exists") ? MG_FACTF_IF_NOT_EXISTS : 0,
+	pgdrv_lint_add(w, MG_FACT_CREATE_TABLE,
+		   pgdrv_lint_true(s, "if_not_exists") ? MG_FACTF_IF_NOT_EXISTS : 0,
 		   start, table, NULL, NULL);
 	/* A table-level PRIMARY KEY (a) makes column a alone the key. */
 	json_array_foreach(elts, i, e) {
-		json_t *c = pglint_node(e, "Constraint");
+		json_t *c = pgdrv_lint_node(e, "Constraint");
 		json_t *keys = json_object_get(c, "keys");
-		const char *t = pglint_str(c, "contype");
+		const char *t = pgdrv_lint_str(c, "contype");
 
 		if (t && !strcmp(t, "CONSTR_PRIMARY") && json_array_size(keys) == 1)
-			pk = pglint_str(pglint_node(json_array_get(keys, 0),
+			pk = pgdrv_lint_str(pgdrv_lint_node(json_array_get(keys, 0),
 						    "String"), "sval");
 	}
 	json_array_foreach(elts, i, e) {
-		json_t *col = pglint_node(e, "ColumnDef");
-		const char *name = pglint_str(col, "colname");
+		json_t *col = pgdrv_lint_node(e, "ColumnDef");
+		const char *name = pgdrv_lint_str(col, "colname");
 
 		if (!col)
 			continue;
-		pglint_column_type(w, col, table,
+		pgdrv_lint_column_type(w, col, table,
 				   pk && name && !strcmp(pk, name)
 					   ? MG_FACTF_PRIMARY_KEY : 0);
 	}
 	free(table);
 }
 
-static void create_table_as(struct pglint_walk *w, json_t *s, int start)
+static void create_table_as(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
 	json_t *into = json_object_get(s, "into");
-	char *table = pglint_range_name(json_object_get(into, "rel"));
-	const char *objtype = pglint_str(s, "objtype");
+	char *table = pgdrv_lint_range_name(json_object_get(into, "rel"));
+	const char *objtype = pgdrv_lint_str(s, "objtype");
 
 	if (objtype && strcmp(objtype, "OBJECT_TABLE")) {
 		other(w, start, "CREATE", objtype);
 	} else {
-		pglint_add(w, MG_FACT_CREATE_TABLE,
-			   pglint_true(s, "if_not_exists")
+		pgdrv_lint_add(w, MG_FACT_CREATE_TABLE,
+			   pgdrv_lint_true(s, "if_not_exists")
 				   ? MG_FACTF_IF_NOT_EXISTS : 0,
 			   start, table, NULL, "AS");
 	}
 	free(table);
 }
 
-static void select_into(struct pglint_walk *w, json_t *s, int start)
+static void select_into(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
 	json_t *into = json_object_get(s, "intoClause");
-	char *table = pglint_range_name(json_object_get(into, "rel"));
+	char *table = pgdrv_lint_range_name(json_object_get(into, "rel"));
 
-	pglint_add(w, MG_FACT_CREATE_TABLE, 0, start, table, NULL,
+	pgdrv_lint_add(w, MG_FACT_CREATE_TABLE, 0, start, table, NULL,
 		   "SELECT INTO");
 	free(table);
 }
 
-static void drop(struct pglint_walk *w, json_t *s, int start)
+static void drop(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	const char *type = pglint_str(s, "removeType");
+	const char *type = pgdrv_lint_str(s, "removeType");
 	enum mg_fact_kind kind;
 	unsigned flags = 0;
 	size_t i;
@@ -373,130 +456,133 @@ static void drop(struct pglint_walk *w, json_t *s, int start)
 		kind = MG_FACT_DROP_INDEX;
 	else
 		return other(w, start, "DROP", type);
-	if (pglint_true(s, "missing_ok"))
+	if (pgdrv_lint_true(s, "missing_ok"))
 		flags |= MG_FACTF_IF_EXISTS;
-	if (pglint_true(s, "concurrent"))
+	if (pgdrv_lint_true(s, "concurrent"))
 		flags |= MG_FACTF_CONCURRENTLY;
-	if (!strcmp(pglint_str(s, "behavior") ? pglint_str(s, "behavior") : "",
+	if (!strcmp(pgdrv_lint_str(s, "behavior") ? pgdrv_lint_str(s, "behavior") : "",
 		    "DROP_CASCADE"))
 		flags |= MG_FACTF_CASCADE;
 	json_array_foreach(json_object_get(s, "objects"), i, o) {
-		char *name = pglint_dotted(json_object_get(
-			pglint_node(o, "List"), "items"));
+		char *name = pgdrv_lint_dotted(json_object_get(
+			pgdrv_lint_node(o, "List"), "items"));
 
 		if (kind == MG_FACT_DROP_TABLE)
-			pglint_add(w, kind, flags, start, name, NULL, NULL);
+			pgdrv_lint_add(w, kind, flags, start, name, NULL, NULL);
 		else
-			pglint_add(w, kind, flags, start, NULL, name, NULL);
+			pgdrv_lint_add(w, kind, flags, start, NULL, name, NULL);
 		free(name);
 	}
 }
 
-static void rename_stmt(struct pglint_walk *w, json_t *s, int start)
+static void rename_stmt(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	const char *type = pglint_str(s, "renameType");
-	char *table = pglint_range_name(json_object_get(s, "relation"));
-	const char *sub = pglint_str(s, "subname");
-	const char *to = pglint_str(s, "newname");
-	const char *rel = pglint_str(s, "relationType");
+	const char *type = pgdrv_lint_str(s, "renameType");
+	char *table = pgdrv_lint_range_name(json_object_get(s, "relation"));
+	const char *sub = pgdrv_lint_str(s, "subname");
+	const char *to = pgdrv_lint_str(s, "newname");
+	const char *rel = pgdrv_lint_str(s, "relationType");
 
-	if (!type || !table)
-		other(w, start, "ALTER", type ? type : "OBJECT");
-	else if (!strcmp(type, "OBJECT_TABLE"))
-		pglint_add(w, MG_FACT_RENAME_TABLE, 0, start, table, to, NULL);
-	else if (!strcmp(type, "OBJECT_COLUMN") && rel &&
+	if (!type)
+		type = "OBJECT";
+	if (table && !strcmp(type, "OBJECT_TABLE"))
+		pgdrv_lint_add(w, MG_FACT_RENAME_TABLE, 0, start, table, to, NULL);
+	else if (table && !strcmp(type, "OBJECT_COLUMN") && rel &&
 		 !strcmp(rel, "OBJECT_TABLE"))
-		pglint_add(w, MG_FACT_RENAME_COLUMN, 0, start, table, sub, to);
+		pgdrv_lint_add(w, MG_FACT_RENAME_COLUMN, 0, start, table, sub, to);
+	else if (table && !strcmp(type, "OBJECT_TABCONSTRAINT"))
+		pgdrv_lint_add(w, MG_FACT_OTHER, 0, start, table, sub,
+			   "RENAME CONSTRAINT");
 	else
 		other(w, start, "RENAME", type);
 	free(table);
 }
 
-static void create_index(struct pglint_walk *w, json_t *s, int start)
+static void create_index(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	char *table = pglint_range_name(json_object_get(s, "relation"));
+	char *table = pgdrv_lint_range_name(json_object_get(s, "relation"));
 	unsigned flags = 0;
 
-	if (pglint_true(s, "concurrent"))
+	if (pgdrv_lint_true(s, "concurrent"))
 		flags |= MG_FACTF_CONCURRENTLY;
-	if (pglint_true(s, "unique"))
+	if (pgdrv_lint_true(s, "unique"))
 		flags |= MG_FACTF_UNIQUE;
-	if (pglint_true(s, "if_not_exists"))
+	if (pgdrv_lint_true(s, "if_not_exists"))
 		flags |= MG_FACTF_IF_NOT_EXISTS;
-	pglint_add(w, MG_FACT_CREATE_INDEX, flags, start, table,
-		   pglint_str(s, "idxname"), NULL);
+	pgdrv_lint_add(w, MG_FACT_CREATE_INDEX, flags, start, table,
+		   pgdrv_lint_str(s, "idxname"), NULL);
 	free(table);
 }
 
-static void reindex(struct pglint_walk *w, json_t *s, int start)
+static void reindex(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	const char *kind = pglint_str(s, "kind");
-	char *rel = pglint_range_name(json_object_get(s, "relation"));
+	const char *kind = pgdrv_lint_str(s, "kind");
+	char *rel = pgdrv_lint_range_name(json_object_get(s, "relation"));
 	unsigned flags = option_on(json_object_get(s, "params"), "concurrently")
 				 ? MG_FACTF_CONCURRENTLY : 0;
 
 	if (kind && !strcmp(kind, "REINDEX_OBJECT_TABLE"))
-		pglint_add(w, MG_FACT_REINDEX, flags, start, rel, NULL, NULL);
+		pgdrv_lint_add(w, MG_FACT_REINDEX, flags, start, rel, NULL, NULL);
 	else
-		pglint_add(w, MG_FACT_REINDEX, flags, start, NULL,
-			   rel ? rel : pglint_str(s, "name"), NULL);
+		pgdrv_lint_add(w, MG_FACT_REINDEX, flags, start, NULL,
+			   rel ? rel : pgdrv_lint_str(s, "name"), NULL);
 	free(rel);
 }
 
-static void vacuum(struct pglint_walk *w, json_t *s, int start)
+static void vacuum(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
 	json_t *rels = json_object_get(s, "rels");
 	size_t i;
 	json_t *r;
 
-	if (!pglint_true(s, "is_vacuumcmd"))
+	if (!pgdrv_lint_true(s, "is_vacuumcmd"))
 		return other(w, start, "AnalyzeStmt", NULL);
 	if (!option_on(json_object_get(s, "options"), "full"))
 		return other(w, start, "VacuumStmt", NULL);
 	if (!json_array_size(rels))
-		pglint_add(w, MG_FACT_VACUUM_FULL, 0, start, NULL, NULL, NULL);
+		pgdrv_lint_add(w, MG_FACT_VACUUM_FULL, 0, start, NULL, NULL, NULL);
 	json_array_foreach(rels, i, r) {
-		char *t = pglint_range_name(json_object_get(
-			pglint_node(r, "VacuumRelation"), "relation"));
+		char *t = pgdrv_lint_range_name(json_object_get(
+			pgdrv_lint_node(r, "VacuumRelation"), "relation"));
 
-		pglint_add(w, MG_FACT_VACUUM_FULL, 0, start, t, NULL, NULL);
+		pgdrv_lint_add(w, MG_FACT_VACUUM_FULL, 0, start, t, NULL, NULL);
 		free(t);
 	}
 }
 
-static void cluster(struct pglint_walk *w, json_t *s, int start)
+static void cluster(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	char *t = pglint_range_name(json_object_get(s, "relation"));
+	char *t = pgdrv_lint_range_name(json_object_get(s, "relation"));
 
-	pglint_add(w, MG_FACT_CLUSTER, 0, start, t, pglint_str(s, "indexname"),
+	pgdrv_lint_add(w, MG_FACT_CLUSTER, 0, start, t, pgdrv_lint_str(s, "indexname"),
 		   NULL);
 	free(t);
 }
 
-static void lock_table(struct pglint_walk *w, json_t *s, int start)
+static void lock_table(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
 	static const char *const modes[] = {
 		NULL, "ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE",
 		"SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE",
 		"EXCLUSIVE", "ACCESS EXCLUSIVE"
 	};
-	long mode = pglint_int(s, "mode", 8);
+	long mode = pgdrv_lint_int(s, "mode", 8);
 	size_t i;
 	json_t *r;
 
 	if (mode < 1 || mode > 8)
 		mode = 8;
 	json_array_foreach(json_object_get(s, "relations"), i, r) {
-		char *t = pglint_range_name(pglint_node(r, "RangeVar"));
+		char *t = pgdrv_lint_range_name(pgdrv_lint_node(r, "RangeVar"));
 
-		pglint_add(w, MG_FACT_LOCK_TABLE, 0, start, t, NULL,
+		pgdrv_lint_add(w, MG_FACT_LOCK_TABLE, 0, start, t, NULL,
 			   modes[mode]);
 		free(t);
 	}
 }
 
 /* The first word of the statement at start, upper case: "BEGIN". */
-static char *first_word(const struct pglint_walk *w, int start)
+static char *first_word(const struct pgdrv_lint_walk *w, int start)
 {
 	const char *p = w->text + w->shift + (start < 0 ? 0 : start);
 	size_t n = 0;
@@ -510,9 +596,9 @@ static char *first_word(const struct pglint_walk *w, int start)
 	return s;
 }
 
-static void transaction(struct pglint_walk *w, json_t *s, int start)
+static void transaction(struct pgdrv_lint_walk *w, json_t *s, int start)
 {
-	const char *kind = pglint_str(s, "kind");
+	const char *kind = pgdrv_lint_str(s, "kind");
 	char *word = first_word(w, start);
 	int begins = kind && (!strcmp(kind, "TRANS_STMT_BEGIN") ||
 			      !strcmp(kind, "TRANS_STMT_START"));
@@ -522,33 +608,33 @@ static void transaction(struct pglint_walk *w, json_t *s, int start)
 
 	if (ends)
 		w->block = 0;
-	pglint_add(w, MG_FACT_TRANSACTION, 0, start, NULL, NULL, word);
+	pgdrv_lint_add(w, MG_FACT_TRANSACTION, 0, start, NULL, NULL, word);
 	if (begins)
 		w->block = MG_FACTF_IN_BLOCK;
 	free(word);
 }
 
-static void update_delete(struct pglint_walk *w, json_t *s, int start,
+static void update_delete(struct pgdrv_lint_walk *w, json_t *s, int start,
 			  enum mg_fact_kind kind)
 {
-	char *t = pglint_range_name(json_object_get(s, "relation"));
+	char *t = pgdrv_lint_range_name(json_object_get(s, "relation"));
 	unsigned flags = json_object_get(s, "whereClause") ? 0
 							    : MG_FACTF_NO_WHERE;
 
-	pglint_add(w, kind, flags, start, t, NULL, NULL);
+	pgdrv_lint_add(w, kind, flags, start, t, NULL, NULL);
 	free(t);
 }
 
-static void statement(struct pglint_walk *w, json_t *raw)
+static void statement(struct pgdrv_lint_walk *w, json_t *raw)
 {
 	json_t *wrapper = json_object_get(raw, "stmt");
-	const char *kind = pglint_kind(wrapper);
-	json_t *s = pglint_node(wrapper, kind);
-	long loc = pglint_int(raw, "stmt_location", 0);
-	long len = pglint_int(raw, "stmt_len", 0);
-	int start = pglint_token_at(w, loc);
-	int end = len ? pglint_offset(w, loc + len)
-		      : pglint_offset(w, (long)strlen(w->text));
+	const char *kind = pgdrv_lint_kind(wrapper);
+	json_t *s = pgdrv_lint_node(wrapper, kind);
+	long loc = pgdrv_lint_int(raw, "stmt_location", 0);
+	long len = pgdrv_lint_int(raw, "stmt_len", 0);
+	int start = pgdrv_lint_token_at(w, loc);
+	int end = len ? pgdrv_lint_offset(w, loc + len)
+		      : pgdrv_lint_offset(w, (long)strlen(w->text));
 
 	if (!strcmp(kind, "CreateStmt"))
 		create_table(w, s, start);
@@ -557,7 +643,7 @@ static void statement(struct pglint_walk *w, json_t *raw)
 	else if (!strcmp(kind, "DropStmt"))
 		drop(w, s, start);
 	else if (!strcmp(kind, "AlterTableStmt"))
-		pglint_alter_table(w, s, start, end);
+		pgdrv_lint_alter_table(w, s, start, end);
 	else if (!strcmp(kind, "RenameStmt"))
 		rename_stmt(w, s, start);
 	else if (!strcmp(kind, "IndexStmt"))
@@ -582,7 +668,7 @@ static void statement(struct pglint_walk *w, json_t *raw)
 		other(w, start, kind, NULL);
 }
 
-static void lint_statements(struct pglint_walk *w)
+static void lint_statements(struct pgdrv_lint_walk *w)
 {
 	json_t *root = parse(w);
 	size_t i;
@@ -593,39 +679,39 @@ static void lint_statements(struct pglint_walk *w)
 	json_decref(root);
 }
 
-/* ---- expressions and types ------------------------------------------------------- */
+/* ---- expressions and types ----------------------------------------------- */
 
 #define EXPR_PREFIX "SELECT "
 #define TYPE_PREFIX "CREATE TABLE t (c "
 
 /* The one statement of root when it is the only one, else NULL after a
  * syntax error fact: "1; DROP TABLE x" must not pass as an expression. */
-static json_t *only_statement(struct pglint_walk *w, json_t *root,
+static json_t *only_statement(struct pgdrv_lint_walk *w, json_t *root,
 			      const char *what, const char *error)
 {
 	json_t *stmts = json_object_get(root, "stmts");
 	json_t *raw = json_array_get(stmts, 0);
 
-	long len = pglint_int(raw, "stmt_len", 0);
+	long len = pgdrv_lint_int(raw, "stmt_len", 0);
 
 	/* one statement with a length ends at a ';' before the text's end */
 	if (json_array_size(stmts) == 1 && !len)
-		return pglint_node(json_object_get(raw, "stmt"), what);
-	syntax_error(w, len ? pglint_int(raw, "stmt_location", 0) + len
+		return pgdrv_lint_node(json_object_get(raw, "stmt"), what);
+	syntax_error(w, len ? pgdrv_lint_int(raw, "stmt_location", 0) + len
 			    : w->shift, error);
 	return NULL;
 }
 
 /* Nothing but blanks and comments: no expression or type at all. */
-static int blank(struct pglint_walk *w, const char *error)
+static int blank(struct pgdrv_lint_walk *w, const char *error)
 {
-	if (pglint_token_at(w, w->shift) < w->len)
+	if (pgdrv_lint_token_at(w, w->shift) < w->len)
 		return 0;
 	syntax_error(w, w->shift, error);
 	return 1;
 }
 
-static void lint_expression(struct pglint_walk *w)
+static void lint_expression(struct pgdrv_lint_walk *w)
 {
 	json_t *root = blank(w, "empty expression") ? NULL : parse(w);
 	json_t *sel = root ? only_statement(w, root, "SelectStmt",
@@ -639,39 +725,39 @@ static void lint_expression(struct pglint_walk *w)
 		    json_object_get(sel, "fromClause")))
 		syntax_error(w, w->shift, "not one expression");
 	else if (sel)
-		pglint_volatile_facts(w, targets);
+		pgdrv_lint_volatile_facts(w, targets);
 	json_decref(root);
 }
 
-static void lint_type(struct pglint_walk *w)
+static void lint_type(struct pgdrv_lint_walk *w)
 {
 	json_t *root = blank(w, "empty type") ? NULL : parse(w);
 	json_t *create = root ? only_statement(w, root, "CreateStmt",
 		"not one type (a ';' ends it)") : NULL;
 	json_t *elts = json_object_get(create, "tableElts");
-	json_t *col = pglint_node(json_array_get(elts, 0), "ColumnDef");
+	json_t *col = pgdrv_lint_node(json_array_get(elts, 0), "ColumnDef");
 	json_t *type = json_object_get(col, "typeName");
-	struct pglint_type t;
+	struct pgdrv_lint_type t;
 
 	if (create && (json_array_size(elts) != 1 || !type ||
 		       json_object_get(col, "constraints"))) {
 		syntax_error(w, w->shift, "not one type");
 	} else if (create) {
-		pglint_type_read(type, &t);
-		pglint_add(w, MG_FACT_COLUMN_TYPE, pglint_type_flags(&t),
-			   pglint_offset(w, pglint_int(type, "location", -1)),
+		pgdrv_lint_type_read(type, &t);
+		pgdrv_lint_add(w, MG_FACT_COLUMN_TYPE, pgdrv_lint_type_flags(&t),
+			   pgdrv_lint_offset(w, pgdrv_lint_int(type, "location", -1)),
 			   NULL, NULL, t.text);
-		pglint_type_release(&t);
+		pgdrv_lint_type_release(&t);
 	}
 	json_decref(root);
 }
 
-/* ---- the driver method ------------------------------------------------------------ */
+/* ---- the driver method --------------------------------------------------- */
 
 void pgdrv_lint_sql(const char *text, enum mg_lint_text kind,
 		    struct mg_sql_facts *out)
 {
-	struct pglint_walk w = { .text = text, .out = out,
+	struct pgdrv_lint_walk w = { .text = text, .out = out,
 				 .len = (int)strlen(text) };
 	char *wrapped = NULL;
 
@@ -680,20 +766,20 @@ void pgdrv_lint_sql(const char *text, enum mg_lint_text kind,
 		lint_statements(&w);
 		break;
 	case MG_LINT_EXPRESSION:
-		/* A newline before the closing: a trailing -- comment of the
-		 * caller's text must not swallow what follows. */
-		wrapped = mg_xasprintf(EXPR_PREFIX "%s\n", text);
+		wrapped = mg_xasprintf(EXPR_PREFIX "%s", text);
 		w.text = wrapped;
 		w.shift = (int)strlen(EXPR_PREFIX);
 		lint_expression(&w);
 		break;
 	case MG_LINT_TYPE:
+		/* A newline before the closing: a trailing -- comment of the
+		 * caller's text must not swallow it. */
 		wrapped = mg_xasprintf(TYPE_PREFIX "%s\n)", text);
 		w.text = wrapped;
 		w.shift = (int)strlen(TYPE_PREFIX);
 		lint_type(&w);
 		break;
 	}
-	pglint_known_release(&w);
+	pgdrv_lint_known_release(&w);
 	free(wrapped);
 }

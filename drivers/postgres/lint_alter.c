@@ -13,7 +13,7 @@
 #include "postgres/pg.h"
 #include "postgres/pglint.h"
 
-/* ---- cutting the statement at its subcommands ------------------------------ */
+/* ---- cutting the statement at its subcommands ---------------------------- */
 
 static int ident_char(char c)
 {
@@ -113,7 +113,7 @@ static const char *skip_relation(const char *p)
  * at rel_loc, up to end: n pieces when the cut found n, else 0 (the caller
  * then uses the statement's offset).
  */
-static size_t cut_subcommands(const struct pglint_walk *w, long rel_loc,
+static size_t cut_subcommands(const struct pgdrv_lint_walk *w, long rel_loc,
 			      int end, int *starts, size_t n)
 {
 	const char *text = w->text;
@@ -124,7 +124,7 @@ static size_t cut_subcommands(const struct pglint_walk *w, long rel_loc,
 	if (rel_loc < 0 || (size_t)rel_loc >= strlen(text))
 		return 0;
 	p = skip_relation(text + rel_loc);
-	starts[found++] = pglint_token_at(w, p - text);
+	starts[found++] = pgdrv_lint_token_at(w, p - text);
 	while (*p && p < stop && found <= n) {
 		const char *q = skip_item(text, p);
 
@@ -139,7 +139,7 @@ static size_t cut_subcommands(const struct pglint_walk *w, long rel_loc,
 		else if (*p == ';' && depth == 0)
 			break;
 		else if (*p == ',' && depth == 0 && found < n)
-			starts[found++] = pglint_token_at(w, p + 1 - text);
+			starts[found++] = pgdrv_lint_token_at(w, p + 1 - text);
 		else if (*p == ',' && depth == 0)
 			return 0;
 		p++;
@@ -149,7 +149,7 @@ static size_t cut_subcommands(const struct pglint_walk *w, long rel_loc,
 
 /* The text inside the first balanced parentheses at or after raw offset
  * from, trimmed: the expression of CHECK (...). NULL when none. */
-static char *paren_text(const struct pglint_walk *w, long from)
+static char *paren_text(const struct pgdrv_lint_walk *w, long from)
 {
 	const char *text = w->text, *p, *open;
 	int depth = 0;
@@ -183,16 +183,16 @@ static char *paren_text(const struct pglint_walk *w, long from)
 	return mg_xstrndup(open, (size_t)(p - open));
 }
 
-/* ---- columns ------------------------------------------------------------------ */
+/* ---- columns ------------------------------------------------------------- */
 
 static int is_serial(json_t *type_name)
 {
-	struct pglint_type t;
+	struct pgdrv_lint_type t;
 	int serial;
 
-	pglint_type_read(type_name, &t);
-	serial = (pglint_type_flags(&t) & MG_FACTF_TYPE_SERIAL) != 0;
-	pglint_type_release(&t);
+	pgdrv_lint_type_read(type_name, &t);
+	serial = (pgdrv_lint_type_flags(&t) & MG_FACTF_TYPE_SERIAL) != 0;
+	pgdrv_lint_type_release(&t);
 	return serial;
 }
 
@@ -201,7 +201,7 @@ static int is_serial(json_t *type_name)
  * added, as a volatile default does: the table is rewritten. They count as
  * VOLATILE_DEFAULT.
  */
-unsigned pglint_column_flags(json_t *coldef)
+unsigned pgdrv_lint_column_flags(json_t *coldef)
 {
 	unsigned f = 0;
 	size_t i;
@@ -211,8 +211,8 @@ unsigned pglint_column_flags(json_t *coldef)
 		f |= MG_FACTF_HAS_DEFAULT | MG_FACTF_VOLATILE_DEFAULT |
 		     MG_FACTF_NOT_NULL;
 	json_array_foreach(json_object_get(coldef, "constraints"), i, c) {
-		json_t *con = pglint_node(c, "Constraint");
-		const char *t = pglint_str(con, "contype");
+		json_t *con = pgdrv_lint_node(c, "Constraint");
+		const char *t = pgdrv_lint_str(con, "contype");
 
 		if (!t)
 			continue;
@@ -231,82 +231,82 @@ unsigned pglint_column_flags(json_t *coldef)
 			f |= MG_FACTF_HAS_DEFAULT | MG_FACTF_VOLATILE_DEFAULT;
 		else if (!strcmp(t, "CONSTR_DEFAULT"))
 			f |= MG_FACTF_HAS_DEFAULT |
-			     (pglint_volatile_call(json_object_get(con, "raw_expr"),
+			     (pgdrv_lint_volatile_call(json_object_get(con, "raw_expr"),
 						   NULL)
 				      ? MG_FACTF_VOLATILE_DEFAULT : 0);
 	}
 	return f;
 }
 
-void pglint_column_type(struct pglint_walk *w, json_t *coldef,
-			const char *table, unsigned flags)
+void pgdrv_lint_column_type(struct pgdrv_lint_walk *w, json_t *coldef,
+			    const char *table, unsigned flags)
 {
 	json_t *tn = json_object_get(coldef, "typeName");
-	const char *column = pglint_str(coldef, "colname");
-	struct pglint_type t;
+	const char *column = pgdrv_lint_str(coldef, "colname");
+	struct pgdrv_lint_type t;
 
 	if (!tn)
 		return;
-	pglint_type_read(tn, &t);
-	flags |= pglint_type_flags(&t);
-	flags |= pglint_column_flags(coldef) & MG_FACTF_PRIMARY_KEY;
-	pglint_add(w, MG_FACT_COLUMN_TYPE, flags,
-		   pglint_offset(w, pglint_int(tn, "location", -1)), table,
+	pgdrv_lint_type_read(tn, &t);
+	flags |= pgdrv_lint_type_flags(&t);
+	flags |= pgdrv_lint_column_flags(coldef) & MG_FACTF_PRIMARY_KEY;
+	pgdrv_lint_add(w, MG_FACT_COLUMN_TYPE, flags,
+		   pgdrv_lint_offset(w, pgdrv_lint_int(tn, "location", -1)), table,
 		   column, t.text);
-	pglint_type_release(&t);
-	pglint_known_add(w, table, column, tn);
+	pgdrv_lint_type_release(&t);
+	pgdrv_lint_known_add(w, table, column, tn);
 }
 
-/* ---- subcommands ---------------------------------------------------------------- */
+/* ---- subcommands --------------------------------------------------------- */
 
 struct alter {
-	struct pglint_walk *w;
+	struct pgdrv_lint_walk *w;
 	const char *table;
 	int at;			/* the subcommand's offset */
 };
 
 static unsigned drop_flags(json_t *cmd)
 {
-	const char *b = pglint_str(cmd, "behavior");
+	const char *b = pgdrv_lint_str(cmd, "behavior");
 
-	return (pglint_true(cmd, "missing_ok") ? MG_FACTF_IF_EXISTS : 0) |
+	return (pgdrv_lint_true(cmd, "missing_ok") ? MG_FACTF_IF_EXISTS : 0) |
 	       (b && !strcmp(b, "DROP_CASCADE") ? MG_FACTF_CASCADE : 0);
 }
 
 static void add_column(struct alter *a, json_t *cmd)
 {
-	json_t *col = pglint_node(json_object_get(cmd, "def"), "ColumnDef");
-	unsigned flags = pglint_column_flags(col);
+	json_t *col = pgdrv_lint_node(json_object_get(cmd, "def"), "ColumnDef");
+	unsigned flags = pgdrv_lint_column_flags(col);
 
-	if (pglint_true(cmd, "missing_ok"))
+	if (pgdrv_lint_true(cmd, "missing_ok"))
 		flags |= MG_FACTF_IF_NOT_EXISTS;
-	pglint_add(a->w, MG_FACT_ADD_COLUMN, flags, a->at, a->table,
-		   pglint_str(col, "colname"), NULL);
-	pglint_column_type(a->w, col, a->table, 0);
+	pgdrv_lint_add(a->w, MG_FACT_ADD_COLUMN, flags, a->at, a->table,
+		   pgdrv_lint_str(col, "colname"), NULL);
+	pgdrv_lint_column_type(a->w, col, a->table, 0);
 }
 
 static void alter_type(struct alter *a, json_t *cmd)
 {
-	json_t *col = pglint_node(json_object_get(cmd, "def"), "ColumnDef");
+	json_t *col = pgdrv_lint_node(json_object_get(cmd, "def"), "ColumnDef");
 	json_t *tn = json_object_get(col, "typeName");
-	const char *column = pglint_str(cmd, "name");
-	const struct pglint_type *old =
-		pglint_known_find(a->w, a->table, column);
-	struct pglint_type t;
+	const char *column = pgdrv_lint_str(cmd, "name");
+	const struct pgdrv_lint_type *old =
+		pgdrv_lint_known_find(a->w, a->table, column);
+	struct pgdrv_lint_type t;
 	unsigned flags;
 
 	if (!tn)
 		return;
-	pglint_type_read(tn, &t);
-	flags = pglint_type_change(old, &t,
+	pgdrv_lint_type_read(tn, &t);
+	flags = pgdrv_lint_type_change(old, &t,
 				   json_object_get(col, "raw_default") != NULL);
-	pglint_add(a->w, MG_FACT_ALTER_TYPE, flags, a->at, a->table, column,
+	pgdrv_lint_add(a->w, MG_FACT_ALTER_TYPE, flags, a->at, a->table, column,
 		   t.text);
-	pglint_add(a->w, MG_FACT_COLUMN_TYPE, pglint_type_flags(&t),
-		   pglint_offset(a->w, pglint_int(tn, "location", -1)),
+	pgdrv_lint_add(a->w, MG_FACT_COLUMN_TYPE, pgdrv_lint_type_flags(&t),
+		   pgdrv_lint_offset(a->w, pgdrv_lint_int(tn, "location", -1)),
 		   a->table, column, t.text);
-	pglint_type_release(&t);
-	pglint_known_add(a->w, a->table, column, tn);
+	pgdrv_lint_type_release(&t);
+	pgdrv_lint_known_add(a->w, a->table, column, tn);
 }
 
 static void set_default(struct alter *a, json_t *cmd)
@@ -316,17 +316,17 @@ static void set_default(struct alter *a, json_t *cmd)
 
 	if (def) {
 		flags |= MG_FACTF_HAS_DEFAULT;
-		if (pglint_volatile_call(def, NULL))
+		if (pgdrv_lint_volatile_call(def, NULL))
 			flags |= MG_FACTF_VOLATILE_DEFAULT;
 	}
-	pglint_add(a->w, MG_FACT_SET_DEFAULT, flags, a->at, a->table,
-		   pglint_str(cmd, "name"), NULL);
+	pgdrv_lint_add(a->w, MG_FACT_SET_DEFAULT, flags, a->at, a->table,
+		   pgdrv_lint_str(cmd, "name"), NULL);
 }
 
 static void add_constraint(struct alter *a, json_t *cmd)
 {
-	json_t *con = pglint_node(json_object_get(cmd, "def"), "Constraint");
-	const char *t = pglint_str(con, "contype");
+	json_t *con = pgdrv_lint_node(json_object_get(cmd, "def"), "Constraint");
+	const char *t = pgdrv_lint_str(con, "contype");
 	unsigned flags = 0;
 	char *check = NULL;
 
@@ -340,14 +340,14 @@ static void add_constraint(struct alter *a, json_t *cmd)
 		flags |= MG_FACTF_PRIMARY_KEY;
 	else if (!strcmp(t, "CONSTR_CHECK"))
 		flags |= MG_FACTF_CHECK;
-	if (pglint_true(con, "skip_validation"))
+	if (pgdrv_lint_true(con, "skip_validation"))
 		flags |= MG_FACTF_NOT_VALID;
-	if (pglint_str(con, "indexname"))
+	if (pgdrv_lint_str(con, "indexname"))
 		flags |= MG_FACTF_USING_INDEX;
 	if (flags & MG_FACTF_CHECK)
-		check = paren_text(a->w, pglint_int(con, "location", -1));
-	pglint_add(a->w, MG_FACT_ADD_CONSTRAINT, flags, a->at, a->table,
-		   pglint_str(con, "conname"),
+		check = paren_text(a->w, pgdrv_lint_int(con, "location", -1));
+	pgdrv_lint_add(a->w, MG_FACT_ADD_CONSTRAINT, flags, a->at, a->table,
+		   pgdrv_lint_str(con, "conname"),
 		   check ? check : (!strcmp(t, "CONSTR_EXCLUSION") ? "EXCLUDE"
 								    : NULL));
 	free(check);
@@ -366,40 +366,40 @@ static void other_subcommand(struct alter *a, const char *subtype)
 			mg_buf_addc(&b, ' ');
 		mg_buf_addc(&b, (char)toupper((unsigned char)*p));
 	}
-	pglint_add(a->w, MG_FACT_OTHER, 0, a->at, a->table, NULL, b.buf);
+	pgdrv_lint_add(a->w, MG_FACT_OTHER, 0, a->at, a->table, NULL, b.buf);
 	mg_buf_release(&b);
 }
 
 static void subcommand(struct alter *a, json_t *cmd)
 {
-	const char *st = pglint_str(cmd, "subtype");
-	const char *name = pglint_str(cmd, "name");
-	struct pglint_walk *w = a->w;
+	const char *st = pgdrv_lint_str(cmd, "subtype");
+	const char *name = pgdrv_lint_str(cmd, "name");
+	struct pgdrv_lint_walk *w = a->w;
 
 	if (!st)
 		st = "";
 	if (!strcmp(st, "AT_AddColumn"))
 		add_column(a, cmd);
 	else if (!strcmp(st, "AT_DropColumn"))
-		pglint_add(w, MG_FACT_DROP_COLUMN, drop_flags(cmd), a->at,
+		pgdrv_lint_add(w, MG_FACT_DROP_COLUMN, drop_flags(cmd), a->at,
 			   a->table, name, NULL);
 	else if (!strcmp(st, "AT_AlterColumnType"))
 		alter_type(a, cmd);
 	else if (!strcmp(st, "AT_SetNotNull"))
-		pglint_add(w, MG_FACT_SET_NOT_NULL, 0, a->at, a->table, name,
+		pgdrv_lint_add(w, MG_FACT_SET_NOT_NULL, 0, a->at, a->table, name,
 			   NULL);
 	else if (!strcmp(st, "AT_DropNotNull"))
-		pglint_add(w, MG_FACT_DROP_NOT_NULL, 0, a->at, a->table, name,
+		pgdrv_lint_add(w, MG_FACT_DROP_NOT_NULL, 0, a->at, a->table, name,
 			   NULL);
 	else if (!strcmp(st, "AT_ColumnDefault"))
 		set_default(a, cmd);
 	else if (!strcmp(st, "AT_AddConstraint"))
 		add_constraint(a, cmd);
 	else if (!strcmp(st, "AT_ValidateConstraint"))
-		pglint_add(w, MG_FACT_VALIDATE_CONSTRAINT, 0, a->at, a->table,
+		pgdrv_lint_add(w, MG_FACT_VALIDATE_CONSTRAINT, 0, a->at, a->table,
 			   name, NULL);
 	else if (!strcmp(st, "AT_DropConstraint"))
-		pglint_add(w, MG_FACT_DROP_CONSTRAINT, drop_flags(cmd), a->at,
+		pgdrv_lint_add(w, MG_FACT_DROP_CONSTRAINT, drop_flags(cmd), a->at,
 			   a->table, name, NULL);
 	else
 		other_subcommand(a, st);
@@ -420,14 +420,14 @@ static char *object_words(const char *objtype)
 	return s;
 }
 
-void pglint_alter_table(struct pglint_walk *w, json_t *stmt, int start,
-			int end)
+void pgdrv_lint_alter_table(struct pgdrv_lint_walk *w, json_t *stmt,
+			    int start, int end)
 {
 	json_t *rel = json_object_get(stmt, "relation");
 	json_t *cmds = json_object_get(stmt, "cmds");
-	const char *objtype = pglint_str(stmt, "objtype");
+	const char *objtype = pgdrv_lint_str(stmt, "objtype");
 	size_t n = json_array_size(cmds), i;
-	char *table = pglint_range_name(rel);
+	char *table = pgdrv_lint_range_name(rel);
 	struct alter a = { w, table, start };
 	int *starts = mg_xcalloc(n + 1, sizeof(*starts));
 	json_t *cmd;
@@ -435,16 +435,16 @@ void pglint_alter_table(struct pglint_walk *w, json_t *stmt, int start,
 	if (objtype && strcmp(objtype, "OBJECT_TABLE")) {
 		char *what = object_words(objtype);
 
-		pglint_add(w, MG_FACT_OTHER, 0, start, NULL, table, what);
+		pgdrv_lint_add(w, MG_FACT_OTHER, 0, start, NULL, table, what);
 		free(what);
 		goto out;
 	}
-	if (!cut_subcommands(w, pglint_int(rel, "location", -1), end, starts, n))
+	if (!cut_subcommands(w, pgdrv_lint_int(rel, "location", -1), end, starts, n))
 		for (i = 0; i < n; i++)
 			starts[i] = start;
 	json_array_foreach(cmds, i, cmd) {
 		a.at = starts[i];
-		subcommand(&a, pglint_node(cmd, "AlterTableCmd"));
+		subcommand(&a, pgdrv_lint_node(cmd, "AlterTableCmd"));
 	}
 out:
 	free(starts);

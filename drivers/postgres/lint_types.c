@@ -8,9 +8,9 @@
 #include "postgres/pg.h"
 #include "postgres/pglint.h"
 
-/* ---- reading a TypeName ---------------------------------------------------- */
+/* ---- reading a TypeName -------------------------------------------------- */
 
-static int is(const struct pglint_type *t, const char *base)
+static int is(const struct pgdrv_lint_type *t, const char *base)
 {
 	return !t->schema && !strcmp(t->base, base);
 }
@@ -28,7 +28,7 @@ static const struct { const char *base, *shown; } shown_names[] = {
 	{ "char", "\"char\"" },
 };
 
-static void type_text(struct pglint_type *t, const char *schema)
+static void type_text(struct pgdrv_lint_type *t, const char *schema)
 {
 	struct mg_buf b = MG_BUF_INIT;
 	const char *shown = t->base;
@@ -63,7 +63,7 @@ static void type_text(struct pglint_type *t, const char *schema)
 	t->text = mg_buf_detach(&b);
 }
 
-void pglint_type_read(json_t *tn, struct pglint_type *out)
+void pgdrv_lint_type_read(json_t *tn, struct pgdrv_lint_type *out)
 {
 	json_t *names = json_object_get(tn, "names");
 	size_t n = json_array_size(names);
@@ -73,33 +73,33 @@ void pglint_type_read(json_t *tn, struct pglint_type *out)
 
 	memset(out, 0, sizeof(*out));
 	if (n >= 2)
-		schema = pglint_str(pglint_node(json_array_get(names, n - 2),
+		schema = pgdrv_lint_str(pgdrv_lint_node(json_array_get(names, n - 2),
 						"String"), "sval");
 	if (n >= 1)
-		base = pglint_str(pglint_node(json_array_get(names, n - 1),
+		base = pgdrv_lint_str(pgdrv_lint_node(json_array_get(names, n - 1),
 					      "String"), "sval");
 	out->schema = schema && strcmp(schema, "pg_catalog");
 	snprintf(out->base, sizeof(out->base), "%s", base ? base : "?");
 	json_array_foreach(json_object_get(tn, "typmods"), i, m) {
-		json_t *c = pglint_node(m, "A_Const");
+		json_t *c = pgdrv_lint_node(m, "A_Const");
 
 		if (out->nmods < 2 && c)
-			out->mods[out->nmods++] = pglint_int(
+			out->mods[out->nmods++] = pgdrv_lint_int(
 				json_object_get(c, "ival"), "ival", 0);
 	}
 	out->array = (int)json_array_size(json_object_get(tn, "arrayBounds"));
-	if (pglint_true(tn, "setof"))
+	if (pgdrv_lint_true(tn, "setof"))
 		out->array = 0;
 	type_text(out, out->schema ? schema : NULL);
 }
 
-void pglint_type_release(struct pglint_type *t)
+void pgdrv_lint_type_release(struct pgdrv_lint_type *t)
 {
 	free(t->text);
 	t->text = NULL;
 }
 
-static int is_any(const struct pglint_type *t, const char *const *bases)
+static int is_any(const struct pgdrv_lint_type *t, const char *const *bases)
 {
 	for (; *bases; bases++)
 		if (is(t, *bases))
@@ -120,7 +120,7 @@ static const char *const small_ints[] = {
  * char(n): it is not TYPE_CHAR (the parser reads it as the unqualified
  * name char, while char(n), character(n) and plain char become bpchar).
  */
-unsigned pglint_type_flags(const struct pglint_type *t)
+unsigned pgdrv_lint_type_flags(const struct pgdrv_lint_type *t)
 {
 	unsigned f = 0;
 
@@ -137,13 +137,13 @@ unsigned pglint_type_flags(const struct pglint_type *t)
 	return f;
 }
 
-/* ---- ALTER COLUMN ... TYPE --------------------------------------------------- */
+/* ---- ALTER COLUMN ... TYPE ----------------------------------------------- */
 
 static const char *const string_types[] = { "text", "varchar", "bpchar",
 					    "citext", NULL };
 
 /* The decimal digits an integer type holds (0: not an integer). */
-static int int_digits(const struct pglint_type *t)
+static int int_digits(const struct pgdrv_lint_type *t)
 {
 	if (is(t, "int2") || is(t, "smallserial") || is(t, "serial2"))
 		return 5;
@@ -155,21 +155,22 @@ static int int_digits(const struct pglint_type *t)
 }
 
 /* Digits before the point a numeric holds (1000: unconstrained). */
-static long numeric_int_digits(const struct pglint_type *t)
+static long numeric_int_digits(const struct pgdrv_lint_type *t)
 {
 	if (!t->nmods)
 		return 1000;
 	return t->mods[0] - (t->nmods > 1 ? t->mods[1] : 0);
 }
 
-static long scale(const struct pglint_type *t)
+static long scale(const struct pgdrv_lint_type *t)
 {
 	return t->nmods > 1 ? t->mods[1] : 0;
 }
 
 /* A change PostgreSQL makes without touching the rows (binary-compatible
  * or a wider modifier): ATColumnChangeRequiresRewrite says no. */
-static int keeps_rows(const struct pglint_type *o, const struct pglint_type *n)
+static int keeps_rows(const struct pgdrv_lint_type *o,
+		      const struct pgdrv_lint_type *n)
 {
 	if (o->array != n->array)
 		return 0;
@@ -190,7 +191,8 @@ static int keeps_rows(const struct pglint_type *o, const struct pglint_type *n)
 }
 
 /* Fewer values fit in n than in o. */
-static int narrows(const struct pglint_type *o, const struct pglint_type *n)
+static int narrows(const struct pgdrv_lint_type *o,
+		   const struct pgdrv_lint_type *n)
 {
 	int od = int_digits(o), nd = int_digits(n);
 
@@ -221,14 +223,14 @@ static int narrows(const struct pglint_type *o, const struct pglint_type *n)
 
 /* The new types a binary-compatible change can produce: with the old type
  * unknown, a change to one of them is taken for a widening. */
-static int maybe_keeps_rows(const struct pglint_type *n)
+static int maybe_keeps_rows(const struct pgdrv_lint_type *n)
 {
 	return !n->array && (is(n, "text") || is(n, "varchar") ||
 			     is(n, "numeric") || is(n, "inet"));
 }
 
-unsigned pglint_type_change(const struct pglint_type *old,
-			    const struct pglint_type *new_type, int using)
+unsigned pgdrv_lint_type_change(const struct pgdrv_lint_type *old,
+				const struct pgdrv_lint_type *new_type, int using)
 {
 	unsigned f = 0;
 
@@ -242,12 +244,12 @@ unsigned pglint_type_change(const struct pglint_type *old,
 	return f;
 }
 
-/* ---- columns declared earlier in the same text -------------------------------- */
+/* ---- columns declared earlier in the same text --------------------------- */
 
-void pglint_known_add(struct pglint_walk *w, const char *table,
-		      const char *column, json_t *type_name)
+void pgdrv_lint_known_add(struct pgdrv_lint_walk *w, const char *table,
+			  const char *column, json_t *type_name)
 {
-	struct pglint_known *k;
+	struct pgdrv_lint_known *k;
 
 	if (!table || !column || !type_name)
 		return;
@@ -255,12 +257,12 @@ void pglint_known_add(struct pglint_walk *w, const char *table,
 	k = &w->known[w->nknown++];
 	k->table = mg_xstrdup(table);
 	k->column = mg_xstrdup(column);
-	pglint_type_read(type_name, &k->type);
+	pgdrv_lint_type_read(type_name, &k->type);
 }
 
-const struct pglint_type *pglint_known_find(const struct pglint_walk *w,
-					    const char *table,
-					    const char *column)
+const struct pgdrv_lint_type *
+pgdrv_lint_known_find(const struct pgdrv_lint_walk *w, const char *table,
+		      const char *column)
 {
 	/* the latest declaration wins: a later ALTER TYPE records its own */
 	for (size_t i = w->nknown; i-- > 0;)
@@ -270,19 +272,19 @@ const struct pglint_type *pglint_known_find(const struct pglint_walk *w,
 	return NULL;
 }
 
-void pglint_known_release(struct pglint_walk *w)
+void pgdrv_lint_known_release(struct pgdrv_lint_walk *w)
 {
 	for (size_t i = 0; i < w->nknown; i++) {
 		free(w->known[i].table);
 		free(w->known[i].column);
-		pglint_type_release(&w->known[i].type);
+		pgdrv_lint_type_release(&w->known[i].type);
 	}
 	free(w->known);
 	w->known = NULL;
 	w->nknown = 0;
 }
 
-/* ---- volatile calls ------------------------------------------------------------ */
+/* ---- volatile calls ------------------------------------------------------ */
 
 /* VOLATILE in pg_proc: a column default calling one is evaluated per row,
  * so ADD COLUMN rewrites the table. */
@@ -327,7 +329,7 @@ static const char *called(const char *kind, json_t *node, int *is_volatile)
 
 	*is_volatile = 0;
 	if (!strcmp(kind, "SQLValueFunction")) {
-		op = pglint_str(node, "op");
+		op = pgdrv_lint_str(node, "op");
 		for (size_t i = 0; op && i < sizeof(svf) / sizeof(svf[0]); i += 2)
 			if (!strcmp(op, svf[i]))
 				return svf[i + 1];
@@ -336,7 +338,7 @@ static const char *called(const char *kind, json_t *node, int *is_volatile)
 	if (strcmp(kind, "FuncCall"))
 		return NULL;
 	names = json_object_get(node, "funcname");
-	name = pglint_str(pglint_node(json_array_get(names,
+	name = pgdrv_lint_str(pgdrv_lint_node(json_array_get(names,
 			json_array_size(names) - 1), "String"), "sval");
 	*is_volatile = listed(name, volatile_functions);
 	return *is_volatile || listed(name, unstable_functions) ? name : NULL;
@@ -361,7 +363,7 @@ static int walk_calls(json_t *v, int (*cb)(void *, const char *, int, long),
 			const char *f = json_is_object(val)
 						? called(key, val, &vol) : NULL;
 
-			if (f && cb(arg, f, vol, pglint_int(val, "location", -1)))
+			if (f && cb(arg, f, vol, pgdrv_lint_int(val, "location", -1)))
 				return 1;
 			if (walk_calls(val, cb, arg))
 				return 1;
@@ -386,7 +388,7 @@ static int take_first_volatile(void *arg, const char *f, int vol, long loc)
 	return 1;
 }
 
-const char *pglint_volatile_call(json_t *expr, int *location)
+const char *pgdrv_lint_volatile_call(json_t *expr, int *location)
 {
 	struct first_volatile fv = { NULL, -1 };
 
@@ -398,15 +400,15 @@ const char *pglint_volatile_call(json_t *expr, int *location)
 
 static int add_call(void *arg, const char *f, int vol, long loc)
 {
-	struct pglint_walk *w = arg;
+	struct pgdrv_lint_walk *w = arg;
 
-	pglint_add(w, MG_FACT_VOLATILE_CALL,
-		   vol ? MG_FACTF_VOLATILE_DEFAULT : 0, pglint_offset(w, loc),
+	pgdrv_lint_add(w, MG_FACT_VOLATILE_CALL,
+		   vol ? MG_FACTF_VOLATILE_DEFAULT : 0, pgdrv_lint_offset(w, loc),
 		   NULL, NULL, f);
 	return 0;
 }
 
-void pglint_volatile_facts(struct pglint_walk *w, json_t *expr)
+void pgdrv_lint_volatile_facts(struct pgdrv_lint_walk *w, json_t *expr)
 {
 	walk_calls(expr, add_call, w);
 }

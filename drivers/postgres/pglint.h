@@ -6,15 +6,15 @@
  * The tree is jansson's (borrowed from the walk's root); every string a
  * function returns as char * is the caller's to free.
  */
-#ifndef MG_PGLINT_H
-#define MG_PGLINT_H
+#ifndef MG_PG_LINT_H
+#define MG_PG_LINT_H
 
 #include "driver.h"
 
 #include <jansson.h>
 
 /* A column type read from a TypeName node. */
-struct pglint_type {
+struct pgdrv_lint_type {
 	char base[64];		/* the catalog name: int4, varchar, bpchar,
 				 * timestamptz, serial, json, "char"... */
 	int schema;		/* written with a schema other than pg_catalog */
@@ -26,76 +26,76 @@ struct pglint_type {
 
 /* A column whose type an earlier statement of the same text declared (for
  * ALTER TYPE: is the change binary compatible?). */
-struct pglint_known {
+struct pgdrv_lint_known {
 	char *table, *column;
-	struct pglint_type type;
+	struct pgdrv_lint_type type;
 };
 
-struct pglint_walk {
+struct pgdrv_lint_walk {
 	const char *text;	/* what libpg_query parsed */
 	int shift;		/* bytes of it before the caller's text */
 	int len;		/* the caller's text's length */
 	struct mg_sql_facts *out;
 	unsigned block;		/* MG_FACTF_IN_BLOCK after a BEGIN */
-	struct pglint_known *known;
+	struct pgdrv_lint_known *known;
 	size_t nknown;
 };
 
 /* ---- lint.c: the walk's small helpers ------------------------------------ */
 
 /* obj's member key, when it is of that JSON kind; NULL / 0 / def else. */
-const char *pglint_str(json_t *obj, const char *key);
-int pglint_true(json_t *obj, const char *key);
-long pglint_int(json_t *obj, const char *key, long def);
+const char *pgdrv_lint_str(json_t *obj, const char *key);
+int pgdrv_lint_true(json_t *obj, const char *key);
+long pgdrv_lint_int(json_t *obj, const char *key, long def);
 /* The node of a {"Kind": {...}} wrapper when it is that kind, else NULL. */
-json_t *pglint_node(json_t *wrapper, const char *kind);
+json_t *pgdrv_lint_node(json_t *wrapper, const char *kind);
 /* The kind of a {"Kind": {...}} wrapper ("ColumnDef"), or "". */
-const char *pglint_kind(json_t *wrapper);
+const char *pgdrv_lint_kind(json_t *wrapper);
 /* A RangeVar as written: "schema.table" or "table". */
-char *pglint_range_name(json_t *range_var);
+char *pgdrv_lint_range_name(json_t *range_var);
 /* A List of String nodes joined with '.', as in DROP INDEX s.i. */
-char *pglint_dotted(json_t *list);
+char *pgdrv_lint_dotted(json_t *list);
 /* The caller's offset of a location of the parsed text (-1 unknown). */
-int pglint_offset(const struct pglint_walk *w, long location);
+int pgdrv_lint_offset(const struct pgdrv_lint_walk *w, long location);
 /* The first byte at or after location that is not blank or a comment. */
-int pglint_token_at(const struct pglint_walk *w, long location);
-void pglint_add(struct pglint_walk *w, enum mg_fact_kind kind, unsigned flags,
-		int offset, const char *table, const char *name,
-		const char *detail);
+int pgdrv_lint_token_at(const struct pgdrv_lint_walk *w, long location);
+void pgdrv_lint_add(struct pgdrv_lint_walk *w, enum mg_fact_kind kind,
+		    unsigned flags, int offset, const char *table,
+		    const char *name, const char *detail);
 
-/* ---- lint_alter.c ---------------------------------------------------------- */
+/* ---- lint_alter.c -------------------------------------------------------- */
 
 /* The facts of ALTER TABLE (stmt: the AlterTableStmt node). */
-void pglint_alter_table(struct pglint_walk *w, json_t *stmt, int start,
-			int end);
+void pgdrv_lint_alter_table(struct pgdrv_lint_walk *w, json_t *stmt,
+			    int start, int end);
 /* The facts of a ColumnDef added by CREATE TABLE (pk: the column alone is
  * the table's primary key) or ALTER TABLE ADD COLUMN. */
-void pglint_column_type(struct pglint_walk *w, json_t *coldef,
-			const char *table, unsigned flags);
+void pgdrv_lint_column_type(struct pgdrv_lint_walk *w, json_t *coldef,
+			    const char *table, unsigned flags);
 /* The ADD COLUMN flags of a ColumnDef's constraints and type. */
-unsigned pglint_column_flags(json_t *coldef);
+unsigned pgdrv_lint_column_flags(json_t *coldef);
 
-/* ---- lint_types.c ---------------------------------------------------------- */
+/* ---- lint_types.c -------------------------------------------------------- */
 
-/* Read a TypeName node; pglint_type_release frees text. */
-void pglint_type_read(json_t *type_name, struct pglint_type *out);
-void pglint_type_release(struct pglint_type *t);
+/* Read a TypeName node; pgdrv_lint_type_release frees text. */
+void pgdrv_lint_type_read(json_t *type_name, struct pgdrv_lint_type *out);
+void pgdrv_lint_type_release(struct pgdrv_lint_type *t);
 /* MG_FACTF_TYPE_* of a type. */
-unsigned pglint_type_flags(const struct pglint_type *t);
+unsigned pgdrv_lint_type_flags(const struct pgdrv_lint_type *t);
 /* MG_FACTF_REWRITES / MG_FACTF_NARROWS of changing a column from old (NULL:
  * unknown) to new; using: the change has a USING expression. */
-unsigned pglint_type_change(const struct pglint_type *old,
-			    const struct pglint_type *new_type, int using);
+unsigned pgdrv_lint_type_change(const struct pgdrv_lint_type *old,
+				const struct pgdrv_lint_type *new_type, int using);
 /* The first volatile function an expression calls, or NULL (borrowed). */
-const char *pglint_volatile_call(json_t *expr, int *location);
+const char *pgdrv_lint_volatile_call(json_t *expr, int *location);
 /* Every volatile call of an expression, as MG_FACT_VOLATILE_CALL facts. */
-void pglint_volatile_facts(struct pglint_walk *w, json_t *expr);
+void pgdrv_lint_volatile_facts(struct pgdrv_lint_walk *w, json_t *expr);
 /* Remember / look up the type a statement declared for table.column. */
-void pglint_known_add(struct pglint_walk *w, const char *table,
-		      const char *column, json_t *type_name);
-const struct pglint_type *pglint_known_find(const struct pglint_walk *w,
-					    const char *table,
-					    const char *column);
-void pglint_known_release(struct pglint_walk *w);
+void pgdrv_lint_known_add(struct pgdrv_lint_walk *w, const char *table,
+			  const char *column, json_t *type_name);
+const struct pgdrv_lint_type *
+pgdrv_lint_known_find(const struct pgdrv_lint_walk *w, const char *table,
+		      const char *column);
+void pgdrv_lint_known_release(struct pgdrv_lint_walk *w);
 
 #endif

@@ -213,7 +213,7 @@ static void test_rename_table_and_column(void **arg)
 	     K(RENAME_COLUMN), 0, 0, "ALTER", "t", "a", "b");
 	/* a constraint's new name is no column's */
 	FACT("ALTER TABLE t RENAME CONSTRAINT a TO b", K(OTHER), 0, 0, "ALTER",
-	     NULL, NULL, "RENAME TABCONSTRAINT");
+	     "t", "a", "RENAME CONSTRAINT");
 	assert_int_equal(count(K(RENAME_COLUMN)), 0);
 	FACT("ALTER INDEX i RENAME TO j", K(OTHER), 0, 0, "ALTER", NULL, NULL,
 	     "RENAME INDEX");
@@ -628,7 +628,6 @@ static void test_expression_cannot_escape(void **arg)
 	lint("a + + * 2", MG_LINT_EXPRESSION);
 	check_fact("a + + * 2", K(SYNTAX_ERROR), 0, 0, 6, NULL, NULL,
 		   "syntax error at or near \"*\"");
-	/* a comment must not swallow what we put after the expression */
 	lint("a -- (", MG_LINT_EXPRESSION);
 	assert_int_equal(facts.n, 0);
 }
@@ -672,6 +671,9 @@ static void test_types(void **arg)
 	check_type("numeric(10, 2)", 0, "numeric(10,2)");
 	check_type("json[]", F(TYPE_JSON), "json[]");
 	check_type("app.money", 0, "app.money");
+	/* a comment must not swallow what we put after the type */
+	lint("uuid -- a comment", MG_LINT_TYPE);
+	check_fact("", K(COLUMN_TYPE), 0, 0, 0, NULL, NULL, "uuid");
 	lint("  -- the type\n  uuid", MG_LINT_TYPE);
 	check_fact("", K(COLUMN_TYPE), 0, 0, 16, NULL, NULL, "uuid");
 }
@@ -718,6 +720,18 @@ static void test_syntax_error(void **arg)
 	     "unterminated quoted string at or near \"'unterminated\"");
 	FACT("SELECT 1 /* open", K(SYNTAX_ERROR), 0, 0, "/*", NULL, NULL,
 	     "unterminated /* comment at or near \"/* open\"");
+	/* not UTF-8: at the first byte that is not */
+	FACT("ALTER TABLE t ADD c text DEFAULT 'caf\xc3', DROP d", K(SYNTAX_ERROR),
+	     0, 0, "\xc3", NULL, NULL, "invalid UTF-8 byte sequence");
+	lint("'\xed\xa0\x80'", MG_LINT_EXPRESSION);	/* a surrogate */
+	check_fact("", K(SYNTAX_ERROR), 0, 0, 1, NULL, NULL,
+		   "invalid UTF-8 byte sequence");
+	lint("\xc0\xaf", MG_LINT_TYPE);		/* overlong '/' */
+	check_fact("", K(SYNTAX_ERROR), 0, 0, 0, NULL, NULL,
+		   "invalid UTF-8 byte sequence");
+	lint("'\xf0\x9f\x98\x80' || '\xe2\x82\xac' || 'z", MG_LINT_EXPRESSION);
+	check_fact("", K(SYNTAX_ERROR), 0, 0, 19, NULL, NULL,
+		   "unterminated quoted string at or near \"'z\"");
 }
 
 static char *repeat(const char *head, const char *unit, size_t n,
@@ -766,6 +780,12 @@ static void test_hostile_input(void **arg)
 	assert_int_equal(facts.items[0].kind, K(SYNTAX_ERROR));
 	lint(s, MG_LINT_TYPE);
 	assert_int_equal(facts.items[0].kind, K(SYNTAX_ERROR));
+	/* every ASCII byte: the parser's own error, at the first */
+	s[127] = '\0';
+	lint_sql(s);
+	assert_int_equal(facts.n, 1);
+	assert_int_equal(facts.items[0].kind, K(SYNTAX_ERROR));
+	assert_int_equal(facts.items[0].offset, 0);
 	free(s);
 }
 
