@@ -519,8 +519,11 @@ void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 		for (size_t j = 0; j < v->facts.n; j++) {
 			const struct mg_sql_fact *f = &v->facts.items[j];
 			int fk = (f->flags & MG_FACTF_FOREIGN_KEY) != 0;
+			/* ADD COLUMN ... REFERENCES: validated as it is added */
+			int inline_fk = f->kind == MG_FACT_ADD_COLUMN && fk;
+			const char *name = inline_fk ? NULL : f->name;
 
-			if (f->kind != MG_FACT_ADD_CONSTRAINT
+			if ((f->kind != MG_FACT_ADD_CONSTRAINT && !inline_fk)
 			    || !(f->flags & (MG_FACTF_FOREIGN_KEY | MG_FACTF_CHECK))
 			    || (f->flags & MG_FACTF_NOT_VALID) || mg_lint_fact_online(f)
 			    || mg_lint_table_is_new(c, f->table, (struct mg_lint_at){ v, j }))
@@ -531,7 +534,7 @@ void mg_lint_constraint_not_valid(struct mg_lint_ctx *c)
 				       : (fk ? "SET foreign_key_checks = 0 before it in the same SQL (then ALGORITHM=INPLACE reads no row), and check the rows yourself; or the native add_foreign_key operation"
 					     : "ADD CONSTRAINT ... CHECK (...) NOT ENFORCED, later ALTER CHECK ... ENFORCED; or the native add_check operation"),
 				    "%s constraint %s%s%son '%s' checks every row while holding a lock that blocks writes%s",
-				    fk ? "FOREIGN KEY" : "CHECK", QUOTED_NAME(f->name),
+				    fk ? "FOREIGN KEY" : "CHECK", QUOTED_NAME(name),
 				    shown(f->table), fk ? " (on both tables)" : "");
 		}
 	}
