@@ -17,7 +17,7 @@
 #   MIGRATE_SKIP_INSTALL=1   do not run apt-get (packages already there)
 #   MIGRATE_SKIP_ASAN=1      only the plain build
 #   MIGRATE_SKIP_FUZZ=1      no fuzzing run
-#   FUZZ_SECONDS=N           seconds per fuzz target (default 15; tests/bench/fuzz_bench.sh fuzzes for longer)
+#   FUZZ_SECONDS=N           seconds per fuzz target (default 10; tests/bench/fuzz_bench.sh fuzzes for longer)
 #   MIGRATE_STOP_DEBIAN_CLUSTER=1  stop the package's own cluster if it runs
 #                            (.ci/run sets it: CI machines are throw-away)
 #   JOBS=N                   parallel build jobs (default 2)
@@ -110,9 +110,9 @@ fi
 # Fuzzing (tests/fuzz/): each libFuzzer target (ASan + UBSan) replays its
 # committed regressions and fuzzes for a bounded time; a crash fails.
 if [ "$SKIP_FUZZ" != 1 ]; then
-  section "configure build-fuzz (libFuzzer, ${FUZZ_SECONDS:-15} s per target)"
+  section "configure build-fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
   cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DMIGRATE_FUZZ=ON -DCMAKE_C_COMPILER=clang \
-    -DMIGRATE_FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+    -DMIGRATE_FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
   section "build build-fuzz"
   cmake --build "$ROOT/build-fuzz" -j"$JOBS"
   section "test build-fuzz (fuzzing)"
