@@ -22,33 +22,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-/* Edit distance of two short strings; SIZE_MAX when either is long. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[65], prev, tmp;
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t best = prev + (a[i - 1] != b[j - 1]);
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			tmp = row[j];
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
 /*
  * The candidate of a ", "-separated list closest to word, if it is close
  * enough to be the likely intent ("colum" -> "column"). 1 and out set, or 0.
@@ -66,7 +39,7 @@ static int closest(const char *word, const char *list, char *out, size_t size)
 		if (len < sizeof(cand)) {
 			memcpy(cand, list, len);
 			cand[len] = '\0';
-			d = edit_distance(word, cand);
+			d = mg_edit_distance(word, cand);
 			limit = len <= 4 ? 1 : 2;
 			if (d <= limit && d < best && len < size) {
 				best = d;

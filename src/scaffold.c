@@ -228,33 +228,6 @@ static const struct opdef *find_op(const char *name)
 	return NULL;
 }
 
-/* Edit distance of two short strings (the loader keeps its own for key
- * names); SIZE_MAX when either is long. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[65], prev;
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t best = prev + (a[i - 1] != b[j - 1]), tmp = row[j];
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			prev = tmp;
-			row[j] = best;
-		}
-	}
-	return row[lb];
-}
-
 /* The operations word is part of ("rename": rename_column, rename_table
  * ...), else the one nearest to it ("add_colum": add_column), into b. */
 static void closest_ops(struct mg_buf *b, const char *word)
@@ -268,7 +241,7 @@ static void closest_ops(struct mg_buf *b, const char *word)
 	if (b->len)
 		return;
 	for (size_t i = 0; i < mg_n_opdefs; i++) {
-		size_t d = edit_distance(word, mg_opdefs[i].name);
+		size_t d = mg_edit_distance(word, mg_opdefs[i].name);
 
 		if (d < best) {
 			best = d;
@@ -285,7 +258,7 @@ int mg_scaffold_near_key(const char *word, char *out, size_t size)
 	for (size_t i = 0; i < mg_n_opdefs; i++)
 		for (size_t k = 0; k < mg_opdefs[i].n_fields; k++) {
 			const char *key = mg_opdefs[i].fields[k].key;
-			size_t d = edit_distance(word, key);
+			size_t d = mg_edit_distance(word, key);
 
 			if (d <= limit && d < best && strlen(key) < size) {
 				best = d;

@@ -151,4 +151,8 @@ void mg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* mg_fault_point, the test builds' crash points: testhooks.h */
 #include "testhooks.h"
 
+/* Levenshtein distance of two short strings (did-you-mean suggestions);
+ * SIZE_MAX when either is longer than 64 bytes. */
+size_t mg_edit_distance(const char *a, const char *b);
+
 #endif
