@@ -268,6 +268,14 @@ int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 	return c->drv->active_sessions(c, out, hidden, err);
 }
 
+int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	assert(c && out);
+	if (!c->drv->lock_waits)
+		return mg_err_set(err, MG_EDB, "not supported by the driver");
+	return c->drv->lock_waits(c, out, err);
+}
+
 int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 			 struct mg_err *err)
 {

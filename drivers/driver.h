@@ -144,6 +144,12 @@ struct mg_batch_result {
 	int64_t retry_ms;	/* spent in tries that timed out on locked rows
 				 * and in the backoff between them: not batch
 				 * cost for the adaptive size */
+	int64_t skipped;	/* rows of the batch's range still at marker 0
+				 * that other transactions held: the batch did
+				 * not wait for them and left them for a later
+				 * pass over (after_key, last_key]. May count
+				 * more rows than were held, never fewer; 0 when
+				 * every row was taken (issue 15) */
 };
 void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys);
 
@@ -410,9 +416,13 @@ struct mg_driver {
 			       struct mg_err *err);
 	/*
 	 * Backfill the next batch of at most batch_size keys after after_key
-	 * (NULL: from the start) and up to upto_key, in one statement that
-	 * touches only rows whose marker is 0. Waits for application row
-	 * locks under a timeout and retries; never skips a row.
+	 * (NULL: from the start) and up to upto_key, touching only rows
+	 * whose marker is 0. Never waits for a row lock another transaction
+	 * holds (so a batch is never part of a deadlock and an application
+	 * transaction waits at most one batch for a row of it): rows it
+	 * cannot lock at once are left at marker 0 and counted in
+	 * out->skipped, and the core passes over (after_key, last_key]
+	 * again later. Commits before it returns.
 	 */
 	int (*backfill_batch)(struct mg_conn *c,
 			      const struct mg_backfill_spec *s,
@@ -533,6 +543,10 @@ struct mg_driver {
 	 * count as active (fail closed); *hidden says how many of them. */
 	int (*active_sessions)(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			       struct mg_err *err);
+	/* Sessions of the server waiting now for a row lock (or a
+	 * transaction's lock) another session holds, not counting migrate's
+	 * own: what backfill --max-lock-waits reads. */
+	int (*lock_waits)(struct mg_conn *c, int64_t *out, struct mg_err *err);
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
 			      int64_t *out, struct mg_err *err);
 	/*
@@ -647,6 +661,9 @@ int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 			 struct mg_err *err);
+/* Optional: without the method, -1 with MG_EDB "not supported by the
+ * driver" (--max-lock-waits then pauses, like --max-load). */
+int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);
 /* Replication lag; in test builds MIGRATE_TEST_LAG_MS=<n|unknown> replaces
  * what the server reports (the throttle code path stays the same). The
  * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql/conn.c,
