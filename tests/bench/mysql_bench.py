@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Schema change benchmark on MariaDB (issue 5): the same user task done by
-`migrate` (expand, backfill, switch-reads, contract) and by
-pt-online-schema-change, on a table of N rows under a concurrent
-sysbench oltp_read_write load, with a blocking ALTER TABLE ... ALGORITHM=COPY
-and one UPDATE of the whole column for reference.
+"""Schema change benchmark on MariaDB (issues 5 and 15): the same user task
+done by `migrate` (expand, backfill, switch-reads, contract) and by
+pt-online-schema-change, on a table of N rows under a concurrent sysbench
+oltp_read_write load, with one UPDATE of the whole column (the ceiling of
+an update in place) and, with --with-alter, a blocking ALTER TABLE ...
+ALGORITHM=COPY for reference.
 
 Not part of the test suite: it starts a throwaway MariaDB
 (tests/mariadb_server.sh) in a temporary directory, prints markdown tables
@@ -12,9 +13,12 @@ after building:
 
     /usr/bin/python3 tests/bench/mysql_bench.py [--rows 1000000] [--rate 200]
                                                 [--bin build/migrate]
+    # issue 15: unthrottled, then at 200 tx/s; this build against an older one
+    /usr/bin/python3 tests/bench/mysql_bench.py --rates 0,200 --bin-before OLD/migrate
 
-    --rows 20000 is a quick check of the script (about a minute); the
-    default 1,000,000 rows took 351 s for both tasks on 2 cores.
+    --rows 20000 is a quick check of the script; --estimate prints the plan
+    and its estimated duration and runs nothing (the estimate is also the
+    first line of every run; stderr gets the time left after each method).
 
 Needs: mariadb-server, sysbench, percona-toolkit, python3-pymysql and time
 (GNU time, for the peak RSS):
@@ -23,8 +27,9 @@ Needs: mariadb-server, sysbench, percona-toolkit, python3-pymysql and time
 The table is sysbench's own sbtest1 (id int auto_increment primary key,
 k int with index k_1, c char(120), pad char(60)), made once with
 `sysbench oltp_read_write --tables=1 --table-size=N prepare` and copied
-fresh (no dead rows, dirty pages flushed) before every method. The load is
-sysbench oltp_read_write, 4 threads at a fixed --rate, through a small Lua
+fresh (its tablespace imported: no dead rows; read into the buffer pool,
+dirty pages flushed) before every method. The load is sysbench
+oltp_read_write, 4 threads at a fixed --rate (0: unthrottled), through a small Lua
 wrapper that logs every transaction (start, latency, error) and retries
 deadlocks, lock wait timeouts and error 1020 as sysbench itself does by default. The
 tasks:
@@ -38,7 +43,11 @@ rename breaks it under every method: the ALTER when it ends, pt-osc when it
 swaps the tables, migrate only at contract (in a real deploy the old
 version is gone by then). The type change breaks it under migrate only, at
 contract, since k_new is a new name. These failures are counted, not
-hidden; the load stops right after the tool finishes.
+hidden; the load stops right after the tool finishes. What "caused by
+migrate" means (issue 15's targets): for migrate, the main figures count
+the transactions that started from the start of expand and ended before
+the start of contract, the window in which the old version may run;
+contract's are shown apart.
 """
 
 import argparse
@@ -185,8 +194,9 @@ end of contract). backfill s, rows/s = migrate's backfill phase (the
 process, start to exit) and the table's rows over it; for the one UPDATE,
 the statement (the ceiling of an update in place). tx ok, p50, p99 = the
 sysbench transactions that started during the run and committed, timed by
-the wrapper; for migrate, those that started from the start of expand to
-the start of contract: the window in which the old version runs, so every
+the wrapper; for migrate, those that started from the start of expand
+and ended before the start of contract: the window in which the old
+version runs (one still running when contract starts is contract's), so every
 error or retry in it is the migration's doing (contract drops the old
 column the old version reads: its figures are under "contract" and in the
 per-phase table). p99 / idle = that p99 over the idle run's p99 under the
@@ -295,16 +305,51 @@ def make_base(srv, args):
     srv.query(f"ANALYZE TABLE {BASE_DB}.sbtest1")
 
 
-def fresh_table(srv):
+def fresh_table(srv, how="import"):
     """Database sbtest holding sbtest1, a fresh copy of the base: the same
     rows, no dead rows, nothing left from an earlier method (migrate's
-    history table included), analysed, dirty pages flushed."""
+    history table included), analysed, read into the buffer pool, dirty
+    pages flushed. how "import" copies the base's tablespace file
+    (FLUSH TABLES ... FOR EXPORT, ALTER TABLE ... IMPORT TABLESPACE): the
+    very pages sysbench prepare wrote, in a second at 1M rows where
+    INSERT ... SELECT and the flush after it take half a minute; "insert"
+    copies the rows with INSERT ... SELECT (the index k_1 then grows by
+    random inserts instead of the sorted build of sysbench prepare).
+    Returns how it was done: an import that fails falls back to insert."""
     srv.query(f"DROP DATABASE IF EXISTS {DB}")
     srv.query(f"CREATE DATABASE {DB}")
     srv.query(f"CREATE TABLE {DB}.sbtest1 LIKE {BASE_DB}.sbtest1")
-    srv.query(f"INSERT INTO {DB}.sbtest1 SELECT * FROM {BASE_DB}.sbtest1 ORDER BY id")
+    if how == "import":
+        try:
+            import_base(srv)
+        except (OSError, pymysql.MySQLError) as e:
+            print(f"(tablespace import failed, copying with INSERT ... SELECT from now on: {e})",
+                  file=sys.stderr, flush=True)
+            how = "insert"
+            srv.query(f"DROP TABLE IF EXISTS {DB}.sbtest1")
+            srv.query(f"CREATE TABLE {DB}.sbtest1 LIKE {BASE_DB}.sbtest1")
+    if how == "insert":
+        srv.query(f"INSERT INTO {DB}.sbtest1 SELECT * FROM {BASE_DB}.sbtest1 ORDER BY id")
     srv.query(f"ANALYZE TABLE {DB}.sbtest1")
+    # every page of both indexes in the buffer pool, as after an insert
+    srv.query(f"SELECT COUNT(*), SUM(LENGTH(c)) FROM {DB}.sbtest1 FORCE INDEX (PRIMARY)")
+    srv.query(f"SELECT COUNT(*) FROM {DB}.sbtest1 FORCE INDEX (k_1)")
     settle(srv)
+    return how
+
+
+def import_base(srv):
+    datadir = Path(srv.query("SELECT @@datadir")[0][0])
+    srv.query(f"ALTER TABLE {DB}.sbtest1 DISCARD TABLESPACE")
+    with srv.root() as c, c.cursor() as cur:
+        cur.execute(f"FLUSH TABLES {BASE_DB}.sbtest1 FOR EXPORT")
+        try:
+            for ext in ("ibd", "cfg"):
+                shutil.copyfile(datadir / BASE_DB / f"sbtest1.{ext}",
+                                datadir / DB / f"sbtest1.{ext}")
+        finally:
+            cur.execute("UNLOCK TABLES")
+    srv.query(f"ALTER TABLE {DB}.sbtest1 IMPORT TABLESPACE")
 
 
 def settle(srv, timeout=120):
@@ -432,11 +477,18 @@ def pct(values, p):
 
 
 def window_stats(events, t_from, t_to):
-    """Figures of the transactions that started within [t_from, t_to]:
-    p50/p99 over those that committed, worst over all of them (a
-    transaction that waited and then failed stalled too), and how many
-    took longer than SLOW_MS, failed or not."""
-    ev = [e for e in events if t_from <= e[0] <= t_to]
+    """Figures of the transactions that started within [t_from, t_to]."""
+    return event_stats([e for e in events if t_from <= e[0] <= t_to], t_to - t_from)
+
+
+def ended(e):
+    return e[0] + e[1] / 1000.0
+
+
+def event_stats(ev, span):
+    """p50/p99 over the transactions that committed, worst over all of
+    them (a transaction that waited and then failed stalled too), and how
+    many took longer than SLOW_MS, failed or not."""
     ok = [e[1] for e in ev if e[3] == 0]
     failed = [e for e in ev if e[3] != 0]
     return {
@@ -446,7 +498,7 @@ def window_stats(events, t_from, t_to):
         "failed": len(failed), "retried": sum(e[2] for e in ev),
         "failures": failed,
         "retry_codes": sorted({c for e in ev for c in e[5]}),
-        "span": t_to - t_from,
+        "span": span,
     }
 
 
@@ -455,8 +507,8 @@ def measure(srv, base, args, label, action, rate):
     phases is [(name, t_start, t_end, rss KiB or None)].
 
     The figures of a run are those of the transactions that started while
-    the tool ran. For migrate they are split: "main" covers expand to the
-    start of contract, the window in which the old version (sysbench) may
+    the tool ran. For migrate they are split: "main" covers those that
+    ended before the start of contract, the window in which the old version (sysbench) may
     still run and every error or retry is the migration's doing; contract
     drops the old column the old version reads, so its failures are the
     deploy's and are kept apart in "contract"."""
@@ -488,8 +540,12 @@ def measure(srv, base, args, label, action, rate):
         r["phases"].append(ph)
     contract = [ph for ph in r["phases"] if ph["name"].startswith("contract")]
     if contract:
-        r["main"] = window_stats(events, t0, contract[0]["t_start"])
-        r["contract"] = contract[0]
+        # a transaction that started before contract but was still running
+        # when it began is contract's: the old column may be gone under it
+        tc = contract[0]["t_start"]
+        run = [e for e in events if t0 <= e[0] <= t1]
+        r["main"] = event_stats([e for e in run if ended(e) < tc], tc - t0)
+        r["contract"] = event_stats([e for e in run if ended(e) >= tc], t1 - tc)
     else:
         r["main"] = r
     return r
@@ -656,7 +712,7 @@ def method_row(label, r, idle, args):
     if r["kind"] == "update":
         bf_s = r["wall"] if r["ok_run"] else None
     else:
-        bf_s = backfill_seconds(r) if r["kind"].startswith(("migrate", "before", "extra")) else None
+        bf_s = backfill_seconds(r) if r["kind"] in MIGRATE_KINDS else None
     rq = ratio(m["p99"], idle["p99"])
     return (f"| {label} | {r['wall']:.1f} | {'-' if bf_s is None else f'{bf_s:.1f}'} "
             f"| {fmt_rate(rows_per_s(args, bf_s))} | {m['ok']} | {ms(m['p50'])} | {ms(m['p99'])} "
@@ -692,7 +748,7 @@ def print_table(title, rows, idle, args, rate):
         print()
         print("\n".join(notes))
     for label, r in rows:
-        if r is None or not r["phases"] or r["kind"] not in ("migrate", "before"):
+        if r is None or not r["phases"] or r["kind"] not in MIGRATE_KINDS:
             continue
         print(f"\n| {label}: phase | took s | tx ok | p50 ms | p99 ms | worst ms "
               f"| tx > {SLOW_MS} ms | failed tx | retried | peak RSS |")
@@ -826,8 +882,8 @@ def print_targets(results, args):
                   f"| {'-' if met is None else 'met' if met else '**missed**'} |")
     print("\nThe issue's targets are those under the unthrottled load; the fixed-rate rows are "
           "the same figures for the other load. \"Caused by migrate\" counts the transactions "
-          "that started from the start of expand to the start of contract (the window in "
-          "which the old version runs); idle's count over its own run, scaled to that window, "
+          "that started from the start of expand and ended before the start of contract "
+          "(the window in which the old version runs); idle's count over its own run, scaled to that window, "
           "is the background the load has without any migration.", flush=True)
 
 
@@ -854,12 +910,20 @@ def machine(srv):
 # ---- the plan ---------------------------------------------------------------------------------
 
 METHOD_KEYS = ("alter", "update", "ptosc", "migrate", "migrate-j2", "before", "before-j2", "extra")
+MIGRATE_KINDS = ("migrate", "migrate-j2", "before", "before-j2", "extra")
 
-# Seconds per 1,000,000 rows of each step, for the estimate printed at the
-# start (measured on the 2-core VM at 100,000 rows, scaled; the load's
-# rate changes them little, the machine's other work a lot).
-EST_PER_M = {"prepare": 40, "copy": 20, "alter": 5, "update": 10, "ptosc": 6,
-             "migrate": 14, "migrate-j2": 12, "before": 14, "before-j2": 12, "extra": 14}
+# The estimate printed at the start: seconds of each step, (fixed, per
+# 1,000,000 rows of the rename, per 1,000,000 rows of the type change),
+# from the 1M-row run of 2026-11-26 at 200 tx/s on the quiet 2-core VM
+# (docs/performance.md) and 20,000-row runs for the fixed part. The
+# unthrottled load is assumed to make the per-row part UNTHROTTLED_FACTOR
+# times slower. "load" is starting and stopping sysbench around a method
+# (the warm-up comes on top); "copy" the fresh table.
+EST = {"server": (10, 40, 40), "load": (1.5, 0, 0), "copy": (0.5, 4, 4),
+       "insert-copy": (0.5, 25, 25), "alter": (0.5, 4, 5), "update": (0.3, 6, 10),
+       "ptosc": (2.5, 3, 3), "migrate": (4, 8, 14), "migrate-j2": (4, 7, 11),
+       "before": (4, 8, 14), "before-j2": (4, 7, 11), "extra": (4, 8, 14)}
+UNTHROTTLED_FACTOR = 1.5
 
 
 def plan(args):
@@ -875,11 +939,18 @@ def plan(args):
 
 
 def estimate(args, steps):
+    """Seconds the plan should take on an otherwise idle 2-core machine."""
     m = args.rows / 1e6
-    t = EST_PER_M["prepare"] * m
-    for _, task, kind in steps:
-        t += EST_PER_M["copy"] * m + args.warmup + 1
-        t += args.idle_seconds if kind == "idle" else EST_PER_M[kind] * m
+
+    def cost(name, task_key="rename", slow=1.0):
+        fixed, per_rename, per_type = EST[name]
+        return fixed + (per_type if task_key == "type" else per_rename) * m * slow
+
+    t = cost("server")
+    for rate, task, kind in steps:
+        slow = UNTHROTTLED_FACTOR if rate == 0 else 1.0
+        t += cost("copy" if args.copy == "import" else "insert-copy") + cost("load") + args.warmup
+        t += args.idle_seconds if kind == "idle" else cost(kind, task["key"], slow)
     return t
 
 
@@ -899,7 +970,7 @@ def migrate_label(task, kind, args):
 def run_step(srv, base, args, rate, task, kind):
     """(label, result) of one method under one load, on a fresh table."""
     tag = f"r{rate}-{task['key']}-{kind}"
-    fresh_table(srv)
+    args.copy = fresh_table(srv, args.copy)
     if kind == "alter":
         r = measure(srv, base, args, tag, sql_action(srv, task["alter"]), rate)
         r["note"] = r["note"] or end_state_note(srv, task["end_tool"])
@@ -966,6 +1037,10 @@ def parse_args():
                     help="one more migrate row with these backfill options, e.g. "
                          "'--target-batch-ms 200 --jobs 2'")
     ap.add_argument("--tasks", default="rename,type", help="rename, type or both (default)")
+    ap.add_argument("--copy", choices=("import", "insert"), default="import",
+                    help="how the fresh table is made before every method: import (default) "
+                         "copies the base's tablespace file, insert copies the rows with "
+                         "INSERT ... SELECT (slower; the earlier runs' way)")
     ap.add_argument("--estimate", action="store_true",
                     help="print the plan and its estimated duration, run nothing")
     ap.add_argument("--sysbench", default="/usr/bin/sysbench")
@@ -1032,7 +1107,9 @@ def main():
         t = time.monotonic()
         make_base(srv, args)
         print(f"table: sbtest1 of {args.rows:,} rows (sysbench prepare: "
-              f"{time.monotonic() - t:.1f} s), copied fresh before every method")
+              f"{time.monotonic() - t:.1f} s), copied fresh before every method "
+              f"({'its tablespace imported' if args.copy == 'import' else 'INSERT ... SELECT'}, "
+              f"then read into the buffer pool and flushed)")
         for rate in args.rate_list:
             print(f"load {load_desc(rate)}: "
                   f"{shown([args.sysbench, 'oltp_read_write', *load_options(srv, args, rate)], srv)}")
@@ -1044,7 +1121,7 @@ def main():
         results = {}
         for i, (rate, task, kind) in enumerate(steps):
             if kind == "idle":
-                fresh_table(srv)
+                args.copy = fresh_table(srv, args.copy)
                 idle = measure(srv, base, args, f"r{rate}-idle",
                                lambda: (time.sleep(args.idle_seconds), (True, "", []))[1], rate)
                 idle["kind"] = "idle"
