@@ -208,6 +208,10 @@ is listed under the table). retried = deadlocks, lock wait timeouts and
 error 1020, retried within the transaction. sysbench worst-second p99, max
 queue = from sysbench's per-second reports that overlap the run ("-" when
 the run was shorter than one report; the queue stays 0 unthrottled).
+InnoDB deadlocks / row lock waits = the server's Innodb_deadlocks and
+Innodb_row_lock_waits over the run, every session (a deadlock on a
+metadata lock, as DDL can cause, is retried by sysbench but not counted
+by InnoDB; idle's row gives the load's own share).
 sysbench errors / reconnects = sysbench's own totals for the whole load:
 warm-up, run and stop. peak RSS = of the tool process (GNU time)."""
 
@@ -502,6 +506,21 @@ def event_stats(ev, span):
     }
 
 
+def innodb_counters(srv):
+    """InnoDB's own counts: deadlocks it resolved (row locks only; a
+    metadata-lock deadlock, as DDL can cause, is not among them) and row
+    lock waits, of every session."""
+    out = {}
+    for key, name in (("deadlocks", "Innodb_deadlocks"), ("lock_waits", "Innodb_row_lock_waits")):
+        v = srv.status(name)
+        out[key] = int(v) if v is not None else None
+    return out
+
+
+def counter_delta(a, b):
+    return {k: None if a[k] is None or b[k] is None else b[k] - a[k] for k in a}
+
+
 def measure(srv, base, args, label, action, rate):
     """Run action() under the load. action returns (ok, note, phases) where
     phases is [(name, t_start, t_end, rss KiB or None)].
@@ -513,11 +532,13 @@ def measure(srv, base, args, label, action, rate):
     drops the old column the old version reads, so its failures are the
     deploy's and are kept apart in "contract"."""
     load = Load(srv, base, args, label, rate)
+    c0 = innodb_counters(srv)
     t0 = time.time()
     try:
         ok, note, phases = action()
     finally:
         t1 = time.time()
+        c1 = innodb_counters(srv)
         load.stop()      # right after the tool: what fails after it is not counted
     events = load.events()
     per_s, sb_err, sb_rec = load.reports()
@@ -531,12 +552,13 @@ def measure(srv, base, args, label, action, rate):
         "sb_queue": max((q for _, q in in_win), default=0),
         "sb_err": sb_err, "sb_rec": sb_rec,
         "rss": max((ph[3] for ph in phases if ph[3]), default=None),
-        "t0": t0, "rate": rate, "contract": None,
+        "t0": t0, "rate": rate, "contract": None, "innodb": counter_delta(c0, c1),
     })
-    for i, (name, a, b, rss) in enumerate(phases):
+    for i, (name, a, b, rss, *counters) in enumerate(phases):
         nxt = phases[i + 1][1] if i + 1 < len(phases) else t1
         ph = window_stats(events, a, nxt)
-        ph.update({"name": name, "took": b - a, "rss": rss, "t_start": a})
+        ph.update({"name": name, "took": b - a, "rss": rss, "t_start": a,
+                   "innodb": counter_delta(*counters) if counters else None})
         r["phases"].append(ph)
     contract = [ph for ph in r["phases"] if ph["name"].startswith("contract")]
     if contract:
@@ -647,10 +669,13 @@ def migrate_action(srv, base, args, task, label, backfill_opts, binary):
         phases = []
         for phase, opts in (("expand", []), ("backfill", backfill_opts),
                             ("switch-reads", []), ("contract", [])):
+            c0 = innodb_counters(srv)
             a = time.time()
             rc, took, rss, out = run_tool([binary, phase, *opts, "-q"], proj, env=env,
                                           log=proj / f"{phase}.log")
-            phases.append((f"{phase} {' '.join(opts)}".strip(), a, time.time(), rss))
+            b = time.time()
+            phases.append((f"{phase} {' '.join(opts)}".strip(), a, b, rss, c0,
+                           innodb_counters(srv)))
             if rc != 0:
                 phases[-1] = (phases[-1][0] + " (failed)",) + phases[-1][1:]
                 return False, (f"migrate: not available: {phase} exit {rc}: "
@@ -704,6 +729,12 @@ def fmt_rate(v):
     return "-" if v != v else f"{v:,.0f}"
 
 
+def innodb_cell(d):
+    if not d:
+        return "-"
+    return " / ".join("-" if d[k] is None else str(d[k]) for k in ("deadlocks", "lock_waits"))
+
+
 def method_row(label, r, idle, args):
     m = r["main"]
     sb = f"{r['sb_err']} / {r['sb_rec']}" if r["sb_err"] is not None else "-"
@@ -717,7 +748,8 @@ def method_row(label, r, idle, args):
     return (f"| {label} | {r['wall']:.1f} | {'-' if bf_s is None else f'{bf_s:.1f}'} "
             f"| {fmt_rate(rows_per_s(args, bf_s))} | {m['ok']} | {ms(m['p50'])} | {ms(m['p99'])} "
             f"| {'-' if rq != rq else f'{rq:.2f}x'} | {ms(m['worst'])} | {m['slow']} "
-            f"| {m['failed']} | {m['retried']} | {contract} | {ms(r['sb_p99'])} "
+            f"| {m['failed']} | {m['retried']} | {contract} | {innodb_cell(r['innodb'])} "
+            f"| {ms(r['sb_p99'])} "
             f"| {r['sb_queue']} | {sb} | {mib(r['rss'])} |")
 
 
@@ -726,15 +758,16 @@ def print_table(title, rows, idle, args, rate):
     print(f"| method ({args.rows:,} rows, sysbench oltp_read_write {args.threads} threads "
           f"{load_desc(rate)}) | wall s | backfill s | rows/s | tx ok | p50 ms | p99 ms "
           f"| p99 / idle | worst ms | tx > {SLOW_MS} ms | failed tx | retried "
-          f"| contract: failed / retried | sysbench worst-second p99 ms | sysbench max queue "
+          f"| contract: failed / retried | InnoDB deadlocks / row lock waits "
+          f"| sysbench worst-second p99 ms | sysbench max queue "
           f"| sysbench errors / reconnects | peak RSS |")
-    print("|---|" + "---:|" * 16)
+    print("|---|" + "---:|" * 17)
     notes = []
     for label, r in rows:
         if r is None:
             continue
         if not r["ok_run"] and r["note"].startswith("migrate: not available"):
-            print(f"| {label} | {r['note']} |" + " |" * 15)
+            print(f"| {label} | {r['note']} |" + " |" * 16)
             continue
         if r["note"]:
             notes.append(f"- {label}: {r['note']}")
@@ -751,16 +784,17 @@ def print_table(title, rows, idle, args, rate):
         if r is None or not r["phases"] or r["kind"] not in MIGRATE_KINDS:
             continue
         print(f"\n| {label}: phase | took s | tx ok | p50 ms | p99 ms | worst ms "
-              f"| tx > {SLOW_MS} ms | failed tx | retried | peak RSS |")
-        print("|---|" + "---:|" * 9)
+              f"| tx > {SLOW_MS} ms | failed tx | retried | InnoDB deadlocks / row lock waits "
+              f"| peak RSS |")
+        print("|---|" + "---:|" * 10)
         for ph in r["phases"]:
             print(f"| {ph['name']} | {ph['took']:.2f} | {ph['ok']} | {ms(ph['p50'])} "
                   f"| {ms(ph['p99'])} | {ms(ph['worst'])} | {ph['slow']} | {ph['failed']} "
-                  f"| {ph['retried']} | {mib(ph['rss'])} |")
+                  f"| {ph['retried']} | {innodb_cell(ph['innodb'])} | {mib(ph['rss'])} |")
         if r["ok_run"]:
             print(f"| total | {r['wall']:.2f} | {r['ok']} | {ms(r['p50'])} | {ms(r['p99'])} "
                   f"| {ms(r['worst'])} | {r['slow']} | {r['failed']} | {r['retried']} "
-                  f"| {mib(r['rss'])} |")
+                  f"| {innodb_cell(r['innodb'])} | {mib(r['rss'])} |")
     print(flush=True)
 
 
@@ -824,8 +858,11 @@ def target_rows(results, task_key, rate):
                       ("slow", f"no transaction stalled over {SLOW_MS} ms by migrate "
                                f"(tx > {SLOW_MS} ms, expand to switch-reads)")):
         met = done and all(r["main"][key] == 0 for r in after)
-        out.append((name, both("migrate", "migrate-j2", lambda r: str(r["main"][key])),
-                    both("before", "before-j2", lambda r: str(r["main"][key])),
+
+        def cell(r, key=key):
+            bf = [ph for ph in r["phases"] if ph["name"].startswith("backfill")]
+            return f"{r['main'][key]} (backfill {bf[0][key]})" if bf else str(r["main"][key])
+        out.append((name, both("migrate", "migrate-j2", cell), both("before", "before-j2", cell),
                     idle_share(idle, key, span), met))
     d = by_kind.get("migrate")
     if d:
@@ -881,7 +918,8 @@ def print_targets(results, args):
             print(f"| {name} | {load_desc(rate)} | {wall_task} | {a} | {b} | {ref} "
                   f"| {'-' if met is None else 'met' if met else '**missed**'} |")
     print("\nThe issue's targets are those under the unthrottled load; the fixed-rate rows are "
-          "the same figures for the other load. \"Caused by migrate\" counts the transactions "
+          "the same figures for the other load. In parentheses: those of the backfill "
+          "phase alone (transactions that started during it). \"Caused by migrate\" counts the transactions "
           "that started from the start of expand and ended before the start of contract "
           "(the window in which the old version runs); idle's count over its own run, scaled to that window, "
           "is the background the load has without any migration.", flush=True)
