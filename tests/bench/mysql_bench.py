@@ -953,15 +953,19 @@ MIGRATE_KINDS = ("migrate", "migrate-j2", "before", "before-j2", "extra")
 # The estimate printed at the start: seconds of each step, (fixed, per
 # 1,000,000 rows of the rename, per 1,000,000 rows of the type change),
 # from the 1M-row run of 2026-11-26 at 200 tx/s on the quiet 2-core VM
-# (docs/performance.md) and 20,000-row runs for the fixed part. The
-# unthrottled load is assumed to make the per-row part UNTHROTTLED_FACTOR
-# times slower. "load" is starting and stopping sysbench around a method
-# (the warm-up comes on top); "copy" the fresh table.
+# (docs/performance.md) and 20,000-row runs for the fixed part. Under the
+# unthrottled load the per-row part is taken UNTHROTTLED_FACTOR times
+# slower: in the 100,000-row run of 2026-12-06 (busy VM) the backfills and
+# the one UPDATE took 1 to 4 times as long unthrottled as at 200 tx/s.
+# "load" is starting and stopping sysbench around a method (the warm-up
+# comes on top); "copy" the fresh table. A busy machine takes longer: the
+# line after each method rescales what is left by how the steps done so
+# far compared with the model.
 EST = {"server": (10, 40, 40), "load": (1.5, 0, 0), "copy": (0.5, 4, 4),
        "insert-copy": (0.5, 25, 25), "alter": (0.5, 4, 5), "update": (0.3, 6, 10),
-       "ptosc": (2.5, 3, 3), "migrate": (4, 8, 14), "migrate-j2": (4, 7, 11),
-       "before": (4, 8, 14), "before-j2": (4, 7, 11), "extra": (4, 8, 14)}
-UNTHROTTLED_FACTOR = 1.5
+       "ptosc": (2.5, 3, 3), "migrate": (5, 8, 14), "migrate-j2": (5, 7, 11),
+       "before": (5, 8, 14), "before-j2": (5, 7, 11), "extra": (5, 8, 14)}
+UNTHROTTLED_FACTOR = 2.5
 
 
 def plan(args):
@@ -977,19 +981,28 @@ def plan(args):
 
 
 def estimate(args, steps):
-    """Seconds the plan should take on an otherwise idle 2-core machine."""
+    """(seconds of the server start and the table, [seconds of each
+    step]) the plan should take on an otherwise idle 2-core machine."""
     m = args.rows / 1e6
 
     def cost(name, task_key="rename", slow=1.0):
         fixed, per_rename, per_type = EST[name]
         return fixed + (per_type if task_key == "type" else per_rename) * m * slow
 
-    t = cost("server")
+    per_step = []
     for rate, task, kind in steps:
         slow = UNTHROTTLED_FACTOR if rate == 0 else 1.0
-        t += cost("copy" if args.copy == "import" else "insert-copy") + cost("load") + args.warmup
+        t = cost("copy" if args.copy == "import" else "insert-copy") + cost("load") + args.warmup
         t += args.idle_seconds if kind == "idle" else cost(kind, task["key"], slow)
-    return t
+        per_step.append(t)
+    return cost("server"), per_step
+
+
+def time_left(elapsed, est_start, est_steps, done):
+    """Seconds left: the model's estimate of the steps to come, scaled by
+    how the steps done so far compared with it (a busy machine is slower)."""
+    so_far = est_start + sum(est_steps[:done])
+    return sum(est_steps[done:]) * (elapsed / so_far if so_far else 1.0)
 
 
 def migrate_label(task, kind, args):
@@ -1120,7 +1133,8 @@ def parse_args():
 def main():
     args = parse_args()
     steps = plan(args)
-    est = estimate(args, steps)
+    est_start, est_steps = estimate(args, steps)
+    est = est_start + sum(est_steps)
     print(f"plan: {len(steps)} runs ({', '.join(load_desc(r) for r in args.rate_list)}; "
           f"tasks {', '.join(args.task_keys)}; methods {', '.join(args.method_list)}), "
           f"estimated {est / 60:.1f} min on an otherwise idle 2-core machine", flush=True)
@@ -1171,7 +1185,7 @@ def main():
             done = time.monotonic() - started
             print(f"[{done:.0f} s] {i + 1}/{len(steps)} done: {load_desc(rate)}, "
                   f"{task['key'] if task else '-'}, {kind}; about "
-                  f"{done / (i + 1) * (len(steps) - i - 1) / 60:.1f} min left",
+                  f"{time_left(done, est_start, est_steps, i + 1) / 60:.1f} min left",
                   file=sys.stderr, flush=True)
             last_of_load = i + 1 == len(steps) or steps[i + 1][0] != rate
             if last_of_load:
