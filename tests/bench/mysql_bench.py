@@ -818,8 +818,12 @@ def print_rates(title, by_kind, args, rate):
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if not lines:
         return
-    print(f"\nBackfill rows/s, {title}, load {load_desc(rate)}: one `UPDATE` of the whole "
-          f"column under the same load, {fmt_rate(ceiling)} rows/s, is the ceiling\n")
+    if ceiling == ceiling:
+        print(f"\nBackfill rows/s, {title}, load {load_desc(rate)}: one `UPDATE` of the whole "
+              f"column under the same load, {fmt_rate(ceiling)} rows/s, is the ceiling\n")
+    else:
+        print(f"\nBackfill rows/s, {title}, load {load_desc(rate)} (no ceiling: the one "
+              f"`UPDATE` did not run)\n")
     print("| backfill | after s | after rows/s | after / ceiling | before s | before rows/s "
           "| before / ceiling |")
     print("|---|---:|---:|---:|---:|---:|---:|")
