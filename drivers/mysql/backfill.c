@@ -491,8 +491,10 @@ static int update_free_rows(struct mydrv_conn *mc, const struct mg_backfill_spec
 	int rc = -1;
 
 	*rows = 0;
-	if (exec_mc(mc, "START TRANSACTION", err) < 0)
+	if (exec_mc(mc, "START TRANSACTION", err) < 0) {
+		mg_err_prefix(err, "backfill batch: ");
 		goto out;
+	}
 	key_select(&sql, s);
 	mg_buf_addf(&sql, " FROM %s%s FOR UPDATE SKIP LOCKED", s->table, where);
 	if (query_mc(mc, sql.buf, &keys, err) < 0 ||
@@ -502,6 +504,7 @@ static int update_free_rows(struct mydrv_conn *mc, const struct mg_backfill_spec
 	mg_buf_addf(&sql, "SELECT COUNT(*) FROM %s%s", s->table, where);
 	if (query_int(mc, sql.buf, skipped, err) < 0)
 		goto fail;
+	/* the guard's own error (the lock was lost) says it all */
 	rc = mc->guard ? guarded_commit(mc, err) : exec_mc(mc, "COMMIT", err);
 	if (rc == 0)
 		mg_debug("mysql: a batch of %s took its rows one by one: %lld updated, %lld left at marker 0 for a later pass",
@@ -509,9 +512,8 @@ static int update_free_rows(struct mydrv_conn *mc, const struct mg_backfill_spec
 	goto out;
 fail:
 	exec_mc(mc, "ROLLBACK", &ignored);
+	mg_err_prefix(err, "backfill batch: ");
 out:
-	if (rc < 0)
-		mg_err_prefix(err, "backfill batch: ");
 	mg_rows_release(&keys);
 	mg_buf_release(&sql);
 	return rc;
