@@ -94,24 +94,36 @@ class RowLockWaits:
     """One application session holding hot.id = 1 in an open transaction,
     and `waiters` others each blocked in an UPDATE of that row, until
     release(): then the holder rolls back and each waiter's UPDATE goes
-    through (autocommit) and ends."""
+    through (autocommit) and ends. other_role: the sessions are the
+    superuser's (root's), not the role migrate connects as."""
 
-    def __init__(self, target, waiters):
+    def __init__(self, target, waiters, other_role=False):
         self.target = target
-        self.holder = target.db.connect(autocommit=False, application_name="app/holder")
-        if target.is_mysql:
-            sql(self.holder, "SET SESSION innodb_lock_wait_timeout = 120")
+        self.other_role = other_role
+        self.holder = self._connect("app/holder")
+        sql(self.holder, "BEGIN")
         sql(self.holder, "SELECT v FROM hot WHERE id = 1 FOR UPDATE")
         self.errors = []
         self.threads = []
         for i in range(waiters):
-            c = target.db.connect(application_name="app/waiter-%d" % i)
-            if target.is_mysql:
-                sql(c, "SET SESSION innodb_lock_wait_timeout = 120")
+            c = self._connect("app/waiter-%d" % i)
             t = threading.Thread(target=self._wait, args=(c,), daemon=True)
             t.start()
             self.threads.append(t)
         self.wait_until(waiters)
+
+    def _connect(self, name):
+        """An autocommit session named name (application_name)."""
+        t = self.target
+        if not self.other_role:
+            c = t.db.connect(application_name=name)
+        else:
+            c = t.server.admin(t.db.name)
+        if t.is_pg:
+            sql(c, "SET application_name = '%s'" % name)
+        else:
+            sql(c, "SET SESSION innodb_lock_wait_timeout = 120")
+        return c
 
     def _wait(self, conn):
         try:
@@ -223,6 +235,27 @@ def test_max_lock_waits_pauses_while_sessions_wait_for_a_row_lock(target):
     assert_all_copied(target, p)
     # the waiters got their row in the end (nothing was lost to them)
     assert target.query("SELECT v FROM hot WHERE id = 1") == [(2,)]
+
+
+def test_max_lock_waits_counts_waiters_of_other_roles(target):
+    """Sessions of another role (user) waiting for a row lock count: on
+    PostgreSQL pg_stat_activity hides their wait from migrate's role, but
+    pg_locks does not; on MariaDB the status counter is server-wide."""
+    p = expanded(target)
+    waits = RowLockWaits(target, 2, other_role=True)
+    try:
+        w = Watch(p.popen("backfill", "--json", "--max-lock-waits", "1",
+                          "--batch-size", "500", "--sleep", "20"))
+        paused = w.wait_for(lambda: w.line_where(
+            lambda j: throttle(j).startswith("paused")), "a paused progress line")
+        assert throttle(paused) == \
+            "paused: 2 sessions wait for row locks > --max-lock-waits 1", paused
+        assert paused["rows_done"] == 0 and copied(target) == 0, paused
+    finally:
+        waits.release()
+    assert finish(w) == 0, w.err
+    assert w.progress()[-1]["done"] is True, w.err
+    assert_all_copied(target, p)
 
 
 # --------------------------------------------------------------------------
