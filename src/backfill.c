@@ -401,23 +401,27 @@ static void check_lock_waits(struct table_run *r, struct mg_conn *c)
 /* The stop --critical-load decided (under r->mu): the workers end after
  * their current batch, as after a signal, and stopped() says where. A
  * failure another worker already recorded wins (the run fails with it);
- * one after this stop is not recorded: the rerun meets it again. */
-static void stop_for_critical_load(struct table_run *r, int64_t v)
+ * one after this stop is not recorded: the rerun meets it again. Sessions
+ * of other roles whose state this role cannot see count as active (as for
+ * --max-load): the message says how many, so that a stop caused by a
+ * missing grant is not taken for load. */
+static void stop_for_critical_load(struct table_run *r, int64_t v, int64_t hidden)
 {
 	const struct mg_backfill_opts *o = r->o;
+	size_t n = sizeof(r->throttle), len;
 
 	if (r->failed)
 		return;
-	if (o->critical_load_interval_ms > 0)
-		snprintf(r->throttle, sizeof(r->throttle),
-			 "stopped: %lld active sessions > --critical-load %d on two readings %d ms "
-			 "apart (%lld, then %lld)", (long long)v, o->critical_load,
-			 o->critical_load_interval_ms, (long long)r->thr.critical_first,
-			 (long long)v);
-	else
-		snprintf(r->throttle, sizeof(r->throttle),
-			 "stopped: %lld active sessions > --critical-load %d", (long long)v,
-			 o->critical_load);
+	len = (size_t)snprintf(r->throttle, n, "stopped: %lld active sessions > --critical-load %d",
+			       (long long)v, o->critical_load);
+	if (o->critical_load_interval_ms > 0 && len < n)
+		len += (size_t)snprintf(r->throttle + len, n - len, " on two readings %d ms apart "
+					"(%lld, then %lld)", o->critical_load_interval_ms,
+					(long long)r->thr.critical_first, (long long)v);
+	if (hidden > 0 && len < n)
+		snprintf(r->throttle + len, n - len, " (%lld of them are other roles' sessions "
+			 "whose state this role cannot see, counted as active: see docs/grants.md)",
+			 (long long)hidden);
 	mg_err_set(&r->err, MG_EDB, "%s", r->throttle + strlen("stopped: "));
 	r->thr.critical_stop = 1;
 	r->failed = 1;
@@ -446,7 +450,7 @@ static void check_critical_load(struct table_run *r, struct mg_conn *c)
 	if (mg_db_active_sessions(c, &v, &hidden, &e) < 0 || v <= o->critical_load)
 		return;
 	if (second || o->critical_load_interval_ms == 0) {
-		stop_for_critical_load(r, v);
+		stop_for_critical_load(r, v, hidden);
 		return;
 	}
 	r->thr.critical_first = v;
@@ -458,6 +462,20 @@ static void check_critical_load(struct table_run *r, struct mg_conn *c)
 static int failed_not_stopped(const struct table_run *r)
 {
 	return r->failed && !r->thr.critical_stop;
+}
+
+/* Between --critical-load's two readings: "critical load: ..." alone
+ * (batches go on), or after the pause that holds them back. */
+static void critical_note(struct table_run *r)
+{
+	size_t len = strlen(r->throttle), n = sizeof(r->throttle);
+
+	if (len + 2 >= n)
+		return;
+	snprintf(r->throttle + len, n - len, "%scritical load: %lld active sessions > "
+		 "--critical-load %d, read again in %d ms", len ? "; " : "",
+		 (long long)r->thr.critical_first, r->o->critical_load,
+		 r->o->critical_load_interval_ms);
 }
 
 /* Refresh the verdicts that are due and show the one that holds batches
@@ -481,14 +499,10 @@ static void check_throttles(struct table_run *r, struct mg_conn *c)
 		check_server(r, c);
 	if (o->max_lock_waits > 0 && !r->thr.server[0])
 		check_lock_waits(r, c);
-	if (r->thr.server[0] || r->thr.locks[0] || !r->thr.critical_again_ms)
-		snprintf(r->throttle, sizeof(r->throttle), "%s",
-			 r->thr.server[0] ? r->thr.server : r->thr.locks);
-	else	/* batches go on; the operator sees a stop may be coming */
-		snprintf(r->throttle, sizeof(r->throttle),
-			 "critical load: %lld active sessions > --critical-load %d, read again in %d ms",
-			 (long long)r->thr.critical_first, o->critical_load,
-			 o->critical_load_interval_ms);
+	snprintf(r->throttle, sizeof(r->throttle), "%s",
+		 r->thr.server[0] ? r->thr.server : r->thr.locks);
+	if (r->thr.critical_again_ms)	/* the operator sees a stop may be coming */
+		critical_note(r);
 }
 
 

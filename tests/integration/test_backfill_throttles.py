@@ -159,15 +159,19 @@ class RowLockWaits:
         assert not self.errors, self.errors
 
 
-def busy_sessions(target, n, seconds):
+def busy_sessions(target, n, seconds, other_role=False):
     """n application sessions each running one statement for `seconds`
     (pg_sleep / SLEEP): active sessions for --max-load and
-    --critical-load. Returns the threads; waits until all n run."""
+    --critical-load (other_role: the superuser's / root's). Returns the
+    threads; waits until all n run."""
     stmt = "SELECT pg_sleep(%s)" if target.is_pg else "SELECT SLEEP(%s)"
     started = threading.Barrier(n + 1)
 
     def run(i):
-        c = target.db.connect(application_name="app/busy-%d" % i)
+        if other_role:
+            c = target.server.admin(target.db.name)
+        else:
+            c = target.db.connect(application_name="app/busy-%d" % i)
         try:
             started.wait(10)
             sql(c, stmt % seconds)
@@ -326,6 +330,32 @@ def test_critical_load_spike_gone_by_the_second_reading_does_not_stop(target):
                         r"read again in 3000 ms", throttle(seen[0])), seen[0]
     assert lines[-1]["done"] is True, lines[-1]
     assert "stopped" not in r.err, r.describe()
+    assert_all_copied(target, p)
+
+
+def test_critical_load_interval_0_stops_at_the_first_reading(target):
+    """--critical-load-interval 0: the first reading over N stops. The
+    sessions are another role's: on PostgreSQL their state is hidden from
+    migrate's role and they count as active, which the message says (a
+    stop for want of a grant must not read as load)."""
+    p = expanded(target)
+    busy = busy_sessions(target, 3, 6, other_role=True)
+    r = p.run("backfill", "--json", "--critical-load", "2", "--critical-load-interval", "0",
+              "--batch-size", "500")
+    for t in busy:
+        t.join(15)
+    assert r.rc == 3, r.describe()
+    m = re.search(r"stopped: (\d+) active sessions > --critical-load 2(.*), after 0 rows: "
+                  r"resumable from key \(start\)", r.err)
+    assert m and int(m.group(1)) >= 3, r.describe()
+    assert "two readings" not in m.group(2), m.group(0)
+    if target.is_pg:
+        assert "of them are other roles' sessions whose state this role cannot see" \
+            in m.group(2), m.group(0)
+    assert copied(target) == 0
+    last = progress(r.err)[-1]
+    assert throttle(last).startswith("stopped: ") and last["done"] is False, last
+    r = p.ok("backfill", "--critical-load", "2", "--critical-load-interval", "0")
     assert_all_copied(target, p)
 
 
