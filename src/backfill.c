@@ -505,7 +505,6 @@ static void check_throttles(struct table_run *r, struct mg_conn *c)
 		critical_note(r);
 }
 
-
 /* While paused, the lock is checked every LOCK_CHECK_MS: a lost lock ends
  * the run now instead of at the first batch after the pause. (Batches
  * check it themselves before they commit.) */
