@@ -199,49 +199,69 @@ class AppTxn:
         return True
 
 
+# A batch may try its range for a moment before it takes the rows one by
+# one (PostgreSQL: lock_timeout 1 ms): never longer than this.
+LONGEST_WAIT_MS = 100
+
+
 class MigrateLockWaits(threading.Thread):
-    """Samples the server every 10 ms: how often a session of migrate's was
-    waiting for a lock (PostgreSQL: wait_event_type 'Lock'; MariaDB: an
-    InnoDB transaction in LOCK WAIT, the server's own view)."""
+    """Samples the server every 10 ms: the sessions of migrate's waiting for
+    a lock, and for how long they had been waiting (PostgreSQL: pg_locks
+    not granted, since waitstart; MariaDB: InnoDB transactions in LOCK WAIT,
+    since trx_wait_started, the server's own view). `longest` is the
+    longest wait seen, in ms; `seen` a few of them (what waited)."""
 
     def __init__(self, target):
         super().__init__(daemon=True)
         self.samples = 0
         self.waiting = 0
+        self.longest = 0.0
+        self.seen = []
         self.error = None
         self._quit = threading.Event()
-        db = target.db
+        self.conn = target.db.admin()
         if target.is_pg:
-            self.conn = db.admin()
-            self.sql = ("SELECT count(*) FROM pg_stat_activity"
-                        " WHERE datname = current_database()"
-                        "   AND application_name LIKE 'migrate/%%'"
-                        "   AND wait_event_type = 'Lock'")
+            self.sql = ("SELECT l.locktype || ': ' || left(a.query, 50),"
+                        "       coalesce(extract(epoch FROM clock_timestamp()"
+                        "                - l.waitstart) * 1000, 0)::float"
+                        "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                        " WHERE NOT l.granted AND a.datname = current_database()"
+                        "   AND a.application_name LIKE 'migrate/%%'")
         else:
-            self.conn = db.admin()
-            self.sql = ("SELECT count(*) FROM information_schema.INNODB_TRX t"
-                        " JOIN performance_schema.session_connect_attrs a"
-                        "   ON a.processlist_id = t.trx_mysql_thread_id"
-                        "  AND a.attr_name = 'program_name'"
+            self.sql = ("SELECT left(t.trx_query, 50),"
+                        "       TIMESTAMPDIFF(MICROSECOND, t.trx_wait_started, NOW(6)) / 1000"
+                        "  FROM information_schema.INNODB_TRX t"
+                        "  JOIN performance_schema.session_connect_attrs a"
+                        "    ON a.processlist_id = t.trx_mysql_thread_id"
+                        "   AND a.attr_name = 'program_name'"
                         " WHERE t.trx_state = 'LOCK WAIT'"
                         "   AND a.attr_value LIKE 'migrate/%%'")
 
     def run(self):
         try:
             while not self._quit.is_set():
-                (n,), = fetch(self.conn, self.sql)
+                waits = fetch(self.conn, self.sql)
                 self.samples += 1
-                self.waiting += n > 0
+                self.waiting += len(waits) > 0
+                for what, ms in waits:
+                    self.longest = max(self.longest, float(ms or 0))
+                    if len(self.seen) < 5:
+                        self.seen.append("%s (%.0f ms)" % (what, float(ms or 0)))
                 time.sleep(0.01)
         except Exception as e:      # reported by the test
             self.error = e
 
     def finish(self):
+        """The longest wait seen (ms), once the sampling has stopped."""
         self._quit.set()
         self.join(10)
         assert self.error is None, self.error
         assert self.samples > 0, "the lock-wait sampler took no sample"
-        return self.waiting
+        return self.longest
+
+    def describe(self):
+        return ("migrate seen waiting for a lock in %d of %d samples, longest %.0f ms: %r"
+                % (self.waiting, self.samples, self.longest, self.seen))
 
 
 def start_waits(target):
@@ -300,9 +320,7 @@ def test_held_row_is_passed_over_and_its_holder_never_waits(target):
     assert after < 10, "the backfill took %.1f s to finish after the commit" % after
     final = w.progress()[-1]
     assert final["done"] is True and final["throttle"] is None, final
-    assert waits.finish() == 0, \
-        "a session of migrate waited for a lock (%d samples of %d)" \
-        % (waits.waiting, waits.samples)
+    assert waits.finish() < LONGEST_WAIT_MS, waits.describe()
     assert_copied_exactly(db, written={x: 7, y0: 8, y1: 9})
     assert_verifies(p)
     p.ok("switch-reads")
@@ -431,18 +449,17 @@ def test_writers_transactions_never_deadlock_with_the_backfill(target):
             t.finish()
     migrate_waited = waits.finish()
     report = ("%d transactions during the backfill; deadlocks %d, lock wait timeouts"
-              " %d, slowest statement %.3f s; migrate seen waiting for a lock in %d of"
-              " %d samples; errors %r\n%s"
+              " %d, slowest statement %.3f s; %s; errors %r\n%s"
               % (during, sum(t.deadlocks for t in writers),
                  sum(t.timeouts for t in writers), max(t.slowest for t in writers),
-                 migrate_waited, waits.samples, [e for t in writers for e in t.errors],
+                 waits.describe(), [e for t in writers for e in t.errors],
                  r.describe()))
     assert not any(t.errors for t in writers), report
     assert r.rc == 0, report
     assert during >= 20, "the writers hardly ran during the backfill: " + report
     assert sum(t.deadlocks for t in writers) == 0, report
     assert sum(t.timeouts for t in writers) == 0, report
-    assert migrate_waited == 0, report
+    assert migrate_waited < LONGEST_WAIT_MS, report
     for t in DEADLOCK_TABLES:
         assert_consistent(p.db, DEADLOCK_ROWS, t)
     assert_verifies(p)
@@ -467,7 +484,7 @@ def test_rows_held_past_the_limit_fail_then_a_rerun_finishes(target):
     errs = [line for line in r.err.splitlines()
             if "still held by other transactions" in line]
     assert errs and "items" in errs[0], r.describe()
-    assert "hint:" in r.err and "rerun" in r.err.split("hint:", 1)[1], r.describe()
+    assert "hint:" in r.err and "again" in r.err.split("hint:", 1)[1], r.describe()
     assert app.alive()              # the application's transaction was left alone
     assert marker(db, x) == 0
     assert copied(db) == N - 1
