@@ -38,6 +38,7 @@ Two parts:
 import argparse
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,7 @@ class Server:
         self.url = (self.dir / "url").read_text().strip()
         root = Path((self.dir / "root").read_text().strip()) if (self.dir / "root").exists() else self.dir
         self.socket_dir = str(root)
+        self.log = root / "server.log"
         # a realistic durability setting for the measurements
         with self.admin() as c:
             c.execute("ALTER SYSTEM SET fsync = on")
@@ -308,17 +310,16 @@ def server_deadlocks(srv):
 
 
 class LockWaits(threading.Thread):
-    """Samples, every SAMPLE_S, the pgbench sessions waiting for a lock that
-    a session other than pgbench's holds (the migration's), and keeps the
-    longest such wait seen (pg_locks.waitstart): what the method itself
-    made the application wait, apart from CPU and WAL."""
+    """Samples, every SAMPLE_S, the pgbench sessions waiting for a lock and
+    keeps the longest wait (pg_locks.waitstart) of those whose chain of
+    blockers (pg_blocking_pids, followed through other waiting pgbench
+    sessions) reaches a session that is not pgbench's, the method's: what
+    the method itself made the application wait, apart from CPU and WAL."""
     SAMPLE_S = 0.02
-    SQL = """SELECT coalesce(max(extract(epoch FROM clock_timestamp() - l.waitstart)), 0) * 1000
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-             WHERE NOT l.granted AND a.datname = 'run' AND a.application_name = 'pgbench'
-               AND EXISTS (SELECT 1 FROM pg_stat_activity m
-                           WHERE m.pid = ANY (pg_blocking_pids(l.pid))
-                             AND m.application_name IS DISTINCT FROM 'pgbench')"""
+    SQL = """SELECT a.pid, a.application_name = 'pgbench', pg_blocking_pids(a.pid),
+                    extract(epoch FROM clock_timestamp() - l.waitstart) * 1000
+             FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+             WHERE a.datname = 'run' AND a.pid <> pg_backend_pid()"""
 
     def __init__(self, srv):
         super().__init__(daemon=True)
@@ -328,8 +329,28 @@ class LockWaits(threading.Thread):
 
     def run(self):
         while not self.done.wait(self.SAMPLE_S):
-            ms = float(self.conn.execute(self.SQL).fetchone()[0])
-            self.longest_ms = max(self.longest_ms, ms)
+            sessions = {}
+            for pid, is_pgbench, blockers, ms in self.conn.execute(self.SQL).fetchall():
+                old = sessions.get(pid, (is_pgbench, [], 0.0))
+                sessions[pid] = (is_pgbench, old[1] + list(blockers or []),
+                                 max(old[2], float(ms or 0)))
+            for pid, (is_pgbench, blockers, ms) in sessions.items():
+                if is_pgbench and ms > self.longest_ms and self.blocked_by_method(sessions, blockers):
+                    self.longest_ms = ms
+
+    @staticmethod
+    def blocked_by_method(sessions, blockers):
+        seen, todo = set(), list(blockers)
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            is_pgbench, further, _ = sessions.get(pid, (False, [], 0.0))
+            if not is_pgbench:
+                return True
+            todo += further
+        return False
 
     def stop(self):
         self.done.set()
@@ -337,11 +358,41 @@ class LockWaits(threading.Thread):
         self.conn.close()
 
 
+# a statement of the pgbench script, as the server log shows it
+PGBENCH_STATEMENT = re.compile(r"^(SELECT amount FROM t|UPDATE t SET amount = amount [+-] 1) WHERE id = \d+;?$")
+
+
+def log_size(srv):
+    try:
+        return srv.log.stat().st_size
+    except OSError:
+        return 0
+
+
+def deadlocks_with_method(srv, offset):
+    """Deadlocks the server logged since offset whose cycle has a statement
+    that is not pgbench's, that is the method's (the DETAIL of a deadlock
+    error names each process and its statement)."""
+    try:
+        with open(srv.log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    found = 0
+    for event in text.split("ERROR:  deadlock detected")[1:]:
+        detail = event.split("STATEMENT:", 1)[0]
+        stmts = re.findall(r"Process \d+: (.*)", detail)
+        found += any(not PGBENCH_STATEMENT.match(x.strip()) for x in stmts)
+    return found
+
+
 def measure(srv, base, n, load, label, method):
     """Run method.act() under the load; the figures of the transactions that
     started while it ran."""
     started = time.monotonic()
     method.setup()
+    log_from = log_size(srv)
     pb = Pgbench(srv, base, n, load, label)
     try:
         time.sleep(load.warmup)
@@ -360,6 +411,7 @@ def measure(srv, base, n, load, label, method):
     notes += method.check() or []
     r["step_s"] = time.monotonic() - started
     r.update(label=method.label, wall=t1 - t0, deadlocks=server_deadlocks(srv), notes=notes,
+             method_deadlocks=deadlocks_with_method(srv, log_from),
              lock_wait=waits.longest_ms)
     lats = r["lats"]
     r.update(tx=len(lats), p50=pct(lats, 50), p99=pct(lats, 99),
@@ -458,23 +510,28 @@ def first_line(text):
     return lines[0] if lines else "(no output)"
 
 
+FG_METHODS = ("idle", "default", "jobs2", "pgroll", "update")
+
+
 def load_methods(srv, base, args, load):
+    """The methods of --fg-methods, in the order of FG_METHODS (idle first:
+    the others are compared with it)."""
     after, before = args.bin, args.bin_before
-    methods = [Idle(srv, base, after, load)]
+    methods = [(Idle(srv, base, after, load), "idle")]
     for tag, binary in (("after", after), ("before", before)):
         if not binary:
             continue
         suffix = f" ({tag})" if before else ""
-        methods.append(MigrateBackfill(srv, base, binary,
-                                       f"migrate backfill, default settings{suffix}", []))
-        methods.append(MigrateBackfill(srv, base, binary,
-                                       f"migrate backfill --jobs 2{suffix}", ["--jobs", "2"]))
+        methods.append((MigrateBackfill(srv, base, binary,
+                                        f"migrate backfill, default settings{suffix}", []), "default"))
+        methods.append((MigrateBackfill(srv, base, binary,
+                                        f"migrate backfill --jobs 2{suffix}", ["--jobs", "2"]), "jobs2"))
     left = "SELECT count(*) FROM t WHERE amount_big IS NULL"
-    methods.append(SqlMethod(srv, "pgroll's method re-implemented in SQL", PGROLL_SETUP,
-                             "CALL pgroll_like_backfill()", left))
-    methods.append(SqlMethod(srv, "one UPDATE of the whole column (reference)", None,
-                             "UPDATE t SET amount_big = amount::bigint * 2", left))
-    return methods
+    methods.append((SqlMethod(srv, "pgroll's method re-implemented in SQL", PGROLL_SETUP,
+                              "CALL pgroll_like_backfill()", left), "pgroll"))
+    methods.append((SqlMethod(srv, "one UPDATE of the whole column (reference)", None,
+                              "UPDATE t SET amount_big = amount::bigint * 2", left), "update"))
+    return [m for m, key in methods if key in args.fg_methods]
 
 
 def foreground(srv, base, args, n, load):
@@ -498,10 +555,15 @@ by an error after every try (--max-tries), within the run or half the tail
 after it. retried = committed transactions that deadlocked first and were
 retried (total retries in brackets). > {stall} ms = committed transactions
 slower than that. server deadlocks = pg_stat_database.deadlocks for the
-whole load (warm-up and tail too), whoever was the victim. longest lock
+whole load (warm-up and tail too), whoever was the victim; in brackets, those
+whose cycle had one of the method's statements (from the server log). longest lock
 wait on the method = the longest wait of a pgbench session for a lock held
 by the method's sessions, sampled every {sample:.0f} ms (pg_locks.waitstart):
 the part of a stall the method's locks explain."""
+
+
+def dash(v):
+    return "-" if v is None else v
 
 
 def ratio(v, idle):
@@ -512,7 +574,7 @@ def print_foreground(n, load, rows):
     idle = rows[0]["p99"]
     print(f"| method ({n:,} rows, pgbench {CLIENTS} clients, {load.title()}) | wall s | tx | tx/s "
           f"| p50 ms | p99 ms | worst ms | failed | retried | > {STALL_MS} ms | p99 / idle "
-          f"| server deadlocks | longest lock wait on the method ms |")
+          f"| server deadlocks (with the method) | longest lock wait on the method ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     notes = []
     for r in rows:
@@ -520,7 +582,7 @@ def print_foreground(n, load, rows):
         retried = f"{r['retried']} ({r['retries']})" if r["retries"] else "0"
         print(f"| {r['label']} | {r['wall']:.1f} | {r['tx']} | {r['tx'] / r['wall']:.0f} "
               f"| {r['p50']:.2f} | {r['p99']:.2f} | {r['worst']:.1f} | {failed} | {retried} "
-              f"| {r['stalled']} | {ratio(r['p99'], idle)} | {r['deadlocks']} "
+              f"| {r['stalled']} | {ratio(r['p99'], idle)} | {r['deadlocks']} ({dash(r['method_deadlocks'])}) "
               f"| {r['lock_wait']:.0f} |")
         notes += [f"{r['label']}: {x}" for x in r["notes"]]
         if r["aborted"]:
@@ -569,12 +631,11 @@ def print_targets(n, throughput, loads):
     """Issue 15's targets, computed from the tables above."""
     print(f"| target (issue 15, {n:,} rows) | measured | |")
     print("|---|---|---|")
-    unthrottled = next(((load, rows) for load, rows in loads if load.rate == 0), None)
-    if unthrottled:
-        load, rows = unthrottled
-        idle = rows[0]
-        by_label = {r["label"]: r for r in rows}
-        mig = next(r for r in rows if r["label"].startswith("migrate backfill, default"))
+    unthrottled = next((rows for load, rows in loads if load.rate == 0), [])
+    mig = next((r for r in unthrottled if r["label"].startswith("migrate backfill, default")), None)
+    if mig:
+        idle = unthrottled[0]
+        by_label = {r["label"]: r for r in unthrottled}
         old = by_label.get("migrate backfill, default settings (before)")
         was = lambda f: f"; before: {f(old)}" if old else ""   # noqa: E731
 
@@ -583,10 +644,12 @@ def print_targets(n, throughput, loads):
         print(f"| no application error caused by migrate (unthrottled load, default settings) "
               f"| {errors(mig)} failed (idle: {errors(idle)}){was(errors)} "
               f"| {met(errors(mig) == 0)} |")
-        print(f"| no retried deadlock caused by migrate | {mig['retried']} retried, "
-              f"{mig['deadlocks']} server deadlocks (idle: {idle['retried']}, "
-              f"{idle['deadlocks']}){was(lambda r: str(r['retried']) + ' retried, ' + str(r['deadlocks']) + ' server deadlocks')} "
-              f"| {met(mig['retried'] == 0 and mig['deadlocks'] == 0)} |")
+        def caused(r):
+            return r["deadlocks"] if r["method_deadlocks"] is None else r["method_deadlocks"]
+        print(f"| no retried deadlock caused by migrate | {caused(mig)} deadlocks with migrate "
+              f"({mig['retried']} transactions retried, {mig['deadlocks']} deadlocks in all; idle: "
+              f"{idle['retried']}, {idle['deadlocks']}){was(lambda r: '%d deadlocks with migrate' % caused(r))} "
+              f"| {met(caused(mig) == 0)} |")
         print(f"| foreground p99 ≤ 1.5x idle | {mig['p99']:.2f} against {idle['p99']:.2f} ms: "
               f"{ratio(mig['p99'], idle['p99'])}{was(lambda r: ratio(r['p99'], idle['p99']))} "
               f"| {met(mig['p99'] <= 1.5 * idle['p99'])} |")
@@ -644,8 +707,9 @@ def estimate(args, sizes, loads):
             continue
         for load in loads:
             act = LOADED_S_PER_M if load.rate == 0 else RATED_S_PER_M
-            steps = [act["pgroll"], act["update"]]
-            steps += bins * [act[k] + VERIFY_S_PER_M for k in ("default", "jobs2")]
+            steps = [act[k] for k in ("pgroll", "update") if k in args.fg_methods]
+            steps += bins * [act[k] + VERIFY_S_PER_M for k in ("default", "jobs2")
+                             if k in args.fg_methods]
             around = STEP_S + load.warmup + load.tail + 0.5
             total += around + load.idle_seconds + (COPY_S_PER_M + VERIFY_S_PER_M) * m
             total += sum(around + (COPY_S_PER_M + s) * m for s in steps)
@@ -684,6 +748,9 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=10, help="length of the idle window")
     ap.add_argument("--warmup", type=float, default=2, help="seconds of load before each method")
     ap.add_argument("--tail", type=float, default=2, help="seconds of load after each method")
+    ap.add_argument("--fg-methods", default=",".join(FG_METHODS),
+                    help="methods measured under the loads, comma-separated (default: all: "
+                    + ",".join(FG_METHODS) + "; idle is always measured)")
     ap.add_argument("--no-throughput", action="store_true", help="skip the rows/s tables")
     ap.add_argument("--no-foreground", action="store_true", help="skip the foreground tables")
     args = ap.parse_args()
@@ -698,6 +765,11 @@ def main():
         rates = [int(x) for x in (args.fg_rates or f"0,{args.rate}").split(",")]
     except ValueError:
         sys.exit("backfill_bench: --sizes and --fg-rates take comma-separated integers")
+    args.fg_methods = set(args.fg_methods.split(",")) | {"idle"}
+    unknown = args.fg_methods - set(FG_METHODS)
+    if unknown:
+        sys.exit(f"backfill_bench: --fg-methods: unknown {', '.join(sorted(unknown))} "
+                 f"(known: {', '.join(FG_METHODS)})")
     if min(sizes) < 1 or min(rates) < 0 or args.max_tries < 1:
         sys.exit("backfill_bench: --sizes must be positive, --fg-rates 0 or more, --max-tries 1 or more")
     loads = [Load(rate, args) for rate in rates]
