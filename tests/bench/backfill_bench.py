@@ -760,9 +760,9 @@ def main():
                     "(default: 0,RATE): one foreground table each")
     ap.add_argument("--max-tries", type=int, default=10,
                     help="pgbench --max-tries: tries of a transaction that deadlocks (default 10)")
-    ap.add_argument("--fg-pair-distance", type=int, default=10000,
+    ap.add_argument("--fg-pair-distance", type=int, default=1000,
                     help="the second row a transaction updates is within this many keys of the "
-                    "first (default 10000; 0 = anywhere in the table)")
+                    "first (default 1000; 0 = anywhere in the table)")
     ap.add_argument("--idle-seconds", type=float, default=10, help="length of the idle window")
     ap.add_argument("--warmup", type=float, default=2, help="seconds of load before each method")
     ap.add_argument("--tail", type=float, default=2, help="seconds of load after each method")
