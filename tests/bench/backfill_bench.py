@@ -278,6 +278,7 @@ class Pgbench:
     def stop(self):
         # SIGTERM loses what pgbench had not written of its log yet (a few
         # kB per thread): the caller waits --tail seconds after the window
+        self.ended_early = self.proc.poll()
         self.proc.terminate()
         self.proc.wait()
         self.err.close()
@@ -304,8 +305,10 @@ class Pgbench:
                     retried += tries > 0
                     retries += tries
         aborted = [ln for ln in (self.dir / "stderr").read_text().split("\n") if "aborted in command" in ln]
+        early = ([f"pgbench ended before the method did (exit {self.ended_early}): the load "
+                  f"was lighter than it should have been"] if self.ended_early is not None else [])
         return dict(lats=lats, failed=failed, retried=retried, retries=retries,
-                    aborted=aborted)
+                    aborted=aborted, load_notes=early)
 
 
 def pct(values, p):
@@ -424,6 +427,7 @@ def measure(srv, base, n, load, label, method):
         pb.stop()
     r = pb.window(t0, t1, load.tail / 2)
     notes += method.check() or []
+    notes += r.pop("load_notes")
     r["step_s"] = time.monotonic() - started
     r.update(label=method.label, wall=t1 - t0, deadlocks=server_deadlocks(srv), notes=notes,
              method_deadlocks=deadlocks_with_method(srv, log_from),
@@ -511,6 +515,9 @@ class SqlMethod:
                     return notes
                 except psycopg.errors.DeadlockDetected:
                     notes.append("deadlock victim: tried again")
+                except psycopg.Error as e:
+                    notes.append(f"failed: {first_line(str(e))}")
+                    return notes
         notes.append(f"gave up after {self.TRIES} deadlocks")
         return notes
 
