@@ -178,12 +178,12 @@ class Project:
         (self.dir / "migrations/0001_widen_amount.yaml").write_text(MIGRATION)
         self.env = dict(os.environ, MIGRATE_DATABASE_URL=srv.url.rsplit("/", 1)[0] + "/run")
 
-    def try_run(self, binary, *args):
+    def try_run(self, binary, *args, quiet=True):
         """(exit status, seconds, peak RSS KiB or None, stderr) of one migrate process."""
         # GNU time reports the peak RSS of migrate itself (a rusage taken
         # from Python would include the interpreter's pages before exec)
         t0 = time.monotonic()
-        p = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", binary, *args, "-q"],
+        p = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", binary, *args, *(["-q"] if quiet else [])],
                            cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
         took = time.monotonic() - t0
@@ -477,13 +477,28 @@ class MigrateBackfill:
     def act(self):
         notes = []
         for attempt in range(1 + self.RERUNS):
-            rc, _, _, err = self.proj.try_run(self.binary, "backfill", *self.opts)
+            rc, _, _, err = self.proj.try_run(self.binary, "backfill", *self.opts, quiet=False)
+            notes += self.meetings(err)
             if rc == 0:
                 return notes
-            notes.append(f"backfill exited {rc}: {first_line(err)}")
+            notes.append(f"backfill exited {rc}: {last_error(err)}")
             if rc != 3:
                 break
         notes.append("backfill did not finish")
+        return notes
+
+    @staticmethod
+    def meetings(err):
+        """What migrate's progress says of rows the application held."""
+        held = sum(int(m) for m in re.findall(r"(\d+) row\(s\) were held by other transactions", err))
+        waits = len(re.findall(r"are locked by another transaction: waiting", err))
+        notes = []
+        if held:
+            notes.append(f"the backfill found {held} row(s) held by the application and passed "
+                         f"over them again")
+        if waits:
+            notes.append(f"the backfill waited {waits} time(s) for rows the application held "
+                         f"(lock_timeout, then a retry)")
         return notes
 
     def check(self):
@@ -525,6 +540,12 @@ class SqlMethod:
         with self.srv.admin("run") as c:
             left = c.execute(self.check_sql).fetchone()[0]
         return [f"{left} rows left without amount_big"] if left else []
+
+
+def last_error(text):
+    lines = [ln.strip() for ln in (text or "").split("\n") if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    return (errors or lines or ["(no output)"])[-1]
 
 
 def first_line(text):
