@@ -85,6 +85,12 @@ class Server:
             c.execute("ALTER SYSTEM SET min_wal_size = '2GB'")
             c.execute("SELECT pg_reload_conf()")
 
+    def log_size(self):
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
+
     def admin(self, db="postgres"):
         return psycopg.connect(self.url.rsplit("/", 1)[0] + "/" + db, autocommit=True)
 
@@ -200,12 +206,16 @@ class Project:
 
 
 def run_migrate(srv, base, binary, n, label, *opts):
+    """(rows/s, peak RSS KiB, seconds, statements cancelled by lock_timeout)
+    of one backfill with nothing else running."""
     fresh_table(srv, False)
     proj = Project(srv, base, label)
     proj.run(binary, "expand")
+    log_from = srv.log_size()
     took, rss = proj.run(binary, "backfill", *opts)
+    timeouts = lock_timeouts(srv, log_from)
     _, rss_v = proj.run(binary, "switch-reads")   # verifies every row
-    return n / took, max(rss, rss_v), took
+    return n / took, max(rss, rss_v), took, timeouts
 
 
 # ---- foreground load ------------------------------------------------------------------------
@@ -380,22 +390,28 @@ class LockWaits(threading.Thread):
 PGBENCH_STATEMENT = re.compile(r"^(SELECT amount FROM t|UPDATE t SET amount = amount [+-] 1) WHERE id = \d+;?$")
 
 
-def log_size(srv):
+def log_since(srv, offset):
     try:
-        return srv.log.stat().st_size
+        with open(srv.log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
     except OSError:
-        return 0
+        return None
+
+
+def lock_timeouts(srv, offset):
+    """Statements the server cancelled for lock_timeout since offset: only
+    migrate sets one (pgbench and the SQL methods do not)."""
+    text = log_since(srv, offset)
+    return None if text is None else text.count("canceling statement due to lock timeout")
 
 
 def deadlocks_with_method(srv, offset):
     """Deadlocks the server logged since offset whose cycle has a statement
     that is not pgbench's, that is the method's (the DETAIL of a deadlock
     error names each process and its statement)."""
-    try:
-        with open(srv.log, "rb") as f:
-            f.seek(offset)
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
+    text = log_since(srv, offset)
+    if text is None:
         return None
     found = 0
     for event in text.split("ERROR:  deadlock detected")[1:]:
@@ -410,7 +426,7 @@ def measure(srv, base, n, load, label, method):
     started while it ran."""
     started = time.monotonic()
     method.setup()
-    log_from = log_size(srv)
+    log_from = srv.log_size()
     pb = Pgbench(srv, base, n, load, label)
     try:
         time.sleep(load.warmup)
@@ -429,6 +445,9 @@ def measure(srv, base, n, load, label, method):
     notes += method.check() or []
     notes += r.pop("load_notes")
     r["step_s"] = time.monotonic() - started
+    timeouts = lock_timeouts(srv, log_from)
+    if timeouts:
+        notes.append(f"{timeouts} of its statements were cancelled by lock_timeout (server log)")
     r.update(label=method.label, wall=t1 - t0, deadlocks=server_deadlocks(srv), notes=notes,
              method_deadlocks=deadlocks_with_method(srv, log_from),
              lock_wait=waits.longest_ms)
@@ -664,6 +683,13 @@ def print_throughput(n, r):
         print(f"| {label} | {cells} | {rss_txt} |")
     print(f"\nmigrate --jobs 1 / pgroll method: {r['jobs1'] / r['pgroll']:.2f}x; "
           f"default / pgroll method: {r['default'] / r['pgroll']:.2f}x\n", flush=True)
+    names = {"jobs1": "--jobs 1", "jobs2": "--jobs 2", "default": "default settings"}
+    for prefix, key, timeouts in r.get("timeouts", []):
+        if timeouts:
+            print(f"- migrate backfill {names[key]}{' (before)' if prefix else ''}: {timeouts} of "
+                  f"its statements were cancelled by lock_timeout (server log), with nothing "
+                  f"else running")
+    print(flush=True)
 
 
 def met(ok):
@@ -767,11 +793,12 @@ def throughput(srv, base, args, n):
         if not binary:
             continue
         tag = prefix or "a_"
-        r[prefix + "jobs1"], r[prefix + "rss1"], _ = run_migrate(
-            srv, base, binary, n, tag + "j1", "--jobs", "1", *big)
-        r[prefix + "jobs2"], r[prefix + "rss2"], _ = run_migrate(
-            srv, base, binary, n, tag + "j2", "--jobs", "2", *big)
-        r[prefix + "default"], r[prefix + "rssd"], _ = run_migrate(srv, base, binary, n, tag + "jd")
+        for key, rss_key, opts in (("jobs1", "rss1", ["--jobs", "1", *big]),
+                                   ("jobs2", "rss2", ["--jobs", "2", *big]),
+                                   ("default", "rssd", [])):
+            rate, rss, _, timeouts = run_migrate(srv, base, binary, n, tag + key, *opts)
+            r[prefix + key], r[prefix + rss_key] = rate, rss
+            r.setdefault("timeouts", []).append((prefix, key, timeouts))
     r["pgroll"] = run_pgroll_method(srv, n)
     return r
 
