@@ -632,7 +632,7 @@ def ratio(v, idle):
     return f"{v / idle:.2f}x" if idle and idle == idle and v == v else "-"
 
 
-def print_foreground(n, load, rows):
+def print_foreground(n, load, rows, legend=True):
     idle = rows[0]["p99"]
     print(f"| method ({n:,} rows, {load.shape()}) | wall s | tx | tx/s "
           f"| p50 ms | p99 ms | worst ms | failed | retried | > {STALL_MS} ms | p99 / idle "
@@ -653,7 +653,9 @@ def print_foreground(n, load, rows):
     print()
     for x in notes:
         print(f"- {x}")
-    print(FG_LEGEND.format(stall=STALL_MS, sample=LockWaits.SAMPLE_S * 1000) + "\n", flush=True)
+    if legend:
+        print(FG_LEGEND.format(stall=STALL_MS, sample=LockWaits.SAMPLE_S * 1000))
+    print(flush=True)
 
 
 def print_throughput(n, r):
@@ -867,7 +869,7 @@ def main():
                 for load in loads:
                     rows = foreground(SRV, base, args, n, load)
                     fg.append((load, rows))
-                    print_foreground(n, load, rows)
+                    print_foreground(n, load, rows, legend=len(fg) == 1)
         if len(sizes) > 1 and results:
             a, b = results[sizes[0]], results[sizes[-1]]
             print(f"scaling {sizes[0]:,} -> {sizes[-1]:,} rows: migrate --jobs 1 "
