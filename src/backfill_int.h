@@ -31,6 +31,18 @@ struct part {
 	size_t n_held, alloc_held;
 };
 
+/* What the throttles read and decided (under table_run.mu; backfill.c,
+ * the throttles). */
+struct throttle_state {
+	char server[512];		/* lag and load verdict, once a second */
+	char locks[160];		/* lock-waits verdict, every LOCK_WAITS_EVERY_MS */
+	int64_t locks_ms;		/* when lock waits were last read */
+	int64_t critical_ms;		/* when --critical-load last read the load */
+	int64_t critical_again_ms;	/* the second reading is due, 0: none */
+	int64_t critical_first;		/* active sessions at the first reading */
+	int critical_stop;		/* stopped by --critical-load: err says why */
+};
+
 struct table_run {
 	struct mg_state *st;
 	const struct mg_backfill_spec *s;
@@ -46,6 +58,7 @@ struct table_run {
 	int workers;
 	char throttle[512];		/* why batches wait now, "" when they don't */
 	int64_t throttle_checked_ms;
+	struct throttle_state thr;	/* the throttles' readings */
 	int64_t progress_ms;
 	int tty;
 	int failed;
