@@ -39,6 +39,7 @@ import argparse
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -588,12 +589,16 @@ def load_methods(srv, base, args, load):
                                         f"migrate backfill, default settings{suffix}", []), "default"))
         methods.append((MigrateBackfill(srv, base, binary,
                                         f"migrate backfill --jobs 2{suffix}", ["--jobs", "2"]), "jobs2"))
+    for opts in args.fg_extra_backfill:
+        suffix = " (after)" if before else ""
+        methods.append((MigrateBackfill(srv, base, after, f"migrate backfill {opts}{suffix}",
+                                        shlex.split(opts)), "extra"))
     left = "SELECT count(*) FROM t WHERE amount_big IS NULL"
     methods.append((SqlMethod(srv, "pgroll's method re-implemented in SQL", PGROLL_SETUP,
                               "CALL pgroll_like_backfill()", left), "pgroll"))
     methods.append((SqlMethod(srv, "one UPDATE of the whole column (reference)", None,
                               "UPDATE t SET amount_big = amount::bigint * 2", left), "update"))
-    return [m for m, key in methods if key in args.fg_methods]
+    return [m for m, key in methods if key in args.fg_methods or key == "extra"]
 
 
 def foreground(srv, base, args, n, load):
@@ -700,10 +705,12 @@ def met(ok):
 
 def print_targets(n, throughput, loads):
     """Issue 15's targets, computed from the tables above."""
-    print(f"| target (issue 15, {n:,} rows) | measured | |")
-    print("|---|---|---|")
     unthrottled = next((rows for load, rows in loads if load.rate == 0), [])
     mig = next((r for r in unthrottled if r["label"].startswith("migrate backfill, default")), None)
+    if not mig and not throughput:
+        return
+    print(f"| target (issue 15, {n:,} rows) | measured | |")
+    print("|---|---|---|")
     if mig:
         idle = unthrottled[0]
         by_label = {r["label"]: r for r in unthrottled}
@@ -781,6 +788,7 @@ def estimate(args, sizes, loads):
             steps = [act[k] for k in ("pgroll", "update") if k in args.fg_methods]
             steps += bins * [act[k] + VERIFY_S_PER_M for k in ("default", "jobs2")
                              if k in args.fg_methods]
+            steps += len(args.fg_extra_backfill) * [act["default"] + VERIFY_S_PER_M]
             around = STEP_S + load.warmup + load.tail + 0.5
             total += around + load.idle_seconds + (COPY_S_PER_M + VERIFY_S_PER_M) * m
             total += sum(around + (COPY_S_PER_M + s) * m for s in steps)
@@ -826,6 +834,9 @@ def main():
     ap.add_argument("--fg-methods", default=",".join(FG_METHODS),
                     help="methods measured under the loads, comma-separated (default: all: "
                     + ",".join(FG_METHODS) + "; idle is always measured)")
+    ap.add_argument("--fg-extra-backfill", action="append", default=[], metavar="OPTS",
+                    help="one more row under each load: migrate backfill OPTS (--bin), e.g. "
+                    "'--max-lock-waits 1'; may be given again")
     ap.add_argument("--no-throughput", action="store_true", help="skip the rows/s tables")
     ap.add_argument("--no-foreground", action="store_true", help="skip the foreground tables")
     args = ap.parse_args()
