@@ -863,12 +863,18 @@ def main():
     est = estimate(args, sizes, loads)
     print(f"estimated duration: {est / 60:.0f} min ({est:.0f} s) on a quiet 2-core machine",
           file=sys.stderr, flush=True)
+    shown_bin, shown_before = args.bin, args.bin_before
     started = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="migrate-bench."))
+    # copies: a rebuild during the run must not change what is measured
+    for attr, name in (("bin", "migrate-after"), ("bin_before", "migrate-before")):
+        if getattr(args, attr):
+            shutil.copy2(getattr(args, attr), base / name)
+            setattr(args, attr, str(base / name))
     SRV = Server(base)
     try:
         print(f"machine: {machine()}\n")
-        print(f"migrate: {args.bin}" + (f"; before: {args.bin_before}" if args.bin_before else "") + "\n")
+        print(f"migrate: {shown_bin}" + (f"; before: {shown_before}" if args.bin_before else "") + "\n")
         results, fg = {}, []
         for n in sizes:
             print(f"== {n:,} rows ==", flush=True)
