@@ -88,39 +88,6 @@ static void key_range(struct mg_buf *b, const struct mg_backfill_spec *s,
 	key_values(b, s, upto_key);
 }
 
-/* Run sql, waiting for application row locks (lock_timeout 2s per try)
- * and retrying: a locked row delays the batch, it is never skipped. */
-static PGresult *exec_waiting_for_rows(struct pgdrv_conn *pc, const char *sql,
-				       const struct mg_backfill_spec *s, ExecStatusType want,
-				       int64_t *retry_ms, struct mg_err *err)
-{
-	int64_t start = mg_now_ms();
-
-	for (int attempt = 0;; attempt++) {
-		int64_t t0 = mg_now_ms();
-		PGresult *res = exec_bounded(pc, sql);
-		char state[6] = "";
-
-		if (PQresultStatus(res) == want) {
-			*retry_ms = t0 - start;
-			return res;
-		}
-		snprintf(state, sizeof(state), "%s", sqlstate(res));
-		set_result_error(err, res, pc, "backfill batch");
-		PQclear(res);
-		if (PQtransactionStatus(pc->pg) == PQTRANS_INERROR) {
-			struct mg_err ignored = MG_ERR_INIT;
-
-			exec_pc(pc, "ROLLBACK", &ignored);	/* a guarded batch */
-		}
-		if (!is_lock_timeout(state) || attempt >= 30 || mg_stop_requested)
-			return NULL;
-		mg_info("  rows of %s are locked by another transaction: waiting (try %d)",
-			s->table, attempt + 1);
-		mg_sleep_ms(mg_backoff_ms(attempt < 4 ? attempt : 4));
-	}
-}
-
 /* The key of the batch_size-th row after after_key (NULL when fewer rows
  * remain up to upto_key): the batch's inclusive upper bound. An index-only
  * read of keys, never of the rows themselves. */
@@ -165,43 +132,183 @@ static int integer_key(const struct mg_backfill_spec *s)
 }
 
 /*
- * One statement per batch: the new side and the marker, only for rows
- * still at marker 0 (never a row the new version wrote). With the lock
- * guard it runs in a transaction and also answers, after the UPDATE, whether
- * the lock's session still holds the lock; guarded_commit() commits only
- * then. Between that answer and COMMIT the batch holds its table lock, so a
- * second migrate's DDL (a rollback) waits for the batch instead of running
- * beside it.
+ * ==== one batch, never waiting for a row =====================================================
+ *
+ * A batch updates the new side and the marker of the rows of its key range
+ * still at marker 0 (never a row the new version wrote) and commits. It
+ * must never wait for a row lock another transaction holds (driver.h):
+ * rows it cannot lock at once stay at marker 0, are counted in
+ * out->skipped, and the core passes over the range again.
+ *
+ * Locks it takes, in its own transaction:
+ * - ROW EXCLUSIVE on the table, first and alone (LOCK TABLE), under the
+ *   session's lock_timeout (2 s, retried as before): a pending ALTER is a
+ *   relation lock, not a row lock, and is waited for a bounded time;
+ * - then, with SET LOCAL lock_timeout = 1 ms (the shortest PostgreSQL has:
+ *   0 would mean no limit), the rows of the range, in one of these forms:
+ *   1. the plain range UPDATE (the fast path: as fast as before). A row
+ *      another transaction holds makes it wait at most 1 ms, fail with
+ *      lock_not_available (55P03), and roll back;
+ *   2. then the same range with the rows taken FOR NO KEY UPDATE SKIP
+ *      LOCKED in a CTE and updated through a TID join on (tableoid,
+ *      ctid): only the rows nobody holds. It costs about twice the fast
+ *      path (each row is locked, then updated), so it runs only for a
+ *      range where the fast path met a held row;
+ *   3. FOR UPDATE SKIP LOCKED: form 2 still waited, which happens when the
+ *      update changes a column of a unique index (a copy built at expand)
+ *      and so needs the stronger row lock, held back by another
+ *      transaction's FOR KEY SHARE (a foreign key check);
+ *   4. form 3 under the session's lock_timeout, retried: every row of the
+ *      range it takes is taken without waiting, so what it still waits
+ *      for is no row of the range (a row of another table, through a
+ *      foreign key of the new column; an index's lock; a unique key
+ *      another transaction is inserting).
+ *
+ * Why a wait of at most 1 ms is no wait (form 1): a deadlock is detected
+ * only by a waiter that has waited deadlock_timeout (1 s by default,
+ * never under 1 ms) for its lock (ProcSleep arms the deadlock timer for
+ * its own wait). The batch's own check would come after 1 s; its
+ * lock_timeout cancels it after 1 ms and the rollback frees its rows,
+ * so the batch is never a deadlock victim and a cycle through it lasts
+ * 1 ms. An application transaction could be reported only if its own
+ * check (after waiting deadlock_timeout for a row of this batch) fell in
+ * that 1 ms window, which needs a batch running over deadlock_timeout
+ * after taking that row: batches are sized for --target-batch-ms (500 ms
+ * by default). An application transaction waits for a row of the batch
+ * at most the rest of that batch, plus 1 ms.
+ *
+ * How skips are counted: forms 2 to 4 read, in the statement's one
+ * snapshot, the rows of the range at marker 0 and subtract those updated.
+ * A row left at marker 0 was at marker 0 in that snapshot (the
+ * application's writes set it to 1 or 2 through the trigger), so it is
+ * counted; a row the application wrote after the snapshot may be counted
+ * too (an overcount the next pass finds done). Form 1 leaves no row: it
+ * either updates every row at marker 0 or fails.
+ *
+ * With the lock guard the statement also answers whether the lock's
+ * session still holds migrate's lock, and guarded_commit() commits only
+ * then. Between that answer and COMMIT the batch holds its table lock, so
+ * a second migrate's DDL (a rollback) waits for the batch instead of
+ * running beside it.
  */
+enum batch_form {
+	FORM_RANGE,		/* the range UPDATE */
+	FORM_SKIP,		/* FOR NO KEY UPDATE SKIP LOCKED, then by TID */
+	FORM_SKIP_ALL,		/* FOR UPDATE SKIP LOCKED, then by TID */
+};
+
+#define TABLE_LOCK_TRIES 30	/* of the session's lock_timeout (2 s) each */
+
+/* The result's columns: rows updated, rows of the range at marker 0 in
+ * the statement's snapshot (form 1: 0), and with the guard whether the
+ * lock is held. */
 static void batch_sql(struct mg_buf *sql, struct pgdrv_conn *pc,
-		      const struct mg_backfill_spec *s, char *const *after_key,
-		      char *const *upto_key)
+		      const struct mg_backfill_spec *s, enum batch_form form,
+		      char *const *after_key, char *const *upto_key)
 {
-	if (pc->guard)
-		mg_buf_adds(sql, "BEGIN; WITH _mg_batch AS (");
-	mg_buf_addf(sql, "UPDATE %s SET %s, %s = 1", s->table, s->set_clause, s->marker);
-	key_range(sql, s, after_key, upto_key);
-	mg_buf_addf(sql, " AND %s = 0", s->marker);
-	if (!pc->guard)
-		return;
-	mg_buf_adds(sql, " RETURNING 1) SELECT count(*)::text, ");
-	add_lock_held(sql, pc->guard);
-	mg_buf_adds(sql, "::text FROM _mg_batch");
+	if (form == FORM_RANGE) {
+		mg_buf_addf(sql, "WITH _mg_batch AS (UPDATE %s SET %s, %s = 1", s->table,
+			    s->set_clause, s->marker);
+		key_range(sql, s, after_key, upto_key);
+		mg_buf_addf(sql, " AND %s = 0 RETURNING 1) SELECT count(*)::text, '0'", s->marker);
+	} else {
+		mg_buf_addf(sql, "WITH _mg_free AS (SELECT tableoid AS _mg_rel, ctid AS _mg_row FROM %s",
+			    s->table);
+		key_range(sql, s, after_key, upto_key);
+		mg_buf_addf(sql, " AND %s = 0 FOR %sUPDATE SKIP LOCKED), ", s->marker,
+			    form == FORM_SKIP ? "NO KEY " : "");
+		mg_buf_addf(sql, "_mg_batch AS (UPDATE %s AS _mg_t SET %s, %s = 1 FROM _mg_free "
+			    "WHERE _mg_t.tableoid = _mg_free._mg_rel AND _mg_t.ctid = _mg_free._mg_row "
+			    "RETURNING 1) SELECT count(*)::text, (SELECT count(*) FROM %s",
+			    s->table, s->set_clause, s->marker, s->table);
+		key_range(sql, s, after_key, upto_key);
+		mg_buf_addf(sql, " AND %s = 0)::text", s->marker);
+	}
+	if (pc->guard) {
+		mg_buf_adds(sql, ", ");
+		add_lock_held(sql, pc->guard);
+		mg_buf_adds(sql, "::text");
+	}
+	mg_buf_adds(sql, " FROM _mg_batch");
 }
 
-/* res: the guarded batch's answer (cleared here). COMMIT while the lock is
- * held, else ROLLBACK and fail with the lost lock. */
-static int guarded_commit(struct pgdrv_conn *pc, PGresult *res, int64_t *rows,
-			  struct mg_err *err)
+static void rollback_quietly(struct pgdrv_conn *pc)
 {
-	int held = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 1), "true");
+	struct mg_err ignored = MG_ERR_INIT;
 
-	*rows = held ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-	PQclear(res);
-	if (!held) {
-		struct mg_err ignored = MG_ERR_INIT;
-
+	if (!pc->broken && PQtransactionStatus(pc->pg) != PQTRANS_IDLE)
 		exec_pc(pc, "ROLLBACK", &ignored);
+}
+
+/* Run sql (a statement that may time out on a lock): 0 done, 1 it ran
+ * out of lock_timeout (rolled back, err set), -1 it failed. */
+static int exec_lockable(struct pgdrv_conn *pc, const char *sql, PGresult **out,
+			 struct mg_err *err)
+{
+	PGresult *res = exec_bounded(pc, sql);
+	char state[6] = "";
+
+	*out = NULL;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK) {
+		*out = res;
+		return 0;
+	}
+	snprintf(state, sizeof(state), "%s", sqlstate(res));
+	set_result_error(err, res, pc, "backfill batch");
+	PQclear(res);
+	rollback_quietly(pc);
+	return is_lock_timeout(state) && !mg_stop_requested ? 1 : -1;
+}
+
+/*
+ * Open the batch's transaction holding ROW EXCLUSIVE on the table, waited
+ * for under the session's lock_timeout (a relation lock: a pending ALTER,
+ * say) and retried after a backoff; then lock_timeout 1 ms for the rows,
+ * unless patient. The time of the tries that timed out goes to *retry_ms.
+ */
+static int open_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s, int patient,
+		      int64_t *retry_ms, struct mg_err *err)
+{
+	char *sql = mg_xasprintf("BEGIN; LOCK TABLE %s IN ROW EXCLUSIVE MODE%s", s->table,
+				 patient ? "" : "; SET LOCAL lock_timeout = 1");
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		int64_t t0 = mg_now_ms();
+		PGresult *res;
+
+		rc = exec_lockable(pc, sql, &res, err);
+		PQclear(res);
+		if (rc <= 0 || attempt + 1 >= TABLE_LOCK_TRIES)
+			break;
+		mg_info("  %s is locked by another transaction: waiting (try %d)", s->table,
+			attempt + 1);
+		mg_sleep_ms(mg_backoff_ms(attempt < 4 ? attempt : 4));
+		*retry_ms += mg_now_ms() - t0;
+	}
+	free(sql);
+	return rc == 0 ? 0 : -1;
+}
+
+/* res: the batch's answer (cleared here). COMMIT, with the lock guard only
+ * while the lock is held (else ROLLBACK and fail with the lost lock). */
+static int finish_batch(struct pgdrv_conn *pc, PGresult *res, enum batch_form form,
+			struct mg_batch_result *out, struct mg_err *err)
+{
+	int held = !pc->guard || (PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 2), "true"));
+	int64_t at_zero = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+
+	out->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	out->skipped = form == FORM_RANGE || at_zero < out->rows ? 0 : at_zero - out->rows;
+	out->scanned = out->rows + out->skipped;
+	PQclear(res);
+	if (form != FORM_RANGE)
+		mg_debug("backfill batch: rows held by other transactions: took the %lld free ones, "
+			 "left %lld (%s SKIP LOCKED)", (long long)out->rows, (long long)out->skipped,
+			 form == FORM_SKIP ? "FOR NO KEY UPDATE" : "FOR UPDATE");
+	if (!held) {
+		rollback_quietly(pc);
+		out->rows = out->skipped = out->scanned = 0;
 		return guard_lost(pc, 1, err);
 	}
 	if (exec_pc(pc, "COMMIT", err) < 0) {
@@ -211,20 +318,63 @@ static int guarded_commit(struct pgdrv_conn *pc, PGresult *res, int64_t *rows,
 	return 0;
 }
 
+/*
+ * The batch over (after_key, hi] in the forms above, each in a transaction
+ * of its own (a form that timed out was rolled back). The time of the
+ * forms that timed out goes to out->retry_ms: not batch cost for the
+ * adaptive size.
+ */
+static int run_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s,
+		     char *const *after_key, char *const *hi, struct mg_batch_result *out,
+		     struct mg_err *err)
+{
+	enum batch_form form = FORM_RANGE;
+	int patient = 0;
+
+	for (int attempt = 0;; attempt++) {
+		struct mg_buf sql = MG_BUF_INIT;
+		int64_t t0 = mg_now_ms();
+		PGresult *res;
+		int rc;
+
+		if (open_batch(pc, s, patient, &out->retry_ms, err) < 0)
+			return -1;
+		batch_sql(&sql, pc, s, form, after_key, hi);
+		rc = exec_lockable(pc, sql.buf, &res, err);
+		mg_buf_release(&sql);
+		if (rc == 0)
+			return finish_batch(pc, res, form, out, err);
+		if (rc < 0 || (patient && attempt >= TABLE_LOCK_TRIES))
+			return -1;
+		out->retry_ms += mg_now_ms() - t0;
+		if (form != FORM_SKIP_ALL) {
+			form++;
+			continue;
+		}
+		if (patient) {
+			int64_t slept = mg_now_ms();
+
+			mg_info("  the backfill of %s waits for a lock that is not a row of its batch (try %d)",
+				s->table, attempt + 1);
+			mg_sleep_ms(mg_backoff_ms(attempt < 4 ? attempt : 4));
+			out->retry_ms += mg_now_ms() - slept;
+		}
+		patient = 1;
+	}
+}
+
 int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 			 char *const *after_key, char *const *upto_key,
 			 int batch_size, struct mg_batch_result *out,
 			 struct mg_err *err)
 {
 	struct pgdrv_conn *pc = downcast(c);
-	struct mg_buf sql = MG_BUF_INIT;
-	PGresult *res;
 	char **hi = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (!pc->backfill_ready) {
-		/* wait for application row locks a bounded time, then retry;
-		 * a batch is a key range: never let it become a table scan */
+		/* the table lock's wait (the rows': see above); a batch is a
+		 * key range: never let it become a table scan */
 		if (exec_pc(pc, "SET lock_timeout = '2s'", err) < 0 ||
 		    exec_pc(pc, "SET enable_seqscan = off", err) < 0)
 			return -1;
@@ -234,18 +384,10 @@ int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 		hi = mg_keyset_span_upper(after_key, upto_key, batch_size);
 	else if (batch_upper_key(pc, s, after_key, upto_key, batch_size, &hi, err) < 0)
 		return -1;
-	batch_sql(&sql, pc, s, after_key, hi ? hi : upto_key);
-	res = exec_waiting_for_rows(pc, sql.buf, s, pc->guard ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
-				    &out->retry_ms, err);
-	mg_buf_release(&sql);
-	if (!res || (pc->guard && guarded_commit(pc, res, &out->rows, err) < 0)) {
+	if (run_batch(pc, s, after_key, hi ? hi : upto_key, out, err) < 0) {
 		if (hi)
 			mg_batch_result_release(&(struct mg_batch_result){ .last_key = hi }, s->n_keys);
 		return -1;
-	}
-	if (!pc->guard) {
-		out->rows = strtoll(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
 	}
 	out->done = hi == NULL;
 	out->last_key = hi;
@@ -254,7 +396,6 @@ int pgdrv_backfill_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 		for (size_t k = 0; k < s->n_keys; k++)
 			out->last_key[k] = mg_xstrdup(upto_key[k]);
 	}
-	out->scanned = out->rows;
 	return 0;
 }
 
