@@ -11,7 +11,7 @@
  * progress line, the throttle verdict) is under one mutex; the batches
  * themselves run outside it.
  */
-#include "backfill.h"
+#include "backfill_int.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -50,7 +50,7 @@ int mg_backfill_next_size(int size, int64_t ms, int target_ms)
 
 /* ---- keys as JSON arrays of text ------------------------------------------------ */
 
-static char *keys_to_json(char *const *keys, size_t n)
+char *mg_bf_keys_to_json(char *const *keys, size_t n)
 {
 	json_t *a = json_array();
 	char *s;
@@ -81,7 +81,7 @@ static char **keys_from_json(const char *text, size_t n, struct mg_err *err)
 	return keys;
 }
 
-static void free_keys(char **keys, size_t n)
+void mg_bf_free_keys(char **keys, size_t n)
 {
 	if (!keys)
 		return;
@@ -92,41 +92,10 @@ static void free_keys(char **keys, size_t n)
 
 /* ---- one table's run --------------------------------------------------------------- */
 
-struct part {
-	struct mg_checkpoint cp;
-	char **last;		/* NULL: from the start */
-	char **upto;
-	int taken;
-};
-
-struct table_run {
-	struct mg_state *st;
-	const struct mg_backfill_spec *s;
-	const struct mg_backfill_opts *o;
-	int id;
-	size_t index;			/* the table's place in the plan */
-	pthread_mutex_t mu;
-	struct part *parts;
-	size_t n_parts, alloc;
-	int64_t rows_done, estimate, rows_at_start, start_ms;
-	int batches;
-	int size_shown;			/* batch size of the last batch */
-	int workers;
-	char throttle[512];		/* why batches wait now, "" when they don't */
-	int64_t throttle_checked_ms;
-	int64_t progress_ms;
-	int tty;
-	int failed;
-	struct mg_err err;
-};
-
 static void run_release(struct table_run *r)
 {
-	for (size_t i = 0; i < r->n_parts; i++) {
-		mg_checkpoint_release(&r->parts[i].cp);
-		free_keys(r->parts[i].last, r->s->n_keys);
-		free_keys(r->parts[i].upto, r->s->n_keys);
-	}
+	for (size_t i = 0; i < r->n_parts; i++)
+		mg_bf_part_release(&r->parts[i], r->s->n_keys);
 	free(r->parts);
 	pthread_mutex_destroy(&r->mu);
 }
@@ -167,7 +136,7 @@ static int start_parts(struct table_run *r, struct mg_conn *c, struct mg_err *er
 	p->cp.migration_id = r->id;
 	p->cp.table_name = mg_xstrdup(r->s->table);
 	p->cp.part = 0;
-	p->cp.upto_key_json = upto ? keys_to_json(upto, r->s->n_keys) : NULL;
+	p->cp.upto_key_json = upto ? mg_bf_keys_to_json(upto, r->s->n_keys) : NULL;
 	p->cp.estimate = estimate;
 	p->cp.done = upto == NULL;
 	p->upto = upto;
@@ -193,9 +162,14 @@ static int load_parts(struct table_run *r, struct mg_conn *c, struct mg_err *err
 	mg_state_checkpoint_list_free(cps, n);
 	if (!r->n_parts)
 		return start_parts(r, c, err);
-	for (size_t i = 0; i < r->n_parts; i++)
+	for (size_t i = 0; i < r->n_parts; i++) {
 		if (decode_part(r, &r->parts[i], err) < 0)
 			return -1;
+		/* an earlier run got into this part: the rows it found held
+		 * were kept only in its memory */
+		if (!r->parts[i].cp.done && r->parts[i].cp.last_key_json)
+			r->sweep = 1;
+	}
 	return 0;
 }
 
@@ -204,8 +178,16 @@ static size_t parts_left(const struct table_run *r)
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->n_parts; i++)
-		n += !r->parts[i].cp.done;
+		n += !r->parts[i].cp.done && !r->parts[i].passed;
 	return n;
+}
+
+static int all_done(const struct table_run *r)
+{
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (!r->parts[i].cp.done)
+			return 0;
+	return 1;
 }
 
 static struct part *largest_left(struct table_run *r)
@@ -247,15 +229,15 @@ static int cut_part(struct table_run *r, size_t pi, char ***b, size_t n, struct 
 		np->cp.table_name = mg_xstrdup(r->s->table);
 		np->cp.part = next_no++;
 		np->cp.estimate = each;
-		np->cp.last_key_json = keys_to_json(b[k], nk);
-		np->cp.upto_key_json = k + 1 < n ? keys_to_json(b[k + 1], nk) : mg_xstrdup(end_json);
+		np->cp.last_key_json = mg_bf_keys_to_json(b[k], nk);
+		np->cp.upto_key_json = k + 1 < n ? mg_bf_keys_to_json(b[k + 1], nk) : mg_xstrdup(end_json);
 		if (decode_part(r, np, err) < 0 || mg_state_checkpoint_put(r->st, &np->cp, err) < 0)
 			goto fail;
 	}
 	p = &r->parts[pi];
-	free_keys(p->upto, nk);
+	mg_bf_free_keys(p->upto, nk);
 	free(p->cp.upto_key_json);
-	p->cp.upto_key_json = keys_to_json(b[0], nk);
+	p->cp.upto_key_json = mg_bf_keys_to_json(b[0], nk);
 	p->upto = keys_from_json(p->cp.upto_key_json, nk, err);
 	p->cp.estimate = p->cp.rows_done + each;
 	if (!p->upto || mg_state_checkpoint_put(r->st, &p->cp, err) < 0)
@@ -286,14 +268,14 @@ static int split_for_jobs(struct table_run *r, struct mg_conn *c, struct mg_err 
 	if (n > 0)
 		rc = cut_part(r, (size_t)(p - r->parts), b, n, err);
 	for (size_t i = 0; i < n; i++)
-		free_keys(b[i], r->s->n_keys);
+		mg_bf_free_keys(b[i], r->s->n_keys);
 	free(b);
 	return rc;
 }
 
 /* ---- progress ------------------------------------------------------------------------ */
 
-static void progress_line(struct table_run *r, int final)
+void mg_bf_progress_line(struct table_run *r, int final)
 {
 	int64_t now = mg_now_ms();
 	double secs = (double)(now - r->start_ms) / 1000.0;
@@ -302,6 +284,7 @@ static void progress_line(struct table_run *r, int final)
 	double pct = total > 0 ? 100.0 * (double)r->rows_done / (double)total : 100.0;
 	double eta = rate > 0 ? (double)(total - r->rows_done) / rate : 0;
 	int64_t every = r->o->json ? 1000 : r->tty ? 250 : 5000;
+	const char *why = r->throttle[0] ? r->throttle : r->held_note;
 
 	if (!final && now - r->progress_ms < every)
 		return;
@@ -311,7 +294,7 @@ static void progress_line(struct table_run *r, int final)
 			"event", "backfill", "table", r->s->table,
 			"rows_done", (json_int_t)r->rows_done, "total", (json_int_t)total,
 			"rate", (int)rate, "eta_s", (int)eta, "batch_size", r->size_shown,
-			"throttle", r->throttle[0] ? json_string(r->throttle) : json_null(),
+			"throttle", why[0] ? json_string(why) : json_null(),
 			"done", final && !parts_left(r));
 
 		json_object_set_new(j, "workers", json_integer(r->workers));
@@ -329,12 +312,12 @@ static void progress_line(struct table_run *r, int final)
 		bar[width] = '\0';
 		fprintf(stderr, "\r\033[K  %s [%s] %lld/%lld rows %3.0f%% %.0f rows/s ETA %.0f s batch %d%s%s%s",
 			r->s->table, bar, (long long)r->rows_done, (long long)total, pct, rate,
-			eta, r->size_shown, r->throttle[0] ? " | " : "", r->throttle,
+			eta, r->size_shown, why[0] ? " | " : "", why,
 			final ? "\n" : "");
 	} else {
 		fprintf(stderr, "  backfill %s: %lld/%lld rows (%.0f%%), %.0f rows/s, ETA %.0f s, batch %d%s%s\n",
 			r->s->table, (long long)r->rows_done, (long long)total, pct, rate, eta,
-			r->size_shown, r->throttle[0] ? ", " : "", r->throttle);
+			r->size_shown, why[0] ? ", " : "", why);
 	}
 	fflush(stderr);
 }
@@ -347,40 +330,180 @@ static void check_server(struct table_run *r, struct mg_conn *c)
 	const struct mg_backfill_opts *o = r->o;
 	struct mg_err e = MG_ERR_INIT;
 	int64_t now = mg_now_ms(), v = 0;
+	char *out = r->thr.server;
+	size_t n = sizeof(r->thr.server);
 
 	if (now - r->throttle_checked_ms < 1000)
 		return;
 	r->throttle_checked_ms = now;
-	r->throttle[0] = '\0';
+	out[0] = '\0';
 	if (o->max_lag_ms > 0) {
 		if (mg_db_replication_lag_ms(c, &v, &e) < 0)
-			snprintf(r->throttle, sizeof(r->throttle),
-				 "paused: replication lag cannot be read (%.300s), --max-lag is set", e.msg);
+			snprintf(out, n, "paused: replication lag cannot be read (%.300s), --max-lag is set",
+				 e.msg);
 		else if (v > o->max_lag_ms)
-			snprintf(r->throttle, sizeof(r->throttle),
-				 "paused: replication lag %lld ms > --max-lag %d ms", (long long)v,
-				 o->max_lag_ms);
+			snprintf(out, n, "paused: replication lag %lld ms > --max-lag %d ms",
+				 (long long)v, o->max_lag_ms);
 	}
-	if (!r->throttle[0] && o->max_load > 0) {
+	if (!out[0] && o->max_load > 0) {
 		int64_t hidden = 0;
 
 		if (mg_db_active_sessions(c, &v, &hidden, &e) < 0)
-			snprintf(r->throttle, sizeof(r->throttle),
-				 "paused: server load cannot be read (%.300s), --max-load is set",
+			snprintf(out, n, "paused: server load cannot be read (%.300s), --max-load is set",
 				 e.msg[0] ? e.msg : "not supported by the driver");
 		else if (v > o->max_load && hidden > 0)
-			snprintf(r->throttle, sizeof(r->throttle),
-				 "paused: %lld active sessions > --max-load %d (%lld of them are "
+			snprintf(out, n, "paused: %lld active sessions > --max-load %d (%lld of them are "
 				 "other roles' sessions whose state this role cannot see, counted "
 				 "as active: see docs/grants.md)", (long long)v, o->max_load,
 				 (long long)hidden);
 		else if (v > o->max_load)
-			snprintf(r->throttle, sizeof(r->throttle),
-				 "paused: %lld active sessions > --max-load %d", (long long)v, o->max_load);
+			snprintf(out, n, "paused: %lld active sessions > --max-load %d", (long long)v,
+				 o->max_load);
 	}
 }
 
-static void fail(struct table_run *r, const struct mg_err *err);
+/*
+ * --max-lock-waits: sessions waiting for a row lock now (under r->mu).
+ * Such waits last milliseconds, so a reading once a second, as for the
+ * lag and the load, would see one only by chance: measured with 4
+ * sessions updating 3 hot rows (2 core machine, both servers), an instant
+ * reading saw a waiter 9 % of the time with 2 ms holds and about half of
+ * the time with 10 ms holds; the gauge is over N for about that share of
+ * the time. So it is read before batches, at most every
+ * LOCK_WAITS_EVERY_MS (a reading cost 0.2 ms on PostgreSQL and 0.4 ms on
+ * MariaDB, idle or loaded: about 1 % of a 20 ms batch at the worst, 20
+ * readings a second), and batches pause for as long as the readings stay
+ * over N: the backfill yields in proportion to the time the application
+ * waits. A value that cannot be read pauses, like --max-load.
+ */
+#define LOCK_WAITS_EVERY_MS 50
+
+static void check_lock_waits(struct table_run *r, struct mg_conn *c)
+{
+	const struct mg_backfill_opts *o = r->o;
+	struct mg_err e = MG_ERR_INIT;
+	int64_t now = mg_now_ms(), v = 0;
+	char *out = r->thr.locks;
+	size_t n = sizeof(r->thr.locks);
+
+	if (now - r->thr.locks_ms < LOCK_WAITS_EVERY_MS)
+		return;
+	r->thr.locks_ms = now;
+	out[0] = '\0';
+	if (mg_db_lock_waits(c, &v, &e) < 0)
+		snprintf(out, n, "paused: row-lock waits cannot be read (%.80s), --max-lock-waits is set",
+			 e.msg[0] ? e.msg : "not supported by the driver");
+	else if (v > o->max_lock_waits)
+		snprintf(out, n, "paused: %lld sessions wait for row locks > --max-lock-waits %d",
+			 (long long)v, o->max_lock_waits);
+}
+
+/* The stop --critical-load decided (under r->mu): the workers end after
+ * their current batch, as after a signal, and stopped() says where. A
+ * failure another worker already recorded wins (the run fails with it);
+ * one after this stop is not recorded: the rerun meets it again. Sessions
+ * of other roles whose state this role cannot see count as active (as for
+ * --max-load): the message says how many, so that a stop caused by a
+ * missing grant is not taken for load. */
+static void stop_for_critical_load(struct table_run *r, int64_t v, int64_t hidden)
+{
+	const struct mg_backfill_opts *o = r->o;
+	size_t n = sizeof(r->throttle), len;
+
+	if (r->failed)
+		return;
+	len = (size_t)snprintf(r->throttle, n, "stopped: %lld active sessions > --critical-load %d",
+			       (long long)v, o->critical_load);
+	if (o->critical_load_interval_ms > 0 && len < n)
+		len += (size_t)snprintf(r->throttle + len, n - len, " on two readings %d ms apart "
+					"(%lld, then %lld)", o->critical_load_interval_ms,
+					(long long)r->thr.critical_first, (long long)v);
+	if (hidden > 0 && len < n)
+		snprintf(r->throttle + len, n - len, " (%lld of them are other roles' sessions "
+			 "whose state this role cannot see, counted as active: see docs/grants.md)",
+			 (long long)hidden);
+	mg_err_set(&r->err, MG_EDB, "%s", r->throttle + strlen("stopped: "));
+	r->thr.critical_stop = 1;
+	r->failed = 1;
+}
+
+/*
+ * --critical-load (under r->mu): the active sessions --max-load counts,
+ * read once a second; over N, read again --critical-load-interval ms
+ * later (gh-ost's --critical-load-interval-millis), and only when that
+ * reading is over N too the run stops: one spike does not end a long
+ * backfill. Batches go on between the two readings (--max-load is what
+ * pauses them). A load that cannot be read does not stop the run: with
+ * --max-load set, that pauses it.
+ */
+static void check_critical_load(struct table_run *r, struct mg_conn *c)
+{
+	const struct mg_backfill_opts *o = r->o;
+	struct mg_err e = MG_ERR_INIT;
+	int64_t now = mg_now_ms(), v = 0, hidden = 0;
+	int second = r->thr.critical_again_ms > 0;
+
+	if (second ? now < r->thr.critical_again_ms : now - r->thr.critical_ms < 1000)
+		return;
+	r->thr.critical_ms = now;
+	r->thr.critical_again_ms = 0;
+	if (mg_db_active_sessions(c, &v, &hidden, &e) < 0 || v <= o->critical_load)
+		return;
+	if (second || o->critical_load_interval_ms == 0) {
+		stop_for_critical_load(r, v, hidden);
+		return;
+	}
+	r->thr.critical_first = v;
+	r->thr.critical_again_ms = now + o->critical_load_interval_ms;
+}
+
+/* The run failed: r->failed, unless what set it was a --critical-load
+ * stop, which stopped() reports like a signal's, with where to resume. */
+static int failed_not_stopped(const struct table_run *r)
+{
+	return r->failed && !r->thr.critical_stop;
+}
+
+/* Between --critical-load's two readings: "critical load: ..." alone
+ * (batches go on), or after the pause that holds them back. */
+static void critical_note(struct table_run *r)
+{
+	size_t len = strlen(r->throttle), n = sizeof(r->throttle);
+
+	if (len + 2 >= n)
+		return;
+	snprintf(r->throttle + len, n - len, "%scritical load: %lld active sessions > "
+		 "--critical-load %d, read again in %d ms", len ? "; " : "",
+		 (long long)r->thr.critical_first, r->o->critical_load,
+		 r->o->critical_load_interval_ms);
+}
+
+/* Refresh the verdicts that are due and show the one that holds batches
+ * back (under r->mu). */
+static void check_throttles(struct table_run *r, struct mg_conn *c)
+{
+	const struct mg_backfill_opts *o = r->o;
+
+	if (o->critical_load > 0)
+		check_critical_load(r, c);
+	if (r->failed)
+		return;
+	if (o->pause_file && access(o->pause_file, F_OK) == 0) {
+		snprintf(r->throttle, sizeof(r->throttle), "paused: pause file %s exists",
+			 o->pause_file);
+		r->throttle_checked_ms = 0;
+		r->thr.locks_ms = 0;
+		return;
+	}
+	if (o->max_lag_ms > 0 || o->max_load > 0)
+		check_server(r, c);
+	if (o->max_lock_waits > 0 && !r->thr.server[0])
+		check_lock_waits(r, c);
+	snprintf(r->throttle, sizeof(r->throttle), "%s",
+		 r->thr.server[0] ? r->thr.server : r->thr.locks);
+	if (r->thr.critical_again_ms)	/* the operator sees a stop may be coming */
+		critical_note(r);
+}
 
 /* While paused, the lock is checked every LOCK_CHECK_MS: a lost lock ends
  * the run now instead of at the first batch after the pause. (Batches
@@ -397,42 +520,37 @@ static void check_lock_while_paused(struct table_run *r, struct mg_conn *c,
 		return;
 	*checked_ms = now;
 	if (mg_db_lock_check(c, &e) < 0 && mg_err_is_lock_lost(&e))
-		fail(r, &e);
+		mg_bf_fail(r, &e);
 }
 
 /* Wait while a throttle says so. Returns when batches may go on, or when a
- * stop was asked for, or the run failed (a lost lock). */
-static void wait_for_throttles(struct table_run *r, struct mg_conn *c)
+ * stop was asked for, or the run failed (a lost lock) or stopped
+ * (--critical-load). Paused for row-lock waits only, it looks again
+ * sooner: those waits pass in milliseconds. */
+void mg_bf_wait_for_throttles(struct table_run *r, struct mg_conn *c)
 {
-	const struct mg_backfill_opts *o = r->o;
 	int64_t lock_checked_ms = mg_now_ms();
 
 	for (;;) {
-		int paused;
+		int paused, nap;
 
 		pthread_mutex_lock(&r->mu);
-		if (o->pause_file && access(o->pause_file, F_OK) == 0) {
-			snprintf(r->throttle, sizeof(r->throttle), "paused: pause file %s exists",
-				 o->pause_file);
-			r->throttle_checked_ms = 0;
-		} else if (o->max_lag_ms > 0 || o->max_load > 0) {
-			check_server(r, c);
-		} else {
-			r->throttle[0] = '\0';
-		}
-		paused = r->throttle[0] && !strncmp(r->throttle, "paused", 6);
+		check_throttles(r, c);
+		paused = !r->failed && !strncmp(r->throttle, "paused", 6);
+		nap = paused && r->thr.locks[0] && !strcmp(r->throttle, r->thr.locks) ?
+		      LOCK_WAITS_EVERY_MS : 250;
 		if (paused)
-			progress_line(r, 0);
+			mg_bf_progress_line(r, 0);
 		pthread_mutex_unlock(&r->mu);
 		if (!paused || mg_stop_requested || r->failed)
 			return;
-		mg_sleep_ms(250);
+		mg_sleep_ms(nap);
 		check_lock_while_paused(r, c, &lock_checked_ms);
 	}
 }
 
 /* Sleep ms, in slices, until done or a stop is asked for. */
-static void sleep_unless_stopped(int64_t ms)
+void mg_bf_sleep_unless_stopped(int64_t ms)
 {
 	while (ms > 0 && !mg_stop_requested) {
 		int64_t slice = ms < 200 ? ms : 200;
@@ -443,12 +561,12 @@ static void sleep_unless_stopped(int64_t ms)
 }
 
 /* --max-rows-per-sec over all workers, and --sleep. */
-static void pace(struct table_run *r)
+void mg_bf_pace(struct table_run *r)
 {
 	int64_t due = 0, spent;
 
 	if (r->o->sleep_ms > 0)
-		sleep_unless_stopped(r->o->sleep_ms);
+		mg_bf_sleep_unless_stopped(r->o->sleep_ms);
 	if (r->o->max_rows_per_sec <= 0)
 		return;
 	pthread_mutex_lock(&r->mu);
@@ -459,12 +577,12 @@ static void pace(struct table_run *r)
 			 r->o->max_rows_per_sec);
 	pthread_mutex_unlock(&r->mu);
 	if (due > spent)
-		sleep_unless_stopped(due - spent);
+		mg_bf_sleep_unless_stopped(due - spent);
 }
 
 /* ---- workers ------------------------------------------------------------------------------ */
 
-static void fail(struct table_run *r, const struct mg_err *err)
+void mg_bf_fail(struct table_run *r, const struct mg_err *err)
 {
 	pthread_mutex_lock(&r->mu);
 	if (!r->failed) {
@@ -480,70 +598,12 @@ static struct part *take_part(struct table_run *r)
 
 	pthread_mutex_lock(&r->mu);
 	for (size_t i = 0; i < r->n_parts && !p; i++)
-		if (!r->parts[i].cp.done && !r->parts[i].taken) {
+		if (!r->parts[i].cp.done && !r->parts[i].passed && !r->parts[i].taken) {
 			p = &r->parts[i];
 			p->taken = 1;
 		}
 	pthread_mutex_unlock(&r->mu);
 	return p;
-}
-
-/* Record a batch: the part's checkpoint, the totals, the progress line. */
-static int record_batch(struct table_run *r, struct part *p, struct mg_batch_result *b,
-			int size, struct mg_err *err)
-{
-	int rc, batch;
-
-	pthread_mutex_lock(&r->mu);
-	batch = ++r->batches;
-	p->cp.rows_done += b->rows;
-	r->rows_done += b->rows;
-	if (b->last_key) {
-		free_keys(p->last, r->s->n_keys);
-		p->last = b->last_key;
-		b->last_key = NULL;
-		free(p->cp.last_key_json);
-		p->cp.last_key_json = keys_to_json(p->last, r->s->n_keys);
-	}
-	p->cp.done = b->done;
-	r->size_shown = size;
-	rc = mg_state_checkpoint_put(r->st, &p->cp, err);
-	progress_line(r, 0);
-	pthread_mutex_unlock(&r->mu);
-	mg_fault_point("backfill", (int)r->index + 1, batch);
-	return rc;
-}
-
-static int run_part(struct table_run *r, struct mg_conn *c, struct part *p, int *size,
-		    struct mg_err *err)
-{
-	while (!p->cp.done) {
-		struct mg_batch_result b;
-		int64_t t0, ms;
-
-		wait_for_throttles(r, c);
-		if (mg_stop_requested || r->failed)
-			return 0;
-		t0 = mg_now_ms();
-		if (mg_db_backfill_batch(c, r->s, p->last, p->upto, *size, &b, err) < 0) {
-			/* stopped while waiting for rows locked by the
-			 * application: the batch did not commit */
-			if (mg_stop_requested)
-				return 0;
-			mg_err_prefix(err, "backfill of %s, a batch of %d rows: ", r->s->table, *size);
-			return -1;
-		}
-		ms = mg_now_ms() - t0 - b.retry_ms;
-		if (record_batch(r, p, &b, *size, err) < 0) {
-			mg_batch_result_release(&b, r->s->n_keys);
-			return -1;
-		}
-		mg_batch_result_release(&b, r->s->n_keys);
-		if (!r->o->batch_size)
-			*size = mg_backfill_next_size(*size, ms, r->o->target_batch_ms);
-		pace(r);
-	}
-	return 0;
 }
 
 struct worker {
@@ -561,12 +621,12 @@ static void *worker_main(void *arg)
 	struct part *p;
 
 	if (r->s->session_sql && mg_db_exec(w->c, r->s->session_sql, &err) < 0) {
-		fail(r, &err);
+		mg_bf_fail(r, &err);
 		return NULL;
 	}
 	while (!mg_stop_requested && !r->failed && (p = take_part(r)))
-		if (run_part(r, w->c, p, &size, &err) < 0) {
-			fail(r, &err);
+		if (mg_bf_run_part(r, w->c, p, &size, &err) < 0) {
+			mg_bf_fail(r, &err);
 			break;
 		}
 	return NULL;
@@ -586,9 +646,18 @@ static void stopped(struct table_run *r, struct mg_err *err)
 		if (r->n_parts > 1)
 			mg_buf_addf(&where, " (part %d)", p->cp.part);
 	}
-	mg_err_set(err, MG_EDB, "backfill of %s stopped by signal after %lld rows: resumable from key %s",
-		   r->s->table, (long long)r->rows_done, where.len ? where.buf : "(done)");
-	mg_err_hint(err, "run the same backfill command again to continue from the checkpoint (any --jobs)");
+	if (r->thr.critical_stop) {
+		mg_err_set(err, MG_EDB, "backfill of %s stopped: %s, after %lld rows: resumable from key %s",
+			   r->s->table, r->err.msg, (long long)r->rows_done,
+			   where.len ? where.buf : "(done)");
+		mg_err_hint(err, "the server is busier than --critical-load allows: once its load has "
+			    "passed, run the same backfill command again to continue from the "
+			    "checkpoint (any --jobs)");
+	} else {
+		mg_err_set(err, MG_EDB, "backfill of %s stopped by signal after %lld rows: resumable from key %s",
+			   r->s->table, (long long)r->rows_done, where.len ? where.buf : "(done)");
+		mg_err_hint(err, "run the same backfill command again to continue from the checkpoint (any --jobs)");
+	}
 	mg_buf_release(&where);
 }
 
@@ -631,7 +700,7 @@ static int run_workers(struct table_run *r, struct mg_conn *c, struct mg_err *er
 		worker_main(&ws[0]);
 	} else {
 		if (start_workers(r, c, ws, n, err) < 0) {
-			fail(r, err);
+			mg_bf_fail(r, err);
 			rc = -1;
 		}
 		for (int i = 0; i < n; i++)
@@ -690,17 +759,23 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 		goto out;
 	if (run_workers(&r, c, err) < 0 && !r.failed)
 		goto out;
-	if (r.failed) {
+	if (failed_not_stopped(&r)) {
 		*err = r.err;
 		goto out;
 	}
-	if (parts_left(&r)) {
+	if (!parts_left(&r) && r.sweep && mg_bf_sweep_table(&r, c, err) < 0)
+		goto out;
+	if (failed_not_stopped(&r)) {
+		*err = r.err;
+		goto out;
+	}
+	if (parts_left(&r) || (r.sweep && !all_done(&r))) {
 		stopped(&r, err);
-		progress_line(&r, 1);
+		mg_bf_progress_line(&r, 1);
 		goto out;
 	}
 	r.throttle[0] = '\0';
-	progress_line(&r, 1);
+	mg_bf_progress_line(&r, 1);
 	if (mg_db_analyze(c, s->table, err) < 0) {
 		mg_err_prefix(err, "backfill of %s, ANALYZE after the copy: ", s->table);
 		goto out;
@@ -748,12 +823,12 @@ static int verify_table(struct mg_conn *c, const struct mg_backfill_spec *s, int
 		for (size_t k = 0; k < keys.n; k++)
 			mg_strlist_push_owned(sample_keys, mg_xasprintf("%s (%s)", s->table, keys.items[k]));
 		mg_strlist_release(&keys);
-		free_keys(last, s->n_keys);
+		mg_bf_free_keys(last, s->n_keys);
 		last = next;
 		if (!last)
 			break;
 	}
-	free_keys(last, s->n_keys);
+	mg_bf_free_keys(last, s->n_keys);
 	return rc;
 }
 

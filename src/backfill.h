@@ -23,6 +23,9 @@ struct mg_backfill_opts {
 	int sleep_ms;		/* between batches, per worker */
 	int max_lag_ms;		/* 0 = no lag throttle */
 	int max_load;		/* 0 = no load throttle: active sessions */
+	int max_lock_waits;	/* 0 = none: sessions waiting for a row lock */
+	int critical_load;	/* 0 = none: active sessions that stop the run */
+	int critical_load_interval_ms;	/* the second reading this much later */
 	const char *pause_file;	/* NULL = none */
 	int jobs;		/* parallel workers, >= 1 */
 	int json;		/* progress as JSON lines on stderr */
@@ -44,8 +47,9 @@ int mg_backfill_next_size(int size, int64_t ms, int target_ms);
 /*
  * Backfill every table of the plan for migration `id`. On SIGINT/SIGTERM
  * the current batches finish, are checkpointed, and -1 is returned with
- * MG_EDB "stopped by signal ... resumable from key K". Tables whose
- * checkpoints say done are skipped.
+ * MG_EDB "stopped by signal ... resumable from key K"; the same when the
+ * active sessions stay over --critical-load ("stopped: N active sessions
+ * > --critical-load M ..."). Tables whose checkpoints say done are skipped.
  */
 int mg_backfill_run(struct mg_conn *c, struct mg_state *st, int id,
 		    const struct mg_plan *plan,

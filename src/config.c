@@ -29,6 +29,9 @@ void mg_options_init(struct mg_options *o)
 	o->target_batch_ms = UNSET_INT;
 	o->max_lag_ms = UNSET_INT;
 	o->max_load = UNSET_INT;
+	o->max_lock_waits = UNSET_INT;
+	o->critical_load = UNSET_INT;
+	o->critical_load_interval_ms = UNSET_INT;
 }
 
 void mg_options_release(struct mg_options *o)
@@ -88,6 +91,9 @@ static const struct opt_def opt_defs[] = {
 	{ 0, "target-batch-ms", OPT_INT, OFF(target_batch_ms), "MS" },
 	{ 0, "max-lag", OPT_INT, OFF(max_lag_ms), "MS" },
 	{ 0, "max-load", OPT_INT, OFF(max_load), "N" },
+	{ 0, "max-lock-waits", OPT_INT, OFF(max_lock_waits), "N" },
+	{ 0, "critical-load", OPT_INT, OFF(critical_load), "N" },
+	{ 0, "critical-load-interval", OPT_INT, OFF(critical_load_interval_ms), "MS" },
 	{ 0, "pause-file", OPT_STR, OFF(pause_file), "PATH" },
 	{ 0, "verify", OPT_FLAG, OFF(verify), NULL },
 	{ 0, "app-version", OPT_STR, OFF(app_version), "S" },
@@ -257,6 +263,8 @@ static const struct yaml_key yaml_keys[] = {
 	{ "max_rows_per_sec", "max-rows-per-sec" }, { "sleep", "sleep" },
 	{ "jobs", "jobs" }, { "target_batch_ms", "target-batch-ms" },
 	{ "max_lag", "max-lag" }, { "max_load", "max-load" }, { "pause_file", "pause-file" },
+	{ "max_lock_waits", "max-lock-waits" }, { "critical_load", "critical-load" },
+	{ "critical_load_interval", "critical-load-interval" },
 	{ "network_timeout", "network-timeout" },
 	{ NULL, NULL }
 };
@@ -367,7 +375,7 @@ static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_document
 			break;
 	if (!yk->key)
 		return mg_err_set(err, MG_EINPUT,
-				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, pause_file, network_timeout, lint)",
+				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, max_lock_waits, critical_load, critical_load_interval, pause_file, network_timeout, lint)",
 				  key, path, k->start_mark.line + 1, k->start_mark.column + 1);
 	if (v->type != YAML_SCALAR_NODE)
 		return mg_err_set(err, MG_EINPUT, "wrong type for '%s' at %s:%zu:%zu: expected a single value",
@@ -481,6 +489,12 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 		o->max_lag_ms = 0;
 	if (o->max_load == UNSET_INT)
 		o->max_load = 0;
+	if (o->max_lock_waits == UNSET_INT)
+		o->max_lock_waits = 0;
+	if (o->critical_load == UNSET_INT)
+		o->critical_load = 0;
+	if (o->critical_load_interval_ms == UNSET_INT)
+		o->critical_load_interval_ms = 1000;
 	if (o->ttl_s == UNSET_INT)
 		o->ttl_s = 0;
 	if (o->events == UNSET_INT)

@@ -32,6 +32,9 @@ struct mg_options {
 	int target_batch_ms;	/* adaptive batches: default 100 */
 	int max_lag_ms;		/* 0 = none */
 	int max_load;		/* 0 = none */
+	int max_lock_waits;	/* 0 = none */
+	int critical_load;	/* 0 = none */
+	int critical_load_interval_ms;	/* default 1000; 0 = the first reading stops */
 	char *pause_file;	/* NULL = none */
 	int verify;		/* backfill --verify: verify only */
 	/* colours, check, log */

@@ -92,6 +92,7 @@ const struct mg_driver mg_mysql_driver = {
 	.placeholder_value = mydrv_placeholder_value,
 	.replication_lag_ms = mydrv_replication_lag_ms,
 	.active_sessions = mydrv_active_sessions,
+	.lock_waits = mydrv_lock_waits,
 	.count_sessions = mydrv_count_sessions,
 	.lint_sql = mydrv_lint_sql,
 };

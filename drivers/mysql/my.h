@@ -249,6 +249,7 @@ int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 int64_t *out, struct mg_err *err);
 int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
+int mydrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);
 int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
 
 /* lag.c */

@@ -47,6 +47,7 @@ const struct mg_driver mg_postgres_driver = {
 	.analyze = pgdrv_analyze,
 	.replication_lag_ms = pgdrv_replication_lag_ms,
 	.active_sessions = pgdrv_active_sessions,
+	.lock_waits = pgdrv_lock_waits,
 	.count_sessions = pgdrv_count_sessions,
 	.plan_begin = pgdrv_plan_begin,
 	.plan_end = pgdrv_plan_end,

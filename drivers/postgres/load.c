@@ -54,6 +54,32 @@ int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 	return 0;
 }
 
+/*
+ * Client sessions of this database waiting now for a row another
+ * transaction holds, migrate's own excepted. A session that waits for a
+ * row waits for the holder's transaction id (locktype transactionid), or
+ * queues behind an earlier waiter on the row itself (tuple); both show as
+ * a lock not granted in pg_locks. pg_locks is not filtered by role, and of
+ * pg_stat_activity the database, pid and application_name of every
+ * session are shown to every role, so nothing is hidden from this count
+ * (unlike the state --max-load reads): no grant is needed. Waits for a
+ * table lock (behind DDL) or an advisory lock are not row-lock waits.
+ */
+int pgdrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err)
+{
+	char *v = NULL;
+	int rc = query_scalar(downcast(c),
+		"SELECT count(DISTINCT l.pid) FROM pg_locks l "
+		"JOIN pg_stat_activity a ON a.pid = l.pid "
+		"WHERE NOT l.granted AND l.locktype IN ('transactionid', 'tuple') "
+		"AND a.datname = current_database() AND a.pid <> pg_backend_pid() "
+		"AND coalesce(a.application_name, '') NOT LIKE 'migrate/%'", &v, err);
+
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	return rc;
+}
+
 int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
 {
 	char *sql = mg_xasprintf("ANALYZE %s", table);

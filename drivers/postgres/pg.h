@@ -232,6 +232,7 @@ int pgdrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
 int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
+int pgdrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);
 int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
 int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 int64_t *out, struct mg_err *err);

@@ -35,6 +35,9 @@ static void engine_opts(const struct mg_options *opt, struct mg_backfill_opts *b
 	bo->sleep_ms = opt->sleep_ms;
 	bo->max_lag_ms = opt->max_lag_ms;
 	bo->max_load = opt->max_load;
+	bo->max_lock_waits = opt->max_lock_waits;
+	bo->critical_load = opt->critical_load;
+	bo->critical_load_interval_ms = opt->critical_load_interval_ms;
 	bo->pause_file = opt->pause_file;
 	bo->jobs = opt->jobs;
 	bo->json = opt->json;

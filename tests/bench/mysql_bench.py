@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Schema change benchmark on MariaDB (issue 5): the same user task done by
-`migrate` (expand, backfill, switch-reads, contract) and by
-pt-online-schema-change, on a table of N rows under a concurrent
-sysbench oltp_read_write load, with a blocking ALTER TABLE ... ALGORITHM=COPY
-and one UPDATE of the whole column for reference.
+"""Schema change benchmark on MariaDB (issues 5 and 15): the same user task
+done by `migrate` (expand, backfill, switch-reads, contract) and by
+pt-online-schema-change, on a table of N rows under a concurrent sysbench
+oltp_read_write load, with one UPDATE of the whole column (the ceiling of
+an update in place) and, with --with-alter, a blocking ALTER TABLE ...
+ALGORITHM=COPY for reference.
 
 Not part of the test suite: it starts a throwaway MariaDB
 (tests/mariadb_server.sh) in a temporary directory, prints markdown tables
@@ -12,9 +13,12 @@ after building:
 
     /usr/bin/python3 tests/bench/mysql_bench.py [--rows 1000000] [--rate 200]
                                                 [--bin build/migrate]
+    # issue 15: unthrottled, then at 200 tx/s; this build against an older one
+    /usr/bin/python3 tests/bench/mysql_bench.py --rates 0,200 --bin-before OLD/migrate
 
-    --rows 20000 is a quick check of the script (about a minute); the
-    default 1,000,000 rows took 351 s for both tasks on 2 cores.
+    --rows 20000 is a quick check of the script; --estimate prints the plan
+    and its estimated duration and runs nothing (the estimate is also the
+    first line of every run; stderr gets the time left after each method).
 
 Needs: mariadb-server, sysbench, percona-toolkit, python3-pymysql and time
 (GNU time, for the peak RSS):
@@ -23,8 +27,9 @@ Needs: mariadb-server, sysbench, percona-toolkit, python3-pymysql and time
 The table is sysbench's own sbtest1 (id int auto_increment primary key,
 k int with index k_1, c char(120), pad char(60)), made once with
 `sysbench oltp_read_write --tables=1 --table-size=N prepare` and copied
-fresh (no dead rows, dirty pages flushed) before every method. The load is
-sysbench oltp_read_write, 4 threads at a fixed --rate, through a small Lua
+fresh (its tablespace imported: no dead rows; read into the buffer pool,
+dirty pages flushed) before every method. The load is sysbench
+oltp_read_write, 4 threads at a fixed --rate (0: unthrottled), through a small Lua
 wrapper that logs every transaction (start, latency, error) and retries
 deadlocks, lock wait timeouts and error 1020 as sysbench itself does by default. The
 tasks:
@@ -38,7 +43,11 @@ rename breaks it under every method: the ALTER when it ends, pt-osc when it
 swaps the tables, migrate only at contract (in a real deploy the old
 version is gone by then). The type change breaks it under migrate only, at
 contract, since k_new is a new name. These failures are counted, not
-hidden; the load stops right after the tool finishes.
+hidden; the load stops right after the tool finishes. What "caused by
+migrate" means (issue 15's targets): for migrate, the main figures count
+the transactions that started from the start of expand and ended before
+the start of contract, the window in which the old version may run;
+contract's are shown apart.
 """
 
 import argparse
@@ -63,6 +72,7 @@ DB = "sbtest"           # where every method runs (sysbench's default name)
 BASE_DB = "sbbase"      # the pristine copy
 RETRIED = (1213, 1205, 1020)    # sysbench's default --mysql-ignore-errors
 TOOL_TIMEOUT = 600      # seconds; a hung tool is killed, the bench goes on
+SLOW_MS = 100           # a transaction slower than this counts as stalled (issue 15)
 
 # The load: oltp_read_write, every event timed and logged by this wrapper.
 # A deadlock, lock wait timeout or error 1020 restarts the transaction (sysbench's
@@ -178,18 +188,32 @@ TASKS = [
 ]
 
 
-LEGEND = """
+LEGEND = f"""
 Columns: wall = the tool's run (for migrate, from the start of expand to the
-end of contract). tx ok, p50, p99 = the sysbench transactions that started
-during it and committed, timed by the wrapper. worst = the longest
-transaction that started during it, failed or not. failed tx = transactions
-ended by an error that a retry does not cure (which error, and when the
-first came, is listed under the table). retried = deadlocks, lock wait
-timeouts and error 1020, retried within the transaction. sysbench worst-second p99, max
+end of contract). backfill s, rows/s = migrate's backfill phase (the
+process, start to exit) and the table's rows over it; for the one UPDATE,
+the statement (the ceiling of an update in place). tx ok, p50, p99 = the
+sysbench transactions that started during the run and committed, timed by
+the wrapper; for migrate, those that started from the start of expand
+and ended before the start of contract: the window in which the old
+version runs (one still running when contract starts is contract's), so every
+error or retry in it is the migration's doing (contract drops the old
+column the old version reads: its figures are under "contract" and in the
+per-phase table). p99 / idle = that p99 over the idle run's p99 under the
+same load. worst = the longest transaction that started in the window,
+failed or not. tx > {SLOW_MS} ms = transactions that started in the
+window and took longer, failed or not. failed tx = transactions ended by
+an error that a retry does not cure (which error, and when the first came,
+is listed under the table). retried = deadlocks, lock wait timeouts and
+error 1020, retried within the transaction. sysbench worst-second p99, max
 queue = from sysbench's per-second reports that overlap the run ("-" when
-the run was shorter than one report). sysbench errors / reconnects =
-sysbench's own totals for the whole load: warm-up, run and stop. peak RSS =
-of the tool process (GNU time)."""
+the run was shorter than one report; the queue stays 0 unthrottled).
+InnoDB deadlocks / row lock waits = the server's Innodb_deadlocks and
+Innodb_row_lock_waits over the run, every session (a deadlock on a
+metadata lock, as DDL can cause, is retried by sysbench but not counted
+by InnoDB; idle's row gives the load's own share).
+sysbench errors / reconnects = sysbench's own totals for the whole load:
+warm-up, run and stop. peak RSS = of the tool process (GNU time)."""
 
 
 def sh(*args, **kw):
@@ -285,16 +309,51 @@ def make_base(srv, args):
     srv.query(f"ANALYZE TABLE {BASE_DB}.sbtest1")
 
 
-def fresh_table(srv):
+def fresh_table(srv, how="import"):
     """Database sbtest holding sbtest1, a fresh copy of the base: the same
     rows, no dead rows, nothing left from an earlier method (migrate's
-    history table included), analysed, dirty pages flushed."""
+    history table included), analysed, read into the buffer pool, dirty
+    pages flushed. how "import" copies the base's tablespace file
+    (FLUSH TABLES ... FOR EXPORT, ALTER TABLE ... IMPORT TABLESPACE): the
+    very pages sysbench prepare wrote (0.5 to 0.9 s at 100,000 rows on
+    the busy VM, where INSERT ... SELECT and the flush took 3 to 6 s); "insert"
+    copies the rows with INSERT ... SELECT (the index k_1 then grows by
+    random inserts instead of the sorted build of sysbench prepare).
+    Returns how it was done: an import that fails falls back to insert."""
     srv.query(f"DROP DATABASE IF EXISTS {DB}")
     srv.query(f"CREATE DATABASE {DB}")
     srv.query(f"CREATE TABLE {DB}.sbtest1 LIKE {BASE_DB}.sbtest1")
-    srv.query(f"INSERT INTO {DB}.sbtest1 SELECT * FROM {BASE_DB}.sbtest1 ORDER BY id")
+    if how == "import":
+        try:
+            import_base(srv)
+        except (OSError, pymysql.MySQLError) as e:
+            print(f"(tablespace import failed, copying with INSERT ... SELECT from now on: {e})",
+                  file=sys.stderr, flush=True)
+            how = "insert"
+            srv.query(f"DROP TABLE IF EXISTS {DB}.sbtest1")
+            srv.query(f"CREATE TABLE {DB}.sbtest1 LIKE {BASE_DB}.sbtest1")
+    if how == "insert":
+        srv.query(f"INSERT INTO {DB}.sbtest1 SELECT * FROM {BASE_DB}.sbtest1 ORDER BY id")
     srv.query(f"ANALYZE TABLE {DB}.sbtest1")
+    # every page of both indexes in the buffer pool, as after an insert
+    srv.query(f"SELECT COUNT(*), SUM(LENGTH(c)) FROM {DB}.sbtest1 FORCE INDEX (PRIMARY)")
+    srv.query(f"SELECT COUNT(*) FROM {DB}.sbtest1 FORCE INDEX (k_1)")
     settle(srv)
+    return how
+
+
+def import_base(srv):
+    datadir = Path(srv.query("SELECT @@datadir")[0][0])
+    srv.query(f"ALTER TABLE {DB}.sbtest1 DISCARD TABLESPACE")
+    with srv.root() as c, c.cursor() as cur:
+        cur.execute(f"FLUSH TABLES {BASE_DB}.sbtest1 FOR EXPORT")
+        try:
+            for ext in ("ibd", "cfg"):
+                shutil.copyfile(datadir / BASE_DB / f"sbtest1.{ext}",
+                                datadir / DB / f"sbtest1.{ext}")
+        finally:
+            cur.execute("UNLOCK TABLES")
+    srv.query(f"ALTER TABLE {DB}.sbtest1 IMPORT TABLESPACE")
 
 
 def settle(srv, timeout=120):
@@ -337,18 +396,20 @@ def sysbench_conn(srv, db):
             f"--mysql-user={USER}", f"--mysql-password={srv.password}", f"--mysql-db={db}"]
 
 
-def load_options(srv, args):
-    """The sysbench options of the load, for the report."""
+def load_options(srv, args, rate):
+    """The sysbench options of the load, for the report. rate 0 is
+    sysbench's own "no limit": every thread starts its next transaction as
+    soon as the last one ends."""
     return [*sysbench_conn(srv, DB), "--tables=1", f"--table-size={args.rows}",
-            f"--threads={args.threads}", f"--rate={args.rate}", "--time=0",
+            f"--threads={args.threads}", f"--rate={rate}", "--time=0",
             "--report-interval=1", "--percentile=99", "--mysql-ignore-errors=all", "run"]
 
 
 class Load:
-    """sysbench oltp_read_write at a fixed rate on sbtest.sbtest1, every
-    transaction logged by HOOK_LUA."""
+    """sysbench oltp_read_write at a fixed rate (or unthrottled, rate 0) on
+    sbtest.sbtest1, every transaction logged by HOOK_LUA."""
 
-    def __init__(self, srv, base, args, label):
+    def __init__(self, srv, base, args, label, rate):
         self.dir = base / f"sysbench-{label}"
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
@@ -358,7 +419,7 @@ class Load:
         self.stop_file = self.dir / "stop"
         self.out = self.dir / "sysbench.out"
         env = dict(os.environ, MGB_LOG_DIR=str(self.dir), MGB_STOP_FILE=str(self.stop_file))
-        self.cmd = [args.sysbench, str(hook), *load_options(srv, args)]
+        self.cmd = [args.sysbench, str(hook), *load_options(srv, args, rate)]
         with open(self.out, "w") as f:
             self.proc = subprocess.Popen(self.cmd, cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
                                          stdout=f, stderr=subprocess.STDOUT)
@@ -420,30 +481,64 @@ def pct(values, p):
 
 
 def window_stats(events, t_from, t_to):
-    """Figures of the transactions that started within [t_from, t_to]:
-    p50/p99 over those that committed, worst over all of them (a
-    transaction that waited and then failed stalled too)."""
-    ev = [e for e in events if t_from <= e[0] <= t_to]
+    """Figures of the transactions that started within [t_from, t_to]."""
+    return event_stats([e for e in events if t_from <= e[0] <= t_to], t_to - t_from)
+
+
+def ended(e):
+    return e[0] + e[1] / 1000.0
+
+
+def event_stats(ev, span):
+    """p50/p99 over the transactions that committed, worst over all of
+    them (a transaction that waited and then failed stalled too), and how
+    many took longer than SLOW_MS, failed or not."""
     ok = [e[1] for e in ev if e[3] == 0]
     failed = [e for e in ev if e[3] != 0]
     return {
         "ok": len(ok), "p50": pct(ok, 50), "p99": pct(ok, 99),
         "worst": max((e[1] for e in ev), default=float("nan")),
+        "slow": sum(1 for e in ev if e[1] > SLOW_MS),
         "failed": len(failed), "retried": sum(e[2] for e in ev),
         "failures": failed,
         "retry_codes": sorted({c for e in ev for c in e[5]}),
+        "span": span,
     }
 
 
-def measure(srv, base, args, label, action):
+def innodb_counters(srv):
+    """InnoDB's own counts: deadlocks it resolved (row locks only; a
+    metadata-lock deadlock, as DDL can cause, is not among them) and row
+    lock waits, of every session."""
+    out = {}
+    for key, name in (("deadlocks", "Innodb_deadlocks"), ("lock_waits", "Innodb_row_lock_waits")):
+        v = srv.status(name)
+        out[key] = int(v) if v is not None else None
+    return out
+
+
+def counter_delta(a, b):
+    return {k: None if a[k] is None or b[k] is None else b[k] - a[k] for k in a}
+
+
+def measure(srv, base, args, label, action, rate):
     """Run action() under the load. action returns (ok, note, phases) where
-    phases is [(name, t_start, t_end, rss KiB or None)]."""
-    load = Load(srv, base, args, label)
+    phases is [(name, t_start, t_end, rss KiB or None)].
+
+    The figures of a run are those of the transactions that started while
+    the tool ran. For migrate they are split: "main" covers those that
+    ended before the start of contract, the window in which the old version (sysbench) may
+    still run and every error or retry is the migration's doing; contract
+    drops the old column the old version reads, so its failures are the
+    deploy's and are kept apart in "contract"."""
+    load = Load(srv, base, args, label, rate)
+    c0 = innodb_counters(srv)
     t0 = time.time()
     try:
         ok, note, phases = action()
     finally:
         t1 = time.time()
+        c1 = innodb_counters(srv)
         load.stop()      # right after the tool: what fails after it is not counted
     events = load.events()
     per_s, sb_err, sb_rec = load.reports()
@@ -457,14 +552,34 @@ def measure(srv, base, args, label, action):
         "sb_queue": max((q for _, q in in_win), default=0),
         "sb_err": sb_err, "sb_rec": sb_rec,
         "rss": max((ph[3] for ph in phases if ph[3]), default=None),
-        "t0": t0,
+        "t0": t0, "rate": rate, "contract": None, "innodb": counter_delta(c0, c1),
     })
-    for i, (name, a, b, rss) in enumerate(phases):
-        nxt = phases[i + 1][1] if i + 1 < len(phases) else b
+    for i, (name, a, b, rss, *counters) in enumerate(phases):
+        nxt = phases[i + 1][1] if i + 1 < len(phases) else t1
         ph = window_stats(events, a, nxt)
-        ph.update({"name": name, "took": b - a, "rss": rss})
+        ph.update({"name": name, "took": b - a, "rss": rss, "t_start": a,
+                   "innodb": counter_delta(*counters) if counters else None})
         r["phases"].append(ph)
+    contract = [ph for ph in r["phases"] if ph["name"].startswith("contract")]
+    if contract:
+        # a transaction that started before contract but was still running
+        # when it began is contract's: the old column may be gone under it
+        tc = contract[0]["t_start"]
+        run = [e for e in events if t0 <= e[0] <= t1]
+        r["main"] = event_stats([e for e in run if ended(e) < tc], tc - t0)
+        r["contract"] = event_stats([e for e in run if ended(e) >= tc], t1 - tc)
+    else:
+        r["main"] = r
     return r
+
+
+def backfill_seconds(r):
+    """Seconds of migrate's backfill phase (the process, ANALYZE at its end
+    included), None if it did not run to the end."""
+    for ph in r["phases"]:
+        if ph["name"].startswith("backfill") and not ph["name"].endswith("(failed)"):
+            return ph["took"]
+    return None
 
 
 # ---- the methods ------------------------------------------------------------------------------
@@ -541,7 +656,7 @@ def ptosc_action(srv, base, args, task):
     return action
 
 
-def migrate_action(srv, base, args, task, label, backfill_opts):
+def migrate_action(srv, base, args, task, label, backfill_opts, binary):
     proj = base / f"migrate-{label}"
     shutil.rmtree(proj, ignore_errors=True)
     (proj / "migrations").mkdir(parents=True)
@@ -554,10 +669,13 @@ def migrate_action(srv, base, args, task, label, backfill_opts):
         phases = []
         for phase, opts in (("expand", []), ("backfill", backfill_opts),
                             ("switch-reads", []), ("contract", [])):
+            c0 = innodb_counters(srv)
             a = time.time()
-            rc, took, rss, out = run_tool([args.bin, phase, *opts, "-q"], proj, env=env,
+            rc, took, rss, out = run_tool([binary, phase, *opts, "-q"], proj, env=env,
                                           log=proj / f"{phase}.log")
-            phases.append((f"{phase} {' '.join(opts)}".strip(), a, time.time(), rss))
+            b = time.time()
+            phases.append((f"{phase} {' '.join(opts)}".strip(), a, b, rss, c0,
+                           innodb_counters(srv)))
             if rc != 0:
                 phases[-1] = (phases[-1][0] + " (failed)",) + phases[-1][1:]
                 return False, (f"migrate: not available: {phase} exit {rc}: "
@@ -574,6 +692,10 @@ def mib(kib):
 
 def ms(v):
     return "-" if v != v else f"{v:.2f}"
+
+
+def load_desc(rate):
+    return "unthrottled (--rate=0)" if rate == 0 else f"at {rate} tx/s"
 
 
 def failure_note(r):
@@ -593,26 +715,63 @@ def failure_note(r):
     return f"first at {first:.2f} s of {r['wall']:.2f} s{where}: {what}"
 
 
-def print_table(title, rows, args):
-    print(f"\n### {title}\n")
+def ratio(a, b):
+    if a != a or b != b or not b:
+        return float("nan")
+    return a / b
+
+
+def rows_per_s(args, seconds):
+    return args.rows / seconds if seconds else float("nan")
+
+
+def fmt_rate(v):
+    return "-" if v != v else f"{v:,.0f}"
+
+
+def innodb_cell(d):
+    if not d:
+        return "-"
+    return " / ".join("-" if d[k] is None else str(d[k]) for k in ("deadlocks", "lock_waits"))
+
+
+def method_row(label, r, idle, args):
+    m = r["main"]
+    sb = f"{r['sb_err']} / {r['sb_rec']}" if r["sb_err"] is not None else "-"
+    c = r["contract"]
+    contract = f"{c['failed']} / {c['retried']}" if c else "-"
+    if r["kind"] == "update":
+        bf_s = r["wall"] if r["ok_run"] else None
+    else:
+        bf_s = backfill_seconds(r) if r["kind"] in MIGRATE_KINDS else None
+    rq = ratio(m["p99"], idle["p99"])
+    return (f"| {label} | {r['wall']:.1f} | {'-' if bf_s is None else f'{bf_s:.1f}'} "
+            f"| {fmt_rate(rows_per_s(args, bf_s))} | {m['ok']} | {ms(m['p50'])} | {ms(m['p99'])} "
+            f"| {'-' if rq != rq else f'{rq:.2f}x'} | {ms(m['worst'])} | {m['slow']} "
+            f"| {m['failed']} | {m['retried']} | {contract} | {innodb_cell(r['innodb'])} "
+            f"| {ms(r['sb_p99'])} "
+            f"| {r['sb_queue']} | {sb} | {mib(r['rss'])} |")
+
+
+def print_table(title, rows, idle, args, rate):
+    print(f"\n### {title}, load {load_desc(rate)}\n")
     print(f"| method ({args.rows:,} rows, sysbench oltp_read_write {args.threads} threads "
-          f"at {args.rate} tx/s) | wall s | tx ok | p50 ms | p99 ms | worst ms | failed tx "
-          f"| retried | sysbench worst-second p99 ms | sysbench max queue "
+          f"{load_desc(rate)}) | wall s | backfill s | rows/s | tx ok | p50 ms | p99 ms "
+          f"| p99 / idle | worst ms | tx > {SLOW_MS} ms | failed tx | retried "
+          f"| contract: failed / retried | InnoDB deadlocks / row lock waits "
+          f"| sysbench worst-second p99 ms | sysbench max queue "
           f"| sysbench errors / reconnects | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|" + "---:|" * 17)
     notes = []
     for label, r in rows:
         if r is None:
             continue
         if not r["ok_run"] and r["note"].startswith("migrate: not available"):
-            print(f"| {label} | {r['note']} | | | | | | | | | | |")
+            print(f"| {label} | {r['note']} |" + " |" * 16)
             continue
         if r["note"]:
             notes.append(f"- {label}: {r['note']}")
-        sb = (f"{r['sb_err']} / {r['sb_rec']}" if r["sb_err"] is not None else "-")
-        print(f"| {label} | {r['wall']:.1f} | {r['ok']} | {ms(r['p50'])} | {ms(r['p99'])} "
-              f"| {ms(r['worst'])} | {r['failed']} | {r['retried']} | {ms(r['sb_p99'])} "
-              f"| {r['sb_queue']} | {sb} | {mib(r['rss'])} |")
+        print(method_row(label, r, idle, args))
         fn = failure_note(r)
         if fn:
             notes.append(f"- {label}, failed transactions: {fn}")
@@ -622,19 +781,152 @@ def print_table(title, rows, args):
         print()
         print("\n".join(notes))
     for label, r in rows:
-        if r is None or not r["phases"] or not label.startswith("migrate"):
+        if r is None or not r["phases"] or r["kind"] not in MIGRATE_KINDS:
             continue
         print(f"\n| {label}: phase | took s | tx ok | p50 ms | p99 ms | worst ms "
-              f"| failed tx | retried | peak RSS |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+              f"| tx > {SLOW_MS} ms | failed tx | retried | InnoDB deadlocks / row lock waits "
+              f"| peak RSS |")
+        print("|---|" + "---:|" * 10)
         for ph in r["phases"]:
             print(f"| {ph['name']} | {ph['took']:.2f} | {ph['ok']} | {ms(ph['p50'])} "
-                  f"| {ms(ph['p99'])} | {ms(ph['worst'])} | {ph['failed']} | {ph['retried']} "
-                  f"| {mib(ph['rss'])} |")
+                  f"| {ms(ph['p99'])} | {ms(ph['worst'])} | {ph['slow']} | {ph['failed']} "
+                  f"| {ph['retried']} | {innodb_cell(ph['innodb'])} | {mib(ph['rss'])} |")
         if r["ok_run"]:
             print(f"| total | {r['wall']:.2f} | {r['ok']} | {ms(r['p50'])} | {ms(r['p99'])} "
-                  f"| {ms(r['worst'])} | {r['failed']} | {r['retried']} | {mib(r['rss'])} |")
+                  f"| {ms(r['worst'])} | {r['slow']} | {r['failed']} | {r['retried']} "
+                  f"| {innodb_cell(r['innodb'])} | {mib(r['rss'])} |")
     print(flush=True)
+
+
+def print_rates(title, by_kind, args, rate):
+    """The backfill's own rows/s against one UPDATE of the whole column
+    (the ceiling), before and after."""
+    up = by_kind.get("update")
+    ceiling = rows_per_s(args, up["wall"]) if up and up["ok_run"] else float("nan")
+    lines = []
+    for name, after, before in (("default", "migrate", "before"),
+                                ("--jobs 2", "migrate-j2", "before-j2")):
+        if after not in by_kind and before not in by_kind:
+            continue
+        cells = []
+        for kind in (after, before):
+            r = by_kind.get(kind)
+            s = backfill_seconds(r) if r else None
+            v = rows_per_s(args, s) if s else float("nan")
+            cells += ["-" if s is None else f"{s:.2f}", fmt_rate(v), (
+                "-" if ratio(v, ceiling) != ratio(v, ceiling) else f"{ratio(v, ceiling):.2f}x")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if not lines:
+        return
+    if ceiling == ceiling:
+        print(f"\nBackfill rows/s, {title}, load {load_desc(rate)}: one `UPDATE` of the whole "
+              f"column under the same load, {fmt_rate(ceiling)} rows/s, is the ceiling\n")
+    else:
+        print(f"\nBackfill rows/s, {title}, load {load_desc(rate)} (no ceiling: the one "
+              f"`UPDATE` did not run)\n")
+    print("| backfill | after s | after rows/s | after / ceiling | before s | before rows/s "
+          "| before / ceiling |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(lines), flush=True)
+
+
+def idle_share(idle, key, span):
+    """What idle had of a count, scaled to a window of span seconds."""
+    n = idle[key]
+    return f"{n} in {idle['wall']:.0f} s ({n * span / idle['wall']:.1f} in {span:.0f} s)"
+
+
+def target_rows(results, task_key, rate):
+    """[(target, task, after, before, idle, met)] for one load, from the
+    figures of the table; None for a target whose rows did not run."""
+    by_kind = results[rate]["tasks"].get(task_key)
+    idle = results[rate]["idle"]
+    if not by_kind:
+        return []
+    out = []
+
+    def both(kind_a, kind_b, f):
+        vals = [f(by_kind[k]) if k in by_kind and by_kind[k]["ok_run"] else "-"
+                for k in (kind_a, kind_b)]
+        return " / ".join(vals)
+
+    after = [by_kind[k] for k in ("migrate", "migrate-j2") if k in by_kind]
+    if not after:
+        return []
+    done = all(r["ok_run"] for r in after)
+    span = max(r["main"]["span"] for r in after)
+    for key, name in (("failed", "zero application errors caused by migrate "
+                                 "(failed tx, expand to switch-reads)"),
+                      ("retried", "zero retried deadlocks / lock waits caused by migrate "
+                                  "(expand to switch-reads)"),
+                      ("slow", f"no transaction stalled over {SLOW_MS} ms by migrate "
+                               f"(tx > {SLOW_MS} ms, expand to switch-reads)")):
+        met = done and all(r["main"][key] == 0 for r in after)
+
+        def cell(r, key=key):
+            bf = [ph for ph in r["phases"] if ph["name"].startswith("backfill")]
+            return f"{r['main'][key]} (backfill {bf[0][key]})" if bf else str(r["main"][key])
+        out.append((name, both("migrate", "migrate-j2", cell), both("before", "before-j2", cell),
+                    idle_share(idle, key, span), met))
+    d = by_kind.get("migrate")
+    if d:
+        q = ratio(d["main"]["p99"], idle["p99"])
+        out.append(("foreground p99 ≤ 1.5x idle, default settings (expand to switch-reads)",
+                    both("migrate", "migrate-j2",
+                         lambda r: f"{ms(r['main']['p99'])} ms ({ratio(r['main']['p99'], idle['p99']):.2f}x)"),
+                    both("before", "before-j2",
+                         lambda r: f"{ms(r['main']['p99'])} ms ({ratio(r['main']['p99'], idle['p99']):.2f}x)"),
+                    f"{ms(idle['p99'])} ms", d["ok_run"] and q == q and q <= 1.5))
+    return out
+
+
+def wall_target(results, task_key, rate):
+    by_kind = results[rate]["tasks"].get(task_key)
+    if not by_kind or "ptosc" not in by_kind:
+        return None
+    pt = by_kind["ptosc"]
+
+    def cell(kind):
+        r = by_kind.get(kind)
+        if not r or not r["ok_run"] or not pt["ok_run"]:
+            return "-"
+        return f"{r['wall']:.1f} s ({r['wall'] / pt['wall']:.2f}x)"
+    j2 = by_kind.get("migrate-j2")
+    met = bool(j2 and j2["ok_run"] and pt["ok_run"] and j2["wall"] <= pt["wall"])
+    return ("whole change (expand to contract) ≤ 1.0x pt-osc's wall time with --jobs 2",
+            f"{cell('migrate')} / {cell('migrate-j2')}", f"{cell('before')} / {cell('before-j2')}",
+            f"pt-osc {pt['wall']:.1f} s" if pt["ok_run"] else "pt-osc failed",
+            met if j2 else None)
+
+
+def print_targets(results, args):
+    """Issue 15's targets for MariaDB, computed from the tables above. The
+    latency and error targets are read on the type task (the issue's own
+    scenario: widening k), the wall time on the rename; each falls back to
+    the other task when only one ran."""
+    tasks = [t["key"] for t in TASKS if t["key"] in args.task_keys]
+    lat_task = "type" if "type" in tasks else tasks[0]
+    wall_task = "rename" if "rename" in tasks else tasks[0]
+    print("\n### Issue 15's targets on MariaDB, from the tables above\n")
+    print("| target | load | task | after: default / --jobs 2 | before: default / --jobs 2 "
+          "| idle, pt-osc | |")
+    print("|---|---|---|---:|---:|---:|---|")
+    for rate in args.rate_list:
+        rows = target_rows(results, lat_task, rate)
+        w = wall_target(results, wall_task, rate)
+        for name, a, b, ref, met in rows:
+            print(f"| {name} | {load_desc(rate)} | {lat_task} | {a} | {b} | {ref} "
+                  f"| {'met' if met else '**missed**'} |")
+        if w:
+            name, a, b, ref, met = w
+            print(f"| {name} | {load_desc(rate)} | {wall_task} | {a} | {b} | {ref} "
+                  f"| {'-' if met is None else 'met' if met else '**missed**'} |")
+    print("\nThe issue's targets are those under the unthrottled load; the fixed-rate rows are "
+          "the same figures for the other load. In parentheses: those of the backfill "
+          "phase alone (transactions that started during it). \"Caused by migrate\" counts the transactions "
+          "that started from the start of expand and ended before the start of contract "
+          "(the window in which the old version runs); idle's count over its own run, scaled to that window, "
+          "is the background the load has without any migration.", flush=True)
 
 
 def version(cmd):
@@ -657,129 +949,281 @@ def machine(srv):
             f"{platform.platform()}, MariaDB {ver} ({settings})")
 
 
-def main():
+# ---- the plan ---------------------------------------------------------------------------------
+
+METHOD_KEYS = ("alter", "update", "ptosc", "migrate", "migrate-j2", "before", "before-j2", "extra")
+MIGRATE_KINDS = ("migrate", "migrate-j2", "before", "before-j2", "extra")
+
+# The estimate printed at the start: seconds of each step, (fixed, per
+# 1,000,000 rows of the rename, per 1,000,000 rows of the type change),
+# from the 1M-row run of 2026-11-26 at 200 tx/s on the quiet 2-core VM
+# (docs/performance.md) and 20,000-row runs for the fixed part. Under the
+# unthrottled load the per-row part is taken UNTHROTTLED_FACTOR times
+# slower: in the 100,000-row run of 2026-12-06 (busy VM) the backfills and
+# the one UPDATE took 1 to 4 times as long unthrottled as at 200 tx/s.
+# "load" is starting and stopping sysbench around a method (the warm-up
+# comes on top); "copy" the fresh table. A busy machine takes longer: the
+# line after each method rescales what is left by how the steps done so
+# far compared with the model.
+EST = {"server": (10, 40, 40), "load": (1.5, 0, 0), "copy": (0.5, 4, 4),
+       "insert-copy": (0.5, 25, 25), "alter": (0.5, 4, 5), "update": (0.3, 6, 10),
+       "ptosc": (2.5, 3, 3), "migrate": (5, 8, 14), "migrate-j2": (5, 7, 11),
+       "before": (5, 8, 14), "before-j2": (5, 7, 11), "extra": (5, 8, 14)}
+UNTHROTTLED_FACTOR = 2.5
+
+
+def plan(args):
+    """[(rate, task or None, kind)] in the order they run; task None is the
+    idle run of that load."""
+    steps = []
+    for rate in args.rate_list:
+        steps.append((rate, None, "idle"))
+        for task in TASKS:
+            if task["key"] in args.task_keys:
+                steps += [(rate, task, k) for k in args.method_list]
+    return steps
+
+
+def estimate(args, steps):
+    """(seconds of the server start and the table, [seconds of each
+    step]) the plan should take on an otherwise idle 2-core machine."""
+    m = args.rows / 1e6
+
+    def cost(name, task_key="rename", slow=1.0):
+        fixed, per_rename, per_type = EST[name]
+        return fixed + (per_type if task_key == "type" else per_rename) * m * slow
+
+    per_step = []
+    for rate, task, kind in steps:
+        slow = UNTHROTTLED_FACTOR if rate == 0 else 1.0
+        t = cost("copy" if args.copy == "import" else "insert-copy") + cost("load") + args.warmup
+        t += args.idle_seconds if kind == "idle" else cost(kind, task["key"], slow)
+        per_step.append(t)
+    return cost("server"), per_step
+
+
+def time_left(elapsed, est_start, est_steps, done):
+    """Seconds left: the model's estimate of the steps to come, scaled by
+    how the steps done so far compared with it (a busy machine is slower)."""
+    so_far = est_start + sum(est_steps[:done])
+    return sum(est_steps[done:]) * (elapsed / so_far if so_far else 1.0)
+
+
+def migrate_label(task, kind, args):
+    op = ("migrate rename_column: expand, backfill, switch-reads, contract"
+          if task["key"] == "rename" else
+          "migrate alter_column to k_new: expand, backfill, switch-reads, contract")
+    opts = {"migrate": "default backfill", "before": "default backfill",
+            "migrate-j2": "backfill --jobs 2", "before-j2": "backfill --jobs 2",
+            "extra": f"backfill {args.extra_backfill}"}[kind]
+    who = ""
+    if args.bin_before:
+        who = ", before" if kind.startswith("before") else ", after"
+    return f"{op} ({opts}){who}"
+
+
+def run_step(srv, base, args, rate, task, kind):
+    """(label, result) of one method under one load, on a fresh table."""
+    tag = f"r{rate}-{task['key']}-{kind}"
+    args.copy = fresh_table(srv, args.copy)
+    if kind == "alter":
+        r = measure(srv, base, args, tag, sql_action(srv, task["alter"]), rate)
+        r["note"] = r["note"] or end_state_note(srv, task["end_tool"])
+        label = f"blocking `{task['alter']}`"
+    elif kind == "update":
+        srv.query(task["update_prep"], DB)     # instant on 10.11; not timed
+        r = measure(srv, base, args, tag, sql_action(srv, task["update"]), rate)
+        label = (f"one `{task['update']}` (the column added beforehand, not timed; "
+                 f"the change itself is not done)")
+    elif kind == "ptosc":
+        r = measure(srv, base, args, tag, ptosc_action(srv, base, args, task), rate)
+        if r["ok_run"]:
+            r["note"] = end_state_note(srv, task["end_tool"])
+        label = "pt-online-schema-change"
+    else:
+        opts = {"migrate": [], "before": [], "migrate-j2": ["--jobs", "2"],
+                "before-j2": ["--jobs", "2"], "extra": args.extra_backfill.split()}[kind]
+        binary = args.bin_before if kind.startswith("before") else args.bin
+        r = measure(srv, base, args, tag,
+                    migrate_action(srv, base, args, task, tag, opts, binary), rate)
+        if r["ok_run"]:
+            r["note"] = end_state_note(srv, task["end_migrate"])
+        label = migrate_label(task, kind, args)
+    r["kind"] = kind
+    return label, r
+
+
+def copy_binary(path, base, name):
+    """A copy of a migrate binary and its description: a rebuild during the
+    run must not mix versions."""
+    if not os.access(path, os.X_OK):
+        return path, f"{path} (not found: its migrate rows will fail)"
+    dst = base / name
+    shutil.copy2(path, dst)
+    built = time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(path).st_mtime))
+    return str(dst), f"{version([str(dst), '--version'])} ({path}, built {built}, copied at start)"
+
+
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1000000, help="rows in sbtest1 (default 1000000)")
     ap.add_argument("--bin", default=str(ROOT / "build/migrate"), help="the migrate binary")
-    ap.add_argument("--rate", type=int, default=200, help="sysbench transactions/s (default 200)")
+    ap.add_argument("--bin-before", default="",
+                    help="a second migrate binary (e.g. a build from before a change): its "
+                         "migrate rows run too, marked 'before'; the --bin rows are 'after'")
+    ap.add_argument("--rate", type=int, default=200,
+                    help="sysbench transactions/s (default 200; 0 = unthrottled)")
+    ap.add_argument("--rates", default="",
+                    help="several loads one after the other, each with its own idle run and "
+                         "tables, e.g. 0,200 (unthrottled, then 200 tx/s); overrides --rate")
     ap.add_argument("--threads", type=int, default=4, help="sysbench threads (default 4)")
     ap.add_argument("--idle-seconds", type=float, default=20, help="length of the idle baseline")
     ap.add_argument("--warmup", type=float, default=2, help="seconds of load before each method")
     ap.add_argument("--no-jobs2", action="store_true", help="skip `migrate backfill --jobs 2`")
+    ap.add_argument("--with-alter", action="store_true",
+                    help="also the blocking ALTER TABLE ... ALGORITHM=COPY rows")
+    ap.add_argument("--methods", default="",
+                    help="only these methods, comma-separated, of: " + ", ".join(METHOD_KEYS)
+                    + " (default: update, ptosc, migrate, migrate-j2, then alter with "
+                      "--with-alter, before and before-j2 with --bin-before, extra with "
+                      "--extra-backfill; --no-jobs2 drops the -j2 ones)")
     ap.add_argument("--extra-backfill", default="",
                     help="one more migrate row with these backfill options, e.g. "
                          "'--target-batch-ms 200 --jobs 2'")
     ap.add_argument("--tasks", default="rename,type", help="rename, type or both (default)")
+    ap.add_argument("--copy", choices=("import", "insert"), default="import",
+                    help="how the fresh table is made before every method: import (default) "
+                         "copies the base's tablespace file, insert copies the rows with "
+                         "INSERT ... SELECT (slower; the earlier runs' way)")
+    ap.add_argument("--estimate", action="store_true",
+                    help="print the plan and its estimated duration, run nothing")
     ap.add_argument("--sysbench", default="/usr/bin/sysbench")
     ap.add_argument("--pt-osc", default="/usr/bin/pt-online-schema-change")
     args = ap.parse_args()
+    try:
+        args.rate_list = ([int(x) for x in args.rates.split(",") if x.strip()]
+                          if args.rates else [args.rate])
+    except ValueError:
+        ap.error(f"--rates {args.rates!r}: give rates in tx/s separated by commas, e.g. 0,200")
+    if not args.rate_list or any(x < 0 for x in args.rate_list):
+        ap.error(f"--rates {args.rates!r}: give rates ≥ 0 (0 = unthrottled), e.g. 0,200")
+    args.task_keys = [x for x in args.tasks.split(",") if x]
+    bad = [x for x in args.task_keys if x not in ("rename", "type")]
+    if bad or not args.task_keys:
+        ap.error(f"--tasks {args.tasks!r}: give rename, type or rename,type")
+    if args.methods:
+        args.method_list = [x for x in args.methods.split(",") if x]
+        bad = [x for x in args.method_list if x not in METHOD_KEYS]
+        if bad or not args.method_list:
+            ap.error(f"--methods {args.methods!r}: give some of {', '.join(METHOD_KEYS)}")
+    else:
+        args.method_list = (["alter"] if args.with_alter else []) + \
+            ["update", "ptosc", "migrate", "migrate-j2"] + \
+            (["before", "before-j2"] if args.bin_before else []) + \
+            (["extra"] if args.extra_backfill else [])
+        if args.no_jobs2:
+            args.method_list = [k for k in args.method_list if not k.endswith("-j2")]
+    if any(k.startswith("before") for k in args.method_list) and not args.bin_before:
+        ap.error("--methods names before or before-j2: give --bin-before PATH too")
+    if "extra" in args.method_list and not args.extra_backfill:
+        ap.error("--methods names extra: give --extra-backfill 'OPTIONS' too")
     args.bin = str(Path(args.bin).resolve())
-    want = set(args.tasks.split(","))
+    if args.bin_before:
+        args.bin_before = str(Path(args.bin_before).resolve())
+    return args
+
+
+def main():
+    args = parse_args()
+    steps = plan(args)
+    est_start, est_steps = estimate(args, steps)
+    est = est_start + sum(est_steps)
+    print(f"plan: {len(steps)} runs ({', '.join(load_desc(r) for r in args.rate_list)}; "
+          f"tasks {', '.join(args.task_keys)}; methods {', '.join(args.method_list)}), "
+          f"estimated {est / 60:.1f} min on an otherwise idle 2-core machine", flush=True)
+    if args.estimate:
+        return
     for prog in (args.sysbench, args.pt_osc, "/usr/bin/time"):
         if not os.access(prog, os.X_OK):
             sys.exit(f"{prog} not found: apt-get install -y sysbench percona-toolkit time")
     base = Path(tempfile.mkdtemp(prefix="migrate-mybench."))
-    # a copy: a rebuild of the binary during the run must not mix versions
-    if os.access(args.bin, os.X_OK):
-        shutil.copy2(args.bin, base / "migrate")
-        migrate_desc = (f"{version([str(base / 'migrate'), '--version'])} ({args.bin}, "
-                        f"built {time.strftime('%Y-%m-%d %H:%M', time.localtime(os.stat(args.bin).st_mtime))}, "
-                        f"copied at start)")
-        args.bin = str(base / "migrate")
-    else:
-        migrate_desc = f"{args.bin} (not found: the migrate rows will fail)"
+    args.bin, migrate_desc = copy_binary(args.bin, base, "migrate")
+    before_desc = ""
+    if args.bin_before:
+        args.bin_before, before_desc = copy_binary(args.bin_before, base, "migrate-before")
     started = time.monotonic()
     try:
         srv = Server(base)
         print(f"machine: {machine(srv)}")
         print(f"tools: {version([args.sysbench, '--version'])}; "
-              f"{version([args.pt_osc, '--version'])}; {migrate_desc}")
+              f"{version([args.pt_osc, '--version'])}; migrate "
+              f"{'after: ' if before_desc else ''}{migrate_desc}"
+              f"{'; migrate before: ' + before_desc if before_desc else ''}")
         t = time.monotonic()
         make_base(srv, args)
         print(f"table: sbtest1 of {args.rows:,} rows (sysbench prepare: "
-              f"{time.monotonic() - t:.1f} s), copied fresh before every method")
-        print(f"load: {shown([args.sysbench, 'oltp_read_write', *load_options(srv, args)], srv)}, "
-              f"each transaction logged by a Lua wrapper; deadlocks, lock wait timeouts and 1020 "
-              f"retried in the same transaction ('retried'), any other error ends it "
-              f"('failed tx')", flush=True)
+              f"{time.monotonic() - t:.1f} s), copied fresh before every method "
+              f"({'its tablespace imported' if args.copy == 'import' else 'INSERT ... SELECT'}, "
+              f"then read into the buffer pool and flushed)")
+        for rate in args.rate_list:
+            print(f"load {load_desc(rate)}: "
+                  f"{shown([args.sysbench, 'oltp_read_write', *load_options(srv, args, rate)], srv)}")
+        print("each transaction logged by a Lua wrapper; deadlocks, lock wait timeouts and 1020 "
+              "retried in the same transaction ('retried'), any other error ends it "
+              "('failed tx')", flush=True)
         print(LEGEND, flush=True)
 
-        fresh_table(srv)
-        idle = measure(srv, base, args, "idle",
-                       lambda: (time.sleep(args.idle_seconds), (True, "", []))[1])
-
-        for task in TASKS:
-            if task["key"] not in want:
-                continue
-            rows = [("idle: sysbench alone, no schema change", idle)]
-
-            fresh_table(srv)
-            r = measure(srv, base, args, f"alter-{task['key']}", sql_action(srv, task["alter"]))
-            r["note"] = r["note"] or end_state_note(srv, task["end_tool"])
-            rows.append((f"blocking `{task['alter']}`", r))
-
-            fresh_table(srv)
-            srv.query(task["update_prep"], DB)     # instant on 10.11; not timed
-            r = measure(srv, base, args, f"update-{task['key']}", sql_action(srv, task["update"]))
-            rows.append((f"one `{task['update']}` (the column added beforehand, not timed; "
-                         f"the change itself is not done)", r))
-
-            fresh_table(srv)
-            r = measure(srv, base, args, f"ptosc-{task['key']}", ptosc_action(srv, base, args, task))
-            if r["ok_run"]:
-                r["note"] = end_state_note(srv, task["end_tool"])
-            rows.append(("pt-online-schema-change", r))
-
-            mig_label = ("migrate rename_column: expand, backfill, switch-reads, contract"
-                         if task["key"] == "rename" else
-                         "migrate alter_column to k_new: expand, backfill, switch-reads, contract")
-            fresh_table(srv)
-            r = measure(srv, base, args, f"migrate-{task['key']}",
-                        migrate_action(srv, base, args, task, f"{task['key']}-default", []))
-            if r["ok_run"]:
-                r["note"] = end_state_note(srv, task["end_migrate"])
-            rows.append((mig_label + " (default backfill)", r))
-
-            if not args.no_jobs2:
-                if not r["ok_run"] and r["phases"] and len(r["phases"]) == 1 \
-                        and r["phases"][0]["name"].startswith("expand"):
-                    r2 = dict(r, note=r["note"] + " (as above; not run again)", phases=[])
-                else:
-                    fresh_table(srv)
-                    r2 = measure(srv, base, args, f"migrate-{task['key']}-j2",
-                                 migrate_action(srv, base, args, task, f"{task['key']}-j2",
-                                                ["--jobs", "2"]))
-                    if r2["ok_run"]:
-                        r2["note"] = end_state_note(srv, task["end_migrate"])
-                rows.append((mig_label + " (backfill --jobs 2)", r2))
-
-            if args.extra_backfill:
-                extra = args.extra_backfill.split()
-                fresh_table(srv)
-                r3 = measure(srv, base, args, f"migrate-{task['key']}-extra",
-                             migrate_action(srv, base, args, task, f"{task['key']}-extra", extra))
-                if r3["ok_run"]:
-                    r3["note"] = end_state_note(srv, task["end_migrate"])
-                rows.append((mig_label + f" (backfill {args.extra_backfill})", r3))
-
-            print_table(task["title"], rows, args)
-            print("pt-osc command: " + shown(ptosc_command(srv, args, task), srv))
-            if task["key"] == "type":
-                print("End state: pt-osc and the ALTER keep the column name k (now bigint); "
-                      "migrate's alter_column ends with the values in a new column k_new "
-                      "(bigint) and k dropped at contract, so sysbench, which reads k, fails "
-                      "from contract on.")
+        results = {}
+        for i, (rate, task, kind) in enumerate(steps):
+            if kind == "idle":
+                args.copy = fresh_table(srv, args.copy)
+                idle = measure(srv, base, args, f"r{rate}-idle",
+                               lambda: (time.sleep(args.idle_seconds), (True, "", []))[1], rate)
+                idle["kind"] = "idle"
+                results[rate] = {"idle": idle, "tasks": {}, "rows": {}}
             else:
-                print("End state: every method ends with c_new char(120) and no c; sysbench "
-                      "reads c, so it fails after the ALTER, after pt-osc swaps the tables, "
-                      "and after migrate's contract.")
-            print(flush=True)
-        print(f"whole run: {time.monotonic() - started:.0f} s")
+                label, r = run_step(srv, base, args, rate, task, kind)
+                results[rate]["tasks"].setdefault(task["key"], {})[kind] = r
+                results[rate]["rows"].setdefault(task["key"], []).append((label, r))
+            done = time.monotonic() - started
+            print(f"[{done:.0f} s] {i + 1}/{len(steps)} done: {load_desc(rate)}, "
+                  f"{task['key'] if task else '-'}, {kind}; about "
+                  f"{time_left(done, est_start, est_steps, i + 1) / 60:.1f} min left",
+                  file=sys.stderr, flush=True)
+            last_of_load = i + 1 == len(steps) or steps[i + 1][0] != rate
+            if last_of_load:
+                print_load(srv, args, results, rate)
+        print_targets(results, args)
+        print(f"\nwhole run: {time.monotonic() - started:.0f} s (estimated {est:.0f} s)")
     finally:
         # stops the server even if Server() failed half-way
         subprocess.run(["sh", str(ROOT / "tests/mariadb_server.sh"), "stop", str(base / "mdb")])
         shutil.rmtree(base, ignore_errors=True)
+
+
+def print_load(srv, args, results, rate):
+    idle = results[rate]["idle"]
+    for task in TASKS:
+        rows = results[rate]["rows"].get(task["key"])
+        if not rows:
+            continue
+        print_table(task["title"], [("idle: sysbench alone, no schema change", idle)] + rows,
+                    idle, args, rate)
+        print_rates(task["title"], results[rate]["tasks"][task["key"]], args, rate)
+        print()
+        if "ptosc" in results[rate]["tasks"][task["key"]]:
+            print("pt-osc command: " + shown(ptosc_command(srv, args, task), srv))
+        if task["key"] == "type":
+            print("End state: pt-osc and the ALTER keep the column name k (now bigint); "
+                  "migrate's alter_column ends with the values in a new column k_new "
+                  "(bigint) and k dropped at contract, so sysbench, which reads k, fails "
+                  "from contract on.")
+        else:
+            print("End state: every method ends with c_new char(120) and no c; sysbench "
+                  "reads c, so it fails after the ALTER, after pt-osc swaps the tables, "
+                  "and after migrate's contract.")
+        print(flush=True)
 
 
 if __name__ == "__main__":
