@@ -202,6 +202,7 @@ enum batch_form {
 };
 
 #define TABLE_LOCK_TRIES 30	/* of the session's lock_timeout (2 s) each */
+#define NOT_A_ROW_TRIES 8	/* of a form that met a lock that is no row */
 
 /* The result's columns: rows updated, rows of the range at marker 0 in
  * the statement's snapshot (form 1: 0), and with the guard whether the
@@ -244,15 +245,33 @@ static void rollback_quietly(struct pgdrv_conn *pc)
 		exec_pc(pc, "ROLLBACK", &ignored);
 }
 
+/*
+ * Whether a lock_timeout error came from a wait for a row: PostgreSQL
+ * names the tuple in the error's context ("while updating tuple (0,1) in
+ * relation ...", "while locking tuple ..."). Any other wait is for a lock
+ * that is no row: the relation extension lock, above all, which two
+ * workers (or a worker and the application) take in turn while they
+ * append row versions, and which a 1 ms limit cancels often.
+ */
+static int waited_for_a_row(const PGresult *res)
+{
+	const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+
+	return ctx && strstr(ctx, "tuple") != NULL;
+}
+
 /* Run sql (a statement that may time out on a lock): 0 done, 1 it ran
- * out of lock_timeout (rolled back, err set), -1 it failed. */
+ * out of lock_timeout (rolled back, err set; *on_row says whether it
+ * waited for a row), -1 it failed. */
 static int exec_lockable(struct pgdrv_conn *pc, const char *sql, PGresult **out,
-			 struct mg_err *err)
+			 int *on_row, struct mg_err *err)
 {
 	PGresult *res = exec_bounded(pc, sql);
 	char state[6] = "";
 
 	*out = NULL;
+	if (on_row)
+		*on_row = waited_for_a_row(res);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK) {
 		*out = res;
 		return 0;
@@ -292,7 +311,7 @@ static int open_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s, i
 		int64_t t0 = mg_now_ms();
 		PGresult *res;
 
-		rc = exec_lockable(pc, sql, &res, err);
+		rc = exec_lockable(pc, sql, &res, NULL, err);
 		PQclear(res);
 		if (rc <= 0 || attempt + 1 >= TABLE_LOCK_TRIES)
 			break;
@@ -348,19 +367,19 @@ static int run_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s,
 		     struct mg_err *err)
 {
 	enum batch_form form = FORM_RANGE;
-	int patient = 0;
+	int patient = 0, not_a_row = 0;
 
 	for (int attempt = 0;; attempt++) {
 		struct mg_buf sql = MG_BUF_INIT;
 		PGresult *res;
 		int64_t t0;
-		int rc;
+		int rc, on_row = 0;
 
 		if (open_batch(pc, s, patient, &out->retry_ms, err) < 0)
 			return -1;
 		t0 = mg_now_ms();
 		batch_sql(&sql, pc, s, form, after_key, hi);
-		rc = exec_lockable(pc, sql.buf, &res, err);
+		rc = exec_lockable(pc, sql.buf, &res, &on_row, err);
 		mg_buf_release(&sql);
 		if (rc == 0)
 			return finish_batch(pc, res, form, out, err);
@@ -372,6 +391,12 @@ static int run_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s,
 		if (rc < 0 || (patient && attempt >= TABLE_LOCK_TRIES))
 			return -1;
 		out->retry_ms += mg_now_ms() - t0;
+		/* a short wait for a lock that is no row (the extension lock):
+		 * the same form again, it will not meet it twice in a row often */
+		if (!patient && !on_row && not_a_row < NOT_A_ROW_TRIES) {
+			not_a_row++;
+			continue;
+		}
 		if (form != FORM_SKIP_ALL) {
 			form++;
 			continue;
