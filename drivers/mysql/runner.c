@@ -199,7 +199,9 @@ static int done_without_waiting(struct mydrv_conn *mc, const struct mg_step *s,
 
 /*
  * Is a transaction of another session that began at least a second ago
- * (INNODB_TRX counts whole seconds) still running? A DDL statement that
+ * (INNODB_TRX counts whole seconds) still running, in this database (the
+ * session's current one: INNODB_TRX does not name the tables; a session
+ * with none counts)? A DDL statement that
  * waits for its metadata lock behind such a transaction queues the
  * application's statements on the table for the whole lock_wait_timeout
  * (a second or more), and in that time each application transaction that
@@ -213,9 +215,11 @@ static int old_transaction_running(struct mydrv_conn *mc)
 	struct mg_err ignored = MG_ERR_INIT;
 	int64_t n = 0;
 
-	if (query_int(mc, "SELECT COUNT(*) FROM information_schema.INNODB_TRX "
-		      "WHERE trx_mysql_thread_id <> CONNECTION_ID() "
-		      "AND trx_started <= NOW() - INTERVAL 1 SECOND", &n, &ignored) < 0)
+	if (query_int(mc, "SELECT COUNT(*) FROM information_schema.INNODB_TRX x "
+		      "LEFT JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id "
+		      "WHERE x.trx_mysql_thread_id <> CONNECTION_ID() "
+		      "AND x.trx_started <= NOW() - INTERVAL 1 SECOND "
+		      "AND (p.DB IS NULL OR p.DB = DATABASE())", &n, &ignored) < 0)
 		return 0;
 	return n > 0;
 }
