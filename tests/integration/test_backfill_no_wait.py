@@ -17,8 +17,9 @@ copied with a wrong value, shows there and in `backfill --verify`.
 - the deadlock shape: writers whose transactions update 2-4 random rows in
   random order (and delete and insert a row by key, as sysbench does)
   while a backfill of 500-row batches runs: no deadlock and no lock wait
-  timeout reaches them, and no session of migrate ever waits for a row
-  lock (sampled on the server);
+  timeout (1 s) reaches them, and no session of migrate waits for a lock
+  longer than a moment (sampled on the server with the wait's age: a
+  PostgreSQL batch tries its range under lock_timeout 1 ms first);
 - rows still held after the limit (MIGRATE_TEST_HELD_ROWS_MS in a test
   build, 60 s otherwise): exit 3 naming the table, with a hint, the
   checkpoint kept; a rerun after the holder has gone finishes;
