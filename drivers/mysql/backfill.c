@@ -276,8 +276,8 @@ int mydrv_lock_check(struct mg_conn *c, struct mg_err *err)
  *    had locked (and does not depend on innodb_rollback_on_timeout), and
  *    takes the range row by row. On a range nobody holds this costs
  *    nothing: SET STATEMENT is parsed with the UPDATE, no round trip more.
- *  - row by row (MariaDB 10.6+ after a failed whole try, MySQL 8.0.1+
- *    always): in one transaction, SELECT the keys of the range's rows at
+ *  - row by row (MariaDB 10.6+ after a failed whole try, MySQL always):
+ *    in one transaction, SELECT the keys of the range's rows at
  *    marker 0 FOR UPDATE SKIP LOCKED (locks the rows nobody holds, passes
  *    the others without waiting), UPDATE exactly those rows by key, count
  *    what the range has left at marker 0, COMMIT. MySQL cannot try the
@@ -285,11 +285,11 @@ int mydrv_lock_check(struct mg_conn *c, struct mg_err *err)
  *    (SET STATEMENT is per statement on purpose: on MariaDB 10.11 a SKIP
  *    LOCKED read in a session whose innodb_lock_wait_timeout is 0 fails
  *    with error 1180, "Got error 1 during COMMIT".)
- *  - waiting (no SKIP LOCKED: MariaDB 10.3 to 10.5 after a failed whole
- *    try, MySQL 5.7 and 8.0.0 always): the bounded wait of before issue
- *    15, up to 30 tries of innodb_lock_wait_timeout (2 s), the rows never
- *    skipped. On these servers a batch can still be part of a deadlock
- *    with the application.
+ *  - waiting (MariaDB 10.3 to 10.5, which have no SKIP LOCKED, after a
+ *    failed whole try): the bounded wait of before issue 15, up to 30
+ *    tries of innodb_lock_wait_timeout (2 s), the rows never skipped. On
+ *    these servers a batch that meets a held row can still be part of a
+ *    deadlock with the application; upgrading to 10.6 ends that.
  *
  * How skips are counted (row by row only; a whole UPDATE that succeeds
  * skipped nothing). After its UPDATE, in its transaction, the batch counts
@@ -305,33 +305,30 @@ int mydrv_lock_check(struct mg_conn *c, struct mg_err *err)
  */
 enum batch_way {
 	WAY_WHOLE_THEN_ROWS,	/* MariaDB 10.6+ */
-	WAY_ROWS,		/* MySQL 8.0.1+ */
-	WAY_WHOLE_THEN_WAIT,	/* MariaDB 10.3 to 10.5 */
-	WAY_WAIT		/* MySQL 5.7, 8.0.0 */
+	WAY_ROWS,		/* MySQL (8.0.29+: what plans need) */
+	WAY_WHOLE_THEN_WAIT	/* MariaDB 10.3 to 10.5 */
 };
 
 /*
- * Test builds: MIGRATE_TEST_MYSQL_DIALECT, which makes MariaDB plan as
- * MySQL (conn.c), makes its batches take MySQL's way too, so that the
- * MariaDB tests run MySQL 8's row-by-row path (or, with a MySQL version
- * below 8.0.1 in the variable, the waiting one).
+ * MySQL runs no plan below 8.0.29 (mydrv_plan_begin), so a backfill on
+ * MySQL always has SKIP LOCKED (8.0.1+). Test builds:
+ * MIGRATE_TEST_MYSQL_DIALECT, which makes MariaDB plan as MySQL (conn.c),
+ * makes its batches take MySQL's way too, so that the MariaDB tests run
+ * MySQL's row-by-row path.
  */
 static enum batch_way batch_way(const struct mydrv_conn *mc)
 {
-	unsigned long v = mysql_get_server_version(mc->my);
-	int skip_locked = mc->mariadb ? v >= 100600 : v >= 80001;
-
-	if (!mc->mysql_dialect)
-		return skip_locked ? WAY_WHOLE_THEN_ROWS : WAY_WHOLE_THEN_WAIT;
-	if (mc->mysql_version && mc->mysql_version < 80001)
-		skip_locked = 0;
-	return skip_locked ? WAY_ROWS : WAY_WAIT;
+	if (mc->mysql_dialect)
+		return WAY_ROWS;
+	if (mysql_get_server_version(mc->my) >= 100600)
+		return WAY_WHOLE_THEN_ROWS;
+	return WAY_WHOLE_THEN_WAIT;
 }
 
 /* Run a batch's UPDATE, waiting for application row locks
  * (innodb_lock_wait_timeout 2 s per try) and retrying up to 30 times: a
- * locked row delays the batch, it is never skipped. Only for servers
- * without SKIP LOCKED (WAY_WAIT, WAY_WHOLE_THEN_WAIT). */
+ * locked row delays the batch, it is never skipped. Only for MariaDB
+ * before 10.6 (no SKIP LOCKED), after its whole try met a held row. */
 static int exec_waiting_for_rows(struct mydrv_conn *mc, const char *sql,
 				 const struct mg_backfill_spec *s, int64_t *rows,
 				 int64_t *retry_ms, struct mg_err *err)
@@ -494,8 +491,10 @@ static int update_free_rows(struct mydrv_conn *mc, const struct mg_backfill_spec
 	int rc = -1;
 
 	*rows = 0;
-	if (exec_mc(mc, "START TRANSACTION", err) < 0)
+	if (exec_mc(mc, "START TRANSACTION", err) < 0) {
+		mg_err_prefix(err, "backfill batch: ");
 		goto out;
+	}
 	key_select(&sql, s);
 	mg_buf_addf(&sql, " FROM %s%s FOR UPDATE SKIP LOCKED", s->table, where);
 	if (query_mc(mc, sql.buf, &keys, err) < 0 ||
@@ -505,6 +504,7 @@ static int update_free_rows(struct mydrv_conn *mc, const struct mg_backfill_spec
 	mg_buf_addf(&sql, "SELECT COUNT(*) FROM %s%s", s->table, where);
 	if (query_int(mc, sql.buf, skipped, err) < 0)
 		goto fail;
+	/* the guard's own error (the lock was lost) says it all */
 	rc = mc->guard ? guarded_commit(mc, err) : exec_mc(mc, "COMMIT", err);
 	if (rc == 0)
 		mg_debug("mysql: a batch of %s took its rows one by one: %lld updated, %lld left at marker 0 for a later pass",
@@ -512,9 +512,8 @@ static int update_free_rows(struct mydrv_conn *mc, const struct mg_backfill_spec
 	goto out;
 fail:
 	exec_mc(mc, "ROLLBACK", &ignored);
+	mg_err_prefix(err, "backfill batch: ");
 out:
-	if (rc < 0)
-		mg_err_prefix(err, "backfill batch: ");
 	mg_rows_release(&keys);
 	mg_buf_release(&sql);
 	return rc;
@@ -530,7 +529,7 @@ static int update_range(struct mydrv_conn *mc, const struct mg_backfill_spec *s,
 	int64_t t0 = mg_now_ms(), waited = 0;
 	int rc;
 
-	if (way == WAY_WHOLE_THEN_ROWS || way == WAY_WHOLE_THEN_WAIT) {
+	if (way != WAY_ROWS) {
 		rc = update_whole(mc, update, &out->rows, err);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
@@ -638,6 +637,13 @@ int mydrv_backfill_split(struct mg_conn *c, const struct mg_backfill_spec *s,
 	return rc;
 }
 
+/*
+ * A consistent read: in the session's READ COMMITTED it locks no row and
+ * waits for none, so it never blocks the application's writers, nor they
+ * it (checked on MariaDB 10.11: inside an open transaction after this
+ * SELECT, information_schema.INNODB_TRX shows no row locked, and a writer
+ * updates the rows it read, or inserts into their range, at once).
+ */
 int mydrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 		       char *const *after_key, int batch_size, int sample,
 		       int64_t *mismatches, struct mg_strlist *sample_keys,
