@@ -647,6 +647,9 @@ static void stopped(struct table_run *r, struct mg_err *err)
 			mg_buf_addf(&where, " (part %d)", p->cp.part);
 	}
 	if (r->thr.critical_stop) {
+		/* the last progress line says why (a worker's pace may have
+		 * written over it since) */
+		snprintf(r->throttle, sizeof(r->throttle), "stopped: %.500s", r->err.msg);
 		mg_err_set(err, MG_EDB, "backfill of %s stopped: %s, after %lld rows: resumable from key %s",
 			   r->s->table, r->err.msg, (long long)r->rows_done,
 			   where.len ? where.buf : "(done)");

@@ -100,17 +100,23 @@ class RowLockWaits:
     def __init__(self, target, waiters, other_role=False):
         self.target = target
         self.other_role = other_role
-        self.holder = self._connect("app/holder")
-        sql(self.holder, "BEGIN")
-        sql(self.holder, "SELECT v FROM hot WHERE id = 1 FOR UPDATE")
         self.errors = []
         self.threads = []
-        for i in range(waiters):
-            c = self._connect("app/waiter-%d" % i)
-            t = threading.Thread(target=self._wait, args=(c,), daemon=True)
-            t.start()
-            self.threads.append(t)
-        self.wait_until(waiters)
+        self.holder = self._connect("app/holder")
+        try:
+            sql(self.holder, "BEGIN")
+            sql(self.holder, "SELECT v FROM hot WHERE id = 1 FOR UPDATE")
+            for i in range(waiters):
+                c = self._connect("app/waiter-%d" % i)
+                t = threading.Thread(target=self._wait, args=(c,), daemon=True)
+                t.start()
+                self.threads.append(t)
+            self.wait_until(waiters)
+        except BaseException:
+            # an open transaction would hold the table (and the test's
+            # DROP DATABASE) for good
+            self.release()
+            raise
 
     def _connect(self, name):
         """An autocommit session named name (application_name)."""
@@ -145,17 +151,21 @@ class RowLockWaits:
             "SELECT COUNT(*) FROM information_schema.INNODB_TRX"
             " WHERE trx_state = 'LOCK WAIT'")[0][0])
 
-    def wait_until(self, n, timeout=15):
+    def wait_until(self, n, timeout=60):
         deadline = time.monotonic() + timeout
-        while self.waiting() != n:
-            assert time.monotonic() < deadline, "%d sessions did not come to wait" % n
+        while (got := self.waiting()) != n:
+            assert time.monotonic() < deadline, \
+                "%d sessions did not come to wait (%d do)" % (n, got)
             time.sleep(0.02)
 
     def release(self):
+        if self.holder is None:
+            return
         sql(self.holder, "ROLLBACK")
         self.holder.close()
+        self.holder = None
         for t in self.threads:
-            t.join(15)
+            t.join(60)
         assert not self.errors, self.errors
 
 
@@ -217,7 +227,7 @@ def test_max_lock_waits_pauses_while_sessions_wait_for_a_row_lock(target):
         w = Watch(p.popen("backfill", "--json", "--max-lock-waits", "1",
                           "--batch-size", "500", "--sleep", "20"))
         paused = w.wait_for(lambda: w.line_where(
-            lambda j: throttle(j).startswith("paused")), "a paused progress line")
+            lambda j: throttle(j).startswith("paused")), "a paused progress line", timeout=60)
         assert throttle(paused) == \
             "paused: 2 sessions wait for row locks > --max-lock-waits 1", paused
         assert paused["rows_done"] == done and paused["done"] is False, paused
@@ -251,7 +261,7 @@ def test_max_lock_waits_counts_waiters_of_other_roles(target):
         w = Watch(p.popen("backfill", "--json", "--max-lock-waits", "1",
                           "--batch-size", "500", "--sleep", "20"))
         paused = w.wait_for(lambda: w.line_where(
-            lambda j: throttle(j).startswith("paused")), "a paused progress line")
+            lambda j: throttle(j).startswith("paused")), "a paused progress line", timeout=60)
         assert throttle(paused) == \
             "paused: 2 sessions wait for row locks > --max-lock-waits 1", paused
         assert paused["rows_done"] == 0 and copied(target) == 0, paused
@@ -268,8 +278,10 @@ def test_max_lock_waits_counts_waiters_of_other_roles(target):
 
 def test_critical_load_stops_checkpointed_and_a_rerun_finishes(target):
     p = expanded(target)
+    # 2000 rows/s: the stop (about 2 s after the load starts) comes long
+    # before the end, whatever the machine's speed
     w = Watch(p.popen("backfill", "--json", "--critical-load", "2", "--batch-size", "200",
-                      "--sleep", "20"))
+                      "--max-rows-per-sec", "2000"))
     busy = []
     try:
         w.wait_for(lambda: copied(target) >= 1000, "1000 rows copied")
@@ -315,11 +327,12 @@ def test_critical_load_stops_checkpointed_and_a_rerun_finishes(target):
 
 def test_critical_load_spike_gone_by_the_second_reading_does_not_stop(target):
     p = expanded(target)
-    # 4 busy sessions for 1.5 s, from before the start: the first reading
-    # sees them, the second one 3 s later does not
-    busy = busy_sessions(target, 4, 1.5)
+    # 4 busy sessions for 2.5 s, from before the start: the first reading
+    # (at the first batch) sees them, the second one 5 s later does not;
+    # at 2500 rows/s the backfill lasts 8 s, past the second reading
+    busy = busy_sessions(target, 4, 2.5)
     r = p.run("backfill", "--json", "--critical-load", "2", "--critical-load-interval",
-              "3000", "--batch-size", "500", "--sleep", "100")
+              "5000", "--batch-size", "500", "--max-rows-per-sec", "2500")
     for t in busy:
         t.join(15)
     assert r.rc == 0, r.describe()
@@ -327,7 +340,7 @@ def test_critical_load_spike_gone_by_the_second_reading_does_not_stop(target):
     seen = [j for j in lines if throttle(j).startswith("critical load")]
     assert seen, "the first reading did not see the spike\n" + r.describe()
     assert re.fullmatch(r"critical load: \d+ active sessions > --critical-load 2, "
-                        r"read again in 3000 ms", throttle(seen[0])), seen[0]
+                        r"read again in 5000 ms", throttle(seen[0])), seen[0]
     assert lines[-1]["done"] is True, lines[-1]
     assert "stopped" not in r.err, r.describe()
     assert_all_copied(target, p)
