@@ -40,6 +40,15 @@ static int record_batch(struct table_run *r, struct part *p, struct mg_batch_res
 
 	pthread_mutex_lock(&r->mu);
 	batch = ++r->batches;
+	/* the sweep's rows count in the first part's checkpoint: status
+	 * shows every row copied, the sweep has no checkpoint of its own */
+	if (p->transient && b->rows > 0 && r->n_parts) {
+		r->parts[0].cp.rows_done += b->rows;
+		if (mg_state_checkpoint_put(r->st, &r->parts[0].cp, err) < 0) {
+			pthread_mutex_unlock(&r->mu);
+			return -1;
+		}
+	}
 	p->cp.rows_done += b->rows;
 	r->rows_done += b->rows;
 	if (main && b->last_key) {
