@@ -6,8 +6,9 @@ every row's right value is known in SQL: n = id % 1000, n_big = 2n + 1,
 label = 'v' || id. A row copied twice, skipped, or written with the wrong
 value shows there; the engine's own counters (status --json) must agree.
 
-- adaptive sizing: batches grow past the start size, and a batch slowed by
-  an application's row lock cuts the next batches (--json lines);
+- adaptive sizing: batches grow past the start size, and a slow batch
+  (an application trigger that takes 1.5 s) cuts the next batches (--json
+  lines);
 - --batch-size N: every batch copies N rows (a key span of N for an
   integer key), the first one too, and over a composite key;
 - --pause-file pauses between batches and resumes when the file goes;
@@ -17,7 +18,9 @@ value shows there; the engine's own counters (status --json) must agree.
 - --jobs N: parts with their own checkpoints, disjoint ranges; kill -9
   mid-run and reruns with other --jobs values (fewer parts left than jobs:
   the largest is split);
-- a row locked by the application delays its batch, it is never skipped;
+- a row locked by the application is never waited for: the backfill passes
+  over it again until it can copy it (test_backfill_no_wait.py has the
+  rest, on both databases); SIGTERM meanwhile exits at once;
 - --max-lag (MIGRATE_TEST_LAG_MS), fail closed when the lag is unknown;
 - --max-load counts the application's active sessions, not migrate's,
   also those of other roles (whose state this role cannot see);
@@ -124,16 +127,19 @@ def composite_key(k):
 
 
 class RowLock(threading.Thread):
-    """An application transaction holding a row lock on items.id = key. It
-    lets go `hold` seconds after it sees migrate's backfill waiting for it
-    (so the wait is real, whatever the speed of the machine), or as soon
-    as the test calls let_go()."""
+    """An application transaction holding a row lock on items.id = key
+    (SELECT ... FOR UPDATE: it writes nothing, so the backfill must copy the
+    row itself) until the test calls let_go(), or `hold` seconds at most.
+    Meanwhile it watches for migrate's backfill waiting for it: `waited_ms`,
+    the longest such wait seen (a batch may try its range for a moment,
+    lock_timeout 1 ms, before it takes the rows it can lock one by one; it
+    never waits for the row)."""
 
-    def __init__(self, db, key, hold):
+    def __init__(self, db, key, hold=60):
         super().__init__(daemon=True)
         self.db = db
         self.hold = hold
-        self.blocked = False
+        self.waited_ms = 0.0
         self.error = None
         self._released = threading.Event()
         self.conn = db.connect(autocommit=False, application_name="app/locker")
@@ -143,17 +149,18 @@ class RowLock(threading.Thread):
 
     def run(self):
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not self.blocked:
-                self.blocked = self.watcher.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE application_name = 'migrate/backfill'"
-                    "   AND %s = ANY (pg_blocking_pids(pid))",
-                    (self.pid,)).fetchone()[0] > 0
-                if not self.blocked:
-                    time.sleep(0.02)
-            if self.blocked:
-                self._released.wait(self.hold)
+            deadline = time.monotonic() + self.hold
+            while time.monotonic() < deadline and not self._released.is_set():
+                ms = self.watcher.execute(
+                    "SELECT max(extract(epoch FROM clock_timestamp() - l.waitstart))"
+                    "       * 1000"
+                    "  FROM pg_stat_activity a JOIN pg_locks l"
+                    "    ON l.pid = a.pid AND NOT l.granted"
+                    " WHERE a.application_name = 'migrate/backfill'"
+                    "   AND %s = ANY (pg_blocking_pids(a.pid))",
+                    (self.pid,)).fetchone()[0]
+                self.waited_ms = max(self.waited_ms, float(ms or 0))
+                self._released.wait(0.01)
         except Exception as e:      # reported by the test
             self.error = e
         finally:
@@ -161,8 +168,24 @@ class RowLock(threading.Thread):
             self.conn.close()
 
     def let_go(self):
-        """End the hold now (a sleep would sit out all of it)."""
+        """End the hold now."""
         self._released.set()
+
+
+HELD = "held by other transactions"
+
+
+def slow_batch_at(db, key, seconds):
+    """An application's BEFORE UPDATE trigger that takes `seconds` when row
+    `key` is written: the batch that copies it is that much slower."""
+    db.execute("""
+        CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.id = %d THEN PERFORM pg_sleep(%s); END IF;
+            RETURN NEW;
+        END $$""" % (key, seconds))
+    db.execute("CREATE TRIGGER slow_row BEFORE UPDATE ON items"
+               " FOR EACH ROW EXECUTE FUNCTION slow_row()")
 
 
 def sessions_sleeping(db, n, seconds):
@@ -198,28 +221,29 @@ def assert_disjoint(checkpoints, key=int_key):
 
 
 def test_adaptive_batches_grow_and_shrink_after_a_slow_batch(project):
-    n, locked = 100000, 50000
+    """A batch slowed down (here by an application trigger that takes 1.5 s
+    on one row: a row lock no longer slows a batch, it is passed over) cuts
+    the next batches."""
+    n, slow = 100000, 50000
     p = expanded(project, n)
-    lock = RowLock(p.db, locked, hold=1.5)
-    lock.start()
+    slow_batch_at(p.db, slow, 1.5)
+    t0 = time.monotonic()
     r = p.run("backfill", "--json", "--target-batch-ms", "50", "--sleep", "300")
-    lock.join(70)
-    assert lock.error is None, lock.error
-    assert lock.blocked, "the backfill never waited for the locked row\n" + r.describe()
     assert r.rc == 0, r.describe()
+    assert time.monotonic() - t0 >= 1.5, "no batch was slowed\n" + r.describe()
     lines = progress(r.err)
     assert lines and lines[-1]["done"] is True, r.describe()
     assert lines[-1]["rows_done"] == n and lines[-1]["throttle"] is None, lines[-1]
     assert all(j["workers"] == 1 for j in lines), lines
-    # the batch that waited for the lock is the first one past the locked
-    # key (batches go in key order): it took >= 1.5 s, so its line is shown
-    slow = next(i for i, j in enumerate(lines) if j["rows_done"] >= locked)
-    before, after = lines[:slow + 1], lines[slow + 1:]
+    # the slow batch is the first one past the slow key (batches go in key
+    # order): it took >= 1.5 s, so its line is shown
+    slow_at = next(i for i, j in enumerate(lines) if j["rows_done"] >= slow)
+    before, after = lines[:slow_at + 1], lines[slow_at + 1:]
     assert lines[0]["batch_size"] == 1000, lines[0]      # the start size
     grown = max(j["batch_size"] for j in before)
     assert grown > 1000, "batches never grew: %r" % before
     assert after, "no progress line after the slow batch: %r" % lines
-    assert min(j["batch_size"] for j in after) < lines[slow]["batch_size"], \
+    assert min(j["batch_size"] for j in after) < lines[slow_at]["batch_size"], \
         "no smaller batch after the slow one: %r" % lines
     assert all(100 <= j["batch_size"] <= 200000 for j in lines), lines
     assert_all_copied(p.db, n)
@@ -452,18 +476,33 @@ def test_jobs_kill9_and_reruns_with_other_jobs(project):
 # 5. a row locked by the application
 
 
-def test_locked_row_delays_but_is_not_skipped(project):
+def test_locked_row_is_passed_over_then_copied(project):
+    """A row the application holds (FOR UPDATE: it writes nothing) is never
+    waited for: the main pass copies every other row, the backfill passes
+    over the held row's range again (saying why) until the holder lets go,
+    then copies it; every row is counted once."""
     n, locked = 20000, 12345
     p = expanded(project, n)
-    lock = RowLock(p.db, locked, hold=2.5)
+    lock = RowLock(p.db, locked)
     lock.start()
-    r = p.run("backfill", "--batch-size", "1000")
-    lock.join(70)
+    w = Watch(p.popen("backfill", "--batch-size", "1000"))
+    try:
+        w.wait_for(lambda: HELD in w.err, "the backfill saying rows are " + HELD)
+        assert copied(p.db) == n - 1
+        time.sleep(1)
+        assert w.p.poll() is None, "the backfill ended with a row held\n" + w.err
+        assert copied(p.db) == n - 1
+        lock.let_go()
+        rc = w.finish()
+    finally:
+        if w.p.poll() is None:
+            w.p.kill()
+    lock.join(10)
     assert lock.error is None, lock.error
-    assert lock.blocked, "the backfill never waited for the locked row\n" + r.describe()
-    assert r.rc == 0, r.describe()
-    assert re.search(r'rows of "public"\."items" are locked by another transaction: waiting',
-                     r.err), r.describe()
+    assert lock.waited_ms < 100, \
+        "the backfill waited %.0f ms for the locked row\n%s" % (lock.waited_ms, w.err)
+    assert rc == 0, w.err
+    assert "are locked by another transaction: waiting" not in w.err, w.err
     assert p.db.query("SELECT n_big, %s FROM items WHERE id = %%s" % MARKER, (locked,)) \
         == [((locked % 1000) * 2 + 1, 1)]
     assert_all_copied(p.db, n)
@@ -471,18 +510,18 @@ def test_locked_row_delays_but_is_not_skipped(project):
     assert_verifies(p)
 
 
-def test_sigterm_while_waiting_for_a_locked_row(project):
-    """A stop asked for while the batch waits for an application's row lock
-    does not sit out the retries: it exits within one lock timeout, the
-    waiting batch rolled back, and a rerun copies everything."""
+def test_sigterm_while_a_held_row_is_passed_over(project):
+    """A stop asked for while the backfill passes over a row the application
+    holds exits at once (no wait to sit out): exit 3, the rows copied so far
+    committed, the application's lock never broken, and a rerun copies the
+    row, counting each row once."""
     n, locked = 20000, 5500
     p = expanded(project, n)
-    lock = RowLock(p.db, locked, hold=30)
+    lock = RowLock(p.db, locked)
     lock.start()
     w = Watch(p.popen("backfill", "--batch-size", "1000"))
     try:
-        w.wait_for(lambda: "are locked by another transaction: waiting" in w.err,
-                   "the backfill waiting for the locked row")
+        w.wait_for(lambda: HELD in w.err, "the backfill saying rows are " + HELD)
         t0 = time.monotonic()
         w.p.send_signal(signal.SIGTERM)
         rc = w.finish(timeout=20)
@@ -491,15 +530,21 @@ def test_sigterm_while_waiting_for_a_locked_row(project):
         if w.p.poll() is None:
             w.p.kill()
     assert rc == 3, w.err
-    assert took < 10, "SIGTERM took %.1f s while a row was locked" % took
-    assert "stopped by signal" in w.err and 'resumable from key ["5000"]' in w.err, w.err
-    assert copied(p.db) == 5000         # the waiting batch did not commit
+    assert took < 3, "SIGTERM took %.1f s while a row was held" % took
+    assert "stopped by signal" in w.err, w.err
+    assert copied(p.db) == n - 1
     assert lock.is_alive()              # the application's lock was never broken
-    lock.conn.cancel()
+    assert lock.waited_ms < 100, (lock.waited_ms, w.err)
+    st = backfill_status(p)
+    assert st["done"] is False and st["rows_done"] == n - 1, st
+    assert p.phases() == {1: "expanded"}
     lock.let_go()
-    lock.join(40)
-    p.ok("backfill")
+    lock.join(10)
+    r = p.ok("backfill", "--json")
     assert_all_copied(p.db, n)
+    st = backfill_status(p)
+    # the rerun's sweep copied the held row: counted once, as every row
+    assert st["done"] is True and st["rows_done"] == n, (st, r.err)
     assert_verifies(p)
 
 
