@@ -248,16 +248,41 @@ static void rollback_quietly(struct pgdrv_conn *pc)
 /*
  * Whether a lock_timeout error came from a wait for a row: PostgreSQL
  * names the tuple in the error's context ("while updating tuple (0,1) in
- * relation ...", "while locking tuple ..."). Any other wait is for a lock
- * that is no row: the relation extension lock, above all, which two
- * workers (or a worker and the application) take in turn while they
- * append row versions, and which a 1 ms limit cancels often.
+ * relation ...", "while locking tuple ..."). Any other wait is for a row
+ * that has a queue (row_queue_on below) or for a lock that is no row: the
+ * relation extension lock, above all, which two workers (or a worker and
+ * the application) take in turn while they append row versions, and
+ * which a 1 ms limit cancels often.
  */
 static int waited_for_a_row(const PGresult *res)
 {
 	const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
 
 	return ctx && strstr(ctx, "tuple") != NULL;
+}
+
+/*
+ * A wait for a row that has a queue names no tuple: the first waiter for
+ * a row waits for its holder's transaction (the context above) and holds
+ * the row's tuple lock meanwhile; a later waiter, the batch say, waits for
+ * that tuple lock, without context. So a timeout without context is still
+ * a row's while another session holds a tuple lock on the table (or on
+ * one of its partitions). 1 yes, 0 no or not known.
+ */
+static int row_queue_on(struct pgdrv_conn *pc, const struct mg_backfill_spec *s)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	char *tl = lit(s->table), *yes = NULL;
+	char *sql = mg_xasprintf("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'tuple' "
+				 "AND granted AND pid <> pg_backend_pid() AND relation IN "
+				 "(SELECT %s::regclass UNION ALL SELECT inhrelid FROM pg_inherits "
+				 "WHERE inhparent = %s::regclass))::text", tl, tl);
+	int rc = query_scalar(pc, sql, &yes, &ignored) == 0 && yes && !strcmp(yes, "true");
+
+	free(yes);
+	free(sql);
+	free(tl);
+	return rc;
 }
 
 /* Run sql (a statement that may time out on a lock): 0 done, 1 it ran
@@ -390,13 +415,15 @@ static int run_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s,
 				    TABLE_LOCK_TRIES);
 		if (rc < 0 || (patient && attempt >= TABLE_LOCK_TRIES))
 			return -1;
-		out->retry_ms += mg_now_ms() - t0;
 		/* a short wait for a lock that is no row (the extension lock):
 		 * the same form again, it will not meet it twice in a row often */
-		if (!patient && !on_row && not_a_row < NOT_A_ROW_TRIES) {
+		if (!patient && !on_row && not_a_row < NOT_A_ROW_TRIES && !row_queue_on(pc, s)) {
+			out->retry_ms += mg_now_ms() - t0;
+			mg_debug("backfill batch: a 1 ms lock wait that was no row's: the same form again");
 			not_a_row++;
 			continue;
 		}
+		out->retry_ms += mg_now_ms() - t0;
 		if (form != FORM_SKIP_ALL) {
 			form++;
 			continue;
