@@ -163,6 +163,9 @@ static int integer_key(const struct mg_backfill_spec *s)
  *      for is no row of the range (a row of another table, through a
  *      foreign key of the new column; an index's lock; a unique key
  *      another transaction is inserting).
+ *   A 1 ms timeout that was no row's (above all the relation extension
+ *   lock, which concurrent writers take in turn) tries the same form
+ *   again, up to NOT_A_ROW_TRIES times, before the next form.
  *
  * Why a wait of at most 1 ms is no wait (form 1): a deadlock is detected
  * only by a waiter that has waited deadlock_timeout (1 s by default, never
