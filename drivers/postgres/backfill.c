@@ -144,11 +144,12 @@ static int integer_key(const struct mg_backfill_spec *s)
  * - ROW EXCLUSIVE on the table, first and alone (LOCK TABLE), under the
  *   session's lock_timeout (2 s, retried as before): a pending ALTER is a
  *   relation lock, not a row lock, and is waited for a bounded time;
- * - then, with SET LOCAL lock_timeout = 1 ms (the shortest PostgreSQL has:
- *   0 would mean no limit), the rows of the range, in one of these forms:
+ * - then, with SET LOCAL lock_timeout = ROW_WAIT_MS (50 ms), the rows of
+ *   the range, in one of these forms:
  *   1. the plain range UPDATE (the fast path: as fast as before). A row
- *      another transaction holds makes it wait at most 1 ms, fail with
- *      lock_not_available (55P03), and roll back;
+ *      another transaction holds makes it wait at most 50 ms (an
+ *      application transaction that commits sooner just lets it go on),
+ *      then fail with lock_not_available (55P03) and roll back;
  *   2. then the same range with the rows taken FOR NO KEY UPDATE SKIP
  *      LOCKED in a CTE and updated through a TID join on (tableoid,
  *      ctid): only the rows nobody holds. It costs about twice the fast
@@ -163,15 +164,23 @@ static int integer_key(const struct mg_backfill_spec *s)
  *      for is no row of the range (a row of another table, through a
  *      foreign key of the new column; an index's lock; a unique key
  *      another transaction is inserting).
- *   A 1 ms timeout that was no row's (above all the relation extension
- *   lock, which concurrent writers take in turn) tries the same form
- *   again, up to NOT_A_ROW_TRIES times, before the next form.
+ *   A timeout that was no row's (the relation extension lock, which
+ *   concurrent writers take in turn) tries the same form again, up to
+ *   NOT_A_ROW_TRIES times, before the next form.
  *
- * Why a wait of at most 1 ms is no wait (form 1): a deadlock is detected
- * only by a waiter that has waited deadlock_timeout (1 s by default, never
- * under 1 ms) for its lock: ProcSleep arms the deadlock timer of each wait
+ * Why 50 ms and not 1 ms, PostgreSQL's shortest: with --jobs 2 the two
+ * workers wait on each other's relation extension lock (the table's and
+ * its indexes', as they append row versions) for more than 1 ms, and
+ * even 10 ms, often: 1,000,000 rows, --jobs 2 --target-batch-ms 500, idle
+ * 2-core machine: 1 ms took 4.5 and 5.0 s (118 to 242 statements
+ * cancelled, each wasting the batch so far), 10 ms 5.4 s, 50 ms 3.6 and
+ * 3.6 s, the same as before this change (3.6 and 3.6 s).
+ *
+ * Why a wait of at most 50 ms is no deadlock (form 1): a deadlock is
+ * detected only by a waiter that has waited deadlock_timeout (1 s by
+ * default) for its lock: ProcSleep arms the deadlock timer of each wait
  * separately. The batch's own check would come after 1 s; its
- * lock_timeout cancels the wait after 1 ms and the rollback frees its
+ * lock_timeout cancels the wait after 50 ms and the rollback frees its
  * rows, so the batch is never a deadlock victim and a cycle through it
  * lasts as long as that cancel takes (measured: an application
  * transaction waiting for a row the batch holds while the batch asks for
@@ -206,6 +215,7 @@ enum batch_form {
 
 #define TABLE_LOCK_TRIES 30	/* of the session's lock_timeout (2 s) each */
 #define NOT_A_ROW_TRIES 8	/* of a form that met a lock that is no row */
+#define ROW_WAIT_MS "50"	/* lock_timeout of the row forms, in ms (above) */
 
 /* The result's columns: rows updated, rows of the range at marker 0 in
  * the statement's snapshot (form 1: 0), and with the guard whether the
@@ -325,14 +335,14 @@ static int64_t back_off(int attempt)
 /*
  * Open the batch's transaction holding ROW EXCLUSIVE on the table, waited
  * for under the session's lock_timeout (a relation lock: a pending ALTER,
- * say) and retried after a backoff; then lock_timeout 1 ms for the rows,
+ * say) and retried after a backoff; then lock_timeout ROW_WAIT_MS for the rows,
  * unless patient. The time of the tries that timed out goes to *retry_ms.
  */
 static int open_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s, int patient,
 		      int64_t *retry_ms, struct mg_err *err)
 {
 	char *sql = mg_xasprintf("BEGIN; LOCK TABLE %s IN ROW EXCLUSIVE MODE%s", s->table,
-				 patient ? "" : "; SET LOCAL lock_timeout = 1");
+				 patient ? "" : "; SET LOCAL lock_timeout = " ROW_WAIT_MS);
 	int rc;
 
 	for (int attempt = 0;; attempt++) {
@@ -422,7 +432,7 @@ static int run_batch(struct pgdrv_conn *pc, const struct mg_backfill_spec *s,
 		 * the same form again, it will not meet it twice in a row often */
 		if (!patient && !on_row && not_a_row < NOT_A_ROW_TRIES && !row_queue_on(pc, s)) {
 			out->retry_ms += mg_now_ms() - t0;
-			mg_debug("backfill batch: a 1 ms lock wait that was no row's: the same form again");
+			mg_debug("backfill batch: a short lock wait that was no row's: the same form again");
 			not_a_row++;
 			continue;
 		}
