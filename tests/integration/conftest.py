@@ -110,7 +110,8 @@ from harness.pg import Database, PgServer  # noqa: F401
 from harness.project import (RENAME_FILE, RENAME_YAML, USERS_DDL,  # noqa: F401
                              USERS_ROWS, Project, columns_of, seed_users)
 from harness.result import (Result, Runner, Watch, _CheckedPopen,  # noqa: F401
-                            check_rows, docs, progress)
+                            assert_verifies, backfill_status, check_rows, docs,
+                            progress)
 from harness.secrets import (APP_PASSWORD, APP_USER, MYSQL_APP_PASSWORD,  # noqa: F401
                              MYSQL_APP_PASSWORD_URL, MYSQL_LOW_PASSWORD,
                              MYSQL_LOW_USER, SECRETS, TRICKY_PASSWORD,

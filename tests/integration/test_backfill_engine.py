@@ -36,7 +36,7 @@ import signal
 import threading
 import time
 
-from conftest import Watch, progress
+from conftest import Watch, assert_verifies, backfill_status, progress
 
 FILE = "0001_alter_n.yaml"
 ALTER = """
@@ -105,17 +105,6 @@ def assert_renamed(db, table, extra=""):
     """Every row of a RENAME table has title = label and marker 1."""
     assert db.query("SELECT count(*) FROM %s WHERE title IS DISTINCT FROM label"
                     " OR _migrate_1 <> 1%s" % (table, extra)) == [(0,)]
-
-
-def assert_verifies(project):
-    r = project.ok("backfill", "--verify")
-    assert "every row agrees" in r.out, r.describe()
-    doc = json.loads(project.ok("backfill", "--verify", "--json").out)
-    assert doc["mismatches"] == 0 and doc["sample_keys"] == [], doc
-
-
-def backfill_status(project):
-    return project.json("status")["migrations"][0]["backfill"]
 
 
 def int_key(k):

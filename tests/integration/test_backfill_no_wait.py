@@ -29,13 +29,12 @@ copied with a wrong value, shows there and in `backfill --verify`.
   finishes.
 """
 
-import json
 import random
 import signal
 import threading
 import time
 
-from conftest import Watch
+from conftest import Watch, assert_verifies, backfill_status
 from writers import fetch
 
 N = 20000
@@ -148,17 +147,6 @@ def assert_consistent(db, n=N, table="items"):
            if r[1] != 2 * r[0] + 1 or r[3] == 0 or r[2] != "v%d" % k]
     assert not bad, "%s: rows whose sides disagree (id, n, n_big, label, marker): %r" \
         % (table, bad[:10])
-
-
-def assert_verifies(project):
-    r = project.ok("backfill", "--verify")
-    assert "every row agrees" in r.out, r.describe()
-    doc = json.loads(project.ok("backfill", "--verify", "--json").out)
-    assert doc["mismatches"] == 0 and doc["sample_keys"] == [], doc
-
-
-def backfill_status(project):
-    return project.json("status")["migrations"][0]["backfill"]
 
 
 def held_lines(w):

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import Watch, progress
+from conftest import Watch, backfill_status, progress
 
 N = 20000
 MIGRATION = """
@@ -80,10 +80,6 @@ def assert_all_copied(target, p, n=N):
                         " OR _migrate_1 = 0") == [(0,)]
     doc = p.json("backfill", "--verify", "--json")
     assert doc["mismatches"] == 0 and doc["sample_keys"] == [], doc
-
-
-def backfill_status(p):
-    return p.json("status")["migrations"][0]["backfill"]
 
 
 def throttle(j):

@@ -101,6 +101,19 @@ def progress(text):
     return out
 
 
+def backfill_status(project):
+    """The backfill part of `status --json` for the project's first migration."""
+    return project.json("status")["migrations"][0]["backfill"]
+
+
+def assert_verifies(project):
+    """backfill --verify says every row agrees, in text and in JSON."""
+    r = project.ok("backfill", "--verify")
+    assert "every row agrees" in r.out, r.describe()
+    doc = json.loads(project.ok("backfill", "--verify", "--json").out)
+    assert doc["mismatches"] == 0 and doc["sample_keys"] == [], doc
+
+
 class Watch:
     """A running `migrate` (project.popen) whose stderr is read as it comes."""
 
