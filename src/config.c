@@ -32,6 +32,9 @@ void mg_options_init(struct mg_options *o)
 	o->max_lock_waits = UNSET_INT;
 	o->critical_load = UNSET_INT;
 	o->critical_load_interval_ms = UNSET_INT;
+	o->interval_ms = UNSET_INT;
+	o->wait_lock_ms = UNSET_INT;
+	o->max_runtime_ms = UNSET_INT;
 }
 
 void mg_options_release(struct mg_options *o)
@@ -51,6 +54,7 @@ void mg_options_release(struct mg_options *o)
 	free(o->lint_error);
 	free(o->lint_warning);
 	free(o->lint_disable);
+	free(o->metrics_file);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -110,6 +114,11 @@ static const struct opt_def opt_defs[] = {
 	{ 0, "disable", OPT_LIST, OFF(lint_disable), "RULE" },
 	{ 0, "list-rules", OPT_FLAG, OFF(list_rules), NULL },
 	{ 0, "no-lint", OPT_FLAG, OFF(no_lint), NULL },
+	{ 0, "watch", OPT_FLAG, OFF(watch), NULL },
+	{ 0, "interval", OPT_INT, OFF(interval_ms), "MS" },
+	{ 0, "metrics-file", OPT_STR, OFF(metrics_file), "PATH" },
+	{ 0, "wait-lock", OPT_INT, OFF(wait_lock_ms), "MS" },
+	{ 0, "max-runtime", OPT_LONG, OFF(max_runtime_ms), "MS" },
 	{ 0, NULL, OPT_FLAG, 0, NULL }
 };
 

@@ -54,6 +54,12 @@ struct mg_options {
 	char *lint_disable;	/* --disable RULE */
 	int list_rules;		/* --list-rules */
 	int no_lint;		/* check --no-lint */
+	/* the operator's side (issue 16) */
+	int watch;		/* status --watch */
+	int interval_ms;	/* status --watch --interval DURATION, default 2000 */
+	char *metrics_file;	/* --metrics-file PATH: Prometheus text format */
+	int wait_lock_ms;	/* --wait-lock DURATION: wait for another runner; 0 = exit 3 at once */
+	long max_runtime_ms;	/* backfill --max-runtime DURATION: checkpoint and exit 3 resumably */
 	/* what is left after the options: the command and its arguments */
 	const char *command;
 	char **args;

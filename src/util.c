@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -422,6 +423,69 @@ void mg_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int mg_parse_duration(const char *s, long bare_unit_ms, long *out_ms)
+{
+	static const struct { const char *unit; double ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 }, { NULL, 0 }
+	};
+	double total = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -1;
+	if (mg_parse_long(s, out_ms) == 0) {
+		if (*out_ms > LONG_MAX / bare_unit_ms)
+			return -1;
+		*out_ms *= bare_unit_ms;
+		return 0;
+	}
+	while (*p) {
+		char *end;
+		double v;
+		size_t i;
+
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = strtod(p, &end);
+		p = end;
+		for (i = 0; units[i].unit; i++) {
+			size_t n = strlen(units[i].unit);
+
+			/* "m" must not take the "m" of "ms" */
+			if (!strncmp(p, units[i].unit, n) && !isalpha((unsigned char)p[n]))
+				break;
+		}
+		if (!units[i].unit)
+			return -1;
+		total += v * units[i].ms;
+		p += strlen(units[i].unit);
+	}
+	if (total > 9.0e15)
+		return -1;
+	*out_ms = (long)(total + 0.5);
+	return 0;
+}
+
+void mg_format_duration(char out[32], int64_t ms)
+{
+	int64_t s;
+
+	if (ms < 0)
+		ms = 0;
+	s = ms / 1000;
+	if (ms < 1000)
+		snprintf(out, 32, "%lldms", (long long)ms);
+	else if (s < 60)
+		snprintf(out, 32, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, 32, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(out, 32, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(out, 32, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 }
 
 /* See util.h: the loader's key suggestions and migrate new's. */

@@ -141,6 +141,17 @@ void mg_stop_signals_install(void);
 /* Parse a non-negative decimal integer; 0 or -1. */
 int mg_parse_long(const char *s, long *out);
 
+/*
+ * Parse a duration into milliseconds: a number with a unit ("500ms",
+ * "2s", "1.5s", "5m", "1h", "1d"), or several ("1h30m"); a bare number
+ * is in bare_unit_ms (1 for options that were milliseconds, 1000 for
+ * ones that were seconds). 0 or -1 (nothing set) for anything else.
+ */
+int mg_parse_duration(const char *s, long bare_unit_ms, long *out_ms);
+
+/* A duration for people: "850ms", "45s", "3m05s", "1h02m", "2d03h". */
+void mg_format_duration(char out[32], int64_t ms);
+
 /* Verbosity set by the command line: -1 quiet, 0 normal, 1 verbose. */
 extern int mg_verbosity;
 /* Progress and diagnostics on stderr (suppressed by --quiet). */
