@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "driver.h"
+#include "metrics.h"
 #include "output.h"
 
 struct command {
@@ -439,6 +440,7 @@ int main(int argc, char **argv)
 	}
 	mg_stop_signals_install();
 	rc = cmd->fn(&opt);
+	mg_metrics_command_done(&opt, cmd->name, rc);
 	mg_options_release(&opt);
 	return rc;
 }
