@@ -33,6 +33,8 @@ static struct {
 	char migration[128];
 	int wait_ms;
 	char *held;		/* state path whose lock this process holds */
+	int fd;			/* its lock file */
+	int waited;		/* the lock was waited for */
 	int64_t started_unix_ms;
 	char started_at[32];
 	/* the last progress written, to write changes at once */
@@ -177,19 +179,13 @@ static json_t *own_record(void)
 	return rec;
 }
 
-int mg_runinfo_write_lock(int fd, const char *state_path)
+static int write_record(int fd)
 {
 	json_t *rec;
 	char *js, *text;
 	ssize_t n;
 	size_t len;
 
-	self.started_unix_ms = mg_unix_ms();
-	mg_iso_time(self.started_at);
-	free(self.held);
-	self.held = mg_xstrdup(state_path);
-	self.written_ms = 0;
-	self.state = -1;
 	rec = own_record();
 	js = json_dumps(rec, JSON_COMPACT);
 	json_decref(rec);
@@ -206,6 +202,35 @@ int mg_runinfo_write_lock(int fd, const char *state_path)
 	}
 	free(text);
 	return 0;
+}
+
+int mg_runinfo_write_lock(int fd, const char *state_path)
+{
+	self.started_unix_ms = mg_unix_ms();
+	mg_iso_time(self.started_at);
+	free(self.held);
+	self.held = mg_xstrdup(state_path);
+	self.fd = fd;
+	self.written_ms = 0;
+	self.state = -1;
+	return write_record(fd);
+}
+
+void mg_runinfo_set_migration(const char *migration)
+{
+	snprintf(self.migration, sizeof(self.migration), "%s", migration);
+	if (self.held)
+		write_record(self.fd);	/* best effort: the pid line stays */
+}
+
+int mg_runinfo_lock_waited(void)
+{
+	return self.waited;
+}
+
+void mg_runinfo_note_waited(void)
+{
+	self.waited = 1;
 }
 
 void mg_runinfo_released(const char *state_path)

@@ -62,6 +62,15 @@ int mg_runinfo_wait_ms(void);
  * errno set. */
 int mg_runinfo_write_lock(int fd, const char *state_path);
 
+/* The migration this run acts on is known now (the phase commands pick
+ * it after the lock): the record names it. */
+void mg_runinfo_set_migration(const char *migration);
+
+/* Whether this process had to wait (--wait-lock) for the lock it holds:
+ * what it read of the target before then may be stale. */
+int mg_runinfo_lock_waited(void);
+void mg_runinfo_note_waited(void);
+
 /* The lock of state_path is released (the state is closed): the live
  * progress file goes. */
 void mg_runinfo_released(const char *state_path);

@@ -221,6 +221,7 @@ static int wait_for_lock(struct mg_state *s, int fd, int64_t *waited)
 		}
 	}
 	*waited = mg_now_ms() - start;
+	mg_runinfo_note_waited();
 	mg_format_duration(d, *waited);
 	mg_info("got the lock of '%s' after waiting %s", s->path, d);
 	return 1;

@@ -3,6 +3,7 @@
 
 #include "cmd.h"
 #include "output.h"
+#include "runinfo.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -151,6 +152,8 @@ int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 	if (mg_ctx_open(&ctx, opt, def->name, MG_NEED_DB | MG_NEED_WRITE, &err) < 0 ||
 	    mg_ctx_pick(&ctx, id, def->pick, &v, &err) < 0)
 		goto fail;
+	if (v)
+		mg_runinfo_set_migration(v->name);
 	if (!v) {
 		mg_info("nothing to do: every migration is %s",
 			def->pick == MG_PHASE_PENDING ? "pending or contracted" :

@@ -139,6 +139,18 @@ static char *next_step(struct mg_ctx *ctx, const struct mg_view **for_view)
 	return NULL;
 }
 
+/* The run holding the lock concerns migration v (by id or by name). */
+static int run_is_about(const struct mg_runinfo *ri, const struct mg_view *v)
+{
+	long id;
+
+	if (!ri->live || !ri->migration[0])
+		return 0;
+	if (!strcmp(ri->migration, v->name))
+		return 1;
+	return mg_parse_long(ri->migration, &id) == 0 && id == v->id;
+}
+
 /* While another migrate holds the lock, every changing command would be
  * refused: next says to wait for it instead. */
 static char *next_or_wait(struct mg_ctx *ctx, const struct mg_runinfo *ri,
@@ -155,22 +167,14 @@ static char *next_or_wait(struct mg_ctx *ctx, const struct mg_runinfo *ri,
 		mg_runinfo_progress_line(ri, &b);
 		mg_buf_adds(&b, ")");
 	}
-	mg_buf_addf(&b, ", or queue behind it with --wait-lock DURATION; then: %s",
-		    then ? then : "nothing: every migration is contracted");
+	/* what comes after the running command is known once it ended */
+	if (*for_view && run_is_about(ri, *for_view))
+		mg_buf_adds(&b, ", or queue behind it with --wait-lock DURATION; then see 'migrate status' again");
+	else
+		mg_buf_addf(&b, ", or queue behind it with --wait-lock DURATION; then: %s",
+			    then ? then : "nothing: every migration is contracted");
 	free(then);
 	return mg_buf_detach(&b);
-}
-
-/* The run holding the lock concerns migration v (by id or by name). */
-static int run_is_about(const struct mg_runinfo *ri, const struct mg_view *v)
-{
-	long id;
-
-	if (!ri->live || !ri->migration[0])
-		return 0;
-	if (!strcmp(ri->migration, v->name))
-		return 1;
-	return mg_parse_long(ri->migration, &id) == 0 && id == v->id;
 }
 
 /* The BACKFILL column: rows done of the estimate, and whether it runs. */
