@@ -10,6 +10,7 @@
  * any other disagreement is refused (exit 3) with what to do.
  */
 #include "runner.h"
+#include "runinfo.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -337,8 +338,15 @@ int mg_ctx_open(struct mg_ctx *ctx, struct mg_options *opt, const char *command,
 		    mg_db_history_read(ctx->conn, &ctx->history, err) < 0)
 			return -1;
 	}
+	mg_runinfo_setup(opt, command);	/* who we are, for the lock's record */
 	if (open_state(ctx, err) < 0)
 		return -1;
+	/* --wait-lock: the run we waited for moved the target on */
+	if (mg_runinfo_lock_waited() && ctx->conn) {
+		mg_history_release(&ctx->history);
+		if (mg_db_history_read(ctx->conn, &ctx->history, err) < 0)
+			return -1;
+	}
 	if (ctx->state && ctx->conn &&
 	    (check_fingerprint(ctx, err) < 0 || check_history(ctx, err) < 0))
 		return -1;
