@@ -439,6 +439,7 @@ int main(int argc, char **argv)
 		return err.code;
 	}
 	mg_stop_signals_install();
+	mg_metrics_command_start(&opt, cmd->name);
 	rc = cmd->fn(&opt);
 	mg_metrics_command_done(&opt, cmd->name, rc);
 	mg_options_release(&opt);
