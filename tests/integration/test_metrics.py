@@ -23,10 +23,12 @@ never with a regex:
 """
 
 import os
+import re
 import stat
 import threading
 import time
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import SECRETS
@@ -199,6 +201,7 @@ def test_colours_and_contract_gate(target, tmp_path):
     # blue requires the schema before 0001: contract of 0001 is blocked by it
     assert m["migrate_contract_safe", {"migration": MIG}] == 0
     assert m.series("migrate_contract_blocked_by") == [({"migration": MIG, "colour": "blue"}, 1)]
+    assert_documented(m)
 
     # the gate refuses (exit 1): the file is written and says so
     m = run_m(p, path, "contract", rc=1)
@@ -306,3 +309,113 @@ def test_running_backfill_rewrites_the_file_atomically(target, tmp_path):
     assert m["migrate_backfill_rows_done", {"migration": MIG}] == N
     assert m.enum("migrate_backfill_state", "state", migration=MIG) == "done"
     assert m["migrate_command_running", {"command": "backfill"}] == 0
+
+
+# --------------------------------------------------------------------------
+# docs/metrics.md: the table, the AnalysisTemplate and the alert rules
+
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "metrics.md")
+
+
+def doc_text():
+    with open(DOC) as f:
+        return f.read()
+
+
+def doc_table():
+    """{metric: (type, {labels})} from the tables of docs/metrics.md."""
+    table = {}
+    for line in doc_text().splitlines():
+        m = re.match(r"\| `(migrate_[a-z_]+)` \| ([a-z ()]+) \|([^|]*)\|", line)
+        if m:
+            table[m.group(1)] = (m.group(2).split()[0], set(re.findall(r"`([a-z_]+)`", m.group(3))))
+    return table
+
+
+def written_types(text):
+    """{metric: type} from the # TYPE lines of a written file."""
+    return dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+
+
+def assert_documented(m):
+    """Every metric of the file is in the docs' table with its type, and
+    every series' labels are the documented ones."""
+    table = doc_table()
+    types = written_types(m.text)
+    assert set(types) == set(table), (
+        f"written, not documented: {sorted(set(types) - set(table))}; "
+        f"documented, not written: {sorted(set(table) - set(types))}")
+    for name, typ in types.items():
+        assert table[name][0] == typ, (name, typ, table[name])
+    for (name, labels), _ in m.samples.items():
+        assert {k for k, _ in labels} == table[name][1], (name, dict(labels), table[name][1])
+
+
+def yaml_blocks():
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", doc_text(), re.S)]
+
+
+def promql_names(expr):
+    """Metric names and label names a PromQL expression uses."""
+    metrics = set(re.findall(r"\b(migrate_[a-z_]+)", expr))
+    labels = set(re.findall(r"([a-z_]+)\s*=~?\s*\"", expr))
+    for group in re.findall(r"\b(?:by|on)\s*\(([^)]*)\)", expr):
+        labels |= {x.strip() for x in group.split(",") if x.strip()}
+    return metrics, labels
+
+
+def assert_promql_known(expr, where):
+    table = doc_table()
+    metrics, labels = promql_names(expr)
+    assert metrics, f"{where}: no migrate metric in {expr!r}"
+    for name in metrics:
+        assert name in table, f"{where}: {name} is not a metric migrate writes"
+    known = set().union(*(table[n][1] for n in metrics)) | {"instance", "job"}
+    assert labels <= known, f"{where}: unknown labels {labels - known} in {expr!r}"
+
+
+def test_docs_examples_parse_and_name_real_metrics(cli, tmp_path):
+    """The file written by a command names exactly the documented metrics;
+    the AnalysisTemplate and the rule file are valid YAML of the right
+    shape, and every metric and label their queries use is one migrate
+    writes."""
+    r = cli.run_raw("--metrics-file", str(tmp_path / "m.prom"), "--state",
+                    str(tmp_path / "none.db"), "log")
+    assert r.rc == 3, r.describe()
+    m = Metrics(tmp_path / "m.prom")
+    assert_documented(m)
+
+    docs = yaml_blocks()
+    templates = [d for d in docs if isinstance(d, dict) and d.get("kind") == "AnalysisTemplate"]
+    rules = [d for d in docs if isinstance(d, dict) and "groups" in d]
+    assert len(templates) == 1 and len(rules) == 1, docs
+    t = templates[0]
+    assert t["apiVersion"] == "argoproj.io/v1alpha1" and t["metadata"]["name"]
+    args = {a["name"] for a in t["spec"]["args"]}
+    assert t["spec"]["metrics"]
+    for metric in t["spec"]["metrics"]:
+        where = f"AnalysisTemplate metric {metric.get('name')}"
+        assert set(metric) >= {"name", "successCondition", "provider"}, where
+        prom = metric["provider"]["prometheus"]
+        assert prom["address"].startswith("http") and prom["query"], where
+        assert set(re.findall(r"\{\{args\.([a-z_]+)\}\}", prom["query"])) <= args, where
+        assert_promql_known(prom["query"], where)
+        assert re.fullmatch(r"\d+[smh]", metric["interval"]), where
+    groups = rules[0]["groups"]
+    assert groups and all(g["name"] and g["rules"] for g in groups)
+    alerts = [rule for g in groups for rule in g["rules"]]
+    for rule in alerts:
+        where = f"alert {rule.get('alert')}"
+        assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, where
+        assert re.fullmatch(r"[A-Z][A-Za-z]+", rule["alert"]), where
+        assert re.fullmatch(r"\d+[smh]", rule["for"]), where
+        assert rule["labels"]["severity"] in ("info", "warning", "critical"), where
+        assert rule["annotations"]["summary"], where
+        assert_promql_known(rule["expr"], where)
+    # what the issue asks the rules to cover
+    exprs = " ".join(rule["expr"] for rule in alerts)
+    for needle in ('state="paused"', 'state="stopped"', "migrate_colour_stale",
+                   "migrate_contract_safe"):
+        assert needle in exprs, needle
+    paused = [rule for rule in alerts if 'state="paused"' in rule["expr"]]
+    assert paused[0]["for"] == "10m"
