@@ -311,6 +311,47 @@ def test_running_backfill_rewrites_the_file_atomically(target, tmp_path):
     assert m["migrate_command_running", {"command": "backfill"}] == 0
 
 
+
+def test_paused_backfill_says_why_with_the_label_escaped(target, tmp_path):
+    """A pause file whose path holds a double quote and a backslash: the
+    reason label carries it escaped, and the parser reads it back intact."""
+    p = setup_items(target, 500)
+    p.ok("expand")
+    odd = tmp_path / 'we"ird\\dir'
+    odd.mkdir()
+    pause = odd / "pause"
+    pause.write_text("")
+    path = tmp_path / "migrate.prom"
+    proc = p.popen("--metrics-file", str(path), "backfill", "--pause-file", str(pause))
+    try:
+        deadline = time.time() + 30
+        m = None
+        while time.time() < deadline:
+            if path.exists():
+                m = Metrics(path)
+                if m.get("migrate_backfill_throttled", migration=MIG) == 1:
+                    break
+            time.sleep(0.1)
+        assert m is not None and m.get("migrate_backfill_throttled", migration=MIG) == 1, (
+            m.text if m else "no file")
+        reasons = m.series("migrate_backfill_throttle_reason")
+        assert len(reasons) == 1 and str(pause) in reasons[0][0]["reason"], reasons
+        assert '\\"' in m.text and "\\\\" in m.text, m.text
+        assert m.enum("migrate_backfill_state", "state", migration=MIG) in ("throttled", "paused")
+        assert m["migrate_command_running", {"command": "backfill"}] == 1
+        pause.unlink()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    m = Metrics(path)
+    assert m.series("migrate_backfill_throttle_reason") == []
+    assert m["migrate_backfill_throttled", {"migration": MIG}] == 0
+    assert m.enum("migrate_backfill_state", "state", migration=MIG) == "done"
+
+
 # --------------------------------------------------------------------------
 # docs/metrics.md: the table, the AnalysisTemplate and the alert rules
 
