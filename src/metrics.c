@@ -86,7 +86,7 @@ struct live {			/* the last progress tick of this process */
 	enum mg_progress_state state;
 	long lock_waits, retries;
 	long long held_rows;
-	int64_t started_ms, at_ms;
+	int64_t at_ms;
 };
 
 #define MAX_COMMANDS 32
@@ -143,9 +143,12 @@ static void snapshot_checkpoints(struct mg_ctx *ctx, struct snap_migration *m)
 		return;
 	m->tables = mg_xcalloc(n ? n : 1, sizeof(*m->tables));
 	for (size_t i = 0; i < n; i++) {
-		struct snap_table *t = m->n_tables ? &m->tables[m->n_tables - 1] : NULL;
+		struct snap_table *t = NULL;
 
-		if (!t || strcmp(t->table, cps[i].table_name) != 0) {
+		for (size_t k = 0; k < m->n_tables && !t; k++)
+			if (!strcmp(m->tables[k].table, cps[i].table_name))
+				t = &m->tables[k];
+		if (!t) {
 			t = &m->tables[m->n_tables++];
 			t->table = mg_xstrdup(cps[i].table_name);
 		}
@@ -225,19 +228,22 @@ static void snapshot_fill(struct mg_ctx *ctx, struct snapshot *s)
 }
 
 /*
- * Read the state as status does: with the database (its history is enough
+ * Read the state as status does (with_db = 0: without the database, for
+ * the commands that promise to open no connection): with the database (its history is enough
  * without a state file, as for `check`); when that fails (unreachable, or
  * a state file that does not match it), from the state file and the
  * migration files alone. A snapshot that cannot be read at all holds only
  * reachable = 0.
  */
-static struct snapshot *snapshot_take(struct mg_options *opt)
+static struct snapshot *snapshot_take(struct mg_options *opt, int with_db)
 {
 	struct snapshot *s = mg_xcalloc(1, sizeof(*s));
 	struct mg_err err = MG_ERR_INIT;
 	struct mg_ctx ctx;
 
-	s->db_configured = opt->database != NULL;
+	if (!opt->migrations || !opt->state)
+		return s;	/* init: it read no settings */
+	s->db_configured = with_db && opt->database != NULL;
 	if (s->db_configured &&
 	    mg_ctx_open(&ctx, opt, "metrics", MG_NEED_DB | MG_HISTORY_IS_ENOUGH, &err) == 0) {
 		s->reachable = 1;
@@ -753,6 +759,14 @@ static void write_file(const struct snapshot *s, const struct live *l, int runni
 
 /* ---- entry points ----------------------------------------------------------------------- */
 
+/* The commands that open no database connection: the snapshot after
+ * them does not open one either. */
+static int offline_command(const struct mg_options *opt, const char *command)
+{
+	return !strcmp(command, "init") || !strcmp(command, "new") || !strcmp(command, "lint") ||
+	       !strcmp(command, "log") || (!strcmp(command, "check") && opt->offline);
+}
+
 /* The commands that publish progress while they run. */
 static int publishes_progress(const char *command)
 {
@@ -782,7 +796,7 @@ void mg_metrics_command_start(struct mg_options *opt, const char *command)
 	snprintf(M.command, sizeof(M.command), "%s", command);
 	M.started_ms = mg_unix_ms();
 	snapshot_free(M.start);
-	M.start = M.path && publishes_progress(command) ? snapshot_take(opt) : NULL;
+	M.start = M.path && publishes_progress(command) ? snapshot_take(opt, 1) : NULL;
 	live_clear(&M.live);
 	pthread_mutex_unlock(&M.mu);
 }
@@ -818,7 +832,6 @@ static void live_update(struct live *l, const struct mg_progress *p)
 	l->lock_waits = p->lock_waits;
 	l->retries = p->retries;
 	l->held_rows = p->held_rows;
-	l->started_ms = p->started_unix_ms;
 	l->at_ms = mg_unix_ms();
 }
 
@@ -850,7 +863,7 @@ void mg_metrics_command_done(const struct mg_options *opt, const char *command, 
 		M.path = mg_xstrdup(opt->metrics_file);
 	}
 	snprintf(M.command, sizeof(M.command), "%s", command);
-	s = snapshot_take((struct mg_options *)opt);
+	s = snapshot_take((struct mg_options *)opt, !offline_command(opt, command));
 	write_file(s, &M.live, 0, 0, command, rc);
 	snapshot_free(s);
 	snapshot_free(M.start);

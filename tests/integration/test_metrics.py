@@ -352,6 +352,28 @@ def test_paused_backfill_says_why_with_the_label_escaped(target, tmp_path):
     assert m.enum("migrate_backfill_state", "state", migration=MIG) == "done"
 
 
+
+def test_commands_without_a_database_write_the_file_and_connect_nowhere(cli, tmp_path,
+                                                                          closed_port):
+    """init (which reads no settings), new and lint: the file is written,
+    and the snapshot after them opens no connection (a database URL that
+    refuses every connection changes nothing: no reachable series)."""
+    path = tmp_path / "m.prom"
+    url = f"postgresql://app@127.0.0.1:{closed_port}/x"
+    assert cli.run_raw("--metrics-file", str(path), "init").rc == 0
+    r = cli.run_raw("--metrics-file", str(path), "-d", url, "new", "add_x", "--op",
+                    "add_column", "--table", "t", "--column", "c", "--type", "text")
+    assert r.rc == 0, r.describe()
+    r = cli.run_raw("--metrics-file", str(path), "-d", url, "lint")
+    assert r.rc == 0, r.describe()
+    m = Metrics(path)
+    assert_well_written(path)
+    assert m.get("migrate_database_reachable") is None, m.text
+    assert m.phase("0001_add_x") == "pending"
+    for c in ("init", "new", "lint"):
+        assert m["migrate_last_command_exit_status", {"command": c}] == 0, c
+
+
 # --------------------------------------------------------------------------
 # docs/metrics.md: the table, the AnalysisTemplate and the alert rules
 
