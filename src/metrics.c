@@ -863,7 +863,10 @@ void mg_metrics_command_done(const struct mg_options *opt, const char *command, 
 		M.path = mg_xstrdup(opt->metrics_file);
 	}
 	snprintf(M.command, sizeof(M.command), "%s", command);
-	s = snapshot_take((struct mg_options *)opt, !offline_command(opt, command));
+	/* after SIGINT/SIGTERM no new connection: the operator asked to stop
+	 * (and the drivers would cancel its statements) */
+	s = snapshot_take((struct mg_options *)opt,
+			  !offline_command(opt, command) && !mg_stop_requested);
 	write_file(s, &M.live, 0, 0, command, rc);
 	snapshot_free(s);
 	snapshot_free(M.start);

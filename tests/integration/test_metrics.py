@@ -24,6 +24,7 @@ never with a regex:
 
 import os
 import re
+import signal
 import stat
 import threading
 import time
@@ -310,6 +311,38 @@ def test_running_backfill_rewrites_the_file_atomically(target, tmp_path):
     assert m.enum("migrate_backfill_state", "state", migration=MIG) == "done"
     assert m["migrate_command_running", {"command": "backfill"}] == 0
 
+
+
+def test_backfill_stopped_by_sigterm_is_recorded_stopped(target, tmp_path):
+    """SIGTERM during a backfill: exit 3, and the file written on the way
+    out says the backfill stopped part-way (its checkpoints), with the rows
+    done so far, read from the state file alone (no new connection after a
+    stop: the database's reachability is not claimed either way)."""
+    p = setup_items(target)
+    p.ok("expand")
+    path = tmp_path / "migrate.prom"
+    proc = p.popen("--metrics-file", str(path), "backfill", "--batch-size", "100",
+                   "--max-rows-per-sec", "1000")
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and target.query(
+                "SELECT count(*) FROM items WHERE _migrate_1 <> 0")[0][0] < 300:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, err
+    m = Metrics(path)
+    assert_well_written(path)
+    assert m["migrate_last_command_exit_status", {"command": "backfill"}] == 3
+    assert m.enum("migrate_backfill_state", "state", migration=MIG) == "stopped"
+    assert 300 <= m["migrate_backfill_rows_done", {"migration": MIG}] < N
+    assert m.get("migrate_database_reachable") is None, m.text
+    assert m.phase(MIG) == "expanded"
+    assert m["migrate_command_running", {"command": "backfill"}] == 0
 
 
 def test_paused_backfill_says_why_with_the_label_escaped(target, tmp_path):
