@@ -270,14 +270,17 @@ def test_running_backfill_rewrites_the_file_atomically(target, tmp_path):
     p = setup_items(target)
     path = tmp_path / "migrate.prom"
     p.ok("expand")
-    reads, bad, stop = [], [], threading.Event()
+    reads, bad, stop, versions = [], [], threading.Event(), set()
 
     def reader():
         while not stop.is_set():
             try:
-                text = path.read_text()
+                with open(path) as f:
+                    st = os.fstat(f.fileno())
+                    text = f.read()
             except FileNotFoundError:
                 continue
+            versions.add((st.st_ino, st.st_mtime_ns))
             try:
                 samples, families = parse(text)
                 # the last family of the file: the read was complete
@@ -290,13 +293,18 @@ def test_running_backfill_rewrites_the_file_atomically(target, tmp_path):
     t.start()
     try:
         # 3000 rows at 1000 rows/s: about 3 s
+        started = time.time()
         r = p.run("--metrics-file", str(path), "backfill", "--batch-size", "100",
                   "--max-rows-per-sec", "1000")
     finally:
         stop.set()
         t.join(10)
+    elapsed = time.time() - started
     assert r.rc == 0, r.describe()
     assert not bad, bad[:3]
+    # at most one write a second while it runs, plus the last tick's and
+    # the one after the command (each write is a new file: inode, mtime)
+    assert 3 <= len(versions) <= elapsed + 3, (len(versions), elapsed)
     running = [s for s in reads
                if s.get(("migrate_command_running", frozenset({"command": "backfill"}.items()))) == 1]
     done = sorted({s[("migrate_backfill_rows_done", frozenset({"migration": MIG}.items()))]
