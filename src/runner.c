@@ -412,6 +412,15 @@ struct mg_view *mg_ctx_view(struct mg_ctx *ctx, int id)
 	return NULL;
 }
 
+/* A pending migration whose expand ran some steps and stopped: in flight
+ * too, rollback's to undo (its changes are in the database). */
+static int expand_interrupted(const struct mg_view *v)
+{
+	return v->phase == MG_PHASE_PENDING && v->has_rec && v->rec.plan_json &&
+	       v->hist && v->hist->step_phase && !strcmp(v->hist->step_phase, "expand") &&
+	       v->hist->step_index > 0;
+}
+
 int mg_ctx_pick(struct mg_ctx *ctx, const char *arg, enum mg_phase target,
 		struct mg_view **out, struct mg_err *err)
 {
@@ -431,8 +440,9 @@ int mg_ctx_pick(struct mg_ctx *ctx, const char *arg, enum mg_phase target,
 	}
 	if (target == MG_PHASE_PENDING) {	/* rollback: the highest in flight */
 		for (size_t i = ctx->n_views; i-- > 0;)
-			if (ctx->views[i].phase > MG_PHASE_PENDING &&
-			    ctx->views[i].phase < MG_PHASE_CONTRACTED) {
+			if ((ctx->views[i].phase > MG_PHASE_PENDING &&
+			     ctx->views[i].phase < MG_PHASE_CONTRACTED) ||
+			    expand_interrupted(&ctx->views[i])) {
 				*out = &ctx->views[i];
 				break;
 			}
