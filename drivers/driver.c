@@ -52,6 +52,12 @@ size_t mg_driver_name_limit(const char *url)
 	return strictest;
 }
 
+const char *mg_db_help_note(struct mg_conn *c, enum mg_help_note n)
+{
+	assert(c && n < MG_HELP_NNOTES);
+	return c->drv->help_notes[n];
+}
+
 void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n)
 {
 	for (size_t i = 0; mg_drivers[i]; i++)

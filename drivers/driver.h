@@ -608,6 +608,9 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
  */
 size_t mg_driver_name_limit(const char *url);
 
+/* The connected driver's help note n, or NULL when it has none. */
+const char *mg_db_help_note(struct mg_conn *c, enum mg_help_note n);
+
 /* Every driver's help note n, in table order, joined with "; " (nothing
  * when none has one). */
 void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n);

@@ -225,6 +225,7 @@ static int count_sessions(struct mg_ctx *ctx, const struct mg_colour *c, int ret
 	int rc = 0;
 
 	if (!ctx->conn) {
+		l->sessions = l->matching = -1;
 		mg_buf_addf(why, "sessions matching '%s' cannot be seen (no database connection)",
 			    c->match_pattern);
 		return -1;
@@ -376,10 +377,12 @@ static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 static void note_claimed(struct mg_buf *notes, const struct mg_colour *c,
 			 const struct mg_liveness *l)
 {
-	mg_buf_addf(notes, "%sretired colour %s (app %s) is not counted: the %lld session%s matching '%s' also match%s the pattern of %s, registered later, and count as %s's; if %s's old version still runs, it needs the old schema",
+	int one = l->claimed == 1;
+
+	mg_buf_addf(notes, "%sretired colour %s (app %s) is not counted: %lld session%s matching '%s' also match%s the pattern of %s, registered later, and count%s as %s's; if %s's old version still runs, it needs the old schema",
 		    notes->len ? "; " : "", c->name, c->app_version ? c->app_version : "?",
-		    (long long)l->claimed, l->claimed == 1 ? "" : "s", c->match_pattern,
-		    l->claimed == 1 ? "es" : "", l->claimed_by, l->claimed_by, c->name);
+		    (long long)l->claimed, one ? "" : "s", c->match_pattern, one ? "es" : "",
+		    l->claimed_by, one ? "s" : "", l->claimed_by, c->name);
 }
 
 /*

@@ -106,7 +106,7 @@ static void print_colour_json(const struct mg_ctx *ctx, const char *action,
  */
 static void report_match(struct mg_ctx *ctx, const struct mg_colour *c)
 {
-	const char *what = ctx->conn ? ctx->conn->drv->help_notes[MG_HELP_MATCH_WHAT] : NULL;
+	const char *what = ctx->conn ? mg_db_help_note(ctx->conn, MG_HELP_MATCH_WHAT) : NULL;
 	int retired = !strcmp(c->state, "retired");
 	struct mg_liveness l;
 	char *summary;
