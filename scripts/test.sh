@@ -46,6 +46,7 @@ PACKAGES=(
   mariadb-server default-libmysqlclient-dev
   python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
   socat
+  man-db groff-base mandoc zsh fish
 )
 
 if [ "$SKIP_INSTALL" != 1 ]; then
