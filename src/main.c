@@ -492,6 +492,7 @@ static int run(struct mg_options *opt)
 		return rc;
 	opt->command = cmd->name;
 	mg_stop_signals_install();
+	mg_metrics_command_start(opt, cmd->name);
 	rc = cmd->fn(opt);
 	mg_metrics_command_done(opt, cmd->name, rc);
 	return rc;
