@@ -47,6 +47,7 @@ PACKAGES=(
   python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
   python3-prometheus-client
   socat
+  man-db groff-base mandoc zsh fish
 )
 
 if [ "$SKIP_INSTALL" != 1 ]; then

@@ -104,7 +104,7 @@ const struct mg_opt_def mg_opt_defs[] = {
 	  "refuse while a transaction this old holds a lock on a table the step "
 	  "changes (whole seconds)", NULL },
 	{ 0, "wait-lock", MG_OPT_DURATION, OFF(wait_lock_ms), "DURATION", LOCK_CMDS,
-	  "MIGRATE_WAIT_LOCK", NULL, SEC, MS, 0, "0: exit 3 at once",
+	  "MIGRATE_WAIT_LOCK", NULL, MS, MS, 0, "0: exit 3 at once",
 	  "wait up to DURATION for another migrate holding the state file's lock "
 	  "instead of exiting 3", NULL },
 
@@ -148,7 +148,7 @@ const struct mg_opt_def mg_opt_defs[] = {
 	  "critical_load_interval", MS, MS, 0, "1s",
 	  "time between those two readings (0: the first reading stops it)", NULL },
 	{ 0, "max-runtime", MG_OPT_DURATION, OFF(max_runtime_ms), "DURATION",
-	  MG_C_BACKFILL, "MIGRATE_MAX_RUNTIME", NULL, SEC, MS, 1, "none",
+	  MG_C_BACKFILL, "MIGRATE_MAX_RUNTIME", NULL, MS, MS, 1, "none",
 	  "stop after DURATION, checkpointed, exit 3; run again to resume", NULL },
 	{ 0, "verify", MG_OPT_FLAG, OFF(verify), NULL, MG_C_BACKFILL,
 	  NULL, NULL, 0, 0, 0, NULL,
@@ -162,7 +162,7 @@ const struct mg_opt_def mg_opt_defs[] = {
 	  NULL, NULL, 0, 0, 0, NULL,
 	  "refresh in place on a terminal, every --interval, until interrupted", NULL },
 	{ 0, "interval", MG_OPT_DURATION, OFF(interval_ms), "DURATION", MG_C_STATUS,
-	  "MIGRATE_INTERVAL", NULL, SEC, MS, 0, "2s",
+	  "MIGRATE_INTERVAL", NULL, MS, MS, 0, "2s",
 	  "time between refreshes of --watch", NULL },
 
 	/* ---- colour ---- */

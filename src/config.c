@@ -241,7 +241,7 @@ static int given(struct mg_options *o, const struct mg_opt_def *d, const char *s
 	char what[160];
 
 	snprintf(what, sizeof(what), "option '%s'", shown);
-	o->given[d - mg_opt_defs] = 1;
+	o->given[d - mg_opt_defs] = MG_FROM_COMMAND_LINE;
 	return set_opt(o, d, what, value, err);
 }
 
@@ -328,7 +328,7 @@ int mg_options_check_command(const struct mg_options *o, unsigned command,
 		const struct mg_opt_def *d = &mg_opt_defs[i];
 		char takers[160];
 
-		if (!o->given[i])
+		if (o->given[i] != MG_FROM_COMMAND_LINE)
 			continue;
 		if (d->offset == OFF(colour_state) && d->kind == MG_OPT_STR &&
 		    command != MG_C_COLOUR) {
@@ -493,6 +493,7 @@ static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_document
 		return 0;
 	snprintf(what, sizeof(what), "'%s' at %s:%zu:%zu", key, path,
 		 v->start_mark.line + 1, v->start_mark.column + 1);
+	o->given[d - mg_opt_defs] = MG_FROM_CONFIG;
 	return set_opt(o, d, what, (const char *)v->data.scalar.value, err);
 }
 
@@ -555,10 +556,43 @@ static int options_from_env(struct mg_options *o, struct mg_err *err)
 		if (!v || !*v || !is_unset(o, d))
 			continue;
 		snprintf(what, sizeof(what), "%s (environment)", d->env);
+		o->given[d - mg_opt_defs] = MG_FROM_ENV;
 		if (set_opt(o, d, what, v, err) < 0)
 			return mg_err_hint(err, "fix or unset %s", d->env);
 	}
 	return 0;
+}
+
+/* Where the value of option name came from, for a range error: "option
+ * '--jobs'", "MIGRATE_JOBS (environment)" or "'jobs' in migrate.yaml". */
+static const char *source_of(const struct mg_options *o, const char *name, char *out,
+			     size_t size)
+{
+	for (size_t i = 0; i < mg_n_opt_defs; i++) {
+		const struct mg_opt_def *d = &mg_opt_defs[i];
+
+		if (strcmp(d->long_name, name) || !o->given[i])
+			continue;
+		if (o->given[i] == MG_FROM_ENV)
+			snprintf(out, size, "%s (environment)", d->env);
+		else if (o->given[i] == MG_FROM_CONFIG)
+			snprintf(out, size, "'%s' in %s", d->yaml, o->config);
+		else
+			break;
+		return out;
+	}
+	snprintf(out, size, "option '--%s'", name);
+	return out;
+}
+
+/* A value out of range: exit 2 naming where it came from. */
+static int out_of_range(const struct mg_options *o, const char *name, long value,
+			const char *expected, struct mg_err *err)
+{
+	char where[160];
+
+	return mg_err_set(err, MG_EINPUT, "bad value '%ld' for %s: expected %s", value,
+			  source_of(o, name, where, sizeof(where)), expected);
 }
 
 int mg_options_resolve(struct mg_options *o, struct mg_err *err)
@@ -592,9 +626,9 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 	if (o->network_timeout_ms == UNSET_INT)
 		o->network_timeout_ms = 10000;
 	if (o->network_timeout_ms < 100)
-		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--network-timeout': expected at least 100 ms", o->network_timeout_ms);
+		return out_of_range(o, "network-timeout", o->network_timeout_ms, "at least 100ms", err);
 	if (o->batch_size == 0)
-		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--batch-size': expected at least 1 (leave it out for adaptive batches)");
+		return out_of_range(o, "batch-size", 0, "at least 1 (leave it out for adaptive batches)", err);
 	if (o->batch_size == UNSET_INT)
 		o->batch_size = 0;
 	if (o->max_rows_per_sec == UNSET_INT)
@@ -604,11 +638,11 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 	if (o->jobs == UNSET_INT)
 		o->jobs = 1;
 	if (o->jobs < 1 || o->jobs > 64)
-		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--jobs': expected 1 to 64", o->jobs);
+		return out_of_range(o, "jobs", o->jobs, "1 to 64", err);
 	if (o->target_batch_ms == UNSET_INT)
 		o->target_batch_ms = 20;
 	if (o->target_batch_ms < 10)
-		return mg_err_set(err, MG_EINPUT, "bad value '%d' for option '--target-batch-ms': expected at least 10", o->target_batch_ms);
+		return out_of_range(o, "target-batch-ms", o->target_batch_ms, "at least 10 (ms)", err);
 	if (o->max_lag_ms == UNSET_INT)
 		o->max_lag_ms = 0;
 	if (o->max_load == UNSET_INT)
@@ -628,12 +662,12 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 	if (o->interval_ms == UNSET_INT)
 		o->interval_ms = 2000;
 	if (o->interval_ms < 100)
-		return mg_err_set(err, MG_EINPUT, "bad value for option '--interval': expected at least 100ms");
+		return out_of_range(o, "interval", o->interval_ms, "at least 100ms", err);
 	if (o->wait_lock_ms == UNSET_INT)
 		o->wait_lock_ms = 0;
 	if (o->max_runtime_ms == UNSET_INT)
 		o->max_runtime_ms = 0;
 	if (o->lock_timeout_ms < 1)
-		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--lock-timeout': expected at least 1 ms");
+		return out_of_range(o, "lock-timeout", 0, "at least 1ms", err);
 	return 0;
 }

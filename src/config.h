@@ -11,6 +11,7 @@
 
 /* At least the rows of the option table (cli_options.c asserts it). */
 #define MG_OPT_MAX 96
+enum { MG_FROM_COMMAND_LINE = 1, MG_FROM_ENV, MG_FROM_CONFIG };
 
 struct mg_options {
 	char *database;		/* URL or conninfo; NULL when none given */
@@ -67,8 +68,9 @@ struct mg_options {
 	const char *command;
 	char **args;
 	int n_args;
-	/* the rows of mg_opt_defs the command line gave, for
-	 * mg_options_check_command */
+	/* where each row of mg_opt_defs got its value (MG_FROM_*, 0: the
+	 * default): mg_options_check_command checks the command line's, and
+	 * a value out of range names its source */
 	unsigned char given[MG_OPT_MAX];
 };
 

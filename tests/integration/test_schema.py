@@ -541,6 +541,11 @@ CONFIG_CASES = {
     "too_big": "sleep: 1000000001\n",
     "top_sequence": "- migrations\n",
     "pause_file": "pause_file: /tmp/migrate.pause\nmax_rows_per_sec: 5000000000\n",
+    # durations with units (issue 16); bare numbers keep their unit
+    "durations": "lock_timeout: 500ms\nstatement_timeout: 1m\nmax_tx_age: 2m\nsleep: 0.25s\n"
+                 "network_timeout: 1h30m\ncritical_load_interval: 2s\nmax_lag: 1d\n",
+    "duration_bad_unit": "sleep: 5x\n",
+    "duration_unit_first": "sleep: ms5\n",
 }
 
 
@@ -561,11 +566,13 @@ def test_every_migrate_yaml_validates(path):
 
 
 def test_config_keys_match_config_c():
-    text = (SRC / "config.c").read_text()
-    table = re.search(r"yaml_keys\[\] = \{(.*?)\{ NULL", text, re.S).group(1)
-    keys = re.findall(r'\{ "(\w+)", "[\w-]+" \}', table)
+    # the migrate.yaml keys are a column of the option table (issue 16)
+    table = (SRC / "cli_options.c").read_text()
+    keys = re.findall(r'"MIGRATE_\w+",\s*"(\w+)"', table) + \
+        re.findall(r'NULL, "(\w+)", 0, 0, 0', table)
     assert len(keys) >= 17
-    # `lint` is a mapping of its own (apply_lint), not a row of yaml_keys
+    text = (SRC / "config.c").read_text()
+    # `lint` is a mapping of its own (apply_lint), not a row of the table
     assert 'if (!strcmp(key, "lint"))' in text
     assert set(keys) | {"lint"} == set(CONFIG_SCHEMA["properties"])
 
