@@ -651,6 +651,8 @@ void mg_metrics_begin(const char *path, const char *command, struct metrics_snap
 	pthread_mutex_lock(&M.mu);
 	free(M.path);
 	M.path = path ? mg_xstrdup(path) : NULL;
+	if (M.path)	/* progress.c calls only the readers that registered */
+		mg_progress_add_reader(mg_metrics_progress);
 	snprintf(M.command, sizeof(M.command), "%s", command);
 	M.started_ms = mg_unix_ms();
 	mg_metrics_snapshot_free(M.start);

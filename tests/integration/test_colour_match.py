@@ -155,8 +155,9 @@ def test_forget(target, p):
     assert "its --match 'canary-*' matches 1 session now" in r.err, r.describe()
     close_and_wait(p, conns, "canary", "sessions", 0)
 
-    r = p.ok("colour", "forget", "canary")
-    assert "colour canary forgotten" in r.err, r.describe()
+    doc = p.json("colour", "forget", "canary")
+    assert (doc["action"], doc["colour"]["name"], doc["colour_record"]["state"]) == \
+        ("forget", "canary", "retired"), doc
     assert "canary" not in colour_doc(p)
     events = p.json("log")["events"]
     assert [e["result"] for e in events if e["colour"] == "canary"
@@ -229,7 +230,9 @@ def test_retired_colour_and_a_newer_colour_with_overlapping_patterns(target, p):
     allowed = [e for e in p.json("log")["events"] if e["result"] == "allowed"]
     assert "retired colour canary" in allowed[-1]["message"], allowed
     # sessions claimed by a newer colour do not keep canary from being forgotten
-    p.ok("colour", "forget", "canary")
+    r = p.ok("colour", "forget", "canary")
+    assert "colour canary forgotten (it was retired: app 43-canary" in r.err, r.describe()
+    assert "canary" not in colour_doc(p)
     for c in new_pod:
         c.close()
 
