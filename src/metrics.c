@@ -22,57 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "colour.h"
 #include "metrics.h"
+#include "metrics_int.h"
+#include "plan.h"
 #include "progress.h"
-#include "runner.h"
 
-/* ---- what a file says ------------------------------------------------------ */
-
-struct snap_table {		/* one table's backfill checkpoints, summed over parts */
-	char *table;
-	long long rows_done, estimate;
-};
-
-struct snap_migration {
-	int id;
-	char *name;
-	enum mg_phase phase;
-	struct snap_table *tables;
-	size_t n_tables;
-	int n_parts, parts_done;
-};
-
-struct snap_colour {
-	char *name;
-	char *state;
-	char *requires;		/* label of the required schema */
-	int requires_id;
-	int alive, stale, valid;
-	int has_pattern;
-	int64_t sessions;	/* -1 unknown */
-	int64_t heartbeat_age_s;	/* -1 never */
-};
-
-struct snap_gate {		/* contract of a switched migration */
-	int id;
-	const char *name;	/* borrowed from its snap_migration */
-	int safe;		/* 1 safe, 0 refused, -1 could not be evaluated */
-};
-
-struct snapshot {
-	int db_configured;
-	int reachable;		/* read with the database, the state matching it */
-	int state_present;
-	int have_window;
-	struct mg_window window;
-	struct snap_migration *migs;
-	size_t n_migs;
-	struct snap_colour *colours;
-	size_t n_colours;
-	struct snap_gate *gates;
-	size_t n_gates;
-};
+/* ---- what a file says (the snapshot's parts: metrics_int.h) ----------------- */
 
 #define MAX_LIVE_TABLES 64
 
@@ -104,13 +59,13 @@ static struct {
 	int64_t started_ms;
 	int64_t last_write_ms;
 	int warned;
-	struct snapshot *start;	/* taken at command start (progress commands) */
+	struct metrics_snapshot *start;	/* taken at command start (progress commands) */
 	struct live live;
 } M = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-/* ---- snapshot: read as `migrate status` reads ------------------------------- */
+/* ---- snapshot ---------------------------------------------------------------- */
 
-static void snapshot_free(struct snapshot *s)
+void mg_metrics_snapshot_free(struct metrics_snapshot *s)
 {
 	if (!s)
 		return;
@@ -129,134 +84,6 @@ static void snapshot_free(struct snapshot *s)
 	free(s->colours);
 	free(s->gates);
 	free(s);
-}
-
-/* The migration's checkpoints summed per table, as status sums them (an
- * estimate below the rows done counts as the rows done). */
-static void snapshot_checkpoints(struct mg_ctx *ctx, struct snap_migration *m)
-{
-	struct mg_checkpoint *cps = NULL;
-	struct mg_err err = MG_ERR_INIT;
-	size_t n = 0;
-
-	if (!ctx->state || mg_state_checkpoint_list(ctx->state, m->id, &cps, &n, &err) < 0)
-		return;
-	m->tables = mg_xcalloc(n ? n : 1, sizeof(*m->tables));
-	for (size_t i = 0; i < n; i++) {
-		struct snap_table *t = NULL;
-
-		for (size_t k = 0; k < m->n_tables && !t; k++)
-			if (!strcmp(m->tables[k].table, cps[i].table_name))
-				t = &m->tables[k];
-		if (!t) {
-			t = &m->tables[m->n_tables++];
-			t->table = mg_xstrdup(cps[i].table_name);
-		}
-		t->rows_done += cps[i].rows_done;
-		t->estimate += cps[i].estimate > cps[i].rows_done ? cps[i].estimate : cps[i].rows_done;
-		m->n_parts++;
-		m->parts_done += cps[i].done != 0;
-	}
-	mg_state_checkpoint_list_free(cps, n);
-}
-
-static void snapshot_colours(struct mg_ctx *ctx, struct snapshot *s)
-{
-	struct mg_colour *cs = NULL;
-	struct mg_err err = MG_ERR_INIT;
-	size_t n = 0;
-
-	if (!ctx->state || mg_state_colour_list(ctx->state, &cs, &n, &err) < 0)
-		return;
-	s->colours = mg_xcalloc(n ? n : 1, sizeof(*s->colours));
-	for (size_t i = 0; i < n; i++) {
-		struct snap_colour *c = &s->colours[s->n_colours++];
-		struct mg_liveness l;
-
-		mg_colour_liveness(ctx, &cs[i], &l);
-		c->name = mg_xstrdup(cs[i].name);
-		c->state = mg_xstrdup(cs[i].state ? cs[i].state : "");
-		c->requires = mg_version_label(ctx, cs[i].requires_id);
-		c->requires_id = cs[i].requires_id;
-		c->alive = l.alive;
-		c->stale = l.stale;
-		c->valid = l.valid;
-		c->has_pattern = cs[i].match_pattern != NULL;
-		c->sessions = l.sessions;
-		c->heartbeat_age_s = l.heartbeat_age_s;
-	}
-	mg_state_colour_list_free(cs, n);
-}
-
-/* The contract gate of every switched migration, through the gate itself
- * (mg_gate_contract_preview: no event logged). */
-static void snapshot_gates(struct mg_ctx *ctx, struct snapshot *s)
-{
-	s->gates = mg_xcalloc(s->n_migs ? s->n_migs : 1, sizeof(*s->gates));
-	for (size_t i = 0; i < s->n_migs; i++) {
-		struct mg_err err = MG_ERR_INIT;
-		struct snap_gate *g;
-
-		if (s->migs[i].phase != MG_PHASE_SWITCHED)
-			continue;
-		g = &s->gates[s->n_gates++];
-		g->id = s->migs[i].id;
-		g->name = s->migs[i].name;
-		if (mg_gate_contract_preview(ctx, g->id, &err) == 0)
-			g->safe = 1;
-		else
-			g->safe = err.code == MG_EREFUSED ? 0 : -1;
-	}
-}
-
-static void snapshot_fill(struct mg_ctx *ctx, struct snapshot *s)
-{
-	s->state_present = ctx->state != NULL;
-	s->migs = mg_xcalloc(ctx->n_views ? ctx->n_views : 1, sizeof(*s->migs));
-	for (size_t i = 0; i < ctx->n_views; i++) {
-		struct snap_migration *m = &s->migs[s->n_migs++];
-
-		m->id = ctx->views[i].id;
-		m->name = mg_xstrdup(ctx->views[i].name);
-		m->phase = ctx->views[i].phase;
-		snapshot_checkpoints(ctx, m);
-	}
-	mg_window_compute(ctx, &s->window);
-	s->have_window = 1;
-	snapshot_colours(ctx, s);
-	snapshot_gates(ctx, s);
-}
-
-/*
- * Read the state as status does (with_db = 0: without the database, for
- * the commands that promise to open no connection): with the database (its history is enough
- * without a state file, as for `check`); when that fails (unreachable, or
- * a state file that does not match it), from the state file and the
- * migration files alone. A snapshot that cannot be read at all holds only
- * reachable = 0.
- */
-static struct snapshot *snapshot_take(struct mg_options *opt, int with_db)
-{
-	struct snapshot *s = mg_xcalloc(1, sizeof(*s));
-	struct mg_err err = MG_ERR_INIT;
-	struct mg_ctx ctx;
-
-	if (!opt->migrations || !opt->state)
-		return s;	/* init: it read no settings */
-	s->db_configured = with_db && opt->database != NULL;
-	if (s->db_configured &&
-	    mg_ctx_open(&ctx, opt, "metrics", MG_NEED_DB | MG_HISTORY_IS_ENOUGH, &err) == 0) {
-		s->reachable = 1;
-		snapshot_fill(&ctx, s);
-		mg_ctx_close(&ctx);
-		return s;
-	}
-	if (s->db_configured)
-		mg_ctx_close(&ctx);
-	if (mg_ctx_open(&ctx, opt, "metrics", 0, &err) == 0)
-		snapshot_fill(&ctx, s);
-	mg_ctx_close(&ctx);
-	return s;
 }
 
 /* ---- the text format --------------------------------------------------------- */
@@ -431,7 +258,7 @@ struct mig_ref {
 	const struct snap_migration *m;	/* NULL: only live */
 };
 
-static size_t migration_refs(const struct snapshot *s, const struct live *l, struct mig_ref **out)
+static size_t migration_refs(const struct metrics_snapshot *s, const struct live *l, struct mig_ref **out)
 {
 	size_t n = 0;
 	int live_known = 0;
@@ -545,7 +372,7 @@ static void render_live(struct mg_buf *b, const struct live *l)
 
 /* ---- colours and gates ------------------------------------------------------------ */
 
-static void render_colours(struct mg_buf *b, const struct snapshot *s)
+static void render_colours(struct mg_buf *b, const struct metrics_snapshot *s)
 {
 	static const char *const states[] = { "live", "standby", "retired" };
 
@@ -594,7 +421,7 @@ static int blocks_contract(const struct snap_colour *c, int m)
 	return c->alive && c->requires_id < m;
 }
 
-static void render_gates(struct mg_buf *b, const struct snapshot *s)
+static void render_gates(struct mg_buf *b, const struct metrics_snapshot *s)
 {
 	family(b, "migrate_contract_safe", "gauge",
 	       "For each switched migration: 1 when 'migrate contract' would pass the colour gate now, 0 when an alive colour blocks it");
@@ -611,16 +438,16 @@ static void render_gates(struct mg_buf *b, const struct snapshot *s)
 	family(b, "migrate_readable_schema_low", "gauge",
 	       "Lowest schema version an application may require now (highest contracted migration id)");
 	if (s->have_window)
-		sample(b, "migrate_readable_schema_low", NULL, NULL, NULL, NULL, s->window.low);
+		sample(b, "migrate_readable_schema_low", NULL, NULL, NULL, NULL, s->window_low);
 	family(b, "migrate_readable_schema_high", "gauge",
 	       "Highest schema version an application may require now (every migration up to it switched)");
 	if (s->have_window)
-		sample(b, "migrate_readable_schema_high", NULL, NULL, NULL, NULL, s->window.high);
+		sample(b, "migrate_readable_schema_high", NULL, NULL, NULL, NULL, s->window_high);
 }
 
 /* ---- the whole file ------------------------------------------------------------------ */
 
-static void render_head(struct mg_buf *b, const struct snapshot *s)
+static void render_head(struct mg_buf *b, const struct metrics_snapshot *s)
 {
 	family(b, "migrate_info", "gauge", "Always 1; label version is migrate's version");
 	sample(b, "migrate_info", "version", MIGRATE_VERSION, NULL, NULL, 1);
@@ -638,7 +465,7 @@ static void render_head(struct mg_buf *b, const struct snapshot *s)
  * rows come from the live tick (during a run) rather than from the
  * checkpoints (after it, when they are written).
  */
-static void render(struct mg_buf *b, const struct snapshot *s, const struct live *l,
+static void render(struct mg_buf *b, const struct metrics_snapshot *s, const struct live *l,
 		   const struct command_record *r, size_t n_r, int running, int live_rows)
 {
 	struct mig_ref *refs;
@@ -727,7 +554,7 @@ out:
 
 /* Render and write; a failure is warned about once per process. Called
  * with M.mu held. */
-static void write_file(const struct snapshot *s, const struct live *l, int running,
+static void write_file(const struct metrics_snapshot *s, const struct live *l, int running,
 		       int live_rows, const char *done_command, int rc)
 {
 	struct command_record r[MAX_COMMANDS + 1];
@@ -759,25 +586,6 @@ static void write_file(const struct snapshot *s, const struct live *l, int runni
 
 /* ---- entry points ----------------------------------------------------------------------- */
 
-/* The commands that open no database connection: the snapshot after
- * them does not open one either. */
-static int offline_command(const struct mg_options *opt, const char *command)
-{
-	return !strcmp(command, "init") || !strcmp(command, "new") || !strcmp(command, "lint") ||
-	       !strcmp(command, "log") || (!strcmp(command, "check") && opt->offline);
-}
-
-/* The commands that publish progress while they run. */
-static int publishes_progress(const char *command)
-{
-	static const char *const names[] = { "expand", "backfill", "switch-reads", "contract", "rollback" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(command, names[i]))
-			return 1;
-	return 0;
-}
-
 static void live_clear(struct live *l)
 {
 	free(l->migration);
@@ -786,21 +594,6 @@ static void live_clear(struct live *l)
 	for (size_t i = 0; i < l->n_tables; i++)
 		free(l->tables[i].table);
 	memset(l, 0, sizeof(*l));
-}
-
-void mg_metrics_command_start(struct mg_options *opt, const char *command)
-{
-	pthread_mutex_lock(&M.mu);
-	free(M.path);
-	M.path = opt->metrics_file ? mg_xstrdup(opt->metrics_file) : NULL;
-	if (M.path)
-		mg_progress_add_reader(mg_metrics_progress);
-	snprintf(M.command, sizeof(M.command), "%s", command);
-	M.started_ms = mg_unix_ms();
-	snapshot_free(M.start);
-	M.start = M.path && publishes_progress(command) ? snapshot_take(opt, 1) : NULL;
-	live_clear(&M.live);
-	pthread_mutex_unlock(&M.mu);
 }
 
 /* Keep the tick's figures; per table for the rows (a backfill moves from
@@ -839,7 +632,7 @@ static void live_update(struct live *l, const struct mg_progress *p)
 
 void mg_metrics_progress(const struct mg_progress *p)
 {
-	static const struct snapshot empty;
+	static const struct metrics_snapshot empty;
 	int last;
 
 	pthread_mutex_lock(&M.mu);
@@ -853,25 +646,32 @@ out:
 	pthread_mutex_unlock(&M.mu);
 }
 
-void mg_metrics_command_done(const struct mg_options *opt, const char *command, int rc)
+void mg_metrics_begin(const char *path, const char *command, struct metrics_snapshot *start)
 {
-	struct snapshot *s;
-
-	if (!opt->metrics_file)
-		return;
 	pthread_mutex_lock(&M.mu);
-	if (!M.path || strcmp(M.path, opt->metrics_file) != 0) {
+	free(M.path);
+	M.path = path ? mg_xstrdup(path) : NULL;
+	if (M.path)	/* progress.c calls only the readers that registered */
+		mg_progress_add_reader(mg_metrics_progress);
+	snprintf(M.command, sizeof(M.command), "%s", command);
+	M.started_ms = mg_unix_ms();
+	mg_metrics_snapshot_free(M.start);
+	M.start = start;
+	live_clear(&M.live);
+	pthread_mutex_unlock(&M.mu);
+}
+
+void mg_metrics_end(const char *path, const char *command, int rc, struct metrics_snapshot *s)
+{
+	pthread_mutex_lock(&M.mu);
+	if (!M.path || strcmp(M.path, path) != 0) {
 		free(M.path);
-		M.path = mg_xstrdup(opt->metrics_file);
+		M.path = mg_xstrdup(path);
 	}
 	snprintf(M.command, sizeof(M.command), "%s", command);
-	/* after SIGINT/SIGTERM no new connection: the operator asked to stop
-	 * (and the drivers would cancel its statements) */
-	s = snapshot_take((struct mg_options *)opt,
-			  !offline_command(opt, command) && !mg_stop_requested);
 	write_file(s, &M.live, 0, 0, command, rc);
-	snapshot_free(s);
-	snapshot_free(M.start);
+	mg_metrics_snapshot_free(s);
+	mg_metrics_snapshot_free(M.start);
 	M.start = NULL;
 	live_clear(&M.live);
 	pthread_mutex_unlock(&M.mu);

@@ -199,6 +199,7 @@ def test_colours_and_contract_gate(target, tmp_path):
     assert m["migrate_colour_matching_sessions", {"colour": "green"}] == 0
     assert m.get("migrate_colour_matching_sessions", colour="blue") is None
     assert m["migrate_colour_stale", {"colour": "blue"}] == 0
+    assert m["migrate_backfill_rows_done", {"migration": MIG}] == 50
     # blue requires the schema before 0001: contract of 0001 is blocked by it
     assert m["migrate_contract_safe", {"migration": MIG}] == 0
     assert m.series("migrate_contract_blocked_by") == [({"migration": MIG, "colour": "blue"}, 1)]
@@ -218,6 +219,8 @@ def test_colours_and_contract_gate(target, tmp_path):
     m = run_m(p, path, "contract")
     assert m.phase(MIG) == "contracted"
     assert m.series("migrate_contract_safe") == []
+    assert m.get("migrate_backfill_rows_done", migration=MIG) is None
+    assert m.series("migrate_backfill_state") == []
     assert m["migrate_last_command_exit_status", {"command": "contract"}] == 0
 
 
