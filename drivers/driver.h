@@ -159,6 +159,8 @@ enum mg_help_note {
 	MG_HELP_MAX_LAG,	/* how backfill --max-lag reads the lag */
 	MG_HELP_MAX_LOAD,	/* what backfill --max-load counts */
 	MG_HELP_MATCH,		/* what a colour's --match pattern is matched against */
+	MG_HELP_MATCH_WHAT,	/* the same as a phrase for a warning, not shown
+				 * in --help ("application_name (PostgreSQL)") */
 	MG_HELP_NNOTES
 };
 
@@ -547,7 +549,11 @@ struct mg_driver {
 	 * transaction's lock) another session holds, not counting migrate's
 	 * own: what backfill --max-lock-waits reads. */
 	int (*lock_waits)(struct mg_conn *c, int64_t *out, struct mg_err *err);
+	/* Client sessions whose names match the glob pattern and none of
+	 * the n_except globs in except (NULL when none), migrate's own
+	 * never counted. */
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
+			      char *const *except, size_t n_except,
 			      int64_t *out, struct mg_err *err);
 	/*
 	 * Lint (issue 14), offline: no connection. What text (a sql step's
@@ -601,6 +607,9 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
  * so that a file that loads fits every database.
  */
 size_t mg_driver_name_limit(const char *url);
+
+/* The connected driver's help note n, or NULL when it has none. */
+const char *mg_db_help_note(struct mg_conn *c, enum mg_help_note n);
 
 /* Every driver's help note n, in table order, joined with "; " (nothing
  * when none has one). */
@@ -661,6 +670,11 @@ int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 			 struct mg_err *err);
+/* The same, not counting sessions that also match one of the n_except
+ * globs (a colour's sessions that a newer colour claims). */
+int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
+				char *const *except, size_t n_except, int64_t *out,
+				struct mg_err *err);
 /* Optional: without the method, -1 with MG_EDB "not supported by the
  * driver" (--max-lock-waits then pauses, like --max-load). */
 int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);

@@ -9,6 +9,8 @@
  */
 #include "state_int.h"
 
+#include "runinfo.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -114,16 +116,126 @@ out:
 	return ret;
 }
 
+/* ---- the lock ---------------------------------------------------------------- */
+
+/* A reader (status) checks whether the lock is held by taking a shared
+ * lock for an instant: a locker that meets it tries again this long
+ * before it calls the lock taken. */
+#define LOCK_RECHECK_MS 200
+/* --wait-lock: how often the lock is tried, and a line said while waiting */
+#define LOCK_POLL_MS 100
+#define LOCK_SAY_EVERY_MS 30000
+
+/* 1 locked, 0 someone else holds it, -1 error (errno). */
+static int try_lock(int fd)
+{
+	int64_t until = mg_now_ms() + LOCK_RECHECK_MS;
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 1;
+		if (errno != EWOULDBLOCK)
+			return -1;
+		if (mg_now_ms() >= until)
+			return 0;
+		mg_sleep_ms(10);
+	}
+}
+
+/* ": `migrate backfill 0003` on host h (pid n), running since ...;
+ * backfill of ... 41% (...)", or " (pid n)" for an older migrate's lock. */
+static void describe_holder(const char *path, struct mg_buf *out, struct mg_runinfo *ri)
+{
+	if (mg_runinfo_read(path, ri) == 1) {
+		mg_buf_adds(out, ": ");
+		mg_runinfo_describe(ri, out);
+		if (ri->has_progress) {
+			mg_buf_adds(out, "; ");
+			mg_runinfo_progress_line(ri, out);
+		}
+	} else if (ri->pid > 0) {
+		mg_buf_addf(out, " (pid %ld)", ri->pid);
+	}
+}
+
+static int lock_refused(struct mg_state *s, const char *lockpath, int waited_ms,
+			struct mg_err *err)
+{
+	struct mg_buf who = MG_BUF_INIT;
+	struct mg_runinfo ri;
+	char waited[32];
+
+	describe_holder(s->path, &who, &ri);
+	mg_format_duration(waited, waited_ms);
+	mg_err_set(err, MG_EDB, "state file '%s' is locked by another migrate%s%s%s",
+		   s->path, waited_ms ? " (still, after waiting " : "",
+		   waited_ms ? waited : "", waited_ms ? ")" : "");
+	snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+		 "%s", who.buf);
+	mg_buf_release(&who);
+	/* flock() locks end with their process (also on NFS and EFS, where the
+	 * server lets them go once the client is gone): the holder runs */
+	return mg_err_hint(err,
+			   "only one migrate may change a target at a time: wait for it to finish and run the command again, or add --wait-lock DURATION (e.g. --wait-lock 10m) to wait for it. The lock is held only while that process lives (on %s, or another host that shares this file system): if that host is gone, the lock goes with it; a lock left on a hung network mount is cleared by the mount, not by deleting '%s' (check with 'lslocks' or 'ps -p %ld' on that host)",
+			   ri.host[0] ? ri.host : "its host", lockpath, ri.pid);
+}
+
+static void say_waiting(const struct mg_state *s, int first, int64_t waited_ms)
+{
+	struct mg_buf who = MG_BUF_INIT;
+	struct mg_runinfo ri;
+	char d[32], left[32];
+
+	describe_holder(s->path, &who, &ri);
+	mg_format_duration(d, waited_ms);
+	mg_format_duration(left, mg_runinfo_wait_ms() - waited_ms);
+	if (first)
+		mg_info("state file '%s' is locked by another migrate%s: waiting up to %s for it (--wait-lock)",
+			s->path, who.buf, left);
+	else
+		mg_info("still waiting for the lock of '%s' (%s so far, %s left)%s", s->path, d,
+			left, who.buf);
+	mg_buf_release(&who);
+}
+
+/* --wait-lock: try again until the holder ends, the time is up or a stop
+ * (SIGINT/SIGTERM) comes. 1 locked, 0 not, -1 error (errno). */
+static int wait_for_lock(struct mg_state *s, int fd, int64_t *waited)
+{
+	int64_t start = mg_now_ms(), said = start;
+	char d[32];
+
+	say_waiting(s, 1, 0);
+	for (;;) {
+		*waited = mg_now_ms() - start;
+		if (*waited >= mg_runinfo_wait_ms() || mg_stop_requested)
+			return 0;
+		mg_sleep_ms(LOCK_POLL_MS);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK)
+			return -1;
+		if (mg_now_ms() - said >= LOCK_SAY_EVERY_MS) {
+			said = mg_now_ms();
+			say_waiting(s, 0, said - start);
+		}
+	}
+	*waited = mg_now_ms() - start;
+	mg_runinfo_note_waited();
+	mg_format_duration(d, *waited);
+	mg_info("got the lock of '%s' after waiting %s", s->path, d);
+	return 1;
+}
+
 /*
- * flock() "<path>.lock" without waiting; the holder's pid is written in the
- * file so the loser can name it.
+ * flock() "<path>.lock" (waiting up to --wait-lock); the holder writes its
+ * pid and run record in the file so the loser can name it (runinfo.h).
  */
 static int take_lock(struct mg_state *s, struct mg_err *err)
 {
 	char *lockpath = mg_xasprintf("%s.lock", s->path);
-	char buf[32];
-	int fd, ret = 0;
-	ssize_t n;
+	int fd, ret = 0, got;
+	int64_t waited = 0;
 
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -131,40 +243,30 @@ static int take_lock(struct mg_state *s, struct mg_err *err)
 				 lockpath, mg_state_errstr(errno));
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		long pid = 0;
-
-		if (errno != EWOULDBLOCK) {
+	got = try_lock(fd);
+	if (got == 0 && mg_runinfo_wait_ms() > 0)
+		got = wait_for_lock(s, fd, &waited);
+	if (got <= 0) {
+		if (got < 0)
 			ret = mg_err_set(err, MG_EDB, "cannot lock '%s': %s",
 					 lockpath, mg_state_errstr(errno));
-		} else {
-			n = pread(fd, buf, sizeof(buf) - 1, 0);
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			if (mg_parse_long(buf, &pid) == 0 && pid > 0)
-				mg_err_set(err, MG_EDB,
-					   "state file '%s' is locked by another migrate (pid %ld)",
-					   s->path, pid);
-			else
-				mg_err_set(err, MG_EDB,
-					   "state file '%s' is locked by another migrate",
-					   s->path);
-			ret = mg_err_hint(err,
-					  "only one migrate may change a target at a time: wait for it to finish and run the command again");
-		}
+		else if (mg_stop_requested && waited < mg_runinfo_wait_ms())
+			ret = mg_err_set(err, MG_EDB, "interrupted while waiting for the lock of state file '%s': nothing was changed",
+					 s->path);
+		else
+			ret = lock_refused(s, lockpath, (int)waited, err);
 		close(fd);
 		goto out;
 	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	errno = 0;
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		int e = errno ? errno : ENOSPC;	/* a short write */
+	if (mg_runinfo_write_lock(fd, s->path) != 0) {
+		int e = errno ? errno : ENOSPC;
 
 		ret = mg_err_set(err, MG_EDB, "cannot write lock file '%s': %s",
 				 lockpath, mg_state_errstr(e));
 		if (e == ENOSPC || e == EDQUOT)
 			mg_err_hint(err, "free space where '%s' lives and run the command again",
 				    s->path);
+		mg_runinfo_released(s->path);
 		close(fd);
 		goto out;
 	}
@@ -711,8 +813,10 @@ void mg_state_close(struct mg_state *s)
 	 * file can travel alone (artifact, volume) */
 	if (s->db)
 		sqlite3_close_v2(s->db);
-	if (s->lock_fd >= 0)
+	if (s->lock_fd >= 0) {
+		mg_runinfo_released(s->path);
 		close(s->lock_fd);
+	}
 	free(s->path);
 	free(s);
 }

@@ -3,6 +3,7 @@
 
 #include "cmd.h"
 #include "output.h"
+#include "runinfo.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,13 +25,27 @@ const char *mg_phase_next_command(enum mg_phase p)
 	return NULL;
 }
 
-void mg_phase_print_next(const struct mg_view *v)
+/*
+ * After a phase command on v: v's next step; after switch-reads, the
+ * lowest migration not contracted (migrations contract in order: after
+ * switch-reads of 0002 with 0001 only switched, the next step is contract
+ * 0001, as status says).
+ */
+void mg_phase_print_next(const struct mg_ctx *ctx, const struct mg_view *v)
 {
-	const char *next = mg_phase_next_command(v->phase);
+	const struct mg_view *first = v;
+	const char *next;
 	char idbuf[16];
 
+	for (size_t i = 0; i < ctx->n_views; i++)
+		if (v->phase == MG_PHASE_SWITCHED && ctx->views[i].id < v->id &&
+		    ctx->views[i].phase < MG_PHASE_CONTRACTED) {
+			first = &ctx->views[i];
+			break;
+		}
+	next = mg_phase_next_command(first->phase);
 	if (next)
-		mg_info("next: migrate %s %s", next, mg_id_str(v->id, idbuf));
+		mg_info("next: migrate %s %s", next, mg_id_str(first->id, idbuf));
 }
 
 int mg_phase_require_lower(struct mg_ctx *ctx, const struct mg_view *v,
@@ -137,6 +152,8 @@ int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 	if (mg_ctx_open(&ctx, opt, def->name, MG_NEED_DB | MG_NEED_WRITE, &err) < 0 ||
 	    mg_ctx_pick(&ctx, id, def->pick, &v, &err) < 0)
 		goto fail;
+	if (v)
+		mg_runinfo_set_migration(v->name);
 	if (!v) {
 		mg_info("nothing to do: every migration is %s",
 			def->pick == MG_PHASE_PENDING ? "pending or contracted" :
@@ -168,7 +185,7 @@ int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 	}
 	mg_ctx_event(&ctx, v->id, "ok", "%s %s", def->name, v->name);
 	mg_info(def->done, v->name);
-	mg_phase_print_next(v);
+	mg_phase_print_next(&ctx, v);
 	goto out;
 fail:
 	mg_ctx_explain_lock_lost(&ctx, &err);

@@ -25,8 +25,9 @@ int mg_phase_check_blockers(struct mg_ctx *ctx, const struct mg_plan *plan,
 /* The command that moves a migration in phase p one step on. */
 const char *mg_phase_next_command(enum mg_phase p);
 
-/* Print "next: ..." after a phase command. */
-void mg_phase_print_next(const struct mg_view *v);
+/* Print "next: ..." after a phase command on v: v's next step, or the
+ * lowest migration that must move first (see phase.c). */
+void mg_phase_print_next(const struct mg_ctx *ctx, const struct mg_view *v);
 
 /*
  * A phase command described by what differs between them; mg_phase_run()
