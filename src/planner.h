@@ -90,7 +90,8 @@ struct mg_dependent {
 	char *def;		/* the driver's definition (index, constraint, privilege) */
 	char *child;		/* INBOUND_FK: the referencing table, quoted;
 				 * GRANT: the grantee, quoted; OBJECT: a
-				 * view's qualified name, quoted (else "") */
+				 * view in another schema or database: its
+				 * qualified name, quoted (else NULL or "") */
 	int unique;		/* INDEX: unique; GRANT: with grant option */
 	int droppable;		/* OBJECT: migrate can drop it at contract */
 	void *drv;

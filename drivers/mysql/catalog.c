@@ -341,7 +341,7 @@ static char *like_quoted(struct mydrv_conn *mc, const char *s)
  * column, foreign keys from the column and other tables' foreign keys
  * referencing it. Our own triggers (_mg...) are left out. A view in
  * another database (its text names `db`.`table`) is named "db.view", as
- * drops: lists it, with class "view:`db`.`view`". 
+ * drops: lists it, with class "view:`db`.`view`".
  */
 char *others_sql(struct mydrv_conn *mc, const struct mytable *t, const char *col)
 {

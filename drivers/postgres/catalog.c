@@ -229,7 +229,7 @@ int pgdrv_describe_column(struct mg_conn *c, const struct mg_planner *pl,
  * (views, policies, triggers, generated columns ...), in any schema; op
  * (may be NULL) leaves out what it lists under drops:. A view's name is
  * as drops: lists it: bare in the table's schema, "schema.view" in
- * another one. */
+ * another one, where its quoted qualified name comes too (else NULL). */
 char *others_sql(const char *tqlit, const char *col, const struct mg_op *op)
 {
 	struct mg_buf b = MG_BUF_INIT;
@@ -253,7 +253,8 @@ char *others_sql(const char *tqlit, const char *col, const struct mg_op *op)
 		"ELSE '' END AS name, "
 		"CASE WHEN d.classid = 'pg_rewrite'::regclass THEN (SELECT quote_ident(n.nspname) || '.' || "
 		"quote_ident(c.relname) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
-		"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = d.objid) END AS qname "
+		"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = d.objid "
+		"AND c.relnamespace <> (SELECT relnamespace FROM pg_class WHERE oid = %s::regclass)) END AS qname "
 		"FROM pg_depend d, col WHERE d.refclassid = 'pg_class'::regclass "
 		"AND d.refobjid = %s::regclass AND d.refobjsubid = col.attnum AND d.deptype IN ('n', 'a') "
 		"AND d.classid <> 'pg_constraint'::regclass "
@@ -264,7 +265,7 @@ char *others_sql(const char *tqlit, const char *col, const struct mg_op *op)
 		"WHERE ad.oid = d.objid AND ad.adrelid = %s::regclass AND ad.adnum = col.attnum)) "
 		") "
 		"SELECT DISTINCT what, name, classid::regclass::text, qname FROM deps",
-		tqlit, cl, tqlit, tqlit, tqlit, tqlit);
+		tqlit, cl, tqlit, tqlit, tqlit, tqlit, tqlit);
 	if (op && op->n_drops) {
 		mg_buf_adds(&b, " WHERE name NOT IN (");
 		for (size_t i = 0; i < op->n_drops; i++) {

@@ -180,12 +180,17 @@ static void deferred_text(const struct mg_view *v, const struct mg_view *after,
 	printf("-- planning it now says: %s\n\n", why->msg);
 }
 
+/* Every key a plan has (empty: nothing is planned yet, so a reader that
+ * knows no "planned_after" finds the shape it knows), and why. */
 static json_t *deferred_json(const struct mg_view *v, const struct mg_view *after,
 			     const struct mg_err *why)
 {
-	return json_pack("{s:i, s:s, s:s, s:b, s:i, s:s}", "id", v->id, "name", v->name,
-			 "phase", mg_phase_name(v->phase), "recorded", 0,
-			 "planned_after", after->id, "not_planned", why->msg);
+	struct mg_plan none = MG_PLAN_INIT;
+	json_t *m = plan_json(v, &none, 0);
+
+	json_object_set_new(m, "planned_after", json_integer(after->id));
+	json_object_set_new(m, "not_planned", json_string(why->msg));
+	return m;
 }
 
 /* A plan that failed for input: shown as planned after an earlier pending

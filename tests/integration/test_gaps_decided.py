@@ -195,7 +195,8 @@ def test_rollback_without_id_undoes_interrupted_expand(target):
     assert "rolled back to pending" in r.err + r.out, r.describe()
     assert "username" not in columns_of_any(target)
     assert p.phases() == {1: "pending"}
-    assert "nothing to do" in (lambda r: r.err + r.out)(p.ok("rollback"))
+    again = p.ok("rollback")
+    assert "nothing to do" in again.err + again.out, again.describe()
 
 
 def columns_of_any(target):
@@ -247,8 +248,10 @@ def test_step_labels_and_phase_messages(target):
     plan = p.json("plan", "1")["migrations"][0]["phases"]
     labels = [s["description"] for ph in plan.values() for s in ph]
     assert not [d for d in labels if ":," in d], labels
-    assert any(d.startswith("expand ") and d.endswith(": dual-write trigger")
-               or ": dual-write trigger" in d for d in labels), labels
+    # the expand step of a drop_column adds no column: its label starts
+    # with the trigger
+    assert [d for d in labels if d.startswith("expand ")
+            and d.endswith(": dual-write trigger")], labels
     checks = [d for d in labels if d.startswith("nothing new depends")]
     assert checks and all("column 'email' of " in d and "users" in d for d in checks), checks
     r = p.ok("expand", "1")
