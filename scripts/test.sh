@@ -46,6 +46,7 @@ PACKAGES=(
   mariadb-server default-libmysqlclient-dev
   python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
   socat
+  tini shellcheck jq    # test_pid1.py (tini as PID 1), test_pipeline_docs.py
 )
 
 if [ "$SKIP_INSTALL" != 1 ]; then
