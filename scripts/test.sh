@@ -48,6 +48,7 @@ PACKAGES=(
   python3-prometheus-client
   socat
   man-db groff-base mandoc zsh fish
+  tini shellcheck jq    # test_pid1.py (tini as PID 1), test_pipeline_docs.py
 )
 
 if [ "$SKIP_INSTALL" != 1 ]; then
