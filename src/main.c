@@ -491,7 +491,6 @@ static int run(struct mg_options *opt)
 	if (before_command(opt, cmd, &rc) < 0)
 		return rc;
 	opt->command = cmd->name;
-	mg_stop_signals_install();
 	mg_metrics_command_start(opt, cmd->name);
 	rc = cmd->fn(opt);
 	mg_metrics_command_done(opt, cmd->name, rc);
@@ -504,6 +503,10 @@ int main(int argc, char **argv)
 	struct mg_err err = MG_ERR_INIT;
 	int rc;
 
+	/* first: as PID 1 of a container a signal that comes before the
+	 * handler would be dropped (the kernel gives PID 1 no default
+	 * actions); one that comes during parsing stops the command early */
+	mg_stop_signals_install();
 	if (mg_cmd_scaffold_options(&argc, argv) < 0)	/* init, new */
 		return MG_EINPUT;
 	mg_options_init(&opt);
