@@ -90,8 +90,9 @@ const struct mg_cli_command mg_cli_commands[] = {
 	  "Prints, for migration ID (default: every migration not yet contracted), the SQL of\n"
 	  "each phase: expand, backfill, switch-reads, contract and rollback, the tables the\n"
 	  "backfill rewrites, and what a rollback or a lossy 'down' cannot carry back.\n"
-	  "A migration already expanded shows the plan recorded at expand. Changes nothing.\n"
-	  "ID may be 3, 0003 or 0003_rename_user_name.\n\n", NULL },
+	  "A migration already expanded shows the plan recorded at expand. Without an ID, a\n"
+	  "pending migration that needs an earlier pending one is shown as planned after it.\n"
+	  "Changes nothing. ID may be 3, 0003 or 0003_rename_user_name.\n\n", NULL },
 	{ "expand", mg_cmd_expand, "add the new structures beside the old ones, with dual-write triggers",
 	  "usage: migrate expand [ID] [options]\n\n"
 	  "Expands migration ID (default: the lowest pending one): adds new columns nullable,\n"
@@ -135,10 +136,11 @@ const struct mg_cli_command mg_cli_commands[] = {
 	{ "rollback", mg_cmd_rollback, "undo expand and backfill of a migration not contracted",
 	  "usage: migrate rollback [ID] [options]\n\n"
 	  "Undoes everything expand and backfill did for migration ID (default: the highest\n"
-	  "one expanded, backfilled or switched), leaving the old schema as before expand,\n"
-	  "with the rows the new version wrote carried back into the old columns. The\n"
-	  "migration returns to pending and its recorded checksum is forgotten. Refused once\n"
-	  "contracted (roll forward instead) and while a higher migration is not pending.\n\n",
+	  "one expanded, backfilled or switched, or whose expand was interrupted), leaving\n"
+	  "the old schema as before expand, with the rows the new version wrote carried back\n"
+	  "into the old columns. The migration returns to pending and its recorded checksum\n"
+	  "is forgotten. Refused once contracted (roll forward instead) and while a higher\n"
+	  "migration is not pending.\n\n",
 	  NULL },
 	{ "colour", mg_cmd_colour, "register and change the application versions using the database",
 	  "usage: migrate colour register NAME --app-version S --requires V [--state live|standby]\n"
@@ -159,14 +161,16 @@ const struct mg_cli_command mg_cli_commands[] = {
 	  "register   refused while a colour of that name is alive, and while V is outside the\n"
 	  "           readable window (status shows it): the message says what to run first.\n"
 	  "           --state defaults to live. --ttl DURATION: without a heartbeat for that long\n"
-	  "           the colour is shown stale (it still counts as alive).\n"
+	  "           the colour is shown stale (it still counts as alive). --match: '%' is\n"
+	  "           refused (SQL LIKE syntax: write '*').\n"
 	  "set        live and standby pass the same window check as register; retired always\n"
 	  "           passes. A colour whose required migration was rolled back must be\n"
 	  "           registered again.\n"
 	  "heartbeat  record that the colour is running (needs only the state file).\n"
-	  "list       every colour: state, requirement, alive or not and why, and whether\n"
-	  "           switching traffic back to it is safe, until which step.\n"
-	  "forget     remove a retired colour that has no sessions from the registry.\n\n"
+	  "list       every colour: state, requirement, alive or not and why, how many sessions\n"
+	  "           its --match pattern matches now, and whether switching traffic to it is\n"
+	  "           safe, until which step.\n"
+	  "forget     remove a retired colour that no session of its own keeps alive.\n\n"
 	  "After 'colour', '--state' is always the colour's state (also --colour-state): a\n"
 	  "value other than live, standby or retired is refused. The state file's path is\n"
 	  "--state-file PATH there (or --state PATH before the word 'colour').\n\n", NULL },
