@@ -182,3 +182,59 @@ def test_contract_next_without_colours_says_register_first(users_project):
          "--match", "app-blue*")
     st = p.json("status")
     assert st["next"].startswith("migrate contract 0001"), st["next"]
+
+
+INDEX = """
+operations:
+  - create_index:
+      table: users
+      name: users_email_idx
+      columns: [email]
+"""
+
+
+def test_index_build_reports_the_transaction_it_waits_for(users_project):
+    """CREATE INDEX CONCURRENTLY waits for every older transaction, also
+    one that never touches the table: expand says which session it waits
+    for (pid, application, how long), status shows it, and the build
+    ends once that transaction does."""
+    p = users_project
+    p.write("0001_rename_user_name.yaml", INDEX)
+    report = p.db.connect(autocommit=False, application_name="report")
+    report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    report.execute("SELECT 1").fetchall()          # holds its snapshot, no table lock
+    pid = report.info.backend_pid
+    proc = p.popen("expand")
+    lines, seen = [], None
+    deadline = time.time() + 20
+    try:
+        while time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "waiting for" in line and "build index public.users_email_idx" in line:
+                seen = line
+                break
+        assert seen, "".join(lines)
+        assert seen.startswith("expand 0001: build index public.users_email_idx: waiting for old snapshots: "
+                               "waiting for 1 transaction older than the build: pid %d app 'report' "
+                               "idle in transaction for " % pid), seen
+        assert seen.rstrip().endswith(": end it or wait"), seen
+        # status shows the run and the wait (published as its step)
+        st = p.json("status")
+        assert st["running"] is not None, st
+        assert st["running"]["command"] == "expand", st["running"]
+        prog = st["running"]["progress"]
+        assert prog["phase"] == "expand" and prog["state"] == "paused", prog
+        assert "pid %d app 'report'" % pid in prog["step"], prog
+        assert st["next"].startswith("wait for the running `migrate expand`"), st["next"]
+    finally:
+        report.rollback()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + err
+    # one line per change of phase or of the session waited for, not one per reading
+    assert len([x for x in lines + err.splitlines() if "waiting for old snapshots" in x]) == 1, \
+        "".join(lines) + err
+    assert p.db.query("SELECT indisvalid FROM pg_index "
+                      "WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
