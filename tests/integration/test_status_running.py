@@ -14,6 +14,9 @@ import re
 import socket
 import time
 
+import pytest
+
+from harness.project import RENAME_FILE, RENAME_YAML, seed_users
 from harness.secrets import SECRETS
 
 ROWS = 60
@@ -22,14 +25,16 @@ ROWS = 60
 def slow_backfill(p, rows_per_sec=20):
     """users with ROWS rows, 0001 expanded, and a backfill of them started
     at rows_per_sec in the background: (process, state lock path)."""
-    p.db.execute("INSERT INTO users (user_name, email) "
-                 "SELECT 'u' || g, NULL FROM generate_series(1, %d) g" % (ROWS - 5))
+    for i in range(ROWS - 5):
+        p.db.execute("INSERT INTO users (user_name) VALUES ('u%d')" % i)
     p.ok("expand")
     proc = p.popen("backfill", "--batch-size", "5", "--max-rows-per-sec", str(rows_per_sec))
     lock = p.state.parent / (p.state.name + ".lock")
     deadline = time.time() + 10
     while time.time() < deadline:
-        if lock.exists() and "backfill" in lock.read_text(errors="replace"):
+        # the backfill's own record, naming the migration once it is picked
+        text = lock.read_text(errors="replace") if lock.exists() else ""
+        if text.startswith("%d\n" % proc.pid) and '"migration":"0001' in text:
             return proc, lock
         time.sleep(0.05)
     proc.kill()
@@ -47,8 +52,19 @@ def assert_no_password(text):
         assert s not in text, "a password leaked"
 
 
-def test_lock_record_and_refusal_name_the_holder(users_project):
-    p = users_project
+USERS_MYSQL = ("CREATE TABLE users (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+               "user_name VARCHAR(100) NOT NULL, email VARCHAR(200))")
+
+
+@pytest.mark.targets("postgres", "mariadb")
+def test_lock_record_and_refusal_name_the_holder(target):
+    p = target.project
+    if target.is_pg:
+        seed_users(p.db)
+    else:
+        p.db.execute(USERS_MYSQL)
+        p.db.execute("INSERT INTO users (user_name) VALUES ('a'), ('b'), ('c'), ('d'), ('e')")
+    p.write(RENAME_FILE, RENAME_YAML)
     proc, lock = slow_backfill(p)
     try:
         text = lock.read_text()
@@ -58,10 +74,11 @@ def test_lock_record_and_refusal_name_the_holder(users_project):
         rec = json.loads(record)
         assert rec["host"] == socket.gethostname()
         assert rec["pid"] == proc.pid and rec["command"] == "backfill"
+        assert rec["migration"] == "0001_rename_user_name", rec
         assert rec["started_at"].endswith("Z")
         # the command line is there, the password is not
         assert "--max-rows-per-sec 20" in rec["command_line"], rec
-        assert "postgres" in rec["command_line"] and "****" in rec["command_line"], rec
+        assert "://app:****@" in rec["command_line"], rec
         assert_no_password(text)
 
         r = p.expect(3, "expand")
@@ -71,6 +88,11 @@ def test_lock_record_and_refusal_name_the_holder(users_project):
         assert want in msg, msg
         assert re.search(r"running since \d\d:\d\d:\d\d UTC \(\d+(ms|s)? ago\)", msg), msg
         assert "--wait-lock" in msg and "hint:" in msg, msg
+
+        st = p.json("status")
+        assert st["running"]["pid"] == proc.pid, st["running"]
+        assert st["running"]["migration"] == "0001_rename_user_name"
+        assert st["next"].startswith("wait for the running `migrate backfill`"), st["next"]
     finally:
         finish(proc)
 
