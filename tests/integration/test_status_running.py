@@ -258,5 +258,7 @@ def test_index_build_reports_the_transaction_it_waits_for(users_project):
     # one line per change of phase or of the session waited for, not one per reading
     assert len([x for x in lines + err.splitlines() if "waiting for old snapshots" in x]) == 1, \
         "".join(lines) + err
+    # the live progress file goes with the run
+    assert not (p.state.parent / (p.state.name + ".run.json")).exists()
     assert p.db.query("SELECT indisvalid FROM pg_index "
                       "WHERE indexrelid = 'users_email_idx'::regclass") == [(True,)]
