@@ -459,9 +459,11 @@ void mg_runinfo_describe(const struct mg_runinfo *ri, struct mg_buf *out)
 	int64_t now = mg_unix_ms();
 	char ago[32];
 
-	mg_buf_addf(out, "`migrate %s` on host %s (pid %ld), %s ",
-		    ri->what[0] ? ri->what : ri->command, ri->host[0] ? ri->host : "unknown",
-		    ri->pid, ri->live ? "running since" : "started");
+	const char *what = ri->what[0] ? ri->what : ri->command;
+
+	mg_buf_addf(out, "`migrate%s%s` on host %s (pid %ld), %s ", *what ? " " : "", what,
+		    ri->host[0] ? ri->host : "unknown", ri->pid,
+		    ri->live ? "running since" : "started");
 	if (!ri->started_unix_ms) {
 		mg_buf_adds(out, ri->started_at[0] ? ri->started_at : "(unknown)");
 		return;
