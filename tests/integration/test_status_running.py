@@ -9,15 +9,17 @@ password: the lock file, the refusal message and status must never show
 it (every run's output is checked by the harness, the lock file here).
 """
 
+import fcntl
 import json
 import re
 import socket
+import subprocess
 import time
 
 import pytest
 
 from harness.project import RENAME_FILE, RENAME_YAML, seed_users
-from harness.secrets import SECRETS
+from harness.secrets import APP_PASSWORD, SECRETS
 
 ROWS = 60
 
@@ -95,6 +97,39 @@ def test_lock_record_and_refusal_name_the_holder(target):
         assert st["next"].startswith("wait for the running `migrate backfill`"), st["next"]
     finally:
         finish(proc)
+
+
+def test_lock_record_hides_conninfo_and_option_passwords(users_project):
+    """--database=URL and a libpq conninfo string: the record shows where,
+    never the password."""
+    p = users_project
+    db = p.db
+    p.ok("expand")
+    conninfo = ("host=%s port=%d user=app password=%s dbname=%s"
+                % (db.server.host, db.server.port, APP_PASSWORD, db.name))
+    lock = p.state.parent / (p.state.name + ".lock")
+    for how, shown in ((["--database=" + db.url], "--database=postgresql://app:****@"),
+                       (["-d", conninfo], "password=****")):
+        # rollback takes the lock and writes its record (it then rolls
+        # 0001 back: the next round expands it again)
+        argv = [p.bin, *how, "-m", str(p.migrations), "--state", str(p.state),
+                "rollback", "--wait-lock", "5000"]
+        held = open(lock, "a+")
+        fcntl.flock(held, fcntl.LOCK_EX)          # it waits a moment, then runs
+        proc = subprocess.Popen(argv, cwd=str(p.dir), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        first = proc.stderr.readline()            # it says that it waits
+        fcntl.flock(held, fcntl.LOCK_UN)
+        held.close()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, first + err
+        assert "is locked by another migrate" in first and "waiting up to 5s" in first, first
+        assert_no_password(first + out + err)
+        text = lock.read_text()
+        assert_no_password(text)
+        rec = json.loads(text.split("\n", 1)[1])
+        assert rec["pid"] == proc.pid and shown in rec["command_line"], rec
+        p.ok("expand")
 
 
 def test_wait_lock_waits_for_the_holder_then_runs(users_project):
