@@ -52,6 +52,12 @@ size_t mg_driver_name_limit(const char *url)
 	return strictest;
 }
 
+const char *mg_db_help_note(struct mg_conn *c, enum mg_help_note n)
+{
+	assert(c && n < MG_HELP_NNOTES);
+	return c->drv->help_notes[n];
+}
+
 void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n)
 {
 	for (size_t i = 0; mg_drivers[i]; i++)
@@ -286,10 +292,17 @@ int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err)
 int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 			 struct mg_err *err)
 {
-	assert(c && pattern && out);
+	return mg_db_count_sessions_except(c, pattern, NULL, 0, out, err);
+}
+
+int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
+				char *const *except, size_t n_except, int64_t *out,
+				struct mg_err *err)
+{
+	assert(c && pattern && out && (except || !n_except));
 	if (!c->drv->count_sessions)
 		return mg_err_set(err, MG_EDB, "the driver cannot list sessions");
-	return c->drv->count_sessions(c, pattern, out, err);
+	return c->drv->count_sessions(c, pattern, except, n_except, out, err);
 }
 
 int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)

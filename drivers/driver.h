@@ -177,6 +177,8 @@ enum mg_help_note {
 	MG_HELP_MAX_LAG,	/* how backfill --max-lag reads the lag */
 	MG_HELP_MAX_LOAD,	/* what backfill --max-load counts */
 	MG_HELP_MATCH,		/* what a colour's --match pattern is matched against */
+	MG_HELP_MATCH_WHAT,	/* the same as a phrase for a warning, not shown
+				 * in --help ("application_name (PostgreSQL)") */
 	MG_HELP_NNOTES
 };
 
@@ -565,7 +567,11 @@ struct mg_driver {
 	 * transaction's lock) another session holds, not counting migrate's
 	 * own: what backfill --max-lock-waits reads. */
 	int (*lock_waits)(struct mg_conn *c, int64_t *out, struct mg_err *err);
+	/* Client sessions whose names match the glob pattern and none of
+	 * the n_except globs in except (NULL when none), migrate's own
+	 * never counted. */
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
+			      char *const *except, size_t n_except,
 			      int64_t *out, struct mg_err *err);
 	/*
 	 * Optional (NULL: steps run without a word until they end): while
@@ -628,6 +634,9 @@ const struct mg_driver *mg_driver_for_url(const char *url, struct mg_err *err);
  */
 size_t mg_driver_name_limit(const char *url);
 
+/* The connected driver's help note n, or NULL when it has none. */
+const char *mg_db_help_note(struct mg_conn *c, enum mg_help_note n);
+
 /* Every driver's help note n, in table order, joined with "; " (nothing
  * when none has one). */
 void mg_driver_help_note(struct mg_buf *out, enum mg_help_note n);
@@ -687,6 +696,11 @@ int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 			 struct mg_err *err);
+/* The same, not counting sessions that also match one of the n_except
+ * globs (a colour's sessions that a newer colour claims). */
+int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
+				char *const *except, size_t n_except, int64_t *out,
+				struct mg_err *err);
 /* Optional: without the method, -1 with MG_EDB "not supported by the
  * driver" (--max-lock-waits then pauses, like --max-load). */
 int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);

@@ -45,6 +45,7 @@ PACKAGES=(
   postgresql postgresql-contrib
   mariadb-server default-libmysqlclient-dev
   python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
+  python3-prometheus-client
   socat
 )
 

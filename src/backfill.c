@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "output.h"
+
 void mg_backfill_install_signals(void)
 {
 	mg_stop_signals_install();
@@ -273,55 +275,6 @@ static int split_for_jobs(struct table_run *r, struct mg_conn *c, struct mg_err 
 	return rc;
 }
 
-/* ---- progress ------------------------------------------------------------------------ */
-
-void mg_bf_progress_line(struct table_run *r, int final)
-{
-	int64_t now = mg_now_ms();
-	double secs = (double)(now - r->start_ms) / 1000.0;
-	double rate = secs > 0 ? (double)(r->rows_done - r->rows_at_start) / secs : 0;
-	int64_t total = r->estimate > r->rows_done ? r->estimate : r->rows_done;
-	double pct = total > 0 ? 100.0 * (double)r->rows_done / (double)total : 100.0;
-	double eta = rate > 0 ? (double)(total - r->rows_done) / rate : 0;
-	int64_t every = r->o->json ? 1000 : r->tty ? 250 : 5000;
-	const char *why = r->throttle[0] ? r->throttle : r->held_note;
-
-	if (!final && now - r->progress_ms < every)
-		return;
-	r->progress_ms = now;
-	if (r->o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:o, s:b}",
-			"event", "backfill", "table", r->s->table,
-			"rows_done", (json_int_t)r->rows_done, "total", (json_int_t)total,
-			"rate", (int)rate, "eta_s", (int)eta, "batch_size", r->size_shown,
-			"throttle", why[0] ? json_string(why) : json_null(),
-			"done", final && !parts_left(r));
-
-		json_object_set_new(j, "workers", json_integer(r->workers));
-		json_dumpf(j, stderr, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		fputc('\n', stderr);
-		json_decref(j);
-	} else if (mg_verbosity < 0) {
-		return;
-	} else if (r->tty) {
-		int width = 24, filled = (int)(pct / 100.0 * width);
-		char bar[32];
-
-		for (int i = 0; i < width; i++)
-			bar[i] = i < filled ? '#' : '.';
-		bar[width] = '\0';
-		fprintf(stderr, "\r\033[K  %s [%s] %lld/%lld rows %3.0f%% %.0f rows/s ETA %.0f s batch %d%s%s%s",
-			r->s->table, bar, (long long)r->rows_done, (long long)total, pct, rate,
-			eta, r->size_shown, why[0] ? " | " : "", why,
-			final ? "\n" : "");
-	} else {
-		fprintf(stderr, "  backfill %s: %lld/%lld rows (%.0f%%), %.0f rows/s, ETA %.0f s, batch %d%s%s\n",
-			r->s->table, (long long)r->rows_done, (long long)total, pct, rate, eta,
-			r->size_shown, why[0] ? ", " : "", why);
-	}
-	fflush(stderr);
-}
-
 /* ---- throttles ------------------------------------------------------------------------- */
 
 /* Refresh the lag and load verdict at most once a second (under r->mu). */
@@ -390,10 +343,15 @@ static void check_lock_waits(struct table_run *r, struct mg_conn *c)
 		return;
 	r->thr.locks_ms = now;
 	out[0] = '\0';
+	r->lock_waits = -1;
 	if (mg_db_lock_waits(c, &v, &e) < 0)
 		snprintf(out, n, "paused: row-lock waits cannot be read (%.80s), --max-lock-waits is set",
 			 e.msg[0] ? e.msg : "not supported by the driver");
-	else if (v > o->max_lock_waits)
+	else
+		r->lock_waits = v;
+	if (out[0])
+		return;
+	if (v > o->max_lock_waits)
 		snprintf(out, n, "paused: %lld sessions wait for row locks > --max-lock-waits %d",
 			 (long long)v, o->max_lock_waits);
 }
@@ -540,19 +498,40 @@ void mg_bf_wait_for_throttles(struct table_run *r, struct mg_conn *c)
 		nap = paused && r->thr.locks[0] && !strcmp(r->throttle, r->thr.locks) ?
 		      LOCK_WAITS_EVERY_MS : 250;
 		if (paused)
-			mg_bf_progress_line(r, 0);
+			mg_bf_progress_line(r, BF_TICK);
 		pthread_mutex_unlock(&r->mu);
-		if (!paused || mg_stop_requested || r->failed)
+		if (!paused || mg_bf_runtime_over() || mg_stop_requested || r->failed)
 			return;
 		mg_sleep_ms(nap);
 		check_lock_while_paused(r, c, &lock_checked_ms);
 	}
 }
 
+/* ---- --max-runtime ---------------------------------------------------------------------- */
+
+/* The deadline of this process's backfill (0: none), and whether it
+ * passed: one backfill runs per process. */
+static int64_t runtime_deadline_ms;
+static volatile int runtime_reached;
+
+int mg_bf_runtime_over(void)
+{
+	if (runtime_reached)
+		return 1;
+	if (!runtime_deadline_ms || mg_stop_requested || mg_now_ms() < runtime_deadline_ms)
+		return 0;
+	runtime_reached = 1;
+	/* as SIGTERM does: every worker finishes its batch, checkpoints and
+	 * ends (this is checked only between batches: no statement of this
+	 * worker runs now) */
+	mg_stop_requested = SIGALRM;
+	return 1;
+}
+
 /* Sleep ms, in slices, until done or a stop is asked for. */
 void mg_bf_sleep_unless_stopped(int64_t ms)
 {
-	while (ms > 0 && !mg_stop_requested) {
+	while (ms > 0 && !mg_bf_runtime_over() && !mg_stop_requested) {
 		int64_t slice = ms < 200 ? ms : 200;
 
 		mg_sleep_ms(slice);
@@ -571,10 +550,12 @@ void mg_bf_pace(struct table_run *r)
 		return;
 	pthread_mutex_lock(&r->mu);
 	due = (r->rows_done - r->rows_at_start) * 1000 / r->o->max_rows_per_sec;
-	spent = mg_now_ms() - r->start_ms;
-	if (due > spent)
+	spent = mg_bf_active_ms(r);
+	if (due > spent) {
 		snprintf(r->throttle, sizeof(r->throttle), "limited to %ld rows/s",
 			 r->o->max_rows_per_sec);
+		r->paced_ms = mg_now_ms();
+	}
 	pthread_mutex_unlock(&r->mu);
 	if (due > spent)
 		mg_bf_sleep_unless_stopped(due - spent);
@@ -646,7 +627,19 @@ static void stopped(struct table_run *r, struct mg_err *err)
 		if (r->n_parts > 1)
 			mg_buf_addf(&where, " (part %d)", p->cp.part);
 	}
-	if (r->thr.critical_stop) {
+	if (runtime_reached && !r->thr.critical_stop) {
+		char d[32];
+		int64_t total = mg_bf_estimate(r);
+
+		r->runtime_stop = 1;
+		mg_format_duration(d, r->o->max_runtime_ms);
+		mg_err_set(err, MG_EDB, "backfill of %s stopped after --max-runtime %s: %d%% done, run "
+			   "the same command again to resume (%lld of ~%lld rows; resumable from key %s)",
+			   r->s->table, d, mg_bf_percent(r, total), (long long)r->rows_done,
+			   (long long)total, where.len ? where.buf : "(done)");
+		mg_err_hint(err, "run the same backfill command again (with --max-runtime again to go "
+			    "on in slices): it continues from the checkpoint (any --jobs)");
+	} else if (r->thr.critical_stop) {
 		/* the last progress line says why (a worker's pace may have
 		 * written over it since) */
 		snprintf(r->throttle, sizeof(r->throttle), "stopped: %.500s", r->err.msg);
@@ -744,12 +737,13 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 	r.o = o;
 	r.id = id;
 	r.index = index;
-	r.tty = isatty(2);
+	r.tty = mg_term_fancy(2);
 	r.size_shown = o->batch_size ? o->batch_size : MG_BATCH_START;
 	pthread_mutex_init(&r.mu, NULL);
 	if (load_parts(&r, c, err) < 0)
 		goto out;
 	init_totals(&r);
+	mg_bf_progress_start(&r);
 	if (!parts_left(&r)) {
 		mg_info("  backfill %s: done (%lld rows)", s->table, (long long)r.rows_done);
 		rc = 0;
@@ -774,11 +768,13 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 	}
 	if (parts_left(&r) || (r.sweep && !all_done(&r))) {
 		stopped(&r, err);
-		mg_bf_progress_line(&r, 1);
+		mg_bf_progress_line(&r, BF_STOPPED);
 		goto out;
 	}
 	r.throttle[0] = '\0';
-	mg_bf_progress_line(&r, 1);
+	r.held_note[0] = r.held_reason[0] = '\0';
+	mg_bf_progress_line(&r, BF_DONE);
+	mg_bf_summary(&r);
 	if (mg_db_analyze(c, s->table, err) < 0) {
 		mg_err_prefix(err, "backfill of %s, ANALYZE after the copy: ", s->table);
 		goto out;
@@ -793,6 +789,8 @@ int mg_backfill_run(struct mg_conn *c, struct mg_state *st, int id,
 		    const struct mg_plan *plan,
 		    const struct mg_backfill_opts *opts, struct mg_err *err)
 {
+	runtime_reached = 0;
+	runtime_deadline_ms = opts->max_runtime_ms > 0 ? mg_now_ms() + opts->max_runtime_ms : 0;
 	for (size_t i = 0; i < plan->n_backfills; i++)
 		if (backfill_table(c, st, id, i, &plan->backfills[i], opts, err) < 0)
 			return -1;

@@ -30,6 +30,9 @@ struct mg_backfill_opts {
 	int jobs;		/* parallel workers, >= 1 */
 	int json;		/* progress as JSON lines on stderr */
 	const char *lock_holder;	/* the lock guard of every worker (driver.h) */
+	const char *migration;	/* its name, for progress lines and readers */
+	int64_t started_unix_ms;	/* wall clock when the command started */
+	long max_runtime_ms;	/* > 0: stop (resumably) after this long */
 };
 
 /* Adaptive batch bounds (rows, or key span for integer keys). */
@@ -49,7 +52,9 @@ int mg_backfill_next_size(int size, int64_t ms, int target_ms);
  * the current batches finish, are checkpointed, and -1 is returned with
  * MG_EDB "stopped by signal ... resumable from key K"; the same when the
  * active sessions stay over --critical-load ("stopped: N active sessions
- * > --critical-load M ..."). Tables whose checkpoints say done are skipped.
+ * > --critical-load M ...") and after --max-runtime ("stopped after
+ * --max-runtime 5m: 41% done ..."). Tables whose checkpoints say done are
+ * skipped.
  */
 int mg_backfill_run(struct mg_conn *c, struct mg_state *st, int id,
 		    const struct mg_plan *plan,

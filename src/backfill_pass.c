@@ -49,6 +49,7 @@ static int record_batch(struct table_run *r, struct part *p, struct mg_batch_res
 			return -1;
 		}
 	}
+	mg_bf_note_batch(r, p, b, main);
 	p->cp.rows_done += b->rows;
 	r->rows_done += b->rows;
 	if (main && b->last_key) {
@@ -60,7 +61,7 @@ static int record_batch(struct table_run *r, struct part *p, struct mg_batch_res
 	}
 	r->size_shown = size;
 	rc = p->transient ? 0 : mg_state_checkpoint_put(r->st, &p->cp, err);
-	mg_bf_progress_line(r, 0);
+	mg_bf_progress_line(r, BF_TICK);
 	pthread_mutex_unlock(&r->mu);
 	mg_fault_point("backfill", (int)r->index + 1, batch);
 	return rc;
@@ -173,16 +174,21 @@ static int64_t held_limit_ms(void)
 	return ms ? (int64_t)ms : 60000;
 }
 
-static void set_held_note(struct table_run *r, int64_t rows, int round)
+static void set_held_note(struct table_run *r, int64_t rows, size_t ranges, int round)
 {
 	pthread_mutex_lock(&r->mu);
-	if (rows > 0)
+	r->held_rows = rows;
+	if (rows > 0) {
 		snprintf(r->held_note, sizeof(r->held_note),
 			 "%lld row(s) held by other transactions: passing over them again (pass %d)",
 			 (long long)rows, round + 1);
-	else
-		r->held_note[0] = '\0';
-	mg_bf_progress_line(r, 0);
+		snprintf(r->held_reason, sizeof(r->held_reason),
+			 "waiting for rows the application holds: %zu range(s), %lld row(s), pass %d",
+			 ranges, (long long)rows, round + 1);
+	} else {
+		r->held_note[0] = r->held_reason[0] = '\0';
+	}
+	mg_bf_progress_line(r, BF_TICK);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -241,7 +247,7 @@ static int pass_over_held(struct table_run *r, struct mg_conn *c, struct part *p
 			return mg_stop_requested ? 0 : -1;
 		if (mg_stop_requested || r->failed)
 			return 0;
-		set_held_note(r, p->n_held ? rows : 0, round + 1);
+		set_held_note(r, p->n_held ? rows : 0, p->n_held, round + 1);
 	}
 	return 0;
 }
@@ -272,7 +278,7 @@ static int pass_over_part(struct table_run *r, struct mg_conn *c, struct part *p
 		return 0;
 	mg_info("  backfill %s: %lld row(s) were held by other transactions: passing over them again",
 		r->s->table, (long long)skipped);
-	set_held_note(r, skipped, 0);
+	set_held_note(r, skipped, p->n_held, 0);
 	return pass_over_held(r, c, p, size, err);
 }
 

@@ -151,26 +151,124 @@ static int colour_valid(const struct mg_ctx *ctx, const struct mg_colour *c)
 	return 0;
 }
 
-static void count_sessions(struct mg_ctx *ctx, const struct mg_colour *c,
-			   struct mg_liveness *l, struct mg_buf *why)
+/* A live or standby colour other than c, registered after c was. */
+static int registered_later(const struct mg_colour *other, const struct mg_colour *c)
+{
+	return strcmp(other->name, c->name) != 0 && other->match_pattern &&
+	       mg_colour_state_valid(other->state) && strcmp(other->state, "retired") != 0 &&
+	       other->registered_at && c->registered_at &&
+	       strcmp(other->registered_at, c->registered_at) > 0;	/* ISO-8601 UTC */
+}
+
+/*
+ * The patterns of the live or standby colours registered after c (which
+ * may claim the sessions its pattern matches). Equal registration times
+ * claim nothing: in doubt a session stays the retired colour's, which
+ * blocks.
+ */
+static size_t claimant_patterns(struct mg_ctx *ctx, const struct mg_colour *c,
+				char ***patterns, char ***names)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	struct mg_colour *cs = NULL;
+	size_t n = 0, k = 0;
+
+	*patterns = *names = NULL;
+	if (!ctx->state || mg_state_colour_list(ctx->state, &cs, &n, &ignored) < 0)
+		return 0;	/* nothing claims: the safe side */
+	*patterns = mg_xcalloc(n ? n : 1, sizeof(char *));
+	*names = mg_xcalloc(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		if (!registered_later(&cs[i], c))
+			continue;
+		(*patterns)[k] = mg_xstrdup(cs[i].match_pattern);
+		(*names)[k++] = mg_xstrdup(cs[i].name);
+	}
+	mg_state_colour_list_free(cs, n);
+	return k;
+}
+
+/* Which of the claimants match some of c's sessions (l->claimed_by), and
+ * how many sessions are c's own (l->sessions). */
+static int attribute_sessions(struct mg_ctx *ctx, const struct mg_colour *c,
+			      char **patterns, char **names, size_t n,
+			      struct mg_liveness *l, struct mg_err *err)
+{
+	size_t used = 0;
+	int64_t own;
+
+	for (size_t i = 0; i < n; i++) {
+		if (mg_db_count_sessions_except(ctx->conn, c->match_pattern, &patterns[i], 1,
+						&own, err) < 0)
+			return -1;
+		if (own < l->matching)
+			used += snprintf(l->claimed_by + used, sizeof(l->claimed_by) - used,
+					 "%s%s", used ? ", " : "", names[i]);
+		if (used >= sizeof(l->claimed_by))
+			used = sizeof(l->claimed_by) - 1;
+	}
+	if (mg_db_count_sessions_except(ctx->conn, c->match_pattern, patterns, n, &own, err) < 0)
+		return -1;
+	l->sessions = own;
+	l->claimed = l->matching - own;
+	return 0;
+}
+
+/* l->matching, l->sessions and l->claimed; -1 with the reason in why when
+ * the sessions cannot be seen. */
+static int count_sessions(struct mg_ctx *ctx, const struct mg_colour *c, int retired,
+			  struct mg_liveness *l, struct mg_buf *why)
 {
 	struct mg_err err = MG_ERR_INIT;
+	char **patterns = NULL, **names = NULL;
+	size_t n = 0;
+	int rc = 0;
 
 	if (!ctx->conn) {
-		l->sessions = -1;
+		l->sessions = l->matching = -1;
 		mg_buf_addf(why, "sessions matching '%s' cannot be seen (no database connection)",
 			    c->match_pattern);
-		return;
+		return -1;
 	}
-	if (mg_db_count_sessions(ctx->conn, c->match_pattern, &l->sessions, &err) < 0) {
-		l->sessions = -1;
-		mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern,
-			    err.msg);
-		return;
+	if (mg_db_count_sessions(ctx->conn, c->match_pattern, &l->matching, &err) < 0)
+		rc = -1;
+	l->sessions = l->matching;
+	if (!rc && retired && l->matching > 0)
+		n = claimant_patterns(ctx, c, &patterns, &names);
+	if (n)
+		rc = attribute_sessions(ctx, c, patterns, names, n, l, &err);
+	for (size_t i = 0; i < n; i++) {
+		free(patterns[i]);
+		free(names[i]);
 	}
+	free(patterns);
+	free(names);
+	if (rc == 0)
+		return 0;
+	l->sessions = l->matching = -1;
+	l->claimed = 0;
+	l->claimed_by[0] = 0;
+	mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern, err.msg);
+	return -1;
+}
+
+/* The part of the reason that the sessions make. */
+static void explain_sessions(const struct mg_colour *c, int registered,
+			     const struct mg_liveness *l, struct mg_buf *why)
+{
+	const char *p = c->match_pattern;
+
 	if (l->sessions > 0)
-		mg_buf_addf(why, "%lld session%s matching '%s' connected",
-			    (long long)l->sessions, l->sessions == 1 ? "" : "s", c->match_pattern);
+		mg_buf_addf(why, "%s%lld session%s matching '%s' connected",
+			    registered ? ", " : ", but ", (long long)l->sessions,
+			    l->sessions == 1 ? "" : "s", p);
+	if (l->claimed > 0)
+		mg_buf_addf(why, "%s%lld%s session%s matching '%s' count%s as %s's, registered later (not this colour's)",
+			    l->sessions > 0 ? "; " : ", ", (long long)l->claimed,
+			    l->sessions > 0 ? " more" : "", l->claimed == 1 ? "" : "s", p,
+			    l->claimed == 1 ? "s" : "", l->claimed_by);
+	else if (!registered && l->sessions == 0)
+		mg_buf_addf(why, ", no session matching '%s'", p);
 }
 
 void mg_colour_liveness(struct mg_ctx *ctx, const struct mg_colour *c,
@@ -180,17 +278,17 @@ void mg_colour_liveness(struct mg_ctx *ctx, const struct mg_colour *c,
 	int registered = c->state && strcmp(c->state, "retired") != 0;
 
 	memset(out, 0, sizeof(*out));
+	out->matching = -1;
 	out->valid = colour_valid(ctx, c);
 	out->heartbeat_age_s = age_seconds(c->heartbeat_at);
 	mg_buf_addf(&why, "%s%s", registered ? "registered " : "", c->state ? c->state : "unknown state");
 	if (c->match_pattern) {
 		struct mg_buf s = MG_BUF_INIT;
 
-		count_sessions(ctx, c, out, &s);
-		if (s.len)
+		if (count_sessions(ctx, c, !registered, out, &s) < 0)
 			mg_buf_addf(&why, registered ? ", %s" : ", but %s", s.buf);
-		else if (!registered)
-			mg_buf_addf(&why, ", no session matching '%s'", c->match_pattern);
+		else
+			explain_sessions(c, registered, out, &why);
 		mg_buf_release(&s);
 	}
 	out->alive = registered || out->sessions != 0;
@@ -205,6 +303,44 @@ void mg_colour_liveness(struct mg_ctx *ctx, const struct mg_colour *c,
 	mg_buf_release(&why);
 }
 
+char *mg_colour_match_summary(const struct mg_colour *c, const struct mg_liveness *l)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	if (!c->match_pattern)
+		return mg_xstrdup("no --match pattern: only its state keeps it alive");
+	mg_buf_addf(&b, "--match '%s' ", c->match_pattern);
+	if (l->matching < 0)
+		mg_buf_adds(&b, "matches sessions that cannot be seen now (counted as alive)");
+	else if (l->matching == 0)
+		mg_buf_adds(&b, "matches no session now");
+	else
+		mg_buf_addf(&b, "matches %lld session%s now", (long long)l->matching,
+			    l->matching == 1 ? "" : "s");
+	if (l->claimed > 0)
+		mg_buf_addf(&b, " (%lld of them count%s as %s's, registered later)",
+			    (long long)l->claimed, l->claimed == 1 ? "s" : "", l->claimed_by);
+	return mg_buf_detach(&b);
+}
+
+int mg_match_pattern_check(const char *pattern, struct mg_err *err)
+{
+	char *meant, *p;
+
+	if (!strchr(pattern, '%'))
+		return 0;
+	meant = mg_xstrdup(pattern);
+	for (p = meant; *p; p++)
+		if (*p == '%')
+			*p = '*';
+	mg_err_set(err, MG_EINPUT, "--match '%s': '%%' is literal in a glob, so this pattern would match no session",
+		   pattern);
+	mg_err_hint(err, "'%%' is literal in a glob: did you mean '%s'? ('*' matches any run of characters, '?' one character; '_' is literal)",
+		    meant);
+	free(meant);
+	return -1;
+}
+
 /* ---- gates ---------------------------------------------------------------------- */
 
 struct blocker_list {
@@ -215,7 +351,7 @@ struct blocker_list {
 
 static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 			const struct mg_colour *c, const struct mg_liveness *l,
-			const char *gate, int m, int log)
+			const char *gate, int m)
 {
 	char *label = mg_version_label(ctx, c->requires_id);
 	char idbuf[16];
@@ -232,19 +368,34 @@ static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 				    c->name, c->name);
 		mg_buf_addf(&b->hint, "then run 'migrate %s %s'", gate, mg_id_str(m, idbuf));
 	}
-	if (log)
-		mg_ctx_event_colour(ctx, m, c->name, "refused", "%s %s refused: colour %s requires schema %s and is alive: %s",
-				    gate, mg_id_str(m, idbuf), c->name, label, l->reason);
 	b->n++;
 	free(label);
 }
 
-/* Refuse when an alive colour's requirement satisfies blocks(req, m). */
+/* A retired colour the gate would count, were its sessions not claimed by
+ * a newer colour: the operator hears of it, since the patterns overlap. */
+static void note_claimed(struct mg_buf *notes, const struct mg_colour *c,
+			 const struct mg_liveness *l)
+{
+	int one = l->claimed == 1;
+
+	mg_buf_addf(notes, "%sretired colour %s (app %s) is not counted: %lld session%s matching '%s' also match%s the pattern of %s, registered later, and count%s as %s's; if %s's old version still runs, it needs the old schema",
+		    notes->len ? "; " : "", c->name, c->app_version ? c->app_version : "?",
+		    (long long)l->claimed, one ? "" : "s", c->match_pattern, one ? "es" : "",
+		    l->claimed_by, one ? "s" : "", l->claimed_by, c->name);
+}
+
+/*
+ * Refuse when an alive colour's requirement satisfies blocks(req, m). A
+ * refusal names every blocking colour in err; the command logs it as one
+ * event. A pass is logged here (log set), with any claimed-session note.
+ */
 static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
 		       int (*blocks)(int requires, int m), const char *rule, int log,
 		       struct mg_err *err)
 {
 	struct blocker_list b = { MG_BUF_INIT, MG_BUF_INIT, 0 };
+	struct mg_buf notes = MG_BUF_INIT;
 	struct mg_colour *cs = NULL;
 	size_t n = 0;
 	char idbuf[16];
@@ -261,7 +412,9 @@ static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
 			continue;
 		mg_colour_liveness(ctx, &cs[i], &l);
 		if (l.alive)
-			add_blocker(ctx, &b, &cs[i], &l, gate, m, log);
+			add_blocker(ctx, &b, &cs[i], &l, gate, m);
+		else if (l.claimed > 0)
+			note_claimed(&notes, &cs[i], &l);
 	}
 	if (b.n) {
 		mg_err_set(err, MG_EREFUSED, "%s %s refused: %s",
@@ -269,11 +422,15 @@ static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
 		mg_err_hint(err, "%s", b.hint.buf);
 		rc = -1;
 	} else if (log) {
-		mg_ctx_event(ctx, m, "allowed", "%s %s: gate passed, %s",
-			     gate, mg_id_str(m, idbuf), rule);
+		if (notes.len)
+			mg_warn("%s", notes.buf);
+		mg_ctx_event(ctx, m, "allowed", "%s %s: gate passed, %s%s%s",
+			     gate, mg_id_str(m, idbuf), rule, notes.len ? "; " : "",
+			     notes.len ? notes.buf : "");
 	}
 	mg_buf_release(&b.msg);
 	mg_buf_release(&b.hint);
+	mg_buf_release(&notes);
 	mg_state_colour_list_free(cs, n);
 	return rc;
 }
@@ -354,6 +511,34 @@ json_t *mg_window_json(const struct mg_ctx *ctx)
 	return json_pack("{s:i, s:i}", "low", w.low, "high", w.high);
 }
 
+/* The newer colours that claim some of its sessions: ["green"]. */
+static json_t *claimed_json(const struct mg_liveness *l)
+{
+	json_t *a = json_array();
+	char names[sizeof(l->claimed_by)], *save = NULL;
+
+	snprintf(names, sizeof(names), "%s", l->claimed_by);
+	for (char *t = strtok_r(names, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		json_array_append_new(a, json_string(t));
+	return a;
+}
+
+json_t *mg_colour_record_json(const struct mg_colour *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(c->name));
+	json_object_set_new(o, "app_version", mg_json_str(c->app_version));
+	json_object_set_new(o, "requires", json_pack("{s:i}", "id", c->requires_id));
+	json_object_set_new(o, "state", mg_json_str(c->state));
+	json_object_set_new(o, "match", mg_json_str(c->match_pattern));
+	json_object_set_new(o, "ttl_s", c->ttl_s ? json_integer(c->ttl_s) : json_null());
+	json_object_set_new(o, "registered_at", mg_json_str(c->registered_at));
+	json_object_set_new(o, "updated_at", mg_json_str(c->updated_at));
+	json_object_set_new(o, "heartbeat_at", mg_json_str(c->heartbeat_at));
+	return o;
+}
+
 json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
 		       const struct mg_liveness *l)
 {
@@ -376,6 +561,9 @@ json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
 	json_object_set_new(o, "reason", json_string(l->reason));
 	json_object_set_new(o, "sessions", !c->match_pattern ? json_null() :
 			    l->sessions < 0 ? json_string("unknown") : json_integer(l->sessions));
+	json_object_set_new(o, "matching_sessions",
+			    l->matching < 0 ? json_null() : json_integer(l->matching));
+	json_object_set_new(o, "claimed_by", claimed_json(l));
 	json_object_set_new(o, "stale", json_boolean(l->stale));
 	json_object_set_new(o, "valid", json_boolean(l->valid));
 	if (c->state && strcmp(c->state, "live") != 0) {

@@ -3,10 +3,14 @@
  * them (design §2).
  *
  * A colour is alive while its registry state is live or standby, or while
- * the database shows sessions matching its pattern, or when those sessions
- * cannot be seen: every doubt counts as alive. The gates refuse (MG_EREFUSED)
- * with the colour, its app version, its requirement, why it is alive and
- * what the operator can do next, and log one event per blocking colour.
+ * the database shows sessions of its own matching its pattern, or when
+ * those sessions cannot be seen: every doubt counts as alive. A session
+ * that a retired colour's pattern and the pattern of a live or standby
+ * colour registered after it both match is the newer colour's (the latest
+ * registration is the operator's latest word on what runs). The gates
+ * refuse (MG_EREFUSED) with every blocking colour, its app version, its
+ * requirement, why it is alive and what the operator can do next; the
+ * command logs the one refusal event.
  */
 #ifndef MG_COLOUR_H
 #define MG_COLOUR_H
@@ -33,9 +37,14 @@ struct mg_liveness {
 	int alive;
 	int valid;		/* its required migration still has the checksum it recorded */
 	int stale;		/* ttl set and the heartbeat is older */
-	int64_t sessions;	/* matching sessions; -1 unknown; 0 without a pattern */
+	int64_t sessions;	/* its own matching sessions, which keep it alive;
+				 * -1 unknown; 0 without a pattern */
+	int64_t matching;	/* every session its pattern matches now, own or
+				 * claimed; -1 unknown or no pattern */
+	int64_t claimed;	/* of them, the sessions newer colours claim */
+	char claimed_by[256];	/* those colours' names, ", "-separated */
 	int64_t heartbeat_age_s;
-	char reason[512];	/* "standby", "retired, but 3 sessions connected", ... */
+	char reason[768];	/* "standby", "retired, but 3 sessions connected", ... */
 };
 
 /* Evaluate c against the registry, the database's sessions and the clock. */
@@ -65,8 +74,27 @@ int mg_gate_contract_preview(struct mg_ctx *ctx, int m, struct mg_err *err);
 char *mg_colour_switch_back(const struct mg_ctx *ctx, const struct mg_colour *c,
 			    const struct mg_liveness *l, int *safe);
 
+/*
+ * "--match 'shop-blue-*' matches 3 sessions now" and the like, for register, set,
+ * list and status: how many sessions the pattern matches and whose they
+ * are. A malloc'd phrase.
+ */
+char *mg_colour_match_summary(const struct mg_colour *c, const struct mg_liveness *l);
+
+/*
+ * 0 when pattern is a usable --match glob; MG_EINPUT naming the option
+ * otherwise: '%' (SQL LIKE's wildcard, literal in a glob, so that
+ * 'shop-blue%' would match nothing) with the glob meant as the hint.
+ * '_' is allowed: it is common in real names and literal in a glob.
+ */
+int mg_match_pattern_check(const char *pattern, struct mg_err *err);
+
 /* "live", "standby", "retired"; 0 when s is none of them. */
 int mg_colour_state_valid(const char *s);
+
+/* The colour's registry record alone, the database not asked: the keys of
+ * mg_colour_json that the state file holds (colour heartbeat). */
+json_t *mg_colour_record_json(const struct mg_colour *c);
 
 /* One colour as a JSON object (colour list, status). */
 json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,

@@ -1,6 +1,8 @@
 /* config.c - global options: command line, environment, migrate.yaml. */
 #include "config.h"
 
+#include "cli_options.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,131 +62,137 @@ void mg_options_release(struct mg_options *o)
 
 /* ---- command line ------------------------------------------------------------ */
 
-/* OPT_LIST: repeatable, the values joined with ',' (a value may itself be
- * a comma list) */
-enum opt_kind { OPT_STR, OPT_INT, OPT_LONG, OPT_FLAG, OPT_LIST };
-
-struct opt_def {
-	char short_name;
-	const char *long_name;
-	enum opt_kind kind;
-	size_t offset;
-	const char *value_name;
-};
-
 #define OFF(f) offsetof(struct mg_options, f)
 
-static const struct opt_def opt_defs[] = {
-	{ 'd', "database", OPT_STR, OFF(database), "URL" },
-	{ 'm', "migrations", OPT_STR, OFF(migrations), "DIR" },
-	{ 0, "state", OPT_STR, OFF(state), "PATH" },
-	{ 0, "config", OPT_STR, OFF(config), "PATH" },
-	{ 0, "json", OPT_FLAG, OFF(json), NULL },
-	{ 'h', "help", OPT_FLAG, OFF(help), NULL },
-	{ 0, "version", OPT_FLAG, OFF(version), NULL },
-	{ 0, "lock-timeout", OPT_INT, OFF(lock_timeout_ms), "MS" },
-	{ 0, "statement-timeout", OPT_INT, OFF(statement_timeout_ms), "MS" },
-	{ 0, "index-timeout", OPT_INT, OFF(index_timeout_ms), "MS" },
-	{ 0, "lock-retries", OPT_INT, OFF(lock_retries), "N" },
-	{ 0, "max-tx-age", OPT_INT, OFF(max_tx_age_s), "SECONDS" },
-	{ 0, "network-timeout", OPT_INT, OFF(network_timeout_ms), "MS" },
-	{ 0, "batch-size", OPT_INT, OFF(batch_size), "N" },
-	{ 0, "max-rows-per-sec", OPT_LONG, OFF(max_rows_per_sec), "N" },
-	{ 0, "sleep", OPT_INT, OFF(sleep_ms), "MS" },
-	{ 0, "jobs", OPT_INT, OFF(jobs), "N" },
-	{ 0, "target-batch-ms", OPT_INT, OFF(target_batch_ms), "MS" },
-	{ 0, "max-lag", OPT_INT, OFF(max_lag_ms), "MS" },
-	{ 0, "max-load", OPT_INT, OFF(max_load), "N" },
-	{ 0, "max-lock-waits", OPT_INT, OFF(max_lock_waits), "N" },
-	{ 0, "critical-load", OPT_INT, OFF(critical_load), "N" },
-	{ 0, "critical-load-interval", OPT_INT, OFF(critical_load_interval_ms), "MS" },
-	{ 0, "pause-file", OPT_STR, OFF(pause_file), "PATH" },
-	{ 0, "verify", OPT_FLAG, OFF(verify), NULL },
-	{ 0, "app-version", OPT_STR, OFF(app_version), "S" },
-	{ 0, "requires", OPT_STR, OFF(requires), "V" },
-	{ 0, "match", OPT_STR, OFF(match), "PATTERN" },
-	{ 0, "ttl", OPT_LONG, OFF(ttl_s), "SECONDS" },
-	{ 0, "offline", OPT_FLAG, OFF(offline), NULL },
-	{ 0, "events", OPT_INT, OFF(events), "N" },
-	{ 0, "limit", OPT_INT, OFF(limit), "N" },
-	{ 0, "format", OPT_STR, OFF(format), "FORMAT" },
-	{ 0, "dialect", OPT_STR, OFF(dialect), "DIALECT" },
-	{ 0, "error", OPT_LIST, OFF(lint_error), "RULE" },
-	{ 0, "warning", OPT_LIST, OFF(lint_warning), "RULE" },
-	{ 0, "disable", OPT_LIST, OFF(lint_disable), "RULE" },
-	{ 0, "list-rules", OPT_FLAG, OFF(list_rules), NULL },
-	{ 0, "no-lint", OPT_FLAG, OFF(no_lint), NULL },
-	{ 0, "watch", OPT_FLAG, OFF(watch), NULL },
-	{ 0, "interval", OPT_INT, OFF(interval_ms), "MS" },
-	{ 0, "metrics-file", OPT_STR, OFF(metrics_file), "PATH" },
-	{ 0, "wait-lock", OPT_INT, OFF(wait_lock_ms), "MS" },
-	{ 0, "max-runtime", OPT_LONG, OFF(max_runtime_ms), "MS" },
-	{ 0, NULL, OPT_FLAG, 0, NULL }
-};
-
-/* `--state live|standby|retired` is a colour's state (colour register/set);
- * any other value is the state file's path. */
 static int is_colour_state(const char *v)
 {
 	return !strcmp(v, "live") || !strcmp(v, "standby") || !strcmp(v, "retired");
 }
 
-static int set_opt(struct mg_options *o, const struct opt_def *d, const char *shown,
+static int in_colour(const struct mg_options *o)
+{
+	return o->command && mg_cli_command_bit(o->command) == MG_C_COLOUR;
+}
+
+/* A colour state that is none of the three: exit 2, with the nearest. */
+static int bad_colour_state(const char *value, const char *what, struct mg_err *err)
+{
+	static const char *const states[] = { "live", "standby", "retired" };
+	const char *near = NULL;
+	size_t best = 3;
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t dist = mg_edit_distance(value, states[i]);
+
+		if (dist < best) {
+			best = dist;
+			near = states[i];
+		}
+	}
+	if (near)
+		mg_err_set(err, MG_EINPUT, "unknown colour state '%s' for %s: did you mean '%s'? "
+			   "(expected live, standby or retired)", value, what, near);
+	else
+		mg_err_set(err, MG_EINPUT, "unknown colour state '%s' for %s (expected live, "
+			   "standby or retired)", value, what);
+	return mg_err_hint(err, "within 'colour', --state is the colour's state; the state "
+			   "file's path is --state-file PATH");
+}
+
+static int bad_number(const char *value, const char *what, struct mg_err *err)
+{
+	return mg_err_set(err, MG_EINPUT, "bad value '%s' for %s: expected a non-negative "
+			  "whole number", value, what);
+}
+
+/* A duration into the option's field, in the field's unit. */
+static int set_duration(struct mg_options *o, const struct mg_opt_def *d, const char *what,
+			const char *value, struct mg_err *err)
+{
+	char *base = (char *)o + d->offset;
+	long ms, v;
+
+	if (mg_parse_duration(value, d->bare_unit_ms, &ms) < 0) {
+		mg_err_set(err, MG_EINPUT, "bad value '%s' for %s: expected a duration such as "
+			   MG_DURATION_FORMS " (a bare number is %s)", value, what,
+			   d->bare_unit_ms == 1 ? "milliseconds" : "seconds");
+		return -1;
+	}
+	if (ms % d->field_unit_ms)
+		return mg_err_set(err, MG_EINPUT, "bad value '%s' for %s: expected whole "
+				  "seconds (5, 5s, 2m)", value, what);
+	v = ms / d->field_unit_ms;
+	if (d->field_is_long) {
+		*(long *)base = v;
+		return 0;
+	}
+	if (v > 1000000000L)
+		return mg_err_set(err, MG_EINPUT, "bad value '%s' for %s: too long", value, what);
+	*(int *)base = (int)v;
+	return 0;
+}
+
+/* Store value (NULL for a flag) in d's field; what names the source in
+ * messages ("option '--jobs'", "MIGRATE_JOBS (environment)", ...). */
+static int set_opt(struct mg_options *o, const struct mg_opt_def *d, const char *what,
 		   const char *value, struct mg_err *err)
 {
 	char *base = (char *)o + d->offset;
 	long v;
 
-	if (d->offset == OFF(state) && strstr(shown, "--state") == shown &&
-	    is_colour_state(value)) {
-		free(o->colour_state);
-		o->colour_state = mg_xstrdup(value);
-		return 0;
-	}
 	switch (d->kind) {
-	case OPT_FLAG:
+	case MG_OPT_VERBOSITY:
+		mg_verbosity = d->short_name == 'q' ? -1 : 1;
+		return 0;
+	case MG_OPT_OWN:
+		return 0;	/* checked by mg_options_check_command */
+	case MG_OPT_FLAG:
 		*(int *)base = 1;
 		return 0;
-	case OPT_STR:
+	case MG_OPT_STR:
+		if (d->offset == OFF(colour_state) && !is_colour_state(value))
+			return bad_colour_state(value, what, err);
 		free(*(char **)base);
 		*(char **)base = mg_xstrdup(value);
 		return 0;
-	case OPT_LIST: {
+	case MG_OPT_LIST: {
 		char *old = *(char **)base;
 
 		*(char **)base = old ? mg_xasprintf("%s,%s", old, value) : mg_xstrdup(value);
 		free(old);
 		return 0;
 	}
-	case OPT_INT:
-	case OPT_LONG:
-		if (mg_parse_long(value, &v) < 0 || (d->kind == OPT_INT && v > 1000000000L))
-			return mg_err_set(err, MG_EINPUT,
-					  "bad value '%s' for option '%s': expected a non-negative whole number",
-					  value, shown);
-		if (d->kind == OPT_INT)
+	case MG_OPT_INT:
+	case MG_OPT_LONG:
+		if (mg_parse_long(value, &v) < 0 || (d->kind == MG_OPT_INT && v > 1000000000L))
+			return bad_number(value, what, err);
+		if (d->kind == MG_OPT_INT)
 			*(int *)base = (int)v;
 		else
 			*(long *)base = v;
 		return 0;
+	case MG_OPT_DURATION:
+		return set_duration(o, d, what, value, err);
 	}
 	return 0;
 }
 
-static const struct opt_def *find_long(const char *name, size_t n)
+/*
+ * `--state` is the colour's state after the command word 'colour' (a bad
+ * one is an error); elsewhere the state file's path, unless its value is
+ * a colour state (`migrate --state live colour set blue`, as before;
+ * mg_options_check_command refuses it for other commands).
+ */
+static const struct mg_opt_def *pick_state(const struct mg_options *o, const char *value)
 {
-	for (const struct opt_def *d = opt_defs; d->long_name; d++)
-		if (strlen(d->long_name) == n && !strncmp(d->long_name, name, n))
-			return d;
-	return NULL;
-}
+	const struct mg_opt_def *d;
 
-static const struct opt_def *find_short(char c)
-{
-	for (const struct opt_def *d = opt_defs; d->long_name; d++)
-		if (d->short_name && d->short_name == c)
-			return d;
-	return NULL;
+	if (in_colour(o) || is_colour_state(value)) {
+		for (d = mg_opt_defs; d->long_name; d++)
+			if (!strcmp(d->long_name, "state") && d->offset == OFF(colour_state))
+				return d;
+	}
+	return mg_opt_find_long("state", 5, 0);
 }
 
 static void push_arg(struct mg_options *o, char *a)
@@ -194,106 +202,196 @@ static void push_arg(struct mg_options *o, char *a)
 	o->args[o->n_args] = NULL;
 }
 
+static int unknown_long(const char *a, const char *name, size_t n, struct mg_err *err)
+{
+	const char *near = mg_opt_nearest(name, n);
+
+	if (near)
+		mg_err_set(err, MG_EINPUT, "unknown option '%s': did you mean '--%s'?", a, near);
+	else
+		mg_err_set(err, MG_EINPUT, "unknown option '%s'", a);
+	return mg_err_hint(err, "see 'migrate --help' or 'migrate help <command>'");
+}
+
+/* The value of d: attached (--x=V, -dV), else the next argument. */
+static int take_value(const struct mg_opt_def *d, const char *shown, const char *attached,
+		      int argc, char **argv, int *i, const char **value, struct mg_err *err)
+{
+	int flag = d->kind == MG_OPT_FLAG || d->kind == MG_OPT_VERBOSITY ||
+		   (d->kind == MG_OPT_OWN && !d->value_name);
+
+	*value = attached;
+	if (flag) {
+		if (attached)
+			return mg_err_set(err, MG_EINPUT, "option '%s' takes no value", shown);
+		return 0;
+	}
+	if (attached)
+		return 0;
+	if (*i + 1 >= argc)
+		return mg_err_set(err, MG_EINPUT, "option '%s' needs a value (%s)",
+				  shown, d->value_name);
+	*value = argv[++*i];
+	return 0;
+}
+
+static int given(struct mg_options *o, const struct mg_opt_def *d, const char *shown,
+		 const char *value, struct mg_err *err)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), "option '%s'", shown);
+	o->given[d - mg_opt_defs] = 1;
+	return set_opt(o, d, what, value, err);
+}
+
+/* --name, --name=value, --name value */
+static int parse_long(struct mg_options *o, int argc, char **argv, int *i,
+		      struct mg_err *err)
+{
+	const char *a = argv[*i], *name = a + 2, *eq = strchr(name, '=');
+	size_t n = eq ? (size_t)(eq - name) : strlen(name);
+	const struct mg_opt_def *d = mg_opt_find_long(name, n, 0);
+	const char *value;
+	char shown[128];
+
+	if (!d)
+		return unknown_long(a, name, n, err);
+	snprintf(shown, sizeof(shown), "--%.*s", (int)n, name);
+	if (take_value(d, shown, eq ? eq + 1 : NULL, argc, argv, i, &value, err) < 0)
+		return -1;
+	if (!strcmp(d->long_name, "state"))
+		d = pick_state(o, value);
+	return given(o, d, shown, value, err);
+}
+
+/* -d URL, -dURL, and flags grouped: -qv, -vV */
+static int parse_shorts(struct mg_options *o, int argc, char **argv, int *i,
+			struct mg_err *err)
+{
+	const char *a = argv[*i];
+
+	for (const char *p = a + 1; *p; p++) {
+		const struct mg_opt_def *d = mg_opt_find_short(*p);
+		const char *value;
+		char shown[8];
+
+		if (!d) {
+			mg_err_set(err, MG_EINPUT, "unknown option '-%c'%s%s%s", *p,
+				   p > a + 1 ? " in '" : "", p > a + 1 ? a : "",
+				   p > a + 1 ? "'" : "");
+			return mg_err_hint(err, "see 'migrate --help' or 'migrate help <command>'");
+		}
+		snprintf(shown, sizeof(shown), "-%c", *p);
+		if (take_value(d, shown, d->value_name && p[1] ? p + 1 : NULL, argc, argv, i,
+			       &value, err) < 0 || given(o, d, shown, value, err) < 0)
+			return -1;
+		if (d->value_name)
+			break;
+	}
+	return 0;
+}
+
 int mg_options_parse(struct mg_options *o, int argc, char **argv, struct mg_err *err)
 {
 	int only_args = 0;
 
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
-		const struct opt_def *d = NULL;
-		const char *value = NULL;
-		char shown[128];
+		int rc;
 
 		if (only_args || a[0] != '-' || !a[1]) {
-			if (!o->command && !only_args)
+			if (!o->command)
 				o->command = a;
 			else
 				push_arg(o, a);
 			continue;
 		}
-		if (!strcmp(a, "--")) {
+		if (!strcmp(a, "--")) {	/* the rest are arguments */
 			only_args = 1;
 			continue;
 		}
-		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			mg_verbosity = -1;
-			continue;
-		}
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			mg_verbosity = 1;
-			continue;
-		}
-		if (a[1] == '-') {
-			const char *eq = strchr(a + 2, '=');
-			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-
-			d = find_long(a + 2, n);
-			snprintf(shown, sizeof(shown), "--%.*s", (int)n, a + 2);
-			if (eq)
-				value = eq + 1;
-		} else {
-			d = find_short(a[1]);
-			snprintf(shown, sizeof(shown), "-%c", a[1]);
-			if (a[2])
-				value = a + 2;
-		}
-		if (!d) {
-			mg_err_set(err, MG_EINPUT, "unknown option '%s'", a);
-			return mg_err_hint(err, "see 'migrate --help' or 'migrate <command> --help'");
-		}
-		if (d->kind == OPT_FLAG) {
-			if (value)
-				return mg_err_set(err, MG_EINPUT, "option '%s' takes no value", shown);
-		} else if (!value) {
-			if (i + 1 >= argc)
-				return mg_err_set(err, MG_EINPUT, "option '%s' needs a value (%s)",
-						  shown, d->value_name);
-			value = argv[++i];
-		}
-		if (set_opt(o, d, shown, value, err) < 0)
+		rc = a[1] == '-' ? parse_long(o, argc, argv, &i, err) :
+				   parse_shorts(o, argc, argv, &i, err);
+		if (rc < 0)
 			return -1;
+	}
+	return 0;
+}
+
+int mg_options_check_command(const struct mg_options *o, unsigned command,
+			     struct mg_err *err)
+{
+	const char *name = mg_cli_command_name((size_t)__builtin_ctz(command));
+
+	for (size_t i = 0; i < mg_n_opt_defs; i++) {
+		const struct mg_opt_def *d = &mg_opt_defs[i];
+		char takers[160];
+
+		if (!o->given[i])
+			continue;
+		if (d->offset == OFF(colour_state) && d->kind == MG_OPT_STR &&
+		    command != MG_C_COLOUR) {
+			mg_err_set(err, MG_EINPUT, "'%s' is a colour state, which only 'colour "
+				   "register' and 'colour set' take", o->colour_state);
+			return mg_err_hint(err, "for the state file's path, use --state-file PATH");
+		}
+		if (d->kind == MG_OPT_OWN && (d->commands & command)) {
+			mg_err_set(err, MG_EINPUT, "option '--%s' must come after '%s'",
+				   d->long_name, name);
+			return mg_err_hint(err, "migrate %s ... --%s%s%s", name, d->long_name,
+					   d->value_name ? " " : "", d->value_name ? d->value_name : "");
+		}
+		if (d->commands & command)
+			continue;
+		mg_opt_commands_text(d, takers, sizeof(takers));
+		mg_err_set(err, MG_EINPUT, "option '--%s' is not taken by '%s'; it is taken by: %s",
+			   d->long_name, name, takers);
+		return mg_err_hint(err, "see 'migrate help %s' for the options of '%s'", name, name);
 	}
 	return 0;
 }
 
 /* ---- migrate.yaml ------------------------------------------------------------ */
 
-struct yaml_key {
-	const char *key;
-	const char *option;	/* the long option it sets */
-};
-
-static const struct yaml_key yaml_keys[] = {
-	{ "database", "database" }, { "migrations", "migrations" },
-	{ "state", "state" }, { "lock_timeout", "lock-timeout" },
-	{ "statement_timeout", "statement-timeout" },
-	{ "index_timeout", "index-timeout" }, { "lock_retries", "lock-retries" },
-	{ "max_tx_age", "max-tx-age" }, { "batch_size", "batch-size" },
-	{ "max_rows_per_sec", "max-rows-per-sec" }, { "sleep", "sleep" },
-	{ "jobs", "jobs" }, { "target_batch_ms", "target-batch-ms" },
-	{ "max_lag", "max-lag" }, { "max_load", "max-load" }, { "pause_file", "pause-file" },
-	{ "max_lock_waits", "max-lock-waits" }, { "critical_load", "critical-load" },
-	{ "critical_load_interval", "critical-load-interval" },
-	{ "network_timeout", "network-timeout" },
-	{ NULL, NULL }
-};
-
-static int is_unset(const struct mg_options *o, const struct opt_def *d)
+static int is_unset(const struct mg_options *o, const struct mg_opt_def *d)
 {
 	const char *base = (const char *)o + d->offset;
 
 	switch (d->kind) {
-	case OPT_STR:
-	case OPT_LIST:
+	case MG_OPT_STR:
+	case MG_OPT_LIST:
 		return *(char *const *)base == NULL;
-	case OPT_INT:
+	case MG_OPT_INT:
 		return *(const int *)base == UNSET_INT;
-	case OPT_LONG:
+	case MG_OPT_LONG:
 		return *(const long *)base == UNSET_INT;
-	case OPT_FLAG:
+	case MG_OPT_DURATION:
+		return d->field_is_long ? *(const long *)base == UNSET_INT :
+					  *(const int *)base == UNSET_INT;
+	case MG_OPT_FLAG:
+	case MG_OPT_VERBOSITY:
+	case MG_OPT_OWN:
 		return 0;
 	}
 	return 0;
+}
+
+static const struct mg_opt_def *find_yaml_key(const char *key)
+{
+	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name; d++)
+		if (d->yaml && !strcmp(d->yaml, key))
+			return d;
+	return NULL;
+}
+
+/* "database, migrations, ..., lint" */
+static void yaml_key_list(struct mg_buf *out)
+{
+	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name; d++)
+		if (d->yaml)
+			mg_buf_addf(out, "%s, ", d->yaml);
+	mg_buf_adds(out, "lint");
 }
 
 /* One list of `lint:` (a rule id, or a sequence of them) into the option's
@@ -302,7 +400,7 @@ static int apply_lint_list(struct mg_options *o, const char *path, yaml_document
 			   yaml_node_t *k, yaml_node_t *v, struct mg_err *err)
 {
 	const char *key = (const char *)k->data.scalar.value;
-	const struct opt_def *d = find_long(key, strlen(key));
+	const struct mg_opt_def *d = mg_opt_find_long(key, strlen(key), MG_C_LINT);
 	struct mg_buf list = MG_BUF_INIT;
 	char **field;
 
@@ -373,28 +471,29 @@ static int apply_yaml_pair(struct mg_options *o, const char *path, yaml_document
 			   yaml_node_t *k, yaml_node_t *v, struct mg_err *err)
 {
 	const char *key = (const char *)k->data.scalar.value;
-	const struct yaml_key *yk;
-	const struct opt_def *d;
-	char shown[160];
+	const struct mg_opt_def *d;
+	char what[160];
 
 	if (!strcmp(key, "lint"))
 		return apply_lint(o, path, doc, v, err);
-	for (yk = yaml_keys; yk->key; yk++)
-		if (!strcmp(yk->key, key))
-			break;
-	if (!yk->key)
-		return mg_err_set(err, MG_EINPUT,
-				  "unknown key '%s' at %s:%zu:%zu (expected one of: database, migrations, state, lock_timeout, statement_timeout, index_timeout, lock_retries, max_tx_age, batch_size, max_rows_per_sec, sleep, jobs, target_batch_ms, max_lag, max_load, max_lock_waits, critical_load, critical_load_interval, pause_file, network_timeout, lint)",
-				  key, path, k->start_mark.line + 1, k->start_mark.column + 1);
+	d = find_yaml_key(key);
+	if (!d) {
+		struct mg_buf keys = MG_BUF_INIT;
+
+		yaml_key_list(&keys);
+		mg_err_set(err, MG_EINPUT, "unknown key '%s' at %s:%zu:%zu (expected one of: %s)",
+			   key, path, k->start_mark.line + 1, k->start_mark.column + 1, keys.buf);
+		mg_buf_release(&keys);
+		return -1;
+	}
 	if (v->type != YAML_SCALAR_NODE)
 		return mg_err_set(err, MG_EINPUT, "wrong type for '%s' at %s:%zu:%zu: expected a single value",
 				  key, path, v->start_mark.line + 1, v->start_mark.column + 1);
-	d = find_long(yk->option, strlen(yk->option));
 	if (!is_unset(o, d))
 		return 0;
-	snprintf(shown, sizeof(shown), "%s at %s:%zu:%zu", key, path,
+	snprintf(what, sizeof(what), "'%s' at %s:%zu:%zu", key, path,
 		 v->start_mark.line + 1, v->start_mark.column + 1);
-	return set_opt(o, d, shown, (const char *)v->data.scalar.value, err);
+	return set_opt(o, d, what, (const char *)v->data.scalar.value, err);
 }
 
 static int read_config(struct mg_options *o, const char *path, struct mg_err *err)
@@ -446,12 +545,28 @@ static void from_env(char **field, const char *var)
 		*field = mg_xstrdup(v);
 }
 
+/* Each option's variable of the table, where the command line set none. */
+static int options_from_env(struct mg_options *o, struct mg_err *err)
+{
+	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name; d++) {
+		const char *v = d->env ? getenv(d->env) : NULL;
+		char what[96];
+
+		if (!v || !*v || !is_unset(o, d))
+			continue;
+		snprintf(what, sizeof(what), "%s (environment)", d->env);
+		if (set_opt(o, d, what, v, err) < 0)
+			return mg_err_hint(err, "fix or unset %s", d->env);
+	}
+	return 0;
+}
+
 int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 {
 	from_env(&o->database, "MIGRATE_DATABASE_URL");
 	from_env(&o->database, "DATABASE_URL");
-	from_env(&o->migrations, "MIGRATE_DIR");
-	from_env(&o->state, "MIGRATE_STATE");
+	if (options_from_env(o, err) < 0)
+		return -1;
 	if (o->config) {
 		if (read_config(o, o->config, err) < 0)
 			return -1;
@@ -510,6 +625,14 @@ int mg_options_resolve(struct mg_options *o, struct mg_err *err)
 		o->events = 0;
 	if (o->limit == UNSET_INT)
 		o->limit = 50;
+	if (o->interval_ms == UNSET_INT)
+		o->interval_ms = 2000;
+	if (o->interval_ms < 100)
+		return mg_err_set(err, MG_EINPUT, "bad value for option '--interval': expected at least 100ms");
+	if (o->wait_lock_ms == UNSET_INT)
+		o->wait_lock_ms = 0;
+	if (o->max_runtime_ms == UNSET_INT)
+		o->max_runtime_ms = 0;
 	if (o->lock_timeout_ms < 1)
 		return mg_err_set(err, MG_EINPUT, "bad value '0' for option '--lock-timeout': expected at least 1 ms");
 	return 0;

@@ -9,6 +9,9 @@
 
 #include "util.h"
 
+/* At least the rows of the option table (cli_options.c asserts it). */
+#define MG_OPT_MAX 96
+
 struct mg_options {
 	char *database;		/* URL or conninfo; NULL when none given */
 	char *migrations;	/* default ./migrations */
@@ -64,6 +67,9 @@ struct mg_options {
 	const char *command;
 	char **args;
 	int n_args;
+	/* the rows of mg_opt_defs the command line gave, for
+	 * mg_options_check_command */
+	unsigned char given[MG_OPT_MAX];
 };
 
 void mg_options_init(struct mg_options *o);
@@ -77,10 +83,21 @@ int mg_options_parse(struct mg_options *o, int argc, char **argv,
 		     struct mg_err *err);
 
 /*
+ * After mg_options_parse, with o->command known to be command (a MG_C_*
+ * bit of cli_options.h): every option given must be one the command
+ * takes. 0 or -1 (MG_EINPUT naming the option and the commands that take
+ * it).
+ */
+int mg_options_check_command(const struct mg_options *o, unsigned command,
+			     struct mg_err *err);
+
+/*
  * Fill what the command line left unset from the environment
- * (MIGRATE_DATABASE_URL, DATABASE_URL, MIGRATE_DIR, MIGRATE_STATE), then
+ * (MIGRATE_DATABASE_URL, DATABASE_URL, and each option's variable of the
+ * option table: MIGRATE_DIR, MIGRATE_STATE, MIGRATE_JOBS, ...), then
  * from migrate.yaml (--config or ./migrate.yaml), then defaults. 0 or -1
- * (MG_EINPUT for a bad migrate.yaml, naming file:line:column).
+ * (MG_EINPUT for a bad migrate.yaml, naming file:line:column, or a bad
+ * value in the environment, naming the variable).
  */
 int mg_options_resolve(struct mg_options *o, struct mg_err *err);
 

@@ -6,46 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/cmd.h"
+#include "cmd/cli.h"
 #include "driver.h"
 #include "metrics.h"
 #include "output.h"
-
-struct command {
-	const char *name;
-	mg_cmd_fn fn;
-	const char *summary;
-	const char *help;	/* then the global options and exit_help */
-	const char *exit_help;	/* NULL: EXIT_HELP */
-};
-
-/* The global options; --database's URL forms come from the drivers
- * (print_global_help). */
-#define GLOBAL_HELP_HEAD \
-	"global options (also from the environment, then migrate.yaml; before or after the command):\n"
-#define DATABASE_OPTION "  -d, --database URL     "
-#define GLOBAL_HELP \
-	"                         (env MIGRATE_DATABASE_URL, then DATABASE_URL)\n" \
-	"  -m, --migrations DIR   migration files (default ./migrations; env MIGRATE_DIR)\n" \
-	"      --state PATH       SQLite state file (default ./.migrate/state.db; env MIGRATE_STATE)\n" \
-	"      --config PATH      settings file (default ./migrate.yaml when present)\n" \
-	"      --json             machine-readable output on stdout\n" \
-	"      --network-timeout MS  a server silent this long is asked on a second\n" \
-	"                         connection whether it still runs the statement; if not,\n" \
-	"                         or if that gets no answer either, the connection is given\n" \
-	"                         up (exit 3). Default 10000; also the default connect_timeout,\n" \
-	"                         TCP keepalives and tcp_user_timeout where the URL sets none\n" \
-	"  -q, --quiet / -v, --verbose\n" \
-	"  -h, --help, --version\n"
-
-#define DDL_HELP \
-	"DDL safety options:\n" \
-	"      --lock-timeout MS        wait at most this long for a table lock per try (default 500)\n" \
-	"      --lock-retries N         tries after the first, with jittered backoff (default 5)\n" \
-	"      --statement-timeout MS   limit for each DDL statement (default 10000)\n" \
-	"      --index-timeout MS       limit for CREATE INDEX CONCURRENTLY (default 0 = none)\n" \
-	"      --max-tx-age SECONDS     refuse while a transaction this old holds a lock on a\n" \
-	"                               table the step changes (default 5)\n"
 
 /*
  * Paragraphs that name what differs by database: the drivers' help notes
@@ -65,15 +29,17 @@ static const struct driver_paragraph {
 	const char *rest;		/* after the notes */
 	int indent, width;
 } driver_paragraphs[] = {
-	{ 'L', MG_HELP_MAX_LAG, "pause while the slowest standby lags more than MS; pause "
-	  "also while the lag cannot be read", " (", ")", "", 29, 51 },
+	{ 'L', MG_HELP_MAX_LAG, "pause while the slowest standby lags more than DURATION; "
+	  "pause also while the lag cannot be read", " (", ")", "", 0, 0 },
 	{ 'l', MG_HELP_MAX_LOAD, "pause while more than N sessions of the database are "
-	  "active", " (", ")", "; migrate's own not counted", 29, 57 },
+	  "active", " (", ")", "; migrate's own not counted", 0, 0 },
 	{ 'm', MG_HELP_MATCH, "A colour is alive while it is live or standby, or while the "
 	  "database shows sessions matching its --match pattern (", "", "; ",
 	  "'*' matches any run of characters, '?' one character, the rest is literal; "
 	  "migrate's own sessions never match), or when those sessions cannot be seen.", 0, 88 },
 };
+
+const char mg_cli_colour_subcommands[] = "register set heartbeat list forget";
 
 #define EXIT_HELP \
 	"exit status: 0 done or nothing to do; 1 refused by a safety gate; 2 bad input;\n" \
@@ -81,7 +47,9 @@ static const struct driver_paragraph {
 	"SIGINT/SIGTERM cancel the running statement on the server and exit 3 within a few\n" \
 	"seconds (re-running resumes); a second signal exits at once\n"
 
-static const struct command commands[] = {
+const char mg_cli_exit_help[] = EXIT_HELP;
+
+const struct mg_cli_command mg_cli_commands[] = {
 	{ "init", mg_cmd_init, "start a project: migrate.yaml and the migrations folder",
 	  "usage: migrate init [--database URL] [--dir DIR] [--force] [--config PATH]\n\n"
 	  "Writes migrate.yaml (or --config PATH) with every setting commented out at its\n"
@@ -100,26 +68,23 @@ static const struct command commands[] = {
 	  "naming the line, until they are filled in), the optional ones commented out with\n"
 	  "their meaning and default. Without --op, a commented list of the operations.\n"
 	  "Never overwrites a file. Needs no database. Prints the path and what to fill in.\n\n"
-	  "  --op OPERATION     add_column, rename_column, alter_column, drop_column,\n"
-	  "                     create_index, drop_index, create_table, drop_table, sql, ...\n"
-	  "                     (docs/file-format.md; an unknown one names the closest)\n"
 	  "  --KEY VALUE        any key of the operation: --table users --column email\n"
 	  "                     --type text --to username --up \"age::bigint\" ...; '-' or '_'\n"
 	  "                     in KEY alike (--on-delete); lists comma-separated\n"
 	  "                     (--columns a,b); a boolean alone is true (--unique);\n"
 	  "                     add_foreign_key: --references-table T --references-columns C;\n"
-	  "                     create_table: --columns \"id:bigint, email:text\"\n"
-	  "  --description TEXT the file's description (default: NAME in words)\n\n"
+	  "                     create_table: --columns \"id:bigint, email:text\"\n\n"
 	  "example: migrate new add_priority --op add_column --table orders --column priority \\\n"
 	  "           --type smallint --default 0\n\n", NULL },
 	{ "status", mg_cmd_status, "migrations, colours, readable window, rollback safety, what to run next",
-	  "usage: migrate status [--events N] [--json]\n\n"
+	  "usage: migrate status [--events N] [--watch [--interval DURATION]] [--json]\n\n"
 	  "Shows every migration (files and recorded ones) with its phase, backfill progress,\n"
 	  "the step an interrupted phase stopped at, files edited since they were applied,\n"
 	  "the readable window (the schema versions a running application may require), each\n"
 	  "colour with its state, requirement and why it counts as alive, whether switching\n"
 	  "traffic back to each colour that is not live is safe and until which step, and the\n"
-	  "command to run next. --events N adds the newest N events of the log. Changes nothing.\n\n", NULL },
+	  "command to run next. --events N adds the newest N events of the log. Changes nothing.\n"
+	  "--watch refreshes it in place on a terminal every --interval until interrupted.\n\n", NULL },
 	{ "plan", mg_cmd_plan, "the SQL each phase would run; changes nothing",
 	  "usage: migrate plan [ID] [--json]\n\n"
 	  "Prints, for migration ID (default: every migration not yet contracted), the SQL of\n"
@@ -134,13 +99,14 @@ static const struct command commands[] = {
 	  "and installs dual-write triggers so that the old and the new application version\n"
 	  "can both write. Each table's DDL runs in one short transaction under a lock\n"
 	  "timeout, retried with backoff. Refuses while a long transaction holds a lock on\n"
-	  "the table. Requires every lower migration to be switched or contracted.\n\n"
-	  DDL_HELP "\n", NULL },
+	  "the table. Requires every lower migration to be switched or contracted.\n\n",
+	  NULL },
 	{ "backfill", mg_cmd_backfill, "copy existing rows old -> new in small resumable batches",
-	  "usage: migrate backfill [ID] [--jobs N] [--target-batch-ms MS | --batch-size N]\n"
-	  "                        [--max-rows-per-sec N] [--sleep MS] [--max-lag MS]\n"
+	  "usage: migrate backfill [ID] [--jobs N] [--target-batch-ms DURATION | --batch-size N]\n"
+	  "                        [--max-rows-per-sec N] [--sleep DURATION] [--max-lag DURATION]\n"
 	  "                        [--max-load N] [--max-lock-waits N] [--critical-load N]\n"
-	  "                        [--critical-load-interval MS] [--pause-file PATH] [--json]\n"
+	  "                        [--critical-load-interval DURATION] [--pause-file PATH]\n"
+	  "                        [--max-runtime DURATION] [--wait-lock DURATION] [--json]\n"
 	  "       migrate backfill [ID] --verify [--json]\n\n"
 	  "Copies existing rows of migration ID (default: the lowest not backfilled) in keyset\n"
 	  "batches over the primary key, one UPDATE per batch that sets the new side and the\n"
@@ -152,58 +118,35 @@ static const struct command commands[] = {
 	  "the same command again (with any --jobs) to resume. SIGINT/SIGTERM finish the\n"
 	  "current batch (one still running 1 s later is cancelled), say where it stopped and\n"
 	  "exit 3. ANALYZE runs at the end. Progress: one updating line on a terminal, a line\n"
-	  "every 5 s otherwise, JSON lines on stderr with --json.\n\n"
-	  "backfill options:\n"
-	  "      --jobs N               workers, each on its own connection over its own\n"
-	  "                             part of the key range (1-64, default 1)\n"
-	  "      --target-batch-ms MS   adapt batch sizes to take about MS each (default 20,\n"
-	  "                             at least 10); short batches hold row locks briefly\n"
-	  "      --batch-size N         fixed rows per batch instead (a key span of N for a\n"
-	  "                             single integer key)\n"
-	  "      --max-rows-per-sec N   rate limit over all workers (default unlimited)\n"
-	  "      --sleep MS             pause after every batch (default 0)\n"
-	  "      --max-lag MS           " AT_MAX_LAG
-	  "      --max-load N           " AT_MAX_LOAD
-	  "      --pause-file PATH      pause while PATH exists\n"
-	  "      --max-lock-waits N     pause while more than N other sessions wait for a row\n"
-	  "                             lock (read before batches, every 50 ms at most)\n"
-	  "      --critical-load N      stop (checkpointed, exit 3, resumable) when more than\n"
-	  "                             N sessions are active, counted as by --max-load, on\n"
-	  "                             two readings --critical-load-interval MS apart\n"
-	  "                             (default 1000; 0: the first reading stops it)\n"
-	  "      --verify               only compare both sides of every row: the count of\n"
-	  "                             rows that disagree and sample keys (exit 1 if any)\n"
-	  "      --json                 progress as JSON lines on stderr\n\n",
-	  NULL },
+	  "every 5 s otherwise, JSON lines on stderr with --json.\n\n", NULL },
 	{ "switch-reads", mg_cmd_switch_reads, "verify the copy and validate constraints; the new version may read",
 	  "usage: migrate switch-reads [ID] [options]\n\n"
 	  "Verifies that every row of migration ID (default: the lowest not switched) agrees\n"
 	  "on both sides, refusing with the count and sample keys otherwise; checks that\n"
 	  "every index built at expand is valid; validates the NOT VALID constraints. Triggers\n"
-	  "stay in both directions, so switching traffic back stays safe.\n\n"
-	  DDL_HELP "\n", NULL },
+	  "stay in both directions, so switching traffic back stays safe.\n\n", NULL },
 	{ "contract", mg_cmd_contract, "drop triggers and the old structures (never CASCADE)",
 	  "usage: migrate contract [ID] [options]\n\n"
 	  "Contracts migration ID (default: the lowest not contracted): re-checks that nothing\n"
 	  "new depends on the old columns, then per table in one transaction drops the\n"
 	  "triggers, the marker column and the old columns (never CASCADE), moves defaults\n"
 	  "and NOT NULL to the new columns and gives copied indexes and constraints their\n"
-	  "original names. After contract, rolling back is impossible.\n\n"
-	  DDL_HELP "\n", NULL },
+	  "original names. After contract, rolling back is impossible.\n\n", NULL },
 	{ "rollback", mg_cmd_rollback, "undo expand and backfill of a migration not contracted",
 	  "usage: migrate rollback [ID] [options]\n\n"
 	  "Undoes everything expand and backfill did for migration ID (default: the highest\n"
 	  "one expanded, backfilled or switched), leaving the old schema as before expand,\n"
 	  "with the rows the new version wrote carried back into the old columns. The\n"
 	  "migration returns to pending and its recorded checksum is forgotten. Refused once\n"
-	  "contracted (roll forward instead) and while a higher migration is not pending.\n\n"
-	  DDL_HELP "\n", NULL },
+	  "contracted (roll forward instead) and while a higher migration is not pending.\n\n",
+	  NULL },
 	{ "colour", mg_cmd_colour, "register and change the application versions using the database",
 	  "usage: migrate colour register NAME --app-version S --requires V [--state live|standby]\n"
-	  "                               [--match PATTERN] [--ttl SECONDS]\n"
+	  "                               [--match PATTERN] [--ttl DURATION]\n"
 	  "       migrate colour set NAME --state live|standby|retired\n"
 	  "       migrate colour heartbeat NAME\n"
 	  "       migrate colour list [--json]\n"
+	  "       migrate colour forget NAME\n"
 	  "('color' is accepted for 'colour')\n\n"
 	  "A colour is an application version deployed against the database (blue, green,\n"
 	  "canary, ...): its app version, the schema version it requires (a migration id such\n"
@@ -215,16 +158,18 @@ static const struct command commands[] = {
 	  "gates; changing a colour's state is the way, and it is logged ('migrate log').\n\n"
 	  "register   refused while a colour of that name is alive, and while V is outside the\n"
 	  "           readable window (status shows it): the message says what to run first.\n"
-	  "           --state defaults to live. --ttl SECONDS: without a heartbeat for that long\n"
+	  "           --state defaults to live. --ttl DURATION: without a heartbeat for that long\n"
 	  "           the colour is shown stale (it still counts as alive).\n"
 	  "set        live and standby pass the same window check as register; retired always\n"
 	  "           passes. A colour whose required migration was rolled back must be\n"
 	  "           registered again.\n"
 	  "heartbeat  record that the colour is running (needs only the state file).\n"
 	  "list       every colour: state, requirement, alive or not and why, and whether\n"
-	  "           switching traffic back to it is safe, until which step.\n\n"
-	  "'--state' followed by live, standby or retired is the colour's state; any other\n"
-	  "value is the state file's path.\n\n", NULL },
+	  "           switching traffic back to it is safe, until which step.\n"
+	  "forget     remove a retired colour that has no sessions from the registry.\n\n"
+	  "After 'colour', '--state' is always the colour's state (also --colour-state): a\n"
+	  "value other than live, standby or retired is refused. The state file's path is\n"
+	  "--state-file PATH there (or --state PATH before the word 'colour').\n\n", NULL },
 	{ "check", mg_cmd_check, "pre-deploy gate: files valid and unchanged, a version could go live",
 	  "usage: migrate check [--requires V] [--offline] [--no-lint] [--json]\n\n"
 	  "The gate a CI pipeline runs before deploying. Checks that every migration file\n"
@@ -253,18 +198,7 @@ static const struct command commands[] = {
 	  "would not read (.sql, a wrong name) are reported as file-ignored. Needs no\n"
 	  "database: no connection is opened. The rules: 'migrate lint --list-rules' and\n"
 	  "docs/lint.md.\n\n"
-	  "lint options:\n"
-	  "      --format F        text (default; a summary on stderr), json (also --json),\n"
-	  "                        sarif (SARIF 2.1.0, for GitHub code scanning), github\n"
-	  "                        (workflow annotations), gcc (file:line:col: error: ...)\n"
-	  "      --dialect D       postgres or mysql (MySQL, MariaDB): the SQL's dialect;\n"
-	  "                        default: the --database URL's, else postgres\n"
-	  "      --error RULE      report RULE as an error (fails the run); repeatable,\n"
-	  "                        or a comma list\n"
-	  "      --warning RULE    report RULE as a warning (does not fail the run)\n"
-	  "      --disable RULE    do not run RULE\n"
-	  "      --list-rules      the rules: id, default severity, category, summary\n"
-	  "  -v                    text: show suppressed findings too\n\n"
+	  "With -v, text output shows suppressed findings too.\n\n"
 	  "A finding is suppressed in the file with a reason:\n"
 	  "  # migrate-lint: ignore RULE[,RULE] -- reason   (the node below, or its own line)\n"
 	  "  # migrate-lint: ignore-file RULE -- reason     (the whole file)\n\n",
@@ -280,9 +214,10 @@ static const struct command commands[] = {
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
-/* Print text's words, at most width columns a line, lines after the
- * first indented by indent; then a newline. */
-static void print_wrapped(FILE *f, const char *text, int indent, int width)
+
+/* ---- help texts --------------------------------------------------------------- */
+
+void mg_cli_wrap(struct mg_buf *out, const char *text, int indent, int width)
 {
 	size_t col = 0;
 
@@ -290,31 +225,115 @@ static void print_wrapped(FILE *f, const char *text, int indent, int width)
 		size_t word = strcspn(p, " ");
 
 		if (col > 0 && col + 1 + word > (size_t)width) {
-			fprintf(f, "\n%*s", indent, "");
+			mg_buf_addf(out, "\n%*s", indent, "");
 			col = 0;
 		} else if (col > 0) {
-			fputc(' ', f);
+			mg_buf_adds(out, " ");
 			col++;
 		}
-		fwrite(p, 1, word, f);
+		mg_buf_addf(out, "%.*s", (int)word, p);
 		col += word;
 		p += word;
 		p += strspn(p, " ");
 	}
-	fputc('\n', f);
+	mg_buf_adds(out, "\n");
 }
 
-/* The global options, with the URL forms of every driver under --database
- * (wrapped at the width the text was written at). */
+static const struct driver_paragraph *find_paragraph(char marker)
+{
+	for (size_t i = 0; i < sizeof(driver_paragraphs) / sizeof(driver_paragraphs[0]); i++)
+		if (driver_paragraphs[i].marker == marker)
+			return &driver_paragraphs[i];
+	return NULL;
+}
+
+/* A driver paragraph's text, its drivers' notes filled in, unwrapped. */
+static void paragraph_text(struct mg_buf *out, const struct driver_paragraph *d)
+{
+	struct mg_buf notes = MG_BUF_INIT;
+
+	mg_driver_help_note(&notes, d->note);
+	mg_buf_addf(out, "%s%s%s%s%s", d->text, notes.len ? d->before : "",
+		    notes.buf, notes.len ? d->after : "", d->rest);
+	mg_buf_release(&notes);
+}
+
+void mg_cli_prose(struct mg_buf *out, const char *help)
+{
+	const char *p = help;
+
+	for (const char *at; (at = strchr(p, '\001')); p = at + 2) {
+		const struct driver_paragraph *d = find_paragraph(at[1]);
+		struct mg_buf text = MG_BUF_INIT;
+
+		mg_buf_addf(out, "%.*s", (int)(at - p), p);
+		if (d) {
+			paragraph_text(&text, d);
+			mg_cli_wrap(out, text.buf, d->indent, d->width);
+		}
+		mg_buf_release(&text);
+	}
+	mg_buf_adds(out, p);
+}
+
+void mg_cli_option_text(struct mg_buf *out, const struct mg_opt_def *d)
+{
+	char suffix[160];
+
+	if (d->help[0] == '\001' && d->help[1] == 'U') {
+		mg_driver_url_help(out);	/* --database: the drivers' URL forms */
+	} else if (d->help[0] == '\001') {
+		const struct driver_paragraph *p = find_paragraph(d->help[1]);
+
+		if (p)
+			paragraph_text(out, p);
+	} else {
+		mg_buf_adds(out, d->help);
+	}
+	mg_opt_suffix(d, suffix, sizeof(suffix));
+	mg_buf_adds(out, suffix);
+}
+
+int mg_cli_option_listed(const struct mg_opt_def *d, unsigned command)
+{
+	if (!d->help)
+		return 0;	/* a synonym: --color-state */
+	if (!command)
+		return d->commands == MG_C_ALL;
+	return d->commands != MG_C_ALL && (d->commands & command);
+}
+
+/* Options column: synopsis from column 2 (6 without a short name), help
+ * from column 30, wrapped at 80. */
+#define HELP_COLUMN 30
+
+static void print_options(FILE *f, unsigned command)
+{
+	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name; d++) {
+		struct mg_buf line = MG_BUF_INIT, text = MG_BUF_INIT;
+		char syn[80];
+
+		if (!mg_cli_option_listed(d, command))
+			continue;
+		mg_opt_synopsis(d, syn, sizeof(syn));
+		mg_buf_addf(&line, "%s%s", d->short_name ? "  " : "      ", syn);
+		if (line.len + 2 > HELP_COLUMN)
+			mg_buf_addf(&line, "\n%*s", HELP_COLUMN, "");
+		else
+			mg_buf_addf(&line, "%*s", HELP_COLUMN - (int)line.len, "");
+		mg_cli_option_text(&text, d);
+		mg_cli_wrap(&line, text.buf, HELP_COLUMN, 80 - HELP_COLUMN);
+		fputs(line.buf, f);
+		mg_buf_release(&text);
+		mg_buf_release(&line);
+	}
+}
+
 static void print_global_help(FILE *f)
 {
-	struct mg_buf forms = MG_BUF_INIT;
-
-	mg_driver_url_help(&forms);
-	fputs(GLOBAL_HELP_HEAD DATABASE_OPTION, f);
-	print_wrapped(f, forms.buf, (int)strlen(DATABASE_OPTION), 62);
-	fputs(GLOBAL_HELP, f);
-	mg_buf_release(&forms);
+	fputs("global options (before or after the command; also from the environment, then\n"
+	      "migrate.yaml; durations such as " MG_DURATION_FORMS "):\n", f);
+	print_options(f, 0);
 }
 
 /* A test build's --version: every variable it honours, the core's and
@@ -338,56 +357,151 @@ static void print_usage(FILE *f)
 	fprintf(f, "usage: migrate [global options] <command> [arguments]\n\n"
 		"Expand-contract schema migrations for blue-green and canary releases.\n\n"
 		"commands:\n");
-	for (const struct command *c = commands; c->name; c++)
+	for (const struct mg_cli_command *c = mg_cli_commands; c->name; c++)
 		fprintf(f, "  %-14s %s\n", c->name, c->summary);
 	fprintf(f, "\nA migration moves pending -> expanded -> backfilled -> switched -> contracted;\n"
-		"'migrate <command> --help' explains each command.\n\n");
+		"'migrate help <command>' (or 'migrate <command> --help') explains each command.\n\n");
 	print_global_help(f);
 	fputs("\n" EXIT_HELP, f);
 }
 
-static void print_driver_paragraph(FILE *f, char marker)
+static void print_help(const struct mg_cli_command *c)
 {
-	for (size_t i = 0; i < sizeof(driver_paragraphs) / sizeof(driver_paragraphs[0]); i++) {
-		const struct driver_paragraph *d = &driver_paragraphs[i];
-		struct mg_buf notes = MG_BUF_INIT, text = MG_BUF_INIT;
+	struct mg_buf prose = MG_BUF_INIT;
+	unsigned bit = mg_cli_command_bit(c->name);
+	int any = 0;
 
-		if (d->marker != marker)
-			continue;
-		mg_driver_help_note(&notes, d->note);
-		mg_buf_addf(&text, "%s%s%s%s%s", d->text, notes.len ? d->before : "",
-			    notes.buf, notes.len ? d->after : "", d->rest);
-		print_wrapped(f, text.buf, d->indent, d->width);
-		mg_buf_release(&text);
-		mg_buf_release(&notes);
+	mg_cli_prose(&prose, c->help);
+	fputs(prose.buf, stdout);
+	mg_buf_release(&prose);
+	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name && !any; d++)
+		any = mg_cli_option_listed(d, bit);
+	if (any) {
+		printf("%s options:\n", c->name);
+		print_options(stdout, bit);
+		fputs("\n", stdout);
 	}
-}
-
-/* A command's help text, its driver paragraphs filled in. */
-static void print_help_text(FILE *f, const char *help)
-{
-	const char *p = help;
-
-	for (const char *at; (at = strchr(p, '\001')); p = at + 2) {
-		fwrite(p, 1, (size_t)(at - p), f);
-		print_driver_paragraph(f, at[1]);
-	}
-	fputs(p, f);
-}
-
-static void print_help(const struct command *c)
-{
-	print_help_text(stdout, c->help);
 	print_global_help(stdout);
 	fputs("\n", stdout);
 	fputs(c->exit_help ? c->exit_help : EXIT_HELP, stdout);
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+static const struct mg_cli_command *find_command(const char *name)
+{
+	if (!strcmp(name, "color"))
+		name = "colour";
+	for (const struct mg_cli_command *c = mg_cli_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+/* Unknown command: exit 2, with the nearest command when one is close. */
+static int unknown_command(const char *name)
+{
+	struct mg_err err = MG_ERR_INIT;
+	const char *near = NULL;
+	size_t best = SIZE_MAX;
+
+	for (const struct mg_cli_command *c = mg_cli_commands; c->name; c++) {
+		size_t dist = mg_edit_distance(name, c->name);
+
+		if (dist < best) {
+			best = dist;
+			near = c->name;
+		}
+	}
+	if (near && best <= (strlen(name) <= 3 ? 1u : 2u))
+		mg_err_set(&err, MG_EINPUT, "unknown command '%s': did you mean '%s'?", name, near);
+	else
+		mg_err_set(&err, MG_EINPUT, "unknown command '%s'", name);
+	mg_err_hint(&err, "run 'migrate --help' for the list of commands");
+	mg_report_error(&err);
+	return MG_EINPUT;
+}
+
+/* `migrate help [CMD]`: the usage, or CMD's help. */
+static int help_command(const struct mg_options *opt)
+{
+	const struct mg_cli_command *c;
+
+	if (opt->n_args == 0) {
+		print_usage(stdout);
+		return 0;
+	}
+	c = find_command(opt->args[0]);
+	if (!c)
+		return unknown_command(opt->args[0]);
+	print_help(c);
+	return 0;
+}
+
+static int print_version(void)
+{
+	printf("migrate %s\n", MIGRATE_VERSION);
+	if (mg_test_hooks_compiled)
+		print_test_variables();
+	else
+		printf("release build: no test hooks\n");
+	return 0;
+}
+
+/* Before a command runs: its help, or options it does not take. -1 when
+ * main is to return *rc. */
+static int before_command(struct mg_options *opt, const struct mg_cli_command *cmd, int *rc)
+{
+	struct mg_err err = MG_ERR_INIT;
+
+	if (opt->help) {
+		print_help(cmd);
+		*rc = 0;
+		return -1;
+	}
+	if (mg_options_check_command(opt, mg_cli_command_bit(cmd->name), &err) < 0 ||
+	    /* init writes the settings: it reads none (a broken migrate.yaml
+	     * is what init --force replaces) */
+	    (cmd->fn != mg_cmd_init && mg_options_resolve(opt, &err) < 0)) {
+		mg_report_error(&err);
+		*rc = err.code ? err.code : MG_EINPUT;
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct mg_options *opt)
+{
+	const struct mg_cli_command *cmd;
+	int rc;
+
+	if (opt->version)
+		return print_version();
+	if (!opt->command) {
+		print_usage(opt->help ? stdout : stderr);
+		return opt->help ? 0 : MG_EINPUT;
+	}
+	if (!strcmp(opt->command, "help"))
+		return help_command(opt);
+	if (!strcmp(opt->command, "__generate"))
+		return mg_cmd_generate(opt);
+	cmd = find_command(opt->command);
+	if (!cmd)
+		return unknown_command(opt->command);
+	if (before_command(opt, cmd, &rc) < 0)
+		return rc;
+	opt->command = cmd->name;
+	mg_stop_signals_install();
+	mg_metrics_command_start(opt, cmd->name);
+	rc = cmd->fn(opt);
+	mg_metrics_command_done(opt, cmd->name, rc);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct mg_options opt;
 	struct mg_err err = MG_ERR_INIT;
-	const struct command *cmd = NULL;
 	int rc;
 
 	if (mg_cmd_scaffold_options(&argc, argv) < 0)	/* init, new */
@@ -398,49 +512,7 @@ int main(int argc, char **argv)
 		mg_options_release(&opt);
 		return MG_EINPUT;
 	}
-	if (opt.version) {
-		printf("migrate %s\n", MIGRATE_VERSION);
-		if (mg_test_hooks_compiled)
-			print_test_variables();
-		else
-			printf("release build: no test hooks\n");
-		mg_options_release(&opt);
-		return 0;
-	}
-	if (!opt.command) {
-		int help = opt.help;
-
-		print_usage(help ? stdout : stderr);
-		mg_options_release(&opt);
-		return help ? 0 : MG_EINPUT;
-	}
-	if (!strcmp(opt.command, "color"))
-		opt.command = "colour";
-	for (const struct command *c = commands; c->name; c++)
-		if (!strcmp(c->name, opt.command))
-			cmd = c;
-	if (!cmd) {
-		mg_err_set(&err, MG_EINPUT, "unknown command '%s'", opt.command);
-		mg_err_hint(&err, "run 'migrate --help' for the list of commands");
-		mg_report_error(&err);
-		mg_options_release(&opt);
-		return MG_EINPUT;
-	}
-	if (opt.help) {
-		print_help(cmd);
-		mg_options_release(&opt);
-		return 0;
-	}
-	/* init writes the settings: it reads none (a broken migrate.yaml is
-	 * what init --force replaces) */
-	if (cmd->fn != mg_cmd_init && mg_options_resolve(&opt, &err) < 0) {
-		mg_report_error(&err);
-		mg_options_release(&opt);
-		return err.code;
-	}
-	mg_stop_signals_install();
-	rc = cmd->fn(&opt);
-	mg_metrics_command_done(&opt, cmd->name, rc);
+	rc = run(&opt);
 	mg_options_release(&opt);
 	return rc;
 }

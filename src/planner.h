@@ -89,7 +89,8 @@ struct mg_dependent {
 	char *what;		/* for messages: "view public.v"; CODE: the function */
 	char *def;		/* the driver's definition (index, constraint, privilege) */
 	char *child;		/* INBOUND_FK: the referencing table, quoted;
-				 * GRANT: the grantee, quoted */
+				 * GRANT: the grantee, quoted; OBJECT: a
+				 * view's qualified name, quoted (else "") */
 	int unique;		/* INDEX: unique; GRANT: with grant option */
 	int droppable;		/* OBJECT: migrate can drop it at contract */
 	void *drv;

@@ -12,6 +12,9 @@
 #include "runner.h"
 #include "runinfo.h"
 
+#include "output.h"
+#include "progress.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,6 +412,15 @@ struct mg_view *mg_ctx_view(struct mg_ctx *ctx, int id)
 	return NULL;
 }
 
+/* A pending migration whose expand ran some steps and stopped: in flight
+ * too, rollback's to undo (its changes are in the database). */
+static int expand_interrupted(const struct mg_view *v)
+{
+	return v->phase == MG_PHASE_PENDING && v->has_rec && v->rec.plan_json &&
+	       v->hist && v->hist->step_phase && !strcmp(v->hist->step_phase, "expand") &&
+	       v->hist->step_index > 0;
+}
+
 int mg_ctx_pick(struct mg_ctx *ctx, const char *arg, enum mg_phase target,
 		struct mg_view **out, struct mg_err *err)
 {
@@ -428,8 +440,9 @@ int mg_ctx_pick(struct mg_ctx *ctx, const char *arg, enum mg_phase target,
 	}
 	if (target == MG_PHASE_PENDING) {	/* rollback: the highest in flight */
 		for (size_t i = ctx->n_views; i-- > 0;)
-			if (ctx->views[i].phase > MG_PHASE_PENDING &&
-			    ctx->views[i].phase < MG_PHASE_CONTRACTED) {
+			if ((ctx->views[i].phase > MG_PHASE_PENDING &&
+			     ctx->views[i].phase < MG_PHASE_CONTRACTED) ||
+			    expand_interrupted(&ctx->views[i])) {
 				*out = &ctx->views[i];
 				break;
 			}
@@ -528,6 +541,57 @@ int mg_ctx_registry_changed(struct mg_ctx *ctx, struct mg_err *err)
 	return after_db_write(ctx, err);
 }
 
+/* ---- what the steps say while they run: JSON lines, live progress ---------------- */
+
+/* Which step of which phase runs, for --json lines and progress readers. */
+struct step_ctx {
+	struct mg_ctx *ctx;
+	const struct mg_view *v;
+	const char *pname;
+	size_t n;
+	long retries;		/* lock-timeout retries of the steps so far */
+	int64_t started_unix_ms;
+};
+
+/* {"event":"step",...,"step":N,"of":M,"what":"...","status":...} on stderr
+ * (docs/json.md); the caller adds its keys to the returned object first
+ * when extra is not NULL. */
+static void step_line(const struct step_ctx *sc, size_t idx, const struct mg_step *s,
+		      const char *status, json_t *extra)
+{
+	json_t *j;
+
+	if (!sc->ctx->opt->json) {
+		json_decref(extra);
+		return;
+	}
+	j = mg_json_event("step", sc->v->name, sc->v->id, sc->pname);
+	json_object_set_new(j, "step", json_integer((json_int_t)idx));
+	json_object_set_new(j, "of", json_integer((json_int_t)sc->n));
+	json_object_set_new(j, "what", json_string(s ? s->description : "record the phase"));
+	json_object_set_new(j, "table", mg_json_str(s ? s->table : NULL));
+	json_object_set_new(j, "status", json_string(status));
+	if (extra)
+		json_object_update(j, extra);
+	json_decref(extra);
+	mg_json_line(j);
+}
+
+static void step_publish(const struct step_ctx *sc, const struct mg_step *s,
+			 enum mg_progress_state state, const char *reason)
+{
+	struct mg_progress p = {
+		.migration = sc->v->name, .phase = sc->pname,
+		.table = s ? s->table : NULL, .step = s ? s->description : NULL,
+		.rows_done = 0, .rows_total = 0, .rate = 0, .eta_ms = -1,
+		.state = state, .reason = reason, .lock_waits = -1,
+		.retries = sc->retries, .held_rows = 0,
+		.started_unix_ms = sc->started_unix_ms,
+	};
+
+	mg_progress_publish(&p);
+}
+
 static void report_step(struct mg_ctx *ctx, size_t idx, size_t n,
 			const struct mg_step *s, const struct mg_step_report *rep,
 			int64_t ms)
@@ -550,10 +614,18 @@ static void report_step(struct mg_ctx *ctx, size_t idx, size_t n,
 }
 
 /* Name the phase, migration and step an error comes from, and log it. */
-static int step_failed(struct mg_ctx *ctx, const struct mg_view *v, const char *pname,
-		       size_t idx, size_t n, const struct mg_step *s, struct mg_err *err)
+static int step_failed(struct step_ctx *sc, size_t idx, const struct mg_step *s,
+		       int64_t ms, struct mg_err *err)
 {
+	struct mg_ctx *ctx = sc->ctx;
+	const struct mg_view *v = sc->v;
+	const char *pname = sc->pname;
+	size_t n = sc->n;
 	char idbuf[16];
+
+	step_line(sc, s ? idx : n, s, "failed", json_pack("{s:I, s:i, s:s}", "ms", (json_int_t)ms,
+		  "exit", err->code, "error", err->msg));
+	step_publish(sc, s, MG_PROGRESS_STOPPED, err->msg);
 
 	if (s)
 		mg_err_prefix(err, "%s %s, step %zu of %zu (%s): ", pname,
@@ -574,6 +646,7 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 	size_t n = plan->n_steps[phase];
 	size_t done = 0;
 	int64_t stall = 0;
+	struct step_ctx sc = { ctx, v, pname, n, 0, mg_unix_ms() };
 
 	if (v->hist && v->hist->step_phase && !strcmp(v->hist->step_phase, pname) &&
 	    v->phase != new_phase)
@@ -588,28 +661,41 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 		};
 		struct mg_step_report rep;
 		int writes = s->kind != MG_STEP_ASSERT;
-		int64_t t0 = mg_now_ms();
+		int64_t t0 = mg_now_ms(), ms;
 
 		if (i + 1 <= done) {
 			mg_info("  [%zu/%zu] %s: done by an earlier run", i + 1, n, s->description);
 			json_array_append_new(ctx->steps, json_pack("{s:i, s:s, s:s}",
 				"index", (int)(i + 1), "description", s->description,
 				"result", "done by an earlier run"));
+			step_line(&sc, i + 1, s, "skipped",
+				  json_pack("{s:s}", "why", "done by an earlier run"));
 			continue;
 		}
+		step_line(&sc, i + 1, s, "start", NULL);
+		step_publish(&sc, s, MG_PROGRESS_RUNNING, NULL);
+		memset(&rep, 0, sizeof(rep));
 		if ((writes && before_db_write(ctx, err) < 0) ||
 		    mg_db_run_step(ctx->conn, phase, (int)(i + 1), s, writes ? &w : NULL,
 				   &rep, err) < 0 ||
 		    (writes && after_db_write(ctx, err) < 0) ||
 		    mg_state_journal_add(ctx->state, v->id, pname, (int)(i + 1), "done",
 					 s->description, err) < 0)
-			return step_failed(ctx, v, pname, i + 1, n, s, err);
+			return step_failed(&sc, i + 1, s, mg_now_ms() - t0, err);
 		stall += rep.stall_ms;
-		report_step(ctx, i + 1, n, s, &rep, mg_now_ms() - t0);
+		ms = mg_now_ms() - t0;
+		if (rep.tries > 1)
+			sc.retries += rep.tries - 1;
+		report_step(ctx, i + 1, n, s, &rep, ms);
+		step_line(&sc, i + 1, s, rep.skipped ? "skipped" : "done",
+			  json_pack("{s:I, s:i, s:I}", "ms", (json_int_t)ms, "tries", rep.tries,
+				    "lock_wait_ms", (json_int_t)rep.stall_ms));
+		step_publish(&sc, s, MG_PROGRESS_RUNNING, NULL);
 	}
 	if (stall > 0)
 		mg_info("  waited %lld ms for locks in all", (long long)stall);
 	if (mg_ctx_set_phase(ctx, v, new_phase, pname, (int)n, err) < 0)
-		return step_failed(ctx, v, pname, 0, n, NULL, err);
+		return step_failed(&sc, 0, NULL, 0, err);
+	step_publish(&sc, NULL, MG_PROGRESS_DONE, NULL);
 	return 0;
 }

@@ -704,6 +704,16 @@ int mg_state_colour_put(struct mg_state *s, const struct mg_colour *c,
 	return mg_state_step_done(s, st, err);
 }
 
+int mg_state_colour_delete(struct mg_state *s, const char *name, struct mg_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (mg_state_prepare(s, "DELETE FROM colours WHERE name = ?", &st, err) < 0)
+		return -1;
+	mg_state_bind_text(st, 1, name);
+	return mg_state_step_done(s, st, err);
+}
+
 int mg_state_colour_invalidate(struct mg_state *s, int requires_id,
 			       struct mg_err *err)
 {

@@ -189,6 +189,9 @@ void mg_state_colour_list_free(struct mg_colour *list, size_t n);
 int mg_state_colour_put(struct mg_state *s, const struct mg_colour *c,
 			struct mg_err *err);
 
+/* Remove the colour's record (colour forget); none: nothing to do. */
+int mg_state_colour_delete(struct mg_state *s, const char *name, struct mg_err *err);
+
 /* Forget the checksum recorded by colours requiring migration id (it is
  * being rolled back): they stay invalid until registered again. */
 int mg_state_colour_invalidate(struct mg_state *s, int requires_id,

@@ -339,22 +339,30 @@ static char *like_quoted(struct mydrv_conn *mc, const char *s)
  * catalog has no column dependencies: a text search, on the safe side),
  * generated columns, CHECK constraints, triggers whose body names the
  * column, foreign keys from the column and other tables' foreign keys
- * referencing it. Our own triggers (_mg...) are left out.
+ * referencing it. Our own triggers (_mg...) are left out. A view in
+ * another database (its text names `db`.`table`) is named "db.view", as
+ * drops: lists it, with class "view:`db`.`view`". 
  */
 char *others_sql(struct mydrv_conn *mc, const struct mytable *t, const char *col)
 {
 	struct mg_buf b = MG_BUF_INIT, re = MG_BUF_INIT, tre = MG_BUF_INIT;
 	char *cl = lit(mc, col), *clike = like_quoted(mc, col), *tlike = like_quoted(mc, t->name);
-	char *rel, *trel;
+	char *rel, *trel, *qt = qi(t->name), *tq = lit(mc, qt);
 
+	free(qt);
 	add_word_regex(&re, col);
 	add_word_regex(&tre, t->name);
 	rel = lit(mc, re.buf);
 	trel = lit(mc, tre.buf);
 	mg_buf_addf(&b,
-		"SELECT CONCAT('view `', TABLE_NAME, '`') AS what, TABLE_NAME AS name, 'view' AS class "
-		"FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() "
-		"AND VIEW_DEFINITION LIKE %s AND VIEW_DEFINITION LIKE %s "
+		"SELECT IF(TABLE_SCHEMA = DATABASE(), CONCAT('view `', TABLE_NAME, '`'), "
+		"CONCAT('view `', TABLE_SCHEMA, '`.`', TABLE_NAME, '`')) AS what, "
+		"IF(TABLE_SCHEMA = DATABASE(), TABLE_NAME, CONCAT(TABLE_SCHEMA, '.', TABLE_NAME)) AS name, "
+		"IF(TABLE_SCHEMA = DATABASE(), 'view', CONCAT('view:`', REPLACE(TABLE_SCHEMA, '`', '``'), "
+		"'`.`', REPLACE(TABLE_NAME, '`', '``'), '`')) AS class "
+		"FROM information_schema.VIEWS WHERE ((TABLE_SCHEMA = DATABASE() AND VIEW_DEFINITION LIKE %s) "
+		"OR (TABLE_SCHEMA <> DATABASE() AND LOCATE(CONCAT('`', REPLACE(DATABASE(), '`', '``'), '`.', %s), "
+		"VIEW_DEFINITION) > 0)) AND VIEW_DEFINITION LIKE %s "
 		"UNION ALL SELECT CONCAT('generated column `', COLUMN_NAME, '`'), COLUMN_NAME, 'generated' "
 		"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
 		"AND COALESCE(GENERATION_EXPRESSION, '') LIKE %s "
@@ -374,8 +382,9 @@ char *others_sql(struct mydrv_conn *mc, const struct mytable *t, const char *col
 		"CONSTRAINT_NAME, CONCAT('inbound:', TABLE_NAME) "
 		"FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = DATABASE() "
 		"AND REFERENCED_TABLE_NAME = %s AND REFERENCED_COLUMN_NAME = %s",
-		tlike, clike, t->lit, clike, t->lit, clike, t->lit, trel, rel,
+		tlike, tq, clike, t->lit, clike, t->lit, clike, t->lit, trel, rel,
 		t->lit, cl, t->lit, cl);
+	free(tq);
 	free(cl);
 	free(clike);
 	free(tlike);
@@ -418,6 +427,9 @@ static int object_dependents(struct mydrv_conn *mc, const struct mytable *t, con
 		if (!strncmp(cls, "inbound:", 8)) {
 			d->def = mg_xstrdup("inbound");
 			d->child = mg_xstrdup(cls + 8);
+		} else if (!strncmp(cls, "view:", 5)) {	/* in another database */
+			d->def = mg_xstrdup("view");
+			d->child = mg_xstrdup(cls + 5);
 		} else {
 			d->def = mg_xstrdup(cls);
 		}

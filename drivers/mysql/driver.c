@@ -50,6 +50,7 @@ const struct mg_driver mg_mysql_driver = {
 	.help_notes = {
 		[MG_HELP_MAX_LAG] = "MySQL: each replica is asked; the URL's replica=HOST:PORT names them when the server's list will not do",
 		[MG_HELP_MAX_LOAD] = "MySQL: Threads_running",
+		[MG_HELP_MATCH_WHAT] = "the user name or the program_name connection attribute of sessions on the server (MySQL, MariaDB)",
 	},
 	.accepts = mydrv_accepts,
 	.connect = mydrv_connect,

@@ -39,42 +39,52 @@ static int sees_all_sessions(struct mydrv_conn *mc, struct mg_err *err)
  * Without PROCESS this user sees only its own sessions: -1, so the colour
  * counts as alive.
  */
+/* " AND [NOT] (p.USER LIKE <glob> ESCAPE '\' [OR program_name LIKE ...])" */
+static void add_session_like(struct mydrv_conn *mc, struct mg_buf *sql, const char *glob,
+			     int negate)
+{
+	struct mg_buf pat = MG_BUF_INIT, esc = MG_BUF_INIT;
+	char *like = mg_glob_to_like(glob);
+
+	add_literal(mc, &pat, like);
+	add_literal(mc, &esc, "\\");
+	mg_buf_addf(sql, " AND %s(p.USER LIKE %s ESCAPE %s", negate ? "NOT " : "", pat.buf, esc.buf);
+	if (attrs_readable(mc))	/* COALESCE: NOT (x OR NULL) would be NULL */
+		mg_buf_addf(sql, " OR COALESCE(a.ATTR_VALUE, '') LIKE %s ESCAPE %s", pat.buf, esc.buf);
+	mg_buf_adds(sql, ")");
+	mg_buf_release(&pat);
+	mg_buf_release(&esc);
+	free(like);
+}
+
 int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
 			 int64_t *out, struct mg_err *err)
 {
 	struct mydrv_conn *mc = downcast(c);
-	struct mg_buf sql = MG_BUF_INIT, pat = MG_BUF_INIT, esc = MG_BUF_INIT;
-	char *like = mg_glob_to_like(pattern);
+	struct mg_buf sql = MG_BUF_INIT;
 	int rc, all;
 
 	*out = 0;
 	all = sees_all_sessions(mc, err);
 	if (all <= 0) {
-		free(like);
 		if (all < 0)
 			return -1;
 		mg_err_set(err, MG_EDB, "this MySQL user lacks the PROCESS privilege, so other users' sessions are hidden from it");
 		return mg_err_hint(err, "GRANT PROCESS ON *.* TO the user migrate connects as (see docs/grants.md)");
 	}
 	if (attrs_state(mc) == MYDRV_ATTRS_HIDDEN) {
-		free(like);
 		mg_err_set(err, MG_EDB, "this MySQL user may not read performance_schema, so sessions' program names are hidden from it");
 		return mg_err_hint(err, "GRANT SELECT ON performance_schema.* TO the user migrate connects as (see docs/grants.md)");
 	}
-	add_literal(mc, &pat, like);
-	add_literal(mc, &esc, "\\");
 	mg_buf_addf(&sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST p %s"
-		    "WHERE " MYDRV_CLIENT_SESSION "AND COALESCE(%s, '') NOT LIKE 'migrate/%%' "
-		    "AND (p.USER LIKE %s ESCAPE %s",
-		    attr_join(mc), attr_value(mc), pat.buf, esc.buf);
-	if (attrs_readable(mc))
-		mg_buf_addf(&sql, " OR a.ATTR_VALUE LIKE %s ESCAPE %s", pat.buf, esc.buf);
-	mg_buf_adds(&sql, ")");
+		    "WHERE " MYDRV_CLIENT_SESSION "AND COALESCE(%s, '') NOT LIKE 'migrate/%%'",
+		    attr_join(mc), attr_value(mc));
+	add_session_like(mc, &sql, pattern, 0);
+	for (size_t i = 0; i < n_except; i++)
+		add_session_like(mc, &sql, except[i], 1);
 	rc = query_int(mc, sql.buf, out, err);
 	mg_buf_release(&sql);
-	mg_buf_release(&pat);
-	mg_buf_release(&esc);
-	free(like);
 	return rc;
 }
 

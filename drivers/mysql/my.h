@@ -246,6 +246,7 @@ int mydrv_check_blockers(struct mg_conn *c, const char *const *tables,
 
 /* load.c */
 int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
 			 int64_t *out, struct mg_err *err);
 int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);

@@ -74,8 +74,8 @@ static void plan_listed_drop(struct planner *pl, struct tplan *tp, const struct 
 
 	if (d->kind == MG_DEP_INDEX)
 		mg_strlist_push_owned(&tp->contract_drops, mg_xasprintf("DROP INDEX IF EXISTS %s", qn));
-	else if (!strcmp(d->def, "view"))
-		mg_buf_addf(&tp->contract_pre, "DROP VIEW IF EXISTS %s;\n", qn);
+	else if (!strcmp(d->def, "view"))	/* child: in another database */
+		mg_buf_addf(&tp->contract_pre, "DROP VIEW IF EXISTS %s;\n", d->child ? d->child : qn);
 	else if (!strcmp(d->def, "trigger"))
 		mg_buf_addf(&tp->contract_pre, "DROP TRIGGER IF EXISTS %s;\n", qn);
 	else if (!strcmp(d->def, "check"))
@@ -375,7 +375,7 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 	} else {
 		alter_stmt(pl, &b, tp->t.q, tp->t.lit, &tp->temp_defaults, NULL, MYDRV_ALG_INSTANT);
 	}
-	mg_buf_addf(&d, "expand %s:", tp->t.q);
+	mg_buf_addf(&d, "expand %s:", tp->t.q);	/* parts after ":" joined by "," */
 	for (size_t i = 0; i < tp->add_cols.n; i++) {
 		const char *def = tp->add_cols.items[i] + strlen("ADD COLUMN IF NOT EXISTS ");
 		const char *cut = strstr(def, " NOT NULL DEFAULT ");
@@ -388,7 +388,8 @@ static int emit_table_expand(struct planner *pl, struct tplan *tp, struct mg_err
 	if (marker)
 		mg_buf_addf(&d, "%s marker %s", tp->add_cols.n ? "," : "", pl->marker_raw);
 	if (tp->n_pairs)
-		mg_buf_addf(&d, ", dual-write trigger%s", tp->has_marker ? "s" : "");
+		mg_buf_addf(&d, "%s dual-write trigger%s", d.buf[d.len - 1] == ':' ? "" : ",",
+			    tp->has_marker ? "s" : "");
 	allow(mg_plan_add_step(pl->plan, MG_PLAN_EXPAND, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL), tp);
 	free(marker);
 	mg_buf_release(&b);
@@ -920,8 +921,11 @@ static int render_table(struct planner *pl, const struct mg_render *r, struct mg
 	case MG_RENDER_ASSERT_DEPENDENTS: {
 		char *sql = dep_check_sql(pl, &tp, r->prim->op, r->prim->column);
 
-		mg_plan_add_step(pl->plan, r->phase, MG_STEP_ASSERT, tp.t.q,
-				 "nothing new depends on the columns contract drops", sql, NULL);
+		char *desc = mg_xasprintf("nothing new depends on column '%s' of %s, which contract drops",
+					  r->prim->column, tp.t.q);
+
+		mg_plan_add_step(pl->plan, r->phase, MG_STEP_ASSERT, tp.t.q, desc, sql, NULL);
+		free(desc);
 		free(sql);
 		break;
 	}

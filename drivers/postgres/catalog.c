@@ -224,9 +224,12 @@ int pgdrv_describe_column(struct mg_conn *c, const struct mg_planner *pl,
 
 /* ---- dependents ----------------------------------------------------------- */
 
-/* SQL returning one text per dependent that migrate neither copies nor lets
- * die with the column (views, policies, triggers, generated columns ...);
- * op (may be NULL) leaves out what it lists under drops:. */
+/* SQL returning one row (what, name, catalog, qualified view name) per
+ * dependent that migrate neither copies nor lets die with the column
+ * (views, policies, triggers, generated columns ...), in any schema; op
+ * (may be NULL) leaves out what it lists under drops:. A view's name is
+ * as drops: lists it: bare in the table's schema, "schema.view" in
+ * another one. */
 char *others_sql(const char *tqlit, const char *col, const struct mg_op *op)
 {
 	struct mg_buf b = MG_BUF_INIT;
@@ -240,12 +243,17 @@ char *others_sql(const char *tqlit, const char *col, const struct mg_op *op)
 		"THEN 'materialized view ' ELSE 'view ' END || c.oid::regclass::text "
 		"FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid) "
 		"ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END AS what, "
-		"CASE WHEN d.classid = 'pg_rewrite'::regclass THEN (SELECT c.relname::text "
-		"FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid) "
+		"CASE WHEN d.classid = 'pg_rewrite'::regclass THEN (SELECT CASE WHEN c.relnamespace = "
+		"(SELECT relnamespace FROM pg_class WHERE oid = %s::regclass) THEN c.relname::text "
+		"ELSE n.nspname || '.' || c.relname END FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
+		"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = d.objid) "
 		"WHEN d.classid = 'pg_policy'::regclass THEN (SELECT polname::text FROM pg_policy WHERE oid = d.objid) "
 		"WHEN d.classid = 'pg_trigger'::regclass THEN (SELECT tgname::text FROM pg_trigger WHERE oid = d.objid) "
 		"WHEN d.classid = 'pg_class'::regclass THEN (SELECT relname::text FROM pg_class WHERE oid = d.objid) "
-		"ELSE '' END AS name "
+		"ELSE '' END AS name, "
+		"CASE WHEN d.classid = 'pg_rewrite'::regclass THEN (SELECT quote_ident(n.nspname) || '.' || "
+		"quote_ident(c.relname) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
+		"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = d.objid) END AS qname "
 		"FROM pg_depend d, col WHERE d.refclassid = 'pg_class'::regclass "
 		"AND d.refobjid = %s::regclass AND d.refobjsubid = col.attnum AND d.deptype IN ('n', 'a') "
 		"AND d.classid <> 'pg_constraint'::regclass "
@@ -255,8 +263,8 @@ char *others_sql(const char *tqlit, const char *col, const struct mg_op *op)
 		"AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_attrdef ad "
 		"WHERE ad.oid = d.objid AND ad.adrelid = %s::regclass AND ad.adnum = col.attnum)) "
 		") "
-		"SELECT DISTINCT what, name, classid::regclass::text FROM deps",
-		tqlit, cl, tqlit, tqlit, tqlit);
+		"SELECT DISTINCT what, name, classid::regclass::text, qname FROM deps",
+		tqlit, cl, tqlit, tqlit, tqlit, tqlit);
 	if (op && op->n_drops) {
 		mg_buf_adds(&b, " WHERE name NOT IN (");
 		for (size_t i = 0; i < op->n_drops; i++) {
@@ -317,7 +325,7 @@ static int others_of(struct pgdrv_conn *pc, const struct mg_planner *pl,
 		     const struct mg_table_desc *t, const char *col,
 		     struct mg_dependents *out, struct mg_err *err)
 {
-	static const int cols[5] = { 1, 0, 2, -1, -1 };
+	static const int cols[5] = { 1, 0, 2, 3, -1 };
 	const struct mg_op *op = pl->op;
 	struct mg_dependents all = { 0 };
 	char *sql = others_sql(pgdesc(t)->qlit, col, op);

@@ -39,6 +39,20 @@ const char *sqlstate(const PGresult *res)
 	return s ? s : "";
 }
 
+/* Which grant is missing, from the words of "permission denied for
+ * schema app" / "must be owner of table users" / "permission denied for
+ * table users". */
+static void permission_hint(struct mg_err *err, const char *primary)
+{
+	static const char schema[] = "permission denied for schema ";
+
+	if (!strncmp(primary, schema, sizeof(schema) - 1))
+		mg_err_hint(err, "the role needs CREATE on schema %s: GRANT CREATE ON SCHEMA %s TO <role> (see docs/grants.md)",
+			    primary + sizeof(schema) - 1, primary + sizeof(schema) - 1);
+	else
+		mg_err_hint(err, "the role needs to own the table, or be a member of its owner role (see docs/grants.md)");
+}
+
 /*
  * Set err from a failed result: the server's message, its DETAIL when there
  * is one, and an exit class from the SQLSTATE (constraint and dependency
@@ -80,7 +94,7 @@ int set_result_error(struct mg_err *err, const PGresult *res,
 			 sizeof(err->msg) - strlen(err->msg), ")");
 	}
 	if (!strcmp(state, "42501"))
-		mg_err_hint(err, "the role needs to own the table (see docs/grants.md)");
+		permission_hint(err, primary);
 	else if (PQstatus(pc->pg) == CONNECTION_BAD || !strcmp(state, "57P01"))
 		mg_err_hint(err, "%s", MG_SESSION_ENDED_HINT);
 	return -1;

@@ -17,6 +17,7 @@ const struct mg_driver mg_postgres_driver = {
 	.url_help = "postgres://user:pass@host:port/db, postgresql://..., a libpq conninfo string",
 	.help_notes = {
 		[MG_HELP_MATCH] = "PostgreSQL: application_name of sessions in the target database",
+		[MG_HELP_MATCH_WHAT] = "the application_name of sessions in this database (PostgreSQL)",
 	},
 	.accepts = pgdrv_accepts,
 	.connect = pgdrv_connect,

@@ -5,12 +5,17 @@
 
 /* ==== history table ========================================================== */
 
+/* Runs before every history write, in its transaction. CREATE TABLE IF
+ * NOT EXISTS checks the schema's CREATE privilege before it looks for the
+ * table, so it runs only when the table is missing: a role that may write
+ * the table but not create in its schema keeps working once it exists. */
 const char history_ddl[] =
+	"DO $mg$ BEGIN IF to_regclass('" PGDRV_HISTORY "') IS NULL THEN "
 	"CREATE TABLE IF NOT EXISTS " PGDRV_HISTORY " ("
 	"migration_id integer PRIMARY KEY, name text NOT NULL, checksum text, "
 	"phase text NOT NULL, step_phase text, step_index integer NOT NULL DEFAULT 0, "
 	"state_id text NOT NULL, generation bigint NOT NULL, "
-	"updated_at timestamptz NOT NULL DEFAULT now())";
+	"updated_at timestamptz NOT NULL DEFAULT now()); END IF; END $mg$";
 
 char *history_upsert_sql(const struct mg_history_write *w)
 {

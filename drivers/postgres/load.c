@@ -89,22 +89,39 @@ int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
 	return rc;
 }
 
-int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 int64_t *out, struct mg_err *err)
+/* " AND application_name LIKE <glob as LIKE> ESCAPE '\'", NOT-ed when asked. */
+static void add_name_like(struct mg_buf *sql, const char *glob, int negate)
 {
-	char *like = mg_glob_to_like(pattern);
+	char *like = mg_glob_to_like(glob);
 	char *pl = lit(like);
-	/* migrate's own sessions (application_name migrate/...) never count */
-	char *sql = mg_xasprintf("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-				 "AND pid <> pg_backend_pid() AND application_name NOT LIKE 'migrate/%%' "
-				 "AND application_name LIKE %s ESCAPE '\\'", pl);
-	char *v = NULL;
-	int rc = query_scalar(downcast(c), sql, &v, err);
 
-	*out = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
-	free(sql);
+	mg_buf_addf(sql, " AND application_name %sLIKE %s ESCAPE '\\'", negate ? "NOT " : "", pl);
 	free(pl);
 	free(like);
+}
+
+/*
+ * Sessions of this database whose application_name matches the glob and
+ * none of the except globs. pg_stat_activity shows every role the
+ * database, pid and application_name of every session: nothing is hidden.
+ */
+int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
+			 int64_t *out, struct mg_err *err)
+{
+	struct mg_buf sql = MG_BUF_INIT;
+	char *v = NULL;
+	int rc;
+
+	/* migrate's own sessions (application_name migrate/...) never count */
+	mg_buf_adds(&sql, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+		    "AND pid <> pg_backend_pid() AND application_name NOT LIKE 'migrate/%'");
+	add_name_like(&sql, pattern, 0);
+	for (size_t i = 0; i < n_except; i++)
+		add_name_like(&sql, except[i], 1);
+	rc = query_scalar(downcast(c), sql.buf, &v, err);
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	mg_buf_release(&sql);
 	return rc;
 }

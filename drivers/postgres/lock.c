@@ -31,7 +31,14 @@ int pgdrv_lock(struct mg_conn *c, struct mg_err *err)
 		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
 		"AND l.classid::bigint = ((" PGDRV_LOCK_KEY " >> 32) & 4294967295) "
 		"AND l.objid::bigint = (" PGDRV_LOCK_KEY " & 4294967295) LIMIT 1", err);
-	if (res && PQntuples(res) > 0) {
+	if (res && PQntuples(res) > 0 && PQgetisnull(res, 0, 4)) {
+		/* another role's session without pg_read_all_stats: its client,
+		 * start and state are hidden, not a local socket */
+		mg_err_set(err, MG_EDB,
+			   "another migrate holds the lock on this database: pid %s, application '%s', user '%s', client and start unknown (seeing them needs pg_read_all_stats)",
+			   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+		mg_err_hint(err, "%s", MG_LOCK_HELD_HINT);
+	} else if (res && PQntuples(res) > 0) {
 		mg_err_set(err, MG_EDB,
 			   "another migrate holds the lock on this database: pid %s, application '%s', user '%s', client %s, connected since %s, %s now",
 			   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),

@@ -451,6 +451,13 @@ static void render_expand_extra(struct mg_buf *b, const struct mg_tplan *tp)
 	}
 }
 
+/* The separator before the next part of a step's description after
+ * "expand t:": none before the first part, a comma after. */
+static const char *d_sep(const struct mg_buf *d)
+{
+	return d->len && d->buf[d->len - 1] == ':' ? "" : ",";
+}
+
 static void render_expand_table(const struct mg_planner *pl,
 				const struct mg_tplan *tp, struct mg_plan *out)
 {
@@ -481,13 +488,13 @@ static void render_expand_table(const struct mg_planner *pl,
 		render_trigger(&b, pl, tp);
 	mg_buf_addf(&d, "expand %s:", tp->t.q);
 	for (size_t i = 0; i < add_cols.n; i++)
-		mg_buf_addf(&d, "%s %s", i ? "," : "", add_cols.items[i] + strlen("ADD COLUMN IF NOT EXISTS "));
+		mg_buf_addf(&d, "%s %s", d_sep(&d), add_cols.items[i] + strlen("ADD COLUMN IF NOT EXISTS "));
 	if (marker)
-		mg_buf_addf(&d, "%s marker %s", add_cols.n ? "," : "", pl->marker);
+		mg_buf_addf(&d, "%s marker %s", d_sep(&d), pl->marker);
 	if (tp->n_pairs)
-		mg_buf_adds(&d, ", dual-write trigger");
+		mg_buf_addf(&d, "%s dual-write trigger", d_sep(&d));
 	if (tp->slot[MG_SLOT_VALIDATE].n)
-		mg_buf_addf(&d, ", %zu constraint(s) NOT VALID", tp->slot[MG_SLOT_VALIDATE].n);
+		mg_buf_addf(&d, "%s %zu constraint(s) NOT VALID", d_sep(&d), tp->slot[MG_SLOT_VALIDATE].n);
 	mg_plan_add_step(out, MG_PLAN_EXPAND, MG_STEP_TX, tp->t.q, d.buf, b.buf, NULL);
 	free(marker);
 	mg_strlist_release(&add_cols);
@@ -694,9 +701,12 @@ static void render_dep_check(const struct mg_render *r, struct mg_plan *out)
 	char *cl = lit(p->column);
 	char *check = mg_xasprintf("SELECT what || ' depends on column ' || %s FROM (%s) o(what, name, classid)",
 				   cl, q);
+	char *desc;
 
-	mg_plan_add_step(out, r->phase, MG_STEP_ASSERT, r->tp->t.q,
-			 "nothing new depends on the columns contract drops", check, NULL);
+	desc = mg_xasprintf("nothing new depends on column '%s' of %s, which contract drops",
+			    p->column, r->tp->t.q);
+	mg_plan_add_step(out, r->phase, MG_STEP_ASSERT, r->tp->t.q, desc, check, NULL);
+	free(desc);
 	free(q);
 	free(cl);
 	free(check);
@@ -708,17 +718,19 @@ static void render_drop_dependent(struct mg_buf *b, const struct mg_tplan *tp,
 				  const struct mg_dependent *d)
 {
 	char *qn = qi(d->name);
+	char *qview = mg_xasprintf("%s.%s", pgdesc(&tp->t)->qschema, qn);
 
 	if (d->kind == MG_DEP_INBOUND_FK)
 		mg_buf_addf(b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", d->child, qn);
 	else if (d->kind == MG_DEP_CODE || !strcmp(d->def, "pg_trigger"))
 		mg_buf_addf(b, "DROP TRIGGER IF EXISTS %s ON %s;\n", qn, tp->t.q);
 	else if (!strcmp(d->def, "pg_rewrite"))
-		mg_buf_addf(b, "DROP %sVIEW IF EXISTS %s.%s;\n",
+		mg_buf_addf(b, "DROP %sVIEW IF EXISTS %s;\n",
 			    !strncmp(d->what, "materialized", 12) ? "MATERIALIZED " : "",
-			    pgdesc(&tp->t)->qschema, qn);
+			    d->child && d->child[0] ? d->child : qview);
 	else if (!strcmp(d->def, "pg_policy"))
 		mg_buf_addf(b, "DROP POLICY IF EXISTS %s ON %s;\n", qn, tp->t.q);
+	free(qview);
 	free(qn);
 }
 

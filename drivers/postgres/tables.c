@@ -150,7 +150,8 @@ int pgdrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
 	if (by_name)
 		return 0;
 	sql = mg_xasprintf(
-		"SELECT DISTINCT 'v', c.relname::text, CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END "
+		"SELECT DISTINCT 'v', CASE WHEN c.relnamespace = (SELECT relnamespace FROM pg_class "
+		"WHERE oid = %s) THEN c.relname::text ELSE n.nspname || '.' || c.relname END, CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END "
 		"|| quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
 		"quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind::text "
 		"FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
@@ -162,7 +163,7 @@ int pgdrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,
 		"FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
 		"JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE k.contype = 'f' AND k.confrelid = %s AND k.conrelid <> %s ORDER BY 1 DESC, 2",
-		oid, oid, oid, oid);
+		oid, oid, oid, oid, oid);
 	res = query_pc(downcast(c), sql, err);
 	free(sql);
 	if (!res)

@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "output.h"
 #include "phase.h"
+#include "progress.h"
 
 static int backfill_ready(struct mg_ctx *ctx, struct mg_view *v, struct mg_err *err)
 {
@@ -41,6 +42,7 @@ static void engine_opts(const struct mg_options *opt, struct mg_backfill_opts *b
 	bo->pause_file = opt->pause_file;
 	bo->jobs = opt->jobs;
 	bo->json = opt->json;
+	bo->max_runtime_ms = opt->max_runtime_ms > 0 ? opt->max_runtime_ms : 0;
 }
 
 /* The engine runs on its own connection(s), so that the session setting
@@ -61,6 +63,8 @@ static int run_engine(struct mg_ctx *ctx, struct mg_view *v, const struct mg_pla
 		return 0;
 	engine_opts(ctx->opt, &bo);
 	bo.lock_holder = ctx->lock_holder;
+	bo.migration = v->name;
+	bo.started_unix_ms = mg_unix_ms();
 	if (mg_db_connect(&worker, ctx->opt->database, &co, err) < 0)
 		return -1;
 	mg_backfill_install_signals();

@@ -77,6 +77,20 @@ static void check_order(struct check_report *r, const struct mg_ctx *ctx)
 		report(r, "order", 1, "every pending migration is numbered above the applied ones");
 }
 
+/* What to do about an edited file. Rollback is refused once contract has
+ * run a step (src/cmd/rollback.c), so it is offered only before. */
+static const char *edited_remedy(const struct mg_view *v)
+{
+	int contract_started = v->hist && v->hist->step_phase &&
+			       !strcmp(v->hist->step_phase, "contract") && v->hist->step_index > 0;
+
+	if (v->phase == MG_PHASE_CONTRACTED)
+		return "restore the file (it is contracted: it cannot be rolled back)";
+	if (contract_started)
+		return "restore the file (its contract has started: it cannot be rolled back)";
+	return "restore it, or roll it back first";
+}
+
 static void check_unchanged(struct check_report *r, const struct mg_ctx *ctx)
 {
 	int bad = 0;
@@ -85,8 +99,8 @@ static void check_unchanged(struct check_report *r, const struct mg_ctx *ctx)
 		const struct mg_view *v = &ctx->views[i];
 
 		if (v->edited) {
-			report(r, "unchanged", 0, "%s was edited after it was expanded (recorded sha256 %.12s..., file now %.12s...): restore it, or roll it back first",
-			       v->file->path, v->rec.checksum, v->file->checksum);
+			report(r, "unchanged", 0, "%s was edited after it was expanded (recorded sha256 %.12s..., file now %.12s...): %s",
+			       v->file->path, v->rec.checksum, v->file->checksum, edited_remedy(v));
 			bad = 1;
 		} else if (!v->file && v->phase > MG_PHASE_PENDING && v->phase < MG_PHASE_CONTRACTED) {
 			char *w = mg_xasprintf("%s is %s but its file is gone (contract and rollback use the plan recorded at expand)",

@@ -1,5 +1,5 @@
 /*
- * colour.c - `migrate colour register|set|heartbeat|list`: the application
+ * colour.c - `migrate colour register|set|heartbeat|list|forget`: the application
  * versions deployed against the database (design §2).
  */
 #include <ctype.h>
@@ -40,20 +40,50 @@ static int need_args(struct mg_options *opt, int n, const char *usage, struct mg
 	return check_name(opt->args[1], err);
 }
 
+/* The registered name closest to name (a typo), or NULL: malloc'd. */
+static char *closest_colour(struct mg_state *st, const char *name)
+{
+	struct mg_err ignored = MG_ERR_INIT;
+	struct mg_colour *cs = NULL;
+	size_t n = 0, best = 3;	/* at most 2 edits away */
+	char *found = NULL;
+
+	if (mg_state_colour_list(st, &cs, &n, &ignored) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = mg_edit_distance(name, cs[i].name);
+
+		if (d < best) {
+			best = d;
+			free(found);
+			found = mg_xstrdup(cs[i].name);
+		}
+	}
+	mg_state_colour_list_free(cs, n);
+	return found;
+}
+
 /* The colour named on the command line; MG_EINPUT when unknown. */
 static int load_colour(struct mg_state *st, const char *name, struct mg_colour *c,
 		       struct mg_err *err)
 {
 	int r = st ? mg_state_colour_get(st, name, c, err) : 1;
+	char *near;
 
 	if (r < 0)
 		return -1;
-	if (r == 1) {
-		mg_err_set(err, MG_EINPUT, "unknown colour '%s'", name);
-		return mg_err_hint(err, "'migrate colour list' shows the registered colours; 'migrate colour register %s ...' adds it",
-				   name);
-	}
-	return 0;
+	if (r == 0)
+		return 0;
+	mg_err_set(err, MG_EINPUT, "unknown colour '%s'", name);
+	near = st ? closest_colour(st, name) : NULL;
+	if (near)
+		mg_err_hint(err, "did you mean '%s'? 'migrate colour list' shows the registered colours",
+			    near);
+	else
+		mg_err_hint(err, "'migrate colour list' shows the registered colours; 'migrate colour register %s ...' adds it",
+			    name);
+	free(near);
+	return -1;
 }
 
 static void print_colour_json(const struct mg_ctx *ctx, const char *action,
@@ -62,8 +92,39 @@ static void print_colour_json(const struct mg_ctx *ctx, const char *action,
 	struct mg_liveness l;
 
 	mg_colour_liveness((struct mg_ctx *)ctx, c, &l);
-	mg_json_print(json_pack("{s:s, s:s, s:o, s:o}", "command", "colour", "action", action,
-				"colour", mg_colour_json(ctx, c, &l), "window", mg_window_json(ctx)));
+	mg_json_print(json_pack("{s:s, s:s, s:o, s:o, s:o}", "command", "colour", "action", action,
+				"colour", mg_colour_json(ctx, c, &l),
+				"colour_record", mg_colour_record_json(c),
+				"window", mg_window_json(ctx)));
+}
+
+/*
+ * Say how many sessions the colour's --match pattern matches now: the
+ * gate's second line of defence must not fail open quietly. A pattern
+ * that matches nothing for a colour about to be live or standby is a
+ * warning naming what the pattern is compared with.
+ */
+static void report_match(struct mg_ctx *ctx, const struct mg_colour *c)
+{
+	const char *what = ctx->conn ? mg_db_help_note(ctx->conn, MG_HELP_MATCH_WHAT) : NULL;
+	int retired = !strcmp(c->state, "retired");
+	struct mg_liveness l;
+	char *summary;
+
+	if (!c->match_pattern)
+		return;
+	mg_colour_liveness(ctx, c, &l);
+	summary = mg_colour_match_summary(c, &l);
+	if (l.matching == 0 && !retired)
+		mg_warn("%s: the gate will count '%s' alive only while it is live or standby; check the pattern against %s: the sessions of this version must carry a name it matches",
+			summary, c->name, what ? what : "the sessions' names");
+	else if (retired && l.sessions != 0)
+		mg_info("%s: %s stays alive while they are connected", summary, c->name);
+	else if (retired)
+		mg_info("%s: %s is not alive", summary, c->name);
+	else
+		mg_info("%s", summary);
+	free(summary);
 }
 
 /* The colour as the state file now records it (times included). */
@@ -93,6 +154,10 @@ static int register_args(struct mg_options *opt, struct mg_err *err)
 		return usage_error(err, "colour register %s: --state must be live or standby", opt->args[1]);
 	if (opt->match && !*opt->match)
 		return usage_error(err, "colour register %s: --match needs a pattern", opt->args[1]);
+	if (opt->match && mg_match_pattern_check(opt->match, err) < 0) {
+		mg_err_prefix(err, "colour register %s: ", opt->args[1]);
+		return -1;
+	}
 	return 0;
 }
 
@@ -156,6 +221,7 @@ static int do_register(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err
 	else
 		mg_info("colour %s registered: app %s, requires schema %s, %s", name, c.app_version,
 			label, c.state);
+	report_match(ctx, &c);
 	free(label);
 	mg_colour_release(&c);
 	return 0;
@@ -195,6 +261,7 @@ static int do_set(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err *err
 		return -1;
 	if (!strcmp(c.state, opt->colour_state)) {
 		mg_info("nothing to do: colour %s is already %s", name, c.state);
+		report_match(ctx, &c);
 		if (opt->json)
 			print_colour_json(ctx, "set", &c);
 		mg_colour_release(&c);
@@ -223,6 +290,7 @@ static int do_set(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err *err
 		print_saved_json(ctx, "set", name, err);
 	else
 		mg_info("colour %s: %s -> %s", name, from, c.state);
+	report_match(ctx, &c);
 	free(from);
 	mg_colour_release(&c);
 	return 0;
@@ -257,15 +325,78 @@ static int do_heartbeat(struct mg_options *opt, struct mg_err *err)
 	free(c.heartbeat_at);
 	c.heartbeat_at = mg_xstrdup(now);
 	rc = mg_state_colour_put(st, &c, err);
+	/* "colour" stays the name here (consumers read it so); colour_record
+	 * is the object register and set print too, from the state file alone */
 	if (!rc && opt->json)
-		mg_json_print(json_pack("{s:s, s:s, s:s, s:s}", "command", "colour", "action",
-					"heartbeat", "colour", c.name, "heartbeat_at", now));
+		mg_json_print(json_pack("{s:s, s:s, s:s, s:s, s:o}", "command", "colour", "action",
+					"heartbeat", "colour", c.name, "heartbeat_at", now,
+					"colour_record", mg_colour_record_json(&c)));
 	else if (!rc)
 		mg_debug("colour %s: heartbeat at %s", c.name, now);
 	mg_colour_release(&c);
 out:
 	mg_state_close(st);
 	return rc;
+}
+
+/* ---- forget ---------------------------------------------------------------------- */
+
+/* Only a retired colour that nothing keeps alive may go: a record that a
+ * gate would still count must stay. */
+static int forget_gate(struct mg_ctx *ctx, const struct mg_colour *c, struct mg_err *err)
+{
+	struct mg_liveness l;
+
+	if (strcmp(c->state, "retired") != 0) {
+		mg_err_set(err, MG_EREFUSED, "colour forget %s refused: %s is %s, not retired",
+			   c->name, c->name, c->state);
+		return mg_err_hint(err, "once no traffic can go to %s any more, retire it ('migrate colour set %s --state retired'), then forget it",
+				   c->name, c->name);
+	}
+	mg_colour_liveness(ctx, c, &l);
+	if (!l.alive)
+		return 0;
+	if (l.sessions < 0) {
+		mg_err_set(err, MG_EREFUSED, "colour forget %s refused: %s", c->name, l.reason);
+		return mg_err_hint(err, "migrate must see that no session matches '%s' before it forgets %s: fix what hides the sessions (the error above), then try again",
+				   c->match_pattern, c->name);
+	}
+	mg_err_set(err, MG_EREFUSED, "colour forget %s refused: its --match '%s' matches %lld session%s now, so its version may still run (%s)",
+		   c->name, c->match_pattern, (long long)l.sessions, l.sessions == 1 ? "" : "s",
+		   l.reason);
+	return mg_err_hint(err, "stop them (or, if they belong to a newer version, register that version with a pattern matching them), then forget %s",
+			   c->name);
+}
+
+static int do_forget(struct mg_ctx *ctx, struct mg_options *opt, struct mg_err *err)
+{
+	const char *name = opt->args[1];
+	struct mg_colour c;
+	char *label;
+
+	if (load_colour(ctx->state, name, &c, err) < 0)
+		return -1;
+	if (forget_gate(ctx, &c, err) < 0) {
+		mg_ctx_event_colour(ctx, c.requires_id, name, "refused", "%s", err->msg);
+		mg_colour_release(&c);
+		return -1;
+	}
+	if (mg_state_colour_delete(ctx->state, name, err) < 0 ||
+	    mg_ctx_registry_changed(ctx, err) < 0) {
+		mg_colour_release(&c);
+		return -1;
+	}
+	label = mg_version_label(ctx, c.requires_id);
+	mg_ctx_event_colour(ctx, c.requires_id, name, "ok", "forgot %s: app %s, requires %s, retired",
+			    name, c.app_version ? c.app_version : "?", label);
+	if (opt->json)
+		print_colour_json(ctx, "forget", &c);
+	else
+		mg_info("colour %s forgotten (it was retired: app %s, requires schema %s)", name,
+			c.app_version ? c.app_version : "?", label);
+	free(label);
+	mg_colour_release(&c);
+	return 0;
 }
 
 /* ---- list ---------------------------------------------------------------------------- */
@@ -281,9 +412,17 @@ static void print_colour_row(struct mg_ctx *ctx, const struct mg_colour *c)
 	printf("%-12s %-8s %-14s %-30s %s: %s\n", c->name, c->state,
 	       c->app_version ? c->app_version : "?", label,
 	       l.alive ? "alive" : "not alive", l.reason);
+	if (c->match_pattern) {
+		char *summary = mg_colour_match_summary(c, &l);
+
+		printf("%-12s %s\n", "", summary);
+		free(summary);
+	}
+	/* a standby colour may never have had traffic: no "back" for it */
 	if (strcmp(c->state, "live") != 0) {
 		sb = mg_colour_switch_back(ctx, c, &l, &safe);
-		printf("%-12s switching traffic back to %s: %s\n", "", c->name, sb);
+		printf("%-12s switching traffic %sto %s: %s\n", "",
+		       strcmp(c->state, "standby") ? "back " : "", c->name, sb);
 	}
 	free(sb);
 	free(label);
@@ -363,6 +502,8 @@ static int run_with_ctx(struct mg_options *opt, const char *sub, unsigned setup,
 			rc = do_register(&ctx, opt, err);
 		else if (!strcmp(sub, "set"))
 			rc = do_set(&ctx, opt, err);
+		else if (!strcmp(sub, "forget"))
+			rc = do_forget(&ctx, opt, err);
 		else
 			rc = do_list(&ctx, opt, err);
 	}
@@ -377,7 +518,7 @@ int mg_cmd_colour(struct mg_options *opt)
 	int rc = -1;
 
 	if (!sub) {
-		usage_error(&err, "missing subcommand: %s", "register, set, heartbeat or list");
+		usage_error(&err, "missing subcommand: %s", "register, set, heartbeat, list or forget");
 	} else if (check_options(opt, sub, &err) < 0) {
 		/* err set */
 	} else if (!strcmp(sub, "register")) {
@@ -386,13 +527,16 @@ int mg_cmd_colour(struct mg_options *opt)
 	} else if (!strcmp(sub, "set")) {
 		if (need_args(opt, 2, "migrate colour set NAME --state live|standby|retired", &err) == 0)
 			rc = run_with_ctx(opt, sub, MG_NEED_DB | MG_NEED_WRITE, &err);
+	} else if (!strcmp(sub, "forget")) {
+		if (need_args(opt, 2, "migrate colour forget NAME", &err) == 0)
+			rc = run_with_ctx(opt, sub, MG_NEED_DB | MG_NEED_WRITE, &err);
 	} else if (!strcmp(sub, "heartbeat")) {
 		if (need_args(opt, 2, "migrate colour heartbeat NAME", &err) == 0)
 			rc = do_heartbeat(opt, &err);
 	} else if (!strcmp(sub, "list")) {
 		rc = run_with_ctx(opt, sub, MG_NEED_DB, &err);
 	} else {
-		usage_error(&err, "unknown subcommand 'colour %s': expected register, set, heartbeat or list",
+		usage_error(&err, "unknown subcommand 'colour %s': expected register, set, heartbeat, list or forget",
 			    sub);
 	}
 	return rc < 0 ? mg_cmd_fail(&err) : 0;

@@ -83,7 +83,7 @@ static const struct mg_phase_cmd expand_cmd = {
 	.reaches = MG_PHASE_EXPANDED,
 	.ready = expand_ready,
 	.load_plan = expand_plan,
-	.done = "%s is expanded: blue keeps working on the old columns; green may write, but not yet read, the new ones",
+	.done = "%s is expanded: the old version keeps working on the old columns; the new version may write, but not yet read, the new ones",
 };
 
 int mg_cmd_expand(struct mg_options *opt)

@@ -121,6 +121,92 @@ static void plan_text(const struct mg_view *v, const struct mg_plan *p, int reco
 	printf("\n");
 }
 
+/* ==== migrations planned after an earlier one expands ======================== */
+
+/* "users" for "public.users" or "users": tables as files name them. */
+static const char *bare_table(const char *t)
+{
+	const char *dot = t ? strrchr(t, '.') : NULL;
+
+	return dot ? dot + 1 : t;
+}
+
+/* Whether earlier (a pending migration planned before later in this run)
+ * may change what later is planned against: a table both name, or a sql
+ * operation (it may create anything). */
+static int changes_what_later_uses(const struct mg_migration *earlier,
+				   const struct mg_migration *later)
+{
+	for (size_t i = 0; i < earlier->n_ops; i++) {
+		const struct mg_op *e = &earlier->ops[i];
+
+		if (e->kind == MG_OP_SQL || !e->table)
+			return 1;
+		for (size_t k = 0; k < later->n_ops; k++)
+			if (later->ops[k].table &&
+			    !strcmp(bare_table(e->table), bare_table(later->ops[k].table)))
+				return 1;
+	}
+	return 0;
+}
+
+/* The pending migration of this run, below v, whose expand v's plan may
+ * need (the highest such), or NULL. Plans are made against the catalog as
+ * it is now; expand plans again, against the catalog the earlier expand
+ * left, so v's plan is shown then. */
+static const struct mg_view *planned_after(const struct mg_ctx *ctx, const struct mg_view *v)
+{
+	for (size_t i = ctx->n_views; i-- > 0;) {
+		const struct mg_view *w = &ctx->views[i];
+
+		if (w->id >= v->id || w->phase != MG_PHASE_PENDING || !w->file)
+			continue;
+		if (changes_what_later_uses(w->file, v->file))
+			return w;
+	}
+	return NULL;
+}
+
+static void deferred_text(const struct mg_view *v, const struct mg_view *after,
+			  const struct mg_err *why)
+{
+	char a[16], b[16];
+
+	printf("== %s (%s) ==\n\n", v->name, mg_phase_name(v->phase));
+	printf("-- planned after %s expands: it uses what %s changes, and plans are made against the catalog as it is now\n",
+	       mg_id_str(after->id, a), after->name);
+	printf("-- 'migrate expand %s' plans it then; 'migrate plan %s' shows it once %s is expanded\n",
+	       mg_id_str(v->id, b), b, a);
+	printf("-- planning it now says: %s\n\n", why->msg);
+}
+
+static json_t *deferred_json(const struct mg_view *v, const struct mg_view *after,
+			     const struct mg_err *why)
+{
+	return json_pack("{s:i, s:s, s:s, s:b, s:i, s:s}", "id", v->id, "name", v->name,
+			 "phase", mg_phase_name(v->phase), "recorded", 0,
+			 "planned_after", after->id, "not_planned", why->msg);
+}
+
+/* A plan that failed for input: shown as planned after an earlier pending
+ * migration when one may explain it (1), else the failure stands (0). */
+static int defer_plan(const struct mg_ctx *ctx, const struct mg_view *v, int only,
+		      const struct mg_err *why, json_t *list)
+{
+	const struct mg_view *after;
+
+	if (only || (why->code != MG_EINPUT && why->code != MG_EREFUSED) || !v->file)
+		return 0;
+	after = planned_after(ctx, v);
+	if (!after)
+		return 0;
+	if (ctx->opt->json)
+		json_array_append_new(list, deferred_json(v, after, why));
+	else
+		deferred_text(v, after, why);
+	return 1;
+}
+
 int mg_cmd_plan(struct mg_options *opt)
 {
 	struct mg_ctx ctx;
@@ -147,7 +233,10 @@ int mg_cmd_plan(struct mg_options *opt)
 		if (recorded ? mg_ctx_recorded_plan(&ctx, v, &p, &err) < 0 :
 		    mg_plan_build(ctx.conn, v->file, &p, &err) < 0) {
 			mg_plan_release(&p);
-			goto fail;
+			if (recorded || !defer_plan(&ctx, v, only != NULL, &err, list))
+				goto fail;
+			err = (struct mg_err)MG_ERR_INIT;
+			continue;
 		}
 		if (opt->json)
 			json_array_append_new(list, plan_json(v, &p, recorded));

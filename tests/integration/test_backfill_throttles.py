@@ -384,7 +384,7 @@ def test_bad_values_of_the_new_options_are_usage_errors(target):
         assert "option '%s'" % word in r.err, r.describe()
     for text, word in (("max_lock_waits: -1\n", "max_lock_waits"),
                        ("critical_load: high\n", "critical_load"),
-                       ("critical_load_interval: 1s\n", "critical_load_interval")):
+                       ("critical_load_interval: soon\n", "critical_load_interval")):
         (p.dir / "migrate.yaml").write_text(text)
         r = p.expect(2, "backfill", "--config", str(p.dir / "migrate.yaml"))
         assert word in r.err, r.describe()

@@ -2,24 +2,28 @@
 src/): each driver's URL forms under --database, and its remarks on
 backfill --max-lag / --max-load and colour --match, spliced into their
 paragraphs. The layout is pinned byte for byte: it is the text of the
-release before the drivers supplied it."""
+release before the drivers supplied it, then (issue 16) the option lines
+generated from the option table: DURATION, the default and the variable."""
 
 import subprocess
 
 DATABASE_OPTION = (
-    "  -d, --database URL     postgres://user:pass@host:port/db, postgresql://..., a libpq\n"
-    "                         conninfo string, or mysql://user:pass@host:port/db (also\n"
-    "                         mariadb://, and ?socket=/path for a unix socket)\n"
-    "                         (env MIGRATE_DATABASE_URL, then DATABASE_URL)\n")
+    "  -d, --database URL          postgres://user:pass@host:port/db,\n"
+    "                              postgresql://..., a libpq conninfo string, or\n"
+    "                              mysql://user:pass@host:port/db (also mariadb://,\n"
+    "                              and ?socket=/path for a unix socket) (env\n"
+    "                              MIGRATE_DATABASE_URL, then DATABASE_URL)\n")
 
 MAX_LAG_LOAD = (
-    "      --max-lag MS           pause while the slowest standby lags more than MS;\n"
-    "                             pause also while the lag cannot be read (MySQL:\n"
-    "                             each replica is asked; the URL's replica=HOST:PORT\n"
-    "                             names them when the server's list will not do)\n"
-    "      --max-load N           pause while more than N sessions of the database are\n"
-    "                             active (MySQL: Threads_running); migrate's own not\n"
-    "                             counted\n")
+    "      --max-lag DURATION      pause while the slowest standby lags more than\n"
+    "                              DURATION; pause also while the lag cannot be read\n"
+    "                              (MySQL: each replica is asked; the URL's\n"
+    "                              replica=HOST:PORT names them when the server's\n"
+    "                              list will not do) (a bare number is ms; env\n"
+    "                              MIGRATE_MAX_LAG)\n"
+    "      --max-load N            pause while more than N sessions of the database\n"
+    "                              are active (MySQL: Threads_running); migrate's own\n"
+    "                              not counted (env MIGRATE_MAX_LOAD)\n")
 
 MATCH = (
     "\n\nA colour is alive while it is live or standby, or while the database shows sessions\n"
@@ -46,8 +50,10 @@ def test_every_help_lists_the_drivers_url_forms(migrate_bin):
 def test_backfill_help_has_the_drivers_remarks(migrate_bin):
     out = run(migrate_bin, "backfill", "--help")
     assert MAX_LAG_LOAD in out, out
-    assert "      --sleep MS             pause after every batch (default 0)\n" + MAX_LAG_LOAD + \
-        "      --pause-file PATH      pause while PATH exists\n" in out, out
+    assert ("      --sleep DURATION        pause after every batch (default 0; a bare number\n"
+            "                              is ms; env MIGRATE_SLEEP)\n" + MAX_LAG_LOAD +
+            "      --pause-file PATH       pause while PATH exists (env MIGRATE_PAUSE_FILE)\n"
+            in out), out
 
 
 def test_colour_help_has_the_drivers_remarks(migrate_bin):

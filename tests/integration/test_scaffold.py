@@ -394,4 +394,4 @@ def test_the_words_init_and_new_elsewhere_on_the_line(migrate_bin, tmp_path):
     r = d.ok("-m", "new", "new", "x", "--op", "drop_table", "--table", "t")
     assert "wrote new/0001_x.yaml" in r.stdout
     r = d.fails(2, "log", "new", "--op", "sql")
-    assert "unknown option '--op'" in r.stderr
+    assert "option '--op' is not taken by 'log'; it is taken by: new" in r.stderr
