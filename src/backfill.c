@@ -769,6 +769,7 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 	if (parts_left(&r) || (r.sweep && !all_done(&r))) {
 		stopped(&r, err);
 		mg_bf_progress_line(&r, BF_STOPPED);
+		rc = -2;	/* said so: stopped, resumable */
 		goto out;
 	}
 	r.throttle[0] = '\0';
@@ -781,8 +782,10 @@ static int backfill_table(struct mg_conn *c, struct mg_state *st, int id, size_t
 	}
 	rc = 0;
 out:
+	if (rc == -1)
+		mg_bf_publish_failed(&r, err);
 	run_release(&r);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 int mg_backfill_run(struct mg_conn *c, struct mg_state *st, int id,

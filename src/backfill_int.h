@@ -139,6 +139,8 @@ void mg_bf_progress_line(struct table_run *r, enum bf_tick tick);
 int64_t mg_bf_estimate(struct table_run *r);
 /* Percent done, floor; 100 only when every part is done. */
 int mg_bf_percent(struct table_run *r, int64_t total);
+/* The run failed (err): the readers see it stopped, and why. */
+void mg_bf_publish_failed(struct table_run *r, const struct mg_err *err);
 /* The text line that closes a finished table: what the count means. */
 void mg_bf_summary(struct table_run *r);
 /* The first progress figures, before any batch (after load_parts). */

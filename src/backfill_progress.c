@@ -367,7 +367,7 @@ static int shrink_for_reason(struct line_parts *lp, int avail, int need)
 }
 
 static void fit_line(char *out, size_t n, int width, const struct table_run *r,
-		     const struct figures *f, int final)
+		     const struct figures *f, int exact)
 {
 	char core[160], batch[32], bar[BAR_WIDTH + 1];
 	struct line_parts lp = { r->s->table, core, batch, BAR_WIDTH, 1 };
@@ -381,7 +381,7 @@ static void fit_line(char *out, size_t n, int width, const struct table_run *r,
 			 (long long)f->total, f->pct);
 	else
 		snprintf(core, sizeof(core), "%lld/%s%lld rows %d%% %.0f/s ETA %s",
-			 (long long)r->rows_done, final ? "" : "~", (long long)f->total, f->pct,
+			 (long long)r->rows_done, exact ? "" : "~", (long long)f->total, f->pct,
 			 f->rate, f->eta);
 	snprintf(batch, sizeof(batch), " batch %d", r->size_shown);
 	if (with_reason) {
@@ -405,18 +405,19 @@ static void fit_line(char *out, size_t n, int width, const struct table_run *r,
 		out[avail] = '\0';
 }
 
-static void print_terminal(struct table_run *r, const struct figures *f, int final)
+static void print_terminal(struct table_run *r, const struct figures *f, enum bf_tick tick)
 {
 	char line[1024];
 
-	fit_line(line, sizeof(line), mg_term_width(2), r, f, final);
-	fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+	fit_line(line, sizeof(line), mg_term_width(2), r, f, tick == BF_DONE);
+	fprintf(stderr, "\r\033[K%s%s", line, tick != BF_TICK ? "\n" : "");
 }
 
-static void print_plain(struct table_run *r, const struct figures *f, int final)
+/* "~" before an estimated total: every total but a finished table's */
+static void print_plain(struct table_run *r, const struct figures *f, enum bf_tick tick)
 {
 	fprintf(stderr, "  backfill %s: %lld/%s%lld rows (%d%%), %.0f rows/s, ETA %s, batch %d%s%s\n",
-		r->s->table, (long long)r->rows_done, final ? "" : "~", (long long)f->total,
+		r->s->table, (long long)r->rows_done, tick == BF_DONE ? "" : "~", (long long)f->total,
 		f->pct, f->rate, f->eta, r->size_shown, f->reason[0] ? ", " : "", f->reason);
 }
 
@@ -478,7 +479,8 @@ void mg_bf_progress_line(struct table_run *r, enum bf_tick tick)
 	int pub = tick != BF_TICK || now - r->published_ms >= PUBLISH_EVERY_MS;
 	struct figures f;
 
-	rate_tick(r, !strncmp(r->throttle, "paused", 6) || r->held_reason[0]);
+	/* passes over held rows run batches: only a pause stops the clock */
+	rate_tick(r, !strncmp(r->throttle, "paused", 6));
 	if (!show && !pub)
 		return;
 	compute(r, tick, &f);
@@ -494,10 +496,19 @@ void mg_bf_progress_line(struct table_run *r, enum bf_tick tick)
 	else if (mg_verbosity < 0)
 		return;
 	else if (r->tty)
-		print_terminal(r, &f, tick != BF_TICK);
+		print_terminal(r, &f, tick);
 	else
-		print_plain(r, &f, tick != BF_TICK);
+		print_plain(r, &f, tick);
 	fflush(stderr);
+}
+
+void mg_bf_publish_failed(struct table_run *r, const struct mg_err *err)
+{
+	struct figures f;
+
+	compute(r, BF_STOPPED, &f);
+	snprintf(f.reason, sizeof(f.reason), "failed: %.480s", err->msg);
+	publish(r, &f);
 }
 
 /*

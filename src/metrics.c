@@ -793,6 +793,8 @@ void mg_metrics_command_start(struct mg_options *opt, const char *command)
 	pthread_mutex_lock(&M.mu);
 	free(M.path);
 	M.path = opt->metrics_file ? mg_xstrdup(opt->metrics_file) : NULL;
+	if (M.path)
+		mg_progress_add_reader(mg_metrics_progress);
 	snprintf(M.command, sizeof(M.command), "%s", command);
 	M.started_ms = mg_unix_ms();
 	snapshot_free(M.start);

@@ -52,7 +52,13 @@ void mg_progress_publish(const struct mg_progress *p);
 /* Wall-clock milliseconds since the epoch. */
 int64_t mg_unix_ms(void);
 
-/* ---- readers (one file each; called only by mg_progress_publish) ---- */
+/*
+ * Readers: the run record (src/runinfo.c) always reads; others register
+ * when the command asks for them (the metrics file: --metrics-file), so
+ * this file links without them. Registering twice is one reader.
+ */
+typedef void (*mg_progress_reader)(const struct mg_progress *p);
+void mg_progress_add_reader(mg_progress_reader fn);
 void mg_runinfo_progress(const struct mg_progress *p);	/* src/runinfo.c */
 void mg_metrics_progress(const struct mg_progress *p);	/* src/metrics.c */
 

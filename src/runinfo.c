@@ -461,9 +461,12 @@ void mg_runinfo_describe(const struct mg_runinfo *ri, struct mg_buf *out)
 
 	const char *what = ri->what[0] ? ri->what : ri->command;
 
-	mg_buf_addf(out, "`migrate%s%s` on host %s (pid %ld), %s ", *what ? " " : "", what,
-		    ri->host[0] ? ri->host : "unknown", ri->pid,
-		    ri->live ? "running since" : "started");
+	if (what[0])
+		mg_buf_addf(out, "`migrate %s`", what);
+	else
+		mg_buf_adds(out, "a migrate whose command was not recorded");
+	mg_buf_addf(out, " on host %s (pid %ld), %s ", ri->host[0] ? ri->host : "unknown",
+		    ri->pid, ri->live ? "running since" : "started");
 	if (!ri->started_unix_ms) {
 		mg_buf_adds(out, ri->started_at[0] ? ri->started_at : "(unknown)");
 		return;

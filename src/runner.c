@@ -687,9 +687,14 @@ int mg_ctx_run_phase(struct mg_ctx *ctx, struct mg_view *v,
 		if (rep.tries > 1)
 			sc.retries += rep.tries - 1;
 		report_step(ctx, i + 1, n, s, &rep, ms);
-		step_line(&sc, i + 1, s, rep.skipped ? "skipped" : "done",
-			  json_pack("{s:I, s:i, s:I}", "ms", (json_int_t)ms, "tries", rep.tries,
-				    "lock_wait_ms", (json_int_t)rep.stall_ms));
+		{
+			json_t *x = json_pack("{s:I, s:i, s:I}", "ms", (json_int_t)ms, "tries",
+					      rep.tries, "lock_wait_ms", (json_int_t)rep.stall_ms);
+
+			if (rep.skipped)	/* the catalog shows it done */
+				json_object_set_new(x, "why", json_string("already done"));
+			step_line(&sc, i + 1, s, rep.skipped ? "skipped" : "done", x);
+		}
 		step_publish(&sc, s, MG_PROGRESS_RUNNING, NULL);
 	}
 	if (stall > 0)
