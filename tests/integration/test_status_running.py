@@ -113,7 +113,7 @@ def test_lock_record_hides_conninfo_and_option_passwords(users_project):
         # rollback takes the lock and writes its record (it then rolls
         # 0001 back: the next round expands it again)
         argv = [p.bin, *how, "-m", str(p.migrations), "--state", str(p.state),
-                "rollback", "--wait-lock", "5000"]
+                "rollback", "--wait-lock", "5s"]
         held = open(lock, "a+")
         fcntl.flock(held, fcntl.LOCK_EX)          # it waits a moment, then runs
         proc = subprocess.Popen(argv, cwd=str(p.dir), stdout=subprocess.PIPE,
@@ -138,13 +138,13 @@ def test_wait_lock_waits_for_the_holder_then_runs(users_project):
     try:
         # too short: exit 3, saying how long it waited and who holds it
         t0 = time.time()
-        r = p.expect(3, "switch-reads", "--wait-lock", "400")
+        r = p.expect(3, "switch-reads", "--wait-lock", "400ms")
         assert 0.35 < time.time() - t0 < 5, time.time() - t0
         assert "waiting up to 400ms for it (--wait-lock)" in r.err, r.err
         assert "still, after waiting" in r.err and "`migrate backfill`" in r.err, r.err
         # long enough: it runs once the backfill has finished
         t0 = time.time()
-        r = p.ok("switch-reads", "--wait-lock", "30000")
+        r = p.ok("switch-reads", "--wait-lock", "30s")
         assert "got the lock of" in r.err, r.err
         assert proc.poll() is not None, "switch-reads ran while the backfill held the lock"
     finally:
@@ -162,11 +162,16 @@ def test_status_while_a_backfill_runs(users_project):
         m = re.search(r"^running:  `migrate backfill` on host (\S+) \(pid (\d+)\), running since", out, re.M)
         assert m, out
         assert m.group(1) == socket.gethostname() and int(m.group(2)) == proc.pid
+        # its live progress, from the record beside the lock
+        assert re.search(r'^          backfill 0001_rename_user_name of "public"\."users" \d+% '
+                         r'\(\d+/60 rows, [\d,]+ rows/s', out, re.M), out
         nxt = [line for line in out.splitlines() if line.startswith("next:")]
         assert nxt and "wait for the running `migrate backfill`" in nxt[0], out
         # the table fits: the BACKFILL column says the run, no overflow
         row = [line for line in out.splitlines() if line.startswith("0001")][0]
-        assert "running or stopped" not in row and "running" in row, row
+        assert "running or stopped" not in row, row
+        assert re.search(r"^0001\s+0001_rename_user_name\s+expanded\s+\d+% running\s+\d+/60 rows$",
+                         row), row
         assert row.index("running") < 6 + 1 + 36 + 1 + 11 + 1 + 22, row
 
         st = p.json("status")
@@ -174,6 +179,10 @@ def test_status_while_a_backfill_runs(users_project):
         assert run["pid"] == proc.pid and run["command"] == "backfill", run
         assert run["host"] == socket.gethostname()
         assert "****" in run["command_line"]
+        prog = run["progress"]
+        assert prog["phase"] == "backfill" and prog["rows_total"] == 60, prog
+        assert 0 < prog["rows_done"] < 60 and prog["state"] in ("running", "throttled"), prog
+        assert prog["text"].startswith("backfill 0001_rename_user_name of"), prog
         assert st["next"].startswith("wait for the running `migrate backfill`"), st["next"]
         assert st["migrations"][0]["backfill"] is None or \
             st["migrations"][0]["backfill"]["running"] is True
