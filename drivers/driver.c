@@ -274,6 +274,13 @@ int mg_db_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 	return c->drv->active_sessions(c, out, hidden, err);
 }
 
+void mg_db_watch_steps(struct mg_conn *c, mg_step_progress_fn fn, void *arg)
+{
+	assert(c);
+	if (c->drv->watch_steps)
+		c->drv->watch_steps(c, fn, arg);
+}
+
 int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err)
 {
 	assert(c && out);

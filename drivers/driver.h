@@ -135,6 +135,24 @@ struct mg_step_report {
 				 * ALGORITHM level the server accepted) */
 };
 
+/*
+ * What a long step (an index build) is doing, for watch_steps. The core
+ * shows it; the driver only reads it from its database's own progress
+ * view.
+ */
+struct mg_step_progress {
+	const char *object;	/* the index being built */
+	char phase[96];		/* the database's words ("building index: scanning table") */
+	long long done, total;	/* of unit; total 0 = unknown */
+	char unit[16];		/* "blocks", "tuples" */
+	char waiting_for[768];	/* "" or who the build waits for and how to end it */
+	long long waiting_pid;	/* the session it waits for, 0 none or unknown */
+};
+typedef void (*mg_step_progress_fn)(void *arg, const struct mg_step_progress *p);
+/* how often watch_steps reads the progress (2-5 s: one query on a second
+ * connection each time) */
+#define MG_STEP_WATCH_MS 3000
+
 /* One backfill batch's result. last_key: n_keys text values, owned. */
 struct mg_batch_result {
 	int64_t rows;		/* rows updated */
@@ -556,6 +574,14 @@ struct mg_driver {
 			      char *const *except, size_t n_except,
 			      int64_t *out, struct mg_err *err);
 	/*
+	 * Optional (NULL: steps run without a word until they end): while
+	 * run_step builds an index, call fn(arg, progress) every few seconds
+	 * (MG_STEP_WATCH_MS) with what the build does, read on a second
+	 * connection. fn = NULL stops watching. fn runs on the thread that
+	 * runs the step and must not use the connection.
+	 */
+	void (*watch_steps)(struct mg_conn *c, mg_step_progress_fn fn, void *arg);
+	/*
 	 * Lint (issue 14), offline: no connection. What text (a sql step's
 	 * statements, an expression or a type, as kind says) does, appended
 	 * to out, each fact with its byte offset in text. Text that does not
@@ -678,6 +704,8 @@ int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
 /* Optional: without the method, -1 with MG_EDB "not supported by the
  * driver" (--max-lock-waits then pauses, like --max-load). */
 int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);
+/* Watch long steps (see watch_steps); nothing when the driver cannot. */
+void mg_db_watch_steps(struct mg_conn *c, mg_step_progress_fn fn, void *arg);
 /* Replication lag; in test builds MIGRATE_TEST_LAG_MS=<n|unknown> replaces
  * what the server reports (the throttle code path stays the same). The
  * mysql driver's test hook MIGRATE_TEST_MYSQL_DIALECT=1 (mysql/conn.c,

@@ -194,7 +194,9 @@ static int write_record(int fd)
 	free(js);
 	len = strlen(text);
 	errno = 0;
-	if (ftruncate(fd, 0) != 0 || (n = pwrite(fd, text, len, 0)) != (ssize_t)len) {
+	/* over the old record, then cut to size: a reader never sees an
+	 * empty file */
+	if ((n = pwrite(fd, text, len, 0)) != (ssize_t)len || ftruncate(fd, (off_t)len) != 0) {
 		if (!errno)
 			errno = ENOSPC;	/* a short write */
 		free(text);

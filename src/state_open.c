@@ -163,7 +163,7 @@ static int lock_refused(struct mg_state *s, const char *lockpath, int waited_ms,
 {
 	struct mg_buf who = MG_BUF_INIT;
 	struct mg_runinfo ri;
-	char waited[32];
+	char waited[32], check[64];
 
 	describe_holder(s->path, &who, &ri);
 	mg_format_duration(waited, waited_ms);
@@ -175,9 +175,13 @@ static int lock_refused(struct mg_state *s, const char *lockpath, int waited_ms,
 	mg_buf_release(&who);
 	/* flock() locks end with their process (also on NFS and EFS, where the
 	 * server lets them go once the client is gone): the holder runs */
+	if (ri.pid <= 0)
+		snprintf(check, sizeof(check), "'lslocks' there");
+	else
+		snprintf(check, sizeof(check), "'ps -p %ld' there", ri.pid);
 	return mg_err_hint(err,
-			   "only one migrate may change a target at a time: wait for it to finish and run the command again, or add --wait-lock DURATION (e.g. --wait-lock 10m) to wait for it. The lock is held only while that process lives (on %s, or another host that shares this file system): if that host is gone, the lock goes with it; a lock left on a hung network mount is cleared by the mount, not by deleting '%s' (check with 'lslocks' or 'ps -p %ld' on that host)",
-			   ri.host[0] ? ri.host : "its host", lockpath, ri.pid);
+			   "only one migrate may change a target at a time: wait for it to finish and run the command again, or add --wait-lock DURATION (e.g. --wait-lock 10m) to wait for it. The lock is held only while that process lives (on %s, or another host that shares this file system; check with %s): if that host is gone, the lock goes with it; deleting '%s' does not end a lock, it lets a second run start beside the first",
+			   ri.host[0] ? ri.host : "its host", check, lockpath);
 }
 
 static void say_waiting(const struct mg_state *s, int first, int64_t waited_ms)

@@ -34,6 +34,13 @@ struct pgdrv_conn {
 	int locked;		/* this session took the migrate lock */
 	int lock_pid;		/* its pid then (libpq forgets it on a lost connection) */
 	char *guard;		/* pid of the lock's session (opts.lock_holder) */
+	/* watch_steps (progress.c): an index build's progress, read on a
+	 * second connection while the build runs */
+	mg_step_progress_fn watch_fn;
+	void *watch_arg;
+	const char *building;	/* the index being built now, NULL otherwise */
+	int64_t watch_next;	/* when to read it next (mg_now_ms) */
+	PGconn *watch_pg;
 };
 
 /*
@@ -86,6 +93,17 @@ int pgdrv_fingerprint(struct mg_conn *c, struct mg_buf *out,
 /* wait.c */
 void give_up(struct pgdrv_conn *pc);
 PGresult *exec_bounded(struct pgdrv_conn *pc, const char *sql);
+/* A second connection to pc's server as pc's user, named app, given up
+ * at until (mg_now_ms); NULL when it cannot be made in time. */
+PGconn *pgdrv_second_connect(struct pgdrv_conn *pc, const char *app, int64_t until);
+/* Read pg's input until no result is pending (1), or ms pass with no
+ * byte (0). */
+int pgdrv_await_idle(PGconn *pg, int64_t ms);
+/* progress.c: watch_steps, and what the step runner calls */
+void pgdrv_watch_steps(struct mg_conn *c, mg_step_progress_fn fn, void *arg);
+void pgdrv_watch_begin(struct pgdrv_conn *pc, const char *index);
+void pgdrv_watch_tick(struct pgdrv_conn *pc);
+void pgdrv_watch_end(struct pgdrv_conn *pc);
 PGresult *exec_bounded_params(struct pgdrv_conn *pc, const char *sql,
 			      int n, const char *const *values);
 int exec_pc(struct pgdrv_conn *pc, const char *sql, struct mg_err *err);

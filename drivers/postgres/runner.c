@@ -285,6 +285,7 @@ static int run_index_build(struct pgdrv_conn *pc, const struct mg_step *s,
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int st = index_state(pc, s->object, err);
 		char state[6];
+		int rc;
 
 		if (st == -2)
 			return -1;
@@ -303,7 +304,10 @@ static int run_index_build(struct pgdrv_conn *pc, const struct mg_step *s,
 			}
 			free(drop);
 		}
-		if (run_notx_once(pc, s, NULL, 0, state, err) == 0)
+		pgdrv_watch_begin(pc, s->object);
+		rc = run_notx_once(pc, s, NULL, 0, state, err);
+		pgdrv_watch_end(pc);
+		if (rc == 0)
 			continue;	/* loop once more to confirm it is valid */
 		if (!strcmp(state, "23505")) {
 			char msg[sizeof(err->msg)];

@@ -129,6 +129,16 @@ static int await_idle(PGconn *pg, int64_t ms)
 /* Connect the probe: the same server, user and options as pc. */
 static PGconn *probe_connect(struct pgdrv_conn *pc, int64_t until)
 {
+	return pgdrv_second_connect(pc, "migrate/probe", until);
+}
+
+int pgdrv_await_idle(PGconn *pg, int64_t ms)
+{
+	return await_idle(pg, ms);
+}
+
+PGconn *pgdrv_second_connect(struct pgdrv_conn *pc, const char *app, int64_t until)
+{
 	PQconninfoOption *info = PQconninfo(pc->pg);
 	const char *keys[64], *vals[64];
 	char timeout[16];
@@ -144,7 +154,7 @@ static PGconn *probe_connect(struct pgdrv_conn *pc, int64_t until)
 			vals[n++] = o->val;
 		}
 	keys[n] = "application_name";
-	vals[n++] = "migrate/probe";
+	vals[n++] = app;
 	keys[n] = "connect_timeout";
 	vals[n++] = timeout;
 	keys[n] = NULL;
@@ -284,6 +294,7 @@ static int await_result(struct pgdrv_conn *pc)
 			last = heard = mg_now_ms();
 			ended_seen = 0;
 		}
+		pgdrv_watch_tick(pc);	/* an index build's progress, if due */
 	}
 	return 1;
 }

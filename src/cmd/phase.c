@@ -3,6 +3,7 @@
 
 #include "cmd.h"
 #include "output.h"
+#include "progress.h"
 #include "runinfo.h"
 
 #include <stdio.h>
@@ -138,12 +139,85 @@ static void print_json(const struct mg_ctx *ctx, const struct mg_phase_cmd *def,
 	mg_json_print(doc);
 }
 
+/* ---- long steps: what an index build does -------------------------------- */
+
+/* a line at least this often while the build is in the same phase */
+#define STEP_SAY_EVERY_MS 15000
+
+struct step_watch {
+	const struct mg_phase_cmd *def;
+	const struct mg_view *v;
+	int64_t started_unix_ms;
+	char said[1024];	/* phase and wait of the last line said */
+	int64_t said_at;
+};
+
+/* "build index users_email_idx: building index: scanning table, 45%
+ * (blocks 1200/2650)" or "...: waiting for 1 transaction older than the
+ * build: pid 4242 app 'report' idle in transaction for 11m: end it or
+ * wait" */
+/* "public"."users_email_idx" as public.users_email_idx, for people */
+static void unquoted(char *out, size_t size, const char *name)
+{
+	size_t n = 0;
+
+	for (const char *c = name; *c && n + 1 < size; c++)
+		if (*c != '"')
+			out[n++] = *c;
+	out[n] = '\0';
+}
+
+static void describe_step(char *out, size_t size, const struct mg_step_progress *p)
+{
+	char name[256];
+	int n;
+
+	unquoted(name, sizeof(name), p->object ? p->object : "");
+	n = snprintf(out, size, "build index %s: %s", name, p->phase);
+
+	if (n < 0 || (size_t)n >= size)
+		return;
+	if (p->waiting_for[0])
+		snprintf(out + n, size - (size_t)n, ": %s", p->waiting_for);
+	else if (p->total > 0)
+		snprintf(out + n, size - (size_t)n, ", %lld%% (%s %lld/%lld)",
+			 p->done * 100 / p->total, p->unit, p->done, p->total);
+}
+
+static void on_step_progress(void *arg, const struct mg_step_progress *p)
+{
+	struct step_watch *w = arg;
+	struct mg_progress pr;
+	char line[1024], key[1024], idbuf[16];
+	int64_t now = mg_now_ms();
+
+	describe_step(line, sizeof(line), p);
+	/* a new phase or wait is said at once, a scan's percent now and then */
+	snprintf(key, sizeof(key), "%s|%lld", p->phase, p->waiting_pid);
+	if (strcmp(key, w->said) != 0 || now - w->said_at >= STEP_SAY_EVERY_MS) {
+		mg_info("%s %s: %s", w->def->name, mg_id_str(w->v->id, idbuf), line);
+		snprintf(w->said, sizeof(w->said), "%s", key);
+		w->said_at = now;
+	}
+	memset(&pr, 0, sizeof(pr));
+	pr.migration = w->v->name;
+	pr.phase = w->def->name;
+	pr.step = line;
+	pr.eta_ms = -1;
+	pr.state = p->waiting_for[0] ? MG_PROGRESS_PAUSED : MG_PROGRESS_RUNNING;
+	pr.reason = p->waiting_for[0] ? p->waiting_for : NULL;
+	pr.lock_waits = -1;
+	pr.started_unix_ms = w->started_unix_ms;
+	mg_progress_publish(&pr);
+}
+
 int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 {
 	struct mg_ctx ctx;
 	struct mg_err err = MG_ERR_INIT;
 	struct mg_plan plan = MG_PLAN_INIT;
 	struct mg_view *v = NULL;
+	struct step_watch watch = { 0 };
 	const char *id, *outcome = "done";
 	int rc = 0, r;
 
@@ -172,9 +246,15 @@ int mg_phase_run(struct mg_options *opt, const struct mg_phase_cmd *def)
 	    mg_phase_check_blockers(&ctx, &plan, def->steps, &err) < 0)
 		goto fail;
 	mg_info("%s %s:", def->name, v->name);
-	if ((def->before_steps && def->before_steps(&ctx, v, &plan, &err) < 0) ||
+	watch.def = def;
+	watch.v = v;
+	watch.started_unix_ms = mg_unix_ms();
+	mg_db_watch_steps(ctx.conn, on_step_progress, &watch);
+	r = (def->before_steps && def->before_steps(&ctx, v, &plan, &err) < 0) ||
 	    mg_ctx_run_phase(&ctx, v, &plan, def->steps, def->reaches, &err) < 0 ||
-	    (def->after_steps && def->after_steps(&ctx, v, &err) < 0)) {
+	    (def->after_steps && def->after_steps(&ctx, v, &err) < 0);
+	mg_db_watch_steps(ctx.conn, NULL, NULL);
+	if (r) {
 		/* say which phase and migration, unless the message does */
 		char said[64], idbuf[16];
 

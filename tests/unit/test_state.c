@@ -2,6 +2,7 @@
  * test_state.c - the state store: creating and reopening a file, refusing
  * a missing, foreign or locked one, then each table's round trip.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,11 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "state.h"
+#include "runinfo.h"
 
 struct fixture {
 	char dir[64];
@@ -257,6 +260,42 @@ static void test_lock_in_other_process(void **arg)
 	assert_int_equal(mg_state_open(&s, f->path, 0, 1, NULL, &err), 0);
 	mg_state_close(s);
 	free(want);
+}
+
+/* A lock held by an older migrate, which wrote only its pid: the loser
+ * still names it; and --wait-lock gives up after its time, saying so. */
+static void test_lock_of_an_older_version(void **arg)
+{
+	struct fixture *f = *arg;
+	struct mg_err err = MG_ERR_INIT;
+	struct mg_options opt;
+	struct mg_state *s;
+	char *lockpath = mg_xasprintf("%s.lock", f->path);
+	char *want = mg_xasprintf("state file '%s' is locked by another migrate (pid 4242)", f->path);
+	int fd;
+
+	assert_int_equal(mg_state_open(&s, f->path, 1, 0, NULL, &err), 0);
+	mg_state_close(s);
+	fd = open(lockpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "4242\n", 5), 5);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(mg_state_open(&s, f->path, 0, 1, NULL, &err), -1);
+	assert_int_equal(err.code, MG_EDB);
+	assert_string_equal(err.msg, want);
+	assert_non_null(strstr(err.hint, "--wait-lock"));
+
+	memset(&opt, 0, sizeof(opt));
+	opt.wait_lock_ms = 300;
+	mg_runinfo_setup(&opt, "expand");
+	mg_err_clear(&err);
+	assert_int_equal(mg_state_open(&s, f->path, 0, 1, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "(still, after waiting "));
+	opt.wait_lock_ms = 0;
+	mg_runinfo_setup(&opt, "expand");
+	close(fd);
+	free(want);
+	free(lockpath);
 }
 
 static void test_meta(void **arg)
@@ -727,6 +766,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_state,
 						fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_in_other_process,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_of_an_older_version,
 						fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_meta,
 						fixture_open_state, fixture_teardown),
