@@ -218,9 +218,10 @@ def test_estimate_follows_the_key_range_when_statistics_are_stale(target):
     assert_honest(lines)
     for j in lines:
         assert_event_line(j, "backfill")
-    # an early line (a third done at most) already expects about n rows
-    early = [j for j in lines if 2000 <= j["rows_done"] <= n // 3]
-    assert early, [(j["rows_done"], j["total"]) for j in lines]
+    # an early line (half done at most: lines come every second, and the
+    # first second may run ahead of the limit) already expects about n rows
+    early = [j for j in lines if 2000 <= j["rows_done"] <= n // 2]
+    assert early, [(j["ts"], j["rows_done"], j["total"], j["rate"]) for j in lines]
     assert 0.75 * n <= early[0]["total"] <= 1.3 * n, (early[0], lines[0])
     # throttled, and says so; the rate is near the limit, the ETA a duration
     mid = [j for j in lines if not j["done"] and j["rows_done"] >= 5000]
@@ -230,7 +231,8 @@ def test_estimate_follows_the_key_range_when_statistics_are_stale(target):
     assert all(j["state"] in ("running", "throttled") for j in mid), mid
     assert all(j["reason"] == "throttled: --max-rows-per-sec 10000"
                for j in mid if j["state"] == "throttled"), mid
-    assert all(1000 <= j["rate"] <= 13000 for j in mid), mid
+    # the first second may run ahead of the limit by a batch or two
+    assert all(1000 <= j["rate"] <= 15000 for j in mid), mid
     assert all(DURATION.match(j["eta"]) and isinstance(j["eta_s"], int) for j in mid), mid
     assert lines[-1]["state"] == "done" and lines[-1]["rows_this_run"] == n, lines[-1]
     assert_all_copied(p.db, n)
