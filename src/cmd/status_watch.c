@@ -44,9 +44,8 @@ static enum watch_mode watch_mode(const struct mg_options *opt)
  * at a memory stream for the duration: glibc's stdout is an assignable
  * variable. On failure the error and its hint are the text.
  */
-static char *render_status(struct mg_options *opt, int *failed)
+static char *render_status(struct mg_options *opt, struct mg_err *err, int *failed)
 {
-	struct mg_err err = MG_ERR_INIT;
 	FILE *saved = stdout, *mem;
 	char *text = NULL;
 	size_t len = 0;
@@ -59,27 +58,31 @@ static char *render_status(struct mg_options *opt, int *failed)
 		return mg_xasprintf("error: out of memory\n");
 	}
 	stdout = mem;
-	rc = mg_status_once(opt, &err);
+	rc = mg_status_once(opt, err);
 	stdout = saved;
 	fclose(mem);
 	*failed = rc < 0;
 	if (rc < 0) {
 		free(text);
-		return mg_xasprintf("error: %s\n%s%s%s", err.msg[0] ? err.msg : "unknown error",
-				    err.hint[0] ? "hint: " : "", err.hint, err.hint[0] ? "\n" : "");
+		return mg_xasprintf("error: %s\n%s%s%s", err->msg[0] ? err->msg : "unknown error",
+				    err->hint[0] ? "hint: " : "", err->hint, err->hint[0] ? "\n" : "");
 	}
 	return text;
 }
 
-/* The rendered JSON document as one compact line (or an error object). */
-static void emit_json_line(const char *text, int failed)
+/* The rendered JSON document as one compact line, or the error as
+ * {"error": {"message", "hint", "time"}}. */
+static void emit_json_line(const char *text, const struct mg_err *err, int failed)
 {
 	json_t *doc = failed ? NULL : json_loads(text, 0, NULL);
 	char when[32];
 
 	if (!doc) {
 		mg_iso_time(when);
-		doc = json_pack("{s:{s:s, s:s}}", "error", "message", text, "time", when);
+		doc = json_pack("{s:{s:s, s:o, s:s}}", "error",
+				"message", failed && err->msg[0] ? err->msg : "status failed",
+				"hint", mg_json_str(failed && err->hint[0] ? err->hint : NULL),
+				"time", when);
 	}
 	json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
@@ -234,18 +237,19 @@ int mg_status_watch(struct mg_options *opt)
 	if (mode == WATCH_SCREEN)
 		fputs(CSI "H" CSI "2J", stdout);
 	while (!mg_stop_requested) {
+		struct mg_err err = MG_ERR_INIT;
 		int failed;
 		char *text;
 
 		next += opt->interval_ms;
-		text = render_status(opt, &failed);
+		text = render_status(opt, &err, &failed);
 		/* a refresh cut short by the signal is not shown */
 		if (mg_stop_requested) {
 			free(text);
 			break;
 		}
 		if (mode == WATCH_JSON_LINES)
-			emit_json_line(text, failed);
+			emit_json_line(text, &err, failed);
 		else if (mode == WATCH_FRAMES)
 			emit_frame(text);
 		else
