@@ -108,6 +108,7 @@ def test_watch_redraws_in_place_on_a_terminal(users_project):
         finish(proc)
     assert rc == 0, err
     assert took < 1.0, "SIGINT took %.2fs to end the watch" % took
+    assert err == "", "stderr would scribble over the screen: %r" % err
     # cleared once, then every frame starts at home and ends clearing below
     assert text.startswith("\x1b[H\x1b[2J"), repr(text[:40])
     frames = frames_of(text)
@@ -225,3 +226,31 @@ def test_watch_keeps_trying_an_unreachable_database(project):
         e = json.loads(line)["error"]
         assert e["message"].startswith("cannot connect to ") and e["hint"], e
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", e["time"]), e
+
+
+def test_watch_shows_a_database_gone_away_and_comes_back_with_it(users_project):
+    """The database refuses connections for a while during the watch: the
+    frames then show the error, and the status again once it is back."""
+    p = users_project
+    p.ok("expand")
+    w = p.popen("status", "--watch", "--interval", "200ms")
+    try:
+        time.sleep(0.8)
+        with p.db.server.admin() as c:
+            c.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % p.db.name)
+        time.sleep(1.0)
+        with p.db.server.admin() as c:
+            c.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS true' % p.db.name)
+        time.sleep(0.8)
+    finally:
+        w.send_signal(signal.SIGINT)
+        out, err = w.communicate(timeout=5)
+    assert w.returncode == 0, err
+    frames = re.split(r"^---- .* ----\n", out, flags=re.M)[1:]
+    kinds = "".join("e" if f.startswith("error: ") else
+                    "s" if f.startswith("database: ") and "\nnext: " in f else "?"
+                    for f in frames)
+    # status, then errors while it refused, then status again
+    assert re.fullmatch(r"s+e+s+", kinds), (kinds, out[-3000:])
+    gone = frames[kinds.index("e")]
+    assert "hint: " in gone, gone
