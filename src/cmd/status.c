@@ -8,6 +8,7 @@
 #include "output.h"
 #include "phase.h"
 #include "runinfo.h"
+#include "status.h"
 
 /* the BACKFILL column of the text table */
 #define BACKFILL_WIDTH 22
@@ -364,22 +365,31 @@ static int status_text(struct mg_ctx *ctx, const struct mg_runinfo *ri, struct m
 	return 0;
 }
 
-int mg_cmd_status(struct mg_options *opt)
+/* One status, printed to stdout: 0, or -1 with err set. */
+int mg_status_once(struct mg_options *opt, struct mg_err *err)
 {
 	struct mg_ctx ctx;
-	struct mg_err err = MG_ERR_INIT;
 	struct mg_runinfo ri;
 	int rc = 0;
+
+	/* read without the lock: status works while another migrate runs */
+	mg_runinfo_read(opt->state, &ri);
+	if (mg_ctx_open(&ctx, opt, "status", MG_NEED_DB, err) < 0 ||
+	    (opt->json ? status_json(&ctx, &ri, err) : status_text(&ctx, &ri, err)) < 0)
+		rc = -1;
+	mg_ctx_close(&ctx);
+	return rc;
+}
+
+int mg_cmd_status(struct mg_options *opt)
+{
+	struct mg_err err = MG_ERR_INIT;
 
 	if (opt->n_args > 0) {
 		mg_err_set(&err, MG_EINPUT, "unexpected argument '%s': status takes none", opt->args[0]);
 		return mg_cmd_fail(&err);
 	}
-	/* read without the lock: status works while another migrate runs */
-	mg_runinfo_read(opt->state, &ri);
-	if (mg_ctx_open(&ctx, opt, "status", MG_NEED_DB, &err) < 0 ||
-	    (opt->json ? status_json(&ctx, &ri, &err) : status_text(&ctx, &ri, &err)) < 0)
-		rc = mg_cmd_fail(&err);
-	mg_ctx_close(&ctx);
-	return rc;
+	if (opt->watch)
+		return mg_status_watch(opt);
+	return mg_status_once(opt, &err) < 0 ? mg_cmd_fail(&err) : 0;
 }
