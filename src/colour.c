@@ -435,30 +435,30 @@ static int colour_gate(struct mg_ctx *ctx, int m, const char *gate,
 	return rc;
 }
 
-static int requires_older(int requires, int m)
+int mg_colour_blocks_contract(int requires, int m)
 {
 	return requires < m;
 }
 
-static int requires_this_or_newer(int requires, int m)
+int mg_colour_blocks_rollback(int requires, int m)
 {
 	return requires >= m;
 }
 
 int mg_gate_contract(struct mg_ctx *ctx, int m, struct mg_err *err)
 {
-	return colour_gate(ctx, m, "contract", requires_older,
+	return colour_gate(ctx, m, "contract", mg_colour_blocks_contract,
 			   "no alive colour requires an older schema", 1, err);
 }
 
 int mg_gate_contract_preview(struct mg_ctx *ctx, int m, struct mg_err *err)
 {
-	return colour_gate(ctx, m, "contract", requires_older, NULL, 0, err);
+	return colour_gate(ctx, m, "contract", mg_colour_blocks_contract, NULL, 0, err);
 }
 
 int mg_gate_rollback(struct mg_ctx *ctx, int m, struct mg_err *err)
 {
-	return colour_gate(ctx, m, "rollback", requires_this_or_newer,
+	return colour_gate(ctx, m, "rollback", mg_colour_blocks_rollback,
 			   "no alive colour requires this schema or a newer one", 1, err);
 }
 

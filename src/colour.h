@@ -61,6 +61,15 @@ char *mg_version_label(const struct mg_ctx *ctx, int v);
 int mg_version_parse(const struct mg_ctx *ctx, const char *arg, int *out,
 		     struct mg_err *err);
 
+/*
+ * The gates' rules: an alive colour requiring schema version `requires`
+ * blocks contract of migration m when it needs the old schema (requires
+ * < m), and rollback of m when it needs m's new one (requires >= m).
+ * Everything that names blocking colours (metrics, fleets) asks these.
+ */
+int mg_colour_blocks_contract(int requires, int m);
+int mg_colour_blocks_rollback(int requires, int m);
+
 /* Gates: 0 allowed, -1 refused (MG_EREFUSED) or error. */
 int mg_gate_contract(struct mg_ctx *ctx, int m, struct mg_err *err);
 int mg_gate_rollback(struct mg_ctx *ctx, int m, struct mg_err *err);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "colour.h"
 #include "metrics_int.h"
 #include "plan.h"
 #include "progress.h"
@@ -413,12 +414,12 @@ static void render_colours(struct mg_buf *b, const struct metrics_snapshot *s)
 			       (double)s->colours[i].heartbeat_age_s);
 }
 
-/* A colour blocks contract of m when it is alive and requires an older
- * schema: the rule of mg_gate_contract, whose verdict (g->safe) decides;
- * this only names the colours. */
+/* A colour blocks contract of m when it is alive and the gate's rule
+ * says so; mg_gate_contract's verdict (g->safe) decides, this only names
+ * the colours. */
 static int blocks_contract(const struct snap_colour *c, int m)
 {
-	return c->alive && c->requires_id < m;
+	return c->alive && mg_colour_blocks_contract(c->requires_id, m);
 }
 
 static void render_gates(struct mg_buf *b, const struct metrics_snapshot *s)
