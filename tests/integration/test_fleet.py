@@ -25,10 +25,14 @@ or any target's log.
 
 import json
 import re
+import uuid
 
 import pytest
 
-from harness.secrets import APP_PASSWORD, assert_no_secret
+from harness.mariadb import MysqlDatabase, _mysql_grant_db
+from harness.pg import Database
+from harness.result import Runner
+from harness.secrets import APP_PASSWORD, APP_USER, assert_no_secret
 
 ROWS = 300
 MIGRATION = """\
@@ -78,7 +82,6 @@ class Fleet:
         (self.dir / "fleet.yaml").write_text("\n".join(lines) + "\n" + extra)
 
     def run(self, *args, code=0, env=None):
-        from harness.result import Runner
         full = {"FLEET_PG_PASSWORD": APP_PASSWORD, **(env or {})}
         r = Runner(self.bin, self.dir).run_raw("--fleet", "fleet.yaml", *args, env=full,
                                                timeout=240)
@@ -93,7 +96,6 @@ class Fleet:
 
     def alone(self, name, *args, code=0):
         """migrate on one target by hand: its URL and its state file."""
-        from harness.result import Runner
         database = dict(self.members)[name]
         r = Runner(self.bin, self.dir).run_raw(*args, env={
             "MIGRATE_DATABASE_URL": database.url, "MIGRATE_STATE": self.state(name)})
@@ -115,26 +117,47 @@ def _rows_of(table_out):
     return rows
 
 
-def _make(pg_server, mariadb_server, n_pg, n_my, label):
-    members = []
-    for i in range(n_pg):
-        d = pg_server.new_database(f"{label}pg{i}")
-        _seed(d)
-        members.append((f"pg-{i:02d}", d))
-    for i in range(n_my):
-        d = mariadb_server.new_database(f"{label}my{i}")
-        _seed(d)
-        members.append((f"my-{i:02d}", d))
-    return members
+def _pg_databases(server, n, label):
+    """n PostgreSQL databases owned by app, each a copy of one seeded
+    template (CREATE DATABASE ... TEMPLATE: one statement each)."""
+    template = server.new_database(f"{label}tpl")
+    _seed(template)
+    names = [f"{template.name}_{i}" for i in range(n)]
+    with server.admin() as c:
+        for name in names:
+            c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.name}" OWNER {APP_USER}')
+    return [Database(server, name) for name in names], template
+
+
+def _mariadb_databases(server, n, label):
+    """n MariaDB databases with the seeded table, over one root connection."""
+    dbs = []
+    with server.admin() as c, c.cursor() as cur:
+        for i in range(n):
+            d = MysqlDatabase(server, f"f{uuid.uuid4().hex[:10]}_{label}{i}")
+            cur.execute(f"CREATE DATABASE `{d.name}`")
+            cur.execute(f"GRANT ALL PRIVILEGES ON {_mysql_grant_db(d.name)}.* TO '{APP_USER}'@'%'")
+            cur.execute(f"USE `{d.name}`")
+            cur.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)")
+            cur.execute(f"INSERT INTO items SELECT seq, seq FROM seq_1_to_{ROWS}")
+            dbs.append(d)
+    return dbs
 
 
 @pytest.fixture
 def fleet_of(pg_server, mariadb_server, migrate_bin, tmp_path):
+    """fleet_of(n_pg, n_mariadb) -> a Fleet; drop=False leaves the databases
+    to the end of the session (the servers are thrown away then: dropping
+    100 databases one by one would take longer than the test)."""
     made = []
 
-    def make(n_pg, n_my, label="f"):
-        members = _make(pg_server, mariadb_server, n_pg, n_my, label)
-        made.extend(d for _, d in members)
+    def make(n_pg, n_my, label="f", drop=True):
+        pgs, template = _pg_databases(pg_server, n_pg, label)
+        mys = _mariadb_databases(mariadb_server, n_my, label)
+        if drop:
+            made.extend(pgs + mys + [template])
+        members = [(f"pg-{i:02d}", d) for i, d in enumerate(pgs)]
+        members += [(f"my-{i:02d}", d) for i, d in enumerate(mys)]
         return Fleet(migrate_bin, tmp_path, members)
     yield make
     for d in made:
@@ -169,7 +192,7 @@ CREATE TRIGGER fleet_fault BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION 
 
 
 def test_hundred_targets(fleet_of):
-    fleet = fleet_of(50, 50)
+    fleet = fleet_of(50, 50, drop=False)
     broken = "pg-07"
     bad_db = dict(fleet.members)[broken]
 
@@ -260,7 +283,6 @@ def test_status_fleet(fleet_of, closed_port):
         assert "cannot read:" in lines["gone"], r.out
         assert "5 targets: 4 read, 1 could not be read, 1 behind" in r.out
         # the other form, and JSON
-        from harness.result import Runner
         r = Runner(fleet.bin, fleet.dir).run_raw(
             "status", "--fleet", "fleet.yaml", "--json", "--network-timeout", "2s",
             env={"FLEET_PG_PASSWORD": APP_PASSWORD})
