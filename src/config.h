@@ -67,6 +67,7 @@ struct mg_options {
 	/* fleets (issue 17) */
 	char *fleet;		/* --fleet FILE: run the command on every target */
 	int fleet_jobs;		/* --fleet-jobs N, 0 = the fleet file's concurrency */
+	int fleet_gate_only;	/* contract/rollback --fleet-gate-only */
 	/* what is left after the options: the command and its arguments */
 	const char *command;
 	char **args;

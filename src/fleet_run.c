@@ -144,8 +144,9 @@ static int start_child(struct child *c, const struct mg_fleet *f, size_t i,
 
 /* ---- reading a child ---------------------------------------------------------------- */
 
-/* A line worth showing in the summary: not empty, not a hint, not a JSON
- * progress line, the text after a terminal's last carriage return. */
+/* A line worth showing in the summary: not empty, not a hint nor the
+ * "next:" advice (the fleet's next command is the same for all), not a
+ * JSON progress line; the text after a terminal's last carriage return. */
 static const char *meaningful(char *line)
 {
 	char *cr = strrchr(line, '\r');
@@ -154,7 +155,8 @@ static const char *meaningful(char *line)
 		line = cr + 1;
 	while (*line == ' ' || *line == '\t')
 		line++;
-	if (!*line || !strncmp(line, "hint:", 5) || (line[0] == '{' && line[1] == '"'))
+	if (!*line || !strncmp(line, "hint:", 5) || !strncmp(line, "next:", 5) ||
+	    (line[0] == '{' && line[1] == '"'))
 		return NULL;
 	return line;
 }

@@ -485,8 +485,9 @@ static int fleet_misuse(const struct mg_options *opt)
 			   opt->fleet);
 		mg_err_hint(&err, "migrate --fleet %s status (or plan, expand, backfill, "
 			    "switch-reads, contract, rollback, colour, check, log)", opt->fleet);
-	} else if (opt->fleet_jobs && !opt->fleet) {
-		mg_err_set(&err, MG_EINPUT, "--fleet-jobs is only taken with --fleet FILE");
+	} else if ((opt->fleet_jobs || opt->fleet_gate_only) && !opt->fleet) {
+		mg_err_set(&err, MG_EINPUT, "--%s is only taken with --fleet FILE",
+			   opt->fleet_jobs ? "fleet-jobs" : "fleet-gate-only");
 	} else {
 		return 0;
 	}

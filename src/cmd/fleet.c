@@ -251,6 +251,18 @@ out:
 	return worst;
 }
 
+/* --fleet-gate-only: say that the gate passed, run nothing. */
+static void gate_passed(const struct mg_fleet *f, const struct mg_options *opt)
+{
+	if (opt->json)
+		mg_json_print(json_pack("{s:s, s:i, s:[], s:{s:I}, s:{s:b}}", "command",
+					opt->command, "exit", 0, "targets", "counts", "targets",
+					(json_int_t)f->n, "gate", "refused", 0));
+	else
+		printf("fleet-wide colour gate: no alive colour on any of the %zu targets "
+		       "blocks '%s'\n", f->n, opt->command);
+}
+
 int mg_cmd_fleet(struct mg_options *opt, int argc, char **argv)
 {
 	unsigned bit = mg_cli_command_bit(opt->command);
@@ -272,7 +284,9 @@ int mg_cmd_fleet(struct mg_options *opt, int argc, char **argv)
 		rc = 0;
 		if (bit & (MG_C_CONTRACT | MG_C_ROLLBACK))
 			rc = mg_fleet_gate(&f, opt, jobs, opt->command);
-		if (rc == 0)
+		if (rc == 0 && opt->fleet_gate_only)
+			gate_passed(&f, opt);
+		else if (rc == 0)
 			rc = run_everywhere(&f, opt, jobs, argc, argv);
 	}
 	mg_fleet_release(&f);

@@ -255,7 +255,13 @@ def test_fleet_gate(fleet_of):
     doc = json.loads(fleet.run("--json", "contract", code=1).out)
     assert doc["exit"] == 1 and doc["gate"]["blocking"][0]["target"] == "my-01"
 
+    r = fleet.run("--fleet-gate-only", "contract", code=1)
+    assert "colour 'blue' (requires 0000) is alive on my-01" in r.err, r.err
+
     fleet.alone("my-01", "colour", "set", "blue", "--state", "retired")
+    r = fleet.run("contract", "--fleet-gate-only")
+    assert "no alive colour on any of the 6 targets blocks 'contract'" in r.out, r.out
+    assert all(_phase(fleet, n)["phase"] == "switched" for n, _ in fleet.members)
     doc = json.loads(fleet.run("contract", "--json").out)
     assert doc["exit"] == 0 and doc["counts"]["ok"] == 6
     for t in doc["targets"]:
