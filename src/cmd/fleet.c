@@ -9,6 +9,7 @@
  */
 #include "cmd/fleet_cmd.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,20 +30,22 @@ static int refuse_command(const char *command)
 	return MG_EINPUT;
 }
 
-/* Options that name one database, its state or one output file make no
- * sense for many: refused before anything runs. */
+/* Options that name one database, its state file or one output file make
+ * no sense for many: refused before anything runs. By field, not by name:
+ * after 'colour', --state is the colour's state, which children take. */
 static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 {
-	static const char *const one_only[] = { "database", "state", "state-file",
-						"metrics-file", NULL };
+	static const size_t one_only[] = { offsetof(struct mg_options, database),
+					   offsetof(struct mg_options, state),
+					   offsetof(struct mg_options, metrics_file) };
 
 	for (size_t i = 0; i < mg_n_opt_defs; i++) {
 		const struct mg_opt_def *d = &mg_opt_defs[i];
 
-		if (opt->given[i] != MG_FROM_COMMAND_LINE)
+		if (opt->given[i] != MG_FROM_COMMAND_LINE || d->kind != MG_OPT_STR)
 			continue;
-		for (const char *const *n = one_only; *n; n++) {
-			if (strcmp(d->long_name, *n))
+		for (size_t k = 0; k < sizeof(one_only) / sizeof(one_only[0]); k++) {
+			if (d->offset != one_only[k])
 				continue;
 			mg_err_set(err, MG_EINPUT, "option '--%s' cannot be used with --fleet: "
 				   "each target has its own", d->long_name);
@@ -50,8 +53,6 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 					   "(default <state_dir>/<name>.db)");
 		}
 	}
-	if (opt->fleet_jobs < 0)
-		return mg_err_set(err, MG_EINPUT, "--fleet-jobs must be at least 1");
 	return 0;
 }
 

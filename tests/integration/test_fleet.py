@@ -25,6 +25,9 @@ or any target's log.
 
 import json
 import re
+import signal
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -225,6 +228,9 @@ def test_hundred_targets(fleet_of):
     assert resumed["backfill"]["done"] is True
     # from its checkpoint: the rerun copied only the 150 rows left
     assert resumed["backfill"]["rows_done"] == ROWS
+    last_run = fleet.log(broken).rsplit("==== ", 1)[1]
+    assert "resuming 1 part(s) (150 rows done)" in last_run, last_run
+    assert "150 copied by this run, 150 by earlier runs" in last_run, last_run
 
     fleet.run("switch-reads")
     r = fleet.run("contract")
@@ -242,6 +248,11 @@ def test_fleet_gate(fleet_of):
     fleet = fleet_of(3, 3)
     for step in ("expand", "backfill", "switch-reads"):
         fleet.run(step)
+    # a colour on every target through the fleet ('--state' after 'colour'
+    # is the colour's): it requires 1, so contract of 1 does not wait for it
+    r = fleet.run("colour", "register", "green", "--app-version", "v2", "--requires", "1",
+                  "--state", "standby")
+    assert "6 targets: 6 ok" in r.out, r.out
     fleet.alone("my-01", "colour", "register", "blue", "--app-version", "v1",
                 "--requires", "0")
 
@@ -342,9 +353,13 @@ def test_fleet_refusals(cli, tmp_path):
             (("init",), "'init' does not touch a database"),
             ((), "needs a command to run on every target"),
             (("-d", "postgres://h/d", "status"), "'--database' cannot be used with --fleet"),
+            (("status", "--state-file", "x.db"), "'--state-file' cannot be used with --fleet"),
+            (("--fleet-jobs", "2"), "needs a command to run on every target"),
     ]:
         r = cli.run_raw("--fleet", "fleet.yaml", *args, cwd=tmp_path)
         assert r.rc == 2 and message in r.err, r.describe()
+    r = cli.run_raw("status", "--fleet-jobs", "2", cwd=tmp_path)
+    assert r.rc == 2 and "--fleet-jobs is only taken with --fleet FILE" in r.err, r.describe()
     r = cli.run_raw("--help", cwd=tmp_path)
     assert "--fleet FILE" in r.out and "--fleet-jobs N" in r.out
 
@@ -363,3 +378,45 @@ def test_targets_command(fleet_of):
     assert "2 targets: 2 ok" in r.out and default_name in r.out, r.out
     assert "expanded" in fleet.log(default_name)
     fleet.assert_logs_clean()
+
+
+# --------------------------------------------------------------------------
+# a signal: passed on, nothing new starts, exit 3, the rerun goes on
+
+
+def test_signal_stops_the_fleet_resumably(fleet_of):
+    fleet = fleet_of(2, 2)
+    fleet.run("expand")
+    first = dict(fleet.members)["pg-00"]
+    env = {"FLEET_PG_PASSWORD": APP_PASSWORD}
+    from harness.env import _clean_env
+    p = subprocess.Popen([fleet.bin, "--fleet", "fleet.yaml", "--fleet-jobs", "2", "backfill",
+                          "--batch-size", "10", "--max-rows-per-sec", "40"],
+                         cwd=fleet.dir, env=_clean_env(env), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while first.query("SELECT count(w) FROM items")[0][0] < 20:
+            assert time.monotonic() < deadline, "the backfill did not start"
+            time.sleep(0.1)
+        first.close()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert_no_secret(out, err)
+    assert p.returncode == 3, out + err
+    rows = _rows_of(out)
+    assert rows["pg-00"][0] == "3" and rows["pg-01"][0] == "3", out
+    assert rows["my-00"] == ("-", "not started (stopped by a signal)"), out
+    assert "2 not started (stopped by a signal)" in out
+    assert "resumable" in fleet.log("pg-00"), fleet.log("pg-00")
+    stopped = _phase(fleet, "pg-00")["backfill"]
+    assert 0 < stopped["rows_done"] < ROWS and not stopped["done"]
+
+    r = fleet.run("backfill")
+    assert "4 targets: 4 ok" in r.out
+    fleet.run("switch-reads")
+    fleet.run("contract")
+    _assert_data(fleet)
