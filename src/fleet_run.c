@@ -210,6 +210,18 @@ static void drain(struct child *c, struct mg_fleet_result *r, int which)
 	c->fd[which] = -1;
 }
 
+/* The summary's form of a child's last line: a long one is cut at its
+ * first ": " ("0001_add_w is expanded: the old version keeps working ..."
+ * is "0001_add_w is expanded"); the log has it whole. */
+static char *summary_form(char *line)
+{
+	char *colon = line ? strstr(line, ": ") : NULL;
+
+	if (colon && strlen(line) > 60 && colon - line >= 10)
+		*colon = 0;
+	return line;
+}
+
 /* Both pipes closed: reap it and fill its result. */
 static void finish_child(struct child *c, struct mg_fleet_result *r)
 {
@@ -222,7 +234,7 @@ static void finish_child(struct child *c, struct mg_fleet_result *r)
 	r->exit = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
 	if (r->exit > 3)
 		r->exit = 3;	/* 127 (not run) and the like: a runtime error */
-	r->last = c->last_out ? c->last_out : c->last_err;
+	r->last = summary_form(c->last_out ? c->last_out : c->last_err);
 	if (c->last_out)
 		free(c->last_err);
 	if (!WIFEXITED(status)) {

@@ -17,6 +17,14 @@
 #include "cli_options.h"
 #include "output.h"
 
+void mg_fleet_json_print(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_decref(doc);
+}
+
 /* ---- what may run on a fleet ------------------------------------------------ */
 
 static int refuse_command(const char *command)
@@ -208,7 +216,7 @@ static void print_json(const struct mg_fleet *f, const struct mg_fleet_result *r
 			"error", mg_json_str(res[i].exit ? res[i].error : NULL),
 			"result", doc ? doc : json_null()));
 	}
-	mg_json_print(json_pack("{s:s, s:i, s:o, s:o}", "command", command, "exit", exit,
+	mg_fleet_json_print(json_pack("{s:s, s:i, s:o, s:o}", "command", command, "exit", exit,
 				"targets", targets, "counts", counts_json(f, res)));
 }
 
@@ -256,7 +264,7 @@ out:
 static void gate_passed(const struct mg_fleet *f, const struct mg_options *opt)
 {
 	if (opt->json)
-		mg_json_print(json_pack("{s:s, s:i, s:[], s:{s:I}, s:{s:b}}", "command",
+		mg_fleet_json_print(json_pack("{s:s, s:i, s:[], s:{s:I}, s:{s:b}}", "command",
 					opt->command, "exit", 0, "targets", "counts", "targets",
 					(json_int_t)f->n, "gate", "refused", 0));
 	else

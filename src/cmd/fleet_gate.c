@@ -164,7 +164,7 @@ static void print_refusal_json(const struct mg_fleet *f, const struct mg_fleet_v
 		if (mg_fleet_view_error(v, t))
 			json_array_append_new(unread, json_pack("{s:s, s:s}", "name",
 				f->targets[t].name, "error", mg_fleet_view_error(v, t)));
-	mg_json_print(json_pack("{s:s, s:i, s:[], s:{s:I}, s:{s:b, s:o, s:o}}", "command", command,
+	mg_fleet_json_print(json_pack("{s:s, s:i, s:[], s:{s:I}, s:{s:b, s:o, s:o}}", "command", command,
 				"exit", exit, "targets", "counts", "targets", (json_int_t)f->n,
 				"gate", "refused", 1, "blocking", blocking, "unreadable", unread));
 }

@@ -365,7 +365,7 @@ static void print_json(const struct mg_fleet *f, const struct mg_fleet_views *v,
 			"notes", rows[i].notes_json,
 			"result", v->doc[i] ? json_incref(v->doc[i]) : json_null()));
 	}
-	mg_json_print(json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I}}", "command", "status",
+	mg_fleet_json_print(json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I}}", "command", "status",
 				"exit", exit, "targets", targets, "counts",
 				"targets", (json_int_t)f->n, "read", (json_int_t)(f->n - unread),
 				"unreadable", (json_int_t)unread, "behind", (json_int_t)behind));
