@@ -18,6 +18,9 @@
 
 #define MG_FLEET_DEFAULT_CONCURRENCY 4
 #define MG_FLEET_DEFAULT_STATE_DIR ".migrate/fleet"
+/* Each running child holds three descriptors in the parent (two pipes and
+ * its log): 256 at once stays inside the usual limit of 1024. */
+#define MG_FLEET_MAX_CONCURRENCY 256
 
 struct mg_fleet_target {
 	char *name;	/* unique, file-name safe */

@@ -18,6 +18,9 @@
 
 #include "driver.h"	/* mg_redact_url */
 
+#define MG_STR_(x) #x
+#define MG_STR(x) MG_STR_(x)
+
 static const char *const top_keys[] = { "concurrency", "state_dir", "targets",
 					"targets_command", NULL };
 static const char *const target_keys[] = { "name", "url", "state", NULL };
@@ -253,9 +256,9 @@ static int walk_concurrency(struct walk *w, const yaml_node_t *v)
 {
 	long n;
 
-	if (!scalar(v) || mg_parse_long(scalar(v), &n) < 0 || n < 1 || n > 1000)
-		return at(w, v, "'%s' at %s:%d:%d must be a whole number from 1 to 1000",
-			  "concurrency");
+	if (!scalar(v) || mg_parse_long(scalar(v), &n) < 0 || n < 1 || n > MG_FLEET_MAX_CONCURRENCY)
+		return at(w, v, "'%s' at %s:%d:%d must be a whole number from 1 to "
+			  MG_STR(MG_FLEET_MAX_CONCURRENCY), "concurrency");
 	w->f->concurrency = (int)n;
 	return 0;
 }

@@ -125,11 +125,19 @@ static int start_child(struct child *c, const struct mg_fleet *f, size_t i,
 	c->log = open_log(&f->targets[i], run->header, err);
 	if (c->log < 0)
 		return -1;
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
-		return mg_err_set(err, MG_EDB, "cannot start a child: %s", strerror(errno));
-	c->pid = fork();
-	if (c->pid < 0)
-		return mg_err_set(err, MG_EDB, "cannot start a child: %s", strerror(errno));
+	out[0] = out[1] = errp[0] = errp[1] = -1;
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (c->pid = fork()) < 0) {
+		mg_err_set(err, MG_EDB, "cannot start migrate for target '%s': %s",
+			   f->targets[i].name, strerror(errno));
+		for (int k = 0; k < 2; k++) {
+			if (out[k] >= 0)
+				close(out[k]);
+			if (errp[k] >= 0)
+				close(errp[k]);
+		}
+		return mg_err_hint(err, "too many targets at once for this machine? lower "
+				   "--fleet-jobs, then run the same command again");
+	}
 	if (c->pid == 0)
 		exec_child(&f->targets[i], run, out[1], errp[1]);
 	close(out[1]);
@@ -307,21 +315,24 @@ static size_t step(const struct mg_fleet *f, struct child *kids, size_t *n_kids,
 		   struct mg_fleet_result *res, size_t *done, const struct mg_fleet_run *run,
 		   int fancy)
 {
-	struct pollfd pfd[2 * 64];
+	struct pollfd *pfd = mg_xcalloc(2 * *n_kids + 1, sizeof(*pfd));
 	size_t np = 0, finished = 0;
 
 	for (size_t i = 0; i < *n_kids; i++)
 		for (int w = 0; w < 2; w++)
 			if (kids[i].fd[w] >= 0)
 				pfd[np++] = (struct pollfd){ .fd = kids[i].fd[w], .events = POLLIN };
-	if (poll(pfd, np, 250) < 0 && errno != EINTR)
+	if (poll(pfd, np, 250) < 0 && errno != EINTR) {
+		free(pfd);
 		return 0;
+	}
 	for (size_t i = 0; i < *n_kids; i++) {
 		for (int w = 0; w < 2; w++)
 			for (size_t p = 0; p < np; p++)
 				if (pfd[p].fd == kids[i].fd[w] && (pfd[p].revents & (POLLIN | POLLHUP | POLLERR)))
 					drain(&kids[i], &res[kids[i].target], w);
 	}
+	free(pfd);
 	for (size_t i = 0; i < *n_kids;) {
 		if (kids[i].fd[0] >= 0 || kids[i].fd[1] >= 0) {
 			i++;
@@ -341,7 +352,8 @@ struct mg_fleet_result *mg_fleet_run(const struct mg_fleet *f, const struct mg_f
 				     int *stopped, struct mg_err *err)
 {
 	struct mg_fleet_result *res = mg_xcalloc(f->n, sizeof(*res));
-	int jobs = run->jobs < 1 ? 1 : run->jobs > 64 ? 64 : run->jobs;
+	int jobs = run->jobs < 1 ? 1 : run->jobs > MG_FLEET_MAX_CONCURRENCY ?
+		   MG_FLEET_MAX_CONCURRENCY : run->jobs;
 	struct child *kids = mg_xcalloc((size_t)jobs, sizeof(*kids));
 	size_t n_kids = 0, next = 0, done = 0;
 	int fancy = !run->quiet && mg_term_fancy(2), forwarded = 0;

@@ -61,6 +61,9 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 					   "(default <state_dir>/<name>.db)");
 		}
 	}
+	if (opt->fleet_jobs > MG_FLEET_MAX_CONCURRENCY)
+		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at most %d targets run at once",
+				  opt->fleet_jobs, MG_FLEET_MAX_CONCURRENCY);
 	return 0;
 }
 

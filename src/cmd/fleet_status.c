@@ -281,13 +281,17 @@ static void row_of(struct row *r, const struct mg_fleet_views *v, size_t t,
 	if (error) {
 		char *t2 = mg_xasprintf("cannot read: %s", error);
 
+		note(r, t2);
+		free(t2);
+	}
+	if (!v->doc[t]) {
 		mg_buf_adds(&r->schema, "?");
 		mg_buf_adds(&r->behind, "?");
 		mg_buf_adds(&r->colours, "?");
-		note(r, t2);
-		free(t2);
 		return;
 	}
+	/* a status that printed its document and failed all the same (a
+	 * place it could not read): what it did read is shown */
 	schema_of(r, v->doc[t]);
 	behind_of(r, v->doc[t], fr);
 	colours_of(r, v->doc[t]);
@@ -360,7 +364,7 @@ static void print_json(const struct mg_fleet *f, const struct mg_fleet_views *v,
 			"exit", v->res[i].started ? json_integer(v->res[i].exit) : json_null(),
 			"seconds", json_real((double)v->res[i].ms / 1000.0),
 			"log", f->targets[i].log,
-			"schema", readable ? json_string(rows[i].schema.buf) : json_null(),
+			"schema", v->doc[i] ? json_string(rows[i].schema.buf) : json_null(),
 			"behind", rows[i].behind_json, "colours_alive", rows[i].colours_json,
 			"notes", rows[i].notes_json,
 			"result", v->doc[i] ? json_incref(v->doc[i]) : json_null()));
