@@ -83,20 +83,26 @@ static void add_safe(struct mg_buf *b, const char *s, size_t n)
 	}
 }
 
+/* The name from the URL with its password hidden (mg_redact_url knows
+ * every place a password hides, an unencoded '/' or '@' in it too), so
+ * that no part of a password ever becomes part of a name. */
 char *mg_fleet_name_from_url(const char *url)
 {
 	struct mg_buf b = MG_BUF_INIT;
-	const char *p = strstr(url, "://"), *slash, *at, *host, *colon, *db, *end;
+	char *shown = mg_redact_url(url);
+	const char *p = strstr(shown, "://"), *slash, *at, *host, *colon, *db, *end;
 
 	if (!p) {	/* sqlite:path, or a conninfo: the whole text made safe */
-		add_safe(&b, url, strlen(url));
+		add_safe(&b, shown, strlen(shown));
+		free(shown);
 		return mg_buf_detach(&b);
 	}
 	p += 3;
 	slash = p + strcspn(p, "/?");
-	at = memchr(p, '@', (size_t)(slash - p));
-	for (const char *q = at; q && q < slash; q = memchr(q + 1, '@', (size_t)(slash - q - 1)))
-		at = q;	/* the last '@' before the path: a password may hold one */
+	at = NULL;
+	for (const char *q = p; q < slash; q++)
+		if (*q == '@')
+			at = q;	/* the last '@' before the path */
 	host = at ? at + 1 : p;
 	colon = memchr(host, ':', (size_t)(slash - host));
 	add_safe(&b, host, (size_t)((colon ? colon : slash) - host));
@@ -110,6 +116,7 @@ char *mg_fleet_name_from_url(const char *url)
 		mg_buf_addc(&b, '_');
 		add_safe(&b, db, (size_t)(end - db));
 	}
+	free(shown);
 	return mg_buf_detach(&b);
 }
 

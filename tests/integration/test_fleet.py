@@ -253,6 +253,12 @@ def test_fleet_gate(fleet_of):
     r = fleet.run("colour", "register", "green", "--app-version", "v2", "--requires", "1",
                   "--state", "standby")
     assert "6 targets: 6 ok" in r.out, r.out
+    # rollback is gated fleet-wide the same way: green needs 0001's new schema
+    r = fleet.run("rollback", code=1)
+    assert "'rollback' refused on all 6 targets" in r.err, r.err
+    assert re.search(r"colour 'green' \(requires 0001\) is alive on pg-00 .*: rollback of 0001 "
+                     r"would remove the new schema it reads \(on 6 targets\)", r.err), r.err
+    assert all(_phase(fleet, n)["phase"] == "switched" for n, _ in fleet.members)
     fleet.alone("my-01", "colour", "register", "blue", "--app-version", "v1",
                 "--requires", "0")
 
