@@ -46,7 +46,7 @@ PACKAGES=(
   mariadb-server default-libmysqlclient-dev
   python3 python3-pytest python3-psycopg python3-pymysql python3-yaml python3-jsonschema
   python3-prometheus-client
-  socat
+  socat pgbouncer    # pgbouncer: test_colour_places.py (a real pooler in front of the test server)
   man-db groff-base mandoc zsh fish
   tini shellcheck jq    # test_pid1.py (tini as PID 1), test_pipeline_docs.py
 )
