@@ -358,8 +358,9 @@ static int forget_gate(struct mg_ctx *ctx, const struct mg_colour *c, struct mg_
 		return 0;
 	if (l.sessions < 0) {
 		mg_err_set(err, MG_EREFUSED, "colour forget %s refused: %s", c->name, l.reason);
-		return mg_err_hint(err, "migrate must see that no session matches '%s' before it forgets %s: fix what hides the sessions (the error above), then try again",
-				   c->match_pattern, c->name);
+		return mg_err_hint(err, "migrate must see that no session matches '%s' before it forgets %s: fix what hides the sessions (%s), then try again",
+				   c->match_pattern, c->name,
+				   l.unseen_hint[0] ? l.unseen_hint : "the error above");
 	}
 	mg_err_set(err, MG_EREFUSED, "colour forget %s refused: its --match '%s' matches %lld session%s now, so its version may still run (%s)",
 		   c->name, c->match_pattern, (long long)l.sessions, l.sessions == 1 ? "" : "s",
@@ -418,6 +419,8 @@ static void print_colour_row(struct mg_ctx *ctx, const struct mg_colour *c)
 		printf("%-12s %s\n", "", summary);
 		free(summary);
 	}
+	if (l.unseen_hint[0])	/* a place that cannot be read: what to do */
+		printf("%-12s to see its sessions: %s\n", "", l.unseen_hint);
 	/* a standby colour may never have had traffic: no "back" for it */
 	if (strcmp(c->state, "live") != 0) {
 		sb = mg_colour_switch_back(ctx, c, &l, &safe);
