@@ -13,7 +13,8 @@ only on the primary.
   keeps the colour alive; the standby down -> unreadable, named.
 - MariaDB: a session on a replica that the primary lists (SHOW SLAVE
   HOSTS) keeps the colour alive; the primary refusing to list its
-  replicas is unreadable, with the grant named.
+  replicas, or a replica named with replica= that cannot be reached, is
+  unreadable, with the grant or the replica named.
 
 Every server is real and started here (module fixtures)."""
 
@@ -241,7 +242,7 @@ def test_sessions_on_a_standby_keep_a_retired_colour_alive(migrate_bin, tmp_path
 
 
 def test_sessions_on_a_mariadb_replica_keep_a_retired_colour_alive(migrate_bin, tmp_path,
-                                                                  replica_set):
+                                                                  replica_set, closed_port):
     mdb = replica_set.primary.new_database("replica")
     mdb.grant_session_visibility()
     p = project_at(migrate_bin, mdb, tmp_path / "p", mdb.url, env=MYSQL_DIALECTS["mariadb"])
@@ -270,6 +271,15 @@ def test_sessions_on_a_mariadb_replica_keep_a_retired_colour_alive(migrate_bin, 
             assert "cannot list this server's replicas" in r.err, r.describe()
         finally:
             mdb.admin_query(f"GRANT REPLICATION MASTER ADMIN ON *.* TO '{APP_USER}'@'%'")
+
+        # a replica named in the URL that cannot be reached: unreadable, named
+        gone = project_at(migrate_bin, mdb, tmp_path / "p",
+                          mdb.url + f"?replica=127.0.0.1:{closed_port}",
+                          env=MYSQL_DIALECTS["mariadb"])
+        blue = colours(gone)["blue"]
+        assert (blue["alive"], blue["sessions"]) == (True, "unknown"), blue
+        assert f"on replica 127.0.0.1:{closed_port}: " in blue["reason"], blue
+        assert f"check that replica 127.0.0.1:{closed_port} runs" in blue["sessions_hint"], blue
     finally:
         reader.close()
     wait_colour(p, "blue", lambda c: c["alive"] is False, "died")
