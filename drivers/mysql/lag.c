@@ -105,7 +105,7 @@ static int64_t heartbeat_lag(int64_t seen, int64_t now)
 
 /* Add a replica at host:port unless it is there; it is kept (marked). */
 void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
-			 const char *host, unsigned port)
+		  const char *host, unsigned port)
 {
 	struct mydrv_replica r = { 0 };
 
