@@ -179,8 +179,12 @@ def test_pooler_without_stats_users_is_unreadable(migrate_bin, tmp_path, primary
         url = with_places(f"postgresql://other:other-pw-5@127.0.0.1:{primary.port}/{db.name}",
                           pooler=bouncer.name)
         p = project_at(migrate_bin, db, tmp_path / "p", url)
-        p.ok("colour", "register", "blue", "--app-version", "42", "--requires", "0",
-             "--match", "shop-blue-*", "--state", "standby")
+        r = p.ok("colour", "register", "blue", "--app-version", "42", "--requires", "0",
+                 "--match", "shop-blue-*", "--state", "standby")
+        assert ("warning: --match 'shop-blue-*' matches sessions that cannot be seen now "
+                "(counted as alive): registered standby, sessions matching 'shop-blue-*' "
+                f"cannot be seen (cannot connect to pooler {bouncer.name}: ") in r.err, r.describe()
+        assert "; to see its sessions: check that PgBouncer runs at" in r.err, r.describe()
         p.ok("colour", "set", "blue", "--state", "retired")
         blue = colours(p)["blue"]
         assert (blue["alive"], blue["sessions"]) == (True, "unknown"), blue
