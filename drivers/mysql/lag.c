@@ -36,19 +36,6 @@
 #define MYDRV_HEARTBEATS 64		/* heartbeats remembered */
 #define MYDRV_REPLICA_TIMEOUT_S 3	/* connecting to and reading a replica */
 
-struct mydrv_replica {
-	char *host;
-	unsigned port;
-	char *name;			/* "host:port", for messages */
-	struct mydrv_conn *conn;	/* NULL until connected */
-};
-
-/* A session's replicas (each session connects to them on its own). */
-struct mydrv_lag {
-	struct mydrv_replica *replicas;
-	size_t n;
-};
-
 /* The heartbeats of this process, under mu: one row, shared by every
  * session that checks the lag (see above); reset when the last goes. */
 static struct heartbeats {
@@ -117,8 +104,8 @@ static int64_t heartbeat_lag(int64_t seen, int64_t now)
 }
 
 /* Add a replica at host:port unless it is there; it is kept (marked). */
-static void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
-			 const char *host, unsigned port)
+void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
+		  const char *host, unsigned port)
 {
 	struct mydrv_replica r = { 0 };
 
@@ -147,7 +134,7 @@ static void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_la
  * server_id, report_host and report_port. A replica without report_host
  * cannot be reached: an error naming the way out.
  */
-static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg_err *err)
+int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg_err *err)
 {
 	struct mg_rows r = MG_ROWS_INIT;
 	struct mg_err first = MG_ERR_INIT;
@@ -184,6 +171,24 @@ static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg
 	lag->replicas = list;
 	lag->n = n;
 	return rc;
+}
+
+int replica_connect(struct mydrv_conn *mc, struct mydrv_replica *rep, struct mg_err *err)
+{
+	struct mydrv_url u = *mc->url;	/* the primary's, but for host and port */
+	struct mg_conn_opts opts = mc->opts;
+
+	if (rep->conn)
+		return 0;
+	u.host = rep->host;
+	u.port = rep->port;
+	u.socket = NULL;
+	opts.application_name = "migrate/replica";	/* never one of the colours' sessions */
+	if (open_conn(&u, &opts, MYDRV_REPLICA_TIMEOUT_S, &rep->conn, err) < 0) {
+		mg_err_prefix(err, "replica %s: ", rep->name);
+		return -1;
+	}
+	return 0;
 }
 
 /* A cell of the current row by column name; NULL when there is none. */
@@ -275,17 +280,8 @@ static int replica_lag(struct mydrv_conn *mc, struct mydrv_replica *rep, int64_t
 {
 	int64_t sbm = -1, seen = 0, hb;
 
-	if (!rep->conn) {
-		struct mydrv_url u = *mc->url;	/* the primary's, but for host and port */
-
-		u.host = rep->host;
-		u.port = rep->port;
-		u.socket = NULL;
-		if (open_conn(&u, &mc->opts, MYDRV_REPLICA_TIMEOUT_S, &rep->conn, err) < 0) {
-			mg_err_prefix(err, "replica %s: ", rep->name);
-			return -1;
-		}
-	}
+	if (replica_connect(mc, rep, err) < 0)
+		return -1;
 	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, &seen, err) < 0) {
 		if (rep->conn->broken || mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
 			mydrv_close(&rep->conn->base);	/* lost: reconnect next time */

@@ -111,6 +111,11 @@ void pgdrv_close(struct mg_conn *c)
 	if (PQisBusy(pc->pg))
 		give_up(pc);	/* PQfinish must not wait on a dead link */
 	PQfinish(pc->pg);
+	for (size_t i = 0; i < pc->places.n; i++)
+		pgdrv_place_drop(pc, i);
+	free(pc->place_pg);
+	pgdrv_places_release(&pc->places);
+	free(pc->libpq_url);
 	free(pc->guard);
 	free(pc);
 }
@@ -194,14 +199,21 @@ int pgdrv_connect(struct mg_conn **out, const char *url,
 		  const struct mg_conn_opts *opts, struct mg_err *err)
 {
 	struct pgdrv_params p;
+	struct pgdrv_places places;
 	struct pgdrv_conn *pc;
+	char *libpq_url;
 	PGconn *pg;
 
 	*out = NULL;
-	if (pgdrv_check_url(url, err) < 0)
+	if (pgdrv_take_places(url, &libpq_url, &places, err) < 0)
 		return -1;
+	if (pgdrv_check_url(libpq_url, err) < 0) {
+		free(libpq_url);
+		pgdrv_places_release(&places);
+		return -1;
+	}
 	default_params(&p, network_ms(opts));
-	param_add(&p, "dbname", url);
+	param_add(&p, "dbname", libpq_url);
 	param_add(&p, "application_name", opts && opts->application_name ?
 		  opts->application_name : "migrate");
 	pg = PQconnectdbParams(p.keys, p.vals, 1);
@@ -214,12 +226,16 @@ int pgdrv_connect(struct mg_conn **out, const char *url,
 		mg_err_hint(err, "check --database (or MIGRATE_DATABASE_URL) and that the server is up");
 		free(shown);
 		PQfinish(pg);
+		free(libpq_url);
+		pgdrv_places_release(&places);
 		return -1;
 	}
 	if (PQserverVersion(pg) < 110000) {
 		mg_err_set(err, MG_EDB, "PostgreSQL %d is too old: migrate needs 11 or later",
 			   PQserverVersion(pg) / 10000);
 		PQfinish(pg);
+		free(libpq_url);
+		pgdrv_places_release(&places);
 		return -1;
 	}
 	PQsetNoticeProcessor(pg, notice_quiet, NULL);
@@ -227,6 +243,9 @@ int pgdrv_connect(struct mg_conn **out, const char *url,
 	pc = mg_xcalloc(1, sizeof(*pc));
 	pc->base.drv = &mg_postgres_driver;
 	pc->pg = pg;
+	pc->libpq_url = libpq_url;
+	pc->places = places;
+	pc->place_pg = mg_xcalloc(places.n ? places.n : 1, sizeof(*pc->place_pg));
 	if (opts)
 		pc->opts = *opts;
 	if (opts && opts->lock_holder)
@@ -244,6 +263,56 @@ int pgdrv_connect(struct mg_conn **out, const char *url,
 	pc->opts.application_name = NULL;	/* borrowed: not ours to keep */
 	*out = &pc->base;
 	return 0;
+}
+
+/* ==== places: standbys and poolers (url.h) ================================================ */
+
+#define PGDRV_PLACE_CONNECT_S "3"	/* a place that does not answer is unreadable, fast */
+
+PGconn *pgdrv_place_session(struct pgdrv_conn *pc, size_t i, const char *dbname,
+			    struct mg_err *err)
+{
+	const struct pgdrv_place *pl = &pc->places.list[i];
+	const char *keys[8], *vals[8];
+	char port[8], line[512];
+	int n = 0;
+	PGconn *pg;
+
+	assert(i < pc->places.n);
+	if (pc->place_pg[i] && PQstatus(pc->place_pg[i]) == CONNECTION_OK)
+		return pc->place_pg[i];
+	pgdrv_place_drop(pc, i);
+	snprintf(port, sizeof(port), "%u", pl->port);
+	keys[n] = "connect_timeout", vals[n++] = PGDRV_PLACE_CONNECT_S;
+	keys[n] = "dbname", vals[n++] = pc->libpq_url;	/* expanded: user, password, TLS */
+	keys[n] = "host", vals[n++] = pl->host;
+	keys[n] = "hostaddr", vals[n++] = "";		/* the URL's hostaddr is the primary's */
+	keys[n] = "port", vals[n++] = port;
+	if (dbname)
+		keys[n] = "dbname", vals[n++] = dbname;	/* a later dbname is a plain name */
+	keys[n] = "application_name", vals[n++] = "migrate/place";
+	keys[n] = NULL, vals[n] = NULL;
+	pg = PQconnectdbParams(keys, vals, 1);
+	if (!pg || PQstatus(pg) != CONNECTION_OK) {
+		first_line(line, sizeof(line), pg ? PQerrorMessage(pg) : "out of memory");
+		mg_err_set(err, MG_EDB, "cannot connect to %s %s: %s",
+			   pl->kind == PGDRV_POOLER ? "pooler" : "standby", pl->name, line);
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, notice_quiet, NULL);
+	pc->place_pg[i] = pg;
+	return pg;
+}
+
+void pgdrv_place_drop(struct pgdrv_conn *pc, size_t i)
+{
+	if (!pc->place_pg || !pc->place_pg[i])
+		return;
+	if (PQisBusy(pc->place_pg[i]))
+		PQsetnonblocking(pc->place_pg[i], 1);	/* PQfinish must not wait */
+	PQfinish(pc->place_pg[i]);
+	pc->place_pg[i] = NULL;
 }
 
 void pgdrv_quote_ident(struct mg_buf *out, const char *name)

@@ -41,6 +41,13 @@ struct pgdrv_conn {
 	const char *building;	/* the index being built now, NULL otherwise */
 	int64_t watch_next;	/* when to read it next (mg_now_ms) */
 	PGconn *watch_pg;
+	/* the URL as libpq got it (migrate's own parameters taken out) and
+	 * the places it names (url.h): standbys and poolers, with a session
+	 * to each once one was needed (NULL until then, or after a failure:
+	 * the next use connects again) */
+	char *libpq_url;
+	struct pgdrv_places places;
+	PGconn **place_pg;	/* [places.n] */
 };
 
 /*
@@ -70,6 +77,18 @@ struct pgdrv_conn {
 /* conn.c */
 struct pgdrv_conn *downcast(struct mg_conn *c);
 int pgdrv_accepts(const char *url);
+/*
+ * A session to places.list[i] (url.h), connected on first use with the
+ * URL's settings at the place's host and port (dbname instead of the
+ * URL's database when not NULL: "pgbouncer" for a pooler's console), a
+ * short connect timeout, application_name migrate/place. NULL with err
+ * (MG_EDB, naming the place) when it cannot be reached; the next call
+ * tries again.
+ */
+PGconn *pgdrv_place_session(struct pgdrv_conn *pc, size_t i, const char *dbname,
+			    struct mg_err *err);
+/* Forget place i's session (after a failed statement on it). */
+void pgdrv_place_drop(struct pgdrv_conn *pc, size_t i);
 const char *sqlstate(const PGresult *res);
 int set_result_error(struct mg_err *err, const PGresult *res,
 		     struct pgdrv_conn *pc, const char *context);

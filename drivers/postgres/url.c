@@ -12,6 +12,7 @@
  * of it.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <libpq-fe.h>
 
@@ -166,4 +167,132 @@ int pgdrv_check_url(const char *url, struct mg_err *err)
 		}
 	PQconninfoFree(opts);
 	return rc;
+}
+
+/* ==== migrate's own URI parameters: standby= and pooler= ================================= */
+
+void pgdrv_places_release(struct pgdrv_places *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->list[i].host);
+		free(p->list[i].name);
+	}
+	free(p->list);
+	memset(p, 0, sizeof(*p));
+}
+
+size_t pgdrv_places_count(const struct pgdrv_places *p, enum pgdrv_place_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += p->list[i].kind == kind;
+	return n;
+}
+
+/* "host:port" or "[v6]:port" into a place; 0 or -1 (not host:port). */
+static int parse_place(const char *v, size_t n, struct pgdrv_place *out)
+{
+	const char *colon, *host = v;
+	size_t hn;
+	char digits[8];
+	long port;
+
+	if (n && v[0] == '[') {
+		const char *end = memchr(v, ']', n);
+
+		if (!end || end + 1 >= v + n || end[1] != ':')
+			return -1;
+		host = v + 1;
+		hn = (size_t)(end - host);
+		colon = end + 1;
+	} else {
+		colon = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (v[i] == ':')
+				colon = v + i;
+		if (!colon)
+			return -1;
+		hn = (size_t)(colon - v);
+	}
+	if (hn == 0 || (size_t)(v + n - colon - 1) == 0 || (size_t)(v + n - colon - 1) >= sizeof(digits))
+		return -1;
+	memcpy(digits, colon + 1, (size_t)(v + n - colon - 1));
+	digits[v + n - colon - 1] = '\0';
+	for (const char *d = digits; *d; d++)
+		if (!isdigit((unsigned char)*d))
+			return -1;
+	port = strtol(digits, NULL, 10);
+	if (port <= 0 || port > 65535)
+		return -1;
+	out->host = mg_xstrndup(host, hn);
+	out->port = (unsigned)port;
+	out->name = memchr(host, ':', hn) ? mg_xasprintf("[%s]:%ld", out->host, port)
+					  : mg_xasprintf("%s:%ld", out->host, port);
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	enum pgdrv_place_kind kind;
+	const char *example;
+} place_keys[] = {
+	{ "standby", PGDRV_STANDBY, "postgres://app@primary:5432/shop?standby=replica1:5432&standby=replica2:5432" },
+	{ "pooler", PGDRV_POOLER, "postgres://app@primary:5432/shop?pooler=pgbouncer1:6432" },
+};
+
+/* The place parameter that param (key=value, n bytes) is, or -1. */
+static int place_key(const char *param, size_t n)
+{
+	for (size_t k = 0; k < sizeof(place_keys) / sizeof(place_keys[0]); k++) {
+		size_t kl = strlen(place_keys[k].key);
+
+		if (n > kl && !strncmp(param, place_keys[k].key, kl) && param[kl] == '=')
+			return (int)k;
+	}
+	return -1;
+}
+
+int pgdrv_take_places(const char *url, char **libpq_url, struct pgdrv_places *out,
+		      struct mg_err *err)
+{
+	const char *q = strstr(url, "://") ? strchr(strstr(url, "://"), '?') : NULL;
+	struct mg_buf rest = MG_BUF_INIT;
+	const char *p;
+
+	memset(out, 0, sizeof(*out));
+	*libpq_url = NULL;
+	if (!q) {
+		*libpq_url = mg_xstrdup(url);
+		return 0;
+	}
+	mg_buf_add(&rest, url, (size_t)(q - url));
+	for (p = q + 1; *p; ) {
+		size_t n = strcspn(p, "&");
+		int k = place_key(p, n);
+
+		if (k < 0) {
+			mg_buf_addc(&rest, rest.len == (size_t)(q - url) ? '?' : '&');
+			mg_buf_add(&rest, p, n);
+		} else {
+			struct pgdrv_place pl = { .kind = place_keys[k].kind };
+			size_t kl = strlen(place_keys[k].key) + 1;
+
+			if (parse_place(p + kl, n - kl, &pl) < 0) {
+				mg_buf_release(&rest);
+				pgdrv_places_release(out);
+				mg_err_set(err, MG_EINPUT, "bad database URL: parameter '%s' is not host:port",
+					   place_keys[k].key);
+				return mg_err_hint(err, "write each as %s=HOST:PORT (repeat it for more), e.g. %s",
+						   place_keys[k].key, place_keys[k].example);
+			}
+			out->list = mg_xrealloc(out->list, (out->n + 1) * sizeof(*out->list));
+			out->list[out->n++] = pl;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	*libpq_url = mg_buf_detach(&rest);
+	return 0;
 }
