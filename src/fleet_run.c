@@ -288,7 +288,7 @@ static void running_line(const struct mg_fleet *f, const struct child *kids, siz
 
 /* A child that could not start (its log cannot be opened, no fork): that
  * target fails with exit 3, the others run. */
-static void not_started(const struct mg_fleet *f, struct child *c, struct mg_fleet_result *r,
+static void start_failed(const struct mg_fleet *f, struct child *c, struct mg_fleet_result *r,
 			size_t done, struct mg_err *err, int quiet)
 {
 	if (c->log > 0)
@@ -371,7 +371,7 @@ struct mg_fleet_result *mg_fleet_run(const struct mg_fleet *f, const struct mg_f
 			if (start_child(&kids[n_kids], f, next, run, err) == 0)
 				n_kids++, next++;
 			else
-				not_started(f, &kids[n_kids], &res[next++], ++done, err, run->quiet);
+				start_failed(f, &kids[n_kids], &res[next++], ++done, err, run->quiet);
 		if (mg_stop_requested && !forwarded) {
 			forward_stop(kids, n_kids, mg_stop_requested);
 			forwarded = 1;
