@@ -61,6 +61,11 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 					   "(default <state_dir>/<name>.db)");
 		}
 	}
+	if (opt->watch) {
+		mg_err_set(err, MG_EINPUT, "status --watch is not taken with --fleet");
+		return mg_err_hint(err, "watch one target (its URL and state file), or refresh the "
+				   "fleet's table: watch -n 10 migrate --fleet %s status", opt->fleet);
+	}
 	if (opt->fleet_jobs > MG_FLEET_MAX_CONCURRENCY)
 		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at most %d targets run at once",
 				  opt->fleet_jobs, MG_FLEET_MAX_CONCURRENCY);

@@ -361,6 +361,8 @@ def test_fleet_refusals(cli, tmp_path):
             (("-d", "postgres://h/d", "status"), "'--database' cannot be used with --fleet"),
             (("status", "--state-file", "x.db"), "'--state-file' cannot be used with --fleet"),
             (("--fleet-jobs", "2"), "needs a command to run on every target"),
+            (("status", "--watch"), "status --watch is not taken with --fleet"),
+            (("--fleet-jobs", "300", "status"), "at most 256 targets run at once"),
     ]:
         r = cli.run_raw("--fleet", "fleet.yaml", *args, cwd=tmp_path)
         assert r.rc == 2 and message in r.err, r.describe()
