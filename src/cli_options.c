@@ -76,6 +76,19 @@ const struct mg_opt_def mg_opt_defs[] = {
 	  "MIGRATE_METRICS_FILE", NULL, 0, 0, 0, NULL,
 	  "write Prometheus text-format metrics to PATH, atomically, after the "
 	  "command and during a backfill", NULL },
+	{ 0, "fleet", MG_OPT_STR, OFF(fleet), "FILE", MG_C_ALL,
+	  NULL, NULL, 0, 0, 0, NULL,
+	  "run the command on every database of the fleet file FILE, each in its "
+	  "own process with its own state file; a summary table and the worst exit "
+	  "status (see 'Fleets' in docs/operations.md)", NULL },
+	{ 0, "fleet-jobs", MG_OPT_INT, OFF(fleet_jobs), "N", MG_C_ALL,
+	  NULL, NULL, 0, 0, 0, "the fleet file's concurrency, else 4",
+	  "with --fleet: how many targets run at once", NULL },
+	{ 0, "fleet-gate-only", MG_OPT_FLAG, OFF(fleet_gate_only), NULL,
+	  MG_C_CONTRACT | MG_C_ROLLBACK, NULL, NULL, 0, 0, 0, NULL,
+	  "with --fleet: run the fleet-wide colour gate and stop (exit 0: the "
+	  "command may run on every target), for pipelines that run one job per "
+	  "target", NULL },
 	{ 'q', "quiet", MG_OPT_VERBOSITY, 0, NULL, MG_C_ALL,
 	  NULL, NULL, 0, 0, 0, NULL, "errors and warnings only on stderr", NULL },
 	{ 'v', "verbose", MG_OPT_VERBOSITY, 0, NULL, MG_C_ALL,

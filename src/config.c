@@ -57,6 +57,7 @@ void mg_options_release(struct mg_options *o)
 	free(o->lint_warning);
 	free(o->lint_disable);
 	free(o->metrics_file);
+	free(o->fleet);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -64,6 +64,10 @@ struct mg_options {
 	char *metrics_file;	/* --metrics-file PATH: Prometheus text format */
 	int wait_lock_ms;	/* --wait-lock DURATION: wait for another runner; 0 = exit 3 at once */
 	long max_runtime_ms;	/* backfill --max-runtime DURATION: checkpoint and exit 3 resumably */
+	/* fleets (issue 17) */
+	char *fleet;		/* --fleet FILE: run the command on every target */
+	int fleet_jobs;		/* --fleet-jobs N, 0 = the fleet file's concurrency */
+	int fleet_gate_only;	/* contract/rollback --fleet-gate-only */
 	/* what is left after the options: the command and its arguments */
 	const char *command;
 	char **args;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/fleet_cmd.h"
 #include "driver.h"
 #include "metrics.h"
 #include "output.h"
@@ -474,13 +475,35 @@ static int before_command(struct mg_options *opt, const struct mg_cli_command *c
 	return 0;
 }
 
-static int run(struct mg_options *opt)
+/* --fleet without a command, --fleet-jobs without --fleet: exit 2. */
+static int fleet_misuse(const struct mg_options *opt)
+{
+	struct mg_err err = MG_ERR_INIT;
+
+	if (opt->fleet && !opt->command) {
+		mg_err_set(&err, MG_EINPUT, "--fleet '%s' needs a command to run on every target",
+			   opt->fleet);
+		mg_err_hint(&err, "migrate --fleet %s status (or plan, expand, backfill, "
+			    "switch-reads, contract, rollback, colour, check, log)", opt->fleet);
+	} else if ((opt->fleet_jobs || opt->fleet_gate_only) && !opt->fleet) {
+		mg_err_set(&err, MG_EINPUT, "--%s is only taken with --fleet FILE",
+			   opt->fleet_jobs ? "fleet-jobs" : "fleet-gate-only");
+	} else {
+		return 0;
+	}
+	mg_report_error(&err);
+	return MG_EINPUT;
+}
+
+static int run(struct mg_options *opt, int argc, char **argv)
 {
 	const struct mg_cli_command *cmd;
 	int rc;
 
 	if (opt->version)
 		return print_version();
+	if (!opt->help && fleet_misuse(opt))
+		return MG_EINPUT;
 	if (!opt->command) {
 		print_usage(opt->help ? stdout : stderr);
 		return opt->help ? 0 : MG_EINPUT;
@@ -492,6 +515,10 @@ static int run(struct mg_options *opt)
 	cmd = find_command(opt->command);
 	if (!cmd)
 		return unknown_command(opt->command);
+	if (opt->fleet && !opt->help) {
+		opt->command = cmd->name;
+		return mg_cmd_fleet(opt, argc, argv);
+	}
 	if (before_command(opt, cmd, &rc) < 0)
 		return rc;
 	opt->command = cmd->name;
@@ -519,7 +546,7 @@ int main(int argc, char **argv)
 		mg_options_release(&opt);
 		return MG_EINPUT;
 	}
-	rc = run(&opt);
+	rc = run(&opt, argc, argv);
 	mg_options_release(&opt);
 	return rc;
 }
