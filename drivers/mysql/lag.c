@@ -14,7 +14,11 @@
  *    HOSTS on MariaDB and older MySQL) at their report_host and
  *    report_port, reached with the primary's user, password, database and
  *    TLS settings. Only direct replicas: a replica's own replicas are not
- *    looked for;
+ *    looked for. A replica leaves that list when it stops replicating (or
+ *    dies), which would make the lag read as if it were not there: so
+ *    every replica listed since the process first checked is asked, listed
+ *    now or not (struct heartbeats), and one that cannot say its lag
+ *    pauses the backfill (fails closed) until it is back;
  *  - whether each replicates at all: SHOW REPLICA STATUS (MySQL 8.0.22+,
  *    MariaDB 10.5+; SHOW SLAVE STATUS before). No status, or a stopped
  *    I/O or SQL thread, is an error: --max-lag pauses (fails closed);
@@ -41,6 +45,7 @@ struct mydrv_replica {
 	unsigned port;
 	char *name;			/* "host:port", for messages */
 	struct mydrv_conn *conn;	/* NULL until connected */
+	int unlisted;			/* listed earlier, not by the primary now */
 };
 
 /* A session's replicas (each session connects to them on its own). */
@@ -58,6 +63,11 @@ static struct heartbeats {
 	int64_t id;			/* the row: the connection id of the first user */
 	int64_t sent[MYDRV_HEARTBEATS];	/* heartbeats written, a ring, oldest first */
 	size_t n_sent, first;
+	struct listed_replica {		/* every replica the primary has listed */
+		char *host;
+		unsigned port;
+	} *listed;
+	size_t n_listed;
 } heartbeats = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void replica_release(struct mydrv_replica *r)
@@ -116,6 +126,16 @@ static int64_t heartbeat_lag(int64_t seen, int64_t now)
 	return lag;
 }
 
+/* Forget the replicas listed (under heartbeats.mu). */
+static void forget_listed(struct heartbeats *h)
+{
+	for (size_t i = 0; i < h->n_listed; i++)
+		free(h->listed[i].host);
+	free(h->listed);
+	h->listed = NULL;
+	h->n_listed = 0;
+}
+
 /* Add a replica at host:port unless it is there; it is kept (marked). */
 static void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
 			 const char *host, unsigned port)
@@ -140,6 +160,36 @@ static void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_la
 	}
 	*list = mg_xrealloc(*list, (*n + 1) * sizeof(**list));
 	(*list)[(*n)++] = r;
+}
+
+/*
+ * The process's memory of the replicas listed: the n_now listed now are
+ * remembered; the ones listed before but not now are added to list
+ * (marked unlisted), so that they are asked too.
+ */
+static void add_listed_before(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old)
+{
+	struct heartbeats *h = &heartbeats;
+	size_t n_now = *n;
+
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < n_now; i++) {
+		size_t j;
+
+		for (j = 0; j < h->n_listed; j++)
+			if (h->listed[j].port == (*list)[i].port && !strcmp(h->listed[j].host, (*list)[i].host))
+				break;
+		if (j == h->n_listed) {
+			h->listed = mg_xrealloc(h->listed, (h->n_listed + 1) * sizeof(*h->listed));
+			h->listed[h->n_listed].host = mg_xstrdup((*list)[i].host);
+			h->listed[h->n_listed++].port = (*list)[i].port;
+		}
+	}
+	for (size_t j = 0; j < h->n_listed; j++)
+		keep_replica(list, n, old, h->listed[j].host, h->listed[j].port);
+	pthread_mutex_unlock(&h->mu);
+	for (size_t i = 0; i < *n; i++)
+		(*list)[i].unlisted = i >= n_now;
 }
 
 /*
@@ -178,6 +228,8 @@ static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg
 		keep_replica(&list, &n, lag, host, (unsigned)atoi(port));
 	}
 	mg_rows_release(&r);
+	if (rc == 0)
+		add_listed_before(&list, &n, lag);
 	for (size_t i = 0; i < lag->n; i++)
 		replica_release(&lag->replicas[i]);
 	free(lag->replicas);
@@ -370,8 +422,18 @@ void forget_heartbeat(struct mydrv_conn *mc)
 		h->table_ready = 0;
 		h->n_sent = h->first = 0;
 		h->id = 0;
+		forget_listed(h);
 	}
 	pthread_mutex_unlock(&h->mu);
+}
+
+/* "msg; step": what to do, in the message itself (a pause shows the
+ * message only). */
+static void add_next_step(struct mg_err *err, const char *step)
+{
+	size_t len = strlen(err->msg);
+
+	snprintf(err->msg + len, sizeof(err->msg) - len, "; %s", step);
 }
 
 int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
@@ -398,8 +460,12 @@ int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err
 	for (size_t i = 0; i < lag->n; i++) {
 		int64_t v = 0;
 
-		if (replica_lag(mc, &lag->replicas[i], now, &v, err) < 0)
+		if (replica_lag(mc, &lag->replicas[i], now, &v, err) < 0) {
+			if (lag->replicas[i].unlisted)
+				add_next_step(err, "it was replicating when the backfill began: bring it back, "
+					      "or if it was removed on purpose stop the backfill and run it again");
 			return -1;
+		}
 		if (v > worst)
 			worst = v;
 	}
