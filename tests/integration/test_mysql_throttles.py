@@ -60,8 +60,10 @@ def rdb(rset, request):
         yield d
     finally:
         d.drop()
+        for i in range(len(rset.replicas)):     # a test may have stopped one
+            rset.replica_sql(i, "START SLAVE")
         for i in range(len(rset.replicas)):
-            rset.set_delay(i, 0)      # and replicating: STOP SLAVE, START SLAVE
+            rset.set_delay(i, 0)
 
 
 def seed(db, rows=ROWS):
