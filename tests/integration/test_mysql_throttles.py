@@ -63,7 +63,16 @@ def rdb(rset, request):
         for i in range(len(rset.replicas)):     # a test may have stopped one
             rset.replica_sql(i, "START SLAVE")
         for i in range(len(rset.replicas)):
-            rset.set_delay(i, 0)
+            if int(replica_status(rset, i)["SQL_Delay"]):
+                rset.set_delay(i, 0)
+        rset.wait_listed()
+
+
+def replica_status(rset, i):
+    """SHOW SLAVE STATUS of replica i, by column name."""
+    with rset.replicas[i].admin() as c, c.cursor() as cur:
+        cur.execute("SHOW SLAVE STATUS")
+        return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
 
 def seed(db, rows=ROWS):
