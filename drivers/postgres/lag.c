@@ -17,11 +17,14 @@
  *    primary does not see, is checked this way too (its lag is its
  *    upstream's to measure: see docs/operations.md);
  *  - the standbys the primary listed the first time this process read the
- *    lag (application_name and client address, counted: two standbys of
- *    one host may share a name) are remembered, per primary, by every
- *    session of the process (the backfill's workers take turns at the
- *    check). One missing later makes the lag unreadable until it is back.
- *    A standby that attaches later is watched from then on.
+ *    lag are remembered, per primary, by every session of the process (the
+ *    backfill's workers take turns at the check): how many stream under
+ *    each application_name (cluster_name; walreceiver when unset, so
+ *    several may share it), and from which client addresses, for the
+ *    message. Fewer of a name later makes the lag unreadable until they
+ *    are back. Counting by name, not address, lets a standby come back
+ *    from another address (a rescheduled pod) and still count as back. A
+ *    standby that attaches later is watched from then on.
  * Unreadable is -1 with err naming the standby and what to do: the
  * backfill pauses (fails closed) and goes on by itself once it is back.
  */
@@ -31,8 +34,8 @@
 
 struct standby_seen {
 	char *name;		/* application_name (cluster_name, or walreceiver) */
-	char *addr;		/* client_addr, "a unix socket" when NULL */
-	int count;		/* how many stream under this name from this address */
+	char *addrs;		/* their client_addr ("a unix socket" when NULL), ", "-separated */
+	int count;		/* how many stream under this name */
 };
 
 /* What one primary's standbys were, for every session of this process
@@ -50,24 +53,45 @@ static struct {
 	struct primary_watch *list;
 } watch = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-/* The standbys listed now, from rows (name, addr) of res. */
+/* The entry of v named name, NULL when there is none. */
+static struct standby_seen *seen_named(struct standby_seen *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return &v[i];
+	return NULL;
+}
+
+/* Add addr to s's addresses unless it is the last one added (the rows
+ * come ordered by name and address, so a repeat is the last). */
+static void add_addr(struct standby_seen *s, const char *addr)
+{
+	char *old = s->addrs;
+	const char *last = old ? strrchr(old, ',') : NULL;
+
+	last = last ? last + 2 : old;
+	if (last && !strcmp(last, addr))
+		return;
+	s->addrs = old ? mg_xasprintf("%s, %s", old, addr) : mg_xstrdup(addr);
+	free(old);
+}
+
+/* The standbys listed now, by name, from rows (name, addr) of res. */
 static void count_listed(PGresult *res, struct standby_seen **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
 	for (int r = 0; r < PQntuples(res); r++) {
-		const char *name = PQgetvalue(res, r, 0), *addr = PQgetvalue(res, r, 1);
-		size_t i;
+		const char *name = PQgetvalue(res, r, 0);
+		struct standby_seen *s = seen_named(*out, *n, name);
 
-		for (i = 0; i < *n; i++)
-			if (!strcmp((*out)[i].name, name) && !strcmp((*out)[i].addr, addr))
-				break;
-		if (i == *n) {
+		if (!s) {
 			*out = mg_xrealloc(*out, (*n + 1) * sizeof(**out));
-			(*out)[i] = (struct standby_seen){ mg_xstrdup(name), mg_xstrdup(addr), 0 };
-			(*n)++;
+			s = &(*out)[(*n)++];
+			*s = (struct standby_seen){ mg_xstrdup(name), NULL, 0 };
 		}
-		(*out)[i].count++;
+		add_addr(s, PQgetvalue(res, r, 1));
+		s->count++;
 	}
 }
 
@@ -75,17 +99,9 @@ static void seen_free(struct standby_seen *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].name);
-		free(v[i].addr);
+		free(v[i].addrs);
 	}
 	free(v);
-}
-
-static int listed_count(const struct standby_seen *now, size_t n, const struct standby_seen *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(now[i].name, s->name) && !strcmp(now[i].addr, s->addr))
-			return now[i].count;
-	return 0;
 }
 
 static struct primary_watch *watch_for(const char *key)
@@ -102,22 +118,23 @@ static struct primary_watch *watch_for(const char *key)
 	return w;
 }
 
-/* Remember a standby first listed now (or more of a name than before). */
+/* Remember the standbys listed now: a name first listed now, or more of
+ * a name than before (and where they are, when all are there). */
 static void watch_newcomers(struct primary_watch *w, const struct standby_seen *now, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		size_t j;
+		struct standby_seen *s = seen_named(w->seen, w->n, now[i].name);
 
-		for (j = 0; j < w->n; j++)
-			if (!strcmp(w->seen[j].name, now[i].name) && !strcmp(w->seen[j].addr, now[i].addr))
-				break;
-		if (j == w->n) {
+		if (!s) {
 			w->seen = mg_xrealloc(w->seen, (w->n + 1) * sizeof(*w->seen));
-			w->seen[w->n++] = (struct standby_seen){ mg_xstrdup(now[i].name),
-								 mg_xstrdup(now[i].addr), 0 };
+			s = &w->seen[w->n++];
+			*s = (struct standby_seen){ mg_xstrdup(now[i].name), NULL, 0 };
 		}
-		if (now[i].count > w->seen[j].count)
-			w->seen[j].count = now[i].count;
+		if (now[i].count >= s->count) {
+			s->count = now[i].count;
+			free(s->addrs);
+			s->addrs = mg_xstrdup(now[i].addrs);
+		}
 	}
 }
 
@@ -138,18 +155,19 @@ static int check_listed(struct pgdrv_conn *pc, PGresult *res, struct mg_err *err
 	w = watch_for(pc->libpq_url);
 	for (size_t i = 0; i < w->n && rc == 0; i++) {
 		const struct standby_seen *s = &w->seen[i];
-		int have = listed_count(now, n, s);
+		const struct standby_seen *cur = seen_named(now, n, s->name);
+		int have = cur ? cur->count : 0;
 
 		if (have >= s->count)
 			continue;
 		if (s->count == 1)
 			mg_err_set(err, MG_EDB, "standby '%s' (from %s) no longer streams from this server: "
 				   "bring it back and the backfill goes on; removed on purpose? stop the backfill and run it again",
-				   s->name, s->addr);
+				   s->name, s->addrs);
 		else
 			mg_err_set(err, MG_EDB, "%d of %d standbys '%s' (from %s) no longer stream from this server: "
 				   "bring them back and the backfill goes on; removed on purpose? stop the backfill and run it again",
-				   s->count - have, s->count, s->name, s->addr);
+				   s->count - have, s->count, s->name, s->addrs);
 		mg_err_hint(err, "a standby that stopped streaming cannot say how far it lags, so the backfill waits for it; "
 			    "if it was removed on purpose, stop the backfill (Ctrl-C or SIGTERM) and run it again: it resumes "
 			    "from its checkpoint and watches only the standbys streaming then");
@@ -270,7 +288,8 @@ static int check_named_standbys(struct pgdrv_conn *pc, struct mg_err *err)
 	"ELSE (extract(epoch FROM greatest(coalesce(replay_lag, interval '0'), " \
 	"CASE WHEN replay_lsn < sent_lsn THEN now() - reply_time ELSE interval '0' END)) * 1000)::bigint END " \
 	"FROM pg_stat_replication " \
-	"WHERE sent_lsn IS NULL OR (replay_lsn IS NOT NULL AND state IN ('streaming', 'catchup'))"
+	"WHERE sent_lsn IS NULL OR (replay_lsn IS NOT NULL AND state IN ('streaming', 'catchup')) " \
+	"ORDER BY 1, 2"
 
 int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
 {
