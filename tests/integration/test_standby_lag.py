@@ -244,3 +244,32 @@ def test_sigterm_while_a_standby_is_gone_then_rerun_without_it(trio, sdb, tmp_pa
     assert "replication lag cannot be read" not in r.err, r.describe()
     gone.resume()
     assert_standbys_have_every_row(trio, sdb)
+
+
+@pytest.mark.parametrize("case", ["primary_named_as_standby", "role_without_pg_monitor"])
+def test_named_standby_that_cannot_vouch_for_itself_pauses(trio, sdb, tmp_path, migrate_bin,
+                                                            case):
+    """A standby= that is not a standby (the primary itself, or a promoted
+    one), or whose WAL receiver this role may not see, fails closed."""
+    if case == "primary_named_as_standby":
+        query = f"standby=127.0.0.1:{trio.primary.port}"
+        want = f"standby 127.0.0.1:{trio.primary.port} is not in recovery (promoted?)"
+    else:
+        query = named(trio)
+        want = f"standby 127.0.0.1:{trio.standbys[0].port} hides its WAL receiver's status"
+    p = expanded(trio, sdb, tmp_path, migrate_bin, query=query)
+    if case == "role_without_pg_monitor":
+        with trio.primary.admin() as c:
+            c.execute(f"REVOKE pg_monitor FROM {APP_USER}")
+        for s in trio.standbys:
+            s.wait_replayed()
+    try:
+        bf = start_backfill(p, max_lag="5s")
+        ev = assert_stays_paused(bf, seconds=1.0)
+        assert want in throttle(ev), throttle(ev)
+        assert rows_done(ev) == 0, bf.err
+        bf.p.send_signal(signal.SIGTERM)
+        assert bf.finish(timeout=30) == 3, bf.err + bf.out
+    finally:
+        with trio.primary.admin() as c:
+            c.execute(f"GRANT pg_monitor TO {APP_USER}")
