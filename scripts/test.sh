@@ -36,7 +36,7 @@ SKIP_ASAN=${MIGRATE_SKIP_ASAN:-0}
 SKIP_FUZZ=${MIGRATE_SKIP_FUZZ:-0}
 STOP_CLUSTER=${MIGRATE_STOP_DEBIAN_CLUSTER:-0}
 
-section() { printf '\n==== %s ====\n' "$*"; }
+section() { printf '\n==== %s (%s) ====\n' "$*" "$(date -u +%T)"; }
 
 PACKAGES=(
   cmake gcc clang pkg-config make git
@@ -89,35 +89,74 @@ fi
 echo "MariaDB for tests: $(/usr/sbin/mariadbd --version) (own server per test file, temp dir, free port)"
 /usr/bin/python3 -c 'import pytest, psycopg, pymysql, yaml; print("pytest", pytest.__version__, "/ psycopg", psycopg.__version__, "/ PyMySQL", pymysql.__version__, "/ PyYAML", yaml.__version__)'
 
-run_suite() {  # build-dir, extra cmake args...
+configure_and_build() {  # build-dir, extra cmake args...
   local dir=$1; shift
   section "configure $dir $*"
   cmake -S "$ROOT" -B "$ROOT/$dir" -DMIGRATE_TESTS=ON -DMIGRATE_TEST_HOOKS=ON "$@"
   section "build $dir"
   cmake --build "$ROOT/$dir" -j"$JOBS"
-  section "test $dir"
-  ctest --test-dir "$ROOT/$dir" --output-on-failure --no-tests=error -j"$TEST_JOBS"
 }
 
-run_suite build
+test_suite() {  # build-dir
+  section "test $1"
+  ctest --test-dir "$ROOT/$1" --output-on-failure --no-tests=error -j"$TEST_JOBS"
+}
 
-if [ "$SKIP_ASAN" != 1 ]; then
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  # the upgrade tests' previous release is built without the tree's
-  # compiler or sanitizer: the plain tree's build serves this one too
-  run_suite build-asan -DMIGRATE_SANITIZE=ON -DCMAKE_C_COMPILER=clang \
-    -DMIGRATE_PREVIOUS_RELEASE_DIR="$ROOT/build/previous-release"
-fi
-
-# Fuzzing (tests/fuzz/): each libFuzzer target (ASan + UBSan) replays its
-# committed regressions and fuzzes for a bounded time; a crash fails.
-if [ "$SKIP_FUZZ" != 1 ]; then
+configure_and_build_fuzz() {
   section "configure build-fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
   cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DMIGRATE_FUZZ=ON -DCMAKE_C_COMPILER=clang \
     -DMIGRATE_FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
   section "build build-fuzz"
   cmake --build "$ROOT/build-fuzz" -j"$JOBS"
+}
+
+# The sanitizer and fuzzing trees: the upgrade tests' previous release is
+# built without the tree's compiler or sanitizer, so the plain tree's build
+# of it serves the sanitizer tree too.
+build_the_other_trees() {
+  if [ "$SKIP_ASAN" != 1 ]; then
+    configure_and_build build-asan -DMIGRATE_SANITIZE=ON -DCMAKE_C_COMPILER=clang \
+      -DMIGRATE_PREVIOUS_RELEASE_DIR="$ROOT/build/previous-release"
+  fi
+  if [ "$SKIP_FUZZ" != 1 ]; then
+    configure_and_build_fuzz
+  fi
+}
+
+configure_and_build build
+
+# The plain tree's tests mostly wait (on servers, locks, timeouts), so the
+# other two trees compile meanwhile, at the lowest priority: the tests get
+# the CPU whenever they want it, and the compilers take what is left
+# (docs/performance.md, "CI time"). Their output is shown after the tests.
+OTHER_LOG="$ROOT/build-other-trees.log"
+(
+  renice -n 19 -p "$BASHPID" >/dev/null
+  build_the_other_trees
+) > "$OTHER_LOG" 2>&1 &
+OTHER_PID=$!
+plain_rc=0
+test_suite build || plain_rc=$?
+other_rc=0
+wait "$OTHER_PID" || other_rc=$?
+section "the sanitizer and fuzzing trees, built while the plain tree's tests ran"
+cat "$OTHER_LOG"
+if [ "$plain_rc" != 0 ]; then
+  echo "the plain tree's tests failed (exit $plain_rc)" >&2; exit "$plain_rc"
+fi
+if [ "$other_rc" != 0 ]; then
+  echo "building the sanitizer or fuzzing tree failed (exit $other_rc): see above" >&2; exit "$other_rc"
+fi
+
+if [ "$SKIP_ASAN" != 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  test_suite build-asan
+fi
+
+# Fuzzing (tests/fuzz/): each libFuzzer target (ASan + UBSan) replays its
+# committed regressions and fuzzes for a bounded time; a crash fails.
+if [ "$SKIP_FUZZ" != 1 ]; then
   section "test build-fuzz (fuzzing)"
   # A fixed seed: CI replays the same mutations on every run, so a finding
   # fails the change that made it, reproducibly (FUZZ_FLAGS overrides it;

@@ -249,6 +249,7 @@ static int count_sessions(struct mg_ctx *ctx, const struct mg_colour *c, int ret
 	l->claimed = 0;
 	l->claimed_by[0] = 0;
 	mg_buf_addf(why, "sessions matching '%s' cannot be seen (%s)", c->match_pattern, err.msg);
+	snprintf(l->unseen_hint, sizeof(l->unseen_hint), "%s", err.hint);
 	return -1;
 }
 
@@ -360,7 +361,10 @@ static void add_blocker(struct mg_ctx *ctx, struct blocker_list *b,
 		    b->n ? "; " : "", c->name, c->app_version ? c->app_version : "?",
 		    label, l->reason);
 	if (!b->n) {
-		if (l->sessions != 0 && c->match_pattern)
+		if (l->sessions < 0 && l->unseen_hint[0])	/* a place that cannot be read */
+			mg_buf_addf(&b->hint, "%s's sessions matching '%s' cannot be seen: %s; ",
+				    c->name, c->match_pattern, l->unseen_hint);
+		else if (l->sessions != 0 && c->match_pattern)
 			mg_buf_addf(&b->hint, "%s still has sessions matching '%s' (or they cannot be seen): stop them first, ",
 				    c->name, c->match_pattern);
 		if (!c->state || strcmp(c->state, "retired") != 0)	/* NULL: a damaged record */
@@ -564,6 +568,8 @@ json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
 	json_object_set_new(o, "matching_sessions",
 			    l->matching < 0 ? json_null() : json_integer(l->matching));
 	json_object_set_new(o, "claimed_by", claimed_json(l));
+	json_object_set_new(o, "sessions_hint",
+			    l->unseen_hint[0] ? json_string(l->unseen_hint) : json_null());
 	json_object_set_new(o, "stale", json_boolean(l->stale));
 	json_object_set_new(o, "valid", json_boolean(l->valid));
 	if (c->state && strcmp(c->state, "live") != 0) {

@@ -45,6 +45,9 @@ struct mg_liveness {
 	char claimed_by[256];	/* those colours' names, ", "-separated */
 	int64_t heartbeat_age_s;
 	char reason[768];	/* "standby", "retired, but 3 sessions connected", ... */
+	char unseen_hint[1024];	/* when its sessions cannot be seen (sessions -1):
+				 * what makes them visible ("add the user to
+				 * pgbouncer's stats_users ..."), "" otherwise */
 };
 
 /* Evaluate c against the registry, the database's sessions and the clock. */

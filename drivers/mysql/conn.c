@@ -61,6 +61,7 @@ void mydrv_close(struct mg_conn *c)
 	mc = downcast(c);
 	forget_heartbeat(mc);
 	lag_release(mc->lag);
+	lag_release(mc->places);
 	free(mc->guard);
 	url_free(mc->url);
 	mysql_close(mc->my);

@@ -40,20 +40,6 @@
 #define MYDRV_HEARTBEATS 64		/* heartbeats remembered */
 #define MYDRV_REPLICA_TIMEOUT_S 3	/* connecting to and reading a replica */
 
-struct mydrv_replica {
-	char *host;
-	unsigned port;
-	char *name;			/* "host:port", for messages */
-	struct mydrv_conn *conn;	/* NULL until connected */
-	int unlisted;			/* listed earlier, not by the primary now */
-};
-
-/* A session's replicas (each session connects to them on its own). */
-struct mydrv_lag {
-	struct mydrv_replica *replicas;
-	size_t n;
-};
-
 /* The heartbeats of this process, under mu: one row, shared by every
  * session that checks the lag (see above); reset when the last goes. */
 static struct heartbeats {
@@ -137,8 +123,8 @@ static void forget_listed(struct heartbeats *h)
 }
 
 /* Add a replica at host:port unless it is there; it is kept (marked). */
-static void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
-			 const char *host, unsigned port)
+void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
+		  const char *host, unsigned port)
 {
 	struct mydrv_replica r = { 0 };
 
@@ -197,7 +183,7 @@ static void add_listed_before(struct mydrv_replica **list, size_t *n, struct myd
  * server_id, report_host and report_port. A replica without report_host
  * cannot be reached: an error naming the way out.
  */
-static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg_err *err)
+int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg_err *err)
 {
 	struct mg_rows r = MG_ROWS_INIT;
 	struct mg_err first = MG_ERR_INIT;
@@ -228,14 +214,30 @@ static int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg
 		keep_replica(&list, &n, lag, host, (unsigned)atoi(port));
 	}
 	mg_rows_release(&r);
-	if (rc == 0)
-		add_listed_before(&list, &n, lag);
 	for (size_t i = 0; i < lag->n; i++)
 		replica_release(&lag->replicas[i]);
 	free(lag->replicas);
 	lag->replicas = list;
 	lag->n = n;
 	return rc;
+}
+
+int replica_connect(struct mydrv_conn *mc, struct mydrv_replica *rep, struct mg_err *err)
+{
+	struct mydrv_url u = *mc->url;	/* the primary's, but for host and port */
+	struct mg_conn_opts opts = mc->opts;
+
+	if (rep->conn)
+		return 0;
+	u.host = rep->host;
+	u.port = rep->port;
+	u.socket = NULL;
+	opts.application_name = "migrate/replica";	/* never one of the colours' sessions */
+	if (open_conn(&u, &opts, MYDRV_REPLICA_TIMEOUT_S, &rep->conn, err) < 0) {
+		mg_err_prefix(err, "replica %s: ", rep->name);
+		return -1;
+	}
+	return 0;
 }
 
 /* A cell of the current row by column name; NULL when there is none. */
@@ -327,17 +329,8 @@ static int replica_lag(struct mydrv_conn *mc, struct mydrv_replica *rep, int64_t
 {
 	int64_t sbm = -1, seen = 0, hb;
 
-	if (!rep->conn) {
-		struct mydrv_url u = *mc->url;	/* the primary's, but for host and port */
-
-		u.host = rep->host;
-		u.port = rep->port;
-		u.socket = NULL;
-		if (open_conn(&u, &mc->opts, MYDRV_REPLICA_TIMEOUT_S, &rep->conn, err) < 0) {
-			mg_err_prefix(err, "replica %s: ", rep->name);
-			return -1;
-		}
-	}
+	if (replica_connect(mc, rep, err) < 0)
+		return -1;
 	if (replica_running(rep, &sbm, err) < 0 || replica_heartbeat(rep, &seen, err) < 0) {
 		if (rep->conn->broken || mysql_errno(rep->conn->my) >= CR_MIN_ERROR) {
 			mydrv_close(&rep->conn->base);	/* lost: reconnect next time */
@@ -427,6 +420,36 @@ void forget_heartbeat(struct mydrv_conn *mc)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/*
+ * lag's replicas := the ones the primary lists now and the ones it listed
+ * since the process's first check but does not now (marked unlisted),
+ * connections kept. The unlisted ones step aside while list_replicas
+ * (which keeps only what it lists) runs.
+ */
+static int list_with_listed_before(struct mydrv_conn *mc, struct mydrv_lag *lag,
+				   struct mg_err *err)
+{
+	struct mydrv_lag before = { 0 };
+	size_t kept = 0;
+	int rc;
+
+	before.replicas = mg_xcalloc(lag->n ? lag->n : 1, sizeof(*before.replicas));
+	for (size_t i = 0; i < lag->n; i++) {
+		if (lag->replicas[i].unlisted)
+			before.replicas[before.n++] = lag->replicas[i];
+		else
+			lag->replicas[kept++] = lag->replicas[i];
+	}
+	lag->n = kept;
+	rc = list_replicas(mc, lag, err);
+	if (rc == 0)
+		add_listed_before(&lag->replicas, &lag->n, &before);
+	for (size_t i = 0; i < before.n; i++)
+		replica_release(&before.replicas[i]);
+	free(before.replicas);
+	return rc;
+}
+
 /* "msg; step": what to do, in the message itself (a pause shows the
  * message only). */
 static void add_next_step(struct mg_err *err, const char *step)
@@ -452,7 +475,7 @@ int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err
 			keep_replica(&lag->replicas, &lag->n, NULL, mc->url->replicas[i].host,
 				     mc->url->replicas[i].port);
 	}
-	if (!mc->url->n_replicas && list_replicas(mc, lag, err) < 0)
+	if (!mc->url->n_replicas && list_with_listed_before(mc, lag, err) < 0)
 		return -1;
 	if (lag->n == 0)
 		return 0;

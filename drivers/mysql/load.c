@@ -57,11 +57,10 @@ static void add_session_like(struct mydrv_conn *mc, struct mg_buf *sql, const ch
 	free(like);
 }
 
-int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 char *const *except, size_t n_except,
-			 int64_t *out, struct mg_err *err)
+int mydrv_count_sessions_here(struct mydrv_conn *mc, const char *pattern,
+			      char *const *except, size_t n_except,
+			      int64_t *out, struct mg_err *err)
 {
-	struct mydrv_conn *mc = downcast(c);
 	struct mg_buf sql = MG_BUF_INIT;
 	int rc, all;
 
@@ -171,4 +170,12 @@ int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
 	mg_rows_release(&r);
 	free(sql);
 	return rc;
+}
+
+/* On the primary and on its replicas (places.c). */
+int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
+			 int64_t *out, struct mg_err *err)
+{
+	return mydrv_count_at_places(downcast(c), pattern, except, n_except, out, err);
 }

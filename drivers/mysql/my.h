@@ -111,10 +111,26 @@ struct mydrv_conn {
 	int broken;		/* the link was given up: no more statements */
 	char net_error[512];	/* why the last statement got no result */
 	struct mydrv_lag *lag;	/* --max-lag's replicas and heartbeats, NULL until asked */
+	struct mydrv_lag *places;	/* the replicas colour sessions are counted on (places.c) */
 };
 
 struct mydrv_url;
-struct mydrv_lag;
+
+/* A replica of the primary, reached at host:port with the primary's URL
+ * settings (lag.c; --max-lag and colour sessions). */
+struct mydrv_replica {
+	char *host;
+	unsigned port;
+	char *name;			/* "host:port", for messages */
+	struct mydrv_conn *conn;	/* NULL until connected */
+	int unlisted;			/* --max-lag: listed earlier, not by the primary now */
+};
+
+/* A session's replicas (each session connects to them on its own). */
+struct mydrv_lag {
+	struct mydrv_replica *replicas;
+	size_t n;
+};
 
 /*
  * ssl-mode, as the mysql client of MySQL 5.7+ spells it. Connector/C 3.3
@@ -181,6 +197,9 @@ struct mydrv_url {
 #define set_lock_name mydrv_set_lock_name
 #define split_table mydrv_split_table
 #define lag_release mydrv_lag_release
+#define keep_replica mydrv_keep_replica
+#define list_replicas mydrv_list_replicas
+#define replica_connect mydrv_replica_connect
 #define forget_heartbeat mydrv_forget_heartbeat
 #define is_lock_wait mydrv_is_lock_wait
 
@@ -248,6 +267,18 @@ int mydrv_check_blockers(struct mg_conn *c, const char *const *tables,
 int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 char *const *except, size_t n_except,
 			 int64_t *out, struct mg_err *err);
+/* The same count on one server: the primary's session or a replica's. */
+int mydrv_count_sessions_here(struct mydrv_conn *mc, const char *pattern,
+			      char *const *except, size_t n_except,
+			      int64_t *out, struct mg_err *err);
+
+/* places.c: the count on the primary and on every replica (the URL's
+ * replica= ones, or the ones the primary lists); -1 with err naming the
+ * replica that cannot be reached or read, or saying that the primary
+ * refuses to list them. */
+int mydrv_count_at_places(struct mydrv_conn *mc, const char *pattern,
+			  char *const *except, size_t n_except,
+			  int64_t *out, struct mg_err *err);
 int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int mydrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);
@@ -255,6 +286,17 @@ int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
 
 /* lag.c */
 void lag_release(struct mydrv_lag *lag);
+/* Add a replica at host:port to list (n of them) unless it is there; one
+ * that old has is moved over, connection and all (old may be NULL). */
+void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
+		  const char *host, unsigned port);
+/* lag's replicas := the ones the primary lists now (SHOW REPLICAS or SHOW
+ * SLAVE HOSTS), their connections kept. -1 with err (and a --max-lag
+ * hint) when the primary refuses to list them or one has no report_host. */
+int list_replicas(struct mydrv_conn *mc, struct mydrv_lag *lag, struct mg_err *err);
+/* Connect to rep (program_name migrate/replica) unless it is; 0 or -1
+ * with err naming the replica. */
+int replica_connect(struct mydrv_conn *mc, struct mydrv_replica *rep, struct mg_err *err);
 void forget_heartbeat(struct mydrv_conn *mc);
 int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
 

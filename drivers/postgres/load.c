@@ -3,6 +3,7 @@
  * questions; the replication lag is lag.c's).
  */
 #include "pg.h"
+#include "places.h"
 
 /* Client sessions of this database running a statement, migrate's own
  * excepted; rows of other roles that this role may not see (state and
@@ -74,26 +75,23 @@ static void add_name_like(struct mg_buf *sql, const char *glob, int negate)
 
 /*
  * Sessions of this database whose application_name matches the glob and
- * none of the except globs. pg_stat_activity shows every role the
+ * none of the except globs, on the primary, the standbys and behind the
+ * poolers the URL names (places.c). pg_stat_activity shows every role the
  * database, pid and application_name of every session: nothing is hidden.
  */
 int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 char *const *except, size_t n_except,
 			 int64_t *out, struct mg_err *err)
 {
-	struct mg_buf sql = MG_BUF_INIT;
-	char *v = NULL;
+	struct mg_buf filter = MG_BUF_INIT;
 	int rc;
 
 	/* migrate's own sessions (application_name migrate/...) never count */
-	mg_buf_adds(&sql, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-		    "AND pid <> pg_backend_pid() AND application_name NOT LIKE 'migrate/%'");
-	add_name_like(&sql, pattern, 0);
+	mg_buf_adds(&filter, " AND application_name NOT LIKE 'migrate/%'");
+	add_name_like(&filter, pattern, 0);
 	for (size_t i = 0; i < n_except; i++)
-		add_name_like(&sql, except[i], 1);
-	rc = query_scalar(downcast(c), sql.buf, &v, err);
-	*out = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
-	mg_buf_release(&sql);
+		add_name_like(&filter, except[i], 1);
+	rc = pgdrv_count_at_places(downcast(c), filter.buf, out, err);
+	mg_buf_release(&filter);
 	return rc;
 }

@@ -102,7 +102,8 @@ static void print_colour_json(const struct mg_ctx *ctx, const char *action,
  * Say how many sessions the colour's --match pattern matches now: the
  * gate's second line of defence must not fail open quietly. A pattern
  * that matches nothing for a colour about to be live or standby is a
- * warning naming what the pattern is compared with.
+ * warning naming what the pattern is compared with; sessions that cannot
+ * be seen (a place that cannot be read) a warning saying why.
  */
 static void report_match(struct mg_ctx *ctx, const struct mg_colour *c)
 {
@@ -115,7 +116,10 @@ static void report_match(struct mg_ctx *ctx, const struct mg_colour *c)
 		return;
 	mg_colour_liveness(ctx, c, &l);
 	summary = mg_colour_match_summary(c, &l);
-	if (l.matching == 0 && !retired)
+	if (l.matching < 0)	/* the count failed: say why and what to do, now */
+		mg_warn("%s: %s%s%s", summary, l.reason, l.unseen_hint[0] ? "; to see its sessions: " : "",
+			l.unseen_hint);
+	else if (l.matching == 0 && !retired)
 		mg_warn("%s: the gate will count '%s' alive only while it is live or standby; check the pattern against %s: the sessions of this version must carry a name it matches",
 			summary, c->name, what ? what : "the sessions' names");
 	else if (retired && l.sessions != 0)
@@ -358,8 +362,9 @@ static int forget_gate(struct mg_ctx *ctx, const struct mg_colour *c, struct mg_
 		return 0;
 	if (l.sessions < 0) {
 		mg_err_set(err, MG_EREFUSED, "colour forget %s refused: %s", c->name, l.reason);
-		return mg_err_hint(err, "migrate must see that no session matches '%s' before it forgets %s: fix what hides the sessions (the error above), then try again",
-				   c->match_pattern, c->name);
+		return mg_err_hint(err, "migrate must see that no session matches '%s' before it forgets %s: fix what hides the sessions (%s), then try again",
+				   c->match_pattern, c->name,
+				   l.unseen_hint[0] ? l.unseen_hint : "the error above");
 	}
 	mg_err_set(err, MG_EREFUSED, "colour forget %s refused: its --match '%s' matches %lld session%s now, so its version may still run (%s)",
 		   c->name, c->match_pattern, (long long)l.sessions, l.sessions == 1 ? "" : "s",
@@ -418,6 +423,8 @@ static void print_colour_row(struct mg_ctx *ctx, const struct mg_colour *c)
 		printf("%-12s %s\n", "", summary);
 		free(summary);
 	}
+	if (l.unseen_hint[0])	/* a place that cannot be read: what to do */
+		printf("%-12s to see its sessions: %s\n", "", l.unseen_hint);
 	/* a standby colour may never have had traffic: no "back" for it */
 	if (strcmp(c->state, "live") != 0) {
 		sb = mg_colour_switch_back(ctx, c, &l, &safe);

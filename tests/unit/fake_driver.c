@@ -237,6 +237,11 @@ static int fake_count_sessions(struct mg_conn *c, const char *pattern,
 	(void)pattern;
 	(void)except;	/* every fake session is every colour's */
 	(void)n_except;
+	if (fake_db.sessions_fail && fake_db.sessions_place) {
+		mg_err_set(err, MG_EDB, "cannot connect to pooler %s: Connection refused",
+			   fake_db.sessions_place);
+		return mg_err_hint(err, "check that PgBouncer runs at %s", fake_db.sessions_place);
+	}
 	if (fake_db.sessions_fail)
 		return mg_err_set(err, MG_EDB, "permission denied for pg_stat_activity");
 	*out = fake_db.sessions;

@@ -26,6 +26,7 @@ struct fake_db {
 	int locked;			/* held by our connection */
 	int64_t sessions;		/* count_sessions' answer ... */
 	int sessions_fail;		/* ... or an error */
+	const char *sessions_place;	/* the error names this unreadable place, with a hint */
 	char *ran[FAKE_MAX_STEPS];	/* sql of each step run, in order */
 	size_t n_ran;
 	int fail_step;			/* 1-based step call that fails, 0 none */

@@ -303,6 +303,34 @@ static void test_unseen_sessions_count_as_alive(void **arg)
 	mg_db_close(minimal);
 }
 
+/* A place that cannot be read (issue 17): the reason names it, and what
+ * the driver says to do reaches the liveness and the gate's hint. */
+static void test_unreadable_place_says_what_to_do(void **arg)
+{
+	struct fixture *f = *arg;
+	struct mg_colour c = colour("blue", 1, "retired", "app-blue*");
+	struct mg_liveness l;
+
+	fake_db.sessions_fail = 1;
+	fake_db.sessions_place = "10.0.0.7:6432";
+	mg_colour_liveness(&f->ctx, &c, &l);
+	assert_true(l.alive);
+	assert_int_equal(l.sessions, -1);
+	assert_string_equal(l.reason, "retired, but sessions matching 'app-blue*' cannot be seen "
+			    "(cannot connect to pooler 10.0.0.7:6432: Connection refused)");
+	assert_string_equal(l.unseen_hint, "check that PgBouncer runs at 10.0.0.7:6432");
+
+	put_colour(f, c);
+	assert_int_equal(mg_gate_contract(&f->ctx, 3, &f->err), -1);
+	assert_string_equal(f->err.hint, "blue's sessions matching 'app-blue*' cannot be seen: "
+			    "check that PgBouncer runs at 10.0.0.7:6432; then run 'migrate contract 0003'");
+
+	/* sessions that can be seen: no hint */
+	fake_db.sessions_fail = 0;
+	mg_colour_liveness(&f->ctx, &c, &l);
+	assert_string_equal(l.unseen_hint, "");
+}
+
 static void test_stale_heartbeat_is_shown_but_alive(void **arg)
 {
 	struct fixture *f = *arg;
@@ -538,6 +566,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registered_colours_are_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_keep_a_retired_colour_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_sessions_count_as_alive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_place_says_what_to_do, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_heartbeat_is_shown_but_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rolled_back_requirement_is_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_like_pattern_refused_with_the_glob_meant, setup, teardown),

@@ -227,9 +227,12 @@ class MysqlDatabase:
 
     def grant_session_visibility(self, user=APP_USER):
         """What a user needs to see other users' sessions and their
-        program_name: PROCESS, and SELECT on performance_schema."""
+        program_name: PROCESS, and SELECT on performance_schema; and, to
+        count them on the replicas too, to list the replicas (REPLICATION
+        MASTER ADMIN: SHOW SLAVE HOSTS on a primary with a binary log)."""
         self.grant("PROCESS", "*.*", user)
         self.grant("SELECT", "performance_schema.*", user)
+        self.grant("REPLICATION MASTER ADMIN", "*.*", user)
 
     def tables(self):
         """Names of the tables and views in this database, sorted."""

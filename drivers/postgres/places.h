@@ -1,0 +1,21 @@
+/*
+ * places.h - a colour's sessions on the primary, the standbys and the
+ * poolers a PostgreSQL URL names (see places.c).
+ */
+#ifndef MG_PG_PLACES_H
+#define MG_PG_PLACES_H
+
+#include "pg.h"
+
+/*
+ * The sessions of this database that pass filter (SQL conditions on
+ * application_name, each starting with " AND "), summed over the primary,
+ * every standby= and every pooler= client of this database; PgBouncer's
+ * own server connections are not counted. 0, or -1 with err (MG_EDB)
+ * naming the place that cannot be read ("on pooler 127.0.0.1:6432: ...")
+ * and a hint saying what to do.
+ */
+int pgdrv_count_at_places(struct pgdrv_conn *pc, const char *filter, int64_t *out,
+			  struct mg_err *err);
+
+#endif
