@@ -14,7 +14,11 @@
  *    HOSTS on MariaDB and older MySQL) at their report_host and
  *    report_port, reached with the primary's user, password, database and
  *    TLS settings. Only direct replicas: a replica's own replicas are not
- *    looked for;
+ *    looked for. A replica leaves that list when it stops replicating (or
+ *    dies), which would make the lag read as if it were not there: so
+ *    every replica listed since the process first checked is asked, listed
+ *    now or not (struct heartbeats), and one that cannot say its lag
+ *    pauses the backfill (fails closed) until it is back;
  *  - whether each replicates at all: SHOW REPLICA STATUS (MySQL 8.0.22+,
  *    MariaDB 10.5+; SHOW SLAVE STATUS before). No status, or a stopped
  *    I/O or SQL thread, is an error: --max-lag pauses (fails closed);
@@ -45,6 +49,11 @@ static struct heartbeats {
 	int64_t id;			/* the row: the connection id of the first user */
 	int64_t sent[MYDRV_HEARTBEATS];	/* heartbeats written, a ring, oldest first */
 	size_t n_sent, first;
+	struct listed_replica {		/* every replica the primary has listed */
+		char *host;
+		unsigned port;
+	} *listed;
+	size_t n_listed;
 } heartbeats = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void replica_release(struct mydrv_replica *r)
@@ -103,6 +112,16 @@ static int64_t heartbeat_lag(int64_t seen, int64_t now)
 	return lag;
 }
 
+/* Forget the replicas listed (under heartbeats.mu). */
+static void forget_listed(struct heartbeats *h)
+{
+	for (size_t i = 0; i < h->n_listed; i++)
+		free(h->listed[i].host);
+	free(h->listed);
+	h->listed = NULL;
+	h->n_listed = 0;
+}
+
 /* Add a replica at host:port unless it is there; it is kept (marked). */
 void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
 		  const char *host, unsigned port)
@@ -127,6 +146,36 @@ void keep_replica(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old,
 	}
 	*list = mg_xrealloc(*list, (*n + 1) * sizeof(**list));
 	(*list)[(*n)++] = r;
+}
+
+/*
+ * The process's memory of the replicas listed: the n_now listed now are
+ * remembered; the ones listed before but not now are added to list
+ * (marked unlisted), so that they are asked too.
+ */
+static void add_listed_before(struct mydrv_replica **list, size_t *n, struct mydrv_lag *old)
+{
+	struct heartbeats *h = &heartbeats;
+	size_t n_now = *n;
+
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < n_now; i++) {
+		size_t j;
+
+		for (j = 0; j < h->n_listed; j++)
+			if (h->listed[j].port == (*list)[i].port && !strcmp(h->listed[j].host, (*list)[i].host))
+				break;
+		if (j == h->n_listed) {
+			h->listed = mg_xrealloc(h->listed, (h->n_listed + 1) * sizeof(*h->listed));
+			h->listed[h->n_listed].host = mg_xstrdup((*list)[i].host);
+			h->listed[h->n_listed++].port = (*list)[i].port;
+		}
+	}
+	for (size_t j = 0; j < h->n_listed; j++)
+		keep_replica(list, n, old, h->listed[j].host, h->listed[j].port);
+	pthread_mutex_unlock(&h->mu);
+	for (size_t i = 0; i < *n; i++)
+		(*list)[i].unlisted = i >= n_now;
 }
 
 /*
@@ -366,8 +415,48 @@ void forget_heartbeat(struct mydrv_conn *mc)
 		h->table_ready = 0;
 		h->n_sent = h->first = 0;
 		h->id = 0;
+		forget_listed(h);
 	}
 	pthread_mutex_unlock(&h->mu);
+}
+
+/*
+ * lag's replicas := the ones the primary lists now and the ones it listed
+ * since the process's first check but does not now (marked unlisted),
+ * connections kept. The unlisted ones step aside while list_replicas
+ * (which keeps only what it lists) runs.
+ */
+static int list_with_listed_before(struct mydrv_conn *mc, struct mydrv_lag *lag,
+				   struct mg_err *err)
+{
+	struct mydrv_lag before = { 0 };
+	size_t kept = 0;
+	int rc;
+
+	before.replicas = mg_xcalloc(lag->n ? lag->n : 1, sizeof(*before.replicas));
+	for (size_t i = 0; i < lag->n; i++) {
+		if (lag->replicas[i].unlisted)
+			before.replicas[before.n++] = lag->replicas[i];
+		else
+			lag->replicas[kept++] = lag->replicas[i];
+	}
+	lag->n = kept;
+	rc = list_replicas(mc, lag, err);
+	if (rc == 0)
+		add_listed_before(&lag->replicas, &lag->n, &before);
+	for (size_t i = 0; i < before.n; i++)
+		replica_release(&before.replicas[i]);
+	free(before.replicas);
+	return rc;
+}
+
+/* "msg; step": what to do, in the message itself (a pause shows the
+ * message only). */
+static void add_next_step(struct mg_err *err, const char *step)
+{
+	size_t len = strlen(err->msg);
+
+	snprintf(err->msg + len, sizeof(err->msg) - len, "; %s", step);
 }
 
 int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
@@ -386,7 +475,7 @@ int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err
 			keep_replica(&lag->replicas, &lag->n, NULL, mc->url->replicas[i].host,
 				     mc->url->replicas[i].port);
 	}
-	if (!mc->url->n_replicas && list_replicas(mc, lag, err) < 0)
+	if (!mc->url->n_replicas && list_with_listed_before(mc, lag, err) < 0)
 		return -1;
 	if (lag->n == 0)
 		return 0;
@@ -394,8 +483,12 @@ int mydrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err
 	for (size_t i = 0; i < lag->n; i++) {
 		int64_t v = 0;
 
-		if (replica_lag(mc, &lag->replicas[i], now, &v, err) < 0)
+		if (replica_lag(mc, &lag->replicas[i], now, &v, err) < 0) {
+			if (lag->replicas[i].unlisted)
+				add_next_step(err, "it was replicating when the backfill began: bring it back, "
+					      "or if it was removed on purpose stop the backfill and run it again");
 			return -1;
+		}
 		if (v > worst)
 			worst = v;
 	}

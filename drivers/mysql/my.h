@@ -123,6 +123,7 @@ struct mydrv_replica {
 	unsigned port;
 	char *name;			/* "host:port", for messages */
 	struct mydrv_conn *conn;	/* NULL until connected */
+	int unlisted;			/* --max-lag: listed earlier, not by the primary now */
 };
 
 /* A session's replicas (each session connects to them on its own). */

@@ -1,37 +1,9 @@
 /*
- * load.c - the PostgreSQL driver: replication lag, sessions and ANALYZE (the
- * throttles' questions).
+ * load.c - the PostgreSQL driver: sessions and ANALYZE (the throttles'
+ * questions; the replication lag is lag.c's).
  */
 #include "pg.h"
 #include "places.h"
-
-/* Lag of the slowest replica: replay_lag, or 0 for one that has replayed
- * everything (PostgreSQL shows NULL lag for an idle, caught-up standby).
- * Rows whose positions are hidden (no pg_monitor: sent_lsn is NULL too)
- * make it unknown; a client that receives WAL but never replays it
- * (pg_receivewal, pg_basebackup's stream: replay_lsn NULL, sent_lsn set)
- * is not a replica the application reads from. */
-int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
-{
-	struct pgdrv_conn *pc = downcast(c);
-	PGresult *res = query_pc(pc,
-		"SELECT count(*) FILTER (WHERE sent_lsn IS NULL), "
-		"coalesce(max(CASE WHEN replay_lsn >= sent_lsn AND replay_lag IS NULL THEN 0 "
-		"ELSE (extract(epoch FROM coalesce(replay_lag, now() - reply_time)) * 1000)::bigint END) "
-		"FILTER (WHERE replay_lsn IS NOT NULL), 0) "
-		"FROM pg_stat_replication", err);
-
-	if (!res)
-		return -1;
-	if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) > 0) {
-		PQclear(res);
-		mg_err_set(err, MG_EDB, "pg_stat_replication hides the replicas' positions from this role");
-		return mg_err_hint(err, "GRANT pg_monitor TO the role migrate connects as, or run without --max-lag");
-	}
-	*out = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	PQclear(res);
-	return 0;
-}
 
 /* Client sessions of this database running a statement, migrate's own
  * excepted; rows of other roles that this role may not see (state and

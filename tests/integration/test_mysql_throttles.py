@@ -1,17 +1,22 @@
 """backfill --max-lag and --max-load on MariaDB (label "mysql").
 
---max-lag against a real replica: this file starts its own pair of
-MariaDB servers, a primary with a binary log and a replica that replicates
-from it (GTID), and checks what docs/commands.md and docs/grants.md say:
+--max-lag against real replicas: this file starts its own set of MariaDB
+servers (harness/standby.py), a primary with a binary log and two replicas
+that replicate from it (GTID), and checks what docs/commands.md,
+docs/grants.md and docs/operations.md ("Lag throttling on standbys and
+replicas") say:
 
 - the replicas are found through the primary (SHOW SLAVE HOSTS, the
   replica's report_host/report_port) or named in the URL (?replica=);
-- the lag is migrate's heartbeat's age, in ms: a replica delayed by
-  MASTER_DELAY pauses the backfill with that figure, and it goes on by
-  itself once the replica catches up; every row reaches the replica;
+- the lag is migrate's heartbeat's age, in ms, and the slowest replica
+  counts: one delayed by MASTER_DELAY pauses the backfill with that figure
+  while the other keeps up, and it goes on by itself once the replica
+  catches up; every row reaches both replicas;
 - a replica whose SQL thread is stopped, or that cannot be reached,
   pauses the backfill (fails closed) with a message naming the replica,
-  and SIGTERM still stops a paused backfill (exit 3, resumable);
+  and SIGTERM still stops a paused backfill (exit 3, resumable); a replica
+  the primary listed when the backfill began that stops replicating (and
+  so leaves SHOW SLAVE HOSTS) is still asked, and pauses it too;
 - a bad replica= parameter is bad input (exit 2).
 
 --max-load is the server's Threads_running, migrate's own sessions
@@ -25,7 +30,8 @@ import time
 
 import pytest
 
-from conftest import MariaDbServer, Project, Watch, _pymysql, progress, serve
+from conftest import Project, Watch, _pymysql, progress, serve
+from harness.standby import MariaDbReplicaSet
 
 ROWS = 3000
 MIGRATION = """
@@ -38,84 +44,35 @@ operations:
 """
 
 
-class ReplicaPair:
-    """A primary (binary log, server_id 1) and its replica (server_id 2,
-    report_host 127.0.0.1, so the primary lists it), replicating with GTID
-    from the moment the pair is set up."""
-
-    def __init__(self):
-        self.primary = MariaDbServer(["--log-bin=mysql-bin", "--server-id=1",
-                                      "--binlog-format=ROW",
-                                      "--log-bin-trust-function-creators=1"])
-        self.replica = MariaDbServer(["--server-id=2", "--report-host=127.0.0.1",
-                                      "--read-only"])
-
-    def start(self):
-        self.primary.start()
-        self.replica.start()
-        with self.primary.admin() as c, c.cursor() as cur:
-            cur.execute("SELECT @@gtid_binlog_pos")
-            (pos,) = cur.fetchone()
-        # the users both servers created on their own are not replayed
-        self.replica_sql(f"SET GLOBAL gtid_slave_pos = '{pos}'")
-        self.replica_sql(
-            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', "
-            f"MASTER_PORT = {self.primary.port}, MASTER_USER = 'root', "
-            "MASTER_PASSWORD = '', MASTER_USE_GTID = slave_pos")
-        self.replica_sql("START SLAVE")
-        self.wait_listed()
-
-    def replica_sql(self, sql):
-        with self.replica.admin() as c, c.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall()) if cur.description else []
-
-    def wait_listed(self, timeout=30):
-        """Wait until the primary lists the replica (it registers when its
-        I/O thread connects)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.primary.admin() as c, c.cursor() as cur:
-                cur.execute("SHOW SLAVE HOSTS")
-                if cur.fetchall():
-                    return
-            assert time.monotonic() < deadline, "the replica never registered"
-            time.sleep(0.1)
-
-    def set_delay(self, seconds):
-        self.replica_sql("STOP SLAVE")
-        self.replica_sql(f"CHANGE MASTER TO MASTER_DELAY = {seconds}")
-        self.replica_sql("START SLAVE")
-        self.wait_listed()
-
-    def wait_caught_up(self, timeout=60):
-        with self.primary.admin() as c, c.cursor() as cur:
-            cur.execute("SELECT @@gtid_binlog_pos")
-            (pos,) = cur.fetchone()
-        rows = self.replica_sql(f"SELECT MASTER_GTID_WAIT('{pos}', {timeout})")
-        assert rows[0][0] == 0, f"the replica did not reach {pos} in {timeout}s"
-
-    def stop(self):
-        self.replica.stop()
-        self.primary.stop()
-
-
 @pytest.fixture(scope="module")
-def pair():
-    yield from serve(ReplicaPair(), "the MariaDB primary/replica pair")
+def rset():
+    yield from serve(MariaDbReplicaSet(2), "the MariaDB primary and its two replicas")
 
 
 @pytest.fixture
-def rdb(pair, request):
+def rdb(rset, request):
     """A database on the primary (replicated), app may list replicas and
-    read replica status (both grants replicate too)."""
-    d = pair.primary.new_database(request.node.name)
+    read replica status (both grants replicate too). Afterwards both
+    replicas replicate again, undelayed."""
+    d = rset.primary.new_database(request.node.name)
     d.grant("REPLICATION MASTER ADMIN, REPLICA MONITOR", "*.*")
     try:
         yield d
     finally:
         d.drop()
-        pair.set_delay(0)
+        for i in range(len(rset.replicas)):     # a test may have stopped one
+            rset.replica_sql(i, "START SLAVE")
+        for i in range(len(rset.replicas)):
+            if int(replica_status(rset, i)["SQL_Delay"]):
+                rset.set_delay(i, 0)
+        rset.wait_listed()
+
+
+def replica_status(rset, i):
+    """SHOW SLAVE STATUS of replica i, by column name."""
+    with rset.replicas[i].admin() as c, c.cursor() as cur:
+        cur.execute("SHOW SLAVE STATUS")
+        return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
 
 def seed(db, rows=ROWS):
@@ -157,30 +114,31 @@ def assert_stays_paused(bf, seconds=2.5):
     return first
 
 
-def expanded(pair, db, tmp_path, migrate_bin, url=None):
+def expanded(rset, db, tmp_path, migrate_bin, url=None):
     seed(db)
     p = Project(migrate_bin, db, tmp_path)
     if url:
         db.url = url
     p.write("0001_rename.yaml", MIGRATION)
     p.ok("expand", "1")
-    pair.wait_caught_up()
+    rset.wait_caught_up()
     return p
 
 
-def assert_replica_has_every_row(pair, db):
-    pair.wait_caught_up()
-    rows = pair.replica_sql(f"SELECT COUNT(*), SUM(title = label) FROM `{db.name}`.items")
-    assert rows[0][0] == ROWS and int(rows[0][1]) == ROWS, rows
+def assert_replicas_have_every_row(rset, db):
+    rset.wait_caught_up()
+    for i in range(len(rset.replicas)):
+        rows = rset.replica_sql(i, f"SELECT COUNT(*), SUM(title = label) FROM `{db.name}`.items")
+        assert rows[0][0] == ROWS and int(rows[0][1]) == ROWS, (i, rows)
 
 
 @pytest.mark.parametrize("jobs", ["1", "3"])
-def test_delayed_replica_pauses_with_its_lag_then_goes_on(pair, rdb, tmp_path, migrate_bin,
+def test_delayed_replica_pauses_with_its_lag_then_goes_on(rset, rdb, tmp_path, migrate_bin,
                                                           jobs):
     """With --jobs 3 the workers take turns at the check: the heartbeats
     are the process's, so whichever checks sees the whole lag."""
-    p = expanded(pair, rdb, tmp_path, migrate_bin)
-    pair.set_delay(3)
+    p = expanded(rset, rdb, tmp_path, migrate_bin)
+    rset.set_delay(0, 3)
     bf = start_backfill(p, "--max-lag", "1000", "--jobs", jobs)
     ev = assert_stays_paused(bf)
     # the figure is the heartbeat's age in ms, not whole seconds
@@ -188,36 +146,36 @@ def test_delayed_replica_pauses_with_its_lag_then_goes_on(pair, rdb, tmp_path, m
                      or "replication lag 3" in throttle(e), "a lag of 2 or 3 s")
     assert "> --max-lag 1000 ms" in throttle(lag), throttle(lag)
     assert rows_done(ev) < ROWS, bf.err
-    pair.set_delay(0)
+    rset.set_delay(0, 0)
     assert bf.finish() == 0, bf.err + bf.out
     last = bf.progress()[-1]
     assert last["done"] is True and last["rows_done"] == ROWS, bf.err
-    assert_replica_has_every_row(pair, rdb)
+    assert_replicas_have_every_row(rset, rdb)
     # the heartbeat row is gone with the session that wrote it
     assert rdb.query("SELECT COUNT(*) FROM _migrate_heartbeat")[0][0] == 0
 
 
-def test_replica_named_in_url_with_stopped_sql_thread_pauses(pair, rdb, tmp_path, migrate_bin):
-    url = rdb.url_for() + f"?replica=127.0.0.1:{pair.replica.port}"
-    p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
-    pair.replica_sql("STOP SLAVE SQL_THREAD")
+def test_replica_named_in_url_with_stopped_sql_thread_pauses(rset, rdb, tmp_path, migrate_bin):
+    url = rdb.url_for() + f"?replica=127.0.0.1:{rset.replicas[0].port}"
+    p = expanded(rset, rdb, tmp_path, migrate_bin, url=url)
+    rset.replica_sql(0, "STOP SLAVE SQL_THREAD")
     try:
         bf = start_backfill(p, "--max-lag", "1000")
         ev = assert_stays_paused(bf)
         msg = throttle(ev)
         assert "replication lag cannot be read" in msg, msg
-        assert f"replica 127.0.0.1:{pair.replica.port} is stopped" in msg, msg
+        assert f"replica 127.0.0.1:{rset.replicas[0].port} is stopped" in msg, msg
         assert "SQL thread: No" in msg, msg
     finally:
-        pair.replica_sql("START SLAVE SQL_THREAD")
+        rset.replica_sql(0, "START SLAVE SQL_THREAD")
     assert bf.finish() == 0, bf.err + bf.out
-    assert_replica_has_every_row(pair, rdb)
+    assert_replicas_have_every_row(rset, rdb)
 
 
-def test_unreachable_replica_pauses_and_sigterm_stops(pair, rdb, tmp_path, migrate_bin,
+def test_unreachable_replica_pauses_and_sigterm_stops(rset, rdb, tmp_path, migrate_bin,
                                                       closed_port):
     url = rdb.url_for() + f"?replica=127.0.0.1:{closed_port}"
-    p = expanded(pair, rdb, tmp_path, migrate_bin, url=url)
+    p = expanded(rset, rdb, tmp_path, migrate_bin, url=url)
     bf = start_backfill(p, "--max-lag", "1000")
     ev = assert_stays_paused(bf, seconds=1.5)
     msg = throttle(ev)
@@ -228,7 +186,56 @@ def test_unreachable_replica_pauses_and_sigterm_stops(pair, rdb, tmp_path, migra
     # without the broken replica in the URL, a rerun finishes the job
     rdb.url = rdb.url_for()
     p.ok("backfill", "1", "--max-lag", "1000")
-    assert_replica_has_every_row(pair, rdb)
+    assert_replicas_have_every_row(rset, rdb)
+
+
+def gtid_pos(rset):
+    with rset.primary.admin() as c, c.cursor() as cur:
+        cur.execute("SELECT @@gtid_binlog_pos")
+        return cur.fetchone()[0]
+
+
+def test_two_replicas_the_delayed_one_counts(rset, rdb, tmp_path, migrate_bin):
+    p = expanded(rset, rdb, tmp_path, migrate_bin)
+    rset.set_delay(1, 3)
+    bf = start_backfill(p, "--max-lag", "1000")
+    ev = assert_stays_paused(bf)
+    lag = wait_line(bf, lambda e: "replication lag 2" in throttle(e)
+                    or "replication lag 3" in throttle(e), "a lag of 2 or 3 s")
+    assert "> --max-lag 1000 ms" in throttle(lag), throttle(lag)
+    assert rows_done(ev) < ROWS, bf.err
+    # meanwhile the undelayed replica has everything the primary wrote,
+    # the delayed one has not
+    pos = gtid_pos(rset)
+    assert rset.replica_sql(0, f"SELECT MASTER_GTID_WAIT('{pos}', 10)")[0][0] == 0
+    assert rset.replica_sql(1, f"SELECT MASTER_GTID_WAIT('{pos}', 0.1)")[0][0] == -1
+    rset.set_delay(1, 0)
+    assert bf.finish() == 0, bf.err + bf.out
+    assert bf.progress()[-1]["rows_done"] == ROWS, bf.err
+    assert_replicas_have_every_row(rset, rdb)
+
+
+def test_listed_replica_that_stops_replicating_pauses(rset, rdb, tmp_path, migrate_bin):
+    """STOP SLAVE takes the replica out of SHOW SLAVE HOSTS: were the
+    backfill to ask only the replicas listed now, it would not see it (and
+    fail open). It asks every replica listed since it began."""
+    p = expanded(rset, rdb, tmp_path, migrate_bin)
+    port = rset.replicas[1].port
+    bf = start_backfill(p, "--max-lag", "5s", "--jobs", "2")
+    wait_line(bf, lambda ev: rows_done(ev) > 0, "the first rows copied")
+    rset.replica_sql(1, "STOP SLAVE")
+    deadline = time.monotonic() + 30
+    while rset.listed() > 1:
+        assert time.monotonic() < deadline, "the stopped replica stays listed"
+        time.sleep(0.1)
+    ev = assert_stays_paused(bf)
+    msg = throttle(ev)
+    assert f"replication on replica 127.0.0.1:{port} is stopped" in msg, msg
+    assert "it was replicating when the backfill began" in msg, msg
+    rset.replica_sql(1, "START SLAVE")
+    assert bf.finish() == 0, bf.err + bf.out
+    assert bf.progress()[-1]["rows_done"] == ROWS, bf.err
+    assert_replicas_have_every_row(rset, rdb)
 
 
 @pytest.mark.parametrize("value", ["replica=127.0.0.1", "replica=", "replica=:3306",
