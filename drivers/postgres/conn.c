@@ -305,6 +305,37 @@ PGconn *pgdrv_place_session(struct pgdrv_conn *pc, size_t i, const char *dbname,
 	return pg;
 }
 
+PGresult *pgdrv_place_query(struct pgdrv_conn *pc, size_t i, const char *sql, int wait_ms,
+			    struct mg_err *err)
+{
+	const struct pgdrv_place *pl = &pc->places.list[i];
+	PGconn *pg = pgdrv_place_session(pc, i, pl->kind == PGDRV_POOLER ? "pgbouncer" : NULL, err);
+	PGresult *res = NULL, *extra;
+	char why[512];
+
+	if (!pg)
+		return NULL;
+	if (!PQsendQuery(pg, sql))
+		goto failed;
+	if (!pgdrv_await_idle(pg, wait_ms)) {
+		snprintf(why, sizeof(why), "no answer in %d ms", wait_ms);
+		goto failed_why;
+	}
+	res = PQgetResult(pg);
+	while ((extra = PQgetResult(pg)) != NULL)	/* the admin console's one result */
+		PQclear(extra);
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+failed:
+	first_line(why, sizeof(why), res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+failed_why:
+	PQclear(res);
+	pgdrv_place_drop(pc, i);
+	mg_err_set(err, MG_EDB, "on %s %s: %s", pl->kind == PGDRV_POOLER ? "pooler" : "standby",
+		   pl->name, why);
+	return NULL;
+}
+
 void pgdrv_place_drop(struct pgdrv_conn *pc, size_t i)
 {
 	if (!pc->place_pg || !pc->place_pg[i])

@@ -190,39 +190,6 @@ static void add_next_step(struct mg_err *err, const char *step)
 	snprintf(err->msg + len, sizeof(err->msg) - len, "; %s", step);
 }
 
-/* One statement on place i's session, waited for at most
- * PGDRV_PLACE_READ_MS; NULL with err (and the session dropped) when it
- * fails or does not answer. */
-static PGresult *place_query(struct pgdrv_conn *pc, size_t i, const char *sql, struct mg_err *err)
-{
-	const char *name = pc->places.list[i].name;
-	PGconn *pg = pgdrv_place_session(pc, i, NULL, err);
-	PGresult *res, *extra;
-
-	if (!pg)
-		return NULL;
-	if (!PQsendQuery(pg, sql) || !pgdrv_await_idle(pg, PGDRV_PLACE_READ_MS)) {
-		mg_err_set(err, MG_EDB, "standby %s did not answer within %d s",
-			   name, PGDRV_PLACE_READ_MS / 1000);
-		pgdrv_place_drop(pc, i);
-		return NULL;
-	}
-	res = PQgetResult(pg);
-	while ((extra = PQgetResult(pg)) != NULL)
-		PQclear(extra);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char line[512];
-
-		snprintf(line, sizeof(line), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
-		line[strcspn(line, "\n")] = '\0';
-		mg_err_set(err, MG_EDB, "cannot read standby %s: %s", name, line);
-		PQclear(res);
-		pgdrv_place_drop(pc, i);
-		return NULL;
-	}
-	return res;
-}
-
 /*
  * Is standby place i there and streaming? In recovery, with a WAL
  * receiver whose status is streaming. The receiver's status is shown to
@@ -231,9 +198,9 @@ static PGresult *place_query(struct pgdrv_conn *pc, size_t i, const char *sql, s
 static int check_named(struct pgdrv_conn *pc, size_t i, struct mg_err *err)
 {
 	const char *name = pc->places.list[i].name;
-	PGresult *res = place_query(pc, i,
+	PGresult *res = pgdrv_place_query(pc, i,
 		"SELECT pg_is_in_recovery(), r.pid IS NOT NULL, coalesce(r.status, '') "
-		"FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver r ON true", err);
+		"FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver r ON true", PGDRV_PLACE_READ_MS, err);
 	const char *status;
 	int rc = -1;
 

@@ -87,6 +87,14 @@ int pgdrv_accepts(const char *url);
  */
 PGconn *pgdrv_place_session(struct pgdrv_conn *pc, size_t i, const char *dbname,
 			    struct mg_err *err);
+/*
+ * One statement on place i's session (a pooler's: its admin console),
+ * its answer waited for at most wait_ms: the rows, or NULL with err
+ * "on standby|pooler NAME: why" and the session dropped (the next call
+ * connects again).
+ */
+PGresult *pgdrv_place_query(struct pgdrv_conn *pc, size_t i, const char *sql, int wait_ms,
+			    struct mg_err *err);
 /* Forget place i's session (after a failed statement on it). */
 void pgdrv_place_drop(struct pgdrv_conn *pc, size_t i);
 const char *sqlstate(const PGresult *res);
@@ -265,8 +273,9 @@ int pgdrv_verify_batch(struct mg_conn *c, const struct mg_backfill_spec *s,
 		       int64_t *mismatches, struct mg_strlist *sample_keys,
 		       char ***last_key, struct mg_err *err);
 
-/* load.c */
+/* lag.c */
 int pgdrv_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err);
+/* load.c */
 int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int pgdrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);

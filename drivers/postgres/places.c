@@ -40,11 +40,6 @@ struct pooled {
 	struct mg_buf servers;		/* "(pid,port),(pid,port)" */
 };
 
-static const char *place_word(const struct pgdrv_place *pl)
-{
-	return pl->kind == PGDRV_POOLER ? "pooler" : "standby";
-}
-
 /* What an operator does about an unreadable place. */
 static int place_hint(const struct pgdrv_place *pl, struct mg_err *err)
 {
@@ -53,43 +48,6 @@ static int place_hint(const struct pgdrv_place *pl, struct mg_err *err)
 				   pl->name, pl->name);
 	return mg_err_hint(err, "check that the standby at %s runs and accepts the URL's user; if it is gone for good, remove standby=%s from the URL",
 			   pl->name, pl->name);
-}
-
-/*
- * Run sql on place i (connecting first when need be), bounded by the
- * network timeout: a place that stops answering is unreadable, not a
- * hang. The result (PGRES_TUPLES_OK), or NULL with err naming the place
- * and the session dropped (the next count connects again).
- */
-static PGresult *place_query(struct pgdrv_conn *pc, size_t i, const char *sql,
-			     struct mg_err *err)
-{
-	const struct pgdrv_place *pl = &pc->places.list[i];
-	PGconn *pg = pgdrv_place_session(pc, i, pl->kind == PGDRV_POOLER ? "pgbouncer" : NULL, err);
-	PGresult *res = NULL, *extra;
-	char why[512];
-
-	if (!pg)
-		return NULL;
-	if (!PQsendQuery(pg, sql))
-		goto failed;
-	if (!pgdrv_await_idle(pg, pc->opts.network_timeout_ms)) {
-		snprintf(why, sizeof(why), "no answer in %d ms", pc->opts.network_timeout_ms);
-		goto failed_why;
-	}
-	res = PQgetResult(pg);
-	while ((extra = PQgetResult(pg)) != NULL)	/* the admin console's one result */
-		PQclear(extra);
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
-		return res;
-failed:
-	snprintf(why, sizeof(why), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
-	why[strcspn(why, "\n")] = '\0';
-failed_why:
-	PQclear(res);
-	pgdrv_place_drop(pc, i);
-	mg_err_set(err, MG_EDB, "on %s %s: %s", place_word(pl), pl->name, why);
-	return NULL;
 }
 
 /* The column of res called name, or -1 with err naming the pooler. */
@@ -109,7 +67,7 @@ static int column(const PGresult *res, const char *name, const struct pgdrv_plac
 static int pooler_databases(struct pgdrv_conn *pc, size_t i, const char *db,
 			    struct mg_strlist *out, struct mg_err *err)
 {
-	PGresult *res = place_query(pc, i, "SHOW DATABASES", err);
+	PGresult *res = pgdrv_place_query(pc, i, "SHOW DATABASES", pc->opts.network_timeout_ms, err);
 	int kname, kdb;
 
 	if (!res)
@@ -138,7 +96,7 @@ static int pooler_rows(struct pgdrv_conn *pc, size_t i, const char *what,
 	const struct pgdrv_place *pl = &pc->places.list[i];
 	int clients = !strcmp(what, "CLIENTS");
 	char *sql = mg_xasprintf("SHOW %s", what);
-	PGresult *res = place_query(pc, i, sql, err);
+	PGresult *res = pgdrv_place_query(pc, i, sql, pc->opts.network_timeout_ms, err);
 	int kdb, ka, kb = 0;
 
 	free(sql);
@@ -217,7 +175,7 @@ static void session_sql(struct mg_buf *sql, const char *filter, const struct poo
 static int count_on_standby(struct pgdrv_conn *pc, size_t i, const char *sql,
 			    int64_t *out, struct mg_err *err)
 {
-	PGresult *res = place_query(pc, i, sql, err);
+	PGresult *res = pgdrv_place_query(pc, i, sql, pc->opts.network_timeout_ms, err);
 
 	if (!res)
 		return place_hint(&pc->places.list[i], err);
