@@ -306,8 +306,11 @@ def test_running_backfill_rewrites_the_file_atomically(target, tmp_path):
     assert r.rc == 0, r.describe()
     assert not bad, bad[:3]
     # at most one write a second while it runs, plus the last tick's and
-    # the one after the command (each write is a new file: inode, mtime)
-    assert 3 <= len(versions) <= elapsed + 3, (len(versions), elapsed)
+    # the one after the command (each write is a new file: inode, mtime).
+    # The reader polls: on a loaded machine it may miss a version (CI once
+    # saw 2 of the 4 or so in 3.5 s), so only "more than one" is certain;
+    # the rows seen growing below show the file rewritten while it ran.
+    assert 2 <= len(versions) <= elapsed + 3, (len(versions), elapsed)
     running = [s for s in reads
                if s.get(("migrate_command_running", frozenset({"command": "backfill"}.items()))) == 1]
     done = sorted({s[("migrate_backfill_rows_done", frozenset({"migration": MIG}.items()))]
