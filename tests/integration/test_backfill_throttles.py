@@ -27,6 +27,8 @@ import time
 import pytest
 
 from conftest import Watch, backfill_status, progress
+from harness.mariadb import _mysql_grant_db
+from harness.secrets import MYSQL_LOW_USER
 
 N = 20000
 MIGRATION = """
@@ -90,8 +92,9 @@ class RowLockWaits:
     """One application session holding hot.id = 1 in an open transaction,
     and `waiters` others each blocked in an UPDATE of that row, until
     release(): then the holder rolls back and each waiter's UPDATE goes
-    through (autocommit) and ends. other_role: the sessions are the
-    superuser's (root's), not the role migrate connects as."""
+    through (autocommit) and ends. other_role: the sessions are another
+    role's than the one migrate connects as (PostgreSQL: the superuser's;
+    MariaDB: lowpriv's, granted SELECT and UPDATE on the database)."""
 
     def __init__(self, target, waiters, other_role=False):
         self.target = target
@@ -139,8 +142,17 @@ class RowLockWaits:
         t = self.target
         if not self.other_role:
             c = t.db.connect(application_name=name)
-        else:
+        elif t.is_pg:
             c = t.server.admin(t.db.name)
+        else:
+            # another user over TCP, as app's sessions are (root's sessions
+            # over the unix socket: twice in CI a second root waiter never
+            # showed in INNODB_TRX as waiting)
+            if not getattr(self, "_granted", False):
+                t.db.admin_query("GRANT SELECT, UPDATE ON %s.* TO '%s'@'%%'"
+                                 % (_mysql_grant_db(t.db.name), MYSQL_LOW_USER))
+                self._granted = True
+            c = t.db.connect(user=MYSQL_LOW_USER, application_name=name)
         if t.is_pg:
             sql(c, "SET application_name = '%s'" % name)
         else:
@@ -171,8 +183,22 @@ class RowLockWaits:
         deadline = time.monotonic() + timeout
         while (got := self.waiting()) != n:
             assert time.monotonic() < deadline, \
-                "%d sessions did not come to wait (%d do)" % (n, got)
+                "%d sessions did not come to wait (%d do); the server says:\n%s" % (
+                    n, got, self.server_view())
             time.sleep(0.02)
+
+    def server_view(self):
+        """What the sessions do, for a failure's message."""
+        if self.target.is_pg:
+            with self.target.db.admin() as c:
+                return "\n".join(map(str, c.execute(
+                    "SELECT pid, application_name, state, wait_event_type, wait_event, query "
+                    "FROM pg_stat_activity WHERE datname = current_database()").fetchall()))
+        rows = self.target.db.admin_query(
+            "SELECT ID, USER, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST")
+        trx = self.target.db.admin_query(
+            "SELECT trx_mysql_thread_id, trx_state, trx_query FROM information_schema.INNODB_TRX")
+        return "\n".join(map(str, rows)) + "\nINNODB_TRX:\n" + "\n".join(map(str, trx))
 
     def release(self):
         if self.holder is None:
