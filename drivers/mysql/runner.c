@@ -243,8 +243,13 @@ static int is_build(const char *sql, int level)
  * --lock-timeout, for the old transactions to end (nobody queues behind
  * the watch). 0: none left, the build may wait for the young ones; -1: a
  * transaction still runs, the try ends as a lock wait and the core tries
- * again later.
+ * again later. INNODB_TRX is InnoDB's cache, refilled by a read only when
+ * no read came in the 100 ms before it (CACHE_MIN_IDLE_TIME_US): polled
+ * faster it shows the first moment for good, and a transaction that ended
+ * would keep the build waiting for the whole --lock-timeout.
  */
+#define INNODB_TRX_POLL_MS 120
+
 static int old_transactions_gone(struct mydrv_conn *mc)
 {
 	int64_t end = mg_now_ms() + mc->opts.lock_timeout_ms;
@@ -252,7 +257,7 @@ static int old_transactions_gone(struct mydrv_conn *mc)
 	while (old_transaction_running(mc)) {
 		if (mg_now_ms() >= end || mg_stop_requested)
 			return -1;
-		mg_sleep_ms(20);
+		mg_sleep_ms(INNODB_TRX_POLL_MS);
 	}
 	return 0;
 }

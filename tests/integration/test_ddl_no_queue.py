@@ -31,6 +31,8 @@ and 1 s (MariaDB), which fail them.
 import threading
 import time
 
+import pytest
+
 import mysql_scenarios as my
 
 LOCK_WAIT_BOUND_MS = 150
@@ -321,3 +323,32 @@ def test_index_copy_does_not_queue_writers(target):
     report(target, figures)
     idx = index_on(target, "k_wide")
     assert idx is not None and idx[1], f"no valid index on k_wide: {idx}"
+
+
+INDEX_N = """
+operations:
+  - create_index:
+      table: acct
+      name: acct_n_idx
+      columns: [n]
+"""
+
+
+@pytest.mark.targets("mariadb")
+def test_index_build_goes_soon_after_the_old_transaction_ends(target):
+    """MariaDB: before an index build waits for its metadata lock, migrate
+    watches INNODB_TRX for the old transactions to end. That table is a
+    cache a read refreshes only 0.1 s after the previous read: polled
+    every 20 ms it kept showing the ended transaction, and the build
+    waited the whole --lock-timeout (here 20 s) for nothing."""
+    make_table(target, 2000)
+    target.project.write("0001_index_n.yaml", INDEX_N)
+    holder, ended = hold_table(target, 3.0)
+    time.sleep(1.2)         # older than a second when migrate looks
+    r = target.project.ok("expand", "--lock-timeout", "20s")
+    done = time.monotonic()
+    holder.join(10)
+    assert ended and ended[0] < done, "expand finished before the holder ended: " + r.err
+    assert done - ended[0] < 5, \
+        "expand went through %.1f s after the holder ended" % (done - ended[0])
+    assert index_on(target, "n") == ("acct_n_idx", True)

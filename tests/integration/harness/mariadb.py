@@ -22,6 +22,12 @@ from harness.secrets import (APP_USER, MYSQL_APP_PASSWORD, MYSQL_APP_PASSWORD_UR
 
 MARIADB_SCRIPT = Path(__file__).resolve().parent.parent.parent / "mariadb_server.sh"
 
+# information_schema.INNODB_TRX (InnoDB's trx_i_s cache, MariaDB and MySQL
+# alike) is refilled by a read only when no read came in the 0.1 s before
+# it: a test that polls it faster sees one moment for good. Poll it this
+# slowly.
+INNODB_TRX_POLL_S = 0.12
+
 def _pymysql():
     try:
         import pymysql
