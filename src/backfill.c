@@ -718,7 +718,7 @@ static void init_totals(struct table_run *r)
 		const struct mg_checkpoint *cp = &r->parts[i].cp;
 
 		r->rows_done += cp->rows_done;
-		r->estimate += cp->estimate > cp->rows_done ? cp->estimate : cp->rows_done;
+		r->estimate += mg_checkpoint_rows(cp);
 	}
 	r->rows_at_start = r->rows_done;
 	r->start_ms = mg_now_ms();

@@ -14,8 +14,7 @@
 
 /* ---- snapshot: read as `migrate status` reads ------------------------------- */
 
-/* The migration's checkpoints summed per table, as status sums them (an
- * estimate below the rows done counts as the rows done). */
+/* The migration's checkpoints summed per table, as status sums them. */
 static void snapshot_checkpoints(struct mg_ctx *ctx, struct snap_migration *m)
 {
 	struct mg_checkpoint *cps = NULL;
@@ -36,7 +35,7 @@ static void snapshot_checkpoints(struct mg_ctx *ctx, struct snap_migration *m)
 			t->table = mg_xstrdup(cps[i].table_name);
 		}
 		t->rows_done += cps[i].rows_done;
-		t->estimate += cps[i].estimate > cps[i].rows_done ? cps[i].estimate : cps[i].rows_done;
+		t->estimate += mg_checkpoint_rows(&cps[i]);
 		m->n_parts++;
 		m->parts_done += cps[i].done != 0;
 	}

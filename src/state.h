@@ -127,6 +127,14 @@ struct mg_checkpoint {
 };
 void mg_checkpoint_release(struct mg_checkpoint *c);
 
+/* The rows a checkpoint's part holds, as every progress figure counts them:
+ * the estimate, but never fewer than the rows already done (the estimate
+ * comes from statistics that may be stale). */
+static inline int64_t mg_checkpoint_rows(const struct mg_checkpoint *c)
+{
+	return c->estimate > c->rows_done ? c->estimate : c->rows_done;
+}
+
 /* 0 found, 1 not found, -1 error. */
 int mg_state_checkpoint_get(struct mg_state *s, int migration_id,
 			    const char *table_name, int part,

@@ -202,6 +202,36 @@ static void man_page(struct mg_buf *out)
 		    "source: commands.md, concepts.md, operations.md.\n");
 }
 
+/* ---- bash and zsh -------------------------------------------------------- */
+
+/* The words typed so far, read the same way in bash and zsh: options
+ * (and the value after one that takes a value) skipped, the first other
+ * word is the command, the next the colour subcommand. in: one level of
+ * indentation; the words are word (`${COMP_WORDS[i]}`), the first at
+ * index first, the current one at index current. */
+static void scan_words(struct mg_buf *out, const char *in, const char *word, int first,
+		       const char *current)
+{
+	mg_buf_addf(out, "%slocal valued=' ", in);
+	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name; d++) {
+		if (!takes_value(d))
+			continue;
+		mg_buf_addf(out, " --%s", d->long_name);
+		if (d->short_name)
+			mg_buf_addf(out, " -%c", d->short_name);
+	}
+	mg_buf_addf(out, " '\n%sfor (( i = %d; i < %s; i++ )); do\n", in, first, current);
+	mg_buf_addf(out, "%s%sw=%s\n", in, in, word);
+	mg_buf_addf(out, "%s%s[[ $w == -- ]] && continue\n", in, in);
+	mg_buf_addf(out, "%s%sif [[ $w == -* ]]; then\n", in, in);
+	mg_buf_addf(out, "%s%s%s[[ $valued == *\" $w \"* ]] && (( i++ ))\n", in, in, in);
+	mg_buf_addf(out, "%s%s%scontinue\n", in, in, in);
+	mg_buf_addf(out, "%s%sfi\n", in, in);
+	mg_buf_addf(out, "%s%sif [[ -z $cmd ]]; then cmd=$w; elif [[ -z $sub ]]; then sub=$w; fi\n",
+		    in, in);
+	mg_buf_addf(out, "%sdone\n%s[[ $cmd == color ]] && cmd=colour\n", in, in);
+}
+
 /* ---- bash ---------------------------------------------------------------- */
 
 /* `case $prev in` arms: fixed values, files, folders; other valued
@@ -247,17 +277,6 @@ static void bash_value_cases(struct mg_buf *out)
 	mg_buf_release(&other);
 }
 
-static void bash_valued_words(struct mg_buf *out)
-{
-	for (const struct mg_opt_def *d = mg_opt_defs; d->long_name; d++) {
-		if (!takes_value(d))
-			continue;
-		mg_buf_addf(out, " --%s", d->long_name);
-		if (d->short_name)
-			mg_buf_addf(out, " -%c", d->short_name);
-	}
-}
-
 static void bash_completion(struct mg_buf *out)
 {
 	struct mg_buf words = MG_BUF_INIT;
@@ -270,19 +289,8 @@ static void bash_completion(struct mg_buf *out)
 		    "    local commands=");
 	command_words(&words);
 	add_quoted(out, words.buf);
-	mg_buf_adds(out, "\n    local valued=' ");
-	bash_valued_words(out);
-	mg_buf_adds(out, " '\n"
-		    "    for (( i = 1; i < COMP_CWORD; i++ )); do\n"
-		    "        w=${COMP_WORDS[i]}\n"
-		    "        [[ $w == -- ]] && continue\n"
-		    "        if [[ $w == -* ]]; then\n"
-		    "            [[ $valued == *\" $w \"* ]] && (( i++ ))\n"
-		    "            continue\n"
-		    "        fi\n"
-		    "        if [[ -z $cmd ]]; then cmd=$w; elif [[ -z $sub ]]; then sub=$w; fi\n"
-		    "    done\n"
-		    "    [[ $cmd == color ]] && cmd=colour\n");
+	mg_buf_adds(out, "\n");
+	scan_words(out, "    ", "${COMP_WORDS[i]}", 1, "COMP_CWORD");
 	bash_value_cases(out);
 	mg_buf_adds(out, "    if [[ $cur == -* ]]; then\n"
 		    "        local opts=");
@@ -348,20 +356,9 @@ static void zsh_completion(struct mg_buf *out)
 	for (const struct mg_cli_command *c = mg_cli_commands; c->name; c++)
 		zsh_described(out, c->name, c->summary);
 	zsh_described(out, "help", "a command's help");
-	mg_buf_adds(out, "  )\n  local valued=' ");
-	bash_valued_words(out);
-	mg_buf_adds(out, " '\n"
-		    "  for (( i = 2; i < CURRENT; i++ )); do\n"
-		    "    w=${words[i]}\n"
-		    "    [[ $w == -- ]] && continue\n"
-		    "    if [[ $w == -* ]]; then\n"
-		    "      [[ $valued == *\" $w \"* ]] && (( i++ ))\n"
-		    "      continue\n"
-		    "    fi\n"
-		    "    if [[ -z $cmd ]]; then cmd=$w; elif [[ -z $sub ]]; then sub=$w; fi\n"
-		    "  done\n"
-		    "  [[ $cmd == color ]] && cmd=colour\n"
-		    "  case $prev in\n"
+	mg_buf_adds(out, "  )\n");
+	scan_words(out, "  ", "${words[i]}", 2, "CURRENT");
+	mg_buf_adds(out, "  case $prev in\n"
 		    "    --state)\n"
 		    "      if [[ $cmd == colour ]]; then compadd live standby retired; else _files; fi\n"
 		    "      return ;;\n");

@@ -43,7 +43,7 @@ static int backfill_progress(struct mg_ctx *ctx, const struct mg_view *v,
 				 cps[i].last_key_json ? cps[i].last_key_json : "(start)");
 		p->any = 1;
 		p->rows_done += cps[i].rows_done;
-		p->estimate += cps[i].estimate > cps[i].rows_done ? cps[i].estimate : cps[i].rows_done;
+		p->estimate += mg_checkpoint_rows(&cps[i]);
 		p->tables += !i || strcmp(cps[i].table_name, cps[i - 1].table_name) != 0;
 		p->n_parts++;
 		p->parts_done += cps[i].done;
