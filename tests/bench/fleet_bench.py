@@ -29,15 +29,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from harness.mariadb import MariaDbServer, MysqlDatabase, _mysql_grant_db  # noqa: E402
-from harness.pg import Database, PgServer  # noqa: E402
-from harness.secrets import APP_USER  # noqa: E402
+from harness.fleet import mariadb_databases, pg_databases  # noqa: E402
+from harness.mariadb import MariaDbServer  # noqa: E402
+from harness.pg import PgServer  # noqa: E402
 
 MIGRATION = """\
 description: items.w, twice v
@@ -51,32 +50,11 @@ operations:
 PHASES = ["expand", "backfill", "switch-reads", "contract"]
 
 
-def pg_databases(server, n, rows, label):
-    template = server.new_database(f"{label}tpl")
-    template.execute("CREATE TABLE items (id integer PRIMARY KEY, v integer NOT NULL)")
-    template.execute("INSERT INTO items SELECT g, g FROM generate_series(1, %s) g", (rows,))
-    template.close()
-    urls = []
-    with server.admin() as c:
-        for i in range(n):
-            name = f"{template.name}_{i}"
-            c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.name}" OWNER {APP_USER}')
-            urls.append(Database(server, name).url)
-    return urls
-
-
-def mariadb_databases(server, n, rows, label):
-    urls = []
-    with server.admin() as c, c.cursor() as cur:
-        for i in range(n):
-            d = MysqlDatabase(server, f"b{uuid.uuid4().hex[:8]}_{label}{i}")
-            cur.execute(f"CREATE DATABASE `{d.name}`")
-            cur.execute(f"GRANT ALL PRIVILEGES ON {_mysql_grant_db(d.name)}.* TO '{APP_USER}'@'%'")
-            cur.execute(f"USE `{d.name}`")
-            cur.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)")
-            cur.execute(f"INSERT INTO items SELECT seq, seq FROM seq_1_to_{rows}")
-            urls.append(d.url_for())
-    return urls
+def target_urls(pg, my, n, rows, label):
+    """n fresh targets' URLs: half of them PostgreSQL databases (the
+    first), half MariaDB ones, each with items of rows rows."""
+    pgs, _template = pg_databases(pg, n // 2, rows, label)
+    return [d.url for d in pgs + mariadb_databases(my, n - n // 2, rows, label)]
 
 
 def write_project(d, urls, jobs):
@@ -159,8 +137,7 @@ def main():
         settings = [("loop", None)] + [("fleet", j) for j in jobs]
         for k, (kind, j) in enumerate(settings):
             d = base / f"run{k}"
-            urls = (pg_databases(pg, a.targets // 2, a.rows, f"r{k}")
-                    + mariadb_databases(my, a.targets - a.targets // 2, a.rows, f"r{k}"))
+            urls = target_urls(pg, my, a.targets, a.rows, f"r{k}")
             write_project(d, urls, j or 1)
             (d / "loop").mkdir()
             if kind == "loop":
@@ -170,8 +147,7 @@ def main():
             print(f"... {rows[-1]['setting']}: {rows[-1]['total']:.1f} s", file=sys.stderr)
         # the fleet parent's memory, on one more set at the largest setting
         d = base / "rss"
-        urls = (pg_databases(pg, a.targets // 2, a.rows, "rss")
-                + mariadb_databases(my, a.targets - a.targets // 2, a.rows, "rss"))
+        urls = target_urls(pg, my, a.targets, a.rows, "rss")
         write_project(d, urls, max(jobs))
         timed([binary, "--fleet", "fleet.yaml", "expand"], d)
         parent_kib, rc = parent_rss_kib([binary, "--fleet", "fleet.yaml", "backfill"], d)

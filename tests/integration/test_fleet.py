@@ -28,14 +28,12 @@ import re
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from harness.mariadb import MysqlDatabase, _mysql_grant_db
-from harness.pg import Database
+from harness.fleet import mariadb_databases, pg_databases, seed_items
 from harness.result import Runner
-from harness.secrets import APP_PASSWORD, APP_USER, assert_no_secret
+from harness.secrets import APP_PASSWORD, assert_no_secret
 
 ROWS = 300
 MIGRATION = """\
@@ -54,14 +52,7 @@ operations:
 
 
 def _seed(database):
-    if database.kind == "pg":
-        database.execute("CREATE TABLE items (id integer PRIMARY KEY, v integer NOT NULL)")
-        database.execute("INSERT INTO items SELECT g, g FROM generate_series(1, %s) g",
-                         (ROWS,))
-    else:
-        database.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)")
-        database.execute("INSERT INTO items SELECT seq, seq FROM seq_1_to_%d" % ROWS)
-    database.close()    # 100 databases: keep no connection open between steps
+    seed_items(database, ROWS)
 
 
 class Fleet:
@@ -121,30 +112,11 @@ def _rows_of(table_out):
 
 
 def _pg_databases(server, n, label):
-    """n PostgreSQL databases owned by app, each a copy of one seeded
-    template (CREATE DATABASE ... TEMPLATE: one statement each)."""
-    template = server.new_database(f"{label}tpl")
-    _seed(template)
-    names = [f"{template.name}_{i}" for i in range(n)]
-    with server.admin() as c:
-        for name in names:
-            c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.name}" OWNER {APP_USER}')
-    return [Database(server, name) for name in names], template
+    return pg_databases(server, n, ROWS, label)
 
 
 def _mariadb_databases(server, n, label):
-    """n MariaDB databases with the seeded table, over one root connection."""
-    dbs = []
-    with server.admin() as c, c.cursor() as cur:
-        for i in range(n):
-            d = MysqlDatabase(server, f"f{uuid.uuid4().hex[:10]}_{label}{i}")
-            cur.execute(f"CREATE DATABASE `{d.name}`")
-            cur.execute(f"GRANT ALL PRIVILEGES ON {_mysql_grant_db(d.name)}.* TO '{APP_USER}'@'%'")
-            cur.execute(f"USE `{d.name}`")
-            cur.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)")
-            cur.execute(f"INSERT INTO items SELECT seq, seq FROM seq_1_to_{ROWS}")
-            dbs.append(d)
-    return dbs
+    return mariadb_databases(server, n, ROWS, label)
 
 
 @pytest.fixture

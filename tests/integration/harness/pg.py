@@ -69,6 +69,10 @@ def _copy_tree(src, dst):
 
 
 class PgServer:
+    # what _start_on_free_port's error names; how _write_settings opens the file
+    server_label = "PostgreSQL"
+    settings_mode = "w"
+
     def __init__(self):
         self.bindir = _find_bindir()
         self.host = "127.0.0.1"
@@ -132,13 +136,7 @@ class PgServer:
 
     def start(self):
         t0 = time.monotonic()
-        self.root = tempfile.mkdtemp(prefix="migrate-pg-", dir=self._tmp_base())
-        os.chmod(self.root, 0o755)
-        self._chown(self.root)
-        self.socket_dir = self.root
-        self.datadir = os.path.join(self.root, "data")
-        self.logfile = os.path.join(self.root, "server.log")
-
+        self._make_root("migrate-pg-")
         self._init_datadir()
         hba = os.path.join(self.datadir, "pg_hba.conf")
         with open(hba, "w") as f:
@@ -146,41 +144,62 @@ class PgServer:
                     "local all all trust\n"
                     "host  all all 127.0.0.1/32 scram-sha-256\n")
         self._chown(hba)
-
-        last = None
-        for _attempt in range(5):
-            self.port = _free_port()
-            conf = os.path.join(self.datadir, "postgresql.auto.conf")
-            with open(conf, "w") as f:
-                f.write(textwrap.dedent(f"""\
-                    # written by tests/integration/harness/pg.py
-                    port = {self.port}
-                    listen_addresses = '127.0.0.1'
-                    unix_socket_directories = '{self.socket_dir}'
-                    fsync = off
-                    synchronous_commit = off
-                    full_page_writes = off
-                    max_connections = 200
-                    password_encryption = 'scram-sha-256'
-                    log_min_messages = warning
-                    log_line_prefix = '%m [%p] %a '
-                    """))
-            self._chown(conf)
-            p = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.datadir,
-                          "-l", self.logfile, timeout=90, check=False)
-            if p.returncode == 0:
-                break
-            last = p.stdout + self._log_tail()
-            # most likely the port was taken between probing and binding
-            self._run("pg_ctl", "stop", "-m", "immediate", "-D", self.datadir,
-                      check=False)
-        else:
-            raise RuntimeError("could not start PostgreSQL:\n" + (last or ""))
-
+        self._start_on_free_port()
         with self.admin() as c:
             c.execute(f"CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}' "
                       "NOSUPERUSER NOCREATEDB NOCREATEROLE")
         self.start_seconds = time.monotonic() - t0
+
+    def _make_root(self, prefix):
+        """A fresh directory of the server's own (its socket, its data
+        directory and its log), which the postgres user may enter."""
+        self.root = tempfile.mkdtemp(prefix=prefix, dir=self._tmp_base())
+        os.chmod(self.root, 0o755)
+        self._chown(self.root)
+        self.socket_dir = self.root
+        self.datadir = os.path.join(self.root, "data")
+        self.logfile = os.path.join(self.root, "server.log")
+
+    def _settings(self):
+        """postgresql.auto.conf's text for this server on self.port."""
+        return textwrap.dedent(f"""\
+            # written by tests/integration/harness/pg.py
+            port = {self.port}
+            listen_addresses = '127.0.0.1'
+            unix_socket_directories = '{self.socket_dir}'
+            fsync = off
+            synchronous_commit = off
+            full_page_writes = off
+            max_connections = 200
+            password_encryption = 'scram-sha-256'
+            log_min_messages = warning
+            log_line_prefix = '%m [%p] %a '
+            """)
+
+    def _write_settings(self):
+        """The one place a server's settings are written: _settings() into
+        postgresql.auto.conf, opened with settings_mode."""
+        conf = os.path.join(self.datadir, "postgresql.auto.conf")
+        with open(conf, self.settings_mode) as f:
+            f.write(self._settings())
+        self._chown(conf)
+
+    def _start_on_free_port(self):
+        """Pick a free port, write the settings, `pg_ctl start`; on failure
+        (most likely the port was taken between probing and binding) stop
+        whatever started and try another port, five tries in all."""
+        last = None
+        for _attempt in range(5):
+            self.port = _free_port()
+            self._write_settings()
+            p = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.datadir,
+                          "-l", self.logfile, timeout=90, check=False)
+            if p.returncode == 0:
+                return
+            last = p.stdout + self._log_tail()
+            self._run("pg_ctl", "stop", "-m", "immediate", "-D", self.datadir,
+                      check=False)
+        raise RuntimeError(f"could not start {self.server_label}:\n" + (last or ""))
 
     def _init_datadir(self):
         """initdb into self.datadir. With MG_SERVER_TEMPLATES naming a

@@ -18,12 +18,10 @@ MariaDB replicas, real ones, on loopback ports of their own.
 """
 
 import os
-import tempfile
 import textwrap
 import time
 
 from .mariadb import MariaDbServer
-from .env import _free_port
 from .pg import PgServer
 
 
@@ -60,6 +58,12 @@ class PgPrimary(PgServer):
 class PgStandby(PgServer):
     """A streaming hot standby of primary (a PgPrimary)."""
 
+    # appended: pg_basebackup -R put primary_conninfo in postgresql.auto.conf,
+    # and the primary's own port line came with the copy (the last setting
+    # of a name wins)
+    settings_mode = "a"
+    server_label = "the standby"
+
     def __init__(self, primary, name="standby1"):
         super().__init__()
         self.primary = primary
@@ -67,46 +71,25 @@ class PgStandby(PgServer):
 
     def start(self):
         t0 = time.monotonic()
-        self.root = tempfile.mkdtemp(prefix="migrate-pg-standby-", dir=self._tmp_base())
-        os.chmod(self.root, 0o755)
-        self._chown(self.root)
-        self.socket_dir = self.root
-        self.datadir = os.path.join(self.root, "data")
-        self.logfile = os.path.join(self.root, "server.log")
+        self._make_root("migrate-pg-standby-")
         self._run("pg_basebackup", "-D", self.datadir, "-h", self.primary.socket_dir,
                   "-p", self.primary.port, "-U", "postgres", "-R", "-X", "stream",
                   "-c", "fast", timeout=120)
         self.port = None
         self._start_on_free_port()
+        self.primary.wait_streaming([self.name])
         self.start_seconds = time.monotonic() - t0
 
-    def _start_on_free_port(self):
-        last = None
-        for _attempt in range(5):
-            self.port = _free_port()
-            # appended: pg_basebackup -R put primary_conninfo in this file,
-            # and the primary's own port line came with the copy (the last
-            # setting of a name wins)
-            conf = os.path.join(self.datadir, "postgresql.auto.conf")
-            with open(conf, "a") as f:
-                f.write(textwrap.dedent(f"""\
-                    # written by tests/integration/harness/standby.py
-                    port = {self.port}
-                    unix_socket_directories = '{self.socket_dir}'
-                    cluster_name = '{self.name}'
-                    hot_standby = on
-                    hot_standby_feedback = on
-                    wal_receiver_status_interval = 1s
-                    """))
-            self._chown(conf)
-            p = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.datadir,
-                          "-l", self.logfile, timeout=90, check=False)
-            if p.returncode == 0:
-                self.primary.wait_streaming([self.name])
-                return
-            last = p.stdout + self._log_tail()
-            self._run("pg_ctl", "stop", "-m", "immediate", "-D", self.datadir, check=False)
-        raise RuntimeError("could not start the standby:\n" + (last or ""))
+    def _settings(self):
+        return textwrap.dedent(f"""\
+            # written by tests/integration/harness/standby.py
+            port = {self.port}
+            unix_socket_directories = '{self.socket_dir}'
+            cluster_name = '{self.name}'
+            hot_standby = on
+            hot_standby_feedback = on
+            wal_receiver_status_interval = 1s
+            """)
 
     def pause_replay(self):
         with self.admin() as c:
