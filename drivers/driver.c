@@ -137,6 +137,36 @@ void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys)
 	memset(r, 0, sizeof(*r));
 }
 
+size_t mg_place_counts_add(struct mg_place_counts *out, const char *kind, const char *name,
+			   int64_t sessions)
+{
+	struct mg_place_count *p;
+
+	out->list = mg_xrealloc(out->list, (out->n + 1) * sizeof(*out->list));
+	p = &out->list[out->n];
+	p->place = name ? mg_xasprintf("%s %s", kind, name) : mg_xstrdup(kind);
+	p->sessions = sessions;
+	return out->n++;
+}
+
+int64_t mg_place_counts_total(const struct mg_place_counts *pc)
+{
+	int64_t total = 0;
+
+	for (size_t i = 0; i < pc->n; i++)
+		total += pc->list[i].sessions;
+	return total;
+}
+
+void mg_place_counts_release(struct mg_place_counts *pc)
+{
+	for (size_t i = 0; i < pc->n; i++)
+		free(pc->list[i].place);
+	free(pc->list);
+	pc->list = NULL;
+	pc->n = 0;
+}
+
 int mg_db_replication_lag_ms(struct mg_conn *c, int64_t *out, struct mg_err *err)
 {
 	int hook = mg_hook_lag_ms(out);
@@ -303,6 +333,26 @@ int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
 	if (!c->drv->count_sessions)
 		return mg_err_set(err, MG_EDB, "the driver cannot list sessions");
 	return c->drv->count_sessions(c, pattern, except, n_except, out, err);
+}
+
+int mg_db_count_sessions_by_place(struct mg_conn *c, const char *pattern,
+				  char *const *except, size_t n_except,
+				  struct mg_place_counts *out, struct mg_err *err)
+{
+	int64_t n = 0;
+
+	assert(c && pattern && out && (except || !n_except));
+	mg_place_counts_release(out);
+	if (c->drv->count_sessions_by_place) {
+		if (c->drv->count_sessions_by_place(c, pattern, except, n_except, out, err) == 0)
+			return 0;
+		mg_place_counts_release(out);
+		return -1;
+	}
+	if (mg_db_count_sessions_except(c, pattern, except, n_except, &n, err) < 0)
+		return -1;
+	mg_place_counts_add(out, "server", NULL, n);
+	return 0;
 }
 
 int mg_db_lock_holder(struct mg_conn *c, struct mg_buf *out, struct mg_err *err)

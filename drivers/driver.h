@@ -171,6 +171,29 @@ struct mg_batch_result {
 };
 void mg_batch_result_release(struct mg_batch_result *r, size_t n_keys);
 
+/*
+ * Where a colour's sessions are (count_sessions_by_place): each place the
+ * driver counted them at, with its count, 0 included. The labels say what
+ * an operator reads: "primary", "standby 127.0.0.1:5433", "pooler
+ * 127.0.0.1:6432", "replica 127.0.0.1:3307". The list and its labels
+ * belong to the struct (MG_PLACE_COUNTS_INIT, mg_place_counts_release).
+ */
+struct mg_place_count {
+	char *place;
+	int64_t sessions;
+};
+struct mg_place_counts {
+	struct mg_place_count *list;
+	size_t n;
+};
+#define MG_PLACE_COUNTS_INIT { NULL, 0 }
+/* Append place "kind name" ("kind" alone when name is NULL) counted at
+ * sessions; its index in out->list. */
+size_t mg_place_counts_add(struct mg_place_counts *out, const char *kind, const char *name,
+			   int64_t sessions);
+int64_t mg_place_counts_total(const struct mg_place_counts *pc);
+void mg_place_counts_release(struct mg_place_counts *pc);
+
 /* The --help remarks a driver may make where its database behaves its own
  * way (struct mg_driver.help_notes). */
 enum mg_help_note {
@@ -574,6 +597,17 @@ struct mg_driver {
 			      char *const *except, size_t n_except,
 			      int64_t *out, struct mg_err *err);
 	/*
+	 * Optional (NULL: no breakdown, the core sees one place): the same
+	 * count place by place, from the same walk, one query per place:
+	 * the primary first, then every other place the URL names or the
+	 * server lists (standbys, poolers, replicas), each with its count,
+	 * 0 included; the sum is count_sessions' answer. out starts empty;
+	 * on failure (-1, err naming the place) it is released.
+	 */
+	int (*count_sessions_by_place)(struct mg_conn *c, const char *pattern,
+				       char *const *except, size_t n_except,
+				       struct mg_place_counts *out, struct mg_err *err);
+	/*
 	 * Optional (NULL: steps run without a word until they end): while
 	 * run_step builds an index, call fn(arg, progress) every few seconds
 	 * (MG_STEP_WATCH_MS) with what the build does, read on a second
@@ -701,6 +735,12 @@ int mg_db_count_sessions(struct mg_conn *c, const char *pattern, int64_t *out,
 int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
 				char *const *except, size_t n_except, int64_t *out,
 				struct mg_err *err);
+/* The same count place by place (count_sessions_by_place; without the
+ * method, one place "server" holding count_sessions' answer). out is
+ * released first and, on failure, left empty. */
+int mg_db_count_sessions_by_place(struct mg_conn *c, const char *pattern,
+				  char *const *except, size_t n_except,
+				  struct mg_place_counts *out, struct mg_err *err);
 /* Optional: without the method, -1 with MG_EDB "not supported by the
  * driver" (--max-lock-waits then pauses, like --max-load). */
 int mg_db_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);

@@ -189,10 +189,11 @@ static size_t claimant_patterns(struct mg_ctx *ctx, const struct mg_colour *c,
 }
 
 /* Which of the claimants match some of c's sessions (l->claimed_by), and
- * how many sessions are c's own (l->sessions). */
+ * how many sessions are c's own (l->sessions), place by place (counts). */
 static int attribute_sessions(struct mg_ctx *ctx, const struct mg_colour *c,
 			      char **patterns, char **names, size_t n,
-			      struct mg_liveness *l, struct mg_err *err)
+			      struct mg_liveness *l, struct mg_place_counts *counts,
+			      struct mg_err *err)
 {
 	size_t used = 0;
 	int64_t own;
@@ -207,19 +208,52 @@ static int attribute_sessions(struct mg_ctx *ctx, const struct mg_colour *c,
 		if (used >= sizeof(l->claimed_by))
 			used = sizeof(l->claimed_by) - 1;
 	}
-	if (mg_db_count_sessions_except(ctx->conn, c->match_pattern, patterns, n, &own, err) < 0)
+	if (mg_db_count_sessions_by_place(ctx->conn, c->match_pattern, patterns, n, counts,
+					  err) < 0)
 		return -1;
+	own = mg_place_counts_total(counts);
 	l->sessions = own;
 	l->claimed = l->matching - own;
 	return 0;
 }
 
-/* l->matching, l->sessions and l->claimed; -1 with the reason in why when
- * the sessions cannot be seen. */
+void mg_liveness_set_places(struct mg_liveness *l, const struct mg_place_counts *counts)
+{
+	const size_t last = MG_LIVENESS_PLACES - 1;
+
+	l->n_places = 0;
+	if (l->sessions <= 0 || counts->n < 2)
+		return;
+	for (size_t i = 0; i < counts->n; i++) {
+		const struct mg_place_count *pc = &counts->list[i];
+
+		if (pc->sessions <= 0)
+			continue;
+		if (l->n_places == last + 1) {	/* full: the last one becomes the rest */
+			snprintf(l->places[last].place, sizeof(l->places[last].place), "other places");
+			l->places[last].sessions += pc->sessions;
+			continue;
+		}
+		snprintf(l->places[l->n_places].place, sizeof(l->places[0].place), "%s", pc->place);
+		l->places[l->n_places++].sessions = pc->sessions;
+	}
+}
+
+void mg_liveness_add_places(struct mg_buf *out, const struct mg_liveness *l)
+{
+	for (size_t i = 0; i < l->n_places; i++)
+		mg_buf_addf(out, "%s%s: %lld%s", i ? ", " : " (", l->places[i].place,
+			    (long long)l->places[i].sessions, i + 1 == l->n_places ? ")" : "");
+}
+
+/* l->matching, l->sessions and l->claimed, and where its own sessions
+ * are (l->places); -1 with the reason in why when the sessions cannot be
+ * seen. */
 static int count_sessions(struct mg_ctx *ctx, const struct mg_colour *c, int retired,
 			  struct mg_liveness *l, struct mg_buf *why)
 {
 	struct mg_err err = MG_ERR_INIT;
+	struct mg_place_counts counts = MG_PLACE_COUNTS_INIT;
 	char **patterns = NULL, **names = NULL;
 	size_t n = 0;
 	int rc = 0;
@@ -230,19 +264,22 @@ static int count_sessions(struct mg_ctx *ctx, const struct mg_colour *c, int ret
 			    c->match_pattern);
 		return -1;
 	}
-	if (mg_db_count_sessions(ctx->conn, c->match_pattern, &l->matching, &err) < 0)
+	if (mg_db_count_sessions_by_place(ctx->conn, c->match_pattern, NULL, 0, &counts, &err) < 0)
 		rc = -1;
-	l->sessions = l->matching;
+	l->sessions = l->matching = mg_place_counts_total(&counts);
 	if (!rc && retired && l->matching > 0)
 		n = claimant_patterns(ctx, c, &patterns, &names);
 	if (n)
-		rc = attribute_sessions(ctx, c, patterns, names, n, l, &err);
+		rc = attribute_sessions(ctx, c, patterns, names, n, l, &counts, &err);
 	for (size_t i = 0; i < n; i++) {
 		free(patterns[i]);
 		free(names[i]);
 	}
 	free(patterns);
 	free(names);
+	if (rc == 0)
+		mg_liveness_set_places(l, &counts);
+	mg_place_counts_release(&counts);
 	if (rc == 0)
 		return 0;
 	l->sessions = l->matching = -1;
@@ -259,10 +296,12 @@ static void explain_sessions(const struct mg_colour *c, int registered,
 {
 	const char *p = c->match_pattern;
 
-	if (l->sessions > 0)
+	if (l->sessions > 0) {
 		mg_buf_addf(why, "%s%lld session%s matching '%s' connected",
 			    registered ? ", " : ", but ", (long long)l->sessions,
 			    l->sessions == 1 ? "" : "s", p);
+		mg_liveness_add_places(why, l);
+	}
 	if (l->claimed > 0)
 		mg_buf_addf(why, "%s%lld%s session%s matching '%s' count%s as %s's, registered later (not this colour's)",
 			    l->sessions > 0 ? "; " : ", ", (long long)l->claimed,
@@ -527,6 +566,17 @@ static json_t *claimed_json(const struct mg_liveness *l)
 	return a;
 }
 
+/* Where its own sessions are: [{"place": "pooler 127.0.0.1:6432", "sessions": 2}]. */
+static json_t *places_json(const struct mg_liveness *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < l->n_places; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I}", "place", l->places[i].place,
+						   "sessions", (json_int_t)l->places[i].sessions));
+	return a;
+}
+
 json_t *mg_colour_record_json(const struct mg_colour *c)
 {
 	json_t *o = json_object();
@@ -568,6 +618,7 @@ json_t *mg_colour_json(const struct mg_ctx *ctx, const struct mg_colour *c,
 	json_object_set_new(o, "matching_sessions",
 			    l->matching < 0 ? json_null() : json_integer(l->matching));
 	json_object_set_new(o, "claimed_by", claimed_json(l));
+	json_object_set_new(o, "sessions_by_place", places_json(l));
 	json_object_set_new(o, "sessions_hint",
 			    l->unseen_hint[0] ? json_string(l->unseen_hint) : json_null());
 	json_object_set_new(o, "stale", json_boolean(l->stale));

@@ -32,6 +32,14 @@ void mg_window_compute(const struct mg_ctx *ctx, struct mg_window *w);
 int mg_window_require(const struct mg_ctx *ctx, int v, const char *what,
 		      struct mg_err *err);
 
+/* A place where some of a colour's own sessions are ("pooler
+ * 127.0.0.1:6432": the driver's label, cut at 127 bytes) and how many. */
+struct mg_place_sessions {
+	char place[128];
+	int64_t sessions;
+};
+#define MG_LIVENESS_PLACES 8
+
 /* What a colour's liveness is made of. */
 struct mg_liveness {
 	int alive;
@@ -48,7 +56,26 @@ struct mg_liveness {
 	char unseen_hint[1024];	/* when its sessions cannot be seen (sessions -1):
 				 * what makes them visible ("add the user to
 				 * pgbouncer's stats_users ..."), "" otherwise */
+	/* where its own sessions are (mg_liveness_set_places): the places
+	 * with sessions, in the driver's order, when the URL names places
+	 * besides the primary (standbys, poolers, replicas); none when it
+	 * has no session, when they cannot be seen, or when the primary is
+	 * the only place */
+	struct mg_place_sessions places[MG_LIVENESS_PLACES];
+	size_t n_places;
 };
+
+/*
+ * l->places := the places of counts that hold sessions, when counts has
+ * more than one place and l->sessions > 0; none otherwise. Past
+ * MG_LIVENESS_PLACES - 1 places, the rest are summed as "other places".
+ */
+void mg_liveness_set_places(struct mg_liveness *l, const struct mg_place_counts *counts);
+
+/* Append " (pooler 127.0.0.1:6432: 2)" or " (primary: 1, standby
+ * 127.0.0.1:5433: 1)" to out: where l's own sessions are; nothing when
+ * l has no places. */
+void mg_liveness_add_places(struct mg_buf *out, const struct mg_liveness *l);
 
 /* Evaluate c against the registry, the database's sessions and the clock. */
 void mg_colour_liveness(struct mg_ctx *ctx, const struct mg_colour *c,

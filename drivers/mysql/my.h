@@ -279,6 +279,11 @@ int mydrv_count_sessions_here(struct mydrv_conn *mc, const char *pattern,
 int mydrv_count_at_places(struct mydrv_conn *mc, const char *pattern,
 			  char *const *except, size_t n_except,
 			  int64_t *out, struct mg_err *err);
+/* The same place by place into out (empty on entry): "primary", then
+ * "replica HOST:PORT" for each replica (count_sessions_by_place). */
+int mydrv_count_by_place(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
+			 struct mg_place_counts *out, struct mg_err *err);
 int mydrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int mydrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);

@@ -12,6 +12,10 @@
  * has no replicas, so it is not asked for a list (which would need
  * REPLICATION MASTER ADMIN on MariaDB, REPLICATION SLAVE on MySQL).
  *
+ * The count is kept place by place ("primary", then "replica HOST:PORT"
+ * for each replica in the order found), one query per server; the total
+ * is their sum.
+ *
  * Fail closed: a replica that cannot be reached or read, or a primary
  * that refuses to list its replicas, makes the count fail (-1, the place
  * named), so the colour counts as alive.
@@ -80,26 +84,38 @@ static int count_on_replica(struct mydrv_conn *mc, struct mydrv_replica *rep,
 	return -1;
 }
 
+int mydrv_count_by_place(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
+			 struct mg_place_counts *out, struct mg_err *err)
+{
+	struct mydrv_conn *mc = downcast(c);
+	int64_t n = 0;
+
+	if (mydrv_count_sessions_here(mc, pattern, except, n_except, &n, err) < 0)
+		return -1;
+	mg_place_counts_add(out, "primary", NULL, n);
+	if (!mc->url)	/* a side session: the primary alone */
+		return 0;
+	if (find_replicas(mc, err) < 0)
+		return -1;
+	for (size_t i = 0; i < mc->places->n; i++) {
+		struct mydrv_replica *rep = &mc->places->replicas[i];
+
+		if (count_on_replica(mc, rep, pattern, except, n_except, &n, err) < 0)
+			return -1;
+		mg_place_counts_add(out, "replica", rep->name, n);
+	}
+	return 0;
+}
+
 int mydrv_count_at_places(struct mydrv_conn *mc, const char *pattern,
 			  char *const *except, size_t n_except,
 			  int64_t *out, struct mg_err *err)
 {
-	int64_t total = 0, n = 0;
+	struct mg_place_counts places = MG_PLACE_COUNTS_INIT;
+	int rc = mydrv_count_by_place(&mc->base, pattern, except, n_except, &places, err);
 
-	*out = 0;
-	if (mydrv_count_sessions_here(mc, pattern, except, n_except, &total, err) < 0)
-		return -1;
-	if (!mc->url)	/* a side session: the primary alone */
-		goto done;
-	if (find_replicas(mc, err) < 0)
-		return -1;
-	for (size_t i = 0; i < mc->places->n; i++) {
-		if (count_on_replica(mc, &mc->places->replicas[i], pattern, except, n_except,
-				     &n, err) < 0)
-			return -1;
-		total += n;
-	}
-done:
-	*out = total;
-	return 0;
+	*out = rc == 0 ? mg_place_counts_total(&places) : 0;
+	mg_place_counts_release(&places);
+	return rc;
 }

@@ -50,6 +50,7 @@ const struct mg_driver mg_postgres_driver = {
 	.active_sessions = pgdrv_active_sessions,
 	.lock_waits = pgdrv_lock_waits,
 	.count_sessions = pgdrv_count_sessions,
+	.count_sessions_by_place = pgdrv_count_sessions_by_place,
 	.watch_steps = pgdrv_watch_steps,
 	.plan_begin = pgdrv_plan_begin,
 	.plan_end = pgdrv_plan_end,

@@ -76,12 +76,13 @@ static void add_name_like(struct mg_buf *sql, const char *glob, int negate)
 /*
  * Sessions of this database whose application_name matches the glob and
  * none of the except globs, on the primary, the standbys and behind the
- * poolers the URL names (places.c). pg_stat_activity shows every role the
- * database, pid and application_name of every session: nothing is hidden.
+ * poolers the URL names, place by place (places.c). pg_stat_activity
+ * shows every role the database, pid and application_name of every
+ * session: nothing is hidden.
  */
-int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 char *const *except, size_t n_except,
-			 int64_t *out, struct mg_err *err)
+int pgdrv_count_sessions_by_place(struct mg_conn *c, const char *pattern,
+				  char *const *except, size_t n_except,
+				  struct mg_place_counts *out, struct mg_err *err)
 {
 	struct mg_buf filter = MG_BUF_INIT;
 	int rc;
@@ -93,5 +94,18 @@ int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 		add_name_like(&filter, except[i], 1);
 	rc = pgdrv_count_at_places(downcast(c), filter.buf, out, err);
 	mg_buf_release(&filter);
+	return rc;
+}
+
+/* The same, summed over the places. */
+int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
+			 char *const *except, size_t n_except,
+			 int64_t *out, struct mg_err *err)
+{
+	struct mg_place_counts places = MG_PLACE_COUNTS_INIT;
+	int rc = pgdrv_count_sessions_by_place(c, pattern, except, n_except, &places, err);
+
+	*out = rc == 0 ? mg_place_counts_total(&places) : 0;
+	mg_place_counts_release(&places);
 	return rc;
 }

@@ -283,6 +283,9 @@ int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
 int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
 			 char *const *except, size_t n_except,
 			 int64_t *out, struct mg_err *err);
+int pgdrv_count_sessions_by_place(struct mg_conn *c, const char *pattern,
+				  char *const *except, size_t n_except,
+				  struct mg_place_counts *out, struct mg_err *err);
 
 /* tables.c: create_table, drop_table, rename_table */
 int pgdrv_table_dependents(struct mg_conn *c, const struct mg_planner *pl,

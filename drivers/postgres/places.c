@@ -24,6 +24,11 @@
  *   local port, and the primary and standbys leave out the sessions with
  *   that pid and client_port: the pooler's clients stand for them.
  *
+ * The count is kept place by place (the primary first, then each place
+ * in the URL's order) from one walk, one query per place: the names the
+ * poolers show are counted by the primary in one query, grouped by the
+ * pooler each came from. count_sessions is the sum.
+ *
  * A place that cannot be read makes the whole count fail (-1, the place
  * named in err, a hint saying what to do): its sessions cannot be seen,
  * so the colour counts as alive.
@@ -37,6 +42,7 @@
 /* What the poolers show: their clients' names and their server connections. */
 struct pooled {
 	struct mg_strlist names;	/* application_name of each client of this database */
+	struct mg_buf from;		/* "0,0,2": the pooler (places.list index) of each name */
 	struct mg_buf servers;		/* "(pid,port),(pid,port)" */
 };
 
@@ -109,9 +115,10 @@ static int pooler_rows(struct pgdrv_conn *pc, size_t i, const char *what,
 	for (int r = 0; ka >= 0 && kb >= 0 && r < PQntuples(res); r++) {
 		if (!mg_strlist_contains(dbs, PQgetvalue(res, r, kdb)))
 			continue;
-		if (clients)
+		if (clients) {
 			mg_strlist_push(&out->names, PQgetvalue(res, r, ka));
-		else if (atol(PQgetvalue(res, r, ka)) > 0)	/* 0: not connected yet */
+			mg_buf_addf(&out->from, "%s%zu", out->from.len ? "," : "", i);
+		} else if (atol(PQgetvalue(res, r, ka)) > 0)	/* 0: not connected yet */
 			mg_buf_addf(&out->servers, "%s(%ld,%ld)", out->servers.len ? "," : "",
 				    atol(PQgetvalue(res, r, ka)), atol(PQgetvalue(res, r, kb)));
 	}
@@ -136,28 +143,35 @@ static int read_pooler(struct pgdrv_conn *pc, size_t i, const char *db,
 	return rc;
 }
 
-/* The client names that pass the filter, counted by the primary. */
-static int count_names(struct pgdrv_conn *pc, const struct mg_strlist *names,
-		       const char *filter, int64_t *out, struct mg_err *err)
+/* The poolers' client names that pass the filter, counted by the primary
+ * (one query, grouped by pooler) into out->list[1 + pooler]. */
+static int count_names(struct pgdrv_conn *pc, const struct pooled *p, const char *filter,
+		       struct mg_place_counts *out, struct mg_err *err)
 {
 	struct mg_buf sql = MG_BUF_INIT;
-	char *v = NULL;
-	int rc;
+	PGresult *res;
 
-	*out = 0;
-	if (names->n == 0)
+	if (p->names.n == 0)
 		return 0;
-	mg_buf_adds(&sql, "SELECT count(*) FROM unnest(ARRAY[");
-	for (size_t k = 0; k < names->n; k++) {
+	mg_buf_adds(&sql, "SELECT place, count(*) FROM unnest(ARRAY[");
+	for (size_t k = 0; k < p->names.n; k++) {
 		mg_buf_adds(&sql, k ? ", " : "");
-		add_literal(&sql, names->items[k]);
+		add_literal(&sql, p->names.items[k]);
 	}
-	mg_buf_addf(&sql, "]::text[]) AS pooled(application_name) WHERE true%s", filter);
-	rc = query_scalar(pc, sql.buf, &v, err);
-	*out = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
+	mg_buf_addf(&sql, "]::text[], ARRAY[%s]::int[]) AS pooled(application_name, place) "
+		    "WHERE true%s GROUP BY place", p->from.buf, filter);
+	res = query_pc(pc, sql.buf, err);
 	mg_buf_release(&sql);
-	return rc;
+	if (!res)
+		return -1;
+	for (int r = 0; r < PQntuples(res); r++) {
+		size_t i = (size_t)strtoul(PQgetvalue(res, r, 0), NULL, 10);
+
+		assert(i < pc->places.n);
+		out->list[1 + i].sessions = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+	}
+	PQclear(res);
+	return 0;
 }
 
 /* The sessions of this database that pass the filter, the poolers'
@@ -184,37 +198,41 @@ static int count_on_standby(struct pgdrv_conn *pc, size_t i, const char *sql,
 	return 0;
 }
 
-int pgdrv_count_at_places(struct pgdrv_conn *pc, const char *filter, int64_t *out,
-			  struct mg_err *err)
+/* out: "primary", then each place of the URL in its order, all at 0. */
+static void list_places(const struct pgdrv_conn *pc, struct mg_place_counts *out)
 {
-	struct pooled p = { MG_STRLIST_INIT, MG_BUF_INIT };
+	mg_place_counts_add(out, "primary", NULL, 0);
+	for (size_t i = 0; i < pc->places.n; i++)
+		mg_place_counts_add(out, pc->places.list[i].kind == PGDRV_POOLER ? "pooler" : "standby",
+				    pc->places.list[i].name, 0);
+}
+
+int pgdrv_count_at_places(struct pgdrv_conn *pc, const char *filter,
+			  struct mg_place_counts *out, struct mg_err *err)
+{
+	struct pooled p = { MG_STRLIST_INIT, MG_BUF_INIT, MG_BUF_INIT };
 	struct mg_buf sql = MG_BUF_INIT;
 	const char *db = PQdb(pc->pg);
-	int64_t n = 0, total = 0;
 	char *v = NULL;
 	int rc = 0;
 
-	*out = 0;
+	list_places(pc, out);
 	for (size_t i = 0; rc == 0 && i < pc->places.n; i++)	/* poolers first: */
 		if (pc->places.list[i].kind == PGDRV_POOLER)	/* their servers go */
 			rc = read_pooler(pc, i, db, &p, err);
 	if (rc == 0)
-		rc = count_names(pc, &p.names, filter, &total, err);
+		rc = count_names(pc, &p, filter, out, err);
 	session_sql(&sql, filter, &p);
 	if (rc == 0)
 		rc = query_scalar(pc, sql.buf, &v, err);
-	total += v ? strtoll(v, NULL, 10) : 0;
-	for (size_t i = 0; rc == 0 && i < pc->places.n; i++) {
-		if (pc->places.list[i].kind != PGDRV_STANDBY)
-			continue;
-		rc = count_on_standby(pc, i, sql.buf, &n, err);
-		total += n;
-	}
+	out->list[0].sessions = v ? strtoll(v, NULL, 10) : 0;
+	for (size_t i = 0; rc == 0 && i < pc->places.n; i++)
+		if (pc->places.list[i].kind == PGDRV_STANDBY)
+			rc = count_on_standby(pc, i, sql.buf, &out->list[1 + i].sessions, err);
 	free(v);
 	mg_buf_release(&sql);
 	mg_buf_release(&p.servers);
+	mg_buf_release(&p.from);
 	mg_strlist_release(&p.names);
-	if (rc == 0)
-		*out = total;
 	return rc;
 }

@@ -5,14 +5,17 @@ only on the primary.
 - PostgreSQL behind a real PgBouncer (transaction pooling): idle clients
   hold no server connection, so the primary never sees them; with
   pooler=HOST:PORT in the URL migrate reads PgBouncer's client list and
-  contract is refused while they are connected. PgBouncer's own idle
+  contract is refused while they are connected, the reason saying where
+  they are ("(pooler 127.0.0.1:6432: 2)", sessions_by_place in the
+  JSON). PgBouncer's own idle
   server connection keeps the last client's application_name: it is not
   one of the colour's sessions. A pooler that cannot be read counts as
   alive and status names it.
 - A PostgreSQL hot standby named with standby=HOST:PORT: a session there
-  keeps the colour alive; the standby down -> unreadable, named.
+  keeps the colour alive, and the reason says where each is ("(primary:
+  1, standby 127.0.0.1:5433: 1)"); the standby down -> unreadable, named.
 - MariaDB: a session on a replica that the primary lists (SHOW SLAVE
-  HOSTS) keeps the colour alive; the primary refusing to list its
+  HOSTS) keeps the colour alive, the replica named; the primary refusing to list its
   replicas, or a replica named with replica= that cannot be reached, is
   unreadable, with the grant or the replica named.
 
@@ -123,12 +126,20 @@ def test_sessions_behind_pgbouncer_keep_a_retired_colour_alive(migrate_bin, tmp_
     try:
         blue = colours(plain)["blue"]
         assert (blue["alive"], blue["sessions"]) == (False, 0), blue   # the issue's case
+        assert blue["sessions_by_place"] == [], blue
 
         blue = colours(pooled)["blue"]
         assert (blue["alive"], blue["sessions"], blue["matching_sessions"]) == (True, 2, 2), blue
+        # where they are: the pooler alone (the primary, with none, is not named)
+        assert blue["sessions_by_place"] == [{"place": f"pooler {bouncer.name}", "sessions": 2}], blue
         r = pooled.expect(1, "contract")
         assert "contract 0001 refused: colour blue (app 42) requires schema 0 " in r.err, r.describe()
-        assert "retired, but 2 sessions matching 'shop-blue-*' connected" in r.err, r.describe()
+        assert (f"retired, but 2 sessions matching 'shop-blue-*' connected "
+                f"(pooler {bouncer.name}: 2)") in r.err, r.describe()
+        st = pooled.ok("status")
+        assert f"connected (pooler {bouncer.name}: 2)" in st.out, st.describe()
+        assert [c["sessions_by_place"] for c in pooled.json("status")["colours"]] == \
+            [[{"place": f"pooler {bouncer.name}", "sessions": 2}]]
         assert phase(pooled) == "switched"
 
         # a client that ran a statement: PgBouncer's server connection
@@ -143,7 +154,11 @@ def test_sessions_behind_pgbouncer_keep_a_retired_colour_alive(migrate_bin, tmp_
         stale = c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
                           "AND application_name = 'shop-blue-1'", (db.name,)).fetchone()[0]
     assert stale == 1, "PgBouncer's idle server connection should keep the client's name"
-    assert colours(plain)["blue"]["sessions"] == 1     # without pooler=: counted, wrongly
+    blue = colours(plain)["blue"]
+    assert blue["sessions"] == 1     # without pooler=: counted, wrongly
+    # the primary alone: the reason as it always was, no place named
+    assert blue["reason"] == "retired, but 1 session matching 'shop-blue-*' connected", blue
+    assert blue["sessions_by_place"] == [], blue
 
     # the pooler down: its clients cannot be seen, the colour counts as alive
     clients = [bouncer.connect(db.name, "shop-blue-3")]
@@ -220,8 +235,25 @@ def test_sessions_on_a_standby_keep_a_retired_colour_alive(migrate_bin, tmp_path
         assert colours(plain)["blue"]["sessions"] == 0      # the primary alone: unseen
         blue = colours(there)["blue"]
         assert (blue["alive"], blue["sessions"]) == (True, 1), blue
+        where = f"standby 127.0.0.1:{standby.port}"
+        assert blue["sessions_by_place"] == [{"place": where, "sessions": 1}], blue
         r = there.expect(1, "contract")
-        assert "retired, but 1 session matching 'shop-blue-*' connected" in r.err, r.describe()
+        assert (f"retired, but 1 session matching 'shop-blue-*' connected ({where}: 1)"
+                in r.err), r.describe()
+
+        # one more on the primary: each place with sessions is named
+        writer = psycopg.connect(host="127.0.0.1", port=primary.port, user=APP_USER,
+                                 password=APP_PASSWORD, dbname=db.name,
+                                 application_name="shop-blue-writer", autocommit=True)
+        try:
+            blue = colours(there)["blue"]
+            assert blue["sessions_by_place"] == [{"place": "primary", "sessions": 1},
+                                                 {"place": where, "sessions": 1}], blue
+            assert blue["reason"] == ("retired, but 2 sessions matching 'shop-blue-*' "
+                                      f"connected (primary: 1, {where}: 1)"), blue
+            assert f"connected (primary: 1, {where}: 1)" in there.ok("colour", "list").out
+        finally:
+            writer.close()
 
         standby.halt()
         try:
@@ -262,8 +294,12 @@ def test_sessions_on_a_mariadb_replica_keep_a_retired_colour_alive(migrate_bin, 
             cur.execute("SELECT 1")
         blue = colours(p)["blue"]
         assert (blue["alive"], blue["sessions"]) == (True, 1), blue
+        where = f"replica 127.0.0.1:{replica.port}"    # as the primary lists it
+        assert blue["sessions_by_place"] == [{"place": where, "sessions": 1}], blue
         r = p.expect(1, "contract")
-        assert "retired, but 1 session matching 'shop-blue-*' connected" in r.err, r.describe()
+        assert (f"retired, but 1 session matching 'shop-blue-*' connected ({where}: 1)"
+                in r.err), r.describe()
+        assert f"connected ({where}: 1)" in p.ok("status").out
 
         # the primary refuses to list its replicas: unreadable, the grant named
         mdb.admin_query(f"REVOKE REPLICATION MASTER ADMIN ON *.* FROM '{APP_USER}'@'%'")

@@ -9,7 +9,9 @@
  * above it names what to run first. A colour is alive while it is live or
  * standby, or while sessions match its pattern, or when they cannot be
  * seen; a stale heartbeat is shown but still counts as alive; a colour
- * whose migration was rolled back is invalid. 'contract M' is refused
+ * whose migration was rolled back is invalid; the reason names where its
+ * sessions are when they were counted at more than one place (the
+ * primary, standbys, poolers, replicas). 'contract M' is refused
  * while an alive colour requires a version below M, 'rollback M' while one
  * requires M or later; each decision is logged, the status preview is not.
  */
@@ -426,6 +428,94 @@ static void test_match_summary(void **arg)
 	free(s);
 }
 
+/* The places of a count, each "place=n" (labels borrowed by value). */
+static void add_places(struct mg_place_counts *pc, size_t n, const char *const *labels,
+		       const int64_t *sessions)
+{
+	for (size_t i = 0; i < n; i++)
+		mg_place_counts_add(pc, labels[i], NULL, sessions[i]);
+}
+
+static void assert_places_phrase(const struct mg_liveness *l, const char *want)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	mg_liveness_add_places(&b, l);
+	assert_string_equal(b.buf, want);
+	mg_buf_release(&b);
+}
+
+/* Where a colour's sessions are: only places with sessions are named, and
+ * nothing is added when the primary is the only place counted. */
+static void test_sessions_by_place(void **arg)
+{
+	struct fixture *f = *arg;
+	struct mg_colour c = colour("blue", 2, "live", "app-blue*");
+	struct mg_place_counts pc = MG_PLACE_COUNTS_INIT;
+	struct mg_liveness l;
+	json_t *j;
+
+	/* a driver without a breakdown (the fake): the reason as it was */
+	fake_db.sessions = 3;
+	mg_colour_liveness(&f->ctx, &c, &l);
+	assert_string_equal(l.reason, "registered live, 3 sessions matching 'app-blue*' connected");
+	assert_int_equal(l.n_places, 0);
+	j = mg_colour_json(&f->ctx, &c, &l);
+	assert_int_equal(json_array_size(json_object_get(j, "sessions_by_place")), 0);
+	json_decref(j);
+
+	/* the primary alone: nothing to say */
+	add_places(&pc, 1, (const char *[]){ "primary" }, (int64_t[]){ 3 });
+	mg_liveness_set_places(&l, &pc);
+	assert_int_equal(l.n_places, 0);
+	assert_places_phrase(&l, "");
+	mg_place_counts_release(&pc);
+
+	/* a pooler holds them all: the empty primary is not named */
+	l.sessions = 2;
+	add_places(&pc, 2, (const char *[]){ "primary", "pooler 10.0.0.7:6432" },
+		   (int64_t[]){ 0, 2 });
+	mg_liveness_set_places(&l, &pc);
+	assert_places_phrase(&l, " (pooler 10.0.0.7:6432: 2)");
+	j = mg_colour_json(&f->ctx, &c, &l);
+	assert_int_equal(json_array_size(json_object_get(j, "sessions_by_place")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(json_object_get(j, "sessions_by_place"), 0), "place")),
+		"pooler 10.0.0.7:6432");
+	assert_int_equal(json_integer_value(json_object_get(
+		json_array_get(json_object_get(j, "sessions_by_place"), 0), "sessions")), 2);
+	json_decref(j);
+	mg_place_counts_release(&pc);
+
+	/* the primary and a standby, in the driver's order */
+	add_places(&pc, 3, (const char *[]){ "primary", "pooler 10.0.0.7:6432", "standby 10.0.0.8:5432" },
+		   (int64_t[]){ 1, 0, 1 });
+	mg_liveness_set_places(&l, &pc);
+	assert_places_phrase(&l, " (primary: 1, standby 10.0.0.8:5432: 1)");
+
+	/* no session of its own (or unknown): no places */
+	l.sessions = 0;
+	mg_liveness_set_places(&l, &pc);
+	assert_int_equal(l.n_places, 0);
+	mg_place_counts_release(&pc);
+
+	/* more places than fit: the rest summed in the last one */
+	l.sessions = 10;
+	for (int i = 0; i < 10; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "10.0.0.%d:5432", i);
+		mg_place_counts_add(&pc, "standby", name, 1);
+	}
+	mg_liveness_set_places(&l, &pc);
+	assert_int_equal(l.n_places, MG_LIVENESS_PLACES);
+	assert_string_equal(l.places[0].place, "standby 10.0.0.0:5432");
+	assert_string_equal(l.places[MG_LIVENESS_PLACES - 1].place, "other places");
+	assert_int_equal(l.places[MG_LIVENESS_PLACES - 1].sessions, 10 - (MG_LIVENESS_PLACES - 1));
+	assert_int_equal(mg_place_counts_total(&pc), 10);
+	mg_place_counts_release(&pc);
+}
+
 /* ---- gates ---------------------------------------------------------------------- */
 
 static void test_contract_refused_while_older_colour_alive(void **arg)
@@ -571,6 +661,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rolled_back_requirement_is_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_like_pattern_refused_with_the_glob_meant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_summary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sessions_by_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contract_refused_while_older_colour_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contract_names_every_blocker_and_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_logs_nothing, setup, teardown),
