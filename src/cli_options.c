@@ -80,9 +80,9 @@ const struct mg_opt_def mg_opt_defs[] = {
 	  "MIGRATE_FLEET", NULL, 0, 0, 0, NULL,
 	  "run the command on every database of the fleet file FILE, each in its "
 	  "own process with its own state file; a summary table and the worst exit "
-	  "status (see 'Fleets' in docs/operations.md). The variable applies to "
-	  "the commands that touch a database (not init, new, lint) unless the "
-	  "command line gives --database", NULL },
+	  "status (see 'Fleets' in docs/operations.md); MIGRATE_FLEET applies "
+	  "only to the commands that touch a database (not init, new, lint), and "
+	  "not with --database", NULL },
 	{ 0, "fleet-jobs", MG_OPT_INT, OFF(fleet_jobs), "N", MG_C_ALL,
 	  "MIGRATE_FLEET_JOBS", NULL, 0, 0, 0, "the fleet file's concurrency, else 4",
 	  "with --fleet: how many targets run at once (1-256)", NULL },

@@ -116,6 +116,9 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 	if (opt->fleet_jobs > MG_FLEET_MAX_CONCURRENCY)
 		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at most %d targets run at once",
 				  opt->fleet_jobs, MG_FLEET_MAX_CONCURRENCY);
+	if (on_command_line(opt, "fleet-jobs") && opt->fleet_jobs < 1)
+		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at least 1 target runs at once",
+				  opt->fleet_jobs);
 	return 0;
 }
 

@@ -495,6 +495,8 @@ def test_fleet_from_the_environment(fleet_of):
         r = _run_env(fleet, "status", env={**env, "MIGRATE_FLEET_JOBS": jobs}, code=2)
         assert f"bad value '{jobs}' for MIGRATE_FLEET_JOBS (environment): expected 1 to " \
                "256" in r.err and "fix or unset MIGRATE_FLEET_JOBS" in r.err, r.err
+    r = _run_env(fleet, "--fleet-jobs", "0", "status", env=env, code=2)
+    assert "--fleet-jobs 0: at least 1 target runs at once" in r.err, r.err
     # the command line wins over the variable
     r = _run_env(fleet, "--fleet-jobs", "2", "status", env={**env, "MIGRATE_FLEET_JOBS": "0"})
     assert "2 targets: 2 read" in r.out, r.out
