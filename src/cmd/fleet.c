@@ -130,13 +130,15 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 static int refuse_status_options(const struct mg_options *opt, struct mg_err *err)
 {
 	if (opt->watch || on_command_line(opt, "interval")) {
-		mg_err_set(err, MG_EINPUT, "status %s is not taken with --fleet",
-			   opt->watch ? "--watch" : "--interval (the pace of --watch)");
+		mg_err_set(err, MG_EINPUT, "status %s is not taken with %s",
+			   opt->watch ? "--watch" : "--interval (the pace of --watch)",
+			   fleet_source(opt));
 		return mg_err_hint(err, "watch one target (its URL and state file), or refresh the "
 				   "fleet's table: watch -n 10 migrate --fleet %s status", opt->fleet);
 	}
 	if (on_command_line(opt, "events") && !opt->json) {
-		mg_err_set(err, MG_EINPUT, "status --events is not shown by the fleet's table");
+		mg_err_set(err, MG_EINPUT, "status --events is not shown by the fleet's table "
+			   "(%s)", fleet_source(opt));
 		return mg_err_hint(err, "add --json (each target's events are in its result), or "
 				   "see one target's: migrate --database URL --state-file "
 				   "<state_dir>/<name>.db status --events %d", opt->events);
@@ -359,7 +361,7 @@ int mg_cmd_fleet(struct mg_options *opt, int argc, char **argv)
 	struct mg_fleet f;
 	int rc, jobs;
 
-	if (bit & (MG_C_INIT | MG_C_NEW | MG_C_LINT))
+	if (!(bit & RUNS_ON_A_FLEET))
 		return refuse_command(opt->command);
 	if (refuse_options(opt, &err) < 0 || mg_options_check_command(opt, bit, &err) < 0 ||
 	    (bit == MG_C_STATUS && refuse_status_options(opt, &err) < 0) ||

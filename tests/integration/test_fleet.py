@@ -463,9 +463,8 @@ def test_status_options_on_a_fleet(fleet_of):
     assert "status --interval (the pace of --watch) is not taken with --fleet" in r.err, r.err
     assert "watch -n 10 migrate --fleet fleet.yaml status" in r.err
 
-    # the gate's status gets contract's options that status takes
-    fleet.run("backfill")
-    fleet.run("switch-reads")
+    # the gate's status gets contract's options that status takes (nothing
+    # is switched: the gate reads every target and lets contract through)
     fleet.run("contract", "--fleet-gate-only", "--lock-timeout", "2s", "--lock-retries", "1")
     header = _last_header(fleet.log("my-00"))
     assert "status --json --lock-timeout 2000ms  (fleet fleet.yaml: colour gate before " \
@@ -489,7 +488,8 @@ def test_fleet_from_the_environment(fleet_of):
     assert "2 targets: 2 ok" in r.out, r.out
     assert re.search(r"\[1/2\] pg-00  exit 0", r.err) and "[2/2] my-00" in r.err, r.err
     assert all(_phase(fleet, n)["phase"] == "expanded" for n, _ in fleet.members)
-    assert "expanded" in fleet.log("my-00")
+    # each child ran expand on its one target, not the fleet again
+    assert "expanded" in fleet.log("my-00") and "targets:" not in fleet.log("my-00")
 
     for jobs in ("0", "300", "many"):
         r = _run_env(fleet, "status", env={**env, "MIGRATE_FLEET_JOBS": jobs}, code=2)
@@ -512,4 +512,6 @@ def test_fleet_from_the_environment(fleet_of):
     r = _run_env(fleet, "--state-file", "x.db", "status", env=env, code=2)
     assert "'--state-file' cannot be used with MIGRATE_FLEET (environment)" in r.err, r.err
     assert "give --database URL too" in r.err
+    r = _run_env(fleet, "status", "--watch", env=env, code=2)
+    assert "status --watch is not taken with MIGRATE_FLEET (environment)" in r.err, r.err
     fleet.assert_logs_clean()
