@@ -77,13 +77,15 @@ const struct mg_opt_def mg_opt_defs[] = {
 	  "write Prometheus text-format metrics to PATH, atomically, after the "
 	  "command and during a backfill", NULL },
 	{ 0, "fleet", MG_OPT_STR, OFF(fleet), "FILE", MG_C_ALL,
-	  NULL, NULL, 0, 0, 0, NULL,
+	  "MIGRATE_FLEET", NULL, 0, 0, 0, NULL,
 	  "run the command on every database of the fleet file FILE, each in its "
 	  "own process with its own state file; a summary table and the worst exit "
-	  "status (see 'Fleets' in docs/operations.md)", NULL },
+	  "status (see 'Fleets' in docs/operations.md); MIGRATE_FLEET applies "
+	  "only to the commands that touch a database (not init, new, lint), and "
+	  "not with --database", NULL },
 	{ 0, "fleet-jobs", MG_OPT_INT, OFF(fleet_jobs), "N", MG_C_ALL,
-	  NULL, NULL, 0, 0, 0, "the fleet file's concurrency, else 4",
-	  "with --fleet: how many targets run at once", NULL },
+	  "MIGRATE_FLEET_JOBS", NULL, 0, 0, 0, "the fleet file's concurrency, else 4",
+	  "with --fleet: how many targets run at once (1-256)", NULL },
 	{ 0, "fleet-gate-only", MG_OPT_FLAG, OFF(fleet_gate_only), NULL,
 	  MG_C_CONTRACT | MG_C_ROLLBACK, NULL, NULL, 0, 0, 0, NULL,
 	  "with --fleet: run the fleet-wide colour gate and stop (exit 0: the "

@@ -67,7 +67,8 @@ struct mg_fleet_result {
 /*
  * How to run: argv is the child's argument vector after the program name
  * (the command and its options, without --fleet); each child gets the
- * target's URL in MIGRATE_DATABASE_URL and its state file in MIGRATE_STATE,
+ * target's URL in MIGRATE_DATABASE_URL and its state file in MIGRATE_STATE
+ * (and neither MIGRATE_FLEET nor MIGRATE_FLEET_JOBS: it is one target),
  * its stdout and stderr appended to the target's log after a header line
  * naming header. quiet: no progress lines on stderr.
  */

@@ -107,6 +107,9 @@ static void exec_child(const struct mg_fleet_target *t, const struct mg_fleet_ru
 	dup2(errfd, 2);
 	setenv("MIGRATE_DATABASE_URL", t->url, 1);
 	setenv("MIGRATE_STATE", t->state, 1);
+	/* a child is one target: MIGRATE_FLEET would make it a fleet again */
+	unsetenv("MIGRATE_FLEET");
+	unsetenv("MIGRATE_FLEET_JOBS");
 	argv[0] = (char *)"migrate";
 	for (size_t i = 0; i < run->argc; i++)
 		argv[i + 1] = (char *)run->argv[i];

@@ -502,6 +502,7 @@ static int run(struct mg_options *opt, int argc, char **argv)
 
 	if (opt->version)
 		return print_version();
+	mg_fleet_from_env(opt);
 	if (!opt->help && fleet_misuse(opt))
 		return MG_EINPUT;
 	if (!opt->command) {

@@ -27,6 +27,54 @@ void mg_fleet_json_print(json_t *doc)
 
 /* ---- what may run on a fleet ------------------------------------------------ */
 
+/* The commands that run on a fleet: the others touch no database. */
+#define RUNS_ON_A_FLEET (MG_C_ALL & ~(MG_C_INIT | MG_C_NEW | MG_C_LINT))
+
+static size_t row(const char *long_name)
+{
+	return (size_t)(mg_opt_find_long(long_name, strlen(long_name), 0) - mg_opt_defs);
+}
+
+static int on_command_line(const struct mg_options *opt, const char *long_name)
+{
+	return opt->given[row(long_name)] == MG_FROM_COMMAND_LINE;
+}
+
+/* Where the fleet came from, for messages. */
+static const char *fleet_source(const struct mg_options *opt)
+{
+	return on_command_line(opt, "fleet") ? "--fleet" : "MIGRATE_FLEET (environment)";
+}
+
+void mg_fleet_from_env(struct mg_options *opt)
+{
+	const char *file = getenv(mg_opt_defs[row("fleet")].env);
+
+	if (opt->fleet || !file || !*file || on_command_line(opt, "database") ||
+	    !(mg_cli_command_bit(opt->command) & RUNS_ON_A_FLEET))
+		return;
+	opt->fleet = mg_xstrdup(file);
+	opt->given[row("fleet")] = MG_FROM_ENV;
+}
+
+/* MIGRATE_FLEET_JOBS where the command line gives no --fleet-jobs. */
+static int jobs_from_env(struct mg_options *opt, struct mg_err *err)
+{
+	const char *var = mg_opt_defs[row("fleet-jobs")].env, *value = getenv(var);
+	long n;
+
+	if (on_command_line(opt, "fleet-jobs") || !value || !*value)
+		return 0;
+	if (mg_parse_long(value, &n) < 0 || n < 1 || n > MG_FLEET_MAX_CONCURRENCY) {
+		mg_err_set(err, MG_EINPUT, "bad value '%s' for %s (environment): expected 1 to %d "
+			   "(targets at once)", value, var, MG_FLEET_MAX_CONCURRENCY);
+		return mg_err_hint(err, "fix or unset %s", var);
+	}
+	opt->fleet_jobs = (int)n;
+	opt->given[row("fleet-jobs")] = MG_FROM_ENV;
+	return 0;
+}
+
 static int refuse_command(const char *command)
 {
 	struct mg_err err = MG_ERR_INIT;
@@ -55,20 +103,46 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 		for (size_t k = 0; k < sizeof(one_only) / sizeof(one_only[0]); k++) {
 			if (d->offset != one_only[k])
 				continue;
-			mg_err_set(err, MG_EINPUT, "option '--%s' cannot be used with --fleet: "
-				   "each target has its own", d->long_name);
+			mg_err_set(err, MG_EINPUT, "option '--%s' cannot be used with %s: "
+				   "each target has its own", d->long_name, fleet_source(opt));
+			if (!on_command_line(opt, "fleet"))
+				return mg_err_hint(err, "for one database, give --database URL too "
+						   "(then MIGRATE_FLEET does not apply), or unset "
+						   "MIGRATE_FLEET");
 			return mg_err_hint(err, "the fleet file gives each target's url and state "
 					   "(default <state_dir>/<name>.db)");
 		}
 	}
-	if (opt->watch) {
-		mg_err_set(err, MG_EINPUT, "status --watch is not taken with --fleet");
-		return mg_err_hint(err, "watch one target (its URL and state file), or refresh the "
-				   "fleet's table: watch -n 10 migrate --fleet %s status", opt->fleet);
-	}
 	if (opt->fleet_jobs > MG_FLEET_MAX_CONCURRENCY)
 		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at most %d targets run at once",
 				  opt->fleet_jobs, MG_FLEET_MAX_CONCURRENCY);
+	if (on_command_line(opt, "fleet-jobs") && opt->fleet_jobs < 1)
+		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at least 1 target runs at once",
+				  opt->fleet_jobs);
+	return 0;
+}
+
+/*
+ * The options of `status` that the fleet's table cannot show (the others
+ * are passed on to every target: mg_fleet_status_args). --events is shown
+ * with --json, in each target's result.
+ */
+static int refuse_status_options(const struct mg_options *opt, struct mg_err *err)
+{
+	if (opt->watch || on_command_line(opt, "interval")) {
+		mg_err_set(err, MG_EINPUT, "status %s is not taken with %s",
+			   opt->watch ? "--watch" : "--interval (the pace of --watch)",
+			   fleet_source(opt));
+		return mg_err_hint(err, "watch one target (its URL and state file), or refresh the "
+				   "fleet's table: watch -n 10 migrate --fleet %s status", opt->fleet);
+	}
+	if (on_command_line(opt, "events") && !opt->json) {
+		mg_err_set(err, MG_EINPUT, "status --events is not shown by the fleet's table "
+			   "(%s)", fleet_source(opt));
+		return mg_err_hint(err, "add --json (each target's events are in its result), or "
+				   "see one target's: migrate --database URL --state-file "
+				   "<state_dir>/<name>.db status --events %d", opt->events);
+	}
 	return 0;
 }
 
@@ -287,10 +361,11 @@ int mg_cmd_fleet(struct mg_options *opt, int argc, char **argv)
 	struct mg_fleet f;
 	int rc, jobs;
 
-	if (bit & (MG_C_INIT | MG_C_NEW | MG_C_LINT))
+	if (!(bit & RUNS_ON_A_FLEET))
 		return refuse_command(opt->command);
 	if (refuse_options(opt, &err) < 0 || mg_options_check_command(opt, bit, &err) < 0 ||
-	    mg_fleet_load(&f, opt->fleet, &err) < 0) {
+	    (bit == MG_C_STATUS && refuse_status_options(opt, &err) < 0) ||
+	    jobs_from_env(opt, &err) < 0 || mg_fleet_load(&f, opt->fleet, &err) < 0) {
 		mg_report_error(&err);
 		return err.code ? err.code : MG_EINPUT;
 	}

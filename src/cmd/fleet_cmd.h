@@ -23,6 +23,14 @@
  */
 int mg_cmd_fleet(struct mg_options *opt, int argc, char **argv);
 
+/*
+ * MIGRATE_FLEET: when the command line gives neither --fleet nor
+ * --database and opt->command runs on a fleet (not init, new, lint),
+ * opt->fleet is set from it, so that main runs mg_cmd_fleet. Called
+ * before the command runs; MIGRATE_FLEET_JOBS is read by mg_cmd_fleet.
+ */
+void mg_fleet_from_env(struct mg_options *opt);
+
 /* ---- shared by fleet*.c ---- */
 
 /* Print one JSON document on stdout and release it: as mg_json_print, with
@@ -36,9 +44,12 @@ struct mg_fleet_views {
 	struct mg_fleet_result *res;	/* the children's results */
 };
 
-/* The global options given on the command line (-m, --config,
- * --network-timeout ...), as arguments for a child, into out. */
-void mg_fleet_global_args(const struct mg_options *opt, struct mg_strlist *out);
+/* The options of `status` given on the command line that mean the same
+ * on every target (-m, --config, --network-timeout, --lock-timeout, -q,
+ * -v; --events with --json), as arguments for each child's `status
+ * --json`, into out. The ones the fleet's table cannot show are refused
+ * by mg_cmd_fleet before (--watch, --interval, --events without --json). */
+void mg_fleet_status_args(const struct mg_options *opt, struct mg_strlist *out);
 
 /* Run `status --json` on every target. 0, or -1 with err set (MG_EDB:
  * the state directory cannot be written). *stopped as mg_fleet_run. */

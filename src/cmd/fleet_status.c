@@ -26,31 +26,61 @@ int mg_fleet_phase_rank(const char *phase)
 
 /* ---- reading every target's status ------------------------------------------- */
 
-/* Options that are the child's business or name one database are not
- * passed on: the fleet gives each child its own URL and state. */
-static int passed_on(const struct mg_opt_def *d)
+/*
+ * What `--fleet F status` (and the fleet gate's status) does with each
+ * option that status takes: passed on to every child when it means the
+ * same on every target (--lock-timeout, --network-timeout, -m, --config,
+ * -q, -v ...); kept back when it is the fleet's own or names one
+ * database, state file or output file (refused before: cmd/fleet.c); the
+ * ones the table cannot show are refused in cmd/fleet.c (--watch,
+ * --interval, and --events without --json, which is passed on with it).
+ */
+static int passed_on(const struct mg_options *opt, const struct mg_opt_def *d)
 {
 	static const char *const kept_back[] = { "fleet", "fleet-jobs", "json", "database",
 						 "state", "state-file", "metrics-file", "help",
-						 "version", NULL };
+						 "version", "watch", "interval", NULL };
 
-	if (d->commands != MG_C_ALL || d->kind == MG_OPT_VERBOSITY || d->kind == MG_OPT_OWN ||
-	    d->kind == MG_OPT_LIST)
+	if (!(d->commands & MG_C_STATUS) || d->kind == MG_OPT_VERBOSITY ||
+	    d->kind == MG_OPT_OWN || d->kind == MG_OPT_LIST)
 		return 0;
+	if (!strcmp(d->long_name, "events"))
+		return opt->json;
 	for (const char *const *k = kept_back; *k; k++)
 		if (!strcmp(d->long_name, *k))
 			return 0;
 	return 1;
 }
 
-void mg_fleet_global_args(const struct mg_options *opt, struct mg_strlist *out)
+static void push_value(struct mg_strlist *out, const struct mg_opt_def *d, const char *field)
 {
+	long v;
+
+	if (d->kind == MG_OPT_STR) {
+		mg_strlist_push(out, *(char *const *)field ? *(char *const *)field : "");
+		return;
+	}
+	v = d->kind == MG_OPT_LONG || (d->kind == MG_OPT_DURATION && d->field_is_long) ?
+	    *(const long *)field : *(const int *)field;
+	if (d->kind == MG_OPT_DURATION)
+		mg_strlist_push_owned(out, mg_xasprintf("%ldms", v * d->field_unit_ms));
+	else
+		mg_strlist_push_owned(out, mg_xasprintf("%ld", v));
+}
+
+void mg_fleet_status_args(const struct mg_options *opt, struct mg_strlist *out)
+{
+	int verbosity = 0;
+
 	for (size_t i = 0; i < mg_n_opt_defs; i++) {
 		const struct mg_opt_def *d = &mg_opt_defs[i];
 		const char *field = (const char *)opt + d->offset;
-		long v;
 
-		if (opt->given[i] != MG_FROM_COMMAND_LINE || !passed_on(d))
+		if (opt->given[i] != MG_FROM_COMMAND_LINE)
+			continue;
+		if (d->kind == MG_OPT_VERBOSITY)
+			verbosity = 1;
+		if (!passed_on(opt, d))
 			continue;
 		if (d->kind == MG_OPT_FLAG) {
 			if (*(const int *)field)
@@ -58,17 +88,11 @@ void mg_fleet_global_args(const struct mg_options *opt, struct mg_strlist *out)
 			continue;
 		}
 		mg_strlist_push_owned(out, mg_xasprintf("--%s", d->long_name));
-		if (d->kind == MG_OPT_STR) {
-			mg_strlist_push(out, *(char *const *)field ? *(char *const *)field : "");
-			continue;
-		}
-		v = d->kind == MG_OPT_LONG || (d->kind == MG_OPT_DURATION && d->field_is_long) ?
-		    *(const long *)field : *(const int *)field;
-		if (d->kind == MG_OPT_DURATION)
-			mg_strlist_push_owned(out, mg_xasprintf("%ldms", v * d->field_unit_ms));
-		else
-			mg_strlist_push_owned(out, mg_xasprintf("%ld", v));
+		push_value(out, d, field);
 	}
+	/* -q and -v: the last one given wins, as for the parent */
+	if (verbosity && mg_verbosity)
+		mg_strlist_push(out, mg_verbosity < 0 ? "--quiet" : "--verbose");
 }
 
 static json_t *parse_status(const struct mg_fleet_result *r)
@@ -82,6 +106,18 @@ static json_t *parse_status(const struct mg_fleet_result *r)
 	return doc;
 }
 
+/* What the log's header line says was run: "status --json --lock-timeout
+ * 2000ms  (fleet fleet.yaml: colour gate before contract)". */
+static char *header_of(const struct mg_strlist *args, const char *fleet, const char *why)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	for (size_t i = 0; i < args->n; i++)
+		mg_buf_addf(&b, "%s%s", i ? " " : "", args->items[i]);
+	mg_buf_addf(&b, "  (fleet %s: %s)", fleet, why);
+	return mg_buf_detach(&b);
+}
+
 int mg_fleet_views_read(struct mg_fleet_views *out, const struct mg_fleet *f,
 			const struct mg_options *opt, int jobs, const char *why,
 			int *stopped, struct mg_err *err)
@@ -93,8 +129,8 @@ int mg_fleet_views_read(struct mg_fleet_views *out, const struct mg_fleet *f,
 	memset(out, 0, sizeof(*out));
 	mg_strlist_push(&args, "status");
 	mg_strlist_push(&args, "--json");
-	mg_fleet_global_args(opt, &args);
-	header = mg_xasprintf("status --json  (fleet %s: %s)", f->path, why);
+	mg_fleet_status_args(opt, &args);
+	header = header_of(&args, f->path, why);
 	run = (struct mg_fleet_run){ (const char *const *)args.items, args.n, header, jobs, 1 };
 	out->res = mg_fleet_run(f, &run, stopped, err);
 	free(header);

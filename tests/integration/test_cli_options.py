@@ -340,7 +340,8 @@ def test_man_page_renders_with_every_command_and_option(installed, migrate_bin):
         for option in options:
             assert option in text, (cmd, option)
     for var in ("MIGRATE_LOCK_TIMEOUT", "MIGRATE_JOBS", "MIGRATE_WAIT_LOCK",
-                "MIGRATE_METRICS_FILE", "MIGRATE_DATABASE_URL", "MIGRATE_STATE"):
+                "MIGRATE_METRICS_FILE", "MIGRATE_DATABASE_URL", "MIGRATE_STATE",
+                "MIGRATE_FLEET", "MIGRATE_FLEET_JOBS"):
         assert var in text, var
     if shutil.which("mandoc"):
         lint = subprocess.run(["mandoc", "-T", "lint", "-W", "warning", str(page)],

@@ -400,3 +400,90 @@ def test_signal_stops_the_fleet_resumably(fleet_of):
     fleet.run("switch-reads")
     fleet.run("contract")
     _assert_data(fleet)
+
+
+# --------------------------------------------------------------------------
+# no option silently dropped; MIGRATE_FLEET and MIGRATE_FLEET_JOBS
+
+
+def _last_header(log):
+    """The header line of the last run in a target's log."""
+    return [line for line in log.splitlines() if line.startswith("==== ")][-1]
+
+
+def test_status_options_on_a_fleet(fleet_of):
+    """Each option of status with --fleet is passed on to every target
+    (the log's header shows it) or refused, exit 2, naming it."""
+    fleet = fleet_of(1, 1)
+    fleet.run("expand")
+    fleet.run("status", "--lock-timeout", "1500ms", "--network-timeout", "3s", "-v")
+    for name, _ in fleet.members:
+        header = _last_header(fleet.log(name))
+        assert "status --json --network-timeout 3000ms --lock-timeout 1500ms --verbose" \
+            in header and "(fleet fleet.yaml: status)" in header, header
+    # one child refusing a value is that target's exit 2: passed on, not dropped
+    r = fleet.run("status", "--network-timeout", "50ms", code=3)
+    assert "at least 100ms" in fleet.log("pg-00"), fleet.log("pg-00")
+
+    r = fleet.run("status", "--events", "5", code=2)
+    assert "status --events is not shown by the fleet's table" in r.err, r.err
+    assert "add --json" in r.err and "status --events 5" in r.err, r.err
+    doc = json.loads(fleet.run("status", "--events", "5", "--json").out)
+    for t in doc["targets"]:
+        assert any(e["command"] == "expand" for e in t["result"]["events"]), t
+    r = fleet.run("status", "--interval", "1s", code=2)
+    assert "status --interval (the pace of --watch) is not taken with --fleet" in r.err, r.err
+    assert "watch -n 10 migrate --fleet fleet.yaml status" in r.err
+
+    # the gate's status gets contract's options that status takes (nothing
+    # is switched: the gate reads every target and lets contract through)
+    fleet.run("contract", "--fleet-gate-only", "--lock-timeout", "2s", "--lock-retries", "1")
+    header = _last_header(fleet.log("my-00"))
+    assert "status --json --lock-timeout 2000ms  (fleet fleet.yaml: colour gate before " \
+           "contract)" in header, header
+
+
+def _run_env(fleet, *args, env, code=0):
+    """migrate without --fleet, env added to the fleet's password."""
+    r = Runner(fleet.bin, fleet.dir).run_raw(*args, env={"FLEET_PG_PASSWORD": APP_PASSWORD,
+                                                         **env})
+    assert r.rc == code, r.describe()
+    return r
+
+
+def test_fleet_from_the_environment(fleet_of):
+    """MIGRATE_FLEET runs the command on the fleet; the children never see
+    it; lint and a command line with --database run as without it."""
+    fleet = fleet_of(1, 1)
+    env = {"MIGRATE_FLEET": "fleet.yaml", "MIGRATE_FLEET_JOBS": "1"}
+    r = _run_env(fleet, "expand", env=env)
+    assert "2 targets: 2 ok" in r.out, r.out
+    assert re.search(r"\[1/2\] pg-00  exit 0", r.err) and "[2/2] my-00" in r.err, r.err
+    assert all(_phase(fleet, n)["phase"] == "expanded" for n, _ in fleet.members)
+    # each child ran expand on its one target, not the fleet again
+    assert "expanded" in fleet.log("my-00") and "targets:" not in fleet.log("my-00")
+
+    for jobs in ("0", "300", "many"):
+        r = _run_env(fleet, "status", env={**env, "MIGRATE_FLEET_JOBS": jobs}, code=2)
+        assert f"bad value '{jobs}' for MIGRATE_FLEET_JOBS (environment): expected 1 to " \
+               "256" in r.err and "fix or unset MIGRATE_FLEET_JOBS" in r.err, r.err
+    r = _run_env(fleet, "--fleet-jobs", "0", "status", env=env, code=2)
+    assert "--fleet-jobs 0: at least 1 target runs at once" in r.err, r.err
+    # the command line wins over the variable
+    r = _run_env(fleet, "--fleet-jobs", "2", "status", env={**env, "MIGRATE_FLEET_JOBS": "0"})
+    assert "2 targets: 2 read" in r.out, r.out
+
+    # lint touches no database: it runs once, as without MIGRATE_FLEET
+    r = _run_env(fleet, "lint", env=env)
+    assert "targets" not in r.out + r.err, r.describe()
+    # --database on the command line: that one database
+    pg = dict(fleet.members)["pg-00"]
+    r = _run_env(fleet, "--database", pg.url, "--state-file", fleet.state("pg-00"), "status",
+                        "--json", env=env)
+    assert json.loads(r.out)["migrations"][0]["phase"] == "expanded"
+    r = _run_env(fleet, "--state-file", "x.db", "status", env=env, code=2)
+    assert "'--state-file' cannot be used with MIGRATE_FLEET (environment)" in r.err, r.err
+    assert "give --database URL too" in r.err
+    r = _run_env(fleet, "status", "--watch", env=env, code=2)
+    assert "status --watch is not taken with MIGRATE_FLEET (environment)" in r.err, r.err
+    fleet.assert_logs_clean()
