@@ -253,6 +253,13 @@ const size_t mg_n_opt_defs = sizeof(mg_opt_defs) / sizeof(mg_opt_defs[0]) - 1;
 _Static_assert(sizeof(mg_opt_defs) / sizeof(mg_opt_defs[0]) <= MG_OPT_MAX,
 	       "struct mg_options' given[] is too small for the option table");
 
+int mg_opt_on_command_line(const struct mg_options *opt, const char *long_name)
+{
+	const struct mg_opt_def *d = mg_opt_find_long(long_name, strlen(long_name), 0);
+
+	return d && opt->given[d - mg_opt_defs] == MG_FROM_COMMAND_LINE;
+}
+
 const struct mg_opt_def *mg_opt_find_long(const char *name, size_t n, unsigned command)
 {
 	const struct mg_opt_def *any = NULL;

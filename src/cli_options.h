@@ -76,6 +76,11 @@ extern const size_t mg_n_opt_defs;
 const struct mg_opt_def *mg_opt_find_long(const char *name, size_t n, unsigned command);
 const struct mg_opt_def *mg_opt_find_short(char c);
 
+struct mg_options;
+/* Whether the option named long_name was given on the command line (not
+ * taken from the environment or migrate.yaml). */
+int mg_opt_on_command_line(const struct mg_options *opt, const char *long_name);
+
 /* The option name nearest to name (n bytes), for "did you mean"; NULL when
  * none is close. */
 const char *mg_opt_nearest(const char *name, size_t n);

@@ -37,7 +37,7 @@ static size_t row(const char *long_name)
 
 static int on_command_line(const struct mg_options *opt, const char *long_name)
 {
-	return opt->given[row(long_name)] == MG_FROM_COMMAND_LINE;
+	return mg_opt_on_command_line(opt, long_name);
 }
 
 /* Where the fleet came from, for messages. */
@@ -112,6 +112,15 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 			return mg_err_hint(err, "the fleet file gives each target's url and state "
 					   "(default <state_dir>/<name>.db)");
 		}
+	}
+	if (getenv("MIGRATE_METRICS_FILE") && *getenv("MIGRATE_METRICS_FILE")) {
+		/* every child would write the one file, each its own target's
+		 * figures under the same series */
+		mg_err_set(err, MG_EINPUT, "MIGRATE_METRICS_FILE (environment) cannot be used with "
+			   "%s: every target would write the same file", fleet_source(opt));
+		return mg_err_hint(err, "unset it for the fleet run (env -u MIGRATE_METRICS_FILE "
+				   "migrate ...); for one target's metrics run it alone with "
+				   "--database URL --metrics-file PATH");
 	}
 	if (opt->fleet_jobs > MG_FLEET_MAX_CONCURRENCY)
 		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at most %d targets run at once",

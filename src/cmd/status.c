@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_options.h"
 #include "cmd.h"
 #include "colour.h"
 #include "output.h"
@@ -391,5 +392,11 @@ int mg_cmd_status(struct mg_options *opt)
 	}
 	if (opt->watch)
 		return mg_status_watch(opt);
+	if (mg_opt_on_command_line(opt, "interval")) {
+		mg_err_set(&err, MG_EINPUT, "--interval is the time between refreshes of --watch: "
+			   "status without --watch shows the status once");
+		mg_err_hint(&err, "migrate status --watch --interval DURATION");
+		return mg_cmd_fail(&err);
+	}
 	return mg_status_once(opt, &err) < 0 ? mg_cmd_fail(&err) : 0;
 }

@@ -486,4 +486,12 @@ def test_fleet_from_the_environment(fleet_of):
     assert "give --database URL too" in r.err
     r = _run_env(fleet, "status", "--watch", env=env, code=2)
     assert "status --watch is not taken with MIGRATE_FLEET (environment)" in r.err, r.err
+    # every child would write the one metrics file: refused, nothing runs
+    metrics = fleet.dir / "m.prom"
+    r = _run_env(fleet, "contract", env={**env, "MIGRATE_METRICS_FILE": str(metrics)}, code=2)
+    assert "MIGRATE_METRICS_FILE (environment) cannot be used with MIGRATE_FLEET " \
+           "(environment): every target would write the same file" in r.err, r.err
+    assert "env -u MIGRATE_METRICS_FILE" in r.err, r.err
+    assert not metrics.exists()
+    assert all(_phase(fleet, n)["phase"] == "expanded" for n, _ in fleet.members)
     fleet.assert_logs_clean()

@@ -254,3 +254,16 @@ def test_watch_shows_a_database_gone_away_and_comes_back_with_it(users_project):
     assert re.fullmatch(r"s+e+s+", kinds), (kinds, out[-3000:])
     gone = frames[kinds.index("e")]
     assert "hint: " in gone, gone
+
+
+def test_interval_without_watch_is_refused(users_project):
+    """--interval paces --watch; given alone it would be silently ignored:
+    exit 2 naming it. MIGRATE_INTERVAL (set once for every watch) is not
+    refused."""
+    p = users_project
+    r = p.run("status", "--interval", "1s")
+    assert r.rc == 2, r.describe()
+    assert "--interval is the time between refreshes of --watch" in r.err, r.err
+    assert "migrate status --watch --interval DURATION" in r.err, r.err
+    r = p.run("status", env={"MIGRATE_INTERVAL": "1s"})
+    assert r.rc == 0, r.describe()
