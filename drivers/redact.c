@@ -47,14 +47,20 @@ static int is_password_key(const char *s, size_t n)
 }
 
 /* Replace the value of every ...password=value parameter (sslpassword too)
- * after the first '?' of the URL in b. A key runs back to the nearest '?'
- * or '&'; a value runs to the next '&' only (libpq does not end it at '#'
- * or '?'). */
+ * after the first '?' or '&' of the URL in b. A key runs back to the
+ * nearest '?' or '&'; a value runs to the next '&' only (libpq does not
+ * end it at '#' or '?'). From the first '&' even before any '?': the '?'
+ * that starts libpq's parameters may be inside the user info we hid (an
+ * '@' further on ended it for us), and what follows is still libpq's
+ * parameters (found by fuzz_url). Hiding more, never less. */
 static void redact_query(struct mg_buf *b)
 {
 	char *s = mg_buf_detach(b);
-	const char *q = strchr(s, '?');
+	const char *q = s + strcspn(s, "?&");
 	const char *p = s;
+
+	if (!*q)
+		q = NULL;
 
 	for (const char *eq = q ? strchr(q, '=') : NULL; eq; eq = strchr(eq + 1, '=')) {
 		const char *k = eq;
