@@ -107,7 +107,7 @@ configure_and_build_fuzz() {
   cmake -S "$ROOT" -B "$ROOT/build-fuzz" -DMIGRATE_FUZZ=ON -DCMAKE_C_COMPILER=clang \
     -DMIGRATE_FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
   section "build build-fuzz"
-  cmake --build "$ROOT/build-fuzz" -j"$JOBS"
+  cmake --build "$ROOT/build-fuzz" -j"$JOBS" --target fuzz_targets
 }
 
 # The sanitizer and fuzzing trees: the upgrade tests' previous release is
