@@ -329,10 +329,19 @@ int mg_db_count_sessions_except(struct mg_conn *c, const char *pattern,
 				char *const *except, size_t n_except, int64_t *out,
 				struct mg_err *err)
 {
+	struct mg_place_counts places = MG_PLACE_COUNTS_INIT;
+	int rc;
+
 	assert(c && pattern && out && (except || !n_except));
-	if (!c->drv->count_sessions)
-		return mg_err_set(err, MG_EDB, "the driver cannot list sessions");
-	return c->drv->count_sessions(c, pattern, except, n_except, out, err);
+	if (!c->drv->count_sessions_by_place) {
+		if (!c->drv->count_sessions)
+			return mg_err_set(err, MG_EDB, "the driver cannot list sessions");
+		return c->drv->count_sessions(c, pattern, except, n_except, out, err);
+	}
+	rc = mg_db_count_sessions_by_place(c, pattern, except, n_except, &places, err);
+	*out = rc == 0 ? mg_place_counts_total(&places) : 0;
+	mg_place_counts_release(&places);
+	return rc;
 }
 
 int mg_db_count_sessions_by_place(struct mg_conn *c, const char *pattern,

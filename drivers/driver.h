@@ -592,7 +592,8 @@ struct mg_driver {
 	int (*lock_waits)(struct mg_conn *c, int64_t *out, struct mg_err *err);
 	/* Client sessions whose names match the glob pattern and none of
 	 * the n_except globs in except (NULL when none), migrate's own
-	 * never counted. */
+	 * never counted. Not needed with count_sessions_by_place (the core
+	 * sums that). */
 	int (*count_sessions)(struct mg_conn *c, const char *pattern,
 			      char *const *except, size_t n_except,
 			      int64_t *out, struct mg_err *err);
@@ -601,7 +602,7 @@ struct mg_driver {
 	 * count place by place, from the same walk, one query per place:
 	 * the primary first, then every other place the URL names or the
 	 * server lists (standbys, poolers, replicas), each with its count,
-	 * 0 included; the sum is count_sessions' answer. out starts empty;
+	 * 0 included; the sum is the count (mg_db_count_sessions). out starts empty;
 	 * on failure (-1, err naming the place) it is released.
 	 */
 	int (*count_sessions_by_place)(struct mg_conn *c, const char *pattern,

@@ -94,7 +94,6 @@ const struct mg_driver mg_mysql_driver = {
 	.replication_lag_ms = mydrv_replication_lag_ms,
 	.active_sessions = mydrv_active_sessions,
 	.lock_waits = mydrv_lock_waits,
-	.count_sessions = mydrv_count_sessions,
 	.count_sessions_by_place = mydrv_count_by_place,
 	.lint_sql = mydrv_lint_sql,
 };

@@ -171,11 +171,3 @@ int mydrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err)
 	free(sql);
 	return rc;
 }
-
-/* On the primary and on its replicas (places.c). */
-int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 char *const *except, size_t n_except,
-			 int64_t *out, struct mg_err *err)
-{
-	return mydrv_count_at_places(downcast(c), pattern, except, n_except, out, err);
-}

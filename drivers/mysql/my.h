@@ -264,23 +264,17 @@ int mydrv_check_blockers(struct mg_conn *c, const char *const *tables,
 			 size_t n, struct mg_err *err);
 
 /* load.c */
-int mydrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 char *const *except, size_t n_except,
-			 int64_t *out, struct mg_err *err);
-/* The same count on one server: the primary's session or a replica's. */
+/* The sessions a colour's pattern counts (count_sessions_by_place) on
+ * one server: the primary's session or a replica's. */
 int mydrv_count_sessions_here(struct mydrv_conn *mc, const char *pattern,
 			      char *const *except, size_t n_except,
 			      int64_t *out, struct mg_err *err);
 
 /* places.c: the count on the primary and on every replica (the URL's
- * replica= ones, or the ones the primary lists); -1 with err naming the
- * replica that cannot be reached or read, or saying that the primary
- * refuses to list them. */
-int mydrv_count_at_places(struct mydrv_conn *mc, const char *pattern,
-			  char *const *except, size_t n_except,
-			  int64_t *out, struct mg_err *err);
-/* The same place by place into out (empty on entry): "primary", then
- * "replica HOST:PORT" for each replica (count_sessions_by_place). */
+ * replica= ones, or the ones the primary lists), place by place into out
+ * (empty on entry): "primary", then "replica HOST:PORT" for each replica
+ * (count_sessions_by_place); -1 with err naming the replica that cannot
+ * be reached or read, or saying that the primary refuses to list them. */
 int mydrv_count_by_place(struct mg_conn *c, const char *pattern,
 			 char *const *except, size_t n_except,
 			 struct mg_place_counts *out, struct mg_err *err);

@@ -107,15 +107,3 @@ int mydrv_count_by_place(struct mg_conn *c, const char *pattern,
 	}
 	return 0;
 }
-
-int mydrv_count_at_places(struct mydrv_conn *mc, const char *pattern,
-			  char *const *except, size_t n_except,
-			  int64_t *out, struct mg_err *err)
-{
-	struct mg_place_counts places = MG_PLACE_COUNTS_INIT;
-	int rc = mydrv_count_by_place(&mc->base, pattern, except, n_except, &places, err);
-
-	*out = rc == 0 ? mg_place_counts_total(&places) : 0;
-	mg_place_counts_release(&places);
-	return rc;
-}

@@ -49,7 +49,6 @@ const struct mg_driver mg_postgres_driver = {
 	.replication_lag_ms = pgdrv_replication_lag_ms,
 	.active_sessions = pgdrv_active_sessions,
 	.lock_waits = pgdrv_lock_waits,
-	.count_sessions = pgdrv_count_sessions,
 	.count_sessions_by_place = pgdrv_count_sessions_by_place,
 	.watch_steps = pgdrv_watch_steps,
 	.plan_begin = pgdrv_plan_begin,

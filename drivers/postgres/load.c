@@ -96,16 +96,3 @@ int pgdrv_count_sessions_by_place(struct mg_conn *c, const char *pattern,
 	mg_buf_release(&filter);
 	return rc;
 }
-
-/* The same, summed over the places. */
-int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 char *const *except, size_t n_except,
-			 int64_t *out, struct mg_err *err)
-{
-	struct mg_place_counts places = MG_PLACE_COUNTS_INIT;
-	int rc = pgdrv_count_sessions_by_place(c, pattern, except, n_except, &places, err);
-
-	*out = rc == 0 ? mg_place_counts_total(&places) : 0;
-	mg_place_counts_release(&places);
-	return rc;
-}

@@ -280,9 +280,6 @@ int pgdrv_active_sessions(struct mg_conn *c, int64_t *out, int64_t *hidden,
 			  struct mg_err *err);
 int pgdrv_lock_waits(struct mg_conn *c, int64_t *out, struct mg_err *err);
 int pgdrv_analyze(struct mg_conn *c, const char *table, struct mg_err *err);
-int pgdrv_count_sessions(struct mg_conn *c, const char *pattern,
-			 char *const *except, size_t n_except,
-			 int64_t *out, struct mg_err *err);
 int pgdrv_count_sessions_by_place(struct mg_conn *c, const char *pattern,
 				  char *const *except, size_t n_except,
 				  struct mg_place_counts *out, struct mg_err *err);

@@ -35,22 +35,17 @@ static size_t row(const char *long_name)
 	return (size_t)(mg_opt_find_long(long_name, strlen(long_name), 0) - mg_opt_defs);
 }
 
-static int on_command_line(const struct mg_options *opt, const char *long_name)
-{
-	return mg_opt_on_command_line(opt, long_name);
-}
-
 /* Where the fleet came from, for messages. */
 static const char *fleet_source(const struct mg_options *opt)
 {
-	return on_command_line(opt, "fleet") ? "--fleet" : "MIGRATE_FLEET (environment)";
+	return mg_opt_on_command_line(opt, "fleet") ? "--fleet" : "MIGRATE_FLEET (environment)";
 }
 
 void mg_fleet_from_env(struct mg_options *opt)
 {
 	const char *file = getenv(mg_opt_defs[row("fleet")].env);
 
-	if (opt->fleet || !file || !*file || on_command_line(opt, "database") ||
+	if (opt->fleet || !file || !*file || mg_opt_on_command_line(opt, "database") ||
 	    !(mg_cli_command_bit(opt->command) & RUNS_ON_A_FLEET))
 		return;
 	opt->fleet = mg_xstrdup(file);
@@ -63,7 +58,7 @@ static int jobs_from_env(struct mg_options *opt, struct mg_err *err)
 	const char *var = mg_opt_defs[row("fleet-jobs")].env, *value = getenv(var);
 	long n;
 
-	if (on_command_line(opt, "fleet-jobs") || !value || !*value)
+	if (mg_opt_on_command_line(opt, "fleet-jobs") || !value || !*value)
 		return 0;
 	if (mg_parse_long(value, &n) < 0 || n < 1 || n > MG_FLEET_MAX_CONCURRENCY) {
 		mg_err_set(err, MG_EINPUT, "bad value '%s' for %s (environment): expected 1 to %d "
@@ -94,6 +89,8 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 	static const size_t one_only[] = { offsetof(struct mg_options, database),
 					   offsetof(struct mg_options, state),
 					   offsetof(struct mg_options, metrics_file) };
+	const char *metrics_var = mg_opt_defs[row("metrics-file")].env;
+	const char *metrics = getenv(metrics_var);
 
 	for (size_t i = 0; i < mg_n_opt_defs; i++) {
 		const struct mg_opt_def *d = &mg_opt_defs[i];
@@ -105,7 +102,7 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 				continue;
 			mg_err_set(err, MG_EINPUT, "option '--%s' cannot be used with %s: "
 				   "each target has its own", d->long_name, fleet_source(opt));
-			if (!on_command_line(opt, "fleet"))
+			if (!mg_opt_on_command_line(opt, "fleet"))
 				return mg_err_hint(err, "for one database, give --database URL too "
 						   "(then MIGRATE_FLEET does not apply), or unset "
 						   "MIGRATE_FLEET");
@@ -113,19 +110,19 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
 					   "(default <state_dir>/<name>.db)");
 		}
 	}
-	if (getenv("MIGRATE_METRICS_FILE") && *getenv("MIGRATE_METRICS_FILE")) {
+	if (metrics && *metrics) {
 		/* every child would write the one file, each its own target's
 		 * figures under the same series */
-		mg_err_set(err, MG_EINPUT, "MIGRATE_METRICS_FILE (environment) cannot be used with "
-			   "%s: every target would write the same file", fleet_source(opt));
-		return mg_err_hint(err, "unset it for the fleet run (env -u MIGRATE_METRICS_FILE "
-				   "migrate ...); for one target's metrics run it alone with "
-				   "--database URL --metrics-file PATH");
+		mg_err_set(err, MG_EINPUT, "%s (environment) cannot be used with %s: every "
+			   "target would write the same file", metrics_var, fleet_source(opt));
+		return mg_err_hint(err, "unset it for the fleet run (env -u %s migrate ...); for "
+				   "one target's metrics run it alone with --database URL "
+				   "--metrics-file PATH", metrics_var);
 	}
 	if (opt->fleet_jobs > MG_FLEET_MAX_CONCURRENCY)
 		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at most %d targets run at once",
 				  opt->fleet_jobs, MG_FLEET_MAX_CONCURRENCY);
-	if (on_command_line(opt, "fleet-jobs") && opt->fleet_jobs < 1)
+	if (mg_opt_on_command_line(opt, "fleet-jobs") && opt->fleet_jobs < 1)
 		return mg_err_set(err, MG_EINPUT, "--fleet-jobs %d: at least 1 target runs at once",
 				  opt->fleet_jobs);
 	return 0;
@@ -138,14 +135,14 @@ static int refuse_options(const struct mg_options *opt, struct mg_err *err)
  */
 static int refuse_status_options(const struct mg_options *opt, struct mg_err *err)
 {
-	if (opt->watch || on_command_line(opt, "interval")) {
+	if (opt->watch || mg_opt_on_command_line(opt, "interval")) {
 		mg_err_set(err, MG_EINPUT, "status %s is not taken with %s",
 			   opt->watch ? "--watch" : "--interval (the pace of --watch)",
 			   fleet_source(opt));
 		return mg_err_hint(err, "watch one target (its URL and state file), or refresh the "
 				   "fleet's table: watch -n 10 migrate --fleet %s status", opt->fleet);
 	}
-	if (on_command_line(opt, "events") && !opt->json) {
+	if (mg_opt_on_command_line(opt, "events") && !opt->json) {
 		mg_err_set(err, MG_EINPUT, "status --events is not shown by the fleet's table "
 			   "(%s)", fleet_source(opt));
 		return mg_err_hint(err, "add --json (each target's events are in its result), or "
